@@ -1,0 +1,399 @@
+"""The API: every method's params and result as pydantic models, and the table that names them.
+
+This module owns what each method accepts and returns, turning raw params (by name or by position)
+into a validated params model, and the JSON Schema a host generates its types from. It leaves running
+the methods to the daemon, which builds result dicts directly for speed; the result models here
+document those dicts and let tests check real replies (`PredictResult.model_validate(reply["result"])`).
+
+Conventions: lines and columns are 1-based, as in Python's tracebacks; scores and confidences are
+probabilities in [0, 1]; params are strict (no "5" for 5, no 1 for true) and unknown params are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import ErrorDetails
+
+from protocol.errors import ERRORS_BY_CODE, InvalidParams, MethodNotFound
+from protocol.messages import ErrorResponse, Notification, Request, RequestId, Response
+
+__all__ = [
+    "METHODS",
+    "CancelParams",
+    "ClientInfo",
+    "EmbedParams",
+    "EmbedResult",
+    "ExtractFeaturesParams",
+    "ExtractFeaturesResult",
+    "FeatureCategory",
+    "GraphNode",
+    "HeadInfo",
+    "HealthResult",
+    "InitializeParams",
+    "InitializeResult",
+    "LikelyBug",
+    "Limits",
+    "MethodSpec",
+    "ModelInfoResult",
+    "ModelSummary",
+    "NoParams",
+    "PredictParams",
+    "PredictResult",
+    "ReloadParams",
+    "ServerInfo",
+    "SuggestedImport",
+    "json_schema",
+    "validate_params",
+]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+OneBased = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Params(BaseModel):
+    """Params are strict and closed: a typo in a name is an error, not a silently ignored option."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class _Result(BaseModel):
+    """Results are closed too, so a test that validates a real reply catches a key the docs lack."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# -- params ------------------------------------------------------------------------------------
+
+
+class NoParams(_Params):
+    """No params: omit them, or send `{}` or `[]`."""
+
+
+class ClientInfo(_Params):
+    """Who is calling, for the server's logs."""
+
+    name: str = Field(description="The client's name, e.g. 'yantra'.")
+    version: str | None = Field(default=None, description="The client's version.")
+
+
+class InitializeParams(_Params):
+    """The optional handshake; every method also works without it."""
+
+    client_info: ClientInfo | None = Field(default=None, description="Who is calling.")
+    notifications: list[str] = Field(
+        default_factory=list,
+        description="Kinds of server notifications the client opts into (none by default). This "
+        "version sends none, so every kind is accepted and none is sent.",
+    )
+
+
+class _CodeOrFeatures(_Params):
+    """Exactly one input: Python source, or a feature vector the host computed."""
+
+    code: str | None = Field(default=None, description="Python source to analyse.")
+    features: list[FiniteFloat] | None = Field(
+        default=None, description="The 978 feature numbers of a piece of code, instead of `code`."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_input(self) -> _CodeOrFeatures:
+        if (self.code is None) == (self.features is None):
+            raise ValueError("give exactly one of `code` (Python source) or `features` (978 numbers)")
+        return self
+
+
+class PredictParams(_CodeOrFeatures):
+    """What `predict` scores, and how much detail to return."""
+
+    path: str | None = Field(default=None, description="The file the code comes from, for context.")
+    include_embedding: bool = Field(default=False, description="Add `embedding` to the result.")
+    top_k: int = Field(default=5, ge=0, le=100, description="Most entries in `imports` and `bugs`.")
+
+
+class EmbedParams(_CodeOrFeatures):
+    """What `embed` maps to a vector."""
+
+
+class ExtractFeaturesParams(_Params):
+    """The code whose features to return."""
+
+    code: str = Field(description="Python source.")
+
+
+class ReloadParams(_Params):
+    """Where to load the model from."""
+
+    path: str | None = Field(
+        default=None, description="Checkpoint file to load; omitted: run the checkpoint search again."
+    )
+
+
+class CancelParams(_Params):
+    """Which request to cancel."""
+
+    id: RequestId
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+class ServerInfo(_Result):
+    name: str = Field(description="Always 'yantra-bridge'.")
+    version: str = Field(description="The installed package's version.")
+
+
+class Limits(_Result):
+    """The limits this server runs with (each set by a command-line flag)."""
+
+    max_line_bytes: OneBased = Field(description="Longest input line, in bytes.")
+    max_batch: OneBased = Field(description="Most messages in one batch.")
+    max_json_depth: OneBased = Field(description="Deepest nesting of arrays and objects in a message.")
+    max_code_bytes: OneBased = Field(description="Largest `code` param, in UTF-8 bytes.")
+    queue_size: OneBased = Field(description="Requests that may wait; one more is answered 'busy'.")
+
+
+class HeadInfo(_Result):
+    size: Count = Field(description="Vocabulary size of the head (0 for a single score).")
+
+
+class ModelInfoResult(_Result):
+    """The model serving requests (also `reload`'s result, and part of `initialize`'s)."""
+
+    status: Literal["loading", "loaded", "error"]
+    version: str | None = Field(description="Model version; null while loading.")
+    trained: bool = Field(description="False for the untrained fallback (see `reason`).")
+    checkpoint: str | None = Field(description="File the weights came from; null for none.")
+    model_size_mb: float = Field(ge=0, description="Size of the weights in MiB.")
+    parameters: Count = Field(description="Number of weights.")
+    feature_dim: Count = Field(description="Length of a feature vector (978 once loaded).")
+    heads: dict[str, HeadInfo] = Field(description="Each prediction head by name.")
+    device: str = Field(description="Where the forward pass runs, e.g. 'cpu'.")
+    training: dict[str, Any] = Field(description="Training metadata and metrics stored in the checkpoint.")
+    reason: str | None = Field(description="Why the model is untrained or failed; null otherwise.")
+
+
+class InitializeResult(_Result):
+    server: ServerInfo
+    protocol_version: str = Field(description="Version of this API.")
+    methods: list[str] = Field(description="Every method name the server answers.")
+    limits: Limits
+    model: ModelInfoResult
+
+
+class HealthResult(_Result):
+    live: bool = Field(description="The server is answering (always true in a reply).")
+    ready: bool = Field(description="A model is loaded (trained, or the untrained fallback).")
+    trained: bool = Field(description="The loaded model is trained.")
+    queue_depth: Count = Field(description="Requests waiting for a worker.")
+    uptime_s: float = Field(ge=0, description="Seconds since the server started.")
+
+
+class SuggestedImport(_Result):
+    module: str = Field(description="Module the code uses without importing it.")
+    score: Probability
+    statement: str = Field(description="The import line to insert, e.g. 'import os'.")
+
+
+class LikelyBug(_Result):
+    kind: str = Field(description="Bug kind, e.g. 'syntax_error'.")
+    score: Probability
+    line: OneBased | None = Field(description="Where, when known.")
+    column: OneBased | None = Field(description="Where, when known.")
+
+
+class ModelSummary(_Result):
+    version: str | None = Field(description="Version of the model that answered.")
+    trained: bool
+
+
+class PredictResult(_Result):
+    """The original host's `ModelPrediction` keys first, then the detail behind them."""
+
+    code_suggestion: str = Field(description="The missing import lines, ready to insert; '' when none.")
+    confidence: Probability = Field(description="Probability the code is correct (0 if it does not parse).")
+    next_function: str | None = Field(description="Always null: no head predicts it yet.")
+    predicted_imports: list[str] = Field(description="Modules of `imports`, best first.")
+    potential_bugs: list[str] = Field(description="Kinds of `bugs`, most likely first.")
+    imports: list[SuggestedImport] = Field(description="At most `top_k`, best first.")
+    bugs: list[LikelyBug] = Field(description="At most `top_k`, most likely first.")
+    embedding: list[FiniteFloat] | SkipJsonSchema[None] = Field(
+        default=None, description="L2-normalised embedding; present only with `include_embedding`."
+    )
+    model: ModelSummary
+
+
+class GraphNode(_Result):
+    name: str = Field(description="Name of the code unit ('<module>' for the module).")
+    kind: str = Field(description="Kind of unit, e.g. 'module', 'function', 'class'.")
+    line: OneBased = Field(description="Line where the unit starts.")
+    features: list[FiniteFloat] = Field(description="The unit's 978 features.")
+
+
+class FeatureCategory(_Result):
+    name: str
+    start: Count = Field(description="First index of the category in a feature vector.")
+    end: Count = Field(description="One past its last index.")
+
+
+class ExtractFeaturesResult(_Result):
+    features: list[FiniteFloat] = Field(description="The 978 features of the code as a whole.")
+    nodes: list[GraphNode] = Field(description="Each graph node with its own features.")
+    categories: list[FeatureCategory] = Field(description="The ten named ranges of a feature vector.")
+
+
+class EmbedResult(_Result):
+    embedding: list[FiniteFloat] = Field(description="L2-normalised embedding.")
+    dim: OneBased = Field(description="Length of `embedding`.")
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    """A method: its params model, its result type, and the order of its by-position params."""
+
+    name: str
+    params: type[BaseModel]
+    result: type[BaseModel] | TypeAdapter[Any]
+    positional: tuple[str, ...] = ()
+    """Param names in order for by-position calls; empty means by name only (or none at all)."""
+    summary: str = ""
+    result_adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        adapter = self.result if isinstance(self.result, TypeAdapter) else TypeAdapter(self.result)
+        object.__setattr__(self, "result_adapter", adapter)
+
+    def validate_result(self, value: object) -> object:
+        """Check a reply's `result` against this method's result type (raises ValidationError)."""
+        return self.result_adapter.validate_python(value)
+
+
+def _spec(name: str, params: type[BaseModel], result: Any, summary: str, *positional: str) -> MethodSpec:
+    return MethodSpec(name, params, result, positional, summary)
+
+
+_NULL = TypeAdapter(None)
+_MODEL_INFO_SUMMARY = "Describe the model serving requests: status, version, size, heads, training."
+
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("initialize", InitializeParams, InitializeResult, "Optional handshake: server, limits, model."),
+        _spec("ping", NoParams, TypeAdapter(Literal["pong"]), "Answer 'pong' at once, even while busy."),
+        _spec("health", NoParams, HealthResult, "Liveness, readiness and queue depth."),
+        _spec("predict", PredictParams, PredictResult, "Confidence, missing imports, likely bugs.", "code"),
+        _spec("extract_features", ExtractFeaturesParams, ExtractFeaturesResult, "Feature vectors.", "code"),
+        _spec("embed", EmbedParams, EmbedResult, "An L2-normalised embedding of the code.", "code"),
+        _spec("model_info", NoParams, ModelInfoResult, _MODEL_INFO_SUMMARY),
+        _spec("get_model_info", NoParams, ModelInfoResult, "Alias of model_info (the original's name)."),
+        _spec("reload", ReloadParams, ModelInfoResult, "Load a checkpoint without restarting.", "path"),
+        _spec("shutdown", NoParams, _NULL, "Finish pending work; then only `exit` is accepted."),
+        _spec("exit", NoParams, _NULL, "Stop: exit code 0 after `shutdown`, 1 without."),
+        _spec("$/cancelRequest", CancelParams, _NULL, "Cancel a pending request (answered -32800).", "id"),
+    )
+}
+"""Every method the server answers, by name."""
+
+
+def validate_params(method: str, params: dict[str, Any] | list[Any] | None) -> BaseModel:
+    """Raw params of a call -> the method's params model.
+
+    By-position params are named by the method's `positional` order. Raises MethodNotFound for an
+    unknown method, InvalidParams (data: field, reason) for params that do not fit.
+    """
+    spec = METHODS.get(method)
+    if spec is None:
+        raise MethodNotFound(f"Method not found: {method!r}", method=method)
+    try:
+        return spec.params.model_validate(_by_name(spec, params))
+    except ValidationError as exc:
+        raise _invalid_params(method, exc) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of every method's params and result, the envelopes and error codes.
+
+    Shaped {"methods": {name: {"summary", "positional", "params", "result"}}, "envelopes": {...},
+    "errors": {code: {"name", "description"}}}: what `yantra-bridge --print-schema` prints.
+    """
+    return {
+        "methods": {
+            name: {
+                "summary": spec.summary,
+                "positional": list(spec.positional),
+                "params": _schema_of(spec.params),
+                "result": _schema_of(spec.result_adapter),
+            }
+            for name, spec in METHODS.items()
+        },
+        "envelopes": {model.__name__: _schema_of(model) for model in _ENVELOPES},
+        "errors": {
+            str(code): {"name": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0]}
+            for code, cls in ERRORS_BY_CODE.items()
+        },
+    }
+
+
+_ENVELOPES = (Request, Notification, Response, ErrorResponse)
+
+
+def _by_name(spec: MethodSpec, params: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if isinstance(params, dict):
+        return params
+    if len(params) > len(spec.positional):
+        reason = f"takes at most {len(spec.positional)} params by position, got {len(params)}"
+        raise InvalidParams(
+            f"Invalid params: {spec.name} {reason}",
+            field="params",
+            reason=reason,
+            maximum=len(spec.positional),
+            actual=len(params),
+        )
+    return dict(zip(spec.positional, params, strict=False))
+
+
+def _invalid_params(method: str, exc: ValidationError) -> InvalidParams:
+    """The first problem, named by its field; the message counts the others."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    field_name = _field_path(first) or "params"
+    reason = _reason(first)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    subject = "" if field_name == "params" else f"{field_name!r} "
+    return InvalidParams(
+        f"Invalid params for {method}: {subject}{reason}{more}", field=field_name, reason=reason
+    )
+
+
+def _field_path(error: ErrorDetails) -> str:
+    """("features", 3) -> "features[3]"; ("client_info", "name") -> "client_info.name"."""
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path.lstrip(".")
+
+
+def _reason(error: ErrorDetails) -> str:
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "is not a param of this method"
+    message = error["msg"].removeprefix("Value error, ")
+    return message.replace("Input should", "should", 1) if message.startswith("Input should") else message
+
+
+def _schema_of(source: type[BaseModel] | TypeAdapter[Any]) -> dict[str, Any]:
+    schema = source.json_schema() if isinstance(source, TypeAdapter) else source.model_json_schema()
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}

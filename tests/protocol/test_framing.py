@@ -1,0 +1,273 @@
+"""decode_line and encode_message: the byte-level rules of one JSON text per line."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from types import MappingProxyType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.errors import InternalError, LimitExceeded, ParseError
+from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message
+
+BIG = 123456789012345678901234567890
+LONG_DIGITS = b'"pad": 1234567890123456789012'
+"""A run of 19+ digits sends a line down the exact (standard library) path; tests cover both paths."""
+
+
+def on_both_paths(body: bytes) -> list[bytes]:
+    """The same JSON problem in an object decoded by orjson, and in one decoded by the stdlib."""
+    return [b'{"x": ' + body + b"}", b'{"x": ' + body + b", " + LONG_DIGITS + b"}"]
+
+
+# -- decode_line: what it accepts ---------------------------------------------------------------
+
+
+def test_a_request_line_decodes_to_its_object() -> None:
+    line = b'{"jsonrpc": "2.0", "method": "ping", "id": 1}\n'
+    assert decode_line(line) == {"jsonrpc": "2.0", "method": "ping", "id": 1}
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n", b"\r"])
+def test_a_line_ending_with_or_without_a_carriage_return_decodes(ending: bytes) -> None:
+    assert decode_line(b"[1, 2]" + ending) == [1, 2]
+
+
+def test_a_bytearray_or_memoryview_line_decodes() -> None:
+    assert decode_line(bytearray(b"[1]")) == [1]
+    assert decode_line(memoryview(b'{"a": 1}')) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [BIG, -BIG, 2**64, 2**64 - 1, -(2**63) - 1, -(2**63), 10**400, 9999999999999999999],
+)
+def test_integers_of_any_size_survive_exactly(number: int) -> None:
+    value = decode_line(b'{"jsonrpc": "2.0", "id": %d, "method": "ping"}' % number)
+    assert value["id"] == number
+    assert type(value["id"]) is int
+
+
+def test_a_long_digit_run_inside_a_string_stays_a_string() -> None:
+    assert decode_line(b'{"id": "12345678901234567890123"}') == {"id": "12345678901234567890123"}
+
+
+def test_floats_on_the_exact_path_are_the_same_doubles() -> None:
+    assert decode_line(b"[0.1, 1e308, -2.5e-300, " + b"1" * 25 + b"]")[:3] == [0.1, 1e308, -2.5e-300]
+
+
+def test_escaped_surrogate_pairs_decode_on_both_paths() -> None:
+    for line in on_both_paths(b'"\\ud83d\\ude00"'):
+        assert decode_line(line)["x"] == "\N{GRINNING FACE}"
+
+
+def test_nesting_exactly_at_the_bound_is_accepted() -> None:
+    line = b"[" * DEFAULT_MAX_DEPTH + b"]" * DEFAULT_MAX_DEPTH
+    assert decode_line(line) is not None
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = "[{" * 600 + '\\"'
+    for line in on_both_paths(json.dumps(text).encode()):
+        assert decode_line(line)["x"] == text
+
+
+# -- decode_line: what it refuses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
+        b"",
+        b"   ",
+        b"{",
+        b"[1,]",
+        b"{'a': 1}",
+        b'"\x01"',
+        b"\xef\xbb\xbf{}",
+        b"{} {}",
+    ],
+)
+def test_text_that_is_not_one_json_value_is_a_parse_error(line: bytes) -> None:
+    with pytest.raises(ParseError):
+        decode_line(line)
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e999"])
+def test_non_finite_numbers_are_parse_errors_on_both_paths(literal: bytes) -> None:
+    for line in on_both_paths(literal):
+        with pytest.raises(ParseError):
+            decode_line(line)
+
+
+@pytest.mark.parametrize("escape", [b'"\\ud800"', b'"\\udc00x"', b'"a\\ud800\\u0041"', b'{"\\udfff": 1}'])
+def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) -> None:
+    for line in on_both_paths(escape):
+        with pytest.raises(ParseError):
+            decode_line(line)
+
+
+@pytest.mark.parametrize("raw", [b'"\xff"', b'"\xc3"', b'"\xed\xa0\x80"', b'"\xf8\x88\x80\x80\x80"'])
+def test_invalid_utf8_is_a_parse_error_on_both_paths(raw: bytes) -> None:
+    for line in on_both_paths(raw):
+        with pytest.raises(ParseError):
+            decode_line(line)
+
+
+def test_a_parse_error_says_where_the_parser_stopped() -> None:
+    with pytest.raises(ParseError) as caught:
+        decode_line(b'{"a": tru}')
+    assert caught.value.position is not None
+    assert caught.value.to_error()["data"]["position"] == caught.value.position
+
+
+def nested(levels: int, kind: str) -> bytes:
+    return b"[" * levels + b"]" * levels if kind == "array" else b'{"a":' * levels + b"1" + b"}" * levels
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("levels", [DEFAULT_MAX_DEPTH + 1, 1025, 100_000])
+def test_nesting_past_the_bound_is_a_limit_error_without_recursion(kind: str, levels: int) -> None:
+    for line in on_both_paths(nested(levels, kind)):
+        with pytest.raises(LimitExceeded) as caught:
+            decode_line(line)
+        assert caught.value.limit == "json_depth"
+        assert caught.value.maximum == DEFAULT_MAX_DEPTH
+
+
+@pytest.mark.parametrize("opener", [b"[", b'{"a":'])
+def test_a_flood_of_unclosed_openers_is_a_limit_error_on_both_paths(opener: bytes) -> None:
+    for line in (opener * 100_000, b"[" + LONG_DIGITS[8:] + b"," + opener * 100_000):
+        with pytest.raises(LimitExceeded):
+            decode_line(line)
+
+
+def test_a_smaller_depth_bound_is_honoured() -> None:
+    assert decode_line(b"[[[1]]]", max_depth=3) == [[[1]]]
+    with pytest.raises(LimitExceeded) as caught:
+        decode_line(b"[[[[1]]]]", max_depth=3)
+    assert caught.value.actual == 4
+
+
+@pytest.mark.parametrize("bound", [0, -1, MAX_SUPPORTED_DEPTH + 1])
+def test_a_depth_bound_outside_the_supported_range_is_refused(bound: int) -> None:
+    with pytest.raises(ValueError, match="max_depth"):
+        decode_line(b"[]", max_depth=bound)
+
+
+def test_the_deepest_supported_bound_decodes_on_both_paths() -> None:
+    deep = b"[" * MAX_SUPPORTED_DEPTH + b"]" * MAX_SUPPORTED_DEPTH
+    assert decode_line(deep, max_depth=MAX_SUPPORTED_DEPTH) is not None
+    inner = MAX_SUPPORTED_DEPTH - 1
+    exact = b"[" + LONG_DIGITS.split(b": ")[1] + b"," + b"[" * inner + b"]" * inner + b"]"
+    assert decode_line(exact, max_depth=MAX_SUPPORTED_DEPTH)[0] == 1234567890123456789012
+
+
+# -- encode_message -----------------------------------------------------------------------------
+
+
+def test_a_message_encodes_to_one_compact_line() -> None:
+    line = encode_message({"jsonrpc": "2.0", "id": 1, "result": {"a": [1, 2.5, None, True, "é"]}})
+    assert line == '{"jsonrpc":"2.0","id":1,"result":{"a":[1,2.5,null,true,"é"]}}\n'.encode()
+
+
+def test_newlines_and_carriage_returns_in_strings_are_escaped() -> None:
+    line = encode_message({"code": "a\nb\rc\u2028d"})
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    assert b"\r" not in line
+    assert decode_line(line) == {"code": "a\nb\rc\u2028d"}
+
+
+def test_a_batch_of_messages_encodes_to_one_line() -> None:
+    assert encode_message([{"id": 1}, {"id": 2}]) == b'[{"id":1},{"id":2}]\n'
+
+
+@pytest.mark.parametrize("number", [BIG, -BIG, 2**64, -(2**63) - 1])
+def test_big_integers_are_written_exactly(number: int) -> None:
+    line = encode_message({"jsonrpc": "2.0", "id": number, "result": [1.5, "x"]})
+    assert line == b'{"jsonrpc":"2.0","id":%d,"result":[1.5,"x"]}\n' % number
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_infinity_are_refused_with_the_path_to_them(bad: float) -> None:
+    message = {"jsonrpc": "2.0", "id": 1, "result": {"confidence": 0.5, "embedding": [0.1, bad], "x": None}}
+    with pytest.raises(InternalError) as caught:
+        encode_message(message)
+    assert caught.value.data == {"path": "result.embedding[1]"}
+
+
+def test_nan_is_refused_on_the_big_integer_path_too() -> None:
+    with pytest.raises(InternalError) as caught:
+        encode_message({"id": BIG, "result": {"scores": [{"score": math.nan}]}})
+    assert caught.value.data == {"path": "result.scores[0].score"}
+
+
+def test_finite_numbers_that_overflow_a_sum_are_not_refused() -> None:
+    assert decode_line(encode_message({"x": [1e308, 1e308], "y": None})) == {"x": [1e308, 1e308], "y": None}
+
+
+def test_a_float_subclass_and_a_mapping_that_is_not_a_dict_encode() -> None:
+    class Score(float):
+        pass
+
+    assert encode_message(MappingProxyType({"s": Score(0.25)})) == b'{"s":0.25}\n'
+    assert encode_message(OrderedDict(b=1, a=2)) == b'{"b":1,"a":2}\n'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"x": object()}, {"x": "lone \ud800"}, {"x": {1, 2}}],
+    ids=["object", "lone-surrogate", "set"],
+)
+def test_values_json_cannot_carry_are_an_internal_error(value: dict) -> None:
+    with pytest.raises(InternalError):
+        encode_message(value)
+
+
+def test_a_circular_reply_is_an_internal_error_not_a_hang() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(InternalError):
+        encode_message({"x": loop})
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=8), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values)
+def test_any_json_value_survives_encoding_and_decoding_on_one_line(value: object) -> None:
+    line = encode_message({"v": value})
+    assert line.endswith(b"\n") and b"\n" not in line[:-1] and b"\r" not in line
+    assert decode_line(line) == {"v": value}
+
+
+json_ish_bytes = st.binary(max_size=100) | st.text(
+    alphabet='[]{}",:-+.0123456789eE\\u \r\ntruefalsnNIiy\ud800\x00', max_size=60
+).map(lambda text: text.encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=json_ish_bytes)
+def test_arbitrary_bytes_decode_to_a_value_that_round_trips_or_raise_a_protocol_error(data: bytes) -> None:
+    try:
+        value = decode_line(data)
+    except (ParseError, LimitExceeded):
+        return
+    assert decode_line(encode_message({"v": value})) == {"v": value}

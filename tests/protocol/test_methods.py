@@ -1,0 +1,278 @@
+"""The method table: params validation, result models, and the JSON Schema generated from them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from protocol.errors import InvalidParams, MethodNotFound
+from protocol.framing import decode_line, encode_message
+from protocol.methods import (
+    METHODS,
+    CancelParams,
+    EmbedParams,
+    HealthResult,
+    InitializeParams,
+    LikelyBug,
+    ModelInfoResult,
+    NoParams,
+    PredictParams,
+    PredictResult,
+    ReloadParams,
+    json_schema,
+    validate_params,
+)
+
+MODEL_INFO = {
+    "status": "loaded",
+    "version": "graphsage-0.1.0",
+    "trained": True,
+    "checkpoint": "/home/u/.yantra/checkpoints/graphsage/best_model.safetensors",
+    "model_size_mb": 9.4,
+    "parameters": 2_450_000,
+    "feature_dim": 978,
+    "heads": {"confidence": {"size": 1}, "imports": {"size": 512}, "bugs": {"size": 12}},
+    "device": "cpu",
+    "training": {"epochs": 12, "metrics": {"auroc": 0.81}},
+    "reason": None,
+}
+PREDICTION = {
+    "code_suggestion": "import os\nimport json",
+    "confidence": 0.87,
+    "next_function": None,
+    "predicted_imports": ["os", "json"],
+    "potential_bugs": ["off_by_one"],
+    "imports": [
+        {"module": "os", "score": 0.9, "statement": "import os"},
+        {"module": "json", "score": 0.4, "statement": "import json"},
+    ],
+    "bugs": [{"kind": "off_by_one", "score": 0.3, "line": 4, "column": None}],
+    "model": {"version": "graphsage-0.1.0", "trained": True},
+}
+
+EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
+    "initialize": (
+        {"client_info": {"name": "yantra", "version": "0.9"}, "notifications": []},
+        {
+            "server": {"name": "yantra-bridge", "version": "0.1.0"},
+            "protocol_version": "1.0",
+            "methods": sorted(METHODS),
+            "limits": {
+                "max_line_bytes": 16 << 20,
+                "max_batch": 1000,
+                "max_json_depth": 64,
+                "max_code_bytes": 2 << 20,
+                "queue_size": 4096,
+            },
+            "model": MODEL_INFO,
+        },
+    ),
+    "ping": ({}, "pong"),
+    "health": ({}, {"live": True, "ready": True, "trained": False, "queue_depth": 0, "uptime_s": 1.25}),
+    "predict": ({"code": "def f(p):\n    return os.path.join(p)\n", "top_k": 3}, PREDICTION),
+    "extract_features": (
+        {"code": "x = 1\n"},
+        {
+            "features": [0.0, 1.5, 0.25],
+            "nodes": [{"name": "<module>", "kind": "module", "line": 1, "features": [0.0, 1.5, 0.25]}],
+            "categories": [{"name": "syntax", "start": 0, "end": 2}, {"name": "names", "start": 2, "end": 3}],
+        },
+    ),
+    "embed": ({"features": [0.0, 1, 2.5]}, {"embedding": [0.6, 0.8], "dim": 2}),
+    "model_info": ({}, MODEL_INFO),
+    "get_model_info": ({}, {**MODEL_INFO, "status": "loading", "version": None, "heads": {}, "reason": "loading"}),
+    "reload": ({"path": "/tmp/best.safetensors"}, MODEL_INFO),
+    "shutdown": ({}, None),
+    "exit": ({}, None),
+    "$/cancelRequest": ({"id": "req-7"}, None),
+}
+
+
+def test_the_table_covers_every_method_of_the_api() -> None:
+    assert set(METHODS) == set(EXAMPLES)
+    assert all(name == spec.name and spec.summary for name, spec in METHODS.items())
+
+
+def test_every_positional_name_is_a_param_of_its_method() -> None:
+    for spec in METHODS.values():
+        assert set(spec.positional) <= set(spec.params.model_fields)
+
+
+@pytest.mark.parametrize("method", sorted(EXAMPLES))
+def test_each_params_model_survives_a_trip_through_json(method: str) -> None:
+    params = validate_params(method, EXAMPLES[method][0])
+    line = encode_message(params.model_dump(mode="json"))
+    assert validate_params(method, decode_line(line)) == params
+
+
+@pytest.mark.parametrize("method", sorted(EXAMPLES))
+def test_each_result_model_survives_a_trip_through_json(method: str) -> None:
+    spec = METHODS[method]
+    result = spec.validate_result(EXAMPLES[method][1])
+    dumped = result.model_dump(mode="json", exclude_unset=True) if isinstance(result, BaseModel) else result
+    assert spec.validate_result(decode_line(encode_message({"r": dumped}))["r"]) == result
+
+
+def test_a_result_model_validates_a_reply_as_the_bridge_builds_it() -> None:
+    reply = decode_line(encode_message({"jsonrpc": "2.0", "id": 1, "result": PREDICTION}))
+    result = PredictResult.model_validate(reply["result"])
+    assert result.embedding is None
+    assert result.bugs[0] == LikelyBug(kind="off_by_one", score=0.3, line=4, column=None)
+
+
+@pytest.mark.parametrize(
+    ("model", "value"),
+    [
+        (PredictResult, {**PREDICTION, "confidence": 1.5}),
+        (PredictResult, {**PREDICTION, "undocumented": 1}),
+        (PredictResult, {**PREDICTION, "bugs": [{"kind": "x", "score": 0.5, "line": 0, "column": None}]}),
+        (PredictResult, {key: value for key, value in PREDICTION.items() if key != "next_function"}),
+        (HealthResult, {"live": True, "ready": True, "trained": True, "queue_depth": -1, "uptime_s": 0.0}),
+        (ModelInfoResult, {**MODEL_INFO, "status": "ready"}),
+    ],
+    ids=["confidence-above-1", "unknown-key", "line-0", "missing-key", "negative-queue", "unknown-status"],
+)
+def test_a_result_that_breaks_the_contract_is_refused(model: type[BaseModel], value: dict) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(value)
+
+
+# -- validate_params ----------------------------------------------------------------------------
+
+
+def test_params_by_position_are_named_in_the_methods_order() -> None:
+    assert validate_params("predict", ["x = 1"]) == PredictParams(code="x = 1")
+    assert validate_params("reload", ["/tmp/m.safetensors"]) == ReloadParams(path="/tmp/m.safetensors")
+    assert validate_params("$/cancelRequest", [7]) == CancelParams(id=7)
+
+
+@pytest.mark.parametrize("params", [None, {}, []])
+def test_a_method_without_params_accepts_none_an_empty_object_or_an_empty_array(params: object) -> None:
+    assert validate_params("ping", params) == NoParams()
+
+
+def test_predict_defaults_are_five_results_and_no_embedding() -> None:
+    params = validate_params("predict", {"code": ""})
+    assert (params.top_k, params.include_embedding, params.path) == (5, False, None)
+
+
+def test_an_unknown_method_is_method_not_found() -> None:
+    with pytest.raises(MethodNotFound) as caught:
+        validate_params("foobar", {})
+    assert caught.value.method == "foobar"
+
+
+def test_too_many_positional_params_name_the_bound() -> None:
+    with pytest.raises(InvalidParams) as caught:
+        validate_params("predict", ["x = 1", 3])
+    assert caught.value.data["maximum"] == 1
+    assert caught.value.data["actual"] == 2
+
+
+def test_positional_params_for_a_by_name_only_method_are_refused() -> None:
+    with pytest.raises(InvalidParams):
+        validate_params("initialize", [{"name": "yantra"}])
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "field"),
+    [
+        ("predict", {"code": 1}, "code"),
+        ("predict", {"code": "x", "top_k": 101}, "top_k"),
+        ("predict", {"code": "x", "top_k": -1}, "top_k"),
+        ("predict", {"code": "x", "top_k": "5"}, "top_k"),
+        ("predict", {"code": "x", "top_k": 5.0}, "top_k"),
+        ("predict", {"code": "x", "include_embedding": 1}, "include_embedding"),
+        ("predict", {"code": "x", "verbose": True}, "verbose"),
+        ("predict", {"features": [0.5, "1"]}, "features[1]"),
+        ("predict", {"features": [0.5, float("inf")]}, "features[1]"),
+        ("extract_features", {}, "code"),
+        ("extract_features", {"code": None}, "code"),
+        ("initialize", {"client_info": {"name": 3}}, "client_info.name"),
+        ("$/cancelRequest", {"id": True}, "id"),
+        ("$/cancelRequest", {"id": [1]}, "id"),
+        ("$/cancelRequest", {}, "id"),
+        ("ping", {"x": 1}, "x"),
+    ],
+)
+def test_bad_params_are_invalid_params_naming_the_field_and_reason(method: str, params: dict, field: str) -> None:
+    with pytest.raises(InvalidParams) as caught:
+        validate_params(method, params)
+    data = caught.value.to_error()["data"]
+    assert data["field"] == field
+    assert data["reason"]
+    assert field in str(caught.value)
+
+
+@pytest.mark.parametrize("params", [{}, {"code": "x", "features": [1.0]}, {"code": None}])
+def test_predict_and_embed_need_exactly_one_of_code_and_features(params: dict) -> None:
+    for method in ("predict", "embed"):
+        with pytest.raises(InvalidParams) as caught:
+            validate_params(method, params)
+        assert "exactly one of `code`" in caught.value.reason
+
+
+def test_features_may_be_integers_in_json() -> None:
+    assert validate_params("embed", {"features": [0, 1, 2]}) == EmbedParams(features=[0.0, 1.0, 2.0])
+
+
+def test_notification_kinds_are_accepted_though_none_is_sent_yet() -> None:
+    params = validate_params("initialize", {"notifications": ["model/status"]})
+    assert params == InitializeParams(notifications=["model/status"])
+
+
+# -- json_schema --------------------------------------------------------------------------------
+
+
+def test_the_schema_covers_every_method_and_error_code() -> None:
+    schema = json_schema()
+    assert set(schema["methods"]) == set(METHODS)
+    assert set(schema["errors"]) == {"-32700", "-32600", "-32601", "-32602", "-32603", "-32800"} | {
+        str(code) for code in range(-32005, -31999)
+    }
+    assert json.loads(json.dumps(schema)) == schema
+
+
+def test_every_reference_in_the_schema_resolves() -> None:
+    for document in _all_schemas(json_schema()):
+        for ref in _refs(document):
+            assert ref.startswith("#/$defs/")
+            assert ref.removeprefix("#/$defs/") in document.get("$defs", {})
+
+
+def test_every_schema_is_valid_json_schema_and_accepts_the_examples() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json_schema()
+    for document in _all_schemas(schema):
+        jsonschema.Draft202012Validator.check_schema(document)
+    for method, (params, result) in EXAMPLES.items():
+        jsonschema.validate(params, schema["methods"][method]["params"])
+        jsonschema.validate(result, schema["methods"][method]["result"])
+
+
+def test_the_schema_refuses_what_the_models_refuse() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    methods = json_schema()["methods"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"code": "x", "top_k": 101}, methods["predict"]["params"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**PREDICTION, "confidence": 2}, methods["predict"]["result"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("ping", methods["ping"]["result"])
+
+
+def _all_schemas(schema: dict) -> list[dict]:
+    documents = [entry[part] for entry in schema["methods"].values() for part in ("params", "result")]
+    return documents + list(schema["envelopes"].values())
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
