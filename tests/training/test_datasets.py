@@ -1,0 +1,105 @@
+"""Datasets: each builder is deterministic, cached, split by package and labelled as the task needs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from training.datasets import (
+    DataConfig,
+    bug_samples,
+    corpus_units,
+    embedding_triples,
+    executed_samples,
+    import_samples,
+    import_vocabulary,
+)
+from training.mutations import normalise_source
+
+CODE = '''
+import json
+import os.path
+
+
+def load(path, default=None):
+    if not os.path.exists(path):
+        return default
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def scale(values, factor):
+    result = []
+    for i in range(len(values)):
+        if values[i] > 0 and factor != 0:
+            result.append(values[i] * factor - 1)
+    return result
+'''
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> DataConfig:
+    for package in ("alpha", "beta"):
+        (tmp_path / "src" / package).mkdir(parents=True)
+        (tmp_path / "src" / package / "__init__.py").write_text("")
+        (tmp_path / "src" / package / "code.py").write_text(CODE.replace("scale", f"scale_{package}"))
+    return DataConfig.smoke(roots=(str(tmp_path / "src"),), cache_dir=str(tmp_path / "cache"))
+
+
+def test_import_samples_carry_the_modules_their_code_uses(config: DataConfig):
+    samples = {s.source.split("(")[0]: s for s in import_samples(config)}
+    assert samples["def load"].modules == ("json", "os.path")
+    assert all("import" not in s.source for s in samples.values())
+    assert import_vocabulary(list(samples.values()), 5) in (["json", "os.path"], [])
+
+
+def test_bug_samples_pair_each_clean_unit_with_one_mutant_in_the_same_group(config: DataConfig):
+    samples = bug_samples(config)
+    clean = [s for s in samples if not s.buggy]
+    buggy = [s for s in samples if s.buggy]
+    assert len(clean) == len(buggy) > 0
+    for negative, positive in zip(clean, buggy, strict=True):
+        assert negative.group == positive.group and negative.split == positive.split
+        assert normalise_source(negative.source) == negative.source
+        assert positive.source != negative.source and positive.line >= 1 and positive.kind
+
+
+def test_embedding_triples_hold_a_variant_and_a_mutant_of_the_anchor(config: DataConfig):
+    triples = embedding_triples(config)
+    assert triples
+    for triple in triples:
+        assert len({triple.anchor, triple.positive, triple.negative}) == 3
+        ast.parse(triple.positive)
+        ast.parse(triple.negative)
+
+
+def test_builders_are_deterministic_and_a_second_call_reads_the_cache(config: DataConfig, monkeypatch):
+    first = bug_samples(config)
+    assert bug_samples(DataConfig(**{**config.__dict__, "use_cache": False})) == first
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rebuilt although cached")
+
+    monkeypatch.setattr("training.datasets._bug_pair", refuse)
+    assert bug_samples(config) == first
+
+
+def test_samples_of_one_package_share_a_split(config: DataConfig):
+    units = corpus_units(config)
+    assert {u.package for u in units} == {"alpha", "beta"}
+    for samples in (import_samples(config, units), bug_samples(config, units)):
+        splits = {}
+        for sample in samples:
+            package = sample.group.split("/src/")[-1].split("/")[0] if "/" in sample.group else sample.group
+            splits.setdefault(package, set()).add(sample.split)
+        assert all(len(s) == 1 for s in splits.values())
+
+
+def test_executed_samples_are_grouped_by_problem(config: DataConfig):
+    grouped = executed_samples(DataConfig.smoke(cache_dir=config.cache_dir, humaneval_limit=2))
+    assert list(grouped) == ["HumanEval/0", "HumanEval/1"]
+    for problem_id, samples in grouped.items():
+        assert all(s.problem_id == problem_id for s in samples)
+        assert samples[0].kind is None and samples[0].passed

@@ -1,0 +1,103 @@
+"""Import labels on small hand-written files: aliases, from-imports, relative imports, attribute chains."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from training.imports import (
+    ImportUse,
+    parse_imports,
+    resolve_relative,
+    strip_imports,
+    used_imports,
+    vocabulary,
+)
+
+FILE = """
+import os
+import os.path
+import numpy as np
+import xml.etree.ElementTree
+import xml.dom
+from collections import OrderedDict, defaultdict as dd
+from . import sibling
+from ..pkg import thing as t
+import json
+import unused_module
+"""
+
+
+def _labels(unit: str) -> set[tuple[str, str]]:
+    imports = parse_imports(ast.parse(FILE), package="top.sub")
+    return {(u.module, u.statement) for u in used_imports(unit, imports)}
+
+
+def test_an_alias_is_labelled_with_its_module_and_its_statement():
+    assert _labels("def f():\n    return np.zeros(3)\n") == {("numpy", "import numpy as np")}
+
+
+def test_a_from_import_with_alias_is_labelled_with_the_module_it_comes_from():
+    assert _labels("def f():\n    return dd(list)\n") == {
+        ("collections", "from collections import defaultdict as dd")
+    }
+
+
+def test_relative_imports_resolve_against_the_files_package():
+    assert _labels("def f():\n    return sibling.x + t\n") == {
+        ("top.sub", "from top.sub import sibling"),
+        ("top.pkg", "from top.pkg import thing as t"),
+    }
+
+
+def test_attribute_chains_pick_the_longest_imported_module():
+    assert _labels("def f(p):\n    return xml.etree.ElementTree.parse(p), xml.dom.minidom\n") == {
+        ("xml.etree.ElementTree", "import xml.etree.ElementTree"),
+        ("xml.dom", "import xml.dom"),
+    }
+    assert _labels("def f(p):\n    return os.path.join(p, p)\n") == {("os.path", "import os.path")}
+
+
+def test_unused_imports_and_shadowed_names_are_not_labels():
+    assert _labels("def f(json):\n    return json.dumps(1)\n") == set()
+    assert _labels("def f():\n    OrderedDict = dict\n    return OrderedDict()\n") == set()
+    assert _labels("def f():\n    return 1\n") == set()
+
+
+def test_a_units_own_import_is_a_label():
+    assert _labels("def f():\n    import re\n    return re.compile('x')\n") == {("re", "import re")}
+
+
+def test_relative_imports_beyond_the_top_stay_relative():
+    assert resolve_relative(3, "x", package="a") == "...x"
+    assert resolve_relative(1, None, package="a.b") == "a.b"
+    assert resolve_relative(2, "c", package="a.b") == "a.c"
+
+
+def test_strip_imports_removes_every_import_and_keeps_the_rest_verbatim():
+    source = "def f(x):\n    import re  # comment\n    # keep me\n    return re.sub('a', 'b', x)\n"
+    assert strip_imports(source) == "def f(x):\n    # keep me\n    return re.sub('a', 'b', x)\n"
+
+
+def test_strip_imports_fills_an_emptied_block_with_pass():
+    stripped = strip_imports("try:\n    import fast\nexcept ImportError:\n    fast = None\n")
+    tree = ast.parse(stripped)
+    assert not any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(tree))
+    assert isinstance(tree.body[0].body[0], ast.Pass)
+
+
+def test_strip_imports_handles_an_import_sharing_its_line():
+    assert "import" not in strip_imports("import os; x = 1\n")
+
+
+def test_vocabulary_ranks_by_frequency_then_name():
+    counts = Counter({"os": 5, "re": 3, "abc": 3, "zlib": 1})
+    assert vocabulary(counts, 3) == ["os", "abc", "re"]
+
+
+def test_parse_imports_gives_one_binding_per_bound_name():
+    bindings = parse_imports(ast.parse("from a import b, c as d\nfrom e import *\n"))
+    assert bindings == [
+        ImportUse("a", "from a import b", ("b",)),
+        ImportUse("a", "from a import c as d", ("d",)),
+    ]

@@ -1,0 +1,273 @@
+"""Labelled samples for each training task, built deterministically from the corpus and cached on disk.
+
+Owns: ``DataConfig`` (what to build, including a small smoke mode), the sample dataclasses the training
+loop consumes (plain fields: ``source`` to featurise with the model package, labels, ``split`` and a
+``group`` that keeps related samples together), the builders for import samples, bug samples (one
+injected bug per unit plus its clean original), executed HumanEval samples grouped by problem and
+embedding triples (anchor, semantics-preserving variant, one-bug mutant), and their on-disk cache.
+Leaves to others: featurising and batching (model/), the loss and the loop (training/train.py).
+
+Every builder is a pure function of the config and the corpus: random choices come from a
+``random.Random`` seeded per unit by (seed, path, qualname, line), so adding a unit never changes
+another unit's samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+from tqdm import tqdm
+
+from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of
+from training.humaneval import ExecutedSample, label_humaneval, load_problems
+from training.imports import vocabulary
+from training.mutations import normalise_source, one_mutant
+from training.rewrites import semantic_variants
+
+__all__ = [
+    "DATASETS_VERSION",
+    "BugSample",
+    "DataConfig",
+    "EmbeddingTriple",
+    "ImportSample",
+    "bug_samples",
+    "corpus_units",
+    "embedding_triples",
+    "executed_samples",
+    "import_samples",
+    "import_vocabulary",
+]
+
+DATASETS_VERSION = 1
+"""Part of every cache file name: bump when a builder changes what it produces."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What to build. ``smoke()`` gives a tiny, fast configuration for tests and smoke runs."""
+
+    seed: int = 0
+    roots: tuple[str, ...] | None = None
+    max_files: int | None = None
+    max_units_per_package: int | None = 2000
+    humaneval_per_problem: int = 8
+    humaneval_limit: int | None = None
+    cache_dir: str | None = None
+    use_cache: bool = True
+
+    @classmethod
+    def smoke(cls, **overrides: object) -> DataConfig:
+        """A few dozen files, a few units per package and five HumanEval problems."""
+        small = cls(max_files=40, max_units_per_package=30, humaneval_per_problem=3, humaneval_limit=5)
+        return replace(small, **overrides)
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else cache_dir()
+
+
+@dataclass(frozen=True)
+class ImportSample:
+    """A unit without its imports; ``modules``/``statements`` are what it uses (the labels)."""
+
+    source: str
+    modules: tuple[str, ...]
+    statements: tuple[str, ...]
+    split: str
+    group: str
+
+
+@dataclass(frozen=True)
+class BugSample:
+    """A normalised unit, clean (``buggy`` False, ``kind`` None, line 0) or with one injected bug."""
+
+    source: str
+    buggy: bool
+    kind: str | None
+    line: int
+    column: int
+    description: str
+    split: str
+    group: str
+
+
+@dataclass(frozen=True)
+class EmbeddingTriple:
+    """An anchor, a variant that behaves the same (positive) and a one-bug mutant (hard negative)."""
+
+    anchor: str
+    positive: str
+    negative: str
+    negative_kind: str
+    split: str
+    group: str
+
+
+# --- shared machinery ------------------------------------------------------------------------------
+
+
+def corpus_units(config: DataConfig) -> list[CodeUnit]:
+    """The (cached) corpus the config describes."""
+    options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
+    return build_corpus(options, cache=config.cache_path(), use_cache=config.use_cache)
+
+
+def _unit_group(unit: CodeUnit) -> str:
+    return f"{unit.path}:{unit.line}:{unit.qualname}"
+
+
+def _unit_rng(seed: int, unit: CodeUnit, purpose: str) -> random.Random:
+    digest = hashlib.blake2b(f"{seed}:{purpose}:{_unit_group(unit)}".encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def _corpus_digest(units: Sequence[CodeUnit]) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for unit in units:
+        digest.update(f"{_unit_group(unit)}\0{len(unit.source)}\n".encode())
+    return digest.hexdigest()
+
+
+def _cached(
+    name: str,
+    config: DataConfig,
+    extra_key: str,
+    build: Callable[[], list[T]],
+    decode: Callable[[dict], T],
+) -> list[T]:
+    """``build()`` once per (name, version, config, corpus); later calls read the JSON file."""
+    material = [DATASETS_VERSION, name, asdict(config), extra_key]
+    key = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+    path = config.cache_path() / f"{name}-v{DATASETS_VERSION}-{key}.json"
+    if config.use_cache and path.is_file():
+        return [decode(item) for item in orjson.loads(path.read_bytes())]
+    samples = build()
+    if config.use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(orjson.dumps([asdict(s) for s in samples]))  # type: ignore[call-overload]
+        os.replace(temporary, path)
+    return samples
+
+
+def _progress(units: Sequence[CodeUnit], desc: str):
+    return tqdm(units, desc=desc, unit="unit", file=sys.stderr, disable=None)
+
+
+# --- imports ---------------------------------------------------------------------------------------
+
+
+def _build_import_samples(units: Sequence[CodeUnit], seed: int) -> list[ImportSample]:
+    samples = []
+    for unit in units:
+        if unit.imports:
+            modules = tuple(sorted({i.module for i in unit.imports}))
+            statements = tuple(i.statement for i in unit.imports)
+            split = split_of(unit.package, seed=seed)
+            samples.append(ImportSample(unit.source, modules, statements, split, unit.package))
+    return samples
+
+
+def import_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[ImportSample]:
+    """Units that use at least one import, labelled with the modules they use; grouped by package."""
+    units = corpus_units(config) if units is None else units
+    return _cached(
+        "imports",
+        config,
+        _corpus_digest(units),
+        lambda: _build_import_samples(units, config.seed),
+        lambda d: ImportSample(**{**d, "modules": tuple(d["modules"]), "statements": tuple(d["statements"])}),
+    )
+
+
+def import_vocabulary(samples: Sequence[ImportSample], size: int) -> list[str]:
+    """The ``size`` most frequent modules in the training split (never validation or test)."""
+    counts = Counter(m for s in samples if s.split == "train" for m in s.modules)
+    return vocabulary(counts, size)
+
+
+# --- bugs ------------------------------------------------------------------------------------------
+
+
+def _bug_pair(unit: CodeUnit, seed: int) -> list[BugSample]:
+    try:
+        clean = normalise_source(unit.source)
+        mutant = one_mutant(clean, rng=_unit_rng(seed, unit, "bug"))
+    except (SyntaxError, RecursionError, ValueError):
+        return []
+    if mutant is None:
+        return []
+    split, group = split_of(unit.package, seed=seed), _unit_group(unit)
+    where = (mutant.line, mutant.column, mutant.description)
+    return [
+        BugSample(clean, False, None, 0, 0, "", split, group),
+        BugSample(mutant.source, True, mutant.kind, *where, split, group),
+    ]
+
+
+def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
+    """For every unit that admits a bug: its clean normalised source and one mutant (same group)."""
+    units = corpus_units(config) if units is None else units
+    return _cached(
+        "bugs",
+        config,
+        _corpus_digest(units),
+        lambda: [s for unit in _progress(units, "bugs") for s in _bug_pair(unit, config.seed)],
+        lambda d: BugSample(**d),
+    )
+
+
+# --- executed tests --------------------------------------------------------------------------------
+
+
+def executed_samples(config: DataConfig) -> dict[str, list[ExecutedSample]]:
+    """HumanEval canonical solutions and mutants with executed-test labels, by problem id.
+
+    Grouping by problem is what cross-validation needs: a problem's mutants never straddle folds.
+    """
+    problems = load_problems()[: config.humaneval_limit]
+    samples = label_humaneval(
+        problems, per_problem=config.humaneval_per_problem, seed=config.seed, cache=config.cache_path()
+    )
+    grouped: dict[str, list[ExecutedSample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.problem_id, []).append(sample)
+    return grouped
+
+
+# --- embedding -------------------------------------------------------------------------------------
+
+
+def _triple(unit: CodeUnit, seed: int) -> EmbeddingTriple | None:
+    rng = _unit_rng(seed, unit, "embedding")
+    try:
+        anchor = normalise_source(unit.source)
+        variants = semantic_variants(anchor, rng=rng, n=1)
+        mutant = one_mutant(anchor, rng=rng)
+    except (SyntaxError, RecursionError, ValueError):
+        return None
+    if not variants or mutant is None:
+        return None
+    split = split_of(unit.package, seed=seed)
+    return EmbeddingTriple(anchor, variants[0], mutant.source, mutant.kind, split, _unit_group(unit))
+
+
+def embedding_triples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[EmbeddingTriple]:
+    """(anchor, positive variant, hard-negative mutant) for every unit that admits both."""
+    units = corpus_units(config) if units is None else units
+
+    def build() -> list[EmbeddingTriple]:
+        made = (_triple(unit, config.seed) for unit in _progress(units, "embedding"))
+        return [t for t in made if t is not None]
+
+    return _cached("embedding", config, _corpus_digest(units), build, lambda d: EmbeddingTriple(**d))
