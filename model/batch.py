@@ -1,0 +1,153 @@
+"""Many small graphs as one disjoint graph, plus the index work mean aggregation needs, done once.
+
+Owns: `GraphBatch` (node features, edges, graph id per node) and `collate`, which stacks
+(features, edges) pairs with node offsets. Leaves to others: building a graph from code
+(model/graph.py) and running the network on a batch (model/engine.py, model/network.py).
+No torch: the daemon batches with numpy alone.
+
+Layout the engine relies on: the nodes of graph g are contiguous and come before those of g + 1,
+and every graph has at least one node. Messages flow edge_index[0] -> edge_index[1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["GraphBatch", "collate"]
+
+
+@dataclass(frozen=True, eq=False)
+class GraphBatch:
+    """A batch of graphs, validated and indexed for segment reductions.
+
+    Args:
+        x: node features, (N, F) float32.
+        edge_index: (2, E) int64 source and target node of each edge.
+        batch: (N,) int64 graph id of each node, non-decreasing, every id in [0, num_graphs) used.
+        num_graphs: G.
+
+    Derived (computed once here so every layer reuses them):
+        graph_starts: (G,) first node of each graph; graph_sizes: (G,) its node count;
+            inverse_graph_size: (G, 1) float32 1 / node count, for per-graph means.
+        neighbour_sources: (E,) edge sources ordered by target, so each target's in-neighbours are
+            one contiguous run; neighbour_targets: (T,) nodes with at least one in-neighbour;
+            neighbour_starts: (T,) where each run begins; inverse_degree: (T, 1) 1 / run length.
+    """
+
+    x: np.ndarray
+    edge_index: np.ndarray
+    batch: np.ndarray
+    num_graphs: int
+    graph_starts: np.ndarray = field(init=False, repr=False)
+    graph_sizes: np.ndarray = field(init=False, repr=False)
+    inverse_graph_size: np.ndarray = field(init=False, repr=False)
+    neighbour_sources: np.ndarray = field(init=False, repr=False)
+    neighbour_targets: np.ndarray = field(init=False, repr=False)
+    neighbour_starts: np.ndarray = field(init=False, repr=False)
+    inverse_degree: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        x = np.ascontiguousarray(self.x, dtype=np.float32)
+        edge_index = np.asarray(self.edge_index, dtype=np.int64)
+        batch = np.asarray(self.batch, dtype=np.int64)
+        _check_shapes(x, edge_index, batch, self.num_graphs)
+        graph_starts, graph_sizes = _graph_segments(batch, self.num_graphs)
+        sources, targets, starts, inverse_degree = _neighbour_runs(edge_index)
+        for name, value in (
+            ("x", x),
+            ("edge_index", edge_index),
+            ("batch", batch),
+            ("graph_starts", graph_starts),
+            ("graph_sizes", graph_sizes),
+            ("inverse_graph_size", (1.0 / graph_sizes).astype(np.float32)[:, None]),
+            ("neighbour_sources", sources),
+            ("neighbour_targets", targets),
+            ("neighbour_starts", starts),
+            ("inverse_degree", inverse_degree),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.shape[1]
+
+
+def collate(graphs: Sequence[tuple[np.ndarray, np.ndarray]]) -> GraphBatch:
+    """Stack (x_i (n_i, F), edge_index_i (2, E_i)) pairs into one batch, offsetting node ids."""
+    if not graphs:
+        raise ValueError("collate needs at least one graph")
+    features = [np.asarray(x) for x, _ in graphs]
+    edges = [np.asarray(edge_index) for _, edge_index in graphs]
+    for index, (x, edge_index) in enumerate(zip(features, edges, strict=True)):
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(f"graph {index}: x must be (nodes >= 1, features), got shape {x.shape}")
+        if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+            raise ValueError(f"graph {index}: edge_index must be (2, edges), got shape {edge_index.shape}")
+    sizes = np.array([x.shape[0] for x in features], dtype=np.int64)
+    edge_counts = np.array([edge_index.shape[1] for edge_index in edges], dtype=np.int64)
+    local = np.concatenate(edges, axis=1).astype(np.int64, copy=False)  # (2, E), ids within each graph
+    outside = ((local < 0) | (local >= np.repeat(sizes, edge_counts))).any(axis=0)
+    if outside.any():
+        index = int(np.repeat(np.arange(len(edges)), edge_counts)[outside.argmax()])
+        raise ValueError(f"graph {index}: edge_index refers to a node outside 0..{sizes[index] - 1}")
+    offsets = np.cumsum(sizes) - sizes
+    return GraphBatch(
+        x=np.concatenate(features, axis=0).astype(np.float32, copy=False),
+        edge_index=local + np.repeat(offsets, edge_counts),
+        batch=np.repeat(np.arange(len(features), dtype=np.int64), sizes),
+        num_graphs=len(features),
+    )
+
+
+def _check_shapes(x: np.ndarray, edge_index: np.ndarray, batch: np.ndarray, num_graphs: int) -> None:
+    if x.ndim != 2:
+        raise ValueError(f"x must be (nodes, features), got shape {x.shape}")
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"edge_index must be (2, edges), got shape {edge_index.shape}")
+    if batch.shape != (x.shape[0],):
+        raise ValueError(f"batch must be ({x.shape[0]},) to match x, got shape {batch.shape}")
+    if isinstance(num_graphs, bool) or not isinstance(num_graphs, int | np.integer) or num_graphs < 1:
+        raise ValueError(f"num_graphs must be a positive integer, got {num_graphs!r}")
+    if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= x.shape[0]):
+        raise ValueError(f"edge_index refers to a node outside 0..{x.shape[0] - 1}")
+
+
+def _graph_segments(batch: np.ndarray, num_graphs: int) -> tuple[np.ndarray, np.ndarray]:
+    """First node and node count of each graph; refuses layouts segment reductions cannot use."""
+    if batch.size == 0 or batch[0] != 0 or batch[-1] != num_graphs - 1:
+        raise ValueError(f"batch ids must run from 0 to num_graphs - 1 = {num_graphs - 1}")
+    steps = batch[1:] - batch[:-1]
+    if ((steps < 0) | (steps > 1)).any():
+        raise ValueError("batch ids must run 0, 0, 1, 2, 2, ...: each graph non-empty, contiguous, in order")
+    return _run_bounds(steps != 0, batch.shape[0])
+
+
+def _neighbour_runs(edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Edges grouped by target: the gather order and run boundaries for reduceat-based means."""
+    sources, targets = edge_index
+    order = np.argsort(targets, kind="stable")
+    sorted_targets = targets[order]
+    starts, lengths = _run_bounds(sorted_targets[1:] != sorted_targets[:-1], sorted_targets.shape[0])
+    inverse_degree = (1.0 / lengths).astype(np.float32)[:, None]
+    return sources[order], sorted_targets[starts], starts, inverse_degree
+
+
+def _run_bounds(changes: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal values, given where consecutive values differ."""
+    if length == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.empty(changes.shape[0] + 1, dtype=bool)
+    starts[0] = True
+    starts[1:] = changes
+    first = np.flatnonzero(starts)
+    ends = np.empty_like(first)
+    ends[:-1] = first[1:]
+    ends[-1] = length
+    return first, ends - first

@@ -1,0 +1,214 @@
+"""Python source -> `CodeGraph`: one node per code unit, typed edges, a 978-d feature row per node.
+
+Nodes are the units that matter to a reader of code: the module (node 0, standing for the whole
+source), each class, each function, method and nested function. Edges, added in both directions so
+that GraphSAGE's mean aggregation sees them from either end:
+
+- contains: a unit and the units defined directly inside it;
+- calls: a unit and the units it calls (`f()`, `self.f()`, `Class()`), resolved by name;
+- data flow: a unit that binds a name and the units that read it (module globals, `self.attr`
+  written in one method and read in another).
+
+Finer facts (names, operators, definitions and uses inside a unit) live in the features, which
+`model.features` computes; this module owns parsing, limits and edges. `build_graph` is pure and its
+result is picklable, so callers may build graphs in worker processes.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.errors import SourceLimitError, SourceSyntaxError
+from model.features import BUILTIN_NAMES, Unit, scan_units, unit_vectors
+from model.layout import FEATURE_DIM
+
+__all__ = [
+    "EDGE_TYPES",
+    "CodeGraph",
+    "GraphNode",
+    "SourceLimits",
+    "build_graph",
+    "vector_graph",
+]
+
+EDGE_TYPES: tuple[str, ...] = ("contains", "calls", "data_flow")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLimits:
+    """Bounds that keep one request's extraction fast and its memory small."""
+
+    max_bytes: int = 4 * 1024 * 1024
+    max_ast_nodes: int = 1_000_000
+    max_units: int = 20_000
+
+
+DEFAULT_LIMITS = SourceLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """A unit of code: its name, kind and 1-based position."""
+
+    name: str
+    kind: str
+    line: int
+    column: int
+    end_line: int
+
+
+@dataclass(slots=True)
+class CodeGraph:
+    """A code graph ready for the network.
+
+    features: (nodes, 978) float32; edge_index: (2, edges) int64, messages flow row 0 -> row 1;
+    edge_type: (edges,) int8 indexing EDGE_TYPES.
+    """
+
+    nodes: list[GraphNode]
+    features: np.ndarray
+    edge_index: np.ndarray
+    edge_type: np.ndarray
+    imported: frozenset[str] = frozenset()
+    free_names: frozenset[str] = frozenset()
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.nodes)
+
+
+def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Module:
+    """Parse with bounded size and nesting; errors name the line, column or limit."""
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > limits.max_bytes:
+        raise SourceLimitError(
+            f"code is {size} bytes, more than the limit of {limits.max_bytes}",
+            limit="code_bytes", maximum=limits.max_bytes, actual=size,
+        )
+    try:
+        return ast.parse(source)
+    except RecursionError:
+        raise SourceLimitError(
+            "code nests too deeply for the parser", limit="nesting", maximum=0
+        ) from None
+    except MemoryError:
+        raise SourceLimitError("code is too large to parse", limit="code_bytes", maximum=limits.max_bytes,
+                               actual=size) from None
+    except (SyntaxError, ValueError) as exc:
+        raise _syntax_error(exc) from None
+
+
+def _syntax_error(exc: SyntaxError | ValueError) -> SourceSyntaxError | SourceLimitError:
+    if isinstance(exc, ValueError):  # e.g. "source code string cannot contain null bytes"
+        return SourceSyntaxError(f"code cannot be parsed: {exc}", line=None, column=None)
+    message = exc.msg or "invalid syntax"
+    line, column = exc.lineno, exc.offset
+    where = f" at line {line}, column {column}" if line else ""
+    if "too many nested" in message or "too many levels of indentation" in message:
+        return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=0)
+    return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
+
+
+def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS) -> CodeGraph:
+    """Parse `source` and return its graph; raises SourceSyntaxError or SourceLimitError."""
+    tree = parse_source(source, limits)
+    units, context = scan_units(tree, source)
+    if len(units) > limits.max_units:
+        raise SourceLimitError(
+            f"code defines {len(units)} functions and classes, more than the limit of {limits.max_units}",
+            limit="units", maximum=limits.max_units, actual=len(units),
+        )
+    features = unit_vectors(units, context)
+    edge_index, edge_type = _edges(units)
+    nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
+    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units))
+
+
+def _free_names(units: list[Unit]) -> frozenset[str]:
+    """Names the source reads but never binds (nor are builtins): what imports would have to provide."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    for unit in units:
+        bound.update(unit.stores, unit.params)
+        bound.add(unit.name)
+        read.update(unit.loads)
+    return frozenset(read - bound - BUILTIN_NAMES)
+
+
+def vector_graph(vector: np.ndarray) -> CodeGraph:
+    """A one-node graph around a host-supplied 978-d vector."""
+    features = np.asarray(vector, dtype=np.float32).reshape(1, FEATURE_DIM)
+    node = GraphNode("<vector>", "vector", 0, 0, 0)
+    return CodeGraph([node], features, np.zeros((2, 0), np.int64), np.zeros(0, np.int8))
+
+
+def _edges(units: list[Unit]) -> tuple[np.ndarray, np.ndarray]:
+    pairs: dict[tuple[int, int], int] = {}
+
+    def link(a: int, b: int, kind: int) -> None:
+        if a != b:
+            pairs.setdefault((a, b), kind)
+            pairs.setdefault((b, a), kind)
+
+    for child, unit in enumerate(units):
+        if unit.parent >= 0:
+            link(unit.parent, child, 0)
+    _call_edges(units, link)
+    _flow_edges(units, link)
+    if not pairs:
+        return np.zeros((2, 0), np.int64), np.zeros(0, np.int8)
+    keys = sorted(pairs)
+    edge_index = np.array(keys, dtype=np.int64).T.copy()
+    edge_type = np.array([pairs[k] for k in keys], dtype=np.int8)
+    return edge_index, edge_type
+
+
+def _call_edges(units: list[Unit], link) -> None:
+    by_name: dict[str, list[int]] = {}
+    methods: dict[int, dict[str, int]] = {}
+    for i, unit in enumerate(units[1:], start=1):
+        parent = units[unit.parent]
+        if parent.kind == "class":
+            methods.setdefault(unit.parent, {})[unit.name] = i
+        else:
+            by_name.setdefault(unit.name, []).append(i)
+    for i, unit in enumerate(units):
+        for callee in unit.callees:
+            for target in by_name.get(callee, ()):
+                link(i, target, 1)
+        if unit.self_calls:
+            own_class = _enclosing_class(units, i)
+            table = methods.get(own_class, {})
+            for callee in unit.self_calls:
+                target = table.get(callee)
+                if target is not None:
+                    link(i, target, 1)
+
+
+def _flow_edges(units: list[Unit], link) -> None:
+    module_names = set(units[0].stores) - {u.name for u in units[1:]}
+    for i, unit in enumerate(units[1:], start=1):
+        if module_names.intersection(unit.loads):
+            link(0, i, 2)
+    writers: dict[tuple[int, str], list[int]] = {}
+    for i, unit in enumerate(units):
+        if unit.self_attr_writes:
+            cls = _enclosing_class(units, i)
+            for attr in unit.self_attr_writes:
+                writers.setdefault((cls, attr), []).append(i)
+    for i, unit in enumerate(units):
+        if unit.self_attr_reads:
+            cls = _enclosing_class(units, i)
+            for attr in unit.self_attr_reads:
+                for writer in writers.get((cls, attr), ()):
+                    link(writer, i, 2)
+
+
+def _enclosing_class(units: list[Unit], index: int) -> int:
+    parent = units[index].parent
+    while parent >= 0 and units[parent].kind != "class":
+        parent = units[parent].parent
+    return parent

@@ -1,0 +1,374 @@
+"""The Predictor: find a checkpoint, load it (or fall back to untrained weights), and answer.
+
+Owns the checkpoint search order, the swap of a loaded model on reload, and turning the engine's
+arrays into `model.prediction` results (which imports, which bugs, where). Graph building is
+`model.graph`'s, the network's numbers `model.engine`'s, the file format `model.checkpoint`'s.
+Numpy only: the daemon that holds a Predictor never imports torch.
+
+Search order: an explicit path, then `$YANTRA_CHECKPOINT`, then
+`~/.yantra/checkpoints/graphsage/best_model.safetensors`, then the checkpoint shipped in this
+package; when none loads, deterministic untrained weights, reported as `trained: false` with why.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.batch import collate
+from model.checkpoint import load_checkpoint
+from model.config import ModelConfig
+from model.engine import EngineOutput, GraphSAGEEngine, init_weights
+from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
+from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
+from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
+from model.prediction import (
+    BugReport,
+    CategorySpan,
+    FeatureExtraction,
+    ImportSuggestion,
+    NodeFeatures,
+    Prediction,
+)
+from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
+
+__all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
+
+CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
+USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
+SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graphsage.safetensors"
+MODEL_VERSION = "graphsage-978-512-512-256"
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One loaded model: immutable, so a reload swaps it whole and readers never see half of one."""
+
+    engine: GraphSAGEEngine
+    config: ModelConfig
+    imports: list[str]
+    bug_kinds: list[str]
+    trained: bool
+    checkpoint: str | None
+    reason: str | None
+    training: dict[str, Any]
+    import_threshold: float
+    bug_threshold: float
+    import_aliases: dict[str, str] = field(default_factory=dict)
+    import_names: dict[str, list[str]] = field(default_factory=dict)
+    parameters: int = 0
+
+
+def checkpoint_candidates(explicit: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
+    """Where a checkpoint is looked for, in order, as (origin, path)."""
+    found: list[tuple[str, Path]] = []
+    if explicit is not None:
+        found.append(("explicit path", Path(explicit)))
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        found.append((f"${CHECKPOINT_ENV}", Path(env)))
+    found.append(("user checkpoint", USER_CHECKPOINT.expanduser()))
+    found.append(("shipped checkpoint", SHIPPED_CHECKPOINT))
+    return found
+
+
+class Predictor:
+    """Thread-safe access to the model: construction is cheap, `load()` does the work once."""
+
+    def __init__(self, checkpoint: str | os.PathLike[str] | None = None, *,
+                 limits: SourceLimits = DEFAULT_LIMITS) -> None:
+        self._explicit = checkpoint
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self._error: str | None = None
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def ready(self) -> bool:
+        return self._loaded is not None
+
+    def load(self) -> None:
+        """Load by the search order, falling back to untrained weights; idempotent and thread-safe."""
+        with self._lock:
+            if self._loaded is None:
+                try:
+                    self._loaded = _search_and_load(self._explicit)
+                except Exception as exc:  # the fallback itself failed: report, never crash the host
+                    self._error = f"{type(exc).__name__}: {exc}"
+                    raise
+
+    def reload(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Load `path` (or search again) and swap it in; on failure the old model keeps serving."""
+        loaded = _load_file(Path(path), "explicit path") if path is not None else _search_and_load(
+            self._explicit)
+        with self._lock:
+            self._loaded = loaded
+            self._error = None
+        return self.info()
+
+    def _model(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is None:
+            self.load()
+            loaded = self._loaded
+        assert loaded is not None
+        return loaded
+
+    def info(self) -> dict[str, Any]:
+        """What `model_info` reports: status, provenance, sizes and the checkpoint's training metadata."""
+        loaded = self._loaded
+        if loaded is None:
+            status = "error" if self._error else "loading"
+            return {"status": status, "version": MODEL_VERSION, "trained": False, "checkpoint": None,
+                    "model_size_mb": 0.0, "parameters": 0, "feature_dim": FEATURE_DIM, "heads": {},
+                    "device": "cpu", "training": {}, "reason": self._error}
+        config = loaded.config
+        return {
+            "status": "loaded",
+            "version": MODEL_VERSION,
+            "trained": loaded.trained,
+            "checkpoint": loaded.checkpoint,
+            "model_size_mb": round(loaded.parameters * 4 / 2**20, 3),
+            "parameters": loaded.parameters,
+            "feature_dim": config.feature_dim,
+            "heads": {
+                "embedding": {"size": config.embedding_dim},
+                "confidence": {"size": 1},
+                "imports": {"size": config.num_imports},
+                "bugs": {"size": config.num_bug_kinds},
+            },
+            "device": "cpu",
+            "training": loaded.training,
+            "reason": loaded.reason,
+        }
+
+    # ------------------------------------------------------------------ predicting
+
+    def predict_sources(self, sources: Sequence[str], *, top_k: int = 5,
+                        include_embedding: bool = False) -> list[Prediction]:
+        """Predict for each source in one forward pass; code that does not parse gets confidence 0.
+
+        Raises SourceLimitError when a source is too large or nests too deeply.
+        """
+        graphs: list[CodeGraph | SourceSyntaxError] = []
+        for source in sources:
+            try:
+                graphs.append(build_graph(source, limits=self._limits))
+            except SourceSyntaxError as exc:
+                graphs.append(exc)
+        return self.predict_graphs(graphs, top_k=top_k, include_embedding=include_embedding)
+
+    def predict_graphs(self, graphs: Sequence[CodeGraph | SourceSyntaxError], *, top_k: int = 5,
+                       include_embedding: bool = False) -> list[Prediction]:
+        """Predict for graphs built elsewhere (e.g. in worker processes); syntax errors pass through."""
+        model = self._model()
+        good = [g for g in graphs if isinstance(g, CodeGraph)]
+        outputs = _forward(model.engine, good) if good else None
+        results: list[Prediction] = []
+        index = 0
+        node_offset = 0
+        for item in graphs:
+            if isinstance(item, SourceSyntaxError):
+                results.append(_syntax_prediction(item))
+                continue
+            assert outputs is not None
+            results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding))
+            node_offset += item.num_nodes
+            index += 1
+        return results
+
+    def predict_vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray, *, top_k: int = 5,
+                        include_embedding: bool = False) -> list[Prediction]:
+        """Predict from host-supplied 978-d vectors, each a one-node graph, in one forward pass."""
+        matrix = check_vectors(vectors)
+        return self.predict_graphs([vector_graph(row) for row in matrix], top_k=top_k,
+                                   include_embedding=include_embedding)
+
+    def embed_sources(self, sources: Sequence[str]) -> np.ndarray:
+        """(n, embedding_dim) unit vectors; raises SourceSyntaxError / SourceLimitError."""
+        graphs = [build_graph(source, limits=self._limits) for source in sources]
+        return _forward(self._model().engine, graphs).embedding
+
+    def embed_vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+        matrix = check_vectors(vectors)
+        return _forward(self._model().engine, [vector_graph(row) for row in matrix]).embedding
+
+    def extract_features(self, source: str) -> FeatureExtraction:
+        """The source's features as a whole (its module node) and per node, with the layout."""
+        graph = build_graph(source, limits=self._limits)
+        nodes = [NodeFeatures(n.name, n.kind, n.line, graph.features[i]) for i, n in enumerate(graph.nodes)]
+        return FeatureExtraction(graph.features[0], nodes, [CategorySpan(*c) for c in CATEGORIES])
+
+
+def check_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """(n, 978) finite float32, or FeatureVectorError saying what was expected."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FeatureVectorError(f"feature vectors must be lists of {FEATURE_DIM} numbers ({exc})",
+                                 expected=FEATURE_DIM) from None
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[1] != FEATURE_DIM or matrix.shape[0] == 0:
+        got = matrix.shape[-1] if matrix.ndim >= 1 else 0
+        raise FeatureVectorError(f"expected {FEATURE_DIM} numbers per feature vector, got {got}",
+                                 expected=FEATURE_DIM)
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=0))
+    if bad.size:
+        raise FeatureVectorError(f"feature {int(bad[0])} is NaN or infinite; every feature must be finite",
+                                 expected=FEATURE_DIM, index=int(bad[0]))
+    if np.abs(matrix).max() > 3.0e38:
+        raise FeatureVectorError("a feature is too large for float32", expected=FEATURE_DIM)
+    return matrix.astype(np.float32)
+
+
+# ---------------------------------------------------------------------- loading helpers
+
+
+def _search_and_load(explicit: str | os.PathLike[str] | None) -> _Loaded:
+    reasons = []
+    for origin, path in checkpoint_candidates(explicit):
+        if not path.exists() and origin != "explicit path":
+            reasons.append(f"{origin} {path}: not found")
+            continue
+        try:
+            return _load_file(path, origin)
+        except CheckpointError as exc:
+            reasons.append(f"{origin} {path}: {exc}")
+    return _untrained("no checkpoint loaded (" + "; ".join(reasons) + "); using untrained weights")
+
+
+def _load_file(path: Path, origin: str) -> _Loaded:
+    checkpoint = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    vocab = checkpoint.vocabularies
+    training = dict(checkpoint.training)
+    thresholds = training.get("thresholds", {}) if isinstance(training.get("thresholds"), dict) else {}
+    engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
+    return _Loaded(
+        engine=engine,
+        config=checkpoint.config,
+        imports=list(vocab["imports"]),
+        bug_kinds=list(vocab["bug_kinds"]),
+        trained=bool(training.get("trained", True)),
+        checkpoint=str(path),
+        reason=None if training.get("trained", True) else f"{origin} holds untrained weights",
+        training=training,
+        import_threshold=float(thresholds.get("imports", DEFAULT_THRESHOLD)),
+        bug_threshold=float(thresholds.get("bugs", DEFAULT_THRESHOLD)),
+        import_aliases=_str_map(training.get("import_aliases")),
+        import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
+        parameters=sum(int(w.size) for w in checkpoint.weights.values()),
+    )
+
+
+UNTRAINED_THRESHOLD = 1.01
+"""An untrained head's scores are noise: its thresholds sit above 1 so it suggests nothing."""
+
+
+def _str_map(value: object, kind: type = str) -> dict:
+    """A {module: value} table from training metadata, ignoring anything malformed."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, kind)}
+
+
+def _untrained(reason: str) -> _Loaded:
+    imports = default_import_vocabulary()
+    config = ModelConfig(num_imports=len(imports), num_bug_kinds=len(BUG_KINDS))
+    weights = init_weights(config, seed=0)
+    return _Loaded(
+        engine=GraphSAGEEngine(config, weights),
+        config=config,
+        imports=imports,
+        bug_kinds=list(BUG_KINDS),
+        trained=False,
+        checkpoint=None,
+        reason=reason,
+        training={},
+        import_threshold=UNTRAINED_THRESHOLD,
+        bug_threshold=UNTRAINED_THRESHOLD,
+        parameters=sum(int(w.size) for w in weights.values()),
+    )
+
+
+# ---------------------------------------------------------------------- result helpers
+
+
+def _forward(engine: GraphSAGEEngine, graphs: Sequence[CodeGraph]) -> EngineOutput:
+    return engine.forward(collate([(g.features, g.edge_index) for g in graphs]))
+
+
+def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
+    """Code that does not parse: confidence 0, one syntax_error bug where the parser stopped, no embedding."""
+    bug = BugReport(SYNTAX_ERROR, 1.0, error.line, error.column)
+    return Prediction(confidence=0.0, imports=[], bugs=[bug], embedding=None, parsed=False)
+
+
+def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int, graph: CodeGraph,
+                top_k: int, include_embedding: bool) -> Prediction:
+    return Prediction(
+        confidence=float(out.confidence[index]),
+        imports=_imports(model, out.import_probs[index], graph, top_k),
+        bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k),
+        embedding=out.embedding[index].copy() if include_embedding else None,
+    )
+
+
+def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int) -> list[ImportSuggestion]:
+    """Modules above the threshold that the code does not import already, best first."""
+    if top_k <= 0:
+        return []
+    suggestions = []
+    for i in np.argsort(-probs, kind="stable"):
+        score = float(probs[i])
+        if score < model.import_threshold or len(suggestions) >= top_k:
+            break
+        module = model.imports[i]
+        if module in graph.imported:
+            continue
+        suggestions.append(ImportSuggestion(module, score, import_statement(module, graph.free_names, model)))
+    return suggestions
+
+
+def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None) -> str:
+    """The line that binds what the code uses from `module`: `import m`, `import m as a`, `from m import x`."""
+    root = module.split(".")[0]
+    if root in free_names:
+        return f"import {module}"
+    if model is not None:
+        alias = model.import_aliases.get(module)
+        if alias and alias in free_names:
+            return f"import {module} as {alias}"
+        names = [n for n in model.import_names.get(module, []) if n in free_names]
+        if names:
+            return f"from {module} import {', '.join(sorted(names))}"
+    return f"import {module}"
+
+
+def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset: int, graph: CodeGraph,
+          top_k: int) -> list[BugReport]:
+    """Bug kinds above the threshold, most likely first, placed at the node the location head picks."""
+    if top_k <= 0:
+        return []
+    line = column = None
+    if graph.num_nodes > 1:
+        local = node_probs[node_offset: node_offset + graph.num_nodes]
+        node = graph.nodes[int(np.argmax(local))]
+        if node.kind != "module":
+            line, column = node.line, node.column
+    reports = []
+    for i in np.argsort(-probs, kind="stable")[:top_k]:
+        score = float(probs[i])
+        if score < model.bug_threshold:
+            break
+        reports.append(BugReport(model.bug_kinds[i], score, line, column))
+    return reports

@@ -1,0 +1,122 @@
+"""Features of real code: every category carries signal, and the facts bugs change reach the vector."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from model.graph import build_graph
+from model.layout import CATEGORIES, span
+from tests.model.stdlib_code import stdlib_functions, stdlib_sources
+
+
+@pytest.fixture(scope="module")
+def function_rows_in_files() -> np.ndarray:
+    rows = []
+    for source in stdlib_sources():
+        graph = build_graph(source)
+        rows.extend(graph.features[i] for i, node in enumerate(graph.nodes) if node.kind not in ("module", "class"))
+    return np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def function_rows_as_snippets() -> np.ndarray:
+    return np.array([build_graph(source).features[1] for source in stdlib_functions()])
+
+
+def _varying(rows: np.ndarray, start: int, end: int) -> float:
+    return float((rows[:, start:end].std(axis=0) > 0).mean())
+
+
+def test_a_few_hundred_real_functions_are_tested(function_rows_in_files, function_rows_as_snippets):
+    assert len(function_rows_in_files) >= 300
+    assert len(function_rows_as_snippets) >= 300
+
+
+def test_most_dimensions_of_every_category_but_language_vary_across_functions_in_their_files(
+        function_rows_in_files):
+    for name, start, end in CATEGORIES:
+        if name != "language":
+            assert _varying(function_rows_in_files, start, end) > 0.6, name
+
+
+def test_every_category_but_language_varies_across_functions_sent_alone(function_rows_as_snippets):
+    for name, start, end in CATEGORIES:
+        if name != "language":
+            assert _varying(function_rows_as_snippets, start, end) > 0.25, name
+
+
+def test_the_language_one_hot_says_python(function_rows_as_snippets):
+    language = span("language")
+    expected = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    assert (function_rows_as_snippets[:, language.start: language.end] == expected).all()
+
+
+def test_features_are_finite_float32_and_deterministic():
+    source = stdlib_functions()[7]
+    first, second = build_graph(source).features, build_graph(source).features
+    assert first.dtype == np.float32
+    assert np.isfinite(first).all()
+    assert np.array_equal(first, second)
+
+
+def test_features_do_not_depend_on_the_processs_string_hash_seed():
+    code = "from model.graph import build_graph; print(build_graph('def f(a, b):\\n    return a.x + b').features.sum())"
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True,
+                       text=True, check=True, timeout=60).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
+
+
+def _range(source: str, name: str) -> np.ndarray:
+    r = span(name)
+    return build_graph(source).features[1, r.start: r.end]
+
+
+CLEAN = """\
+def total_price(items, discount):
+    total = 0
+    for item in items:
+        total += item.price * item.count
+    if total > 100:
+        total = total - discount
+    return round(total, 2)
+"""
+
+
+@pytest.mark.parametrize(
+    ("buggy", "changed_range"),
+    [
+        # variable misuse: `total` is read where `discount` should be, leaving a parameter unused
+        (CLEAN.replace("total - discount", "total - total"), "def_use"),
+        (CLEAN.replace("item.price * item.count", "item.price + item.count"), "operators"),
+        (CLEAN.replace("total > 100", "total >= 100"), "operators"),
+        (CLEAN.replace("round(total, 2)", "round(2, total)"), "call_arguments"),
+        (CLEAN.replace("total = 0", "total = 1"), "constant_kinds"),
+        (CLEAN.replace("total > 100", "total > 101"), "operator_context"),
+    ],
+)
+def test_an_injected_bug_changes_the_features_that_describe_it(buggy, changed_range):
+    assert not np.array_equal(_range(CLEAN, changed_range), _range(buggy, changed_range))
+
+
+def test_a_variable_misuse_shows_as_an_unused_parameter_and_a_self_operation():
+    r = span("def_use")
+    clean = build_graph(CLEAN).features[1, r.start: r.end]
+    buggy = build_graph(CLEAN.replace("total - discount", "total - total")).features[1, r.start: r.end]
+    unused_params, self_ops = 2, 5
+    assert clean[unused_params] == 0 and buggy[unused_params] > 0
+    assert clean[self_ops] == 0 and buggy[self_ops] > 0
+
+
+def test_renaming_a_function_changes_only_name_dependent_ranges():
+    renamed = CLEAN.replace("total_price", "sum_cost")
+    a, b = build_graph(CLEAN).features[1], build_graph(renamed).features[1]
+    for name in ("structural", "complexity", "temporal"):
+        start, end = next((s, e) for n, s, e in CATEGORIES if n == name)
+        assert np.array_equal(a[start:end], b[start:end]), name
+    r = span("name_subtokens")
+    assert not np.array_equal(a[r.start: r.end], b[r.start: r.end])

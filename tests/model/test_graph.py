@@ -1,0 +1,124 @@
+"""Code graphs: the units become nodes, containment/calls/data flow become edges, bad code a clear error."""
+
+import time
+
+import numpy as np
+import pytest
+
+from model.errors import SourceLimitError, SourceSyntaxError
+from model.graph import EDGE_TYPES, SourceLimits, build_graph, vector_graph
+
+SOURCE = """\
+import os
+
+LIMIT = 10
+
+
+class Store:
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, name):
+        return os.path.join(self.root, name)
+
+    def read(self, name):
+        def clean(text):
+            return text.strip()
+        with open(self.path(name)) as handle:
+            return clean(handle.read())[:LIMIT]
+
+
+def main():
+    return Store(".").read("x")
+"""
+
+
+def _edges(graph):
+    names = [n.name for n in graph.nodes]
+    return {(names[a], names[b], EDGE_TYPES[t]) for (a, b), t in zip(graph.edge_index.T, graph.edge_type, strict=True)}
+
+
+def test_every_module_class_function_method_and_nested_function_is_a_node():
+    graph = build_graph(SOURCE)
+    kinds = {(n.name, n.kind, n.line) for n in graph.nodes}
+    assert kinds == {
+        ("<module>", "module", 1), ("Store", "class", 6), ("__init__", "method", 7), ("path", "method", 10),
+        ("read", "method", 13), ("clean", "nested_function", 14), ("main", "function", 20),
+    }
+    assert graph.features.shape == (7, 978)
+
+
+def test_containment_edges_link_each_unit_to_its_parent_in_both_directions():
+    edges = _edges(build_graph(SOURCE))
+    for parent, child in [("<module>", "Store"), ("Store", "read"), ("read", "clean"), ("<module>", "main")]:
+        assert (parent, child, "contains") in edges
+        assert (child, parent, "contains") in edges
+
+
+def test_calls_resolve_plain_names_self_methods_and_classes():
+    edges = _edges(build_graph(SOURCE))
+    assert ("read", "path", "calls") in edges  # self.path(...)
+    assert ("main", "Store", "calls") in edges  # Store(...)
+    assert ("path", "read", "calls") in edges  # the reverse direction, for aggregation
+
+
+def test_data_flow_links_attribute_writers_to_readers_and_globals_to_their_users():
+    edges = _edges(build_graph(SOURCE))
+    assert ("__init__", "path", "data_flow") in edges  # self.root
+    assert ("<module>", "read", "data_flow") in edges  # LIMIT
+
+
+def test_a_graph_records_what_the_source_imports_and_what_it_reads_without_binding():
+    graph = build_graph("import os.path\nfrom json import dumps\n\ndef f(x):\n    return np.array(dumps(x))\n")
+    assert graph.imported == {"os", "os.path", "json"}
+    assert graph.free_names == {"np"}
+
+
+def test_a_snippet_without_definitions_is_a_single_module_node():
+    graph = build_graph("x = 1\nprint(x + 1)\n")
+    assert graph.num_nodes == 1
+    assert graph.edge_index.shape == (2, 0)
+
+
+def test_a_host_vector_becomes_a_one_node_graph():
+    graph = vector_graph(np.arange(978, dtype=np.float32))
+    assert graph.num_nodes == 1 and graph.features.shape == (1, 978)
+
+
+def test_code_that_does_not_parse_names_its_line_and_column():
+    with pytest.raises(SourceSyntaxError) as info:
+        build_graph("def f(x):\n    return (x +\n")
+    assert info.value.line == 2 and info.value.column is not None
+    assert "line 2" in str(info.value)
+
+
+def test_null_bytes_are_a_syntax_error_not_a_crash():
+    with pytest.raises(SourceSyntaxError):
+        build_graph("x = 1\x00\n")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = " + "(" * 5000 + ")" * 5000,
+        "\n".join(" " * i + "if x:" for i in range(150)) + "\n" + " " * 150 + "pass\n",
+        "x = " + "-" * 100_000 + "1\n",
+        "x = 1" + " + 1" * 200_000 + "\n",
+    ],
+    ids=["parentheses", "indentation", "unary-chain", "long-expression"],
+)
+def test_deeply_nested_code_ends_quickly_with_a_limit_error_or_a_graph(source):
+    started = time.monotonic()
+    try:
+        graph = build_graph(source)
+    except SourceLimitError as exc:
+        assert exc.limit in ("nesting", "code_bytes")
+    else:
+        assert graph.num_nodes == 1
+    assert time.monotonic() - started < 30  # bounded, not a performance goal
+
+
+def test_code_over_the_size_limit_is_refused_before_parsing():
+    with pytest.raises(SourceLimitError) as info:
+        build_graph("x = 1\n" * 100, limits=SourceLimits(max_bytes=100))
+    assert info.value.limit == "code_bytes" and info.value.maximum == 100 and info.value.actual == 600

@@ -1,0 +1,178 @@
+"""The Predictor: checkpoint search order, untrained fallback, reload, batching and bad input."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from model.checkpoint import save_checkpoint
+from model.config import ModelConfig
+from model.engine import init_weights
+from model.errors import CheckpointError, FeatureVectorError
+from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import CHECKPOINT_ENV, Predictor, import_statement
+from model.vocabulary import BUG_KINDS
+from tests.model.stdlib_code import stdlib_functions
+
+IMPORTS = ["os", "json", "numpy", "collections"]
+
+
+@pytest.fixture(autouse=True)
+def no_checkpoints_on_this_machine(monkeypatch, tmp_path):
+    """Point every search location at empty places so tests see only the checkpoints they write."""
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("model.predictor.SHIPPED_CHECKPOINT", tmp_path / "shipped" / "none.safetensors")
+
+
+def _write(path, seed=1, training=None):
+    config = ModelConfig(num_imports=len(IMPORTS), num_bug_kinds=len(BUG_KINDS))
+    return save_checkpoint(
+        path, weights=init_weights(config, seed=seed), config=config,
+        vocabularies={"imports": IMPORTS, "bug_kinds": list(BUG_KINDS)},
+        feature_layout_version=FEATURE_LAYOUT_VERSION,
+        training=training if training is not None else {"trained": True, "note": f"seed {seed}"},
+    )
+
+
+def test_without_any_checkpoint_it_falls_back_to_untrained_weights_and_says_why():
+    predictor = Predictor()
+    predictor.load()
+    info = predictor.info()
+    assert info["status"] == "loaded" and info["trained"] is False and info["checkpoint"] is None
+    assert "untrained" in info["reason"] and "not found" in info["reason"]
+    assert info["heads"]["bugs"]["size"] == len(BUG_KINDS)
+
+
+def test_the_untrained_fallback_is_deterministic_and_suggests_nothing():
+    source = stdlib_functions()[3]
+    first = Predictor().predict_sources([source])[0]
+    second = Predictor().predict_sources([source])[0]
+    assert first.confidence == second.confidence
+    assert first.imports == [] and first.bugs == []
+
+
+def test_an_explicit_path_wins_over_the_environment(tmp_path, monkeypatch):
+    explicit = _write(tmp_path / "explicit.safetensors", seed=1)
+    monkeypatch.setenv(CHECKPOINT_ENV, str(_write(tmp_path / "env.safetensors", seed=2)))
+    predictor = Predictor(explicit)
+    predictor.load()
+    assert predictor.info()["checkpoint"] == str(explicit)
+    assert predictor.info()["trained"] is True
+
+
+def test_the_environment_wins_over_the_users_checkpoint(tmp_path, monkeypatch):
+    env = _write(tmp_path / "env.safetensors", seed=2)
+    monkeypatch.setenv(CHECKPOINT_ENV, str(env))
+    _write(tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors", seed=3)
+    predictor = Predictor()
+    predictor.load()
+    assert predictor.info()["checkpoint"] == str(env)
+
+
+def test_the_users_checkpoint_is_found_in_the_home_directory(tmp_path):
+    user = _write(tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors", seed=3)
+    predictor = Predictor()
+    predictor.load()
+    assert predictor.info()["checkpoint"] == str(user)
+
+
+def test_a_corrupt_checkpoint_is_skipped_with_its_reason_and_the_search_goes_on(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    monkeypatch.setenv(CHECKPOINT_ENV, str(broken))
+    predictor = Predictor()
+    predictor.load()
+    info = predictor.info()
+    assert info["trained"] is False and str(broken) in info["reason"]
+
+
+def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(tmp_path):
+    predictor = Predictor()
+    predictor.load()
+    path = _write(tmp_path / "new.safetensors")
+    assert predictor.reload(path)["checkpoint"] == str(path)
+    with pytest.raises(CheckpointError):
+        predictor.reload(tmp_path / "missing.safetensors")
+    assert predictor.info()["checkpoint"] == str(path)
+
+
+def test_a_checkpoint_round_trip_gives_identical_predictions(tmp_path):
+    path = _write(tmp_path / "a.safetensors", seed=5)
+    sources = list(stdlib_functions()[:5])
+    first = Predictor(path).predict_sources(sources, include_embedding=True)
+    second = Predictor(path).predict_sources(sources, include_embedding=True)
+    for a, b in zip(first, second, strict=True):
+        assert a.confidence == b.confidence
+        assert np.array_equal(a.embedding, b.embedding)
+
+
+def test_one_batched_call_gives_the_same_answers_as_one_call_per_source(tmp_path):
+    predictor = Predictor(_write(tmp_path / "a.safetensors"))
+    sources = list(stdlib_functions()[10:30])
+    batched = predictor.predict_sources(sources, include_embedding=True)
+    for source, together in zip(sources, batched, strict=True):
+        alone = predictor.predict_sources([source], include_embedding=True)[0]
+        assert alone.confidence == pytest.approx(together.confidence, abs=1e-5)
+        assert np.allclose(alone.embedding, together.embedding, atol=1e-5)
+
+
+def test_code_that_does_not_parse_gets_confidence_zero_and_a_located_syntax_error():
+    result = Predictor().predict_sources(["def f(:\n    pass\n"])[0]
+    assert result.confidence == 0.0 and result.parsed is False
+    assert [(b.kind, b.line) for b in result.bugs] == [("syntax_error", 1)]
+    assert result.bugs[0].column is not None
+
+
+def test_confidence_is_a_probability_and_the_embedding_a_unit_vector():
+    for result in Predictor().predict_sources(list(stdlib_functions()[:20]), include_embedding=True):
+        assert 0.0 <= result.confidence <= 1.0
+        assert np.linalg.norm(result.embedding) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("vector", "message"),
+    [([0.0] * 977, "expected 978"), ([0.0] * 977 + [float("nan")], "NaN"), ([0.0] * 977 + [float("inf")], "NaN"),
+     ([[0.0] * 978, [0.0] * 5], "978")],
+)
+def test_a_bad_host_vector_is_refused_with_what_was_expected(vector, message):
+    with pytest.raises(FeatureVectorError) as info:
+        Predictor().predict_vectors(vector)
+    assert message in str(info.value) and info.value.expected == 978
+
+
+def test_host_vectors_predict_as_one_node_graphs():
+    predictor = Predictor()
+    features = predictor.extract_features(stdlib_functions()[0]).features
+    assert 0.0 <= predictor.predict_vectors([features])[0].confidence <= 1.0
+
+
+def test_extracted_features_give_the_whole_code_nodes_and_the_ten_categories():
+    extraction = Predictor().extract_features(stdlib_functions()[0])
+    assert extraction.features.shape == (978,)
+    assert np.array_equal(extraction.features, extraction.nodes[0].features)
+    assert extraction.categories[0].name == "identity" and len(extraction.categories) == 10
+
+
+def test_many_threads_share_one_predictor_and_get_consistent_answers(tmp_path):
+    predictor = Predictor(_write(tmp_path / "a.safetensors"))
+    sources = list(stdlib_functions()[:8])
+    expected = [p.confidence for p in predictor.predict_sources(sources)]
+    results: list[list[float]] = []
+
+    def work():
+        results.append([p.confidence for p in predictor.predict_sources(sources)])
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 6
+    for got in results:
+        assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_import_statements_use_the_name_the_code_reads():
+    assert import_statement("os.path", frozenset({"os"})) == "import os.path"
+    assert import_statement("json", frozenset()) == "import json"

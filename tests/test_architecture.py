@@ -1,0 +1,65 @@
+"""The house rules that keep the packages apart, checked on the source itself."""
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("protocol", "model", "bridge", "training")
+# What each package may import from the others: arrows point one way.
+ALLOWED = {"protocol": set(), "model": set(), "bridge": {"protocol", "model"}, "training": {"model"}}
+# Modules of model/ that the daemon loads: they must work without torch.
+TORCH_FREE_MODEL = ("batch", "checkpoint", "config", "engine", "errors", "features", "graph", "layout",
+                    "prediction", "predictor", "vocabulary")
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_import_each_other_only_along_the_allowed_arrows(package):
+    for path in (ROOT / package).rglob("*.py"):
+        used = _imports(path) & set(PACKAGES) - {package}
+        assert used <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {sorted(used - ALLOWED[package])}"
+
+
+def test_protocol_imports_neither_torch_nor_numpy():
+    for path in (ROOT / "protocol").rglob("*.py"):
+        assert not _imports(path) & {"torch", "numpy"}, path
+
+
+def test_the_daemons_model_modules_do_not_import_torch():
+    for name in TORCH_FREE_MODEL:
+        assert "torch" not in _imports(ROOT / "model" / f"{name}.py"), name
+
+
+def test_starting_the_predictor_loads_no_torch():
+    code = "import sys; from model.predictor import Predictor; Predictor().load(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_every_module_opens_with_a_docstring_that_says_what_it_owns():
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+            assert docstring and len(docstring) > 20, f"{path.relative_to(ROOT)} has no module docstring"
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
+                    reason="ruff is not installed")
+def test_the_tree_is_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    result = subprocess.run([ruff, "check", "."], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]
