@@ -105,7 +105,8 @@ def _syntax_error(exc: SyntaxError | ValueError) -> SourceSyntaxError | SourceLi
     if isinstance(exc, ValueError):  # e.g. "source code string cannot contain null bytes"
         return SourceSyntaxError(f"code cannot be parsed: {exc}", line=None, column=None)
     message = exc.msg or "invalid syntax"
-    line, column = exc.lineno, exc.offset
+    line = exc.lineno if exc.lineno and exc.lineno >= 1 else None
+    column = exc.offset if line and exc.offset and exc.offset >= 1 else None
     where = f" at line {line}, column {column}" if line else ""
     if "too many nested" in message or "too many levels of indentation" in message:
         return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=0)

@@ -1,0 +1,111 @@
+"""The training loop: configuration, pure helpers, and short real runs (plain, resumed, two processes)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import load_checkpoint
+from model.layout import FEATURE_LAYOUT_VERSION
+from training.train import TrainConfig, _contrastive, best_f1_threshold, parse_config, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_come_from_the_dataclass_then_a_config_file_then_flags(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"epochs": 7, "lr": 0.01, "hidden_dims": [64, 32]}))
+    config = parse_config(["--config", str(path), "--lr", "0.002", "--no-progress"])
+    assert config.epochs == 7 and config.lr == 0.002 and config.hidden_dims == (64, 32)
+    assert config.progress is False and config.batch_size == TrainConfig().batch_size
+
+
+def test_an_unknown_config_key_is_refused(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"epocs": 3}))
+    with pytest.raises(SystemExit):
+        parse_config(["--config", str(path)])
+
+
+def test_the_f1_threshold_separates_perfectly_separated_scores():
+    truth = np.array([0, 0, 0, 1, 1] * 40, dtype=float)
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9] * 40)
+    threshold = best_f1_threshold(truth, scores)
+    assert 0.3 < threshold <= 0.8
+
+
+def test_the_contrastive_loss_prefers_an_anchor_near_its_variant_to_one_near_its_mutant():
+    anchors = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    near = torch.nn.functional.normalize(anchors + 0.01 * torch.randn(8, 16), dim=1)
+    far = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    assert _contrastive(anchors, near, far, 0.1) < _contrastive(anchors, far, near, 0.1)
+
+
+@pytest.fixture(scope="module")
+def data_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("data-cache"))
+
+
+def _smoke(out: Path, cache: str, **overrides) -> TrainConfig:
+    values = dict(smoke=True, epochs=2, max_steps_per_epoch=3, batch_size=8, hidden_dims=(32, 32, 16),
+                  embedding_dim=16, out_dir=str(out), cache_dir=cache, progress=False, featurize_workers=1,
+                  validation_limit=40, threads=1)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log(tmp_path, data_cache):
+    best = train(_smoke(tmp_path, data_cache, checkpoint_every=1), log=lambda *_: None)
+    checkpoint = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
+    assert checkpoint.training["data"]["units"] > 0
+    assert {"when", "commit", "machine", "duration_s", "metrics", "config"} <= set(checkpoint.training)
+    assert {"last.safetensors", "epoch-001.safetensors", "epoch-002.safetensors", "state.pt"} <= {
+        p.name for p in tmp_path.iterdir()}
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache):
+    first = train(_smoke(tmp_path / "a", data_cache, epochs=1), log=lambda *_: None)
+    second = train(_smoke(tmp_path / "b", data_cache, epochs=1), log=lambda *_: None)
+    a = load_checkpoint(first, expected_layout_version=None).weights
+    b = load_checkpoint(second, expected_layout_version=None).weights
+    assert all(np.array_equal(a[name], b[name]) for name in a)
+
+
+def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
+    train(_smoke(tmp_path, data_cache, epochs=1), log=lambda *_: None)
+    messages = []
+    train(_smoke(tmp_path, data_cache, epochs=2, resume=str(tmp_path / "state.pt")), log=messages.append)
+    assert any("resumed" in m and "epoch 2" in m for m in messages)
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2]
+
+
+def test_the_same_script_trains_under_torchrun_with_two_cpu_processes(tmp_path, data_cache):
+    config = _smoke(tmp_path, data_cache, epochs=1)
+    flags = []
+    for name, value in config.to_dict().items():
+        if name in ("loss_weights", "resume", "max_files", "humaneval_limit", "max_samples_per_task"):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + name.replace("_", "-"))
+        elif isinstance(value, list):
+            flags += [flag, ",".join(str(v) for v in value)]
+        elif value is not None:
+            flags += [flag, str(value)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+         "-m", "training.train", *flags],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "best.safetensors").exists()

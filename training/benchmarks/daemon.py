@@ -1,0 +1,321 @@
+"""Benchmark of the real daemon through its pipe, beside the floor of a trivial echo daemon.
+
+Spawns `python -m bridge` exactly as the editor would (it imports nothing from bridge/) and speaks raw
+JSON lines to it. Prints: spawn to first `ping` reply, spawn to model ready (the first `predict`
+answered), sequential `predict` round trip median/p99, pipelined throughput with a window of requests
+in flight, the daemon's resident memory, and, measured in the same run, the same sequential and
+pipelined figures for an echo daemon over the same kind of pipe, so the ratio survives a noisy machine.
+
+Every request carries different code: real standard-library functions of 20-40 lines, each renamed
+with a counter so no two requests are the same text.
+
+    python -m training.benchmarks.daemon [--sequential 1000] [--pipelined 6000] [--window 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+__all__ = ["main", "sample_functions"]
+
+_SOURCE_MODULES = (
+    "argparse", "ast", "calendar", "configparser", "csv", "difflib", "email.message", "email.utils",
+    "ftplib", "gettext", "http.client", "http.cookiejar", "imaplib", "inspect", "mailbox", "optparse",
+    "pathlib", "pdb", "pickle", "pydoc", "shutil", "smtplib", "subprocess", "tarfile", "textwrap",
+    "threading", "tokenize", "traceback", "typing", "urllib.parse", "urllib.request", "zipfile",
+)  # fmt: skip
+
+_ECHO_DAEMON = """
+import os, sys
+fd_in, fd_out = sys.stdin.fileno(), sys.stdout.fileno()
+buffer = b""
+while chunk := os.read(fd_in, 65536):
+    buffer += chunk
+    cut = buffer.rfind(b"\\n") + 1
+    if cut:
+        os.write(fd_out, buffer[:cut])
+        buffer = buffer[cut:]
+"""
+
+
+def sample_functions(min_lines: int = 20, max_lines: int = 40) -> list[str]:
+    """Functions (and methods, dedented) of `min_lines`..`max_lines` lines from the standard library."""
+    functions = []
+    for name in _SOURCE_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        with open(spec.origin, encoding="utf-8") as handle:
+            source = handle.read()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if min_lines <= length <= max_lines:
+                    segment = ast.get_source_segment(source, node, padded=True)
+                    if segment and _parses(function := textwrap.dedent(segment)):
+                        functions.append(function)
+    return functions
+
+
+def _parses(source: str) -> bool:
+    """Whether a dedented function stands alone (a string less indented than its body does not)."""
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
+
+
+def distinct_sources(functions: Sequence[str]) -> Iterator[str]:
+    """An endless stream of different code: each function renamed with a counter on every pass."""
+    counter = 0
+    while True:
+        for function in functions:
+            counter += 1
+            head, _, rest = function.partition("(")
+            yield f"{head}_{counter}({rest}"
+
+
+class LinePipe:
+    """A spawned process spoken to in lines: write requests, read reply lines."""
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self.process = subprocess.Popen(
+            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in = self.process.stdin.fileno()
+        self._out = self.process.stdout.fileno()
+        self._buffer = b""
+        self._lines: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._in, view) :]
+
+    def read_line(self) -> bytes:
+        while not self._lines:
+            chunk = os.read(self._out, 1 << 16)
+            if not chunk:
+                raise EOFError("the process closed its stdout")
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self._lines.extend(lines)
+            self._lines.reverse()
+        return self._lines.pop()
+
+    def close(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            return self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def request(request_id: int, method: str, params: dict | None = None) -> bytes:
+    message: dict = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params is not None:
+        message["params"] = params
+    return orjson.dumps(message) + b"\n"
+
+
+@dataclass
+class RoundTrips:
+    median_ms: float
+    p99_ms: float
+
+
+def sequential(pipe: LinePipe, lines: Sequence[bytes]) -> RoundTrips:
+    """One request at a time: write, wait for the reply, next."""
+    times = []
+    for line in lines:
+        started = time.perf_counter()
+        pipe.write(line)
+        reply = pipe.read_line()
+        times.append(time.perf_counter() - started)
+        _check(reply)
+    times.sort()
+    return RoundTrips(statistics.median(times) * 1e3, times[int(len(times) * 0.99) - 1] * 1e3)
+
+
+def pipelined(pipe: LinePipe, lines: Sequence[bytes], window: int) -> float:
+    """Keep `window` requests in flight (a writer thread, this thread reading); messages per second."""
+    slots = threading.Semaphore(window)
+
+    def write_all() -> None:
+        for line in lines:
+            slots.acquire()
+            pipe.write(line)
+
+    started = time.perf_counter()
+    writer = threading.Thread(target=write_all, daemon=True)
+    writer.start()
+    for _ in lines:
+        _check(pipe.read_line())
+        slots.release()
+    elapsed = time.perf_counter() - started
+    writer.join(10)
+    return len(lines) / elapsed
+
+
+def _check(reply: bytes) -> None:
+    if b'"error":{' in reply:
+        raise RuntimeError(f"the daemon answered an error: {reply[:300]!r}")
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process (KiB), from /proc."""
+    figures = {}
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                figures[key] = int(value.split()[0])
+    return figures
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) used so far by a process and by its descendants still running.
+
+    Noise-proof where wall-clock rates are not: on a busy machine the work per request stays put.
+    """
+    return _cpu_of(pid), sum(_cpu_of(child) for child in descendants_of(pid))
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid` (worker processes may hang under a fork server)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, its_parent in parents.items() if its_parent == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}; {os.cpu_count()} CPUs; Python {platform.python_version()}; {platform.platform()}"
+
+
+def _predict_lines(sources: Iterator[str], first_id: int, count: int) -> list[bytes]:
+    return [request(first_id + i, "predict", {"code": next(sources)}) for i in range(count)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sequential", type=int, default=1000, help="sequential predict requests")
+    parser.add_argument("--pipelined", type=int, default=6000, help="pipelined predict requests")
+    parser.add_argument("--window", type=int, default=64, help="requests in flight when pipelined")
+    parser.add_argument("daemon_args", nargs="*", help="extra flags for the daemon (after --)")
+    args = parser.parse_args(argv)
+
+    functions = sample_functions()
+    sources = distinct_sources(functions)
+    mean_lines = statistics.mean(f.count("\n") + 1 for f in functions)
+    print(f"machine: {machine()}")
+    print(f"code: {len(functions)} standard-library functions, mean {mean_lines:.1f} lines, one per request")
+
+    started = time.perf_counter()
+    daemon = LinePipe([sys.executable, "-m", "bridge", *args.daemon_args])
+    daemon.write(request(0, "ping"))
+    _check(daemon.read_line())
+    first_ping_ms = (time.perf_counter() - started) * 1e3
+    daemon.write(request(1, "predict", {"code": next(sources)}))
+    _check(daemon.read_line())
+    model_ready_ms = (time.perf_counter() - started) * 1e3
+
+    for warm_line in _predict_lines(sources, 10, 50):  # warm caches and code paths, not measured
+        daemon.write(warm_line)
+        daemon.read_line()
+    pipelined(daemon, _predict_lines(sources, 100, 300), args.window)  # a burst starts the graph workers
+    pid = daemon.process.pid
+    cpu_before = cpu_seconds(pid)
+    seq = sequential(daemon, _predict_lines(sources, 1_000_000, args.sequential))
+    cpu_seq = cpu_seconds(pid)
+    rate = pipelined(daemon, _predict_lines(sources, 2_000_000, args.pipelined), args.window)
+    cpu_pipe = cpu_seconds(pid)
+    memory = memory_kib(daemon.process.pid)
+    worker_memory = [memory_kib(child) for child in descendants_of(daemon.process.pid)]
+    exit_code = daemon.close()
+
+    sample = _predict_lines(sources, 3_000_000, max(args.sequential, 1))
+    echo = LinePipe([sys.executable, "-c", _ECHO_DAEMON])
+    echo_seq = sequential(echo, sample)
+    echo_rate = pipelined(echo, sample * max(1, args.pipelined // len(sample)), args.window)
+    echo.close()
+
+    print(f"spawn to first ping reply:    {first_ping_ms:8.1f} ms")
+    print(f"spawn to model ready:         {model_ready_ms:8.1f} ms (first predict answered)")
+    print(
+        f"sequential predict round trip: median {seq.median_ms:.3f} ms, p99 {seq.p99_ms:.3f} ms "
+        f"({args.sequential} requests)   | echo floor: median {echo_seq.median_ms:.3f} ms, "
+        f"p99 {echo_seq.p99_ms:.3f} ms"
+    )
+    print(
+        f"pipelined predict throughput:  {rate:,.0f} predictions/s (window {args.window}, "
+        f"{args.pipelined} requests)   | echo floor: {echo_rate:,.0f} messages/s"
+    )
+    for phase, start, end, count in (
+        ("sequential", cpu_before, cpu_seq, args.sequential),
+        ("pipelined", cpu_seq, cpu_pipe, args.pipelined),
+    ):
+        print(
+            f"CPU per prediction, {phase}: daemon {(end[0] - start[0]) / count * 1e3:.3f} ms, "
+            f"graph workers {(end[1] - start[1]) / count * 1e3:.3f} ms"
+        )
+    print(f"daemon memory: VmRSS {memory['VmRSS'] / 1024:.1f} MiB, VmHWM {memory['VmHWM'] / 1024:.1f} MiB")
+    for index, figures in enumerate(worker_memory):
+        print(
+            f"child process {index} memory: VmRSS {figures['VmRSS'] / 1024:.1f} MiB, "
+            f"VmHWM {figures['VmHWM'] / 1024:.1f} MiB"
+        )
+    print(f"daemon exit code at end of input: {exit_code}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

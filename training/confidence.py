@@ -1,0 +1,109 @@
+"""The confidence head, fitted on executed-test labels over the frozen network's graph readouts.
+
+Confidence means "passes its tests". The only labels that say so are executed ones (HumanEval
+problems and their mutants run against the real tests), and there are a few thousand of them, so
+the trunk is trained on the corpus tasks and this head is a regularised logistic regression on the
+trunk's readout (mean and max of final node states). Cross-validation grouped by problem gives the
+honest figure: each fold's head never saw that fold's problems. Owns readouts, the fit and the CV;
+the trunk's training is `training.train`'s, the metrics `training.metrics`'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from model.batch import collate
+from model.checkpoint import load_checkpoint
+from model.config import ModelConfig
+from model.engine import GraphSAGEEngine
+from model.graph import build_graph
+from model.layout import FEATURE_LAYOUT_VERSION
+from training.metrics import grouped_folds
+
+__all__ = ["cross_validated_confidence", "fit_confidence_head", "readouts", "source_readouts"]
+
+_CHUNK = 256
+
+
+def _pool(engine: GraphSAGEEngine, graphs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    batch = collate(graphs)
+    states = engine.forward(batch).node_states  # (N, node_dim)
+    mean = np.add.reduceat(states, batch.graph_starts, axis=0) * batch.inverse_graph_size
+    top = np.maximum.reduceat(states, batch.graph_starts, axis=0)
+    return np.concatenate([mean, top], axis=1)  # (G, 2 * node_dim), as the network's readout
+
+
+def readouts(config: ModelConfig, weights: dict[str, np.ndarray], table, positions: Sequence[int]) -> np.ndarray:
+    """Readouts of graphs stored in a `training.featurize.GraphTable`."""
+    engine = GraphSAGEEngine(config, weights)
+    chunks = [_pool(engine, [table.graph(int(p)) for p in positions[i: i + _CHUNK]])
+              for i in range(0, len(positions), _CHUNK)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, config.readout_dim), np.float32)
+
+
+def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarray:
+    """Readouts of sources, built with the daemon's own graph builder."""
+    graphs = [build_graph(s) for s in sources]
+    chunks = [_pool(engine, [(g.features, g.edge_index) for g in graphs[i: i + _CHUNK]])
+              for i in range(0, len(graphs), _CHUNK)]
+    return np.concatenate(chunks)
+
+
+def fit_confidence_head(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
+                        iterations: int = 25) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (Newton's method on standardised features).
+
+    Returns (weight, bias) for the raw features, so they drop into `confidence_head` unchanged.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std < 1e-8] = 1.0
+    z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])  # (n, d + 1), last column the bias
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        gradient = z.T @ (p - y) + penalty * w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weight = w[:-1] / std
+    bias = float(w[-1] - (w[:-1] * mean / std).sum())
+    return weight.astype(np.float32), bias
+
+
+def _predict(features: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarray:
+    logits = features.astype(np.float64) @ weight.astype(np.float64) + bias
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+
+def cross_validated_confidence(checkpoint: str | Path, samples: Sequence, *, folds: int = 5, seed: int = 0,
+                               l2: float = 1.0) -> np.ndarray:
+    """Out-of-fold probabilities for executed samples (fields `source`, `passed`, `problem_id`).
+
+    Problems are dealt into `folds` groups by `training.metrics.grouped_folds` (the same folds the
+    baselines use); each is predicted by a head fitted on the others, so no problem is ever scored by
+    a head that saw it.
+    """
+    loaded = load_checkpoint(checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    engine = GraphSAGEEngine(loaded.config, loaded.weights)
+    features = source_readouts(engine, [s.source for s in samples])
+    labels = np.array([float(s.passed) for s in samples])
+    out = np.zeros(len(samples))
+    for fold in grouped_folds([s.problem_id for s in samples], folds, seed):
+        held = np.zeros(len(samples), dtype=bool)
+        held[fold] = True
+        train = ~held
+        if len(set(labels[train].tolist())) < 2:
+            out[held] = labels[train].mean() if train.any() else 0.5
+            continue
+        weight, bias = fit_confidence_head(features[train], labels[train], l2=l2)
+        out[held] = _predict(features[held], weight, bias)
+    return out

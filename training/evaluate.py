@@ -1,0 +1,581 @@
+"""`yantra-eval`: every head of a checkpoint on held-out data, each beside a simple baseline from the same run.
+
+Owns: choosing the evaluation data (the TEST split of the corpus samples, by package; HumanEval problems
+by grouped cross-validation), running the numpy engine over it, the per-head measurements and the
+command line. Leaves to others: the metric definitions (training/metrics.py), the baselines
+(training/baselines.py), the Markdown report and the plots (training/report.py), the samples
+(training/datasets.py) and fitting the confidence head on folds (training/confidence.py).
+
+Definitions the numbers depend on:
+- bugs: a graph's bug score is the MAX over the bug-kind probabilities. Per-kind AUROC is clean test
+  samples against that kind's mutants, with the same score. Localisation counts a buggy sample as found
+  when the node with the highest location probability is a function or class (not the module node,
+  which spans the whole source) whose lines hold the bug line; the denominator is the buggy samples
+  whose graph has at least two non-module nodes, where a choice is needed. The baseline for it is the
+  expected accuracy of picking one of those nodes uniformly at random.
+- imports: the model ranks its vocabulary by probability, skipping modules the source imports already;
+  recall counts every true module, in the vocabulary or not. Categories: "own" (same top-level package
+  as the sample, or an unresolved relative import), "stdlib" (`sys.stdlib_module_names`), "third_party"
+  (the rest), "aliased" (the import line has " as ").
+- embedding: each test anchor, its variant from the dataset and up to `--variants` more variants share a
+  label; MAP@R retrieves them among every other test function's group. "Variant above mutant" is the
+  fraction of anchors closer (cosine) to their variant than to their one-bug mutant, a tie counting
+  half (a bag of AST types ties whenever the rewrite and the bug change no node type); ties are reported.
+- confidence: out-of-fold probabilities from `training.confidence.cross_validated_confidence`, folds
+  grouped by problem; the baseline is `AstCountBaseline` cross-validated on folds grouped by problem
+  (`training.metrics.grouped_folds`, same k and seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from model.batch import collate
+from model.checkpoint import Checkpoint, load_checkpoint
+from model.engine import GraphSAGEEngine
+from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
+from model.graph import GraphNode, build_graph
+from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import SHIPPED_CHECKPOINT
+from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
+from training.datasets import (
+    BugSample,
+    DataConfig,
+    EmbeddingTriple,
+    ImportSample,
+    bug_samples,
+    corpus_units,
+    embedding_triples,
+    executed_samples,
+    import_samples,
+)
+from training.humaneval import ExecutedSample
+from training.metrics import (
+    auroc,
+    expected_calibration_error,
+    grouped_folds,
+    map_at_r,
+    recall_at_k,
+    reliability_bins,
+    roc_curve,
+)
+from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
+from training.rewrites import semantic_variants
+
+__all__ = [
+    "Scored",
+    "closer_rate",
+    "evaluate",
+    "evaluate_bugs",
+    "evaluate_confidence",
+    "evaluate_embedding",
+    "evaluate_imports",
+    "import_category",
+    "localisation_accuracy",
+    "main",
+    "score_sources",
+]
+
+TEST_SPLIT = "test"
+RECALL_KS = (1, 5)
+HISTOGRAM_BINS = 10
+
+
+# --- running the model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The engine's answers for the sources that built a graph. `kept` indexes the input sources;
+    every other field is parallel to `kept`. Features are dropped once used, to keep memory small."""
+
+    kept: np.ndarray
+    nodes: list[list[GraphNode]]
+    imported: list[frozenset[str]]
+    free_names: list[frozenset[str]]
+    embedding: np.ndarray
+    confidence: np.ndarray
+    import_probs: np.ndarray
+    bug_probs: np.ndarray
+    node_probs: list[np.ndarray]
+
+
+def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size: int = 256) -> Scored:
+    """Build each source's graph and run the engine in batches; sources that cannot be built are left out."""
+    kept: list[int] = []
+    nodes, imported, free_names, node_probs = [], [], [], []
+    outputs: dict[str, list[np.ndarray]] = {"embedding": [], "confidence": [], "import_probs": [], "bug_probs": []}
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def flush() -> None:
+        out = engine.forward(collate(pending))
+        for name, parts in outputs.items():
+            parts.append(getattr(out, name))
+        sizes = [x.shape[0] for x, _ in pending]
+        node_probs.extend(np.split(out.bug_node_probs, np.cumsum(sizes)[:-1]))
+        pending.clear()
+
+    for index, source in enumerate(sources):
+        try:
+            graph = build_graph(source)
+        except (SourceSyntaxError, SourceLimitError):
+            continue
+        kept.append(index)
+        nodes.append(graph.nodes)
+        imported.append(graph.imported)
+        free_names.append(graph.free_names)
+        pending.append((graph.features, graph.edge_index))
+        if len(pending) >= batch_size:
+            flush()
+    if pending:
+        flush()
+    stacked = {name: _stack(parts, engine, name) for name, parts in outputs.items()}
+    return Scored(np.array(kept, dtype=np.int64), nodes, imported, free_names, node_probs=node_probs, **stacked)
+
+
+def _stack(parts: list[np.ndarray], engine: GraphSAGEEngine, name: str) -> np.ndarray:
+    if parts:
+        return np.concatenate(parts, axis=0)
+    widths = {"embedding": engine.config.embedding_dim, "import_probs": engine.config.num_imports,
+              "bug_probs": engine.config.num_bug_kinds}
+    return np.zeros((0, widths[name]) if name in widths else (0,), dtype=np.float32)
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _auroc_or_none(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """AUROC, or None when a class is missing (reported as not measurable, never as 0.5)."""
+    try:
+        return auroc(labels, scores)
+    except ValueError:
+        return None
+
+
+def _curve(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any] | None:
+    try:
+        fpr, tpr = roc_curve(labels, scores)
+    except ValueError:
+        return None
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auroc": auroc(labels, scores)}
+
+
+def _test(samples: Sequence[Any]) -> list[Any]:
+    return [s for s in samples if s.split == TEST_SPLIT]
+
+
+def _subsample(items: Sequence[Any], limit: int | None, seed: int) -> list[Any]:
+    """At most `limit` items, chosen by `seed` and kept in their input order."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in chosen]
+
+
+def _distribution(values: np.ndarray) -> dict[str, Any]:
+    """Mean, standard deviation, extremes and a 10-bin histogram over [0, 1]."""
+    if values.size == 0:
+        return {"n": 0}
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    return {
+        "n": int(values.size),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+    }
+
+
+# --- bugs ----------------------------------------------------------------------------------------
+
+
+def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[str, Any]:
+    """Top-node accuracy on buggy samples with at least two non-module nodes, beside uniform chance."""
+    found, chance, counted = 0, 0.0, 0
+    for row, index in enumerate(scored.kept):
+        sample = samples[index]
+        if not sample.buggy:
+            continue
+        nodes = scored.nodes[row]
+        candidates = [i for i, node in enumerate(nodes) if node.kind != "module"]
+        if len(candidates) < 2:
+            continue
+        counted += 1
+        holds = [nodes[i].line <= sample.line <= nodes[i].end_line for i in candidates]
+        chance += sum(holds) / len(candidates)
+        top = int(np.argmax(scored.node_probs[row]))
+        found += nodes[top].kind != "module" and nodes[top].line <= sample.line <= nodes[top].end_line
+    if counted == 0:
+        return {"n": 0, "model": None, "baseline": None}
+    return {"n": counted, "model": found / counted, "baseline": chance / counted}
+
+
+def evaluate_bugs(
+    engine: GraphSAGEEngine,
+    samples: Sequence[BugSample],
+    *,
+    batch_size: int = 256,
+    baseline_train_limit: int | None = 20000,
+    seed: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Clean-vs-buggy AUROC overall and per kind, and localisation, for the model and `AstCountBaseline`.
+
+    Returns (metrics, curves): curves hold the ROC points the plots draw.
+    """
+    test = _test(samples)
+    train = _subsample([s for s in samples if s.split == "train"], baseline_train_limit, seed)
+    scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
+    kept = [test[i] for i in scored.kept]
+    labels = np.array([s.buggy for s in kept], dtype=bool)
+    kinds = np.array([s.kind or "" for s in kept])
+    model_score = scored.bug_probs.max(axis=1) if scored.bug_probs.size else np.zeros(len(kept))
+    baseline_score = np.zeros(len(kept))
+    if train and kept:
+        baseline = AstCountBaseline().fit([s.source for s in train], [s.buggy for s in train])
+        baseline_score = baseline.score([s.source for s in kept])
+    per_kind = {}
+    for kind in sorted(set(kinds[labels].tolist())):
+        mask = ~labels | (kinds == kind)
+        per_kind[kind] = {
+            "n_buggy": int((kinds == kind).sum()),
+            "model": _auroc_or_none(labels[mask], model_score[mask]),
+            "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
+        }
+    metrics = {
+        "score": "max over bug-kind probabilities",
+        "n_test": len(kept),
+        "n_buggy": int(labels.sum()),
+        "n_unbuildable": len(test) - len(kept),
+        "n_baseline_train": len(train),
+        "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score)},
+        "auroc_by_kind": per_kind,
+        "localisation": localisation_accuracy(scored, test),
+    }
+    curves = {"model": _curve(labels, model_score), "baseline": _curve(labels, baseline_score)}
+    for kind in ("variable_misuse", "swapped_arguments"):
+        mask = ~labels | (kinds == kind)
+        curves[f"model: {kind}"] = _curve(labels[mask], model_score[mask])
+    return metrics, curves
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def import_category(module: str, package: str) -> str:
+    """"own" (the sample's own top-level package, or a relative import left unresolved), "stdlib" or
+    "third_party"."""
+    top = module.split(".")[0]
+    if module.startswith(".") or top == package.split(".")[0]:
+        return "own"
+    return "stdlib" if top in sys.stdlib_module_names else "third_party"
+
+
+def _aliased_modules(sample: ImportSample) -> set[str]:
+    return {module for statement in sample.statements if " as " in statement
+            for _, module in statement_bindings(statement)}
+
+
+def _label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
+    """Per category, each sample's true modules of that category (possibly empty)."""
+    sets: dict[str, list[set[str]]] = {"all": [], "stdlib": [], "third_party": [], "own": [], "aliased": []}
+    for sample in samples:
+        modules = set(sample.modules)
+        sets["all"].append(modules)
+        for category in ("stdlib", "third_party", "own"):
+            sets[category].append({m for m in modules if import_category(m, sample.group) == category})
+        sets["aliased"].append(_aliased_modules(sample) & modules)
+    return sets
+
+
+def _model_rankings(scored: Scored, vocabulary: Sequence[str], k: int) -> list[list[str]]:
+    rankings = []
+    for row in range(len(scored.kept)):
+        order = np.argsort(-scored.import_probs[row], kind="stable")
+        skip = scored.imported[row]
+        rankings.append([vocabulary[i] for i in order[: k + len(skip)] if vocabulary[i] not in skip][:k])
+    return rankings
+
+
+def evaluate_imports(
+    engine: GraphSAGEEngine,
+    vocabulary: Sequence[str],
+    samples: Sequence[ImportSample],
+    *,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Recall@1 and @5 of the imports head and of `ImportDictionaryBaseline` (fitted on the train split),
+    overall and per category, on the test split."""
+    test = _test(samples)
+    baseline = ImportDictionaryBaseline().fit(s for s in samples if s.split == "train")
+    scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
+    kept = [test[i] for i in scored.kept]
+    k_max = max(RECALL_KS)
+    model_ranked = _model_rankings(scored, vocabulary, k_max)
+    baseline_ranked = [
+        baseline.rank_names(scored.free_names[row], exclude=scored.imported[row], k=k_max)
+        for row in range(len(kept))
+    ]
+    results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
+                               "vocabulary_size": len(vocabulary)}
+    for category, truth in _label_sets(kept).items():
+        n = sum(1 for t in truth if t)
+        entry: dict[str, Any] = {"n": n}
+        for k in RECALL_KS:
+            entry[f"recall@{k}"] = {
+                "model": recall_at_k(truth, model_ranked, k) if n else None,
+                "baseline": recall_at_k(truth, baseline_ranked, k) if n else None,
+            }
+        results[category] = entry
+    return results
+
+
+# --- embedding -----------------------------------------------------------------------------------
+
+
+def _variant_groups(triples: Sequence[EmbeddingTriple], extra: int, seed: int) -> list[list[str]]:
+    """Per triple: anchor, its dataset variant, then up to `extra` more distinct variants."""
+    groups = []
+    for index, triple in enumerate(triples):
+        members = [triple.anchor, triple.positive]
+        if extra > 0:
+            rng = random.Random(f"{seed}:{index}:{triple.group}")
+            with contextlib.suppress(SyntaxError, RecursionError, ValueError):
+                members += [v for v in semantic_variants(triple.anchor, rng=rng, n=extra + 1)
+                            if v not in members][:extra]
+        groups.append(members)
+    return groups
+
+
+def closer_rate(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> tuple[float, float]:
+    """(rate, tie rate): how often cos(anchor, positive) > cos(anchor, negative), ties (equal within
+    float tolerance) counting half, as in AUROC; and how often they tie. Rows must be unit vectors."""
+    to_positive = np.einsum("ij,ij->i", anchor, positive)
+    to_negative = np.einsum("ij,ij->i", anchor, negative)
+    tied = np.isclose(to_positive, to_negative, rtol=0.0, atol=1e-6)
+    closer = (to_positive > to_negative) & ~tied
+    return float(closer.mean() + 0.5 * tied.mean()), float(tied.mean())
+
+
+def evaluate_embedding(
+    engine: GraphSAGEEngine,
+    triples: Sequence[EmbeddingTriple],
+    *,
+    extra_variants: int = 2,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """MAP@R over variant groups and the variant-above-mutant rate, for the model and the bag of AST types."""
+    test = _test(triples)
+    groups = _variant_groups(test, extra_variants, seed)
+    items = [source for group in groups for source in group]
+    labels = np.array([g for g, group in enumerate(groups) for _ in group])
+    triple_sources = [s for t in test for s in (t.anchor, t.positive, t.negative)]
+    scored_items = score_sources(engine, items, batch_size=batch_size)
+    scored_triples = score_sources(engine, triple_sources, batch_size=batch_size)
+    results: dict[str, Any] = {"n_triples": len(test), "n_items": len(items),
+                               "n_unbuildable": len(items) - len(scored_items.kept)}
+    item_labels = labels[scored_items.kept]
+    if len(set(item_labels.tolist())) < len(item_labels):
+        results["map_at_r"] = {
+            "model": map_at_r(scored_items.embedding, item_labels),
+            "baseline": map_at_r(ast_bag_embedding([items[i] for i in scored_items.kept]), item_labels),
+        }
+    else:
+        results["map_at_r"] = {"model": None, "baseline": None}
+    results["variant_above_mutant"] = _triple_rates(scored_triples, triple_sources)
+    return results
+
+
+def _triple_rates(scored: Scored, sources: Sequence[str]) -> dict[str, Any]:
+    """Variant-above-mutant rates over triples whose three sources all built a graph."""
+    complete = np.zeros(len(sources), dtype=bool)
+    complete[scored.kept] = True
+    whole = complete.reshape(-1, 3).all(axis=1)
+    if not whole.any():
+        return {"n": 0, "model": None, "baseline": None, "baseline_ties": None, "model_ties": None}
+    row_of = {int(index): row for row, index in enumerate(scored.kept)}
+    chosen = [3 * t + j for t in np.flatnonzero(whole) for j in range(3)]
+    model = scored.embedding[[row_of[i] for i in chosen]].reshape(-1, 3, scored.embedding.shape[1])
+    bag = ast_bag_embedding([sources[i] for i in chosen])
+    bag = bag.reshape(-1, 3, bag.shape[1])
+    model_rate, model_ties = closer_rate(model[:, 0], model[:, 1], model[:, 2])
+    baseline_rate, baseline_ties = closer_rate(bag[:, 0], bag[:, 1], bag[:, 2])
+    return {"n": int(whole.sum()), "model": model_rate, "baseline": baseline_rate,
+            "model_ties": model_ties, "baseline_ties": baseline_ties}
+
+
+# --- confidence ----------------------------------------------------------------------------------
+
+
+def _cross_validated_baseline(samples: Sequence[ExecutedSample], folds: list[np.ndarray]) -> np.ndarray:
+    """Out-of-fold probabilities of `AstCountBaseline` fitted on the other folds."""
+    probs = np.zeros(len(samples))
+    sources = [s.source for s in samples]
+    labels = np.array([s.passed for s in samples], dtype=float)
+    for held_out in folds:
+        train = np.setdiff1d(np.arange(len(samples)), held_out)
+        model = AstCountBaseline().fit([sources[i] for i in train], labels[train])
+        probs[held_out] = model.score([sources[i] for i in held_out])
+    return probs
+
+
+def _model_confidence_function() -> tuple[Callable[..., np.ndarray] | None, str | None]:
+    """The lead's cross-validation entry point, or None and why it is unavailable."""
+    try:
+        from training.confidence import cross_validated_confidence
+    except ImportError as exc:
+        return None, f"training.confidence.cross_validated_confidence is not available ({exc})"
+    return cross_validated_confidence, None
+
+
+def _calibration(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    return {
+        "auroc": _auroc_or_none(labels, probs),
+        "ece": expected_calibration_error(labels, probs) if probs.size else None,
+        "reliability": reliability_bins(labels, probs).to_dict(),
+    }
+
+
+def evaluate_confidence(
+    checkpoint: Checkpoint,
+    engine: GraphSAGEEngine,
+    by_problem: dict[str, list[ExecutedSample]],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    run_model: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Grouped cross-validation on executed HumanEval samples; returns (metrics, curves)."""
+    samples = [s for problem in by_problem.values() for s in problem]
+    labels = np.array([s.passed for s in samples], dtype=bool)
+    groups = [s.problem_id for s in samples]
+    k = min(folds, len(by_problem))
+    canonical = np.array([s.kind is None for s in samples], dtype=bool)
+    metrics: dict[str, Any] = {"n_samples": len(samples), "n_problems": len(by_problem), "folds": k,
+                               "n_passed": int(labels.sum())}
+    curves: dict[str, Any] = {}
+    if k < 2:
+        metrics["skipped"] = f"cross-validation needs at least 2 problems, got {len(by_problem)}"
+        return metrics, curves
+    baseline_probs = _cross_validated_baseline(samples, grouped_folds(groups, k, seed))
+    metrics["baseline"] = _calibration(labels, baseline_probs)
+    curves["baseline"] = _curve(labels, baseline_probs)
+    shipped = score_sources(engine, [samples[i].source for i in np.flatnonzero(canonical)])
+    metrics["canonical_as_shipped"] = _distribution(shipped.confidence.astype(np.float64))
+    function, reason = _model_confidence_function() if run_model else (None, "skipped by --skip-confidence")
+    if function is None:
+        metrics["model"] = {"skipped": reason}
+        return metrics, curves
+    model_probs = np.asarray(function(checkpoint.path, samples, folds=k, seed=seed), dtype=np.float64)
+    if model_probs.shape != (len(samples),):
+        raise ValueError(f"cross_validated_confidence returned shape {model_probs.shape}, "
+                         f"expected ({len(samples)},)")
+    metrics["model"] = _calibration(labels, model_probs)
+    metrics["canonical_out_of_fold"] = _distribution(model_probs[canonical])
+    curves["model"] = _curve(labels, model_probs)
+    return metrics, curves
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _checkpoint_summary(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "path": str(checkpoint.path),
+        "config": checkpoint.config.to_dict(),
+        "feature_layout_version": checkpoint.feature_layout_version,
+        "vocabulary_sizes": {name: len(words) for name, words in checkpoint.vocabularies.items()},
+        "training": checkpoint.training,
+    }
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Every head on held-out data; writes metrics.json, report.md and the plots under `args.out`."""
+    checkpoint = load_checkpoint(args.checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
+    options: dict[str, Any] = {"seed": args.seed, "cache_dir": args.cache_dir}
+    if args.max_files is not None:
+        options["max_files"] = args.max_files
+    data = DataConfig.smoke(**options) if args.smoke else DataConfig(**options)
+    units = corpus_units(data)
+    started = datetime.now(UTC)
+    bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size,
+                                     baseline_train_limit=args.baseline_train_limit, seed=args.seed)
+    imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], import_samples(data, units),
+                               batch_size=args.batch_size)
+    embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
+                                   seed=args.seed, batch_size=args.batch_size)
+    confidence, confidence_curves = evaluate_confidence(
+        checkpoint, engine, executed_samples(data), folds=args.folds, seed=args.seed,
+        run_model=not args.skip_confidence,
+    )
+    metrics = {
+        "meta": {
+            "date": started.isoformat(timespec="seconds"),
+            "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+            "machine": machine_description(),
+            "smoke": args.smoke,
+            "max_files": data.max_files,
+            "seed": args.seed,
+            "split": TEST_SPLIT,
+            "checkpoint": _checkpoint_summary(checkpoint),
+        },
+        "bugs": bugs,
+        "confidence": confidence,
+        "imports": imports,
+        "embedding": embedding,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    rows = report_rows(metrics)
+    (out / "report.md").write_text(render_report(metrics, rows), encoding="utf-8")
+    write_plots(out, metrics, bug_curves, confidence_curves, Path(checkpoint.path).parent / "metrics.jsonl")
+    return metrics
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yantra-eval", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT),
+                        help="checkpoint to evaluate (default: the shipped one)")
+    parser.add_argument("--out", default="runs/eval", help="directory for metrics.json, report.md, plots")
+    parser.add_argument("--smoke", action="store_true", help="tiny data (DataConfig.smoke()): seconds, not hours")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for confidence")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None, help="data cache (default: $YANTRA_CACHE_DIR or ~/.cache)")
+    parser.add_argument("--max-files", type=int, default=None,
+                        help="only the first N corpus files (a quick look; the report says so)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--variants", type=int, default=2, help="extra semantic variants per embedding anchor")
+    parser.add_argument("--baseline-train-limit", type=int, default=20000,
+                        help="training samples for the AST-count bugs baseline (a seeded subset)")
+    parser.add_argument("--skip-confidence", action="store_true",
+                        help="measure the confidence baseline only, not the model's cross-validation")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        metrics = evaluate(args)
+    except CheckpointError as exc:
+        sys.stderr.write(f"yantra-eval: {exc}\n")
+        return 2
+    sys.stdout.write(markdown_table(report_rows(metrics)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

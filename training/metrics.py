@@ -1,0 +1,268 @@
+"""Evaluation metrics, in plain numpy: ranking, calibration, retrieval, Platt scaling and grouped folds.
+
+Owns the definitions every report number rests on, each pinned by tests against hand-computed values:
+AUROC (ties by average rank) and the ROC curve, expected calibration error and its reliability bins,
+recall@k for multi-label ranking, MAP@R for retrieval (Musgrave et al. 2020), Platt scaling fitted by
+Newton's method, and cross-validation folds that never split a group. Leaves to others: what is scored
+(training/evaluate.py), the baselines (training/baselines.py) and the model (model/). No torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "ReliabilityBins",
+    "apply_platt",
+    "auroc",
+    "expected_calibration_error",
+    "fit_platt",
+    "grouped_folds",
+    "map_at_r",
+    "recall_at_k",
+    "reliability_bins",
+    "roc_curve",
+]
+
+_PLATT_MAX_STEPS = 100
+_PLATT_TOLERANCE = 1e-10
+_NORM_FLOOR = 1e-12
+
+
+def _binary_labels(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray):
+    """Labels as bool and scores as float64, same length, one-dimensional."""
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.shape[0]} vs {s.shape[0]}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    return y, s
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing the mean of the ranks they span."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], values.shape[0]]  # exclusive
+    mean_rank = (starts + ends + 1) / 2.0  # mean of starts+1 .. ends
+    ranks = np.empty(values.shape[0], dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def auroc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """Area under the ROC curve: the probability a positive outscores a negative, ties counting half.
+
+    Computed as the Mann-Whitney U statistic over average ranks. Raises ValueError when either class
+    is absent, since the area is then undefined (not 0.5).
+    """
+    y, s = _binary_labels(labels, scores)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError(f"AUROC needs both classes; got {positives} positive and {negatives} negative")
+    rank_sum = _average_ranks(s)[y].sum()
+    return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def roc_curve(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate), one point per distinct score, from (0, 0) to (1, 1).
+
+    Thresholds run from the highest score down; tied scores enter together, so the curve's trapezoid
+    area equals `auroc`.
+    """
+    y, s = _binary_labels(labels, scores)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError(f"a ROC curve needs both classes; got {positives} positive and {negatives} negative")
+    order = np.argsort(-s, kind="stable")
+    sorted_scores, sorted_labels = s[order], y[order]
+    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    true_positives = np.cumsum(sorted_labels)[last_of_tie]
+    false_positives = np.cumsum(~sorted_labels)[last_of_tie]
+    fpr = np.r_[0.0, false_positives / negatives]
+    tpr = np.r_[0.0, true_positives / positives]
+    return fpr, tpr
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Equal-width probability bins: edges (bins + 1,), and per bin its count, mean predicted
+    probability and observed fraction of positives (both NaN for an empty bin)."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    mean_probability: np.ndarray
+    fraction_positive: np.ndarray
+
+    def to_dict(self) -> dict[str, list]:
+        """JSON-ready lists; empty bins' means become None."""
+
+        def plain(values: np.ndarray) -> list:
+            return [None if np.isnan(v) else float(v) for v in values]
+
+        return {
+            "edges": [float(e) for e in self.edges],
+            "counts": [int(c) for c in self.counts],
+            "mean_probability": plain(self.mean_probability),
+            "fraction_positive": plain(self.fraction_positive),
+        }
+
+
+def reliability_bins(
+    labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, bins: int = 10
+) -> ReliabilityBins:
+    """Group predictions into `bins` equal-width bins of [0, 1]; bin i holds [i/b, (i+1)/b), the last
+    also holds 1.0."""
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    y, p = _binary_labels(labels, probs)
+    if p.size and (p.min() < 0.0 or p.max() > 1.0):
+        raise ValueError("probabilities must lie in [0, 1]")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.minimum((p * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_probability = np.bincount(index, weights=p, minlength=bins) / counts
+        fraction_positive = np.bincount(index, weights=y.astype(np.float64), minlength=bins) / counts
+    return ReliabilityBins(edges, counts, mean_probability, fraction_positive)
+
+
+def expected_calibration_error(
+    labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, bins: int = 10
+) -> float:
+    """Sum over equal-width bins of (bin share of samples) * |fraction positive - mean probability|."""
+    table = reliability_bins(labels, probs, bins)
+    total = int(table.counts.sum())
+    if total == 0:
+        raise ValueError("expected calibration error needs at least one prediction")
+    used = table.counts > 0
+    gaps = np.abs(table.fraction_positive[used] - table.mean_probability[used])
+    return float((table.counts[used] / total * gaps).sum())
+
+
+def recall_at_k(true_sets: Sequence[set[str]], ranked: Sequence[Sequence[str]], k: int) -> float:
+    """Per sample, the fraction of its true labels found among its first `k` ranked labels; averaged
+    over the samples that have at least one true label (samples without any are skipped, and an input
+    with none at all is an error)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if len(true_sets) != len(ranked):
+        raise ValueError(f"{len(true_sets)} label sets but {len(ranked)} rankings")
+    recalls = [len(set(truth) & set(ranking[:k])) / len(truth) for truth, ranking in zip(true_sets, ranked,
+                                                                                           strict=True) if truth]
+    if not recalls:
+        raise ValueError("recall@k needs at least one sample with a true label")
+    return float(np.mean(recalls))
+
+
+def map_at_r(embeddings: np.ndarray, labels: Sequence | np.ndarray) -> float:
+    """Mean average precision at R (Musgrave, Belongie and Lim, "A Metric Learning Reality Check", 2020).
+
+    For each query, R is the number of other items sharing its label; the items are ranked by cosine
+    similarity to the query (the query itself excluded, ties kept in input order), and
+    AP@R = (1/R) * sum_{i <= R} precision@i * relevant(i). Queries whose label no other item shares
+    are skipped; the result is the mean over the rest.
+    """
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    names = np.asarray(labels)
+    if vectors.ndim != 2 or vectors.shape[0] != names.shape[0]:
+        raise ValueError(f"embeddings must be (n, d) with n = {names.shape[0]} labels, got {vectors.shape}")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), _NORM_FLOOR)
+    similarity = unit @ unit.T  # (n, n)
+    np.fill_diagonal(similarity, -np.inf)
+    precisions = []
+    for query in range(names.shape[0]):
+        relevant = names == names[query]
+        relevant[query] = False
+        r = int(relevant.sum())
+        if r == 0:
+            continue
+        top = np.argsort(-similarity[query], kind="stable")[:r]
+        hits = relevant[top]
+        precision_at_i = np.cumsum(hits) / np.arange(1, r + 1)
+        precisions.append(float((precision_at_i * hits).sum() / r))
+    if not precisions:
+        raise ValueError("MAP@R needs at least one label shared by two items")
+    return float(np.mean(precisions))
+
+
+def _platt_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, l2: float) -> float:
+    t = params[0] * z + params[1]
+    penalty = l2 * ((params[0] - 1.0) ** 2 + params[1] ** 2)
+    return float(np.mean(np.logaddexp(0.0, t) - y * t) + penalty)
+
+
+def fit_platt(
+    logits: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, l2: float = 1e-3
+) -> tuple[float, float]:
+    """(scale, shift) minimising mean log loss of sigmoid(scale * logit + shift), plus
+    l2 * ((scale - 1)^2 + shift^2).
+
+    The penalty pulls towards the identity map, so a tiny or separable calibration set cannot send the
+    parameters to infinity. Newton's method with backtracking: the objective is convex in (scale, shift).
+    """
+    y, z = _binary_labels(labels, logits)
+    if y.size == 0:
+        raise ValueError("Platt scaling needs at least one sample")
+    target = y.astype(np.float64)
+    params = np.array([1.0, 0.0])
+    loss = _platt_loss(params, z, target, l2)
+    design = np.stack([z, np.ones_like(z)], axis=1)  # (n, 2)
+    for _ in range(_PLATT_MAX_STEPS):
+        p = 1.0 / (1.0 + np.exp(-(design @ params)))
+        gradient = design.T @ (p - target) / z.size + 2.0 * l2 * (params - [1.0, 0.0])
+        hessian = (design.T * (p * (1.0 - p))) @ design / z.size + 2.0 * l2 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        size = 1.0
+        while size > 1e-8:
+            candidate = params - size * step
+            candidate_loss = _platt_loss(candidate, z, target, l2)
+            if candidate_loss <= loss:
+                break
+            size /= 2.0
+        else:
+            break
+        improvement = loss - candidate_loss
+        params, loss = candidate, candidate_loss
+        if improvement < _PLATT_TOLERANCE:
+            break
+    return float(params[0]), float(params[1])
+
+
+def apply_platt(logits: Sequence[float] | np.ndarray, scale: float, shift: float) -> np.ndarray:
+    """sigmoid(scale * logit + shift), computed without overflow."""
+    t = scale * np.asarray(logits, dtype=np.float64) + shift
+    small = np.exp(-np.abs(t))
+    return np.where(t >= 0, 1.0, small) / (1.0 + small)
+
+
+def grouped_folds(groups: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
+    """`k` disjoint folds of sample indices covering every sample, no group in two folds.
+
+    Groups are shuffled by `seed`, then, largest first, each joins the fold with fewest samples so far,
+    so folds come out about the same size. Each fold is a sorted index array.
+    """
+    names = list(groups)
+    distinct = sorted(set(names))
+    if k < 2:
+        raise ValueError(f"k must be at least 2, got {k}")
+    if k > len(distinct):
+        raise ValueError(f"{k} folds need at least {k} groups, got {len(distinct)}")
+    members: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        members.setdefault(name, []).append(index)
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    shuffled = [distinct[i] for i in order]
+    shuffled.sort(key=lambda name: -len(members[name]))  # stable: the shuffle breaks size ties
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for name in shuffled:
+        smallest = min(range(k), key=lambda f: len(folds[f]))
+        folds[smallest].extend(members[name])
+    return [np.array(sorted(fold), dtype=np.int64) for fold in folds]

@@ -1,0 +1,293 @@
+"""The evaluation report: the Markdown table of model vs baseline vs goal, the report page and the plots.
+
+Owns: turning a `yantra-eval` metrics dict into rows (head, metric, model, baseline, goal) with the goals
+of issue 4, the Markdown page (date, machine, checkpoint training metadata, the table), and the PNG plots
+(ROC curves, reliability diagram with the distribution of confidence on canonical solutions, training
+curves from a checkpoint's metrics.jsonl). matplotlib runs on the Agg backend, imported only when
+plotting. Leaves to others: computing the metrics (training/evaluate.py, training/metrics.py).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "Row",
+    "machine_description",
+    "markdown_table",
+    "plot_training_curves",
+    "render_report",
+    "report_rows",
+    "write_plots",
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table. `goal` is (">=" or "<=", threshold), "beat baseline" or None."""
+
+    head: str
+    metric: str
+    model: float | None
+    baseline: float | None
+    goal: tuple[str, float] | str | None = None
+    n: int | None = None
+
+    def goal_text(self) -> str:
+        if self.goal is None:
+            return ""
+        if self.model is None:
+            verdict = "not measured"
+        elif self.goal == "beat baseline":
+            verdict = "met" if self.baseline is not None and self.model > self.baseline else "not met"
+        else:
+            operator, threshold = self.goal
+            met = self.model >= threshold if operator == ">=" else self.model <= threshold
+            verdict = "met" if met else "not met"
+        label = self.goal if isinstance(self.goal, str) else f"{self.goal[0]} {self.goal[1]:g}"
+        return f"{label} ({verdict})"
+
+
+def machine_description() -> dict[str, Any]:
+    """CPU model, logical cores, OS and Python: enough to compare two reports."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "python": platform.python_version()}
+
+
+def _get(tree: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key)
+    return tree
+
+
+def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
+    rows = [Row("bugs", "AUROC clean vs buggy", _get(bugs, "auroc", "model"), _get(bugs, "auroc", "baseline"),
+                (">=", 0.85), bugs.get("n_test"))]
+    goals = {"variable_misuse": (">=", 0.75), "swapped_arguments": (">=", 0.75)}
+    for kind, entry in sorted((bugs.get("auroc_by_kind") or {}).items()):
+        rows.append(Row("bugs", f"AUROC {kind}", entry["model"], entry["baseline"], goals.get(kind),
+                        entry["n_buggy"]))
+    local = bugs.get("localisation") or {}
+    rows.append(Row("bugs", "localisation accuracy (baseline: random node)", local.get("model"),
+                    local.get("baseline"), "beat baseline", local.get("n")))
+    return rows
+
+
+def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
+    n = confidence.get("n_samples")
+    rows = [
+        Row("confidence", "AUROC (HumanEval, grouped CV)", _get(confidence, "model", "auroc"),
+            _get(confidence, "baseline", "auroc"), (">=", 0.80), n),
+        Row("confidence", "ECE (HumanEval, grouped CV)", _get(confidence, "model", "ece"),
+            _get(confidence, "baseline", "ece"), ("<=", 0.05), n),
+    ]
+    for key, label in (("canonical_out_of_fold", "out of fold"), ("canonical_as_shipped", "as shipped")):
+        spread = confidence.get(key)
+        if spread and spread.get("n"):
+            rows.append(Row("confidence", f"std of confidence on canonical solutions ({label})",
+                            spread["std"], None, (">=", 0.01), spread["n"]))
+    return rows
+
+
+def _import_rows(imports: dict[str, Any]) -> list[Row]:
+    rows = []
+    for category in ("all", "stdlib", "third_party", "own", "aliased"):
+        entry = imports.get(category) or {}
+        for k in (1, 5):
+            scores = entry.get(f"recall@{k}") or {}
+            rows.append(Row("imports", f"recall@{k} {category}", scores.get("model"), scores.get("baseline"),
+                            "beat baseline", entry.get("n")))
+    return rows
+
+
+def _embedding_rows(embedding: dict[str, Any]) -> list[Row]:
+    retrieval = embedding.get("map_at_r") or {}
+    rate = embedding.get("variant_above_mutant") or {}
+    return [
+        Row("embedding", "MAP@R of semantic variants", retrieval.get("model"), retrieval.get("baseline"),
+            (">=", 0.97), embedding.get("n_items")),
+        Row("embedding", "anchor closer to variant than to mutant", rate.get("model"), rate.get("baseline"),
+            (">=", 0.80), rate.get("n")),
+    ]
+
+
+def report_rows(metrics: dict[str, Any]) -> list[Row]:
+    """The table's rows, head by head, with the goals issue 4 sets."""
+    return (
+        _bug_rows(metrics.get("bugs") or {})
+        + _confidence_rows(metrics.get("confidence") or {})
+        + _import_rows(metrics.get("imports") or {})
+        + _embedding_rows(metrics.get("embedding") or {})
+    )
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    """head | metric | n | model | baseline | goal, one line per row."""
+    lines = ["| head | metric | n | model | baseline | goal |", "|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        n = "" if row.n is None else str(row.n)
+        lines.append(f"| {row.head} | {row.metric} | {n} | {_number(row.model)} | {_number(row.baseline)} "
+                     f"| {row.goal_text()} |")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    """A metadata value in one short cell: big tables are summarised by their size."""
+    if isinstance(value, dict | list) and len(orjson.dumps(value)) > 200:
+        return f"({len(value)} entries)"
+    text = orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
+    return text.replace("|", "\\|")
+
+
+def _data_description(meta: dict[str, Any]) -> str:
+    if meta.get("smoke"):
+        return "smoke (DataConfig.smoke())"
+    capped = meta.get("max_files")
+    return f"capped at the first {capped} corpus files" if capped else "full corpus"
+
+
+def render_report(metrics: dict[str, Any], rows: Sequence[Row]) -> str:
+    """The whole report.md: when, where, which checkpoint, notes on definitions, then the table."""
+    meta = metrics.get("meta", {})
+    machine = meta.get("machine", {})
+    checkpoint = meta.get("checkpoint", {})
+    lines = [
+        "# yantra-eval report",
+        "",
+        f"- date: {meta.get('date')} ({meta.get('seconds')} s)",
+        f"- machine: {machine.get('cpu')}, {machine.get('cores')} logical cores, {machine.get('os')}, "
+        f"Python {machine.get('python')}",
+        f"- data: {_data_description(meta)}, seed {meta.get('seed')}, "
+        f"{meta.get('split')} split (split by package); confidence on HumanEval by grouped cross-validation",
+        f"- checkpoint: {checkpoint.get('path')} (feature layout {checkpoint.get('feature_layout_version')})",
+        f"- bug score: {_get(metrics, 'bugs', 'score')}",
+    ]
+    skipped = _get(metrics, "confidence", "model", "skipped")
+    if skipped:
+        lines.append(f"- confidence model not measured: {skipped}")
+    training = checkpoint.get("training") or {}
+    if training:
+        lines += ["", "## Checkpoint training metadata", "", "| key | value |", "|---|---|"]
+        lines += [f"| {key} | {_short(value)} |" for key, value in sorted(training.items())]
+    lines += ["", "## Results", "", markdown_table(rows), ""]
+    return "\n".join(lines)
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_roc(path: Path, curves: dict[str, Any], title: str) -> None:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    drawn = 0
+    for name, curve in curves.items():
+        if curve:
+            style = "--" if name.startswith("model:") else "-"
+            axes.plot(curve["fpr"], curve["tpr"], style, label=f"{name} (AUROC {curve['auroc']:.3f})")
+            drawn += 1
+    if not drawn:
+        axes.text(0.5, 0.5, "not measurable (one class absent)", ha="center")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1))
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _plot_reliability(path: Path, confidence: dict[str, Any]) -> None:
+    plt = _pyplot()
+    figure, (diagram, histogram) = plt.subplots(1, 2, figsize=(10, 4.5))
+    diagram.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    for name in ("model", "baseline"):
+        table = _get(confidence, name, "reliability")
+        if table:
+            points = [(p, f) for p, f in zip(table["mean_probability"], table["fraction_positive"], strict=True)
+                      if p is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ece = confidence[name]["ece"]
+                diagram.plot(xs, ys, "o-", label=f"{name} (ECE {ece:.3f})")
+    diagram.set(xlabel="mean predicted probability", ylabel="fraction passing tests", xlim=(0, 1), ylim=(0, 1),
+                title="Reliability (HumanEval, out of fold)")
+    diagram.legend(loc="upper left", fontsize=8)
+    for key, label in (("canonical_out_of_fold", "out of fold"), ("canonical_as_shipped", "as shipped")):
+        spread = confidence.get(key)
+        if spread and spread.get("n"):
+            edges, counts = spread["histogram"]["edges"], spread["histogram"]["counts"]
+            histogram.stairs(counts, edges, label=f"{label}: mean {spread['mean']:.3f}, std {spread['std']:.3f}")
+    histogram.set(xlabel="confidence", ylabel="canonical solutions", title="Confidence on canonical solutions")
+    histogram.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_training_curves(metrics_jsonl: Path, path: Path) -> bool:
+    """Plot every numeric key of a per-epoch JSONL log against the epoch; False when there is no log."""
+    if not metrics_jsonl.is_file():
+        return False
+    records = [orjson.loads(line) for line in metrics_jsonl.read_bytes().splitlines() if line.strip()]
+    records = [r for r in records if isinstance(r, dict)]
+    keys = sorted({k for r in records for k, v in r.items()
+                   if k != "epoch" and isinstance(v, int | float) and not isinstance(v, bool)})
+    if not keys:
+        return False
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for key in keys:
+        points = [(r.get("epoch", i), r[key]) for i, r in enumerate(records) if isinstance(r.get(key), int | float)]
+        xs, ys = zip(*points, strict=True)
+        axes.plot(xs, ys, marker=".", label=key)
+    axes.set(xlabel="epoch", title=f"Training curves ({metrics_jsonl.name})")
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def write_plots(
+    out: Path,
+    metrics: dict[str, Any],
+    bug_curves: dict[str, Any],
+    confidence_curves: dict[str, Any],
+    metrics_jsonl: Path,
+) -> list[Path]:
+    """roc_bugs.png, roc_confidence.png, reliability.png, and training_curves.png when a log exists."""
+    written = [out / "roc_bugs.png", out / "roc_confidence.png", out / "reliability.png"]
+    _plot_roc(written[0], bug_curves, "Bugs: clean vs buggy (test split)")
+    _plot_roc(written[1], confidence_curves, "Confidence: passes its tests (HumanEval)")
+    _plot_reliability(written[2], metrics.get("confidence") or {})
+    if plot_training_curves(metrics_jsonl, out / "training_curves.png"):
+        written.append(out / "training_curves.png")
+    return written

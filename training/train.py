@@ -1,0 +1,794 @@
+"""`yantra-train`: train the GraphSAGE model on real code with real labels, and write its checkpoints.
+
+Reads top to bottom like nanoGPT's train.py: configuration, data, model and optimiser, the loop
+(one combined forward per step over an imports batch, a bugs batch and an embedding batch), then
+the finishing steps (best weights restored, the confidence head fitted on executed-test labels,
+thresholds chosen on validation, the shipped checkpoint written). Runs on CPU, CUDA or MPS, and
+under `torchrun` with DistributedDataParallel (gloo on CPU, nccl on GPU).
+
+Owns the loop, the losses, the schedule, resumable training state and the metrics log. Data comes
+from `training.datasets`, graphs from `training.featurize`, the network from `model.network`, the
+file format from `model.checkpoint`, confidence fitting from `training.confidence`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from model.checkpoint import save_checkpoint
+from model.config import ModelConfig
+from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
+from model.network import GraphSAGEModel, batch_tensors
+from model.predictor import SHIPPED_CHECKPOINT
+from model.vocabulary import BUG_KINDS
+from training.confidence import fit_confidence_head, readouts
+from training.datasets import (
+    BugSample,
+    DataConfig,
+    EmbeddingTriple,
+    ImportSample,
+    bug_samples,
+    corpus_units,
+    embedding_triples,
+    executed_samples,
+    import_samples,
+    import_vocabulary,
+)
+from training.featurize import GraphTable, featurize
+from training.metrics import auroc
+
+__all__ = ["TrainConfig", "main", "train"]
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; defaults here, overridable by a JSON config file and flags."""
+
+    # data
+    seed: int = 0
+    max_files: int | None = None
+    max_units_per_package: int | None = 400
+    humaneval_per_problem: int = 8
+    humaneval_limit: int | None = None
+    import_vocab_size: int = 400
+    max_samples_per_task: int | None = None
+    smoke: bool = False
+    cache_dir: str | None = None
+    featurize_workers: int = 2
+    # model
+    hidden_dims: tuple[int, ...] = (512, 512, 256)
+    embedding_dim: int = 256
+    dropout: float = 0.1
+    # optimisation
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    loss_weights: dict[str, float] = field(default_factory=lambda: {
+        "imports": 1.0, "bugs": 1.0, "location": 0.5, "confidence": 0.5, "embedding": 0.5})
+    embedding_temperature: float = 0.1
+    plateau_factor: float = 0.5
+    plateau_patience: int = 1
+    early_stopping_patience: int = 3
+    min_delta: float = 1e-3
+    max_steps_per_epoch: int | None = None
+    validation_limit: int = 3000
+    # bookkeeping
+    out_dir: str = "runs/train"
+    checkpoint_every: int = 4
+    resume: str | None = None
+    device: str = "auto"
+    threads: int = 0
+    ship: bool = False
+    progress: bool = True
+
+    def data_config(self) -> DataConfig:
+        base = DataConfig.smoke() if self.smoke else DataConfig()
+        overrides: dict[str, Any] = {"seed": self.seed, "cache_dir": self.cache_dir}
+        for name in ("max_files", "max_units_per_package", "humaneval_limit"):
+            if getattr(self, name) is not None or not self.smoke:
+                overrides[name] = getattr(self, name)
+        if not self.smoke:
+            overrides["humaneval_per_problem"] = self.humaneval_per_problem
+        return dataclasses.replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["hidden_dims"] = list(self.hidden_dims)
+        return values
+
+
+def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
+    """Defaults, then `--config file.json`, then `--name value` flags, in that order of precedence."""
+    parser = argparse.ArgumentParser(prog="yantra-train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="a JSON file of TrainConfig fields")
+    for item in dataclasses.fields(TrainConfig):
+        flag = "--" + item.name.replace("_", "-")
+        if item.type in ("bool",):
+            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            parser.add_argument(flag, dest=item.name, default=None, help=f"({item.type})")
+    args = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    if args.config:
+        values.update(json.loads(Path(args.config).read_text()))
+    for item in dataclasses.fields(TrainConfig):
+        raw = getattr(args, item.name)
+        if raw is not None:
+            values[item.name] = raw if isinstance(raw, bool) else _parse_value(item.name, raw)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        parser.error(f"unknown config keys {unknown}")
+    if "hidden_dims" in values:
+        values["hidden_dims"] = tuple(int(v) for v in values["hidden_dims"])
+    return TrainConfig(**values)
+
+
+def _parse_value(name: str, raw: str) -> Any:
+    if raw.lower() in ("none", "null"):
+        return None
+    if name in ("hidden_dims",):
+        return [int(v) for v in raw.split(",")]
+    if name == "loss_weights":
+        return json.loads(raw)
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@dataclass
+class TaskData:
+    """One task's samples of one split, as positions in the graph table plus labels."""
+
+    positions: np.ndarray
+    labels: np.ndarray
+    extra: np.ndarray | None = None  # bugs: the bug line (0 for clean); embedding: (n, 3) positions
+
+
+@dataclass
+class Corpus:
+    table: GraphTable
+    vocabulary: list[str]
+    train: dict[str, TaskData]
+    validation: dict[str, TaskData]
+    import_aliases: dict[str, str]
+    import_names: dict[str, list[str]]
+    executed_positions: np.ndarray
+    executed_labels: np.ndarray
+    summary: dict[str, Any]
+
+
+def _limit(items: list, limit: int | None, seed: int) -> list:
+    if limit is None or len(items) <= limit:
+        return items
+    rng = random.Random(seed)
+    return rng.sample(items, limit)
+
+
+def load_corpus(config: TrainConfig, log=print) -> Corpus:
+    """Build (or read from cache) every task's samples and all their graphs."""
+    data = config.data_config()
+    units = corpus_units(data)
+    imports = [s for s in import_samples(data, units) if s.modules]
+    bugs = bug_samples(data, units)
+    triples = embedding_triples(data, units)
+    executed = [s for group in executed_samples(data).values() for s in group]
+    vocabulary = import_vocabulary([s for s in imports if s.split == "train"], config.import_vocab_size)
+    by_split = {split: {
+        "imports": _limit([s for s in imports if s.split == split], config.max_samples_per_task, config.seed),
+        "bugs": _limit([s for s in bugs if s.split == split], config.max_samples_per_task, config.seed),
+        "embedding": _limit([s for s in triples if s.split == split], config.max_samples_per_task, config.seed),
+    } for split in ("train", "validation")}
+    sources = [s.source for split in by_split.values() for s in split["imports"] + split["bugs"]]
+    sources += [x for split in by_split.values() for t in split["embedding"] for x in (t.anchor, t.positive,
+                                                                                       t.negative)]
+    sources += [s.source for s in executed]
+    cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
+    table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
+    aliases, names = _import_statement_tables(s for s in imports if s.split == "train")
+    kept_executed = [s for s in executed if table.has(s.source)]
+    corpus = Corpus(
+        table=table,
+        vocabulary=vocabulary,
+        train={k: _task(k, v, table, vocabulary) for k, v in by_split["train"].items()},
+        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary)
+                    for k, v in by_split["validation"].items()},
+        import_aliases=aliases,
+        import_names=names,
+        executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
+        executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
+        summary={
+            "units": len(units),
+            "packages": len({u.package for u in units}),
+            "import_samples": len(imports),
+            "bug_samples": len(bugs),
+            "embedding_triples": len(triples),
+            "executed_samples": len(executed),
+            "executed_passed": int(sum(s.passed for s in executed)),
+            "graphs": len(table),
+            "import_vocabulary": len(vocabulary),
+        },
+    )
+    log(f"data: {json.dumps(corpus.summary)}")
+    return corpus
+
+
+def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str]) -> TaskData:
+    if kind == "imports":
+        return _import_task(samples, table, vocabulary)
+    if kind == "bugs":
+        return _bug_task(samples, table)
+    return _embedding_task(samples, table)
+
+
+def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: list[str]) -> TaskData:
+    index = {m: i for i, m in enumerate(vocabulary)}
+    kept = [s for s in samples if table.has(s.source) and any(m in index for m in s.modules)]
+    labels = np.zeros((len(kept), len(vocabulary)), dtype=np.float32)
+    for row, sample in enumerate(kept):
+        for module in sample.modules:
+            if module in index:
+                labels[row, index[module]] = 1.0
+    return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels)
+
+
+def _bug_task(samples: list[BugSample], table: GraphTable) -> TaskData:
+    kept = [s for s in samples if table.has(s.source)]
+    labels = np.zeros((len(kept), len(BUG_KINDS)), dtype=np.float32)
+    for row, sample in enumerate(kept):
+        if sample.buggy and sample.kind in BUG_KINDS:
+            labels[row, BUG_KINDS.index(sample.kind)] = 1.0
+    lines = np.array([s.line if s.buggy else 0 for s in kept], dtype=np.int64)
+    return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels, lines)
+
+
+def _embedding_task(samples: list[EmbeddingTriple], table: GraphTable) -> TaskData:
+    kept = [t for t in samples if all(table.has(x) for x in (t.anchor, t.positive, t.negative))]
+    triples = np.array([[table.position(x) for x in (t.anchor, t.positive, t.negative)] for t in kept],
+                       dtype=np.int64).reshape(-1, 3)
+    return TaskData(triples[:, 0], np.zeros(len(kept), np.float32), triples)
+
+
+def _import_statement_tables(samples) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The alias (`import numpy as np`) and from-imported names most used with each module."""
+    aliases: dict[str, dict[str, int]] = {}
+    names: dict[str, dict[str, int]] = {}
+    for sample in samples:
+        for statement in sample.statements:
+            words = statement.split()
+            if words[:1] == ["import"] and len(words) == 4 and words[2] == "as":
+                table = aliases.setdefault(words[1], {})
+                table[words[3]] = table.get(words[3], 0) + 1
+            elif words[:1] == ["from"] and len(words) >= 4 and words[2] == "import":
+                for part in " ".join(words[3:]).split(","):
+                    name = part.split(" as ")[-1].strip()
+                    if name and name != "*":
+                        table = names.setdefault(words[1], {})
+                        table[name] = table.get(name, 0) + 1
+    best_alias = {m: max(c, key=lambda a: (c[a], a)) for m, c in aliases.items()}
+    top_names = {m: sorted(c, key=lambda n: (-c[n], n))[:50] for m, c in names.items()}
+    return best_alias, top_names
+
+
+# ---------------------------------------------------------------------------- distributed and devices
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_runtime(config: TrainConfig) -> Runtime:
+    """Pick the device, seed every generator, and join the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = _device(config.device, int(os.environ.get("LOCAL_RANK", "0")))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    random.seed(config.seed + rank)
+    np.random.seed(config.seed + rank)
+    torch.manual_seed(config.seed + rank)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return Runtime(device, rank, world)
+
+
+def _device(name: str, local_rank: int) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------- losses
+
+
+@dataclass
+class StepBatch:
+    """Positions of one step's graphs, laid out imports | bugs | anchors | positives | negatives."""
+
+    imports: np.ndarray
+    import_labels: np.ndarray
+    bugs: np.ndarray
+    bug_labels: np.ndarray
+    bug_lines: np.ndarray
+    triples: np.ndarray
+
+    def positions(self) -> np.ndarray:
+        return np.concatenate([self.imports, self.bugs, self.triples[:, 0], self.triples[:, 1], self.triples[:, 2]])
+
+
+def step_losses(model: torch.nn.Module, table: GraphTable, step: StepBatch, config: TrainConfig,
+                device: torch.device) -> dict[str, Tensor]:
+    """One forward over all of a step's graphs; the five task losses."""
+    batch = table.batch(step.positions())
+    x, edge_index, graph_of_node, num_graphs = (t.to(device) if isinstance(t, Tensor) else t
+                                                for t in batch_tensors(batch))
+    out = model(x, edge_index, graph_of_node, num_graphs)
+    ni, nb, nt = len(step.imports), len(step.bugs), len(step.triples)
+    bug_slice = slice(ni, ni + nb)
+    losses: dict[str, Tensor] = {}
+    if ni:
+        losses["imports"] = F.binary_cross_entropy_with_logits(
+            out.import_logits[:ni], torch.from_numpy(step.import_labels).to(device))
+    if nb:
+        bug_labels = torch.from_numpy(step.bug_labels).to(device)
+        losses["bugs"] = F.binary_cross_entropy_with_logits(out.bug_logits[bug_slice], bug_labels)
+        correct = 1.0 - bug_labels.max(dim=1).values
+        losses["confidence"] = F.binary_cross_entropy_with_logits(out.confidence_logit[bug_slice], correct)
+        location = _location_loss(out.bug_node_logits, batch, table, step, ni)
+        if location is not None:
+            losses["location"] = location
+    if nt:
+        base = ni + nb
+        anchors = out.embedding[base: base + nt]
+        positives = out.embedding[base + nt: base + 2 * nt]
+        negatives = out.embedding[base + 2 * nt: base + 3 * nt]
+        losses["embedding"] = _contrastive(anchors, positives, negatives, config.embedding_temperature)
+    return losses
+
+
+def _contrastive(anchors: Tensor, positives: Tensor, negatives: Tensor, temperature: float) -> Tensor:
+    """InfoNCE: each anchor picks its own variant among all variants and all one-bug mutants."""
+    logits = torch.cat([anchors @ positives.T, anchors @ negatives.T], dim=1) / temperature  # (B, 2B)
+    target = torch.arange(anchors.shape[0], device=anchors.device)
+    return F.cross_entropy(logits, target)
+
+
+def bug_node_targets(table: GraphTable, positions: np.ndarray, lines: np.ndarray) -> list[int | None]:
+    """For each buggy graph, the innermost non-module node whose lines contain the bug; None if none."""
+    targets: list[int | None] = []
+    for position, line in zip(positions, lines, strict=True):
+        if line <= 0:
+            targets.append(None)
+            continue
+        starts, ends = table.node_span(int(position))
+        best = None
+        for node in range(1, len(starts)):
+            if starts[node] <= line <= ends[node] and (best is None or starts[node] >= starts[best]):
+                best = node
+        targets.append(best)
+    return targets
+
+
+def _location_loss(node_logits: Tensor, batch, table: GraphTable, step: StepBatch, offset: int) -> Tensor | None:
+    targets = bug_node_targets(table, step.bugs, step.bug_lines)
+    terms = []
+    for i, target in enumerate(targets):
+        if target is None:
+            continue
+        start = int(batch.graph_starts[offset + i])
+        size = int(batch.graph_sizes[offset + i])
+        if size < 2:
+            continue
+        logits = node_logits[start: start + size]
+        terms.append(-F.log_softmax(logits, dim=0)[target])
+    return torch.stack(terms).mean() if terms else None
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def _shard(count: int, runtime: Runtime) -> np.ndarray:
+    return np.arange(count)[runtime.rank:: runtime.world]
+
+
+def _cycle(indices: np.ndarray, rng: np.random.Generator) -> Iterator[int]:
+    while True:
+        yield from rng.permutation(indices)
+
+
+def epoch_batches(corpus: Corpus, config: TrainConfig, runtime: Runtime,
+                  rng: np.random.Generator) -> Iterator[StepBatch]:
+    """One epoch: as many steps as the largest task needs; smaller tasks cycle."""
+    train = corpus.train
+    shards = {k: _shard(len(v.positions), runtime) for k, v in train.items()}
+    largest = max(len(s) for s in shards.values())
+    steps = max(1, math.ceil(largest / config.batch_size))
+    if config.max_steps_per_epoch:
+        steps = min(steps, config.max_steps_per_epoch)
+    iterators = {k: _cycle(s, rng) if len(s) else iter(()) for k, s in shards.items()}
+    for _ in range(steps):
+        picked = {k: np.fromiter((next(iterators[k]) for _ in range(min(config.batch_size, len(shards[k])))),
+                                 dtype=np.int64) for k in train}
+        yield _step_batch(train, picked)
+
+
+def _step_batch(tasks: dict[str, TaskData], picked: dict[str, np.ndarray]) -> StepBatch:
+    imports, bugs, emb = tasks["imports"], tasks["bugs"], tasks["embedding"]
+    i, b, e = picked["imports"], picked["bugs"], picked["embedding"]
+    return StepBatch(
+        imports=imports.positions[i], import_labels=imports.labels[i],
+        bugs=bugs.positions[b], bug_labels=bugs.labels[b], bug_lines=bugs.extra[b],
+        triples=emb.extra[e] if emb.extra is not None and len(e) else np.zeros((0, 3), np.int64),
+    )
+
+
+def validation_batches(tasks: dict[str, TaskData], batch_size: int) -> Iterator[StepBatch]:
+    longest = max(len(t.positions) for t in tasks.values())
+    for start in range(0, longest, batch_size):
+        picked = {k: np.arange(start, min(start + batch_size, len(t.positions))) for k, t in tasks.items()}
+        picked = {k: v if len(v) else np.zeros(0, np.int64) for k, v in picked.items()}
+        yield _step_batch(tasks, picked)
+
+
+# ---------------------------------------------------------------------------- evaluation during training
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, corpus: Corpus, config: TrainConfig, device: torch.device) -> dict[str, float]:
+    """Validation losses per task and two quick metrics (bug AUROC, import recall@5), in eval mode."""
+    model.eval()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    bug_scores, bug_truth, hits, wanted = [], [], 0, 0
+    for step in validation_batches(corpus.validation, config.batch_size):
+        losses = step_losses(model, corpus.table, step, config, device)
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+            counts[name] = counts.get(name, 0) + 1
+        out = model(*_to(batch_tensors(corpus.table.batch(step.positions())), device))
+        ni, nb = len(step.imports), len(step.bugs)
+        if nb:
+            probs = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
+            bug_scores.extend(probs.tolist())
+            bug_truth.extend(step.bug_labels.max(axis=1).tolist())
+        if ni:
+            top = torch.topk(out.import_logits[:ni], k=min(5, out.import_logits.shape[1]), dim=1).indices.cpu()
+            for row, labels in zip(top.numpy(), step.import_labels, strict=True):
+                truth = set(np.flatnonzero(labels).tolist())
+                hits += len(truth & set(row.tolist()))
+                wanted += len(truth)
+    model.train()
+    metrics = {f"val_{k}": sums[k] / counts[k] for k in sums}
+    metrics["val_loss"] = sum(config.loss_weights.get(k, 1.0) * metrics[f"val_{k}"] for k in sums)
+    if len(set(bug_truth)) == 2:
+        metrics["val_bug_auroc"] = auroc(np.array(bug_truth), np.array(bug_scores))
+    if wanted:
+        metrics["val_import_recall_at_5"] = hits / wanted
+    return metrics
+
+
+def _to(tensors, device):
+    return tuple(t.to(device) if isinstance(t, Tensor) else t for t in tensors)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: int, best: float,
+               bad_epochs: int, config: TrainConfig, rng: np.random.Generator) -> None:
+    """Everything `--resume` needs, loadable with torch.load(weights_only=True)."""
+    _atomic_torch_save({
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "epoch": epoch,
+        "best": best,
+        "bad_epochs": bad_epochs,
+        "config": json.dumps(config.to_dict()),
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": json.dumps(random.getstate()),
+        "numpy_rng": json.dumps(rng.bit_generator.state),
+    }, path)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus, training: dict[str, Any]) -> Path:
+    return save_checkpoint(
+        path,
+        weights=model.numpy_weights(),
+        config=model.config,
+        vocabularies={"imports": corpus.vocabulary, "bug_kinds": list(BUG_KINDS)},
+        feature_layout_version=FEATURE_LAYOUT_VERSION,
+        training=training,
+    )
+
+
+def _commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def train(config: TrainConfig, log=print) -> Path:
+    """Run training as configured; returns the path of the best inference checkpoint."""
+    runtime = setup_runtime(config)
+    out = Path(config.out_dir)
+    if runtime.main:
+        out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
+
+    # model, normalisation, optimiser, schedule
+    model_config = ModelConfig(feature_dim=FEATURE_DIM, hidden_dims=tuple(config.hidden_dims),
+                               embedding_dim=config.embedding_dim, num_imports=len(corpus.vocabulary),
+                               num_bug_kinds=len(BUG_KINDS), dropout=config.dropout)
+    model = GraphSAGEModel(model_config)
+    mean, std = _feature_statistics(corpus)
+    model.set_feature_statistics(torch.from_numpy(mean), torch.from_numpy(std))
+    model.to(runtime.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.plateau_factor,
+                                                           patience=config.plateau_patience)
+    rng = np.random.default_rng(config.seed + runtime.rank)
+    start_epoch, best, bad_epochs = 1, math.inf, 0
+    if config.resume:
+        state = load_state(Path(config.resume))
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(_python_state(json.loads(state["python_rng"])))
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        log(f"resumed from {config.resume} at epoch {start_epoch}")
+    trainee = model
+    if runtime.world > 1:
+        # A step may lack a task (an empty shard, no locatable bug), leaving a head without gradient.
+        trainee = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    metrics_log = out / "metrics.jsonl"
+    best_path = out / "best.safetensors"
+    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    # the loop
+    for epoch in range(start_epoch, config.epochs + 1):
+        epoch_started = time.monotonic()
+        train_sums: dict[str, float] = {}
+        steps = 0
+        batches = epoch_batches(corpus, config, runtime, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch}", file=sys.stderr, disable=not (config.progress and runtime.main))
+        for step in bar:
+            losses = step_losses(trainee, corpus.table, step, config, runtime.device)
+            loss = sum(config.loss_weights.get(k, 1.0) * v for k, v in losses.items())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            steps += 1
+            for name, value in losses.items():
+                train_sums[name] = train_sums.get(name, 0.0) + value.item()
+            train_sums["loss"] = train_sums.get("loss", 0.0) + loss.item()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        metrics = {f"train_{k}": v / steps for k, v in train_sums.items()}
+        metrics.update(evaluate(model, corpus, config, runtime.device))
+        scheduler.step(metrics["val_loss"])
+        metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], seconds=time.monotonic() - epoch_started)
+        improved = metrics["val_loss"] < best - config.min_delta
+        if improved:
+            best, bad_epochs = metrics["val_loss"], 0
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+        if runtime.main:
+            log(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}))
+            with open(metrics_log, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(metrics) + "\n")
+            meta = _metadata(config, corpus, metrics, epoch, started)
+            write_inference_checkpoint(out / "last.safetensors", model, corpus, meta)
+            save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng)
+            if improved:
+                write_inference_checkpoint(best_path, model, corpus, meta)
+            if config.checkpoint_every and epoch % config.checkpoint_every == 0:
+                write_inference_checkpoint(out / f"epoch-{epoch:03d}.safetensors", model, corpus, meta)
+        if bad_epochs >= config.early_stopping_patience:
+            log(f"early stopping after epoch {epoch}: no improvement of {config.min_delta} in "
+                f"{bad_epochs} epochs")
+            break
+
+    # finish: best weights, confidence from executed tests, thresholds, the final checkpoint
+    model.load_state_dict(best_weights)
+    if runtime.world > 1:
+        dist.barrier()
+    if not runtime.main:
+        dist.destroy_process_group()
+        return best_path
+    model.eval()
+    final = _finish(model, corpus, config, started, out, log)
+    if runtime.world > 1:
+        dist.destroy_process_group()
+    return final
+
+
+def _python_state(value: Any) -> Any:
+    """JSON turned random.getstate()'s tuples into lists; setstate wants them back."""
+    return tuple(_python_state(v) for v in value) if isinstance(value, list) else value
+
+
+FEATURE_STD_MIN = 0.1
+"""Features are log-counts and ratios of order 1: a feature nearly constant in training must not turn a
+rare value at inference into a huge input, so its scale is floored here."""
+
+
+def _feature_statistics(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over the nodes of the training graphs (sampled when many)."""
+    positions = np.unique(np.concatenate([t.positions for t in corpus.train.values()] +
+                                         [t.extra.ravel() for t in corpus.train.values()
+                                          if t.extra is not None and t.extra.ndim == 2]))
+    positions = positions[:20000]
+    rows = np.concatenate([corpus.table.graph(int(p))[0] for p in positions]) if len(positions) else \
+        np.zeros((1, FEATURE_DIM), np.float32)
+    std = np.maximum(rows.std(axis=0), FEATURE_STD_MIN)
+    return rows.mean(axis=0).astype(np.float32), std.astype(np.float32)
+
+
+def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoch: int,
+              started: float) -> dict[str, Any]:
+    return {
+        "trained": True,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": _machine(),
+        "duration_s": round(time.monotonic() - started, 1),
+        "epoch": epoch,
+        "data": corpus.summary,
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, int | float)},
+        "config": config.to_dict(),
+        "import_aliases": corpus.import_aliases,
+        "import_names": corpus.import_names,
+    }
+
+
+def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started: float, out: Path, log) -> Path:
+    weights = model.numpy_weights()
+    if len(corpus.executed_positions) and len(set(corpus.executed_labels.tolist())) == 2:
+        features = readouts(model.config, weights, corpus.table, corpus.executed_positions)
+        weight, bias = fit_confidence_head(features, corpus.executed_labels)
+        weights["confidence_head.weight"] = weight[None, :].astype(np.float32)
+        weights["confidence_head.bias"] = np.array([bias], np.float32)
+        model.load_numpy_weights(weights)
+        log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples")
+    metrics = evaluate(model, corpus, config, torch.device("cpu") if not next(model.parameters()).is_cuda
+                       else next(model.parameters()).device)
+    meta = _metadata(config, corpus, metrics, -1, started)
+    meta["thresholds"] = choose_thresholds(model, corpus, config)
+    meta["confidence_labels"] = {"source": "HumanEval executed tests", "samples": len(corpus.executed_labels),
+                                 "passed": int(corpus.executed_labels.sum())}
+    best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta)
+    log(f"best checkpoint: {best} ({json.dumps(meta['thresholds'])})")
+    if config.ship:
+        shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta)
+        log(f"shipped checkpoint: {shipped}")
+    return best
+
+
+@torch.no_grad()
+def choose_thresholds(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> dict[str, float]:
+    """Thresholds that maximise F1 on validation, for which imports and bugs to report."""
+    model.eval()
+    device = next(model.parameters()).device
+    import_scores, import_truth, bug_scores, bug_truth = [], [], [], []
+    for step in validation_batches(corpus.validation, config.batch_size):
+        out = model(*_to(batch_tensors(corpus.table.batch(step.positions())), device))
+        ni, nb = len(step.imports), len(step.bugs)
+        if ni:
+            import_scores.append(torch.sigmoid(out.import_logits[:ni]).cpu().numpy().ravel())
+            import_truth.append(step.import_labels.ravel())
+        if nb:
+            bug_scores.append(torch.sigmoid(out.bug_logits[ni: ni + nb]).cpu().numpy().ravel())
+            bug_truth.append(step.bug_labels.ravel())
+    return {
+        "imports": best_f1_threshold(np.concatenate(import_truth), np.concatenate(import_scores))
+        if import_truth else 0.5,
+        "bugs": best_f1_threshold(np.concatenate(bug_truth), np.concatenate(bug_scores)) if bug_truth else 0.5,
+    }
+
+
+def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold with the best F1 (ties: the higher threshold), from candidate quantiles."""
+    if truth.sum() == 0:
+        return 0.5
+    best_threshold, best_f1 = 0.5, -1.0
+    for threshold in np.unique(np.quantile(scores, np.linspace(0.5, 0.999, 200))):
+        predicted = scores >= threshold
+        tp = float((predicted & (truth > 0)).sum())
+        precision = tp / max(predicted.sum(), 1)
+        recall = tp / truth.sum()
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        if f1 >= best_f1:
+            best_threshold, best_f1 = float(threshold), f1
+    return round(best_threshold, 4)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(argv)
+    path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
