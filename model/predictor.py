@@ -27,6 +27,7 @@ from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
 from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
+from model.imports import ImportIndex, rank_imports
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
     BugReport,
@@ -63,6 +64,7 @@ class _Loaded:
     bug_threshold: float
     import_aliases: dict[str, str] = field(default_factory=dict)
     import_names: dict[str, list[str]] = field(default_factory=dict)
+    import_index: ImportIndex = field(default_factory=ImportIndex)
     parameters: int = 0
 
 
@@ -266,6 +268,7 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         bug_threshold=float(thresholds.get("bugs", DEFAULT_THRESHOLD)),
         import_aliases=_str_map(training.get("import_aliases")),
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
+        import_index=ImportIndex.from_json(training.get("import_index")),
         parameters=sum(int(w.size) for w in checkpoint.weights.values()),
     )
 
@@ -327,16 +330,9 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int) ->
     """Modules above the threshold that the code does not import already, best first."""
     if top_k <= 0:
         return []
-    suggestions = []
-    for i in np.argsort(-probs, kind="stable"):
-        score = float(probs[i])
-        if score < model.import_threshold or len(suggestions) >= top_k:
-            break
-        module = model.imports[i]
-        if module in graph.imported:
-            continue
-        suggestions.append(ImportSuggestion(module, score, import_statement(module, graph.free_names, model)))
-    return suggestions
+    ranked = rank_imports(probs, model.imports, graph.free_names, graph.imported, model.import_index, top_k)
+    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model))
+            for module, score in ranked if score >= model.import_threshold]
 
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None) -> str:

@@ -23,7 +23,7 @@ from model.graph import build_graph
 from model.layout import FEATURE_LAYOUT_VERSION
 from training.metrics import grouped_folds
 
-__all__ = ["cross_validated_confidence", "fit_confidence_head", "readouts", "source_readouts"]
+__all__ = ["choose_l2", "cross_validated_confidence", "fit_logistic", "readouts", "source_readouts"]
 
 _CHUNK = 256
 
@@ -52,11 +52,12 @@ def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarr
     return np.concatenate(chunks)
 
 
-def fit_confidence_head(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
+def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
                         iterations: int = 25) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression (Newton's method on standardised features).
 
-    Returns (weight, bias) for the raw features, so they drop into `confidence_head` unchanged.
+    Returns (weight, bias) for the raw features, so they drop into a linear head unchanged (the
+    confidence head here; the import combiner in training.train).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
@@ -79,18 +80,47 @@ def fit_confidence_head(features: np.ndarray, labels: np.ndarray, *, l2: float =
     return weight.astype(np.float32), bias
 
 
+L2_CANDIDATES = (1.0, 10.0, 100.0, 1000.0, 10000.0)
+"""Regularisation strengths tried; a few hundred labelled programs cannot support a free 512-d fit."""
+
+
+def choose_l2(features: np.ndarray, labels: np.ndarray, groups: Sequence[str], *, folds: int = 4,
+              seed: int = 0, candidates: Sequence[float] = L2_CANDIDATES) -> float:
+    """The strength with the lowest log-loss under cross-validation grouped by `groups`."""
+    distinct = len(set(groups))
+    if distinct < 2:
+        return candidates[len(candidates) // 2]
+    splits = grouped_folds(list(groups), min(folds, distinct), seed)
+    best, best_loss = candidates[0], np.inf
+    for l2 in candidates:
+        losses = []
+        for held in splits:
+            train = np.ones(len(labels), dtype=bool)
+            train[held] = False
+            if len(set(labels[train].tolist())) < 2:
+                continue
+            weight, bias = fit_logistic(features[train], labels[train], l2=l2)
+            p = np.clip(_predict(features[held], weight, bias), 1e-6, 1 - 1e-6)
+            losses.append(-np.mean(labels[held] * np.log(p) + (1 - labels[held]) * np.log(1 - p)))
+        loss = float(np.mean(losses)) if losses else np.inf
+        if loss < best_loss:
+            best, best_loss = l2, loss
+    return best
+
+
 def _predict(features: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarray:
     logits = features.astype(np.float64) @ weight.astype(np.float64) + bias
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
-def cross_validated_confidence(checkpoint: str | Path, samples: Sequence, *, folds: int = 5, seed: int = 0,
-                               l2: float = 1.0) -> np.ndarray:
+def cross_validated_confidence(checkpoint: str | Path, samples: Sequence, *, folds: int = 5,
+                               seed: int = 0) -> np.ndarray:
     """Out-of-fold probabilities for executed samples (fields `source`, `passed`, `problem_id`).
 
     Problems are dealt into `folds` groups by `training.metrics.grouped_folds` (the same folds the
     baselines use); each is predicted by a head fitted on the others, so no problem is ever scored by
-    a head that saw it.
+    a head that saw it. The regularisation strength is chosen inside each fold's training part
+    (nested, grouped cross-validation), never on the fold it predicts.
     """
     loaded = load_checkpoint(checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
     engine = GraphSAGEEngine(loaded.config, loaded.weights)
@@ -104,6 +134,8 @@ def cross_validated_confidence(checkpoint: str | Path, samples: Sequence, *, fol
         if len(set(labels[train].tolist())) < 2:
             out[held] = labels[train].mean() if train.any() else 0.5
             continue
-        weight, bias = fit_confidence_head(features[train], labels[train], l2=l2)
+        groups = [samples[i].problem_id for i in np.flatnonzero(train)]
+        l2 = choose_l2(features[train], labels[train], groups, seed=seed)
+        weight, bias = fit_logistic(features[train], labels[train], l2=l2)
         out[held] = _predict(features[held], weight, bias)
     return out

@@ -32,7 +32,7 @@ import argparse
 import contextlib
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,9 +46,11 @@ from model.checkpoint import Checkpoint, load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
+from model.imports import ImportIndex, rank_imports
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
+from training.confidence import cross_validated_confidence
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -299,13 +301,13 @@ def _label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
     return sets
 
 
-def _model_rankings(scored: Scored, vocabulary: Sequence[str], k: int) -> list[list[str]]:
-    rankings = []
-    for row in range(len(scored.kept)):
-        order = np.argsort(-scored.import_probs[row], kind="stable")
-        skip = scored.imported[row]
-        rankings.append([vocabulary[i] for i in order[: k + len(skip)] if vocabulary[i] not in skip][:k])
-    return rankings
+def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int) -> list[list[str]]:
+    """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)."""
+    return [
+        [module for module, _ in rank_imports(scored.import_probs[row], vocabulary, scored.free_names[row],
+                                              scored.imported[row], index, k)]
+        for row in range(len(scored.kept))
+    ]
 
 
 def evaluate_imports(
@@ -313,16 +315,17 @@ def evaluate_imports(
     vocabulary: Sequence[str],
     samples: Sequence[ImportSample],
     *,
+    index: ImportIndex | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Recall@1 and @5 of the imports head and of `ImportDictionaryBaseline` (fitted on the train split),
-    overall and per category, on the test split."""
+    """Recall@1 and @5 of the model's import ranking (head + the checkpoint's name index, as served) and
+    of `ImportDictionaryBaseline` (fitted on the train split), overall and per category, on the test split."""
     test = _test(samples)
     baseline = ImportDictionaryBaseline().fit(s for s in samples if s.split == "train")
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
     k_max = max(RECALL_KS)
-    model_ranked = _model_rankings(scored, vocabulary, k_max)
+    model_ranked = _model_rankings(scored, vocabulary, index or ImportIndex(), k_max)
     baseline_ranked = [
         baseline.rank_names(scored.free_names[row], exclude=scored.imported[row], k=k_max)
         for row in range(len(kept))
@@ -431,15 +434,6 @@ def _cross_validated_baseline(samples: Sequence[ExecutedSample], folds: list[np.
     return probs
 
 
-def _model_confidence_function() -> tuple[Callable[..., np.ndarray] | None, str | None]:
-    """The lead's cross-validation entry point, or None and why it is unavailable."""
-    try:
-        from training.confidence import cross_validated_confidence
-    except ImportError as exc:
-        return None, f"training.confidence.cross_validated_confidence is not available ({exc})"
-    return cross_validated_confidence, None
-
-
 def _calibration(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     return {
         "auroc": _auroc_or_none(labels, probs),
@@ -474,11 +468,11 @@ def evaluate_confidence(
     curves["baseline"] = _curve(labels, baseline_probs)
     shipped = score_sources(engine, [samples[i].source for i in np.flatnonzero(canonical)])
     metrics["canonical_as_shipped"] = _distribution(shipped.confidence.astype(np.float64))
-    function, reason = _model_confidence_function() if run_model else (None, "skipped by --skip-confidence")
-    if function is None:
-        metrics["model"] = {"skipped": reason}
+    if not run_model:
+        metrics["model"] = {"skipped": "skipped by --skip-confidence"}
         return metrics, curves
-    model_probs = np.asarray(function(checkpoint.path, samples, folds=k, seed=seed), dtype=np.float64)
+    model_probs = np.asarray(cross_validated_confidence(checkpoint.path, samples, folds=k, seed=seed),
+                             dtype=np.float64)
     if model_probs.shape != (len(samples),):
         raise ValueError(f"cross_validated_confidence returned shape {model_probs.shape}, "
                          f"expected ({len(samples)},)")
@@ -514,6 +508,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size,
                                      baseline_train_limit=args.baseline_train_limit, seed=args.seed)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], import_samples(data, units),
+                               index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=args.seed, batch_size=args.batch_size)

@@ -38,11 +38,14 @@ from tqdm import tqdm
 
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
+from model.graph import build_graph
+from model.imports import ImportIndex, candidate_features
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
 from model.vocabulary import BUG_KINDS
-from training.confidence import fit_confidence_head, readouts
+from training.baselines import statement_bindings
+from training.confidence import choose_l2, fit_logistic, readouts
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -175,6 +178,7 @@ class TaskData:
     positions: np.ndarray
     labels: np.ndarray
     extra: np.ndarray | None = None  # bugs: the bug line (0 for clean); embedding: (n, 3) positions
+    sources: list[str] | None = None  # imports: the sources, for the name index's free names
 
 
 @dataclass
@@ -185,8 +189,10 @@ class Corpus:
     validation: dict[str, TaskData]
     import_aliases: dict[str, str]
     import_names: dict[str, list[str]]
+    import_bindings: list[tuple[str, str]]
     executed_positions: np.ndarray
     executed_labels: np.ndarray
+    executed_groups: list[str]
     summary: dict[str, Any]
 
 
@@ -227,8 +233,11 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
                     for k, v in by_split["validation"].items()},
         import_aliases=aliases,
         import_names=names,
+        import_bindings=[pair for s in imports if s.split == "train" for st in s.statements
+                         for pair in statement_bindings(st)],
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
+        executed_groups=[s.problem_id for s in kept_executed],
         summary={
             "units": len(units),
             "packages": len({u.package for u in units}),
@@ -261,7 +270,8 @@ def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: lis
         for module in sample.modules:
             if module in index:
                 labels[row, index[module]] = 1.0
-    return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels)
+    return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels,
+                    sources=[s.source for s in kept])
 
 
 def _bug_task(samples: list[BugSample], table: GraphTable) -> TaskData:
@@ -561,12 +571,21 @@ def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus
 
 
 def _commit() -> str | None:
+    """The commit the run's code came from, with "-dirty" when the work tree had changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip()
+
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent)
+        head = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None
+    return (head + ("-dirty" if dirty else "")) or None
+
+
+_RUN: dict[str, Any] = {}
+"""Facts fixed when a run starts (the commit its code came from)."""
 
 
 def _machine() -> str:
@@ -591,6 +610,7 @@ def train(config: TrainConfig, log=print) -> Path:
     if runtime.main:
         out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    _RUN["commit"] = _commit()
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -710,7 +730,7 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
     return {
         "trained": True,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": _RUN.get("commit"),
         "machine": _machine(),
         "duration_s": round(time.monotonic() - started, 1),
         "epoch": epoch,
@@ -726,15 +746,20 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     weights = model.numpy_weights()
     if len(corpus.executed_positions) and len(set(corpus.executed_labels.tolist())) == 2:
         features = readouts(model.config, weights, corpus.table, corpus.executed_positions)
-        weight, bias = fit_confidence_head(features, corpus.executed_labels)
+        l2 = choose_l2(features, corpus.executed_labels, corpus.executed_groups, seed=config.seed)
+        weight, bias = fit_logistic(features, corpus.executed_labels, l2=l2)
         weights["confidence_head.weight"] = weight[None, :].astype(np.float32)
         weights["confidence_head.bias"] = np.array([bias], np.float32)
         model.load_numpy_weights(weights)
-        log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples")
+        log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples (l2 {l2})")
     metrics = evaluate(model, corpus, config, torch.device("cpu") if not next(model.parameters()).is_cuda
                        else next(model.parameters()).device)
     meta = _metadata(config, corpus, metrics, -1, started)
     meta["thresholds"] = choose_thresholds(model, corpus, config)
+    index, import_threshold = fit_import_index(model, corpus, config)
+    meta["import_index"] = index.to_json()
+    meta["thresholds"]["imports"] = import_threshold
+    log(f"import combiner weights {[round(w, 3) for w in index.weights]} ({len(index.names)} names)")
     meta["confidence_labels"] = {"source": "HumanEval executed tests", "samples": len(corpus.executed_labels),
                                  "passed": int(corpus.executed_labels.sum())}
     best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta)
@@ -765,6 +790,37 @@ def choose_thresholds(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig
         if import_truth else 0.5,
         "bugs": best_f1_threshold(np.concatenate(bug_truth), np.concatenate(bug_scores)) if bug_truth else 0.5,
     }
+
+
+@torch.no_grad()
+def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> tuple[ImportIndex, float]:
+    """The name index from training code, and the weights combining it with the head, fitted on validation.
+
+    Returns the index and the score threshold with the best F1 on validation for the combined scores.
+    """
+    index = ImportIndex.from_bindings(corpus.import_bindings)
+    task = corpus.validation["imports"]
+    if not len(task.positions) or task.sources is None:
+        return index, 0.5
+    model.eval()
+    device = next(model.parameters()).device
+    probs = []
+    for start in range(0, len(task.positions), config.batch_size):
+        batch = corpus.table.batch(task.positions[start: start + config.batch_size])
+        probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
+    probs = np.concatenate(probs)
+    rows, labels = [], []
+    for source, p, truth in zip(task.sources, probs, task.labels, strict=True):
+        free = build_graph(source).free_names
+        modules, features = candidate_features(p, corpus.vocabulary, free, index)
+        wanted = {corpus.vocabulary[i] for i in np.flatnonzero(truth)}
+        rows.append(features)
+        labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
+    x, y = np.concatenate(rows), np.concatenate(labels)
+    weight, bias = fit_logistic(x, y, l2=1.0)
+    fitted = ImportIndex(index.names, (*(float(w) for w in weight), float(bias)))
+    z = x @ weight.astype(np.float64) + bias
+    return fitted, best_f1_threshold(y, 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
 
 def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:

@@ -241,6 +241,27 @@ def machine() -> str:
     return f"{model}; {os.cpu_count()} CPUs; Python {platform.python_version()}; {platform.platform()}"
 
 
+def model_floor(lines: Sequence[bytes]) -> tuple[float, float]:
+    """The Predictor alone on the same code: median ms for one function, and ms per function at batch 64."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # as in the daemon (effective if numpy is not loaded yet)
+    from model.predictor import Predictor
+
+    predictor = Predictor()
+    predictor.load()
+    codes = [orjson.loads(line)["params"]["code"] for line in lines]
+    times = []
+    for code in codes:
+        started = time.perf_counter()
+        predictor.predict_sources([code])
+        times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for start in range(0, len(codes), 64):
+        predictor.predict_sources(codes[start : start + 64])
+    per_function = (time.perf_counter() - started) / len(codes)
+    return statistics.median(times) * 1e3, per_function * 1e3
+
+
 def _predict_lines(sources: Iterator[str], first_id: int, count: int) -> list[bytes]:
     return [request(first_id + i, "predict", {"code": next(sources)}) for i in range(count)]
 
@@ -305,8 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(
             f"CPU per prediction, {phase}: daemon {(end[0] - start[0]) / count * 1e3:.3f} ms, "
-            f"graph workers {(end[1] - start[1]) / count * 1e3:.3f} ms"
+            f"its worker processes {(end[1] - start[1]) / count * 1e3:.3f} ms"
         )
+    floor_one, floor_batch = model_floor(sample[:256])
+    print(
+        f"model alone, in this process (1 thread): one function {floor_one:.3f} ms median; "
+        f"batches of 64: {floor_batch:.3f} ms per function   (the floor under the daemon's figures)"
+    )
     print(f"daemon memory: VmRSS {memory['VmRSS'] / 1024:.1f} MiB, VmHWM {memory['VmHWM'] / 1024:.1f} MiB")
     for index, figures in enumerate(worker_memory):
         print(

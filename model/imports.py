@@ -1,0 +1,101 @@
+"""Ranking the modules a piece of code needs: the imports head combined with a name index.
+
+An IDE resolves `np` or `OrderedDict` by a table of where each name was bound in code it has seen;
+the network sees what the table cannot (what the code does, the names around it), but through
+hashed features. A checkpoint carries both: the table (`ImportIndex.names`, built from training
+code) and five weights, fitted on validation data, that combine them per candidate module into one
+probability. Candidates are the head's vocabulary plus any module the table offers for the code's
+free names, so a module outside the vocabulary can still be suggested. The Predictor and the
+evaluation both rank through `rank_imports`, so the figures measure what the daemon serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["FEATURE_NAMES", "ImportIndex", "candidate_features", "rank_imports"]
+
+FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence")
+"""What each of the combiner's inputs is; the fifth weight is the bias."""
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class ImportIndex:
+    """`names`: bound name -> {module: share of that name's bindings}; `weights`: one per
+    FEATURE_NAMES entry, then the bias. The default weights reproduce the head alone (a module
+    outside the vocabulary then scores sigmoid(-30), never)."""
+
+    names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    weights: tuple[float, ...] = (1.0, 30.0, 0.0, 0.0, -30.0)
+
+    def to_json(self) -> dict:
+        return {"names": {n: dict(m) for n, m in self.names.items()}, "weights": list(self.weights)}
+
+    @classmethod
+    def from_json(cls, value: object) -> ImportIndex:
+        """Read the form `to_json` writes; anything malformed gives the head-only default."""
+        if not isinstance(value, dict):
+            return cls()
+        names = value.get("names", {})
+        weights = value.get("weights", [])
+        if not (isinstance(names, dict) and isinstance(weights, list) and len(weights) == len(FEATURE_NAMES) + 1):
+            return cls()
+        clean = {n: {m: float(s) for m, s in mods.items() if isinstance(m, str) and isinstance(s, int | float)}
+                 for n, mods in names.items() if isinstance(n, str) and isinstance(mods, dict)}
+        return cls(clean, tuple(float(w) for w in weights))
+
+    @classmethod
+    def from_bindings(cls, bindings: Iterable[tuple[str, str]], weights: Sequence[float] | None = None
+                      ) -> ImportIndex:
+        """Build the table from (bound name, module) pairs seen in training code."""
+        counts: dict[str, dict[str, int]] = {}
+        for name, module in bindings:
+            table = counts.setdefault(name, {})
+            table[module] = table.get(module, 0) + 1
+        shares = {n: {m: c / sum(t.values()) for m, c in t.items()} for n, t in counts.items()}
+        return cls(shares, tuple(weights) if weights is not None else cls().weights)
+
+
+def candidate_features(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
+                       index: ImportIndex) -> tuple[list[str], np.ndarray]:
+    """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs."""
+    evidence: dict[str, float] = {}
+    for name in free_names:
+        for module, share in index.names.get(name, {}).items():
+            evidence[module] = evidence.get(module, 0.0) + share
+    position = {m: i for i, m in enumerate(vocabulary)}
+    modules = list(vocabulary) + sorted(m for m in evidence if m not in position)
+    p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
+    features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
+    features[: len(vocabulary), 0] = np.log(p / (1 - p))
+    features[: len(vocabulary), 1] = 1.0
+    for module, share in evidence.items():
+        row = position.get(module)
+        row = row if row is not None else modules.index(module)
+        features[row, 2] = share
+        features[row, 3] = 1.0
+    return modules, features
+
+
+def rank_imports(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
+                 imported: Iterable[str], index: ImportIndex, k: int) -> list[tuple[str, float]]:
+    """The k most likely missing modules with their probabilities, best first; already-imported
+    modules are skipped."""
+    modules, features = candidate_features(probs, vocabulary, free_names, index)
+    weights = np.asarray(index.weights, dtype=np.float64)
+    z = features @ weights[:-1] + weights[-1]
+    scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    skip = set(imported)
+    ranked = []
+    for i in np.argsort(-scores, kind="stable"):
+        if modules[i] in skip:
+            continue
+        ranked.append((modules[i], float(scores[i])))
+        if len(ranked) >= k:
+            break
+    return ranked

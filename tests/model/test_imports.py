@@ -1,0 +1,41 @@
+"""Import ranking: the head alone by default, the name index when fitted, imported modules skipped."""
+
+import numpy as np
+
+from model.imports import FEATURE_NAMES, ImportIndex, candidate_features, rank_imports
+
+VOCABULARY = ["os", "json", "collections"]
+
+
+def test_with_default_weights_the_ranking_is_the_heads_own():
+    probs = np.array([0.2, 0.9, 0.5])
+    ranked = rank_imports(probs, VOCABULARY, {"np"}, set(), ImportIndex(), 3)
+    assert [m for m, _ in ranked] == ["json", "collections", "os"]
+    assert np.allclose([s for _, s in ranked], [0.9, 0.5, 0.2])
+
+
+def test_modules_already_imported_are_never_suggested():
+    ranked = rank_imports(np.array([0.2, 0.9, 0.5]), VOCABULARY, set(), {"json"}, ImportIndex(), 3)
+    assert "json" not in [m for m, _ in ranked]
+
+
+def test_name_evidence_can_bring_in_a_module_outside_the_vocabulary():
+    index = ImportIndex.from_bindings([("np", "numpy"), ("np", "numpy"), ("OrderedDict", "collections")],
+                                      weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranked = rank_imports(np.array([0.01, 0.01, 0.01]), VOCABULARY, {"np"}, set(), index, 2)
+    assert ranked[0][0] == "numpy" and ranked[0][1] > 0.9
+
+
+def test_candidate_features_mark_vocabulary_membership_and_name_shares():
+    index = ImportIndex.from_bindings([("path", "os"), ("path", "os.path")])
+    modules, features = candidate_features(np.array([0.5, 0.5, 0.5]), VOCABULARY, {"path"}, index)
+    assert modules == ["os", "json", "collections", "os.path"]
+    assert features.shape == (4, len(FEATURE_NAMES))
+    share = FEATURE_NAMES.index("name_share")
+    assert features[0, share] == 0.5 and features[3, share] == 0.5 and features[1, share] == 0.0
+
+
+def test_the_index_survives_its_json_form_and_malformed_json_falls_back_to_the_head():
+    index = ImportIndex.from_bindings([("np", "numpy")], weights=(1, 2, 3, 4, 5))
+    assert ImportIndex.from_json(index.to_json()) == index
+    assert ImportIndex.from_json({"names": [], "weights": "x"}) == ImportIndex()
