@@ -252,6 +252,10 @@ def _plot_reliability(path: Path, confidence: dict[str, Any]) -> None:
     plt.close(figure)
 
 
+def _is_score(key: str) -> bool:
+    return any(word in key for word in ("auroc", "recall", "accuracy", "map"))
+
+
 def plot_training_curves(metrics_jsonl: Path, path: Path) -> bool:
     """Plot every numeric key of a per-epoch JSONL log against the epoch; False when there is no log."""
     if not metrics_jsonl.is_file():
@@ -259,17 +263,26 @@ def plot_training_curves(metrics_jsonl: Path, path: Path) -> bool:
     records = [orjson.loads(line) for line in metrics_jsonl.read_bytes().splitlines() if line.strip()]
     records = [r for r in records if isinstance(r, dict)]
     keys = sorted({k for r in records for k, v in r.items()
-                   if k != "epoch" and isinstance(v, int | float) and not isinstance(v, bool)})
+                   if k not in ("epoch", "seconds") and isinstance(v, int | float) and not isinstance(v, bool)})
     if not keys:
         return False
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for key in keys:
-        points = [(r.get("epoch", i), r[key]) for i, r in enumerate(records) if isinstance(r.get(key), int | float)]
-        xs, ys = zip(*points, strict=True)
-        axes.plot(xs, ys, marker=".", label=key)
-    axes.set(xlabel="epoch", title=f"Training curves ({metrics_jsonl.name})")
-    axes.legend(fontsize=7, ncol=2)
+    panels = {
+        "losses": [k for k in keys if k.startswith(("train_", "val_")) and not _is_score(k)],
+        "held-out scores": [k for k in keys if _is_score(k)],
+        "learning rate": [k for k in keys if k == "lr"],
+    }
+    panels = {title: names for title, names in panels.items() if names}
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for axis, (title, names) in zip(axes[0], panels.items(), strict=True):
+        for key in names:
+            points = [(r.get("epoch", i), r[key]) for i, r in enumerate(records)
+                      if isinstance(r.get(key), int | float)]
+            xs, ys = zip(*points, strict=True)
+            axis.plot(xs, ys, marker=".", label=key, linestyle="--" if key.startswith("train_") else "-")
+        axis.set(xlabel="epoch", title=title)
+        axis.legend(fontsize=7)
+    figure.suptitle(f"Training curves ({metrics_jsonl.name})")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

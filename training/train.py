@@ -60,6 +60,7 @@ from training.datasets import (
 )
 from training.featurize import GraphTable, featurize
 from training.metrics import auroc
+from training.report import plot_training_curves
 
 __all__ = ["TrainConfig", "main", "train"]
 
@@ -764,6 +765,8 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
                                  "passed": int(corpus.executed_labels.sum())}
     best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta)
     log(f"best checkpoint: {best} ({json.dumps(meta['thresholds'])})")
+    if plot_training_curves(out / "metrics.jsonl", out / "curves.png"):
+        log(f"training curves: {out / 'curves.png'}")
     if config.ship:
         shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta)
         log(f"shipped checkpoint: {shipped}")

@@ -67,6 +67,7 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
     assert {"when", "commit", "machine", "duration_s", "metrics", "config"} <= set(checkpoint.training)
     assert {"last.safetensors", "epoch-001.safetensors", "epoch-002.safetensors", "state.pt"} <= {
         p.name for p in tmp_path.iterdir()}
+    assert (tmp_path / "curves.png").stat().st_size > 1000
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
 

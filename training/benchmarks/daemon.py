@@ -1,15 +1,18 @@
-"""Benchmark of the real daemon through its pipe, beside the floor of a trivial echo daemon.
+"""Benchmark of the real daemon through its pipe, beside floors measured in the same run.
 
 Spawns `python -m bridge` exactly as the editor would (it imports nothing from bridge/) and speaks raw
 JSON lines to it. Prints: spawn to first `ping` reply, spawn to model ready (the first `predict`
 answered), sequential `predict` round trip median/p99, pipelined throughput with a window of requests
-in flight, the daemon's resident memory, and, measured in the same run, the same sequential and
-pipelined figures for an echo daemon over the same kind of pipe, so the ratio survives a noisy machine.
+in flight, CPU time per prediction (daemon and worker processes: steady on a noisy machine where
+rates are not), and resident memory. Beside them, three floors from the same run, so that ratios
+survive a noisy machine: an echo daemon over the same kind of pipe; the same daemon with an instant
+stand-in model (its own cost: transport, JSON-RPC, batching, shaping); and the Predictor alone in
+this process on the same code.
 
 Every request carries different code: real standard-library functions of 20-40 lines, each renamed
 with a counter so no two requests are the same text.
 
-    python -m training.benchmarks.daemon [--sequential 1000] [--pipelined 6000] [--window 64]
+    python -m training.benchmarks.daemon [--sequential 1000] [--pipelined 6000] [--window 64] [-- daemon flags]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -93,9 +97,14 @@ def distinct_sources(functions: Sequence[str]) -> Iterator[str]:
 class LinePipe:
     """A spawned process spoken to in lines: write requests, read reply lines."""
 
-    def __init__(self, command: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            env=env,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin.fileno()
@@ -266,6 +275,86 @@ def _predict_lines(sources: Iterator[str], first_id: int, count: int) -> list[by
     return [request(first_id + i, "predict", {"code": next(sources)}) for i in range(count)]
 
 
+_STAND_IN_MODEL = '''
+import importlib.abc, importlib.machinery, sys
+
+class _InstantPredictions(importlib.abc.MetaPathFinder):
+    """Loads model.predictor, then makes predict_sources answer at once (no graph, no forward)."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "model.predictor":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            from model.prediction import Prediction
+
+            module.Predictor.predict_sources = lambda self, sources, **_: [Prediction(0.5) for _ in sources]
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _InstantPredictions())
+'''
+"""A sitecustomize for the daemon's own-cost run: the real daemon, a model that costs nothing."""
+
+
+@dataclass
+class DaemonRun:
+    first_ping_ms: float
+    model_ready_ms: float
+    sequential: RoundTrips
+    rate: float
+    cpu_ms: dict[str, tuple[float, float]]
+    """Per phase: CPU ms per prediction of the daemon and of its worker processes."""
+    memory: dict[str, int]
+    child_memory: list[dict[str, int]]
+    exit_code: int
+
+
+def run_daemon(
+    command: Sequence[str], sources: Iterator[str], args: argparse.Namespace, env: dict[str, str] | None = None
+) -> DaemonRun:
+    """Spawn, time the first ping and first prediction, warm up, then measure both phases."""
+    started = time.perf_counter()
+    daemon = LinePipe(command, env=env)
+    daemon.write(request(0, "ping"))
+    _check(daemon.read_line())
+    first_ping_ms = (time.perf_counter() - started) * 1e3
+    daemon.write(request(1, "predict", {"code": next(sources)}))
+    _check(daemon.read_line())
+    model_ready_ms = (time.perf_counter() - started) * 1e3
+    for warm_line in _predict_lines(sources, 10, 50):  # warm caches and code paths, not measured
+        daemon.write(warm_line)
+        daemon.read_line()
+    pipelined(daemon, _predict_lines(sources, 100, 300), args.window)  # a burst starts any worker processes
+    pid = daemon.process.pid
+    cpu_before = cpu_seconds(pid)
+    seq = sequential(daemon, _predict_lines(sources, 1_000_000, args.sequential))
+    cpu_seq = cpu_seconds(pid)
+    rate = pipelined(daemon, _predict_lines(sources, 2_000_000, args.pipelined), args.window)
+    cpu_pipe = cpu_seconds(pid)
+    memory = memory_kib(pid)
+    child_memory = [memory_kib(child) for child in descendants_of(pid)]
+    cpu_ms = {
+        phase: ((end[0] - start[0]) / count * 1e3, (end[1] - start[1]) / count * 1e3)
+        for phase, start, end, count in (
+            ("sequential", cpu_before, cpu_seq, args.sequential),
+            ("pipelined", cpu_seq, cpu_pipe, args.pipelined),
+        )
+    }
+    return DaemonRun(first_ping_ms, model_ready_ms, seq, rate, cpu_ms, memory, child_memory, daemon.close())
+
+
+def stand_in_environment(directory: str) -> dict[str, str]:
+    """The environment that gives a spawned daemon the instant stand-in model."""
+    with open(os.path.join(directory, "sitecustomize.py"), "w") as handle:
+        handle.write(_STAND_IN_MODEL)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [directory, os.environ.get("PYTHONPATH")])))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequential", type=int, default=1000, help="sequential predict requests")
@@ -280,66 +369,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"code: {len(functions)} standard-library functions, mean {mean_lines:.1f} lines, one per request")
 
-    started = time.perf_counter()
-    daemon = LinePipe([sys.executable, "-m", "bridge", *args.daemon_args])
-    daemon.write(request(0, "ping"))
-    _check(daemon.read_line())
-    first_ping_ms = (time.perf_counter() - started) * 1e3
-    daemon.write(request(1, "predict", {"code": next(sources)}))
-    _check(daemon.read_line())
-    model_ready_ms = (time.perf_counter() - started) * 1e3
-
-    for warm_line in _predict_lines(sources, 10, 50):  # warm caches and code paths, not measured
-        daemon.write(warm_line)
-        daemon.read_line()
-    pipelined(daemon, _predict_lines(sources, 100, 300), args.window)  # a burst starts the graph workers
-    pid = daemon.process.pid
-    cpu_before = cpu_seconds(pid)
-    seq = sequential(daemon, _predict_lines(sources, 1_000_000, args.sequential))
-    cpu_seq = cpu_seconds(pid)
-    rate = pipelined(daemon, _predict_lines(sources, 2_000_000, args.pipelined), args.window)
-    cpu_pipe = cpu_seconds(pid)
-    memory = memory_kib(daemon.process.pid)
-    worker_memory = [memory_kib(child) for child in descendants_of(daemon.process.pid)]
-    exit_code = daemon.close()
-
+    command = [sys.executable, "-m", "bridge", *args.daemon_args]
+    real = run_daemon(command, sources, args)
+    with tempfile.TemporaryDirectory() as directory:
+        own = run_daemon(command, sources, args, env=stand_in_environment(directory))
     sample = _predict_lines(sources, 3_000_000, max(args.sequential, 1))
     echo = LinePipe([sys.executable, "-c", _ECHO_DAEMON])
     echo_seq = sequential(echo, sample)
     echo_rate = pipelined(echo, sample * max(1, args.pipelined // len(sample)), args.window)
     echo.close()
-
-    print(f"spawn to first ping reply:    {first_ping_ms:8.1f} ms")
-    print(f"spawn to model ready:         {model_ready_ms:8.1f} ms (first predict answered)")
-    print(
-        f"sequential predict round trip: median {seq.median_ms:.3f} ms, p99 {seq.p99_ms:.3f} ms "
-        f"({args.sequential} requests)   | echo floor: median {echo_seq.median_ms:.3f} ms, "
-        f"p99 {echo_seq.p99_ms:.3f} ms"
-    )
-    print(
-        f"pipelined predict throughput:  {rate:,.0f} predictions/s (window {args.window}, "
-        f"{args.pipelined} requests)   | echo floor: {echo_rate:,.0f} messages/s"
-    )
-    for phase, start, end, count in (
-        ("sequential", cpu_before, cpu_seq, args.sequential),
-        ("pipelined", cpu_seq, cpu_pipe, args.pipelined),
-    ):
-        print(
-            f"CPU per prediction, {phase}: daemon {(end[0] - start[0]) / count * 1e3:.3f} ms, "
-            f"its worker processes {(end[1] - start[1]) / count * 1e3:.3f} ms"
-        )
     floor_one, floor_batch = model_floor(sample[:256])
+
+    print(f"spawn to first ping reply:    {real.first_ping_ms:8.1f} ms")
+    print(f"spawn to model ready:         {real.model_ready_ms:8.1f} ms (first predict answered)")
     print(
-        f"model alone, in this process (1 thread): one function {floor_one:.3f} ms median; "
-        f"batches of 64: {floor_batch:.3f} ms per function   (the floor under the daemon's figures)"
+        f"sequential predict round trip: median {real.sequential.median_ms:.3f} ms, "
+        f"p99 {real.sequential.p99_ms:.3f} ms ({args.sequential} requests)"
     )
-    print(f"daemon memory: VmRSS {memory['VmRSS'] / 1024:.1f} MiB, VmHWM {memory['VmHWM'] / 1024:.1f} MiB")
-    for index, figures in enumerate(worker_memory):
+    print(
+        f"pipelined predict throughput:  {real.rate:,.0f} predictions/s "
+        f"(window {args.window}, {args.pipelined} requests)"
+    )
+    for phase, (daemon_ms, workers_ms) in real.cpu_ms.items():
+        print(f"CPU per prediction, {phase}: daemon {daemon_ms:.3f} ms, its worker processes {workers_ms:.3f} ms")
+    print("floors measured in the same run, to read the figures above against:")
+    print(
+        f"  echo daemon over the same pipe: median {echo_seq.median_ms:.3f} ms, "
+        f"p99 {echo_seq.p99_ms:.3f} ms; pipelined {echo_rate:,.0f} messages/s"
+    )
+    print(
+        f"  the daemon with an instant stand-in model (its own cost): median {own.sequential.median_ms:.3f} ms, "
+        f"p99 {own.sequential.p99_ms:.3f} ms; pipelined {own.rate:,.0f} predictions/s, "
+        f"CPU {own.cpu_ms['pipelined'][0]:.3f} ms per prediction"
+    )
+    print(
+        f"  the model alone in this process (1 thread): one function {floor_one:.3f} ms median; "
+        f"batches of 64: {floor_batch:.3f} ms per function"
+    )
+    print(f"daemon memory: VmRSS {real.memory['VmRSS'] / 1024:.1f} MiB, VmHWM {real.memory['VmHWM'] / 1024:.1f} MiB")
+    for index, figures in enumerate(real.child_memory):
         print(
             f"child process {index} memory: VmRSS {figures['VmRSS'] / 1024:.1f} MiB, "
             f"VmHWM {figures['VmHWM'] / 1024:.1f} MiB"
         )
-    print(f"daemon exit code at end of input: {exit_code}")
+    print(f"daemon exit code at end of input: {real.exit_code}")
     return 0
 
 
