@@ -1,1 +1,12 @@
-"""bridge"""
+"""yantra-bridge: the daemon the Yantra editor spawns and talks to over stdin/stdout (JSON-RPC 2.0).
+
+The package is split like pygls: `transport` (bytes and lines), `dispatcher` (routing, the in-flight
+table, the one exception boundary), `server` (threads, lanes, lifecycle), `methods` (what each method
+does), `config` (flags), `logs` (stderr that never blocks) and `client` (spawn the daemon and call it).
+This module imports nothing heavy, so `python -m bridge` answers its first `ping` quickly; the wire
+format lives in protocol/ and the model in model/.
+"""
+
+from bridge.config import BridgeConfig
+
+__all__ = ["BridgeConfig"]

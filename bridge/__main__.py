@@ -1,0 +1,67 @@
+"""Entry point of `yantra-bridge` and `python -m bridge`: flags, stdout takeover, then serve.
+
+Owns the start-up order that keeps stdout clean and the first reply fast: parse flags, take fd 1
+for the protocol before anything can print, set up non-blocking logging, pin numeric libraries to
+one thread, and hand over to bridge.server. Everything after that is the server's.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from bridge.config import parse_args
+
+__all__ = ["main"]
+
+_SWITCH_INTERVAL_S = 0.0005
+"""How long a busy thread may hold the GIL before the reader gets a turn (CPython's default is 5 ms,
+which would put a 5 ms floor under `ping` while a forward pass runs)."""
+
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _print_schema() -> int:
+    import orjson
+
+    from protocol.methods import json_schema
+
+    sys.stdout.buffer.write(orjson.dumps(json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the daemon until it is told to stop; the process exits with the lifecycle's exit code.
+
+    Serving ends in `os._exit`: by then every reply is written (unbuffered, straight to the fd), and
+    a normal interpreter exit could hang flushing a stderr that nobody reads.
+    """
+    config = parse_args(argv)
+    if config.print_schema:
+        return _print_schema()
+    started = time.monotonic()
+    for name in _ONE_THREAD:
+        os.environ.setdefault(name, "1")  # one intra-op thread: two would fight the reader for 2 cores
+    from bridge.early import EarlyReader, StopRequest, install_stop_signals
+    from bridge.logs import configure_logging
+    from bridge.transport import Writer, claim_stdout
+
+    stop = StopRequest()
+    install_stop_signals(stop)
+    writer = Writer(claim_stdout())
+    log_sink = configure_logging(config.log_level)
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
+    reader = EarlyReader(functools.partial(os.read, 0), writer, max_line_bytes=config.max_line_bytes)
+    from bridge.server import Server  # pydantic and the protocol models: ~100 ms, while pings are answered
+
+    exit_code = Server(config, reader=reader, writer=writer, stop=stop, started=started).serve()
+    log_sink.flush()
+    os._exit(exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The daemon's settings: one frozen dataclass and the command line that fills it.
+
+Owns the flag names, their defaults and their validation. What the limits mean on the wire (which
+error a breach gets) is the dispatcher's business; how the model finds its checkpoint is model/'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_MAX_DEPTH", "LOG_LEVELS", "MAX_SUPPORTED_DEPTH", "BridgeConfig", "auto_workers", "parse_args"]
+
+MIB = 1024 * 1024
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+DEFAULT_MAX_DEPTH = 64
+MAX_SUPPORTED_DEPTH = 512
+"""protocol.framing's bounds, repeated (a test keeps them equal) so that reading flags imports no
+pydantic: the reader must be running before the heavy imports start."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    """Everything the daemon needs to know before it reads its first line."""
+
+    log_level: str = "warning"
+    max_line_bytes: int = 16 * MIB
+    """Longest input line accepted; a longer one is skipped and answered LIMIT_EXCEEDED."""
+    max_batch: int = 1000
+    """Most messages in one JSON-RPC batch array."""
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    """Deepest nesting of arrays and objects in one message."""
+    max_code_bytes: int = 2 * MIB
+    """Largest `code` param, in UTF-8 bytes."""
+    queue_size: int = 4096
+    """Requests that may wait for a worker; one more is answered SERVER_BUSY."""
+    max_forward_batch: int = 256
+    """Most queued predictions taken into one forward pass."""
+    workers: int = field(default_factory=lambda: auto_workers())
+    """Processes that predict when requests pile up (0: the daemon alone)."""
+    checkpoint: str | None = None
+    print_schema: bool = False
+
+    def limits(self) -> dict[str, int]:
+        """The limits as the host sees them (in `initialize`)."""
+        return {
+            "max_line_bytes": self.max_line_bytes,
+            "max_batch": self.max_batch,
+            "max_json_depth": self.max_json_depth,
+            "max_code_bytes": self.max_code_bytes,
+            "queue_size": self.queue_size,
+        }
+
+
+def auto_workers(cpus: int | None = None) -> int:
+    """Worker processes worth starting: the CPUs beyond two (one for the host, one for the daemon), at most 4.
+
+    Measured on a 2-CPU machine shared with other work, a second predicting process cost more CPU
+    (pickling, cache misses) than it gained, so small machines predict in the daemon alone.
+    """
+    return max(0, min(4, (cpus if cpus is not None else os.cpu_count() or 1) - 2))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _json_depth(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SUPPORTED_DEPTH:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SUPPORTED_DEPTH}, got {value}")
+    return value
+
+
+def _worker_count(text: str) -> int:
+    if text == "auto":
+        return auto_workers()
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or at least 0, got {value}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    defaults = BridgeConfig()
+    parser = argparse.ArgumentParser(
+        prog="yantra-bridge",
+        description="Code-intelligence sidecar for the Yantra editor: JSON-RPC 2.0, one message per line "
+        "on stdin/stdout. Logs go to stderr.",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level)
+    parser.add_argument("--max-line-bytes", type=_positive_int, default=defaults.max_line_bytes)
+    parser.add_argument("--max-batch", type=_positive_int, default=defaults.max_batch)
+    parser.add_argument("--max-json-depth", type=_json_depth, default=defaults.max_json_depth)
+    parser.add_argument("--max-code-bytes", type=_positive_int, default=defaults.max_code_bytes)
+    parser.add_argument("--queue-size", type=_positive_int, default=defaults.queue_size)
+    parser.add_argument("--max-forward-batch", type=_positive_int, default=defaults.max_forward_batch)
+    parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default="auto",
+        help="processes that predict when requests pile up: a number (0: the daemon alone) or 'auto' "
+        "(the CPUs beyond two, at most 4)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint to load (default: $YANTRA_CHECKPOINT, the user's, then the shipped one)",
+    )
+    parser.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the JSON Schema of every method's params and result, then exit",
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> BridgeConfig:
+    """Read the command line (argparse exits with code 2 and a message on bad flags)."""
+    namespace = _build_parser().parse_args(argv)
+    return BridgeConfig(**vars(namespace))

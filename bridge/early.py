@@ -1,0 +1,148 @@
+"""What runs before the heavy imports: the reader thread, early pings, and the stop signals.
+
+Owns the read loop for the daemon's whole life. Until the dispatcher exists (pydantic and the
+protocol models take ~100 ms to import) it answers plain pings itself and holds every other line;
+`hand_over` then dispatches the held lines in order and routes every later line straight to the
+dispatcher. `close` stops dispatching for good: once it returns, no line is being dispatched and none
+will be. The stop request (SIGTERM, SIGINT, end of input, `exit`) lives here too, so that a signal
+arriving during start-up is honoured like any other. Only the standard library, orjson and
+bridge.transport are imported here.
+
+A "plain ping" is the exact shape the full protocol layer would answer "pong" to:
+`{"jsonrpc": "2.0", "id": <string or integer>, "method": "ping"}`, with no params or empty ones and
+nothing else. Anything else (a batch, a notification, a float or 64-bit-overflowing id, any doubt) is
+held for the dispatcher, so the early answer is never different from the late one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+import orjson
+
+from bridge.transport import LineTooLong, Writer, read_lines
+
+__all__ = ["EarlyReader", "StopRequest", "install_stop_signals", "plain_ping_reply"]
+
+logger = logging.getLogger(__name__)
+
+Line = bytes | LineTooLong
+_PING_KEYS = frozenset({"jsonrpc", "id", "method"})
+_MAX_EXACT_INT = 2**63 - 1
+
+
+def plain_ping_reply(line: bytes) -> bytes | None:
+    """The encoded "pong" reply when `line` is a plain ping request, else None."""
+    if b'"ping"' not in line:
+        return None
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(message) is not dict or message.get("method") != "ping" or message.get("jsonrpc") != "2.0":
+        return None
+    if message.keys() - {"params"} != _PING_KEYS or message.get("params", []) not in ([], {}):
+        return None
+    request_id = message["id"]
+    if type(request_id) is int and abs(request_id) > _MAX_EXACT_INT:
+        return None  # orjson may have read a longer run of digits: leave exactness to the protocol layer
+    if type(request_id) not in (str, int):
+        return None
+    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": "pong"}) + b"\n"
+
+
+class StopRequest:
+    """The first reason to stop and the exit code it implies; safe from any thread or signal handler."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+        self.exit_code = 0
+
+    def set(self, reason: str, exit_code: int = 0) -> None:
+        if not self._event.is_set():  # the first reason wins
+            self.reason = reason
+            self.exit_code = exit_code
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._event.wait(timeout)
+
+
+def install_stop_signals(stop: StopRequest) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop (answer what was read, exit 0) instead of killing."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set(f"received {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+class EarlyReader:
+    """Reads stdin on its own thread from the first moment; see the module docstring."""
+
+    def __init__(self, read: Callable[[int], bytes], writer: Writer, *, max_line_bytes: int) -> None:
+        self._read = read
+        self._writer = writer
+        self._max_line_bytes = max_line_bytes
+        self._lock = threading.Lock()
+        self._held: list[Line] = []
+        self._dispatch: Callable[[Line], None] | None = None
+        self._on_end: Callable[[], None] | None = None
+        self._ended = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="bridge-reader", daemon=True)
+        self._thread.start()
+
+    def hand_over(self, dispatch: Callable[[Line], None], *, on_end: Callable[[], None]) -> None:
+        """Dispatch the held lines, then every later one; call `on_end` at end of input."""
+        with self._lock:
+            for line in self._held:
+                dispatch(line)
+            self._held.clear()
+            self._dispatch = dispatch
+            self._on_end = on_end
+            ended = self._ended
+        if ended:
+            on_end()
+
+    def close(self) -> None:
+        """Stop dispatching: waits for the line being dispatched, and no later line is."""
+        with self._lock:
+            self._closed = True
+
+    def _run(self) -> None:
+        try:
+            for line in read_lines(self._read, self._max_line_bytes):
+                with self._lock:
+                    if self._closed:
+                        return
+                    if self._dispatch is not None:
+                        self._dispatch(line)
+                    elif not self._answer_early(line):
+                        self._held.append(line)
+        except OSError as exc:
+            logger.warning("stdin failed: %s", exc)
+        except BaseException:  # the reader must not die silently: end the input instead
+            logger.exception("the reader crashed")
+        with self._lock:
+            self._ended = True
+            on_end = self._on_end
+        if on_end is not None:
+            on_end()
+
+    def _answer_early(self, line: Line) -> bool:
+        if isinstance(line, LineTooLong):
+            return False
+        reply = plain_ping_reply(line)
+        if reply is None:
+            return False
+        self._writer.write(reply)
+        return True

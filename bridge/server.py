@@ -1,0 +1,435 @@
+"""The daemon's life once its modules are loaded: the model loader, the work lanes, stop and drain.
+
+Owns the lifecycle and the worker threads: a background model load (so nothing waits for numpy),
+the forward lane that takes queued predictions together into one forward pass, a slow lane for
+everything else, and the main thread, which hands the early reader over to the dispatcher, waits for
+a reason to stop (end of input, SIGTERM/SIGINT, `exit`, a dead parent, a broken stdout), lets the work
+already read finish, and returns the exit code. Reading stdin and signals are bridge.early's; what
+each method computes is bridge.methods'; replies and the in-flight table are the dispatcher's.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.cache import PredictionCache
+from bridge.config import BridgeConfig
+from bridge.dispatcher import Dispatcher, Job
+from bridge.early import EarlyReader, StopRequest
+from bridge.transport import Writer
+from bridge.workers import PredictionWorkers
+from protocol.errors import ModelUnavailable, ServerBusy
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_WITHOUT_SHUTDOWN",
+    "ForwardLane",
+    "ForwardTask",
+    "Lifecycle",
+    "ModelSlot",
+    "Server",
+    "SlowLane",
+]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_WITHOUT_SHUTDOWN = 1
+"""`exit` arrived without a `shutdown` before it (the LSP rule)."""
+
+_DRAIN_TIMEOUT_S = 60.0
+_PARENT_CHECK_S = 1.0
+
+
+class Lifecycle(enum.Enum):
+    """Where the daemon is in its life; it only ever moves down this list."""
+
+    RUNNING = "running"
+    """Serving; the model may still be loading (predictions then wait for it)."""
+    SHUTDOWN_REQUESTED = "shutdown_requested"
+    """`shutdown` was answered: new work is refused, `exit` is awaited."""
+    STOPPING = "stopping"
+    """A reason to stop arrived: no new line is read; the work already read is finishing."""
+    STOPPED = "stopped"
+
+
+class ModelSlot:
+    """The predictor, loaded once in the background (a `reload` swaps the model inside it)."""
+
+    def __init__(self, checkpoint: str | None) -> None:
+        self._checkpoint = checkpoint
+        self._ready = threading.Event()
+        self._predictor: Any = None
+        self._error: BaseException | None = None
+
+    def start_loading(self) -> None:
+        threading.Thread(target=self._load, name="bridge-model-load", daemon=True).start()
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            from model.predictor import Predictor  # numpy and the network load here, off the reader
+
+            predictor = Predictor(self._checkpoint)
+            predictor.load()
+            self._predictor = predictor
+            logger.info("model ready in %.0f ms", (time.perf_counter() - started) * 1e3)
+        except BaseException as exc:
+            self._error = exc
+            logger.error("model failed to load: %s", exc, exc_info=True)
+        finally:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """True once a predictor can serve (loading finished without error)."""
+        return self._ready.is_set() and self._predictor is not None
+
+    @property
+    def loading(self) -> bool:
+        return not self._ready.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def wait(self) -> Any:
+        """The predictor, waiting for the load to finish; ModelUnavailable if it failed."""
+        self._ready.wait()
+        if self._predictor is None:
+            raise ModelUnavailable(
+                f"Model unavailable: the model could not be loaded: {self._error}", reason=str(self._error)
+            )
+        return self._predictor
+
+
+@dataclass(slots=True)
+class ForwardTask:
+    """One queued prediction: what to run it on and how to shape its result."""
+
+    job: Job
+    code: str | None
+    features: list[float] | None
+    finish: Callable[[Any, Any], Any]
+    """(task, prediction or embedding row) -> result; the methods layer shapes results."""
+    top_k: int = 5
+    include_embedding: bool = False
+    embed_only: bool = False
+
+
+class ForwardLane:
+    """A bounded queue of predictions and the thread that runs them, many per forward pass.
+
+    Whatever is waiting when the thread comes round is taken together (up to `max_batch`), so a
+    sequential caller pays one thread hop and a pipelining caller pays one forward pass per burst.
+    When predictions pile up and worker processes are configured, code predictions are sent to them
+    in chunks (bridge.workers) and this thread only shapes their results; a lone request is still
+    served in-process, with no process hop. Code scored a moment ago is answered from a small cache
+    (bridge.cache). A full queue refuses at once with SERVER_BUSY.
+    """
+
+    def __init__(self, model: ModelSlot, *, capacity: int, max_batch: int, workers: int) -> None:
+        self._model = model
+        self._capacity = capacity
+        self._max_batch = max_batch
+        self._worker_count = workers
+        self._workers = PredictionWorkers(workers) if workers else None
+        self._cache = PredictionCache()
+        self._tasks: deque[ForwardTask] = deque()
+        self._returned: deque[tuple[list[ForwardTask], list[Any] | BaseException]] = deque()
+        self._at_workers = 0
+        self._wakeup = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="bridge-forward", daemon=True)
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        """Predictions waiting: queued, or with the worker processes."""
+        return len(self._tasks) + self._at_workers
+
+    def submit(self, task: ForwardTask) -> None:
+        with self._wakeup:
+            if len(self._tasks) + self._at_workers >= self._capacity:
+                raise ServerBusy(
+                    f"Server busy: {self._capacity} requests are already waiting; retry later",
+                    queue_size=self._capacity,
+                )
+            self._tasks.append(task)
+            self._wakeup.notify()
+
+    def model_changed(self) -> None:
+        """After a reload: forget cached predictions, and replace the workers (they hold the old model)."""
+        self._cache.clear()
+        with self._wakeup:
+            old, self._workers = self._workers, PredictionWorkers(self._worker_count) if self._worker_count else None
+        if old is not None:
+            old.close()
+
+    def close(self) -> None:
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+            workers = self._workers
+        if workers is not None:
+            workers.close()
+
+    def _take(self) -> tuple[list[tuple[list[ForwardTask], Any]], list[ForwardTask]] | None:
+        """Chunks back from the workers, and new tasks; None once closed and empty."""
+        with self._wakeup:
+            self._wakeup.wait_for(lambda: self._tasks or self._returned or self._closed)
+            if not self._tasks and not self._returned:
+                return None
+            returned = list(self._returned)
+            self._returned.clear()
+            count = min(len(self._tasks), self._max_batch)
+            return returned, [self._tasks.popleft() for _ in range(count)]
+
+    def _run(self) -> None:
+        while (work := self._take()) is not None:
+            returned, tasks = work
+            try:
+                predictor = self._model.wait()
+            except Exception as exc:
+                for task in [task for chunk, _ in returned for task in chunk] + tasks:
+                    task.job.fail(exc)
+                continue
+            for chunk, outcome in returned:
+                self._finish_returned(predictor, chunk, outcome)
+            live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
+            to_workers = [task for task in live if task.code is not None and not task.embed_only]
+            if to_workers and self._workers_wanted(predictor, len(to_workers)):
+                kept = self._send_to_workers(to_workers)
+                live = [task for task in live if task.code is None or task.embed_only] + kept
+            for group in _groups(live):
+                self._deliver(group, functools.partial(_forward, predictor))
+
+    def _answered_from_cache(self, task: ForwardTask) -> bool:
+        """Unchanged code the model has just scored is answered from the cache, with no work."""
+        if task.code is None or task.embed_only:
+            return False
+        prediction = self._cache.get(task.code, top_k=task.top_k, include_embedding=task.include_embedding)
+        if prediction is None:
+            return False
+        try:
+            task.job.finish(task.finish(task, prediction))
+        except Exception as exc:
+            task.job.fail(exc)
+        return True
+
+    def _workers_wanted(self, predictor: Any, count: int) -> bool:
+        """Under load (several predictions at once, or some already out) and the workers are up."""
+        workers = self._workers
+        if workers is None or (count < 2 and not self._at_workers):
+            return False
+        workers.start_in_background(predictor.info()["checkpoint"])
+        return workers.ready
+
+    def _send_to_workers(self, tasks: list[ForwardTask]) -> list[ForwardTask]:
+        """Send all but this process's own share to the workers; return the share kept here."""
+        workers = self._workers
+        assert workers is not None
+        shares = min(workers.workers + 1, len(tasks))  # this process predicts one share itself
+        kept = tasks[0::shares]
+        logger.debug("%d of %d predictions sent to the prediction workers", len(tasks) - len(kept), len(tasks))
+        for index in range(1, shares):
+            chunk = tasks[index::shares]
+            with self._wakeup:
+                self._at_workers += len(chunk)
+            workers.submit(
+                [task.code for task in chunk],
+                **_shared_options(chunk),
+                done=functools.partial(self._on_returned, chunk),
+            )
+        return kept
+
+    def _on_returned(self, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
+        with self._wakeup:
+            self._returned.append((chunk, outcome))
+            self._wakeup.notify()
+
+    def _finish_returned(self, predictor: Any, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
+        """Shape the workers' predictions; a chunk whose worker failed is predicted here instead."""
+        with self._wakeup:
+            self._at_workers -= len(chunk)
+        if isinstance(outcome, BaseException):
+            self._deliver(chunk, functools.partial(_forward, predictor))
+            return
+        options = _shared_options(chunk)
+        for task, prediction in zip(chunk, outcome, strict=True):
+            if isinstance(prediction, BaseException):
+                task.job.fail(prediction)
+                continue
+            self._cache.put(task.code, prediction, **options)
+            try:
+                task.job.finish(task.finish(task, prediction))
+            except Exception as exc:
+                task.job.fail(exc)
+
+    def _deliver(self, group: list[ForwardTask], compute: Callable[[list[ForwardTask]], list[Any]]) -> None:
+        """One call for the whole group; if it fails, each task alone so each gets its own error."""
+        try:
+            outputs = compute(group)
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].job.fail(exc)
+            else:
+                for task in group:
+                    self._deliver([task], compute)
+            return
+        options = _shared_options(group)
+        for task, output in zip(group, outputs, strict=True):
+            if task.code is not None and not task.embed_only:
+                self._cache.put(task.code, output, **options)
+            try:
+                task.job.finish(task.finish(task, output))
+            except Exception as exc:
+                task.job.fail(exc)
+
+
+def _groups(tasks: list[ForwardTask]) -> list[list[ForwardTask]]:
+    """Split a batch by the predictor call it needs (code or vectors; predictions or embeddings)."""
+    groups: dict[tuple[bool, bool], list[ForwardTask]] = {}
+    for task in tasks:
+        groups.setdefault((task.code is not None, task.embed_only), []).append(task)
+    return list(groups.values())
+
+
+def _forward(predictor: Any, group: list[ForwardTask]) -> list[Any]:
+    from_code = group[0].code is not None
+    inputs = [task.code if from_code else task.features for task in group]
+    if group[0].embed_only:
+        rows = predictor.embed_sources(inputs) if from_code else predictor.embed_vectors(inputs)
+        return list(rows)
+    call = predictor.predict_sources if from_code else predictor.predict_vectors
+    return call(inputs, **_shared_options(group))
+
+
+def _shared_options(group: list[ForwardTask]) -> dict[str, Any]:
+    """One call serves the whole group: the largest top_k (each result is cut to its own later)."""
+    return {
+        "top_k": max(task.top_k for task in group),
+        "include_embedding": any(task.include_embedding for task in group),
+    }
+
+
+class SlowLane:
+    """Methods that are neither instant nor batched (extract_features, reload, very large code).
+
+    Two threads, so one long request (a huge module) does not hold up every other slow one.
+    """
+
+    def __init__(self, *, capacity: int) -> None:
+        self._capacity = capacity
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bridge-slow")
+
+    @property
+    def depth(self) -> int:
+        return self._pending
+
+    def submit(self, job: Job, work: Callable[[], Any]) -> None:
+        with self._lock:
+            if self._pending >= self._capacity:
+                raise ServerBusy(
+                    f"Server busy: {self._capacity} requests are already waiting; retry later",
+                    queue_size=self._capacity,
+                )
+            self._pending += 1
+        self._executor.submit(self._run, job, work)
+
+    def _run(self, job: Job, work: Callable[[], Any]) -> None:
+        try:
+            if not job.cancelled:
+                job.finish(work())
+        except Exception as exc:
+            job.fail(exc)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=False)
+
+
+class Server:
+    """Wires transport, dispatcher, methods and lanes together and runs them until a stop."""
+
+    def __init__(
+        self, config: BridgeConfig, *, reader: EarlyReader, writer: Writer, stop: StopRequest, started: float
+    ) -> None:
+        from bridge.methods import BridgeMethods  # methods imports server's lanes: wire here
+
+        self.config = config
+        self.started = started
+        self.state = Lifecycle.RUNNING
+        self._reader = reader
+        self._stop = stop
+        self.model = ModelSlot(config.checkpoint)
+        self.forward = ForwardLane(
+            self.model,
+            capacity=config.queue_size,
+            max_batch=config.max_forward_batch,
+            workers=config.workers,
+        )
+        self.slow = SlowLane(capacity=config.queue_size)
+        writer.on_broken = functools.partial(self.request_stop, "stdout is broken")
+        self.methods = BridgeMethods(self)
+        self.dispatcher = Dispatcher(
+            writer,
+            self.methods,
+            max_batch=config.max_batch,
+            max_json_depth=config.max_json_depth,
+            max_line_bytes=config.max_line_bytes,
+        )
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str, exit_code: int = EXIT_OK) -> None:
+        """Ask the main thread to stop; the first reason wins. Safe from any thread."""
+        self._stop.set(reason, exit_code)
+
+    def request_shutdown(self) -> None:
+        """`shutdown`: refuse new work from now on; `exit` will then stop with code 0."""
+        if self.state is Lifecycle.RUNNING:
+            self.state = Lifecycle.SHUTDOWN_REQUESTED
+
+    @property
+    def queue_depth(self) -> int:
+        return self.forward.depth + self.slow.depth
+
+    # -- running --------------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Run until a reason to stop, finish the work already read, and return the exit code."""
+        self._reader.hand_over(
+            self.dispatcher.dispatch_line, on_end=functools.partial(self.request_stop, "end of input")
+        )
+        self.model.start_loading()
+        parent = os.getppid()
+        while not self._stop.wait(_PARENT_CHECK_S):
+            if os.getppid() != parent:
+                self.request_stop("the parent process died")
+        return self._drain()
+
+    def _drain(self) -> int:
+        logger.info("stopping: %s", self._stop.reason)
+        self.state = Lifecycle.STOPPING
+        self._reader.close()  # the line being dispatched (if any) is now in the table; no new one will be
+        if not self.dispatcher.wait_idle(_DRAIN_TIMEOUT_S):
+            logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight, _DRAIN_TIMEOUT_S)
+        self.forward.close()
+        self.slow.close()
+        self.state = Lifecycle.STOPPED
+        return self._stop.exit_code

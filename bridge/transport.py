@@ -1,0 +1,137 @@
+"""Bytes in, bytes out: the stdin line reader, the one stdout writer, and the stdout fd takeover.
+
+Owns framing at the byte level: splitting the input into lines, skipping a UTF-8 byte-order mark at the
+start of the stream and blank lines, cutting lines that exceed the size limit without holding them in
+memory, and writing whole encoded messages to the private stdout fd under one lock. It never decodes
+JSON and never sees a handler: what a line means is the dispatcher's business.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines"]
+
+logger = logging.getLogger(__name__)
+
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """Stands in for a line longer than the limit; its bytes were dropped as they arrived."""
+
+    size: int
+    """How many bytes the line had (at least; counting stops at the limit's next newline)."""
+
+
+def claim_stdout() -> int:
+    """Take fd 1 for the protocol alone and point fd 1 at stderr; return the private fd.
+
+    Done once, before anything heavy is imported, so that whatever a library prints (to
+    `sys.stdout` or straight to fd 1 from C) lands on stderr instead of corrupting the protocol.
+    """
+    private_fd = os.dup(1)
+    os.set_inheritable(private_fd, False)
+    os.dup2(2, 1)
+    return private_fd
+
+
+def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[bytes | LineTooLong]:
+    """Yield each non-blank input line (without its `\\n`) until `read` returns b"" (end of input).
+
+    `read(n)` returns up to n bytes as soon as some are available (`os.read` on a pipe, or
+    `BytesIO.read1`), so a request is handled the moment its newline arrives, and a burst of
+    pipelined requests costs one system call per chunk rather than one per line. A line split over
+    many reads is gathered in a bytearray (linear, however long), and a line over the limit is
+    counted and dropped as it arrives, never held whole.
+    """
+    pending = bytearray()  # the start of a line whose newline has not arrived yet
+    skipping = 0  # > 0 while dropping an oversized line: its bytes so far
+    head = b""  # the first bytes of the stream, until we know whether they are a byte-order mark
+    at_start = True
+    while chunk := read(_CHUNK):
+        if at_start:
+            head += chunk
+            if len(head) < len(_BOM) and _BOM.startswith(head):
+                continue  # not enough bytes yet to tell
+            chunk, at_start = head.removeprefix(_BOM), False
+        start = 0
+        while (newline := chunk.find(b"\n", start)) >= 0:
+            if skipping:
+                yield LineTooLong(skipping + newline - start)
+                skipping = 0
+            elif pending:
+                pending += chunk[start:newline]
+                yield from _complete(bytes(pending), max_line_bytes)
+                pending.clear()
+            else:
+                yield from _complete(chunk[start:newline], max_line_bytes)
+            start = newline + 1
+        rest = len(chunk) - start
+        if skipping:
+            skipping += rest
+        elif len(pending) + rest > max_line_bytes:
+            skipping = len(pending) + rest
+            pending.clear()
+        else:
+            pending += chunk[start:]
+    if at_start:
+        pending += head  # the whole input was a few bytes that began like a byte-order mark
+    if skipping:
+        yield LineTooLong(skipping)
+    elif pending.strip():
+        yield bytes(pending)  # a last line without its newline still counts
+
+
+def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]:
+    """A whole line as the reader yields it: too long, blank (nothing), or the line."""
+    if len(line) > max_line_bytes:
+        yield LineTooLong(len(line))
+    elif line.strip():
+        yield line
+
+
+class Writer:
+    """The one place that writes to stdout: whole messages, under one lock, straight to the fd.
+
+    A write that fails (the reader of our stdout went away) closes the writer for good and calls
+    `on_broken` once; later writes are dropped, so a dead host never causes a traceback storm.
+    """
+
+    def __init__(self, fd: int, *, on_broken: Callable[[], None] | None = None) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self.on_broken = on_broken
+        """Called once, from the failing writer's thread, when stdout breaks (settable after start)."""
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
+    def write(self, data: bytes) -> bool:
+        """Write `data` completely (one or more encoded messages); False when stdout is gone."""
+        with self._lock:
+            if self._broken:
+                return False
+            view = memoryview(data)
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError as exc:
+                self._broken = True
+                level = logging.DEBUG if exc.errno in (errno.EPIPE, errno.EBADF) else logging.WARNING
+                logger.log(level, "stdout is gone (%s); replies from now on are dropped", exc)
+            else:
+                return True
+        if self.on_broken is not None:
+            self.on_broken()
+        return False

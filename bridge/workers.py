@@ -1,0 +1,169 @@
+"""Predictions computed in worker processes, so extraction and forward passes run outside the GIL.
+
+Owns the worker pool: started on demand in the background (the first time predictions pile up, so a
+host that asks one thing at a time never pays for it), from a fork server that has already imported
+model.predictor, each worker loading the same checkpoint as the daemon. `predict_chunk` is what a
+worker runs: the daemon sends source text and gets back `model.prediction.Prediction`s, a few hundred
+bytes each, so the daemon's own share of a request is reading, shaping and writing JSON. Model
+errors cross the process boundary as plain tuples (their keyword-only constructors do not unpickle)
+and are revived on this side. When to use the workers is bridge.server's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import select
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from model.errors import SourceLimitError, SourceSyntaxError
+
+__all__ = ["PredictionWorkers", "predict_chunk", "revive"]
+
+logger = logging.getLogger(__name__)
+
+_WATCHDOG_S = 1.0
+_predictor: Any = None
+"""The worker's own Predictor, loaded by its initializer."""
+
+
+def _init_worker(daemon_pid: int, checkpoint: str | None) -> None:
+    """Load the daemon's checkpoint, ignore Ctrl-C (the daemon decides), exit when the daemon is gone.
+
+    A pool worker otherwise outlives a daemon that died without shutting the pool down: it holds
+    both ends of its own task pipe, so it never sees end of input.
+    """
+    global _predictor
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(daemon_pid,), name="bridge-worker-watchdog", daemon=True).start()
+    from model.predictor import Predictor
+
+    _predictor = Predictor(checkpoint)
+    _predictor.load()
+
+
+def _exit_with(daemon_pid: int) -> None:
+    try:
+        pidfd = os.pidfd_open(daemon_pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel): ask every second instead
+        while _alive(daemon_pid):
+            threading.Event().wait(_WATCHDOG_S)
+    else:
+        select.select([pidfd], [], [])  # readable once the daemon has exited
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool) -> list[Any]:
+    """In a worker: one forward pass for the chunk; a source over a limit fails alone, as a tuple."""
+    try:
+        return _predictor.predict_sources(sources, top_k=top_k, include_embedding=include_embedding)
+    except SourceLimitError:
+        if len(sources) == 1:
+            raise
+    results: list[Any] = []
+    for source in sources:
+        try:
+            results.extend(_predictor.predict_sources([source], top_k=top_k, include_embedding=include_embedding))
+        except SourceLimitError as exc:
+            results.append(("limit", str(exc), exc.limit, exc.maximum, exc.actual))
+        except SourceSyntaxError as exc:  # not raised by predict_sources today; kept exact if it ever is
+            results.append(("syntax", str(exc), exc.line, exc.column))
+    return results
+
+
+def revive(item: Any) -> Any:
+    """A worker's answer as this side's value: the prediction, or the model error it stands for."""
+    if not isinstance(item, tuple):
+        return item
+    if item[0] == "syntax":
+        return SourceSyntaxError(item[1], line=item[2], column=item[3])
+    return SourceLimitError(item[1], limit=item[2], maximum=item[3], actual=item[4])
+
+
+class PredictionWorkers:
+    """A pool of predicting processes: not started, starting, ready, or given up on."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._started = False
+        self._ready = threading.Event()
+        self._broken = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self._broken
+
+    def start_in_background(self, checkpoint: str | None) -> None:
+        """Start the workers once, loading `checkpoint`; `ready` turns true when they are up."""
+        with self._lock:
+            if self._started or self.workers < 1:
+                return
+            self._started = True
+        threading.Thread(target=self._start, args=(checkpoint,), name="bridge-workers-start", daemon=True).start()
+
+    def _start(self, checkpoint: str | None) -> None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["bridge.workers", "model.predictor"])
+            executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), checkpoint)
+            )
+            warm = [executor.submit(predict_chunk, ["x = 1\n"], 0, False) for _ in range(self.workers)]
+            for future in warm:
+                future.result(timeout=60)
+        except Exception as exc:
+            self._broken = True
+            logger.warning("prediction workers failed to start (%s); predicting in the daemon", exc)
+            return
+        self._executor = executor
+        self._ready.set()
+        logger.info("%d prediction worker(s) ready", self.workers)
+
+    def submit(
+        self,
+        sources: Sequence[str],
+        *,
+        top_k: int,
+        include_embedding: bool,
+        done: Callable[[list[Any] | BaseException], None],
+    ) -> None:
+        """Predict `sources` in a worker; `done` gets the results (or the failure) on another thread."""
+        assert self._executor is not None, "submit before ready"
+        future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding)
+        future.add_done_callback(lambda f: done(self._outcome(f)))
+
+    def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
+        try:
+            return [revive(item) for item in future.result()]
+        except BaseException as exc:  # a worker died, or the pool was shut down: predict in the daemon
+            if not self._broken:
+                self._broken = True
+                logger.warning("a prediction worker failed (%s); predicting in the daemon from now on", exc)
+            return exc
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the workers, waiting at most `timeout` s (they also exit by themselves with the daemon)."""
+        self._broken = True
+        executor = self._executor
+        if executor is None:
+            return
+        stopper = threading.Thread(target=executor.shutdown, kwargs={"cancel_futures": True}, daemon=True)
+        stopper.start()
+        stopper.join(timeout)

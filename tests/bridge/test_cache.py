@@ -1,0 +1,40 @@
+"""The prediction cache: what an entry can serve, least-recently-used eviction, clearing."""
+
+from __future__ import annotations
+
+from bridge.cache import PredictionCache
+
+
+def test_a_prediction_serves_requests_for_as_many_suggestions_or_fewer():
+    cache = PredictionCache()
+    cache.put("x = 1", "p5", top_k=5, include_embedding=False)
+    assert cache.get("x = 1", top_k=5, include_embedding=False) == "p5"
+    assert cache.get("x = 1", top_k=2, include_embedding=False) == "p5"
+    assert cache.get("x = 1", top_k=6, include_embedding=False) is None
+
+
+def test_a_prediction_without_an_embedding_cannot_serve_a_request_for_one():
+    cache = PredictionCache()
+    cache.put("x = 1", "plain", top_k=5, include_embedding=False)
+    assert cache.get("x = 1", top_k=5, include_embedding=True) is None
+    cache.put("x = 1", "with", top_k=5, include_embedding=True)
+    assert cache.get("x = 1", top_k=5, include_embedding=False) == "with"
+
+
+def test_the_least_recently_used_entry_goes_first():
+    cache = PredictionCache(capacity=2)
+    cache.put("a", "A", top_k=5, include_embedding=False)
+    cache.put("b", "B", top_k=5, include_embedding=False)
+    assert cache.get("a", top_k=5, include_embedding=False) == "A"  # now b is the oldest
+    cache.put("c", "C", top_k=5, include_embedding=False)
+    assert cache.get("b", top_k=5, include_embedding=False) is None
+    assert len(cache) == 2
+
+
+def test_long_code_is_not_kept_and_clear_forgets_everything():
+    cache = PredictionCache(max_code_chars=10)
+    cache.put("y" * 11, "long", top_k=5, include_embedding=False)
+    cache.put("short", "kept", top_k=5, include_embedding=False)
+    assert len(cache) == 1
+    cache.clear()
+    assert cache.get("short", top_k=5, include_embedding=False) is None

@@ -1,0 +1,69 @@
+"""Command-line flags: defaults from the issue, validation, and bounds kept equal to protocol's."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.config import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, BridgeConfig, auto_workers, parse_args
+from protocol import framing
+
+
+def test_the_defaults_are_the_issues_limits():
+    config = parse_args([])
+    assert config == BridgeConfig()
+    assert config.max_line_bytes == 16 * 1024 * 1024
+    assert config.max_batch == 1000
+    assert config.max_code_bytes == 2 * 1024 * 1024
+    assert config.log_level == "warning" and config.checkpoint is None and not config.print_schema
+
+
+def test_the_json_depth_bounds_are_protocols_own():
+    assert (DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH) == (framing.DEFAULT_MAX_DEPTH, framing.MAX_SUPPORTED_DEPTH)
+
+
+def test_every_flag_reaches_the_config():
+    config = parse_args(
+        [
+            "--log-level=debug",
+            "--max-line-bytes=100",
+            "--max-batch=3",
+            "--max-json-depth=9",
+            "--max-code-bytes=50",
+            "--queue-size=7",
+            "--max-forward-batch=4",
+            "--workers=0",
+            "--checkpoint=/tmp/x.safetensors",
+            "--print-schema",
+        ]
+    )
+    assert config == BridgeConfig("debug", 100, 3, 9, 50, 7, 4, 0, "/tmp/x.safetensors", True)
+
+
+@pytest.mark.parametrize(
+    "flag", ["--max-batch=0", "--max-line-bytes=-1", "--max-json-depth=513", "--workers=-1", "--log-level=loud"]
+)
+def test_a_bad_value_is_refused_with_usage_exit_code_two(flag, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_args([flag])
+    assert exited.value.code == 2
+    assert flag.split("=")[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 0), (2, 0), (3, 1), (4, 2), (64, 4)])
+def test_auto_workers_leaves_two_cpus_to_the_host_and_the_daemon(cpus, workers):
+    assert auto_workers(cpus) == workers
+
+
+def test_workers_may_be_auto_or_a_count():
+    assert parse_args(["--workers=auto"]).workers == auto_workers()
+    assert parse_args(["--workers=3"]).workers == 3
+
+
+def test_limits_lists_what_initialize_reports():
+    assert set(BridgeConfig().limits()) == {
+        "max_line_bytes",
+        "max_batch",
+        "max_json_depth",
+        "max_code_bytes",
+        "queue_size",
+    }

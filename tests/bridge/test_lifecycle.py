@@ -1,0 +1,222 @@
+"""Start, stop and exit codes of the real daemon: end of input, signals, shutdown/exit, dead peers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.bridge.conftest import FUNCTION, WAIT_S, exchange, request_line, spawn
+
+
+def test_end_of_input_answers_every_request_already_read_then_exits_zero():
+    client = spawn()
+    codes = [FUNCTION.replace("mean_of", f"mean_{i}") for i in range(20)]
+    futures = [client.request("predict", {"code": code}) for code in codes]
+    client.close_stdin()
+    assert all("confidence" in future.result(WAIT_S) for future in futures)
+    assert client.wait() == 0
+    client.close()
+
+
+def test_end_of_input_with_nothing_pending_exits_zero_promptly():
+    client = spawn()
+    assert client.call("ping") == "pong"
+    client.close_stdin()
+    assert client.wait(5) == 0
+    client.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_answers_the_requests_already_read_then_exits_zero(signum):
+    client = spawn()
+    codes = [FUNCTION.replace("mean_of", f"f{i}") for i in range(10)]
+    futures = [client.request("predict", {"code": code}) for code in codes]
+    assert client.call("ping") == "pong"  # read after the predictions, so they are in hand
+    client.process.send_signal(signum)
+    assert all("confidence" in future.result(WAIT_S) for future in futures)
+    assert client.wait() == 0
+    client.close()
+
+
+def test_shutdown_then_exit_exits_zero_and_refuses_work_in_between():
+    client = spawn()
+    assert client.call("shutdown") is None
+    (refused,) = exchange(client, request_line("late", "predict", {"code": "x = 1"}))
+    assert refused["error"]["code"] == -32005
+    assert client.call("ping") == "pong"
+    client.notify("exit")
+    assert client.wait() == 0
+    client.close()
+
+
+def test_exit_without_shutdown_exits_one():
+    client = spawn()
+    assert client.call("ping") == "pong"
+    client.notify("exit")
+    assert client.wait() == 1
+    client.close()
+
+
+def test_exit_sent_as_a_request_is_answered_before_the_daemon_exits():
+    client = spawn()
+    assert client.call("exit") is None
+    assert client.wait() == 1
+    client.close()
+
+
+def test_a_broken_stdout_makes_it_exit_quietly():
+    pipe = subprocess.PIPE
+    process = subprocess.Popen([sys.executable, "-m", "bridge"], stdin=pipe, stdout=pipe, stderr=pipe)
+    process.stdout.close()
+    process.stdin.write(request_line(1, "ping").encode())
+    process.stdin.flush()
+    _, stderr = process.communicate(timeout=WAIT_S)
+    assert process.returncode == 0
+    assert b"Traceback" not in stderr
+
+
+def test_when_its_parent_dies_it_exits():
+    middle = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        daemon = subprocess.Popen([sys.executable, "-m", "bridge"], stdin=subprocess.PIPE)
+        daemon.stdin.write({request_line("from-middle", "ping")!r}.encode())
+        daemon.stdin.flush()
+        sys.stdin.read()  # wait to be killed
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", middle], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    pong = parent.stdout.readline()  # the daemon writes to the stdout it inherited: ours
+    assert json.loads(pong)["result"] == "pong"
+    parent.kill()
+    parent.wait(WAIT_S)
+    reader = _read_to_end(parent.stdout)
+    reader.join(WAIT_S)
+    assert not reader.is_alive(), "the orphaned daemon kept our pipe open: it did not exit"
+    parent.stdin.close()
+
+
+def _read_to_end(stream):
+    import threading
+
+    thread = threading.Thread(target=stream.read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_stderr_nobody_reads_never_blocks_it_even_at_debug_level():
+    client = spawn("--log-level=debug", stderr=subprocess.PIPE)  # stderr is never read
+    futures = [client.request("ping") for _ in range(1500)]
+    futures += [client.request("predict", {"code": f"x_{i} = {i}\n"}) for i in range(500)]
+    results = [future.result(WAIT_S) for future in futures]
+    assert results[:1500] == ["pong"] * 1500
+    assert all("confidence" in result for result in results[1500:])
+    client.close_stdin()
+    assert client.wait() == 0
+    client.close()
+    client.process.stderr.close()
+
+
+def test_a_byte_order_mark_at_the_start_of_the_stream_is_skipped():
+    client = spawn()
+    (reply,) = exchange(client, b"\xef\xbb\xbf" + request_line("bom", "ping").encode())
+    assert reply["result"] == "pong"
+    client.close()
+
+
+def test_the_console_script_answers_a_piped_request_and_exits_at_end_of_input():
+    script = shutil.which("yantra-bridge", path=str(Path(sys.executable).parent))
+    assert script, "the yantra-bridge console script is not installed"
+    done = subprocess.run(
+        [script], input=request_line(1, "ping").encode(), capture_output=True, timeout=WAIT_S, check=False
+    )
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == {"jsonrpc": "2.0", "id": 1, "result": "pong"}
+
+
+def test_print_schema_prints_the_schema_of_every_method_and_exits_zero():
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--print-schema"], capture_output=True, timeout=WAIT_S, check=False
+    )
+    assert done.returncode == 0
+    schema = json.loads(done.stdout)
+    for method in ("initialize", "ping", "health", "predict", "extract_features", "embed", "reload"):
+        assert {"params", "result"} <= set(schema["methods"][method])
+
+
+def test_a_bad_flag_is_refused_with_exit_code_two():
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge", "--max-batch=0"], capture_output=True, timeout=WAIT_S, check=False
+    )
+    assert done.returncode == 2 and b"--max-batch" in done.stderr
+
+
+def test_the_daemon_serves_predictions_without_ever_loading_torch():
+    client = spawn()
+    assert "confidence" in client.call("predict", {"code": FUNCTION})
+    assert "libtorch" not in Path(f"/proc/{client.process.pid}/maps").read_text()
+    client.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, its_parent in parents.items() if its_parent == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([pidfd], [], [], timeout)[0])
+    finally:
+        os.close(pidfd)
+
+
+def test_prediction_workers_exit_when_the_daemon_is_killed():
+    client = spawn("--log-level=info", "--workers=2", stderr=subprocess.PIPE)
+    try:
+        codes = [FUNCTION.replace("mean_of", f"burst_{i}") for i in range(64)]
+        for future in [client.request("predict", {"code": code}) for code in codes]:
+            future.result(WAIT_S)  # a burst starts the prediction workers
+        import threading
+
+        ready = threading.Event()
+
+        def watch_stderr() -> None:
+            for line in client.process.stderr:
+                if b"prediction worker(s) ready" in line:
+                    ready.set()
+
+        threading.Thread(target=watch_stderr, daemon=True).start()
+        assert ready.wait(WAIT_S), "the prediction workers never started"
+        helpers = _descendants(client.process.pid)
+        assert len(helpers) >= 2
+        client.process.kill()
+        assert client.wait() != 0
+        assert all(_wait_gone(pid, WAIT_S) for pid in helpers), "a helper process outlived the daemon"
+    finally:
+        client.close()

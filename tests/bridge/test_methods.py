@@ -1,0 +1,136 @@
+"""Every method against the real daemon, each reply checked against protocol's result model."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from bridge.client import BridgeError
+from protocol.methods import (
+    METHODS,
+    EmbedResult,
+    ExtractFeaturesResult,
+    HealthResult,
+    InitializeResult,
+    ModelInfoResult,
+    PredictResult,
+)
+from tests.bridge.conftest import FUNCTION, USES_OS_WITHOUT_IMPORT
+
+FEATURE_DIM = 978
+ORIGINAL_HOST_KEYS = ("code_suggestion", "confidence", "next_function", "predicted_imports", "potential_bugs")
+
+
+def test_initialize_describes_the_server_its_limits_methods_and_model(daemon):
+    result = InitializeResult.model_validate(daemon.call("initialize", {"client_info": {"name": "tests"}}))
+    assert result.server.name == "yantra-bridge"
+    assert set(result.methods) == set(METHODS)
+    assert result.limits.max_code_bytes == 2 * 1024 * 1024 and result.limits.max_batch == 1000
+
+
+def test_ping_answers_pong(daemon):
+    assert daemon.call("ping") == "pong"
+    assert daemon.call("ping", []) == "pong"
+
+
+def test_health_reports_a_ready_live_server_once_a_prediction_went_through(daemon):
+    daemon.call("predict", {"code": FUNCTION})
+    health = HealthResult.model_validate(daemon.call("health"))
+    assert health.live and health.ready and health.uptime_s > 0
+    assert health.queue_depth >= 0
+
+
+def test_predict_keeps_the_original_hosts_keys_and_its_lists_agree_with_the_detail(daemon):
+    raw = daemon.call("predict", {"code": USES_OS_WITHOUT_IMPORT, "path": "tools/here.py"})
+    result = PredictResult.model_validate(raw)
+    assert all(key in raw for key in ORIGINAL_HOST_KEYS)
+    assert result.next_function is None and result.embedding is None
+    assert result.predicted_imports == [i.module for i in result.imports]
+    assert result.code_suggestion == "\n".join(i.statement for i in result.imports)
+    assert result.potential_bugs == [b.kind for b in result.bugs]
+    assert result.model.version
+
+
+def test_predict_bounds_imports_and_bugs_by_top_k(daemon):
+    for top_k in (0, 1):
+        result = daemon.call("predict", {"code": USES_OS_WITHOUT_IMPORT, "top_k": top_k})
+        assert len(result["imports"]) <= top_k and len(result["bugs"]) <= top_k
+    syntax = daemon.call("predict", {"code": "def f(:", "top_k": 0})
+    assert syntax["bugs"] == [] and syntax["confidence"] == 0.0
+
+
+def test_predict_returns_a_unit_embedding_only_when_asked(daemon):
+    result = PredictResult.model_validate(daemon.call("predict", {"code": FUNCTION, "include_embedding": True}))
+    assert result.embedding is not None
+    assert math.isclose(math.fsum(x * x for x in result.embedding), 1.0, rel_tol=1e-4)
+
+
+def test_predict_accepts_a_feature_vector_instead_of_code(daemon):
+    result = PredictResult.model_validate(daemon.call("predict", {"features": [0.0] * FEATURE_DIM}))
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_predict_by_position_takes_the_code(daemon):
+    assert "confidence" in daemon.call("predict", [FUNCTION])
+
+
+def test_extract_features_gives_the_whole_the_nodes_and_ten_contiguous_categories(daemon):
+    result = ExtractFeaturesResult.model_validate(daemon.call("extract_features", {"code": FUNCTION}))
+    assert len(result.features) == FEATURE_DIM
+    assert [node.kind for node in result.nodes][:1] == ["module"]
+    assert any(node.name == "mean_of" and node.line == 1 for node in result.nodes)
+    assert all(len(node.features) == FEATURE_DIM for node in result.nodes)
+    spans = [(c.start, c.end) for c in result.categories]
+    assert len(spans) == 10 and spans[0][0] == 0 and spans[-1][1] == FEATURE_DIM
+    assert all(end == next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+
+
+@pytest.mark.parametrize("params", [{"code": FUNCTION}, {"features": [0.5] * FEATURE_DIM}], ids=["code", "vector"])
+def test_embed_returns_an_l2_normalised_vector_of_its_dim(daemon, params):
+    result = EmbedResult.model_validate(daemon.call("embed", params))
+    assert result.dim == len(result.embedding)
+    assert math.isclose(math.fsum(x * x for x in result.embedding), 1.0, rel_tol=1e-4)
+
+
+def test_embed_of_code_that_does_not_parse_is_a_syntax_error(daemon):
+    with pytest.raises(BridgeError) as raised:
+        daemon.call("embed", {"code": "def f(:"})
+    assert raised.value.code == -32003 and raised.value.data["line"] == 1
+
+
+def test_model_info_and_its_old_name_describe_the_same_loaded_model(daemon):
+    info = ModelInfoResult.model_validate(daemon.call("model_info"))
+    assert info.status == "loaded" and info.feature_dim == FEATURE_DIM and info.parameters > 0
+    assert daemon.call("get_model_info") == daemon.call("model_info")
+
+
+def test_reload_without_a_path_searches_again_and_returns_model_info(daemon):
+    info = ModelInfoResult.model_validate(daemon.call("reload"))
+    assert info.status == "loaded"
+
+
+def test_reload_of_a_bad_path_fails_and_the_old_model_keeps_serving(daemon, tmp_path):
+    bad = tmp_path / "not-a-checkpoint.safetensors"
+    bad.write_bytes(b"definitely not safetensors")
+    with pytest.raises(BridgeError) as raised:
+        daemon.call("reload", [str(bad)])
+    assert raised.value.code == -32004 and raised.value.data["path"] == str(bad)
+    assert "confidence" in daemon.call("predict", {"code": FUNCTION})
+    assert daemon.call("model_info")["status"] == "loaded"
+
+
+def test_the_same_code_twice_gets_the_same_answer(daemon):
+    first = daemon.call("predict", {"code": FUNCTION})
+    assert daemon.call("predict", {"code": FUNCTION}) == first
+
+
+def test_unchanged_code_sent_again_with_other_options_gets_answers_that_fit_them(daemon):
+    code = USES_OS_WITHOUT_IMPORT.replace("list_here", "list_again")
+    full = daemon.call("predict", {"code": code, "top_k": 5})
+    fewer = daemon.call("predict", {"code": code, "top_k": 1})
+    assert fewer["imports"] == full["imports"][:1] and fewer["bugs"] == full["bugs"][:1]
+    assert fewer["confidence"] == full["confidence"]
+    with_embedding = daemon.call("predict", {"code": code, "include_embedding": True})
+    assert len(with_embedding["embedding"]) > 0 and "embedding" not in full

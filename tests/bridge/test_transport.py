@@ -1,0 +1,128 @@
+"""The transport fed with in-memory chunks: line splitting, BOM, blank lines, size limit, the writer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+
+from bridge.transport import LineTooLong, Writer, read_lines
+
+
+def chunked_reader(chunks: Iterable[bytes]):
+    """A `read(n)` that hands out the given chunks one call at a time, then end of input."""
+    pending = list(chunks)
+
+    def read(_size: int) -> bytes:
+        return pending.pop(0) if pending else b""
+
+    return read
+
+
+def lines_of(*chunks: bytes, limit: int = 1000) -> list[bytes | LineTooLong]:
+    return list(read_lines(chunked_reader(chunks), limit))
+
+
+def test_lines_are_split_on_newlines_whatever_the_chunking():
+    assert lines_of(b'{"a":1}\n{"b"', b":2}\n", b'{"c":3}\n') == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
+
+
+def test_a_byte_order_mark_at_the_start_of_the_stream_is_skipped_even_split_across_reads():
+    assert lines_of(b"\xef", b"\xbb\xbf[1]\n") == [b"[1]"]
+
+
+def test_a_byte_order_mark_later_in_the_stream_is_kept_for_the_parser_to_refuse():
+    assert lines_of(b"[1]\n\xef\xbb\xbf[2]\n") == [b"[1]", b"\xef\xbb\xbf[2]"]
+
+
+def test_blank_lines_and_lone_carriage_returns_are_ignored():
+    assert lines_of(b"\n\r\n  \n[1]\r\n\n") == [b"[1]\r"]
+
+
+def test_a_last_line_without_its_newline_is_still_delivered():
+    assert lines_of(b"[1]\n[2]") == [b"[1]", b"[2]"]
+
+
+def test_an_oversized_line_becomes_line_too_long_and_the_next_line_is_served():
+    big = b"x" * 50
+    assert lines_of(big + b"\n[1]\n", limit=10) == [LineTooLong(50), b"[1]"]
+
+
+def test_an_oversized_line_spread_over_many_reads_is_never_buffered_whole():
+    chunks = [b"[" + b"1," * 20, *([b"1," * 20] * 10), b"1]\n[2]\n"]
+    lines = lines_of(*chunks, limit=30)
+    assert len(lines) == 2
+    assert isinstance(lines[0], LineTooLong) and lines[0].size > 30
+    assert lines[1] == b"[2]"
+
+
+def test_an_oversized_last_line_without_newline_is_reported():
+    assert lines_of(b"[1]\n" + b"y" * 40, limit=10) == [b"[1]", LineTooLong(40)]
+
+
+def test_the_writer_writes_each_message_whole_even_from_many_threads():
+    read_fd, write_fd = os.pipe()
+    writer = Writer(write_fd)
+    message = b'{"jsonrpc":"2.0","id":1,"result":"' + b"z" * 5000 + b'"}\n'
+
+    def write_many() -> None:
+        for _ in range(20):
+            writer.write(message)
+
+    received = bytearray()
+    reader = threading.Thread(target=lambda: received.extend(_read_all(read_fd)))
+    reader.start()
+    threads = [threading.Thread(target=write_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    os.close(write_fd)
+    reader.join(10)
+    os.close(read_fd)
+    assert bytes(received).split(b"\n")[:-1] == [message[:-1]] * 80
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 65536):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def test_a_broken_stdout_closes_the_writer_once_and_drops_later_writes():
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    calls = []
+    writer = Writer(write_fd, on_broken=lambda: calls.append(1))
+    assert writer.write(b"[1]\n") is False
+    assert writer.write(b"[2]\n") is False
+    assert writer.broken and calls == [1]
+    os.close(write_fd)
+
+
+def test_after_claiming_stdout_whatever_prints_lands_on_stderr():
+    script = (
+        "import os, sys\n"
+        "from bridge.transport import claim_stdout\n"
+        "fd = claim_stdout()\n"
+        "print('library noise', flush=True)\n"
+        "os.write(1, b'C-level noise\\n')\n"
+        "os.write(fd, b'protocol line\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30, check=True)
+    assert done.stdout == b"protocol line\n"
+    assert b"library noise" in done.stderr and b"C-level noise" in done.stderr
+
+
+def test_an_input_of_a_few_bytes_that_begin_like_a_byte_order_mark_is_still_delivered():
+    assert lines_of(b"\xef") == [b"\xef"]
+    assert lines_of(b"\xef\xbb") == [b"\xef\xbb"]
+
+
+def test_a_line_gathered_from_many_reads_is_delivered_whole():
+    line = b'{"code": "' + b"x" * 5000 + b'"}'
+    chunks = [line[i : i + 7] for i in range(0, len(line), 7)] + [b"\n"]
+    assert lines_of(*chunks, limit=10_000) == [line]
