@@ -1131,18 +1131,17 @@ def _identity(unit: Unit, bag: list[int]) -> list[float]:
     ]
 
 
-def _context(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag: list[int]) -> list[float]:
-    """Hashed context goes to the bag; the position scalars are returned."""
+def _context(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag: list[int],
+             position: int) -> list[float]:
+    """Hashed context of this unit goes to the bag (what the whole source imports and defines is
+    shared by every node: `_source_counts`); the position scalars are returned."""
     if unit.class_name:
         bag.extend(H_CLASS[token] for token in subtokens(unit.class_name))
-    bag.extend(H_AVAILABLE[name] for name in ctx.available_imports)
-    bag.extend(H_MODULE_DEFS[name] for name in ctx.module_defs)
     bag.extend(H_DECORATOR[name] for name in unit.decorators)
     bag.extend(H_BASES[name] for name in unit.bases)
     total = len(ctx.lines) or 1
     parent = units[unit.parent] if unit.parent >= 0 else None
     siblings = parent.children if parent is not None else [index]
-    position = siblings.index(index) if index in siblings else 0
     first_param = unit.params[0] if unit.params else ""
     return [
         (unit.line - 1) / total,
@@ -1266,6 +1265,7 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     rows: list[list[float]] = []
     bags: list[list[int]] = []
     module_bag: list[int] = []
+    positions = {child: i for unit in units for i, child in enumerate(unit.children)}
     for i, unit in enumerate(units):
         def_use, derived, free_reads, free_names, loop_carried = _def_use(unit)
         own = unit.counts + derived
@@ -1278,7 +1278,8 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
         lines = ctx.lines if unit.line == 1 and unit.end_line >= len(ctx.lines) else \
             ctx.lines[unit.line - 1: unit.end_line]
         rows.append(_unit_scalars(unit, i, units, ctx, own, unit.raw, unit.operator_kinds, unit.operand_kinds,
-                                  (def_use, free_reads, free_names, loop_carried), unit.ident_sequence, lines))
+                                  (def_use, free_reads, free_names, loop_carried), unit.ident_sequence, lines,
+                                  positions.get(i, 0)))
         bags.append(own)
     module = units[0]
     merged = _merged_names(units)
@@ -1286,10 +1287,11 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     operators = set().union(*(u.operator_kinds for u in units))
     operands = set().union(*(u.operand_kinds for u in units))
     rows[0] = _unit_scalars(module, 0, units, ctx, module_bag, _merge_raw(units), operators, operands,
-                            (stats[0], stats[2], stats[3], stats[4]), merged.ident_sequence, ctx.lines)
+                            (stats[0], stats[2], stats[3], stats[4]), merged.ident_sequence, ctx.lines, 0)
     bags[0] = module_bag
     flat = np.concatenate([np.array(bag, dtype=np.intp) + i * FEATURE_DIM for i, bag in enumerate(bags)])
     out = np.bincount(flat, minlength=n * FEATURE_DIM).astype(np.float32).reshape(n, FEATURE_DIM)
+    out += _source_counts(ctx)  # (978,), the same for every node
     np.log1p(out, out=out)
     scalars = np.array(rows, dtype=np.float32)
     logged = scalars[:, _SCALAR_LOG]
@@ -1302,12 +1304,22 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     return out
 
 
+def _source_counts(ctx: SourceContext) -> np.ndarray:
+    """Counts every node shares: the names the source imports and the names it defines at top level.
+
+    Added once as a row vector rather than per node, so a file of n functions costs O(n), not O(n^2).
+    """
+    dims = [H_AVAILABLE[name] for name in ctx.available_imports]
+    dims.extend(H_MODULE_DEFS[name] for name in ctx.module_defs)
+    return np.bincount(np.array(dims, dtype=np.intp), minlength=FEATURE_DIM).astype(np.float32)
+
+
 def _unit_scalars(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag: list[int],
                   raw: list[float], operators: set[str], operands: set[str],
                   def_use: tuple[list[float], float, float, float], names: list[str],
-                  lines: list[str]) -> list[float]:
+                  lines: list[str], sibling_position: int) -> list[float]:
     identity = _identity(unit, bag)
-    position = _context(unit, index, units, ctx, bag)
+    position = _context(unit, index, units, ctx, bag, sibling_position)
     stats, free_reads, free_names, loop_carried = def_use
     middle = _raw_scalars(raw, operators, operands, stats, free_reads, free_names, loop_carried, names)
     return identity + position + middle + _text_stats(lines) + _identifier_stats(names)
