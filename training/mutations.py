@@ -25,6 +25,8 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from model.vocabulary import BUG_KINDS
+
 __all__ = [
     "BUG_KINDS",
     "Mutant",
@@ -34,17 +36,7 @@ __all__ = [
     "site_counts",
 ]
 
-BUG_KINDS: tuple[str, ...] = (
-    "variable_misuse",
-    "wrong_binary_operator",
-    "wrong_comparison_operator",
-    "wrong_boolean_operator",
-    "off_by_one",
-    "wrong_literal",
-    "swapped_arguments",
-    "swapped_operands",
-    "negated_condition",
-)
+# The kinds, in the order of the bugs head, are the model's vocabulary; this module knows how to make them.
 
 
 @dataclass(frozen=True)

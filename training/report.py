@@ -20,6 +20,7 @@ import orjson
 
 __all__ = [
     "Row",
+    "describe_machine",
     "machine_description",
     "markdown_table",
     "plot_training_curves",
@@ -56,16 +57,26 @@ class Row:
 
 
 def machine_description() -> dict[str, Any]:
-    """CPU model, logical cores, OS and Python: enough to compare two reports."""
+    """CPU model, logical cores, SIMD, OS and Python: enough to compare two reports or benchmark runs."""
     cpu = platform.processor() or platform.machine()
+    flags = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu in ("", platform.processor() or platform.machine()):
                 cpu = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not flags:
+                flags = line
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "python": platform.python_version()}
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "unknown"
+    return {"cpu": cpu, "cores": os.cpu_count(), "simd": simd, "os": platform.platform(),
+            "python": platform.python_version()}
+
+
+def describe_machine() -> str:
+    """`machine_description` as one line, for logs, checkpoints and benchmark output."""
+    m = machine_description()
+    return f"{m['cpu']}, {m['cores']} cores, {m['simd']}; Python {m['python']}; {m['os']}"
 
 
 def _get(tree: dict[str, Any], *path: str) -> Any:

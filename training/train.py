@@ -18,7 +18,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from training.datasets import (
 )
 from training.featurize import GraphTable, featurize
 from training.metrics import auroc
-from training.report import plot_training_curves
+from training.report import describe_machine, plot_training_curves
 
 __all__ = ["TrainConfig", "main", "train"]
 
@@ -589,18 +588,6 @@ _RUN: dict[str, Any] = {}
 """Facts fixed when a run starts (the commit its code came from)."""
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
-
-
 # ---------------------------------------------------------------------------- the run
 
 
@@ -732,7 +719,7 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
         "trained": True,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _RUN.get("commit"),
-        "machine": _machine(),
+        "machine": describe_machine(),
         "duration_s": round(time.monotonic() - started, 1),
         "epoch": epoch,
         "data": corpus.summary,

@@ -21,7 +21,6 @@ import argparse
 import ast
 import importlib.util
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import orjson
+
+from training.report import describe_machine
 
 __all__ = ["main", "sample_functions"]
 
@@ -237,19 +238,6 @@ def descendants_of(pid: int) -> list[int]:
     return found
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}; {os.cpu_count()} CPUs; Python {platform.python_version()}; {platform.platform()}"
-
-
 def model_floor(lines: Sequence[bytes]) -> tuple[float, float]:
     """The Predictor alone on the same code: median ms for one function, and ms per function at batch 64."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -366,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     functions = sample_functions()
     sources = distinct_sources(functions)
     mean_lines = statistics.mean(f.count("\n") + 1 for f in functions)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"code: {len(functions)} standard-library functions, mean {mean_lines:.1f} lines, one per request")
 
     command = [sys.executable, "-m", "bridge", *args.daemon_args]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
-import platform
 import statistics
 import sysconfig
 import textwrap
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from model.features import scan_units, unit_vectors
 from model.graph import _edges, build_graph
+from training.report import describe_machine
 
 __all__ = ["main", "thirty_line_functions"]
 
@@ -75,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sources = thirty_line_functions()
     parsed = {s: ast.parse(s) for s in sources}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(f"machine: {describe_machine()}")
     print(f"{len(sources)} standard-library functions of 25-35 lines, {args.rounds} rounds each")
     print(_line("ast.parse (floor)", _time(ast.parse, sources, args.rounds)))
     print(_line("features of a parsed function", _time(lambda s: _extract((parsed[s], s)), sources, args.rounds)))

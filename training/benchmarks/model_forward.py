@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+
+from training.report import describe_machine
 
 __all__ = ["main"]
 
@@ -156,19 +157,7 @@ def _median(times: np.ndarray) -> float:
 
 
 def _machine() -> str:
-    model_name = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-        model_name = names[0] if names else model_name
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "")
-        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    except OSError:
-        simd = "unknown SIMD"
-    blas = _blas_name()
-    return (f"machine: {model_name}, {os.cpu_count()} logical cores, {simd}; python {platform.python_version()}, "
-            f"numpy {np.__version__} ({blas})")
+    return f"machine: {describe_machine()}; numpy {np.__version__} ({_blas_name()})"
 
 
 def _blas_name() -> str:
