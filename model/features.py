@@ -131,6 +131,25 @@ def _child_fields(t: type) -> tuple[str, ...]:
     return fields
 
 
+class _Memo(dict):
+    """A key -> dimension table that computes each missing entry once (keys are tuples, cheap to hash)."""
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        if len(self) > _CACHE_LIMIT:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
+
+
+_STMT_DEPTH_DIMS = _Memo(lambda key: H_STMT_DEPTH[f"{key[0].__name__}@{key[1]}"])
+_STMT_CHILD_DIMS = _Memo(lambda key: H_STMT_CHILD[key[0].__name__ + ":" + key[1]])
+_OPCTX_DIMS = _Memo(lambda key: H_OPCTX[f"{key[0]} {key[1]} {key[2]}"])
+
+
 class _ParentChild(dict):
     """(parent type, child type) -> its dimension in the `ast_parent_child` range, memoised."""
 
@@ -401,12 +420,11 @@ class _Scanner:
         raw[_RAW["statements"]] += 1
         if nest > raw[_RAW["nesting_max"]]:
             raw[_RAW["nesting_max"]] = nest
-        tname = type(node).__name__
+        t = type(node)
         counts = unit.counts
         counts.append(_NEST_START + min(nest, 9))
-        counts.append(H_STMT_DEPTH[f"{tname}@{min(nest, 6)}"])
-        first = _first_expr_child(node)
-        counts.append(H_STMT_CHILD[tname + ":" + first])
+        counts.append(_STMT_DEPTH_DIMS[t, min(nest, 6)])
+        counts.append(_STMT_CHILD_DIMS[t, _first_expr_child(node)])
 
     def block(self, statements: list[ast.stmt], unit: Unit) -> None:
         """Order within one block: bigrams of statement types and unreachable statements."""
@@ -689,8 +707,7 @@ def _operator(unit: Unit, op: ast.AST, left: ast.AST, right: ast.AST | None) -> 
     counts.append(OP_DIM[t])
     symbol = OP_SYMBOL[t]
     unit.operator_kinds.add(symbol)
-    right_shape = _shape(right) if right is not None else "-"
-    counts.append(H_OPCTX[f"{_shape(left)} {symbol} {right_shape}"])
+    counts.append(_OPCTX_DIMS[_shape(left), symbol, _shape(right) if right is not None else "-"])
     raw = unit.raw
     raw[_RAW["operators_total"]] += 1
     if right is not None and type(left) is ast.Name and type(right) is ast.Name and left.id == right.id:
