@@ -336,17 +336,19 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int) ->
 
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None) -> str:
-    """The line that binds what the code uses from `module`: `import m`, `import m as a`, `from m import x`."""
-    root = module.split(".")[0]
-    if root in free_names:
+    """The line that binds what the code uses from `module`: `from m import x`, `import m`, `import m as a`.
+
+    A free name that training code usually imported *from* the module wins (`datetime.now()` needs
+    `from datetime import datetime`); then the module's own name, then its usual alias.
+    """
+    names = [n for n in model.import_names.get(module, []) if n in free_names] if model is not None else []
+    if names:
+        return f"from {module} import {', '.join(sorted(names))}"
+    if module.split(".")[0] in free_names:
         return f"import {module}"
-    if model is not None:
-        alias = model.import_aliases.get(module)
-        if alias and alias in free_names:
-            return f"import {module} as {alias}"
-        names = [n for n in model.import_names.get(module, []) if n in free_names]
-        if names:
-            return f"from {module} import {', '.join(sorted(names))}"
+    alias = model.import_aliases.get(module) if model is not None else None
+    if alias and alias in free_names:
+        return f"import {module} as {alias}"
     return f"import {module}"
 
 

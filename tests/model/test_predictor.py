@@ -176,3 +176,13 @@ def test_many_threads_share_one_predictor_and_get_consistent_answers(tmp_path):
 def test_import_statements_use_the_name_the_code_reads():
     assert import_statement("os.path", frozenset({"os"})) == "import os.path"
     assert import_statement("json", frozenset()) == "import json"
+
+
+def test_import_statements_prefer_names_training_code_imported_from_the_module_then_aliases():
+    from types import SimpleNamespace
+
+    tables = SimpleNamespace(import_names={"datetime": ["datetime", "timedelta"]}, import_aliases={"numpy": "np"})
+    assert import_statement("datetime", frozenset({"datetime", "timedelta"}), tables) == \
+        "from datetime import datetime, timedelta"
+    assert import_statement("numpy", frozenset({"np"}), tables) == "import numpy as np"
+    assert import_statement("numpy", frozenset({"numpy"}), tables) == "import numpy"

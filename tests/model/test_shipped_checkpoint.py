@@ -1,0 +1,37 @@
+"""The checkpoint shipped in the package: present, loadable without torch, trained, and current.
+
+A change to the feature layout without retraining would make the daemon fall back to untrained
+weights on every machine; this test fails first.
+"""
+
+import numpy as np
+import pytest
+
+from model.checkpoint import load_checkpoint
+from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import SHIPPED_CHECKPOINT, Predictor
+from model.vocabulary import BUG_KINDS
+
+
+def test_the_package_ships_a_trained_checkpoint_for_the_current_feature_layout():
+    checkpoint = load_checkpoint(SHIPPED_CHECKPOINT, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    assert checkpoint.training["trained"] is True
+    assert checkpoint.vocabularies["bug_kinds"] == list(BUG_KINDS)
+    assert {"when", "commit", "machine", "duration_s", "data", "metrics", "thresholds"} <= set(checkpoint.training)
+
+
+def test_the_predictor_loads_the_shipped_checkpoint_when_nothing_else_is_configured(monkeypatch, tmp_path):
+    monkeypatch.delenv("YANTRA_CHECKPOINT", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    predictor = Predictor()
+    predictor.load()
+    info = predictor.info()
+    assert info["trained"] is True and info["checkpoint"] == str(SHIPPED_CHECKPOINT)
+
+
+@pytest.mark.parametrize("source", ["def f(xs):\n    return [x * 2 for x in xs]\n", "import os\nprint(os.sep)\n"])
+def test_the_trained_model_gives_finite_probabilities(source, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = Predictor(SHIPPED_CHECKPOINT).predict_sources([source], include_embedding=True)[0]
+    assert 0.0 <= result.confidence <= 1.0
+    assert np.isfinite(result.embedding).all()
