@@ -1087,31 +1087,32 @@ def _compute_text_stats(lines: list[str]) -> list[float]:
     ]
 
 
-_NAME_FLAGS: dict[str, tuple[int, bool, bool, bool]] = {}
+_NAME_FLAGS: dict[str, tuple[int, bool, bool, bool, bool]] = {}
 
 
-def _name_flags(name: str) -> tuple[int, bool, bool, bool]:
-    """(length, has uppercase, has digit, is dunder), cached: names repeat across requests."""
+def _name_flags(name: str) -> tuple[int, bool, bool, bool, bool]:
+    """(length, has uppercase, has digit, is dunder, is snake_case), cached: names repeat across requests."""
     flags = _NAME_FLAGS.get(name)
     if flags is None:
         if len(_NAME_FLAGS) > _CACHE_LIMIT:
             _NAME_FLAGS.clear()
         flags = _NAME_FLAGS[name] = (len(name), name.lower() != name, any(c.isdigit() for c in name),
-                                     name.startswith("__"))
+                                     name.startswith("__"), name.islower() or "_" in name)
     return flags
 
 
 def _identifier_stats(names: list[str]) -> list[float]:
+    """The `identifiers` range (10 values, untransformed) and, last, the snake_case ratio for `smells`."""
     if not names:
-        return [0.0] * 10
+        return [0.0] * 11
     n = len(names)
     distinct: dict[str, int] = {}
     for name in names:
         distinct[name] = distinct.get(name, 0) + 1
-    total_len = total_sq = longest = single = upper = digit = dunder = 0
+    total_len = total_sq = longest = single = upper = digit = dunder = snake = 0
     entropy = 0.0
     for name, count in distinct.items():
-        length, has_upper, has_digit, is_dunder = _name_flags(name)
+        length, has_upper, has_digit, is_dunder, is_snake = _name_flags(name)
         total_len += length * count
         total_sq += length * length * count
         longest = max(longest, length)
@@ -1119,12 +1120,13 @@ def _identifier_stats(names: list[str]) -> list[float]:
         upper += count if has_upper else 0
         digit += count if has_digit else 0
         dunder += count if is_dunder else 0
+        snake += count if is_snake else 0
         p = count / n
         entropy -= p * math.log2(p)
     mean = total_len / n
     std = math.sqrt(max(total_sq / n - mean * mean, 0.0))
     return [n, len(distinct) / n, mean, std, longest, entropy / 8.0, single / n, upper / n, digit / n,
-            dunder / n]
+            dunder / n, snake / n]
 
 
 def _identity(unit: Unit, bag: list[int]) -> list[float]:
@@ -1220,7 +1222,7 @@ _SMELL_IDX_2 = [_RAW[k] for k in _SMELL_KEYS_2]
 
 
 def _raw_scalars(raw: list[float], operators: set[str], operands: set[str], def_use: list[float],
-                 free_reads: float, free_names: float, loop_carried: float, names: list[str]) -> list[float]:
+                 free_reads: float, free_names: float, loop_carried: float, name_stats: list[float]) -> list[float]:
     """shape, metrics, counts, def_use, smells and order scalars, untransformed, in layout order."""
     R = _RAW
     nodes = raw[R["nodes"]] or 1
@@ -1238,15 +1240,12 @@ def _raw_scalars(raw: list[float], operators: set[str], operands: set[str], def_
     out += [free_reads, free_names, raw[R["imports"]], raw[R["from_imports"]], raw[R["relative_imports"]],
             raw[R["star_imports"]]]
     out += def_use
-    n = len(names)
     out += [raw[R["docstring"]], raw[R["docstring_chars"]], raw[R["annotated_params"]] / params if params else 0.0,
             raw[R["return_annotation"]]]
     out.extend(raw[i] for i in _SMELL_IDX)
     out.append(float(raw[R["valued_returns"]] > 0 and raw[R["bare_returns"]] > 0))
     out.extend(raw[i] for i in _SMELL_IDX_2)
-    out += [sum(1 for x in names if len(x) == 1) / n if n else 0.0,
-            sum(1 for x in names if x.islower() or "_" in x) / n if n else 0.0,
-            sum(map(len, names)) / n if n else 0.0]
+    out += [name_stats[6], name_stats[10], name_stats[2]]  # single-letter ratio, snake_case ratio, mean length
     out += [raw[R["early_returns"]], raw[R["first_loop_line"]], raw[R["first_return_line"]], loop_carried,
             min(raw[R["loops"]], raw[R["valued_returns"]]), def_use[4], raw[R["after_last_return"]],
             raw[R["yields"]], raw[R["awaits"]], raw[R["try_before_return"]]]
@@ -1338,8 +1337,9 @@ def _unit_scalars(unit: Unit, index: int, units: list[Unit], ctx: SourceContext,
     identity = _identity(unit, bag)
     position = _context(unit, index, units, ctx, bag, sibling_position)
     stats, free_reads, free_names, loop_carried = def_use
-    middle = _raw_scalars(raw, operators, operands, stats, free_reads, free_names, loop_carried, names)
-    return identity + position + middle + _text_stats(lines) + _identifier_stats(names)
+    name_stats = _identifier_stats(names)
+    middle = _raw_scalars(raw, operators, operands, stats, free_reads, free_names, loop_carried, name_stats)
+    return identity + position + middle + _text_stats(lines) + name_stats[:10]
 
 
 def _merged_names(units: list[Unit]) -> Unit:
