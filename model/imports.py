@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FEATURE_NAMES", "ImportIndex", "candidate_features", "rank_imports"]
+__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker", "candidate_features", "rank_imports"]
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence")
 """What each of the combiner's inputs is; the fifth weight is the bias."""
@@ -61,41 +61,62 @@ class ImportIndex:
         return cls(shares, tuple(weights) if weights is not None else cls().weights)
 
 
+class ImportRanker:
+    """`rank_imports` for one vocabulary and index, with the per-vocabulary work done once (the
+    daemon ranks with the same model thousands of times)."""
+
+    def __init__(self, vocabulary: Sequence[str], index: ImportIndex) -> None:
+        self.vocabulary = list(vocabulary)
+        self.index = index
+        self._position = {m: i for i, m in enumerate(self.vocabulary)}
+        self._weights = np.asarray(index.weights, dtype=np.float64)
+
+    def features(self, probs: np.ndarray, free_names: Iterable[str]) -> tuple[list[str], np.ndarray]:
+        """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs."""
+        evidence: dict[str, float] = {}
+        for name in free_names:
+            for module, share in self.index.names.get(name, {}).items():
+                evidence[module] = evidence.get(module, 0.0) + share
+        vocabulary, position = self.vocabulary, self._position
+        extra = sorted(m for m in evidence if m not in position)
+        modules = vocabulary + extra if extra else vocabulary
+        p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
+        features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
+        features[: len(vocabulary), 0] = np.log(p / (1 - p))
+        features[: len(vocabulary), 1] = 1.0
+        extra_position = {m: len(vocabulary) + i for i, m in enumerate(extra)}
+        for module, share in evidence.items():
+            row = position.get(module)
+            row = row if row is not None else extra_position[module]
+            features[row, 2] = share
+            features[row, 3] = 1.0
+        return modules, features
+
+    def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
+             k: int) -> list[tuple[str, float]]:
+        """The k most likely missing modules with their probabilities, best first; already-imported
+        modules are skipped."""
+        modules, features = self.features(probs, free_names)
+        z = features @ self._weights[:-1] + self._weights[-1]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        skip = set(imported)
+        ranked = []
+        for i in np.argsort(-scores, kind="stable"):
+            if modules[i] in skip:
+                continue
+            ranked.append((modules[i], float(scores[i])))
+            if len(ranked) >= k:
+                break
+        return ranked
+
+
 def candidate_features(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
                        index: ImportIndex) -> tuple[list[str], np.ndarray]:
-    """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs."""
-    evidence: dict[str, float] = {}
-    for name in free_names:
-        for module, share in index.names.get(name, {}).items():
-            evidence[module] = evidence.get(module, 0.0) + share
-    position = {m: i for i, m in enumerate(vocabulary)}
-    modules = list(vocabulary) + sorted(m for m in evidence if m not in position)
-    p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
-    features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
-    features[: len(vocabulary), 0] = np.log(p / (1 - p))
-    features[: len(vocabulary), 1] = 1.0
-    for module, share in evidence.items():
-        row = position.get(module)
-        row = row if row is not None else modules.index(module)
-        features[row, 2] = share
-        features[row, 3] = 1.0
-    return modules, features
+    """Candidate modules and their combiner inputs (one-off form of `ImportRanker.features`)."""
+    return ImportRanker(vocabulary, index).features(probs, free_names)
 
 
 def rank_imports(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
                  imported: Iterable[str], index: ImportIndex, k: int) -> list[tuple[str, float]]:
-    """The k most likely missing modules with their probabilities, best first; already-imported
-    modules are skipped."""
-    modules, features = candidate_features(probs, vocabulary, free_names, index)
-    weights = np.asarray(index.weights, dtype=np.float64)
-    z = features @ weights[:-1] + weights[-1]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    skip = set(imported)
-    ranked = []
-    for i in np.argsort(-scores, kind="stable"):
-        if modules[i] in skip:
-            continue
-        ranked.append((modules[i], float(scores[i])))
-        if len(ranked) >= k:
-            break
-    return ranked
+    """One-off form of `ImportRanker.rank`."""
+    return ImportRanker(vocabulary, index).rank(probs, free_names, imported, k)

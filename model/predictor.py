@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
 from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
-from model.imports import ImportIndex, rank_imports
+from model.imports import ImportIndex, ImportRanker
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
     BugReport,
@@ -65,6 +66,10 @@ class _Loaded:
     import_aliases: dict[str, str] = field(default_factory=dict)
     import_names: dict[str, list[str]] = field(default_factory=dict)
     import_index: ImportIndex = field(default_factory=ImportIndex)
+
+    @cached_property
+    def import_ranker(self) -> ImportRanker:
+        return ImportRanker(self.imports, self.import_index)
     parameters: int = 0
 
 
@@ -330,7 +335,7 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int) ->
     """Modules above the threshold that the code does not import already, best first."""
     if top_k <= 0:
         return []
-    ranked = rank_imports(probs, model.imports, graph.free_names, graph.imported, model.import_index, top_k)
+    ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k)
     return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model))
             for module, score in ranked if score >= model.import_threshold]
 
