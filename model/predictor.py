@@ -46,6 +46,8 @@ CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graphsage.safetensors"
 MODEL_VERSION = "graphsage-978-512-512-256"
+_MODEL_TABLES = frozenset({"import_index", "import_names", "import_aliases", "config"})
+"""Checkpoint metadata that is model data (name tables) or bulky, left out of `info()["training"]`."""
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -154,7 +156,7 @@ class Predictor:
                 "bugs": {"size": config.num_bug_kinds},
             },
             "device": "cpu",
-            "training": loaded.training,
+            "training": {k: v for k, v in loaded.training.items() if k not in _MODEL_TABLES},
             "reason": loaded.reason,
         }
 

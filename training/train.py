@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from model.checkpoint import save_checkpoint
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.graph import build_graph
 from model.imports import ImportIndex, candidate_features
@@ -539,7 +539,7 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: int, best: float,
-               bad_epochs: int, config: TrainConfig, rng: np.random.Generator) -> None:
+               bad_epochs: int, config: TrainConfig, rng: np.random.Generator, best_epoch: int = 0) -> None:
     """Everything `--resume` needs, loadable with torch.load(weights_only=True)."""
     _atomic_torch_save({
         "model": model.state_dict(),
@@ -548,6 +548,7 @@ def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: 
         "epoch": epoch,
         "best": best,
         "bad_epochs": bad_epochs,
+        "best_epoch": best_epoch,
         "config": json.dumps(config.to_dict()),
         "torch_rng": torch.get_rng_state(),
         "python_rng": json.dumps(random.getstate()),
@@ -613,13 +614,14 @@ def train(config: TrainConfig, log=print) -> Path:
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.plateau_factor,
                                                            patience=config.plateau_patience)
     rng = np.random.default_rng(config.seed + runtime.rank)
-    start_epoch, best, bad_epochs = 1, math.inf, 0
+    start_epoch, best, bad_epochs, best_epoch = 1, math.inf, 0, 0
     if config.resume:
         state = load_state(Path(config.resume))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
+        best_epoch = state.get("best_epoch", 0)
         torch.set_rng_state(state["torch_rng"])
         random.setstate(_python_state(json.loads(state["python_rng"])))
         rng.bit_generator.state = json.loads(state["numpy_rng"])
@@ -631,6 +633,9 @@ def train(config: TrainConfig, log=print) -> Path:
     metrics_log = out / "metrics.jsonl"
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if config.resume and best_path.exists():  # the best so far, not the last epoch's weights
+        saved = load_checkpoint(best_path, expected_layout_version=FEATURE_LAYOUT_VERSION).weights
+        best_weights = {k: torch.from_numpy(saved[k].copy()) for k in best_weights}
 
     # the loop
     for epoch in range(start_epoch, config.epochs + 1):
@@ -657,7 +662,7 @@ def train(config: TrainConfig, log=print) -> Path:
         metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], seconds=time.monotonic() - epoch_started)
         improved = metrics["val_loss"] < best - config.min_delta
         if improved:
-            best, bad_epochs = metrics["val_loss"], 0
+            best, bad_epochs, best_epoch = metrics["val_loss"], 0, epoch
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad_epochs += 1
@@ -667,7 +672,8 @@ def train(config: TrainConfig, log=print) -> Path:
                 handle.write(json.dumps(metrics) + "\n")
             meta = _metadata(config, corpus, metrics, epoch, started)
             write_inference_checkpoint(out / "last.safetensors", model, corpus, meta)
-            save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng)
+            save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng,
+                       best_epoch)
             if improved:
                 write_inference_checkpoint(best_path, model, corpus, meta)
             if config.checkpoint_every and epoch % config.checkpoint_every == 0:
@@ -685,7 +691,7 @@ def train(config: TrainConfig, log=print) -> Path:
         dist.destroy_process_group()
         return best_path
     model.eval()
-    final = _finish(model, corpus, config, started, out, log)
+    final = _finish(model, corpus, config, started, out, log, best_epoch)
     if runtime.world > 1:
         dist.destroy_process_group()
     return final
@@ -730,7 +736,8 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
     }
 
 
-def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started: float, out: Path, log) -> Path:
+def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started: float, out: Path, log,
+            best_epoch: int) -> Path:
     weights = model.numpy_weights()
     if len(corpus.executed_positions) and len(set(corpus.executed_labels.tolist())) == 2:
         features = readouts(model.config, weights, corpus.table, corpus.executed_positions)
@@ -742,7 +749,7 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
         log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples (l2 {l2})")
     metrics = evaluate(model, corpus, config, torch.device("cpu") if not next(model.parameters()).is_cuda
                        else next(model.parameters()).device)
-    meta = _metadata(config, corpus, metrics, -1, started)
+    meta = _metadata(config, corpus, metrics, best_epoch, started)
     meta["thresholds"] = choose_thresholds(model, corpus, config)
     index, import_threshold = fit_import_index(model, corpus, config)
     meta["import_index"] = index.to_json()
