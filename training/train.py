@@ -38,7 +38,7 @@ from tqdm import tqdm
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.graph import build_graph
-from model.imports import ImportIndex, candidate_features
+from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
@@ -179,6 +179,7 @@ class TaskData:
     labels: np.ndarray
     extra: np.ndarray | None = None  # bugs: the bug line (0 for clean); embedding: (n, 3) positions
     sources: list[str] | None = None  # imports: the sources, for the name index's free names
+    modules: list[tuple[str, ...]] | None = None  # imports: every module used, in the vocabulary or not
 
 
 @dataclass
@@ -271,7 +272,7 @@ def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: lis
             if module in index:
                 labels[row, index[module]] = 1.0
     return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels,
-                    sources=[s.source for s in kept])
+                    sources=[s.source for s in kept], modules=[s.modules for s in kept])
 
 
 def _bug_task(samples: list[BugSample], table: GraphTable) -> TaskData:
@@ -793,11 +794,13 @@ def choose_thresholds(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig
 def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> tuple[ImportIndex, float]:
     """The name index from training code, and the weights combining it with the head, fitted on validation.
 
-    Returns the index and the score threshold with the best F1 on validation for the combined scores.
+    Labels are every module a validation sample really uses, in the head's vocabulary or not, so the
+    combiner learns when the name table alone should win. Returns the index and the score threshold
+    with the best F1 on validation for the combined scores.
     """
     index = ImportIndex.from_bindings(corpus.import_bindings)
     task = corpus.validation["imports"]
-    if not len(task.positions) or task.sources is None:
+    if not len(task.positions) or task.sources is None or task.modules is None:
         return index, 0.5
     model.eval()
     device = next(model.parameters()).device
@@ -807,10 +810,9 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
     probs = np.concatenate(probs)
     rows, labels = [], []
-    for source, p, truth in zip(task.sources, probs, task.labels, strict=True):
-        free = build_graph(source).free_names
-        modules, features = candidate_features(p, corpus.vocabulary, free, index)
-        wanted = {corpus.vocabulary[i] for i in np.flatnonzero(truth)}
+    ranker = ImportRanker(corpus.vocabulary, index)
+    for source, p, wanted in zip(task.sources, probs, task.modules, strict=True):
+        modules, features = ranker.features(p, build_graph(source).free_names)
         rows.append(features)
         labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
     x, y = np.concatenate(rows), np.concatenate(labels)
