@@ -515,7 +515,10 @@ def evaluate(model: torch.nn.Module, corpus: Corpus, config: TrainConfig, device
                 wanted += len(truth)
     model.train()
     metrics = {f"val_{k}": sums[k] / counts[k] for k in sums}
-    metrics["val_loss"] = sum(config.loss_weights.get(k, 1.0) * metrics[f"val_{k}"] for k in sums)
+    # The confidence head is refitted on executed-test labels at the end, so its corpus loss (an
+    # auxiliary task) does not choose the epoch; the other tasks' weighted losses do.
+    metrics["val_loss"] = sum(config.loss_weights.get(k, 1.0) * metrics[f"val_{k}"] for k in sums
+                              if k != "confidence")
     if len(set(bug_truth)) == 2:
         metrics["val_bug_auroc"] = auroc(np.array(bug_truth), np.array(bug_scores))
     if wanted:
