@@ -104,7 +104,7 @@ def test_the_same_script_trains_under_torchrun_with_two_cpu_processes(tmp_path, 
             flags += [flag, str(value)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          "-m", "training.train", *flags],
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
     )
