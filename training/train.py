@@ -101,6 +101,7 @@ class TrainConfig:
     min_delta: float = 1e-3
     max_steps_per_epoch: int | None = None
     validation_limit: int = 3000
+    bug_false_alarm_rate: float = 0.05
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -754,10 +755,9 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     metrics = evaluate(model, corpus, config, torch.device("cpu") if not next(model.parameters()).is_cuda
                        else next(model.parameters()).device)
     meta = _metadata(config, corpus, metrics, best_epoch, started)
-    meta["thresholds"] = choose_thresholds(model, corpus, config)
     index, import_threshold = fit_import_index(model, corpus, config)
     meta["import_index"] = index.to_json()
-    meta["thresholds"]["imports"] = import_threshold
+    meta["thresholds"] = {"imports": import_threshold, "bugs": bug_threshold(model, corpus, config)}
     log(f"import combiner weights {[round(w, 3) for w in index.weights]} ({len(index.names)} names)")
     meta["confidence_labels"] = {"source": "HumanEval executed tests", "samples": len(corpus.executed_labels),
                                  "passed": int(corpus.executed_labels.sum())}
@@ -772,25 +772,24 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
 
 
 @torch.no_grad()
-def choose_thresholds(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> dict[str, float]:
-    """Thresholds that maximise F1 on validation, for which imports and bugs to report."""
+def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> float:
+    """The score above which a bug kind is reported: at most `bug_false_alarm_rate` of clean validation
+    code gets any report. Most code an editor checks is fine, so false alarms cost more than misses."""
     model.eval()
     device = next(model.parameters()).device
-    import_scores, import_truth, bug_scores, bug_truth = [], [], [], []
+    clean_scores = []
     for step in validation_batches(corpus.validation, config.batch_size):
+        nb = len(step.bugs)
+        if not nb:
+            continue
         out = model(*_to(batch_tensors(corpus.table.batch(step.positions())), device))
-        ni, nb = len(step.imports), len(step.bugs)
-        if ni:
-            import_scores.append(torch.sigmoid(out.import_logits[:ni]).cpu().numpy().ravel())
-            import_truth.append(step.import_labels.ravel())
-        if nb:
-            bug_scores.append(torch.sigmoid(out.bug_logits[ni: ni + nb]).cpu().numpy().ravel())
-            bug_truth.append(step.bug_labels.ravel())
-    return {
-        "imports": best_f1_threshold(np.concatenate(import_truth), np.concatenate(import_scores))
-        if import_truth else 0.5,
-        "bugs": best_f1_threshold(np.concatenate(bug_truth), np.concatenate(bug_scores)) if bug_truth else 0.5,
-    }
+        ni = len(step.imports)
+        top = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
+        clean_scores.append(top[step.bug_labels.max(axis=1) == 0])
+    if not clean_scores:
+        return 0.5
+    scores = np.concatenate(clean_scores)
+    return round(float(np.quantile(scores, 1.0 - config.bug_false_alarm_rate)), 4) if len(scores) else 0.5
 
 
 @torch.no_grad()
