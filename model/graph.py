@@ -17,6 +17,7 @@ result is picklable, so callers may build graphs in worker processes.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,24 @@ class CodeGraph:
         return len(self.nodes)
 
 
+_PARSE_LOCK = threading.Lock()
+"""CPython 3.11 keeps the AST constructor's recursion depth in state shared by all threads; a thread
+switch inside one conversion (a GC finalizer running Python code, say) while another thread parses
+raises "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). The daemon
+parses from several threads, so parses are serialised here (the GIL serialises them anyway), and a
+parse that still hits the error, through a caller outside this lock, is retried once."""
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSE_LOCK:
+        try:
+            return ast.parse(source)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc):
+                raise
+            return ast.parse(source)
+
+
 def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Module:
     """Parse with bounded size and nesting; errors name the line, column or limit."""
     size = len(source.encode("utf-8", "surrogatepass"))
@@ -89,7 +108,7 @@ def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Modu
             limit="code_bytes", maximum=limits.max_bytes, actual=size,
         )
     try:
-        return ast.parse(source)
+        return _parse(source)
     except RecursionError:
         raise SourceLimitError(
             "code nests too deeply for the parser", limit="nesting", maximum=0

@@ -122,3 +122,29 @@ def test_code_over_the_size_limit_is_refused_before_parsing():
     with pytest.raises(SourceLimitError) as info:
         build_graph("x = 1\n" * 100, limits=SourceLimits(max_bytes=100))
     assert info.value.limit == "code_bytes" and info.value.maximum == 100 and info.value.actual == 600
+
+
+def test_a_spurious_ast_recursion_depth_mismatch_is_retried_once(monkeypatch):
+    """python/cpython#106905: threads parsing at once can trip CPython 3.11's AST depth bookkeeping."""
+    import ast
+
+    real_parse = ast.parse
+    calls = []
+
+    def flaky(source, *args, **kwargs):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=24, after=16)")
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", flaky)
+    graph = build_graph("def f(x):\n    return x\n")
+    assert graph.num_nodes == 2 and len(calls) == 2
+
+
+def test_other_system_errors_are_not_swallowed(monkeypatch):
+    import ast
+
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: (_ for _ in ()).throw(SystemError("something else")))
+    with pytest.raises(SystemError, match="something else"):
+        build_graph("x = 1\n")
