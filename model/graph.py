@@ -10,7 +10,7 @@ that GraphSAGE's mean aggregation sees them from either end:
   written in one method and read in another).
 
 Finer facts (names, operators, definitions and uses inside a unit) live in the features, which
-`model.features` computes; this module owns parsing, limits and edges. `build_graph` is pure and its
+`model.scan` and `model.features` compute; this module owns parsing, limits and edges. `build_graph` is pure and its
 result is picklable, so callers may build graphs in worker processes.
 """
 
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.errors import SourceLimitError, SourceSyntaxError
-from model.features import BUILTIN_NAMES, Unit, scan_units, unit_vectors
+from model.features import unit_vectors
+from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
+from model.scan import Unit, scan_units
 
 __all__ = [
     "EDGE_TYPES",

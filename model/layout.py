@@ -1,7 +1,7 @@
 """The 978-dimension feature layout: ten categories, every range named and described.
 
 This module is the one table that says what each dimension of a node's feature vector holds. The
-extractor (`model.features`) writes by the names defined here, the checkpoint records
+extractor (`model.scan` and `model.features`) writes by the names defined here, the checkpoint records
 `FEATURE_LAYOUT_VERSION`, and `extract_features` reports `CATEGORIES` to the host. Changing a range
 changes what a trained model sees, so any change bumps the version.
 

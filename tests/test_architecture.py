@@ -13,8 +13,8 @@ PACKAGES = ("protocol", "model", "bridge", "training")
 # What each package may import from the others: arrows point one way.
 ALLOWED = {"protocol": set(), "model": set(), "bridge": {"protocol", "model"}, "training": {"model"}}
 # Modules of model/ that the daemon loads: they must work without torch.
-TORCH_FREE_MODEL = ("batch", "checkpoint", "config", "engine", "errors", "features", "graph", "layout",
-                    "prediction", "predictor", "vocabulary")
+TORCH_FREE_MODEL = ("batch", "checkpoint", "config", "engine", "errors", "features", "graph", "hashing",
+                    "imports", "layout", "prediction", "predictor", "scan", "vocabulary")
 
 
 def _imports(path: Path) -> set[str]:

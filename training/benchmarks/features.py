@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from model.features import scan_units, unit_vectors
+from model.features import unit_vectors
 from model.graph import _edges, build_graph
+from model.scan import scan_units
 from training.report import describe_machine
 
 __all__ = ["main", "thirty_line_functions"]

@@ -1,0 +1,131 @@
+"""Stable hashing of code strings into feature ranges, and the name splitting the features share.
+
+Owns `stable_hash` (CRC32: the same across processes, unlike `hash()`), `subtokens` (snake_case and
+camelCase split), `Hashed` (a range of the layout that a string folds into, memoised) with one
+instance per hashed range, and `Memo`. What the ranges mean is `model.layout`'s; who fills them is
+`model.scan`'s (while walking) and `model.features`' (when turning units into vectors).
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import zlib
+
+from model.layout import span
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "CACHE_LIMIT",
+    "H_AVAILABLE",
+    "H_BASES",
+    "H_BUILTIN",
+    "H_CALLARG",
+    "H_CALLEE",
+    "H_CLASS",
+    "H_CONTROL",
+    "H_DECORATOR",
+    "H_FIRST",
+    "H_FREE",
+    "H_FREE_ATTR",
+    "H_IDENT",
+    "H_IDENT_BIGRAM",
+    "H_IMPORTED",
+    "H_LAST",
+    "H_MODULE_DEFS",
+    "H_NAME",
+    "H_OPCTX",
+    "H_PARENT_CHILD",
+    "H_ROLE",
+    "H_STMT_BIGRAM",
+    "H_STMT_CHILD",
+    "H_STMT_DEPTH",
+    "Hashed",
+    "Memo",
+    "stable_hash",
+    "subtokens",
+]
+
+_HASH_CACHE: dict[str, int] = {}
+_SUBTOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+CACHE_LIMIT = 200_000
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def stable_hash(text: str) -> int:
+    """CRC32 of the text: stable across processes, unlike `hash()`."""
+    value = _HASH_CACHE.get(text)
+    if value is None:
+        if len(_HASH_CACHE) > CACHE_LIMIT:
+            _HASH_CACHE.clear()
+        value = _HASH_CACHE[text] = zlib.crc32(text.encode("utf-8", "surrogatepass"))
+    return value
+
+
+def subtokens(name: str) -> tuple[str, ...]:
+    """`parseHTTPResponse_v2` -> ('parse', 'http', 'response', 'v', '2')."""
+    tokens = _SUBTOKEN_CACHE.get(name)
+    if tokens is None:
+        if len(_SUBTOKEN_CACHE) > CACHE_LIMIT:
+            _SUBTOKEN_CACHE.clear()
+        parts = []
+        for piece in name.split("_"):
+            if piece:
+                parts.extend(m.lower() for m in _CAMEL.findall(piece))
+        tokens = _SUBTOKEN_CACHE[name] = tuple(parts) or (name.lower() or "_",)
+    return tokens
+
+
+class Hashed(dict):
+    """A hashed range: `H[text]` is the absolute dimension `text` folds into (memoised; a dict lookup)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        r = span(name)
+        self.start, self.size = r.start, r.size
+
+    def __missing__(self, text: str) -> int:
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        dim = self[text] = self.start + stable_hash(text) % self.size
+        return dim
+
+
+H_NAME = Hashed("name_subtokens")
+H_STMT_DEPTH = Hashed("statement_at_depth")
+H_CONTROL = Hashed("control_bigrams")
+H_FREE = Hashed("free_names")
+H_FREE_ATTR = Hashed("free_attribute_chains")
+H_IMPORTED = Hashed("imported_modules")
+H_BUILTIN = Hashed("builtins")
+H_CLASS = Hashed("class_name")
+H_AVAILABLE = Hashed("available_imports")
+H_MODULE_DEFS = Hashed("module_definitions")
+H_DECORATOR = Hashed("decorators")
+H_BASES = Hashed("bases")
+H_IDENT = Hashed("identifier_subtokens")
+H_OPCTX = Hashed("operator_context")
+H_CALLARG = Hashed("call_arguments")
+H_ROLE = Hashed("name_roles")
+H_CALLEE = Hashed("callees")
+H_STMT_CHILD = Hashed("statement_child_pairs")
+H_FIRST = Hashed("first_statement")
+H_LAST = Hashed("last_statement")
+H_STMT_BIGRAM = Hashed("statement_bigrams")
+H_IDENT_BIGRAM = Hashed("identifier_bigrams")
+H_PARENT_CHILD = Hashed("ast_parent_child")
+
+
+class Memo(dict):
+    """A key -> dimension table that computes each missing entry once (keys are tuples, cheap to hash)."""
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        value = self[key] = self.make(key)
+        return value
