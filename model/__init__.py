@@ -1,7 +1,7 @@
 """The model core: Python code -> graph -> 978-d features -> GraphSAGE -> four heads, and its checkpoint.
 
-`graph` parses source into units and edges, `features` fills each unit's vector by the table in
-`layout`; `engine` runs the network in numpy (what the daemon uses), `network` and `layers` are the
+`graph` parses source into a graph of units and edges, `scan` walks the AST into units,
+`features` turns each unit into its vector by the table in `layout` (`hashing` is shared by both); `engine` runs the network in numpy (what the daemon uses), `network` and `layers` are the
 same network in torch (what training uses); `checkpoint` is the file format; `predictor` finds and
 loads a checkpoint (or the untrained fallback) and answers. Importing this package imports nothing.
 """

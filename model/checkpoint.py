@@ -9,7 +9,7 @@ and the training metadata (data, metrics, when, which commit).
 
 Loading never executes code from the file: the header is JSON and the tensors are raw bytes
 (safetensors), never pickle. Leaves to others: which layout version is current
-(model/features.py, passed in by the caller), choosing which checkpoint to load
+(model/layout.py, passed in by the caller), choosing which checkpoint to load
 (model/predictor.py), and producing the weights (training/). No torch.
 """
 
