@@ -536,8 +536,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     rows = report_rows(metrics)
-    (out / "report.md").write_text(render_report(metrics, rows), encoding="utf-8")
-    write_plots(out, metrics, bug_curves, confidence_curves, Path(checkpoint.path).parent / "metrics.jsonl")
+    plots = write_plots(out, metrics, bug_curves, confidence_curves, Path(checkpoint.path).parent / "metrics.jsonl")
+    (out / "report.md").write_text(render_report(metrics, rows, [p.name for p in plots]), encoding="utf-8")
     return metrics
 
 

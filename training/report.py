@@ -177,8 +177,9 @@ def _data_description(meta: dict[str, Any]) -> str:
     return f"capped at the first {capped} corpus files" if capped else "full corpus"
 
 
-def render_report(metrics: dict[str, Any], rows: Sequence[Row]) -> str:
-    """The whole report.md: when, where, which checkpoint, notes on definitions, then the table."""
+def render_report(metrics: dict[str, Any], rows: Sequence[Row], plots: Sequence[str] = ()) -> str:
+    """The whole report.md: when, where, which checkpoint, notes on definitions, the table, then the
+    plots (file names beside the report)."""
     meta = metrics.get("meta", {})
     machine = meta.get("machine", {})
     checkpoint = meta.get("checkpoint", {})
@@ -201,6 +202,8 @@ def render_report(metrics: dict[str, Any], rows: Sequence[Row]) -> str:
         lines += ["", "## Checkpoint training metadata", "", "| key | value |", "|---|---|"]
         lines += [f"| {key} | {_short(value)} |" for key, value in sorted(training.items())]
     lines += ["", "## Results", "", markdown_table(rows), ""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{Path(name).stem}]({name})" for name in plots] + [""]
     return "\n".join(lines)
 
 

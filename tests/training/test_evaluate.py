@@ -163,6 +163,7 @@ def test_the_table_is_printed_and_the_report_names_the_date_machine_and_checkpoi
     assert "- date: " in report and "logical cores" in report
     assert "tiny test checkpoint" in report
     assert printed.strip() in report
+    assert "![roc_bugs](roc_bugs.png)" in report and "![reliability](reliability.png)" in report
 
 
 def test_a_missing_checkpoint_is_a_clear_error_not_a_traceback(tmp_path, capsys):
