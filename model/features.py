@@ -119,20 +119,7 @@ _PUNCTUATION = str.maketrans("", "", "()[]{}:,.")
 
 
 def _text_stats(lines: list[str]) -> list[float]:
-    """Character and line statistics; memoised on the list object, which units spanning the source share."""
-    cached = _TEXT_CACHE.get(id(lines))
-    if cached is not None and cached[0] is lines:
-        return cached[1]
-    stats = _compute_text_stats(lines)
-    _TEXT_CACHE.clear()
-    _TEXT_CACHE[id(lines)] = (lines, stats)
-    return stats
-
-
-_TEXT_CACHE: dict[int, tuple[list[str], list[float]]] = {}
-
-
-def _compute_text_stats(lines: list[str]) -> list[float]:
+    """Character and line statistics of a span of source lines."""
     n = len(lines) or 1
     lengths = list(map(len, lines)) or [0]
     stripped = list(map(str.lstrip, lines))
@@ -358,6 +345,7 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     bags: list[list[int]] = []
     module_bag: list[int] = []
     positions = {child: i for unit in units for i, child in enumerate(unit.children)}
+    whole_text = _text_stats(ctx.lines)
     for i, unit in enumerate(units):
         def_use, derived, free_reads, free_names, loop_carried = _def_use(unit)
         own = unit.counts + derived
@@ -367,10 +355,11 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
             bags.append([])
             rows.append([])
             continue
-        lines = ctx.lines if unit.line == 1 and unit.end_line >= len(ctx.lines) else \
-            ctx.lines[unit.line - 1: unit.end_line]
+        # A unit spanning the whole source (a snippet that is one function) shares the module's text.
+        spans_source = unit.line == 1 and unit.end_line >= len(ctx.lines)
+        text = whole_text if spans_source else _text_stats(ctx.lines[unit.line - 1: unit.end_line])
         rows.append(_unit_scalars(unit, i, units, ctx, own, unit.raw, unit.operator_kinds, unit.operand_kinds,
-                                  (def_use, free_reads, free_names, loop_carried), unit.ident_sequence, lines,
+                                  (def_use, free_reads, free_names, loop_carried), unit.ident_sequence, text,
                                   positions.get(i, 0)))
         bags.append(own)
     module = units[0]
@@ -379,7 +368,7 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     operators = set().union(*(u.operator_kinds for u in units))
     operands = set().union(*(u.operand_kinds for u in units))
     rows[0] = _unit_scalars(module, 0, units, ctx, module_bag, _merge_raw(units), operators, operands,
-                            (stats[0], stats[2], stats[3], stats[4]), merged.ident_sequence, ctx.lines, 0)
+                            (stats[0], stats[2], stats[3], stats[4]), merged.ident_sequence, whole_text, 0)
     bags[0] = module_bag
     flat = np.concatenate([np.array(bag, dtype=np.intp) + i * FEATURE_DIM for i, bag in enumerate(bags)])
     out = np.bincount(flat, minlength=n * FEATURE_DIM).astype(np.float32).reshape(n, FEATURE_DIM)
@@ -409,13 +398,13 @@ def _source_counts(ctx: SourceContext) -> np.ndarray:
 def _unit_scalars(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag: list[int],
                   raw: list[float], operators: set[str], operands: set[str],
                   def_use: tuple[list[float], float, float, float], names: list[str],
-                  lines: list[str], sibling_position: int) -> list[float]:
+                  text: list[float], sibling_position: int) -> list[float]:
     identity = _identity(unit, bag)
     position = _context(unit, index, units, ctx, bag, sibling_position)
     stats, free_reads, free_names, loop_carried = def_use
     name_stats = _identifier_stats(names)
     middle = _raw_scalars(raw, operators, operands, stats, free_reads, free_names, loop_carried, name_stats)
-    return identity + position + middle + _text_stats(lines) + name_stats[:10]
+    return identity + position + middle + text + name_stats[:10]
 
 
 def _merged_names(units: list[Unit]) -> Unit:

@@ -6,7 +6,7 @@ hashed features. A checkpoint carries both: the table (`ImportIndex.names`, buil
 code) and five weights, fitted on validation data, that combine them per candidate module into one
 probability. Candidates are the head's vocabulary plus any module the table offers for the code's
 free names, so a module outside the vocabulary can still be suggested. The Predictor and the
-evaluation both rank through `rank_imports`, so the figures measure what the daemon serves.
+evaluation both rank through `ImportRanker`, so the figures measure what the daemon serves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker", "candidate_features", "rank_imports"]
+__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker"]
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence")
 """What each of the combiner's inputs is; the fifth weight is the bias."""
@@ -62,8 +62,8 @@ class ImportIndex:
 
 
 class ImportRanker:
-    """`rank_imports` for one vocabulary and index, with the per-vocabulary work done once (the
-    daemon ranks with the same model thousands of times)."""
+    """Ranks candidate modules for one vocabulary and index; the per-vocabulary work is done once,
+    since the daemon ranks with the same model thousands of times."""
 
     def __init__(self, vocabulary: Sequence[str], index: ImportIndex) -> None:
         self.vocabulary = list(vocabulary)
@@ -108,15 +108,3 @@ class ImportRanker:
             if len(ranked) >= k:
                 break
         return ranked
-
-
-def candidate_features(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
-                       index: ImportIndex) -> tuple[list[str], np.ndarray]:
-    """Candidate modules and their combiner inputs (one-off form of `ImportRanker.features`)."""
-    return ImportRanker(vocabulary, index).features(probs, free_names)
-
-
-def rank_imports(probs: np.ndarray, vocabulary: Sequence[str], free_names: Iterable[str],
-                 imported: Iterable[str], index: ImportIndex, k: int) -> list[tuple[str, float]]:
-    """One-off form of `ImportRanker.rank`."""
-    return ImportRanker(vocabulary, index).rank(probs, free_names, imported, k)

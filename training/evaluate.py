@@ -46,7 +46,7 @@ from model.checkpoint import Checkpoint, load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
-from model.imports import ImportIndex, rank_imports
+from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
@@ -303,9 +303,10 @@ def _label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
 
 def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int) -> list[list[str]]:
     """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)."""
+    ranker = ImportRanker(vocabulary, index)
     return [
-        [module for module, _ in rank_imports(scored.import_probs[row], vocabulary, scored.free_names[row],
-                                              scored.imported[row], index, k)]
+        [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
+                                             scored.imported[row], k)]
         for row in range(len(scored.kept))
     ]
 

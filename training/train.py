@@ -373,13 +373,22 @@ class StepBatch:
         return np.concatenate([self.imports, self.bugs, self.triples[:, 0], self.triples[:, 1], self.triples[:, 2]])
 
 
+def forward_step(model: torch.nn.Module, table: GraphTable, step: StepBatch, device: torch.device):
+    """One forward over all of a step's graphs: (outputs, the collated batch)."""
+    batch = table.batch(step.positions())
+    return model(*_to(batch_tensors(batch), device)), batch
+
+
 def step_losses(model: torch.nn.Module, table: GraphTable, step: StepBatch, config: TrainConfig,
                 device: torch.device) -> dict[str, Tensor]:
     """One forward over all of a step's graphs; the five task losses."""
-    batch = table.batch(step.positions())
-    x, edge_index, graph_of_node, num_graphs = (t.to(device) if isinstance(t, Tensor) else t
-                                                for t in batch_tensors(batch))
-    out = model(x, edge_index, graph_of_node, num_graphs)
+    out, batch = forward_step(model, table, step, device)
+    return task_losses(out, batch, table, step, config, device)
+
+
+def task_losses(out, batch, table: GraphTable, step: StepBatch, config: TrainConfig,
+                device: torch.device) -> dict[str, Tensor]:
+    """The five task losses of one forward's outputs, sliced by the step's layout."""
     ni, nb, nt = len(step.imports), len(step.bugs), len(step.triples)
     bug_slice = slice(ni, ni + nb)
     losses: dict[str, Tensor] = {}
@@ -498,11 +507,10 @@ def evaluate(model: torch.nn.Module, corpus: Corpus, config: TrainConfig, device
     counts: dict[str, int] = {}
     bug_scores, bug_truth, hits, wanted = [], [], 0, 0
     for step in validation_batches(corpus.validation, config.batch_size):
-        losses = step_losses(model, corpus.table, step, config, device)
-        for name, value in losses.items():
+        out, batch = forward_step(model, corpus.table, step, device)
+        for name, value in task_losses(out, batch, corpus.table, step, config, device).items():
             sums[name] = sums.get(name, 0.0) + float(value)
             counts[name] = counts.get(name, 0) + 1
-        out = model(*_to(batch_tensors(corpus.table.batch(step.positions())), device))
         ni, nb = len(step.imports), len(step.bugs)
         if nb:
             probs = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
@@ -782,7 +790,7 @@ def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) ->
         nb = len(step.bugs)
         if not nb:
             continue
-        out = model(*_to(batch_tensors(corpus.table.batch(step.positions())), device))
+        out, _ = forward_step(model, corpus.table, step, device)
         ni = len(step.imports)
         top = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
         clean_scores.append(top[step.bug_labels.max(axis=1) == 0])

@@ -2,33 +2,33 @@
 
 import numpy as np
 
-from model.imports import FEATURE_NAMES, ImportIndex, candidate_features, rank_imports
+from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
 
 VOCABULARY = ["os", "json", "collections"]
 
 
 def test_with_default_weights_the_ranking_is_the_heads_own():
     probs = np.array([0.2, 0.9, 0.5])
-    ranked = rank_imports(probs, VOCABULARY, {"np"}, set(), ImportIndex(), 3)
+    ranked = ImportRanker(VOCABULARY, ImportIndex()).rank(probs, {"np"}, set(), 3)
     assert [m for m, _ in ranked] == ["json", "collections", "os"]
     assert np.allclose([s for _, s in ranked], [0.9, 0.5, 0.2])
 
 
 def test_modules_already_imported_are_never_suggested():
-    ranked = rank_imports(np.array([0.2, 0.9, 0.5]), VOCABULARY, set(), {"json"}, ImportIndex(), 3)
+    ranked = ImportRanker(VOCABULARY, ImportIndex()).rank(np.array([0.2, 0.9, 0.5]), set(), {"json"}, 3)
     assert "json" not in [m for m, _ in ranked]
 
 
 def test_name_evidence_can_bring_in_a_module_outside_the_vocabulary():
     index = ImportIndex.from_bindings([("np", "numpy"), ("np", "numpy"), ("OrderedDict", "collections")],
                                       weights=(1.0, 4.0, 8.0, 2.0, -6.0))
-    ranked = rank_imports(np.array([0.01, 0.01, 0.01]), VOCABULARY, {"np"}, set(), index, 2)
+    ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"np"}, set(), 2)
     assert ranked[0][0] == "numpy" and ranked[0][1] > 0.9
 
 
 def test_candidate_features_mark_vocabulary_membership_and_name_shares():
     index = ImportIndex.from_bindings([("path", "os"), ("path", "os.path")])
-    modules, features = candidate_features(np.array([0.5, 0.5, 0.5]), VOCABULARY, {"path"}, index)
+    modules, features = ImportRanker(VOCABULARY, index).features(np.array([0.5, 0.5, 0.5]), {"path"})
     assert modules == ["os", "json", "collections", "os.path"]
     assert features.shape == (4, len(FEATURE_NAMES))
     share = FEATURE_NAMES.index("name_share")
