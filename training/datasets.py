@@ -18,6 +18,7 @@ import hashlib
 import os
 import random
 import sys
+import sysconfig
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -68,8 +69,14 @@ class DataConfig:
 
     @classmethod
     def smoke(cls, **overrides: object) -> DataConfig:
-        """A few dozen files, a few units per package and five HumanEval problems."""
-        small = cls(max_files=40, max_units_per_package=30, humaneval_per_problem=3, humaneval_limit=5)
+        """A few dozen standard-library files, a few units per package and five HumanEval problems.
+
+        The stdlib alone, because roots are visited in path order: with site-packages included, a
+        checkout whose path sorts before the interpreter's (``/ci/...`` < ``/root/...``) would take its
+        first files from a handful of installed packages and leave the test split empty.
+        """
+        small = cls(roots=(sysconfig.get_paths()["stdlib"],), max_files=40, max_units_per_package=30,
+                    humaneval_per_problem=3, humaneval_limit=5)
         return replace(small, **overrides)
 
     def cache_path(self) -> Path:

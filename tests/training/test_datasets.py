@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import sysconfig
 from pathlib import Path
 
 import pytest
 
+from training.corpus import split_of
 from training.datasets import (
     DataConfig,
     bug_samples,
@@ -103,3 +105,16 @@ def test_executed_samples_are_grouped_by_problem(config: DataConfig):
     for problem_id, samples in grouped.items():
         assert all(s.problem_id == problem_id for s in samples)
         assert samples[0].kind is None and samples[0].passed
+
+
+def test_smoke_data_comes_from_the_stdlib_alone_so_a_checkout_path_cannot_change_it():
+    # roots are visited in path order; a clone under /ci/... once sorted site-packages first and left
+    # the smoke test split with no bug samples
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    assert DataConfig.smoke().roots == (str(stdlib),)
+    assert DataConfig.smoke(roots=("/elsewhere",)).roots == ("/elsewhere",)
+
+
+def test_the_smoke_corpus_reaches_every_split(tmp_path: Path):
+    units = corpus_units(DataConfig.smoke(cache_dir=str(tmp_path)))
+    assert {split_of(u.package) for u in units} == {"train", "validation", "test"}
