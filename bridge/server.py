@@ -78,10 +78,13 @@ class ModelSlot:
     def _load(self) -> None:
         started = time.perf_counter()
         try:
+            from model.native import extractor_build
             from model.predictor import Predictor  # numpy and the network load here, off the reader
 
             predictor = Predictor(self._checkpoint)
             predictor.load()
+            build = extractor_build()
+            (logger.warning if build.stale else logger.info)("feature extractor: %s", build.describe())
             self._predictor = predictor
             logger.info("model ready in %.0f ms", (time.perf_counter() - started) * 1e3)
         except BaseException as exc:

@@ -69,7 +69,7 @@ def subtokens(name: str) -> tuple[str, ...]:
     if tokens is None:
         if len(_SUBTOKEN_CACHE) > CACHE_LIMIT:
             _SUBTOKEN_CACHE.clear()
-        parts = []
+        parts: list[str] = []
         for piece in name.split("_"):
             if piece:
                 parts.extend(m.lower() for m in _CAMEL.findall(piece))

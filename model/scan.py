@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
 from model.hashing import (
     BUILTIN_NAMES,
@@ -65,7 +66,8 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {t: () for t in _LEAVES}
 def _child_fields(t: type) -> tuple[str, ...]:
     fields = _CHILD_FIELDS.get(t)
     if fields is None:
-        fields = _CHILD_FIELDS[t] = tuple(reversed([f for f in t._fields if f not in _SKIP_FIELDS]))
+        names: tuple[str, ...] = t._fields  # type: ignore[attr-defined]
+        fields = _CHILD_FIELDS[t] = tuple(reversed([f for f in names if f not in _SKIP_FIELDS]))
     return fields
 
 
@@ -180,7 +182,7 @@ class Unit:
 # ---------------------------------------------------------------- the walk
 
 
-def _shape(node: ast.AST) -> str:
+def _shape(node: Any) -> str:
     """A coarse, name-aware description of an operand, for operator-in-context features."""
     t = type(node)
     if t is ast.Name:
@@ -258,7 +260,7 @@ class _Scanner:
         ident_dims, load_dims, store_dims = _IDENT_DIMS, _LOAD_DIMS, _STORE_DIMS
         name_type, load_type, name_dim = ast.Name, ast.Load, TYPE_DIM[ast.Name]
         AST = ast.AST
-        stack: list[tuple[ast.AST, int, int, int, str]] = [(self.tree, 0, 0, 0, "")]
+        stack: list[tuple[Any, int, int, int, str]] = [(self.tree, 0, 0, 0, "")]
         pop, push = stack.pop, stack.append
         while stack:
             node, u, depth, nest, ctrl = pop()
@@ -320,7 +322,7 @@ class _Scanner:
 
     # -- helpers used by handlers
 
-    def new_unit(self, node: ast.AST, parent: int, kind: str, class_name: str) -> int:
+    def new_unit(self, node: Any, parent: int, kind: str, class_name: str) -> int:
         p = self.units[parent]
         unit = Unit(
             name=getattr(node, "name", "<lambda>"),
@@ -338,7 +340,7 @@ class _Scanner:
         p.raw[RAW["child_units"]] += 1
         return index
 
-    def statement(self, node: ast.stmt, unit: Unit, nest: int) -> None:
+    def statement(self, node: Any, unit: Unit, nest: int) -> None:
         """Bookkeeping every statement shares: counts by depth and its first expression child."""
         raw = unit.raw
         raw[RAW["statements"]] += 1
@@ -403,6 +405,7 @@ def _on_module(s: _Scanner, node: ast.Module, unit: Unit, u: int, depth: int, ne
     if doc is not None:
         unit.raw[RAW["docstring"]] += 1
         unit.raw[RAW["docstring_chars"]] += len(doc)
+    stmt: Any
     for stmt in node.body:
         t = type(stmt)
         if t in _UNIT_DEFS:
@@ -552,7 +555,8 @@ class _NameDims(dict):
         super().__init__()
         self.role = role
 
-    def __missing__(self, name: str):
+    def __missing__(self, name: str) -> Any:
+        value: Any
         if len(self) > CACHE_LIMIT:
             self.clear()
         if self.role is None:
@@ -829,7 +833,7 @@ def _on_excepthandler(s: _Scanner, node: ast.ExceptHandler, unit: Unit, u: int, 
     return _on_control(s, node, unit, u, depth, nest, ctrl)
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Any] = {
     ast.Module: _on_module,
     ast.FunctionDef: _on_def,
     ast.AsyncFunctionDef: _on_def,
@@ -854,12 +858,12 @@ _HANDLERS = {
     ast.Assign: _on_assign,
     ast.AnnAssign: _on_assign,
 }
-for _t in (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith,
-           ast.Match):
-    _HANDLERS[_t] = _on_control
-for _t in (ast.Return, ast.Raise, ast.Pass, ast.Assert, ast.Global, ast.Nonlocal, ast.Delete, ast.Import,
-           ast.ImportFrom, ast.Expr, ast.Break, ast.Continue):
-    _HANDLERS[_t] = _on_simple_statement
+for _control in (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith,
+                 ast.Match):
+    _HANDLERS[_control] = _on_control
+for _simple in (ast.Return, ast.Raise, ast.Pass, ast.Assert, ast.Global, ast.Nonlocal, ast.Delete, ast.Import,
+                ast.ImportFrom, ast.Expr, ast.Break, ast.Continue):
+    _HANDLERS[_simple] = _on_simple_statement
 
 
 def scan_units(tree: ast.Module, source: str) -> tuple[list[Unit], SourceContext]:

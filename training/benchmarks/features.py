@@ -3,15 +3,22 @@
 Measures, on real standard-library functions of 25 to 35 lines (the issue's "30-line function"),
 the median and p99 of: `ast.parse` alone (the floor of any pure-`ast` design), feature extraction
 of the parsed tree (walk + vectors + edges), and the whole `build_graph` the daemon calls. Prints
-the machine beside the figures; numbers on a shared machine are noisy, ratios less so.
+the machine and the extractor build (compiled by setup.py, or pure Python) beside the figures; with a
+compiled build it measures the pure-Python sources too, in a child process, so the ratio comes from
+one run. Numbers on a shared machine are noisy, ratios less so.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import sysconfig
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -19,6 +26,7 @@ from pathlib import Path
 
 from model.features import unit_vectors
 from model.graph import _edges, build_graph
+from model.native import extractor_build
 from model.scan import scan_units
 from training.report import describe_machine
 
@@ -72,15 +80,42 @@ def _line(name: str, samples: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-pure", action="store_true",
+                        help="with a compiled extractor, skip measuring its pure-Python sources beside it")
     args = parser.parse_args(argv)
     sources = thirty_line_functions()
     parsed = {s: ast.parse(s) for s in sources}
+    build = extractor_build()
     print(f"machine: {describe_machine()}")
     print(f"{len(sources)} standard-library functions of 25-35 lines, {args.rounds} rounds each")
+    print(f"extractor: {build.describe()}")
     print(_line("ast.parse (floor)", _time(ast.parse, sources, args.rounds)))
     print(_line("features of a parsed function", _time(lambda s: _extract((parsed[s], s)), sources, args.rounds)))
     print(_line("build_graph (parse + features)", _time(build_graph, sources, args.rounds)))
+    if build.compiled and not args.no_pure:
+        print("the same sources run as pure Python, in this run:")
+        sys.stdout.flush()
+        _run_pure(args.rounds)
     return 0
+
+
+def _run_pure(rounds: int) -> None:
+    """This benchmark again in a child process that imports `model` from a copy without compiled modules."""
+    root = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as directory:
+        shutil.copytree(root / "model", Path(directory) / "model", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        path = os.pathsep.join([directory, str(root), os.environ.get("PYTHONPATH", "")])
+        code = f"from training.benchmarks.features import _pure_lines; _pure_lines({rounds})"
+        subprocess.run([sys.executable, "-c", code], cwd=directory, env={**os.environ, "PYTHONPATH": path}, check=True)
+
+
+def _pure_lines(rounds: int) -> None:
+    """The extraction lines alone, for `_run_pure`'s child."""
+    assert not extractor_build().compiled, "the child process should import the pure-Python extractor"
+    sources = thirty_line_functions()
+    parsed = {s: ast.parse(s) for s in sources}
+    print(_line("  features of a parsed function", _time(lambda s: _extract((parsed[s], s)), sources, rounds)))
+    print(_line("  build_graph (parse + features)", _time(build_graph, sources, rounds)))
 
 
 if __name__ == "__main__":

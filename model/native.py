@@ -1,0 +1,45 @@
+"""Whether the feature extractor runs compiled, and whether a compiled build is older than its source.
+
+setup.py compiles `model.hashing`, `model.scan` and `model.features` with mypyc when it can. A
+compiled module shadows its `.py` file, so an edited source does nothing until the package is
+rebuilt; this module tells (the benchmarks print it, the daemon logs it, a test fails on it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["EXTRACTOR_MODULES", "ExtractorBuild", "extractor_build"]
+
+EXTRACTOR_MODULES = ("model.hashing", "model.scan", "model.features")
+
+
+@dataclass(frozen=True)
+class ExtractorBuild:
+    compiled: tuple[str, ...]
+    stale: tuple[str, ...]
+    """Compiled modules whose source changed after the build: rebuild with `pip install -e .`."""
+
+    def describe(self) -> str:
+        if not self.compiled:
+            return "pure Python"
+        kind = "compiled with mypyc" if len(self.compiled) == len(EXTRACTOR_MODULES) else (
+            "partly compiled with mypyc (" + ", ".join(self.compiled) + ")")
+        if self.stale:
+            return f"{kind}, STALE ({', '.join(self.stale)} edited since): rebuild with `pip install -e .`"
+        return kind
+
+
+def extractor_build() -> ExtractorBuild:
+    compiled, stale = [], []
+    for name in EXTRACTOR_MODULES:
+        path = Path(importlib.import_module(name).__file__ or "")
+        if path.suffix == ".py":
+            continue
+        compiled.append(name)
+        source = path.with_name(name.rsplit(".", 1)[1] + ".py")
+        if source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
+            stale.append(name)
+    return ExtractorBuild(tuple(compiled), tuple(stale))

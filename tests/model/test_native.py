@@ -1,0 +1,64 @@
+"""The compiled extractor (setup.py, mypyc) is current and computes exactly what its sources compute."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.graph import build_graph
+from model.native import EXTRACTOR_MODULES, ExtractorBuild, extractor_build
+from tests.model.stdlib_code import stdlib_functions, stdlib_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_DIGEST_SCRIPT = """
+import hashlib, sys
+from model.graph import build_graph
+from model.native import extractor_build
+from tests.model.stdlib_code import stdlib_functions, stdlib_sources
+assert not extractor_build().compiled, extractor_build()
+digest = hashlib.sha256()
+for source in (*stdlib_functions(150), *stdlib_sources()[:4]):
+    graph = build_graph(source)
+    digest.update(graph.features.tobytes())
+    digest.update(graph.edge_index.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def _digest_here() -> str:
+    digest = hashlib.sha256()
+    for source in (*stdlib_functions(150), *stdlib_sources()[:4]):
+        graph = build_graph(source)
+        digest.update(graph.features.tobytes())
+        digest.update(graph.edge_index.tobytes())
+    return digest.hexdigest()
+
+
+def test_a_compiled_extractor_is_built_from_the_sources_in_the_tree():
+    build = extractor_build()
+    assert not build.stale, build.describe()
+
+
+@pytest.mark.skipif(not extractor_build().compiled, reason="the extractor is not compiled in this install")
+def test_the_compiled_extractor_gives_the_same_bits_as_its_pure_python_sources(tmp_path: Path):
+    shutil.copytree(ROOT / "model", tmp_path / "model", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    shutil.copytree(ROOT / "tests", tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    pure = subprocess.run([sys.executable, "-c", _DIGEST_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=True)
+    assert pure.stdout.strip() == _digest_here()
+
+
+def test_the_build_is_described_for_people():
+    assert ExtractorBuild((), ()).describe() == "pure Python"
+    assert ExtractorBuild(EXTRACTOR_MODULES, ()).describe() == "compiled with mypyc"
+    stale = ExtractorBuild(EXTRACTOR_MODULES, ("model.scan",)).describe()
+    assert "STALE" in stale and "model.scan" in stale and "pip install -e ." in stale
+    assert "partly" in ExtractorBuild(("model.scan",), ()).describe()
