@@ -23,10 +23,11 @@ def _extensions() -> list:
         return []
     try:
         from mypyc.build import mypycify
-    except ImportError:
-        print("mypyc not available: installing the pure-Python extractor", file=sys.stderr)
+
+        extensions = mypycify(COMPILED_MODULES, opt_level="3", group_name="yantra_extractor")
+    except (Exception, SystemExit) as exc:  # no mypyc (ImportError), or mypy exits on a type error
+        print(f"not compiling the extractor ({exc!r}): installing it as pure Python", file=sys.stderr)
         return []
-    extensions = mypycify(COMPILED_MODULES, opt_level="3", group_name="yantra_extractor")
     for extension in extensions:
         extension.optional = True  # no C compiler: warn and install the pure-Python sources
     return extensions

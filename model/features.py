@@ -113,37 +113,57 @@ def _def_use(unit: Unit) -> tuple[list[float], list[int], float, float, int]:
     return stats, counts, free_reads, len(free), loop_carried
 
 
-_DIGITS = str.maketrans("", "", "0123456789")
-_UPPER = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_PUNCTUATION = str.maketrans("", "", "()[]{}:,.")
+_DIGITS = b"0123456789"
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PUNCTUATION = b"()[]{}:,."
+
+
+def _deleted(encoded: bytes, characters: bytes) -> int:
+    """How many of `characters` (ASCII) `encoded` holds: in UTF-8 an ASCII byte is only ever that character."""
+    return len(encoded) - len(encoded.translate(None, characters))
 
 
 def _text_stats(lines: list[str]) -> list[float]:
     """Character and line statistics of a span of source lines."""
     n = len(lines) or 1
-    lengths = list(map(len, lines)) or [0]
-    stripped = list(map(str.lstrip, lines))
-    stripped_lengths = list(map(len, stripped))
-    indents = [a - b for a, b in zip(lengths, stripped_lengths, strict=False) if b] or [0]
+    total_length = longest = squares = blank = comments = indent_sum = indent_max = indented_lines = 0
+    for line in lines:
+        length = len(line)
+        stripped = line.lstrip()
+        kept = len(stripped)
+        total_length += length
+        squares += length * length
+        longest = max(longest, length)
+        if kept:
+            indent = length - kept
+            indent_sum += indent
+            indent_max = max(indent_max, indent)
+            indented_lines += 1
+            if stripped[0] == "#":
+                comments += 1
+        else:
+            blank += 1
+    count = len(lines) or 1
     text = "\n".join(lines)
+    encoded = text.encode("utf-8", "surrogatepass")
     size = len(text)
     chars = size or 1
-    mean = sum(lengths) / len(lengths)
-    var = max(sum(x * x for x in lengths) / len(lengths) - mean * mean, 0.0)
+    mean = total_length / count
+    var = max(squares / count - mean * mean, 0.0)
     return [
         chars,
         n,
         mean,
-        max(lengths),
+        longest,
         math.sqrt(var),
-        sum(indents) / len(indents),
-        max(indents),
-        stripped_lengths.count(0) / n,
-        sum(1 for s in stripped if s[:1] == "#") / n,
-        (size - len(text.translate(_DIGITS))) / chars,
-        (size - len(text.translate(_UPPER))) / chars,
+        indent_sum / (indented_lines or 1),
+        indent_max,
+        blank / n,
+        comments / n,
+        _deleted(encoded, _DIGITS) / chars,
+        _deleted(encoded, _UPPER) / chars,
         text.count("_") / chars,
-        (size - len(text.translate(_PUNCTUATION))) / chars,
+        _deleted(encoded, _PUNCTUATION) / chars,
         text.count(" ") / chars,
         (text.count("'") + text.count('"')) / chars,
         1.0 if "\n\t" in text or text.startswith("\t") else 0.0,

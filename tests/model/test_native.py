@@ -41,6 +41,14 @@ def _digest_here() -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.skipif(bool(os.environ.get("YANTRA_PURE_PYTHON")) or not shutil.which("cc"),
+                    reason="pure Python asked for, or no C compiler to build with")
+def test_where_a_c_compiler_exists_the_install_compiled_the_extractor():
+    # setup.py falls back to pure Python quietly (an install must not fail for want of speed); this
+    # is where a broken compile step shows
+    assert extractor_build().compiled == EXTRACTOR_MODULES
+
+
 def test_a_compiled_extractor_is_built_from_the_sources_in_the_tree():
     build = extractor_build()
     assert not build.stale, build.describe()
