@@ -10,6 +10,7 @@ arithmetic; what each dimension means is `model.layout`'s.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -54,8 +55,14 @@ _SCALAR_RANGES: tuple[tuple[str, str], ...] = (
 )
 for _name, _transform in _SCALAR_RANGES:
     assert len(_transform) == span(_name).size, (_name, len(_transform), span(_name).size)
-_SCALAR_DIMS = np.concatenate([np.arange(span(n).start, span(n).end) for n, _ in _SCALAR_RANGES])
-_SCALAR_LOG = np.array([c == "l" for _, t in _SCALAR_RANGES for c in t])
+_SCALAR_DIMS = [d for n, _ in _SCALAR_RANGES for d in range(span(n).start, span(n).end)]
+_SCALAR_LOG = [c == "l" for _, t in _SCALAR_RANGES for c in t]
+_LOGGED_ORDER = [i for i, logged in enumerate(_SCALAR_LOG) if logged] + [
+    i for i, logged in enumerate(_SCALAR_LOG) if not logged]
+_LOGGED_COUNT = sum(_SCALAR_LOG)
+_LOGGED_FIRST = operator.itemgetter(*_LOGGED_ORDER)
+"""A row of scalars in layout order -> the same values, log1p columns first."""
+_LOGGED_FIRST_DIMS = np.array([_SCALAR_DIMS[i] for i in _LOGGED_ORDER], dtype=np.intp)
 _KIND_START = span("kind").start
 _PARENT_START = span("parent_kind").start
 _LANGUAGE_PYTHON = span("language").start
@@ -184,14 +191,29 @@ def _name_flags(name: str) -> tuple[int, bool, bool, bool, bool]:
     return flags
 
 
-def _identifier_stats(names: list[str]) -> list[float]:
-    """The `identifiers` range (10 values, untransformed) and, last, the snake_case ratio for `smells`."""
-    if not names:
-        return [0.0] * 11
-    n = len(names)
-    distinct: dict[str, int] = {}
+def _name_counts(names: list[str]) -> dict[str, int]:
+    """How often each name occurs, in order of first occurrence."""
+    counts: dict[str, int] = {}
     for name in names:
-        distinct[name] = distinct.get(name, 0) + 1
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _merged_counts(per_unit: list[dict[str, int]]) -> dict[str, int]:
+    """The counts of all units' names together, in the order the concatenated sequences would give."""
+    merged: dict[str, int] = {}
+    for counts in per_unit:
+        for name, count in counts.items():
+            merged[name] = merged.get(name, 0) + count
+    return merged
+
+
+def _identifier_stats(distinct: dict[str, int]) -> list[float]:
+    """The `identifiers` range (10 values, untransformed) and, last, the snake_case ratio for `smells`,
+    from the counts of the names a unit uses (`_name_counts`)."""
+    n = sum(distinct.values())
+    if not n:
+        return [0.0] * 11
     total_len = total_sq = longest = single = upper = digit = dunder = snake = 0
     entropy = 0.0
     for name, count in distinct.items():
@@ -270,10 +292,13 @@ def _parent_kind(units: list[Unit], unit: Unit) -> int:
 
 def _merge_raw(units: list[Unit]) -> list[float]:
     """Raw statistics of the whole source: sums over units, maxima where the statistic is a maximum."""
-    columns = list(zip(*(unit.raw for unit in units), strict=True))
-    merged = [sum(column) for column in columns]
+    merged = list(units[0].raw)
+    for unit in units[1:]:
+        raw = unit.raw
+        for i in range(len(merged)):
+            merged[i] += raw[i]
     for i in RAW_MAX:
-        merged[i] = max(columns[i])
+        merged[i] = max([unit.raw[i] for unit in units])
     return merged
 
 
@@ -360,10 +385,10 @@ def _ident_bigrams(names: list[str], bag: list[int]) -> None:
 
 def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     """The (len(units), 978) float32 matrix; row 0 is the module node (the whole source)."""
-    n = len(units)
     rows: list[list[float]] = []
     bags: list[list[int]] = []
     module_bag: list[int] = []
+    name_counts: list[dict[str, int]] = []
     positions = {child: i for unit in units for i, child in enumerate(unit.children)}
     whole_text = _text_stats(ctx.lines)
     for i, unit in enumerate(units):
@@ -371,6 +396,8 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
         own = unit.counts + derived
         _ident_bigrams(unit.ident_sequence, own)
         module_bag.extend(own)
+        counts = _name_counts(unit.ident_sequence)
+        name_counts.append(counts)
         if i == 0:
             bags.append([])
             rows.append([])
@@ -379,30 +406,52 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
         spans_source = unit.line == 1 and unit.end_line >= len(ctx.lines)
         text = whole_text if spans_source else _text_stats(ctx.lines[unit.line - 1: unit.end_line])
         rows.append(_unit_scalars(unit, i, units, ctx, own, unit.raw, unit.operator_kinds, unit.operand_kinds,
-                                  (def_use, free_reads, free_names, loop_carried), unit.ident_sequence, text,
+                                  (def_use, free_reads, free_names, loop_carried), counts, text,
                                   positions.get(i, 0)))
         bags.append(own)
     module = units[0]
-    merged = _merged_names(units)
-    stats = _def_use(merged)
+    stats = _def_use(_merged_names(units))
     operators = set().union(*(u.operator_kinds for u in units))
     operands = set().union(*(u.operand_kinds for u in units))
     rows[0] = _unit_scalars(module, 0, units, ctx, module_bag, _merge_raw(units), operators, operands,
-                            (stats[0], stats[2], stats[3], stats[4]), merged.ident_sequence, whole_text, 0)
+                            (stats[0], stats[2], stats[3], stats[4]), _merged_counts(name_counts), whole_text, 0)
     bags[0] = module_bag
-    flat = np.concatenate([np.array(bag, dtype=np.intp) + i * FEATURE_DIM for i, bag in enumerate(bags)])
-    out = np.bincount(flat, minlength=n * FEATURE_DIM).astype(np.float32).reshape(n, FEATURE_DIM)
-    out += _source_counts(ctx)  # (978,), the same for every node
-    np.log1p(out, out=out)
-    scalars = np.array(rows, dtype=np.float32)
-    logged = scalars[:, _SCALAR_LOG]
-    scalars[:, _SCALAR_LOG] = np.log1p(np.maximum(logged, 0.0))
-    out[:, _SCALAR_DIMS] = scalars
-    rows_index = np.arange(n)
-    out[rows_index, [_KIND_START + KINDS.index(u.kind) for u in units]] = 1.0
-    out[rows_index, [_PARENT_START + _parent_kind(units, u) for u in units]] = 1.0
-    out[:, _LANGUAGE_PYTHON] = 1.0
+    out = _counted(bags, ctx)
+    _write_scalars(out, rows)
+    _write_one_hots(out, units)
     return out
+
+
+def _counted(bags: list[list[int]], ctx: SourceContext) -> np.ndarray:
+    """log1p of each row's bag of dimension indices counted, plus the counts every row shares."""
+    n = len(bags)
+    flat = list(bags[0])
+    for i in range(1, n):
+        offset = i * FEATURE_DIM
+        flat.extend([dim + offset for dim in bags[i]])
+    counts = np.bincount(np.array(flat, dtype=np.intp), minlength=n * FEATURE_DIM).reshape(n, FEATURE_DIM)
+    counts += _source_counts(ctx)  # (978,), the same for every node
+    return np.log1p(counts, dtype=np.float32)
+
+
+def _write_scalars(out: np.ndarray, rows: list[list[float]]) -> None:
+    """Scalar ranges into their dimensions; columns reordered so the log1p ones are one slice."""
+    scalars = np.array([_LOGGED_FIRST(row) for row in rows], dtype=np.float32)
+    logged = scalars[:, :_LOGGED_COUNT]
+    np.maximum(logged, 0.0, out=logged)
+    np.log1p(logged, out=logged)
+    out[:, _LOGGED_FIRST_DIMS] = scalars
+
+
+def _write_one_hots(out: np.ndarray, units: list[Unit]) -> None:
+    """Each row's kind, parent kind and language one-hots."""
+    flat_positions: list[int] = []
+    for i, unit in enumerate(units):
+        row = i * FEATURE_DIM
+        flat_positions.append(row + _KIND_START + KINDS.index(unit.kind))
+        flat_positions.append(row + _PARENT_START + _parent_kind(units, unit))
+        flat_positions.append(row + _LANGUAGE_PYTHON)
+    out.reshape(-1)[flat_positions] = 1.0
 
 
 def _source_counts(ctx: SourceContext) -> np.ndarray:
@@ -412,12 +461,12 @@ def _source_counts(ctx: SourceContext) -> np.ndarray:
     """
     dims = [H_AVAILABLE[name] for name in ctx.available_imports]
     dims.extend(H_MODULE_DEFS[name] for name in ctx.module_defs)
-    return np.bincount(np.array(dims, dtype=np.intp), minlength=FEATURE_DIM).astype(np.float32)
+    return np.bincount(np.array(dims, dtype=np.intp), minlength=FEATURE_DIM)
 
 
 def _unit_scalars(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag: list[int],
                   raw: list[float], operators: set[str], operands: set[str],
-                  def_use: tuple[list[float], float, float, float], names: list[str],
+                  def_use: tuple[list[float], float, float, float], names: dict[str, int],
                   text: list[float], sibling_position: int) -> list[float]:
     identity = _identity(unit, bag)
     position = _context(unit, index, units, ctx, bag, sibling_position)
@@ -438,7 +487,6 @@ def _merged_names(units: list[Unit]) -> Unit:
         merged.params.extend(unit.params)
         merged.attr_chains.extend(unit.attr_chains)
         merged.loop_spans.extend(unit.loop_spans)
-        merged.ident_sequence.extend(unit.ident_sequence)
         merged.self_ops += unit.self_ops
     for unit in units[1:]:
         merged.stores.setdefault(unit.name, []).append(unit.line * 1000)

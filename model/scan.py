@@ -76,12 +76,25 @@ _STMT_CHILD_DIMS = Memo(lambda key: H_STMT_CHILD[key[0].__name__ + ":" + key[1]]
 _OPCTX_DIMS = Memo(lambda key: H_OPCTX[f"{key[0]} {key[1]} {key[2]}"])
 
 
-class _ParentChild(dict):
-    """(parent type, child type) -> its dimension in the `ast_parent_child` range, memoised."""
+class _ChildDims(dict):
+    """child type -> its dimension in the `ast_parent_child` range under one parent type, memoised."""
 
-    def __missing__(self, key: tuple[type, type]) -> int:
-        dim = self[key] = H_PARENT_CHILD[key[0].__name__ + ">" + key[1].__name__]
+    def __init__(self, parent: type) -> None:
+        super().__init__()
+        self.parent = parent.__name__ + ">"
+
+    def __missing__(self, child: type) -> int:
+        dim: int = H_PARENT_CHILD[self.parent + child.__name__]
+        self[child] = dim
         return dim
+
+
+class _ParentChild(dict):
+    """parent type -> its `_ChildDims` (a table per parent: no (parent, child) tuple per AST node)."""
+
+    def __missing__(self, parent: type) -> _ChildDims:
+        row = self[parent] = _ChildDims(parent)
+        return row
 
 
 _PARENT_CHILD = _ParentChild()
@@ -170,7 +183,9 @@ class Unit:
     global_writes: set[str] = field(default_factory=set)
     loop_spans: list[tuple[int, int]] = field(default_factory=list)
     ident_sequence: list[str] = field(default_factory=list)
-    depths: list[int] = field(default_factory=list)
+    node_count: int = 0
+    depth_sum: int = 0
+    depth_max: int = 0
     operator_kinds: set[str] = field(default_factory=set)
     operand_kinds: set[str] = field(default_factory=set)
     self_ops: int = 0
@@ -253,52 +268,45 @@ class _Scanner:
 
     def run(self) -> list[Unit]:
         units = self.units
-        type_dim = TYPE_DIM
-        parent_child = _PARENT_CHILD
-        handlers = _HANDLERS
-        child_fields = _CHILD_FIELDS
-        ident_dims, load_dims, store_dims = _IDENT_DIMS, _LOAD_DIMS, _STORE_DIMS
-        name_type, load_type, name_dim = ast.Name, ast.Load, TYPE_DIM[ast.Name]
+        type_table = _TYPE_TABLE
+        load_bags, store_bags = _LOAD_BAGS, _STORE_BAGS
+        name_type, load_type = ast.Name, ast.Load
         AST = ast.AST
         stack: list[tuple[Any, int, int, int, str]] = [(self.tree, 0, 0, 0, "")]
-        pop, push = stack.pop, stack.append
         while stack:
-            node, u, depth, nest, ctrl = pop()
+            node, u, depth, nest, ctrl = stack.pop()
             t = type(node)
             unit = units[u]
-            unit.depths.append(depth)
+            unit.node_count += 1
+            unit.depth_sum += depth
+            if depth > unit.depth_max:
+                unit.depth_max = depth
             if t is name_type:  # a quarter of all nodes: handled inline
-                name = node.id
-                counts = unit.counts
-                counts.append(name_dim)
-                counts.extend(ident_dims[name])
+                name: str = node.id
                 unit.ident_sequence.append(name)
                 unit.operand_kinds.add(name)
                 position = node.lineno * 1000 + node.col_offset
                 if type(node.ctx) is load_type:
+                    unit.counts.extend(load_bags[name])
                     seen = unit.loads.get(name)
                     if seen is None:
                         unit.loads[name] = [position]
                     else:
                         seen.append(position)
-                    counts.append(load_dims[name])
                     if name == "self":
                         unit.uses_self = True
                 else:
-                    _store(unit, name, position, store_dims[name])
+                    unit.counts.extend(store_bags[name])
+                    _store(unit, name, position)
                 continue
-            dim = type_dim.get(t)
-            if dim is not None:
+            dim, handler, fields, child_dims = type_table[t]
+            if dim >= 0:
                 unit.counts.append(dim)
-            handler = handlers.get(t)
             if handler is not None:
                 result = handler(self, node, unit, u, depth, nest, ctrl)
                 if result is not None:
                     u, nest, ctrl = result
                     unit = units[u]
-            fields = child_fields.get(t)
-            if fields is None:
-                fields = _child_fields(t)
             if not fields:
                 continue
             depth += 1
@@ -308,16 +316,15 @@ class _Scanner:
                 if type(value) is list:
                     for child in reversed(value):
                         if isinstance(child, AST):
-                            counts.append(parent_child[t, type(child)])
-                            push((child, u, depth, nest, ctrl))
+                            counts.append(child_dims[type(child)])
+                            stack.append((child, u, depth, nest, ctrl))
                 elif isinstance(value, AST):
-                    counts.append(parent_child[t, type(value)])
-                    push((value, u, depth, nest, ctrl))
+                    counts.append(child_dims[type(value)])
+                    stack.append((value, u, depth, nest, ctrl))
         for unit in units:
-            depths = unit.depths
-            unit.raw[_NODES] = len(depths)
-            unit.raw[_DEPTH_SUM] = sum(depths)
-            unit.raw[_DEPTH_MAX] = max(depths, default=0)
+            unit.raw[_NODES] = unit.node_count
+            unit.raw[_DEPTH_SUM] = unit.depth_sum
+            unit.raw[_DEPTH_MAX] = unit.depth_max
         return units
 
     # -- helpers used by handlers
@@ -538,38 +545,48 @@ def _on_arguments(s: _Scanner, node: ast.arguments, unit: Unit, u: int, depth: i
     return None
 
 
-def _store(unit: Unit, name: str, position: int, role_dim: int) -> None:
+def _store(unit: Unit, name: str, position: int) -> None:
     """A name bound by assignment, loop target, `with ... as`, ... (the rarer half of Name nodes)."""
     unit.stores.setdefault(name, []).append(position)
-    unit.counts.append(role_dim)
     if unit.kind == "module":
         unit.global_writes.add(name)
     if name in BUILTIN_NAMES:
         unit.raw[RAW["shadowed_builtins"]] += 1
 
 
-class _NameDims(dict):
-    """name -> the dimensions a Name node adds (its subtokens, or its (last subtoken, role) pair)."""
+class _NameBags(dict):
+    """name -> every dimension a Name node in one context adds: its node type, its subtokens, and its
+    (last subtoken, role) pair; memoised, as names repeat within and across requests."""
 
-    def __init__(self, role: str | None) -> None:
+    def __init__(self, role: str) -> None:
         super().__init__()
         self.role = role
 
-    def __missing__(self, name: str) -> Any:
-        value: Any
+    def __missing__(self, name: str) -> tuple[int, ...]:
         if len(self) > CACHE_LIMIT:
             self.clear()
-        if self.role is None:
-            value = tuple(H_IDENT[token] for token in subtokens(name))
-        else:
-            value = H_ROLE[subtokens(name)[-1] + "@" + self.role]
-        self[name] = value
-        return value
+        tokens = subtokens(name)
+        bag = (_NAME_DIM, *(H_IDENT[token] for token in tokens), H_ROLE[tokens[-1] + "@" + self.role])
+        self[name] = bag
+        return bag
 
 
-_IDENT_DIMS = _NameDims(None)
-_LOAD_DIMS = _NameDims("load")
-_STORE_DIMS = _NameDims("store")
+_NAME_DIM = TYPE_DIM[ast.Name]
+_LOAD_BAGS = _NameBags("load")
+_STORE_BAGS = _NameBags("store")
+
+
+class _TypeTable(dict):
+    """AST node type -> (its count dimension or -1, its handler or None, child fields, child dimensions):
+    everything the walk needs of a type, in one lookup per node."""
+
+    def __missing__(self, t: type) -> tuple[int, Any, tuple[str, ...], _ChildDims]:
+        entry = (TYPE_DIM.get(t, -1), _HANDLERS.get(t), _child_fields(t), _PARENT_CHILD[t])
+        self[t] = entry
+        return entry
+
+
+_TYPE_TABLE = _TypeTable()
 
 
 def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
