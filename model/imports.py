@@ -71,18 +71,22 @@ class ImportRanker:
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
         self._weights = np.asarray(index.weights, dtype=np.float64)
 
-    def features(self, probs: np.ndarray, free_names: Iterable[str]) -> tuple[list[str], np.ndarray]:
-        """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs."""
+    def _evidence(self, free_names: Iterable[str]) -> dict[str, float]:
+        """module -> summed share of the free names the table says it binds."""
         evidence: dict[str, float] = {}
         for name in free_names:
             for module, share in self.index.names.get(name, {}).items():
                 evidence[module] = evidence.get(module, 0.0) + share
+        return evidence
+
+    def features(self, probs: np.ndarray, free_names: Iterable[str]) -> tuple[list[str], np.ndarray]:
+        """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting)."""
+        evidence = self._evidence(free_names)
         vocabulary, position = self.vocabulary, self._position
         extra = sorted(m for m in evidence if m not in position)
         modules = vocabulary + extra if extra else vocabulary
-        p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
         features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
-        features[: len(vocabulary), 0] = np.log(p / (1 - p))
+        features[: len(vocabulary), 0] = _logit(probs)
         features[: len(vocabulary), 1] = 1.0
         extra_position = {m: len(vocabulary) + i for i, m in enumerate(extra)}
         for module, share in evidence.items():
@@ -95,9 +99,22 @@ class ImportRanker:
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
              k: int) -> list[tuple[str, float]]:
         """The k most likely missing modules with their probabilities, best first; already-imported
-        modules are skipped."""
-        modules, features = self.features(probs, free_names)
-        z = features @ self._weights[:-1] + self._weights[-1]
+        modules are skipped. The combiner of `features`, computed without building its matrix:
+        this runs once per prediction."""
+        w_logit, w_vocabulary, w_share, w_evidence, bias = self.index.weights
+        z = w_logit * _logit(probs) + (w_vocabulary + bias)
+        extra: dict[str, float] = {}
+        for module, share in self._evidence(free_names).items():
+            row = self._position.get(module)
+            if row is None:
+                extra[module] = w_share * share + w_evidence + bias
+            else:
+                z[row] += w_share * share + w_evidence
+        modules = self.vocabulary
+        if extra:
+            names = sorted(extra)
+            modules = modules + names
+            z = np.concatenate([z, [extra[m] for m in names]])
         scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         skip = set(imported)
         ranked = []
@@ -108,3 +125,8 @@ class ImportRanker:
             if len(ranked) >= k:
                 break
         return ranked
+
+
+def _logit(probs: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))

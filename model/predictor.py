@@ -181,7 +181,7 @@ class Predictor:
         """Predict for graphs built elsewhere (e.g. in worker processes); syntax errors pass through."""
         model = self._model()
         good = [g for g in graphs if isinstance(g, CodeGraph)]
-        outputs = _forward(model.engine, good) if good else None
+        outputs = _forward(model.engine, good, embedding=include_embedding) if good else None
         results: list[Prediction] = []
         index = 0
         node_offset = 0
@@ -313,8 +313,8 @@ def _untrained(reason: str) -> _Loaded:
 # ---------------------------------------------------------------------- result helpers
 
 
-def _forward(engine: GraphSAGEEngine, graphs: Sequence[CodeGraph]) -> EngineOutput:
-    return engine.forward(collate([(g.features, g.edge_index) for g in graphs]))
+def _forward(engine: GraphSAGEEngine, graphs: Sequence[CodeGraph], *, embedding: bool = True) -> EngineOutput:
+    return engine.forward(collate([(g.features, g.edge_index) for g in graphs]), embedding=embedding)
 
 
 def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
@@ -329,7 +329,7 @@ def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int,
         confidence=float(out.confidence[index]),
         imports=_imports(model, out.import_probs[index], graph, top_k),
         bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k),
-        embedding=out.embedding[index].copy() if include_embedding else None,
+        embedding=out.embedding[index].copy() if out.embedding is not None else None,
     )
 
 
