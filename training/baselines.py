@@ -18,6 +18,7 @@ import numpy as np
 
 from model.graph import build_graph
 from training.datasets import ImportSample
+from training.imports import statement_nodes
 
 __all__ = [
     "AST_NODE_TYPES",
@@ -127,12 +128,8 @@ def statement_bindings(statement: str) -> list[tuple[str, str]]:
     """(bound name, module) pairs of one import line: "import numpy as np" -> [("np", "numpy")],
     "import os.path" -> [("os", "os.path")], "from a.b import c as d" -> [("d", "a.b")].
     Relative modules keep their dots; lines that are not imports give []."""
-    try:
-        tree = ast.parse(statement.strip())
-    except SyntaxError:
-        return []
     pairs = []
-    for node in tree.body:
+    for node in statement_nodes(statement):
         if isinstance(node, ast.Import):
             pairs += [(alias.asname or alias.name.split(".")[0], alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

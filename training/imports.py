@@ -22,6 +22,8 @@ __all__ = [
     "ImportUse",
     "parse_imports",
     "resolve_relative",
+    "statement_nodes",
+    "statement_tables",
     "strip_imports",
     "used_imports",
     "vocabulary",
@@ -259,3 +261,35 @@ def vocabulary(counter: Counter[str] | dict[str, int], size: int) -> list[str]:
     """The ``size`` most frequent modules, ties broken by name so the result is deterministic."""
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     return [module for module, _ in ranked[:size]]
+
+
+def statement_nodes(statement: str) -> list[ast.Import | ast.ImportFrom]:
+    """The import nodes of one import line as the corpus records it (parenthesised, multi-line and
+    aliased forms included); [] for a line that does not parse or imports nothing."""
+    try:
+        tree = ast.parse(textwrap.dedent(statement).strip())
+    except SyntaxError:
+        return []
+    return [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def statement_tables(statements: Iterable[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """From training import lines: the alias most used for each module (`import numpy as np`), and
+    the names most imported from it under their own name (`from datetime import datetime`), which
+    the Predictor uses to write the import line a suggestion needs."""
+    aliases: dict[str, Counter[str]] = {}
+    names: dict[str, Counter[str]] = {}
+    for statement in statements:
+        for node in statement_nodes(statement):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        aliases.setdefault(alias.name, Counter())[alias.asname] += 1
+                continue
+            module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                if alias.name != "*" and alias.asname in (None, alias.name):
+                    names.setdefault(module, Counter())[alias.name] += 1
+    best_alias = {m: max(c, key=lambda a: (c[a], a)) for m, c in aliases.items()}
+    top_names = {m: sorted(c, key=lambda n: (-c[n], n))[:50] for m, c in names.items()}
+    return best_alias, top_names

@@ -58,6 +58,7 @@ from training.datasets import (
     import_vocabulary,
 )
 from training.featurize import GraphTable, featurize
+from training.imports import statement_tables
 from training.metrics import auroc
 from training.report import describe_machine, plot_training_curves
 
@@ -225,7 +226,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     sources += [s.source for s in executed]
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
-    aliases, names = _import_statement_tables(s for s in imports if s.split == "train")
+    aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
     kept_executed = [s for s in executed if table.has(s.source)]
     corpus = Corpus(
         table=table,
@@ -291,27 +292,6 @@ def _embedding_task(samples: list[EmbeddingTriple], table: GraphTable) -> TaskDa
     triples = np.array([[table.position(x) for x in (t.anchor, t.positive, t.negative)] for t in kept],
                        dtype=np.int64).reshape(-1, 3)
     return TaskData(triples[:, 0], np.zeros(len(kept), np.float32), triples)
-
-
-def _import_statement_tables(samples) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The alias (`import numpy as np`) and from-imported names most used with each module."""
-    aliases: dict[str, dict[str, int]] = {}
-    names: dict[str, dict[str, int]] = {}
-    for sample in samples:
-        for statement in sample.statements:
-            words = statement.split()
-            if words[:1] == ["import"] and len(words) == 4 and words[2] == "as":
-                table = aliases.setdefault(words[1], {})
-                table[words[3]] = table.get(words[3], 0) + 1
-            elif words[:1] == ["from"] and len(words) >= 4 and words[2] == "import":
-                for part in " ".join(words[3:]).split(","):
-                    name = part.split(" as ")[-1].strip()
-                    if name and name != "*":
-                        table = names.setdefault(words[1], {})
-                        table[name] = table.get(name, 0) + 1
-    best_alias = {m: max(c, key=lambda a: (c[a], a)) for m, c in aliases.items()}
-    top_names = {m: sorted(c, key=lambda n: (-c[n], n))[:50] for m, c in names.items()}
-    return best_alias, top_names
 
 
 # ---------------------------------------------------------------------------- distributed and devices

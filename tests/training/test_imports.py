@@ -9,6 +9,7 @@ from training.imports import (
     ImportUse,
     parse_imports,
     resolve_relative,
+    statement_tables,
     strip_imports,
     used_imports,
     vocabulary,
@@ -101,3 +102,14 @@ def test_parse_imports_gives_one_binding_per_bound_name():
         ImportUse("a", "from a import b", ("b",)),
         ImportUse("a", "from a import c as d", ("d",)),
     ]
+
+
+def test_statement_tables_read_import_lines_as_python_does():
+    aliases, names = statement_tables([
+        "import numpy as np", "import numpy as np", "import numpy as npy",
+        "from datetime import (\n    datetime,\n    timedelta as td,\n)",
+        "from datetime import datetime", "from . import sibling", "from os import *", "not an import (",
+    ])
+    assert aliases == {"numpy": "np"}
+    # a renamed import cannot be written back as `from datetime import td`
+    assert names == {"datetime": ["datetime"], ".": ["sibling"]}
