@@ -11,16 +11,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH  # no pydantic: protocol loads lazily
+
 __all__ = ["DEFAULT_MAX_DEPTH", "LOG_LEVELS", "MAX_SUPPORTED_DEPTH", "BridgeConfig", "auto_workers", "parse_args"]
 
 MIB = 1024 * 1024
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-DEFAULT_MAX_DEPTH = 64
-MAX_SUPPORTED_DEPTH = 512
-"""protocol.framing's bounds, repeated (a test keeps them equal) so that reading flags imports no
-pydantic: the reader must be running before the heavy imports start."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,86 +4,172 @@ Owns the error codes and exceptions (`errors`), the byte-level framing of a line
 JSON-RPC envelopes (`messages`), and every method's params and result models (`methods`). It leaves
 streams, threads and running the methods to the daemon (bridge/), and imports nothing but the
 standard library, pydantic and orjson, so it loads quickly and never pulls in torch or numpy.
+
+Names are re-exported lazily (PEP 562): `import protocol.framing`, which the daemon needs before its
+heavy imports, must not load pydantic through this package's `__init__`.
 """
 
-from protocol.errors import (
-    CHECKPOINT_LOAD_FAILED,
-    CODE_SYNTAX_ERROR,
-    ERRORS_BY_CODE,
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    LIMIT_EXCEEDED,
-    METHOD_NOT_FOUND,
-    MODEL_UNAVAILABLE,
-    PARSE_ERROR,
-    REQUEST_CANCELLED,
-    SERVER_BUSY,
-    SERVER_SHUTTING_DOWN,
-    CheckpointLoadFailed,
-    CodeSyntaxError,
-    InternalError,
-    InvalidParams,
-    InvalidRequest,
-    JsonRpcError,
-    LimitExceeded,
-    MethodNotFound,
-    ModelUnavailable,
-    ParseError,
-    RequestCancelled,
-    ServerBusy,
-    ServerShuttingDown,
-    error_from_wire,
-)
-from protocol.framing import (
-    DEFAULT_MAX_DEPTH,
-    MAX_SUPPORTED_DEPTH,
-    decode_line,
-    encode_message,
-)
-from protocol.messages import (
-    JSONRPC_VERSION,
-    ErrorObject,
-    ErrorResponse,
-    Message,
-    MessageAdapter,
-    Notification,
-    Request,
-    RequestId,
-    Response,
-    error_response,
-    is_valid_id,
-    parse_message,
-    result_response,
-)
-from protocol.methods import (
-    METHODS,
-    CancelParams,
-    ClientInfo,
-    EmbedParams,
-    EmbedResult,
-    ExtractFeaturesParams,
-    ExtractFeaturesResult,
-    FeatureCategory,
-    GraphNode,
-    HeadInfo,
-    HealthResult,
-    InitializeParams,
-    InitializeResult,
-    LikelyBug,
-    Limits,
-    MethodSpec,
-    ModelInfoResult,
-    ModelSummary,
-    NoParams,
-    PredictParams,
-    PredictResult,
-    ReloadParams,
-    ServerInfo,
-    SuggestedImport,
-    json_schema,
-    validate_params,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from protocol.errors import (
+        CHECKPOINT_LOAD_FAILED,
+        CODE_SYNTAX_ERROR,
+        ERRORS_BY_CODE,
+        INTERNAL_ERROR,
+        INVALID_PARAMS,
+        INVALID_REQUEST,
+        LIMIT_EXCEEDED,
+        METHOD_NOT_FOUND,
+        MODEL_UNAVAILABLE,
+        PARSE_ERROR,
+        REQUEST_CANCELLED,
+        SERVER_BUSY,
+        SERVER_SHUTTING_DOWN,
+        CheckpointLoadFailed,
+        CodeSyntaxError,
+        InternalError,
+        InvalidParams,
+        InvalidRequest,
+        JsonRpcError,
+        LimitExceeded,
+        MethodNotFound,
+        ModelUnavailable,
+        ParseError,
+        RequestCancelled,
+        ServerBusy,
+        ServerShuttingDown,
+        error_from_wire,
+    )
+    from protocol.framing import (
+        DEFAULT_MAX_DEPTH,
+        MAX_SUPPORTED_DEPTH,
+        decode_line,
+        encode_message,
+    )
+    from protocol.messages import (
+        JSONRPC_VERSION,
+        ErrorObject,
+        ErrorResponse,
+        Message,
+        MessageAdapter,
+        Notification,
+        Request,
+        RequestId,
+        Response,
+        error_response,
+        is_valid_id,
+        parse_message,
+        result_response,
+    )
+    from protocol.methods import (
+        METHODS,
+        CancelParams,
+        ClientInfo,
+        EmbedParams,
+        EmbedResult,
+        ExtractFeaturesParams,
+        ExtractFeaturesResult,
+        FeatureCategory,
+        GraphNode,
+        HeadInfo,
+        HealthResult,
+        InitializeParams,
+        InitializeResult,
+        LikelyBug,
+        Limits,
+        MethodSpec,
+        ModelInfoResult,
+        ModelSummary,
+        NoParams,
+        PredictParams,
+        PredictResult,
+        ReloadParams,
+        ServerInfo,
+        SuggestedImport,
+        json_schema,
+        validate_params,
+    )
+
+_SUBMODULE_OF = {
+    # protocol.errors
+    "CHECKPOINT_LOAD_FAILED": "protocol.errors",
+    "CODE_SYNTAX_ERROR": "protocol.errors",
+    "ERRORS_BY_CODE": "protocol.errors",
+    "INTERNAL_ERROR": "protocol.errors",
+    "INVALID_PARAMS": "protocol.errors",
+    "INVALID_REQUEST": "protocol.errors",
+    "LIMIT_EXCEEDED": "protocol.errors",
+    "METHOD_NOT_FOUND": "protocol.errors",
+    "MODEL_UNAVAILABLE": "protocol.errors",
+    "PARSE_ERROR": "protocol.errors",
+    "REQUEST_CANCELLED": "protocol.errors",
+    "SERVER_BUSY": "protocol.errors",
+    "SERVER_SHUTTING_DOWN": "protocol.errors",
+    "CheckpointLoadFailed": "protocol.errors",
+    "CodeSyntaxError": "protocol.errors",
+    "InternalError": "protocol.errors",
+    "InvalidParams": "protocol.errors",
+    "InvalidRequest": "protocol.errors",
+    "JsonRpcError": "protocol.errors",
+    "LimitExceeded": "protocol.errors",
+    "MethodNotFound": "protocol.errors",
+    "ModelUnavailable": "protocol.errors",
+    "ParseError": "protocol.errors",
+    "RequestCancelled": "protocol.errors",
+    "ServerBusy": "protocol.errors",
+    "ServerShuttingDown": "protocol.errors",
+    "error_from_wire": "protocol.errors",
+    # protocol.framing
+    "DEFAULT_MAX_DEPTH": "protocol.framing",
+    "MAX_SUPPORTED_DEPTH": "protocol.framing",
+    "decode_line": "protocol.framing",
+    "encode_message": "protocol.framing",
+    # protocol.messages
+    "JSONRPC_VERSION": "protocol.messages",
+    "ErrorObject": "protocol.messages",
+    "ErrorResponse": "protocol.messages",
+    "Message": "protocol.messages",
+    "MessageAdapter": "protocol.messages",
+    "Notification": "protocol.messages",
+    "Request": "protocol.messages",
+    "RequestId": "protocol.messages",
+    "Response": "protocol.messages",
+    "error_response": "protocol.messages",
+    "is_valid_id": "protocol.messages",
+    "parse_message": "protocol.messages",
+    "result_response": "protocol.messages",
+    # protocol.methods
+    "METHODS": "protocol.methods",
+    "CancelParams": "protocol.methods",
+    "ClientInfo": "protocol.methods",
+    "EmbedParams": "protocol.methods",
+    "EmbedResult": "protocol.methods",
+    "ExtractFeaturesParams": "protocol.methods",
+    "ExtractFeaturesResult": "protocol.methods",
+    "FeatureCategory": "protocol.methods",
+    "GraphNode": "protocol.methods",
+    "HeadInfo": "protocol.methods",
+    "HealthResult": "protocol.methods",
+    "InitializeParams": "protocol.methods",
+    "InitializeResult": "protocol.methods",
+    "LikelyBug": "protocol.methods",
+    "Limits": "protocol.methods",
+    "MethodSpec": "protocol.methods",
+    "ModelInfoResult": "protocol.methods",
+    "ModelSummary": "protocol.methods",
+    "NoParams": "protocol.methods",
+    "PredictParams": "protocol.methods",
+    "PredictResult": "protocol.methods",
+    "ReloadParams": "protocol.methods",
+    "ServerInfo": "protocol.methods",
+    "SuggestedImport": "protocol.methods",
+    "json_schema": "protocol.methods",
+    "validate_params": "protocol.methods",
+}
 
 __all__ = [
     "CHECKPOINT_LOAD_FAILED",
@@ -157,3 +243,16 @@ __all__ = [
     "result_response",
     "validate_params",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUBMODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'protocol' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from bridge.config import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, BridgeConfig, auto_workers, parse_args
@@ -19,6 +22,13 @@ def test_the_defaults_are_the_issues_limits():
 
 def test_the_json_depth_bounds_are_protocols_own():
     assert (DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH) == (framing.DEFAULT_MAX_DEPTH, framing.MAX_SUPPORTED_DEPTH)
+
+
+def test_reading_the_flags_loads_no_pydantic():
+    # the reader starts before the heavy imports; protocol's __init__ re-exports lazily for this
+    code = "import sys, bridge.config; print(sorted(m for m in ('pydantic', 'numpy') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_every_flag_reaches_the_config():
