@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import re
 import zlib
+from typing import Final
 
 from model.layout import span
 
@@ -46,11 +47,11 @@ __all__ = [
     "subtokens",
 ]
 
-_HASH_CACHE: dict[str, int] = {}
-_SUBTOKEN_CACHE: dict[str, tuple[str, ...]] = {}
-CACHE_LIMIT = 200_000
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-BUILTIN_NAMES = frozenset(dir(builtins))
+_HASH_CACHE: Final[dict[str, int]] = {}
+_SUBTOKEN_CACHE: Final[dict[str, tuple[str, ...]]] = {}
+CACHE_LIMIT: Final = 200_000
+_CAMEL: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+BUILTIN_NAMES: Final = frozenset(dir(builtins))
 
 
 def stable_hash(text: str) -> int:
@@ -92,29 +93,29 @@ class Hashed(dict):
         return dim
 
 
-H_NAME = Hashed("name_subtokens")
-H_STMT_DEPTH = Hashed("statement_at_depth")
-H_CONTROL = Hashed("control_bigrams")
-H_FREE = Hashed("free_names")
-H_FREE_ATTR = Hashed("free_attribute_chains")
-H_IMPORTED = Hashed("imported_modules")
-H_BUILTIN = Hashed("builtins")
-H_CLASS = Hashed("class_name")
-H_AVAILABLE = Hashed("available_imports")
-H_MODULE_DEFS = Hashed("module_definitions")
-H_DECORATOR = Hashed("decorators")
-H_BASES = Hashed("bases")
-H_IDENT = Hashed("identifier_subtokens")
-H_OPCTX = Hashed("operator_context")
-H_CALLARG = Hashed("call_arguments")
-H_ROLE = Hashed("name_roles")
-H_CALLEE = Hashed("callees")
-H_STMT_CHILD = Hashed("statement_child_pairs")
-H_FIRST = Hashed("first_statement")
-H_LAST = Hashed("last_statement")
-H_STMT_BIGRAM = Hashed("statement_bigrams")
-H_IDENT_BIGRAM = Hashed("identifier_bigrams")
-H_PARENT_CHILD = Hashed("ast_parent_child")
+H_NAME: Final = Hashed("name_subtokens")
+H_STMT_DEPTH: Final = Hashed("statement_at_depth")
+H_CONTROL: Final = Hashed("control_bigrams")
+H_FREE: Final = Hashed("free_names")
+H_FREE_ATTR: Final = Hashed("free_attribute_chains")
+H_IMPORTED: Final = Hashed("imported_modules")
+H_BUILTIN: Final = Hashed("builtins")
+H_CLASS: Final = Hashed("class_name")
+H_AVAILABLE: Final = Hashed("available_imports")
+H_MODULE_DEFS: Final = Hashed("module_definitions")
+H_DECORATOR: Final = Hashed("decorators")
+H_BASES: Final = Hashed("bases")
+H_IDENT: Final = Hashed("identifier_subtokens")
+H_OPCTX: Final = Hashed("operator_context")
+H_CALLARG: Final = Hashed("call_arguments")
+H_ROLE: Final = Hashed("name_roles")
+H_CALLEE: Final = Hashed("callees")
+H_STMT_CHILD: Final = Hashed("statement_child_pairs")
+H_FIRST: Final = Hashed("first_statement")
+H_LAST: Final = Hashed("last_statement")
+H_STMT_BIGRAM: Final = Hashed("statement_bigrams")
+H_IDENT_BIGRAM: Final = Hashed("identifier_bigrams")
+H_PARENT_CHILD: Final = Hashed("ast_parent_child")
 
 
 class Memo(dict):

@@ -9,8 +9,8 @@ units into vectors is `model.features`'; edges are `model.graph`'s.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from model.hashing import (
     BUILTIN_NAMES,
@@ -28,6 +28,7 @@ from model.hashing import (
     H_STMT_BIGRAM,
     H_STMT_CHILD,
     H_STMT_DEPTH,
+    Hashed,
     Memo,
     subtokens,
 )
@@ -36,6 +37,45 @@ from model.layout import span
 __all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "scan_units"]
 
 # ---------------------------------------------------------------- AST type tables
+
+# The AST classes the handlers compare node types with, bound once. Final: compiled, each is a C static,
+# where `ast.Name` looks `Name` up in the module's dict at every comparison.
+AST: Final = ast.AST
+Assert: Final = ast.Assert
+Assign: Final = ast.Assign
+AsyncFunctionDef: Final = ast.AsyncFunctionDef
+AsyncWith: Final = ast.AsyncWith
+Attribute: Final = ast.Attribute
+Call: Final = ast.Call
+ClassDef: Final = ast.ClassDef
+Constant: Final = ast.Constant
+Delete: Final = ast.Delete
+Eq: Final = ast.Eq
+ExceptHandler: Final = ast.ExceptHandler
+Expr: Final = ast.Expr
+FunctionDef: Final = ast.FunctionDef
+Global: Final = ast.Global
+If: Final = ast.If
+Import: Final = ast.Import
+ImportFrom: Final = ast.ImportFrom
+Is: Final = ast.Is
+IsNot: Final = ast.IsNot
+Load: Final = ast.Load
+Match: Final = ast.Match
+Mod: Final = ast.Mod
+Name: Final = ast.Name
+Nonlocal: Final = ast.Nonlocal
+NotEq: Final = ast.NotEq
+Pass: Final = ast.Pass
+Raise: Final = ast.Raise
+Return: Final = ast.Return
+Try: Final = ast.Try
+TryStar: Final = ast.TryStar
+UnaryOp: Final = ast.UnaryOp
+While: Final = ast.While
+With: Final = ast.With
+ExprNode: Final = ast.expr  # any expression; `Expr` is the expression statement
+
 
 # Written out, not read from `vars(ast)`, so the layout does not move when Python adds node types.
 _STRUCTURAL_TYPE_NAMES = (
@@ -52,15 +92,17 @@ _STRUCTURAL_TYPE_NAMES = (
     "MatchValue", "MatchSingleton", "MatchSequence", "MatchMapping", "MatchClass", "MatchStar", "MatchAs",
     "MatchOr",
 )
-_STRUCTURAL_TYPES: tuple[type, ...] = tuple(getattr(ast, name) for name in _STRUCTURAL_TYPE_NAMES)
-_TYPE_SPAN = span("ast_node_types")
+_STRUCTURAL_TYPES: Final[tuple[type, ...]] = tuple(getattr(ast, name) for name in _STRUCTURAL_TYPE_NAMES)
+_TYPE_SPAN: Final = span("ast_node_types")
 assert len(_STRUCTURAL_TYPES) <= _TYPE_SPAN.size, len(_STRUCTURAL_TYPES)
-TYPE_DIM: dict[type, int] = {t: _TYPE_SPAN.start + i for i, t in enumerate(_STRUCTURAL_TYPES)}
+TYPE_DIM: Final[dict[type, int]] = {t: _TYPE_SPAN.start + i for i, t in enumerate(_STRUCTURAL_TYPES)}
 
-_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "module",
-                          "level", "asname", "conversion", "is_async", "simple"})
-_LEAVES = (ast.Name, ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.alias)
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {t: () for t in _LEAVES}
+# Fields the walk does not descend into: identifiers and flags, and operators and contexts (their handlers read them).
+_SKIP_FIELDS: Final = frozenset({"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "module",
+                                 "level", "asname", "conversion", "is_async", "simple", "name"})
+_LEAVES: Final = (ast.Name, ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal,
+                  ast.alias)
+_CHILD_FIELDS: Final[dict[type, tuple[str, ...]]] = {t: () for t in _LEAVES}
 
 
 def _child_fields(t: type) -> tuple[str, ...]:
@@ -71,45 +113,73 @@ def _child_fields(t: type) -> tuple[str, ...]:
     return fields
 
 
-_STMT_DEPTH_DIMS = Memo(lambda key: H_STMT_DEPTH[f"{key[0].__name__}@{key[1]}"])
-_STMT_CHILD_DIMS = Memo(lambda key: H_STMT_CHILD[key[0].__name__ + ":" + key[1]])
-_OPCTX_DIMS = Memo(lambda key: H_OPCTX[f"{key[0]} {key[1]} {key[2]}"])
+_OPCTX_DIMS: Final = Memo(lambda key: H_OPCTX[f"{key[0]} {key[1]} {key[2]}"])
 
 
-class _ChildDims(dict):
-    """child type -> its dimension in the `ast_parent_child` range under one parent type, memoised."""
+def _name_of(part: type | str) -> str:
+    """A type's name; a string as it is."""
+    return part if isinstance(part, str) else part.__name__
 
-    def __init__(self, parent: type) -> None:
+
+class _PairDims(dict):
+    """second -> the dimension `hashed` gives "first<separator>second", for one first, memoised.
+
+    A type stands for its name. Keyed by types, a lookup hashes a pointer: no string or tuple is built
+    per AST node."""
+
+    def __init__(self, first: type | str, hashed: Hashed, separator: str) -> None:
         super().__init__()
-        self.parent = parent.__name__ + ">"
+        self.prefix = _name_of(first) + separator
+        self.hashed = hashed
 
-    def __missing__(self, child: type) -> int:
-        dim: int = H_PARENT_CHILD[self.parent + child.__name__]
-        self[child] = dim
+    def __missing__(self, second: type | str) -> int:
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        dim: int = self.hashed[self.prefix + _name_of(second)]
+        self[second] = dim
         return dim
 
 
-class _ParentChild(dict):
-    """parent type -> its `_ChildDims` (a table per parent: no (parent, child) tuple per AST node)."""
+class _PairTable(dict):
+    """first -> its `_PairDims`: the dimension of a (first, second) pair in two dictionary lookups."""
 
-    def __missing__(self, parent: type) -> _ChildDims:
-        row = self[parent] = _ChildDims(parent)
+    def __init__(self, hashed: Hashed, separator: str) -> None:
+        super().__init__()
+        self.hashed = hashed
+        self.separator = separator
+
+    def __missing__(self, first: type | str) -> _PairDims:
+        row = self[first] = _PairDims(first, self.hashed, self.separator)
         return row
 
 
-_PARENT_CHILD = _ParentChild()
+_PARENT_CHILD: Final = _PairTable(H_PARENT_CHILD, ">")
+_STMT_BIGRAMS: Final = _PairTable(H_STMT_BIGRAM, ">")
+_CONTROL_PAIRS: Final = _PairTable(H_CONTROL, ">")
+_STMT_CHILD: Final = _PairTable(H_STMT_CHILD, ":")
 
 
-_OPERATORS: tuple[type, ...] = (
+class _DepthDims(dict):
+    """statement type -> its `statement_at_depth` dimensions at nesting 0 to 6, memoised."""
+
+    def __missing__(self, t: type) -> tuple[int, ...]:
+        row = self[t] = tuple(H_STMT_DEPTH[f"{t.__name__}@{depth}"] for depth in range(7))
+        return row
+
+
+_STMT_DEPTH: Final = _DepthDims()
+
+
+_OPERATORS: Final[tuple[type, ...]] = (
     ast.Add, ast.Sub, ast.Mult, ast.MatMult, ast.Div, ast.Mod, ast.Pow, ast.LShift, ast.RShift,
     ast.BitOr, ast.BitXor, ast.BitAnd, ast.FloorDiv,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
     ast.And, ast.Or,
     ast.Invert, ast.Not, ast.UAdd, ast.USub,
 )
-_OP_SPAN = span("operators")
-OP_DIM: dict[type, int] = {t: _OP_SPAN.start + i for i, t in enumerate(_OPERATORS)}
-OP_SYMBOL: dict[type, str] = {
+_OP_SPAN: Final = span("operators")
+OP_DIM: Final[dict[type, int]] = {t: _OP_SPAN.start + i for i, t in enumerate(_OPERATORS)}
+OP_SYMBOL: Final[dict[type, str]] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Div: "/", ast.Mod: "%",
     ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
     ast.FloorDiv: "//", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
@@ -117,23 +187,27 @@ OP_SYMBOL: dict[type, str] = {
     ast.Or: "or", ast.Invert: "~", ast.Not: "not", ast.UAdd: "+u", ast.USub: "-u",
 }
 
-_BRANCHES = (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.ExceptHandler, ast.With,
-             ast.AsyncWith, ast.Assert, ast.comprehension, ast.match_case)
-_LOOPS = (ast.For, ast.AsyncFor, ast.While)
-_CONTROL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith,
-            ast.Match, ast.ExceptHandler)
-_UNIT_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_TERMINAL = (ast.Return, ast.Raise, ast.Continue, ast.Break)
-_BLOCK_FIELDS = ("body", "orelse", "finalbody")
-_MUTABLE_DEFAULTS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+_BRANCHES: Final = (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.ExceptHandler, ast.With,
+                    ast.AsyncWith, ast.Assert, ast.comprehension, ast.match_case)
+_LOOPS: Final = (ast.For, ast.AsyncFor, ast.While)
+_CONTROL: Final = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith,
+                   ast.Match, ast.ExceptHandler)
+_UNIT_DEFS: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_TERMINAL: Final = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+_BLOCKS: Final[dict[type, tuple[str, ...]]] = {
+    t: tuple(f for f in ("body", "orelse", "finalbody") if f in t._fields)  # type: ignore[attr-defined]
+    for t in _CONTROL
+}
+"""Each control statement's blocks of statements: only the fields its type has, so none is missing."""
+_MUTABLE_DEFAULTS: Final = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
 
-KINDS = ("module", "class", "function", "method", "async_function", "async_method", "nested_function",
-         "decorated_method")
+KINDS: Final = ("module", "class", "function", "method", "async_function", "async_method", "nested_function",
+                "decorated_method")
 
 # ---------------------------------------------------------------- raw statistics
 
 # Raw per-unit statistics: summed over units for the module node, except the maxima.
-RAW_NAMES = (
+RAW_NAMES: Final = (
     # shape
     "statements", "params", "posonly", "kwonly", "varargs", "kwargs", "defaults", "annotated_params",
     "decorators", "body_len", "child_units", "returns", "yields", "raises", "docstring", "depth_max",
@@ -151,12 +225,82 @@ RAW_NAMES = (
     # temporal
     "early_returns", "first_loop_line", "first_return_line", "after_last_return", "try_before_return",
 )
-RAW = {name: i for i, name in enumerate(RAW_NAMES)}
-RAW_MAX = frozenset({RAW["depth_max"], RAW["nesting_max"]})
-_NODES, _DEPTH_SUM, _DEPTH_MAX = RAW["nodes"], RAW["depth_sum"], RAW["depth_max"]
+RAW: Final = {name: i for i, name in enumerate(RAW_NAMES)}
+RAW_MAX: Final = frozenset({RAW["depth_max"], RAW["nesting_max"]})
+
+# Each statistic's index in `Unit.raw`. Final: compiled, a handler's `raw[R_PASSES] += 1` reads a C constant, not
+# the `RAW` dict.
+R_STATEMENTS: Final = RAW["statements"]
+R_PARAMS: Final = RAW["params"]
+R_POSONLY: Final = RAW["posonly"]
+R_KWONLY: Final = RAW["kwonly"]
+R_VARARGS: Final = RAW["varargs"]
+R_KWARGS: Final = RAW["kwargs"]
+R_DEFAULTS: Final = RAW["defaults"]
+R_ANNOTATED_PARAMS: Final = RAW["annotated_params"]
+R_DECORATORS: Final = RAW["decorators"]
+R_BODY_LEN: Final = RAW["body_len"]
+R_CHILD_UNITS: Final = RAW["child_units"]
+R_RETURNS: Final = RAW["returns"]
+R_YIELDS: Final = RAW["yields"]
+R_RAISES: Final = RAW["raises"]
+R_DOCSTRING: Final = RAW["docstring"]
+R_DEPTH_MAX: Final = RAW["depth_max"]
+R_DEPTH_SUM: Final = RAW["depth_sum"]
+R_NODES: Final = RAW["nodes"]
+R_BASES: Final = RAW["bases"]
+R_METHODS: Final = RAW["methods"]
+R_AWAITS: Final = RAW["awaits"]
+R_RETURN_ANNOTATION: Final = RAW["return_annotation"]
+R_DOCSTRING_CHARS: Final = RAW["docstring_chars"]
+R_BRANCHES: Final = RAW["branches"]
+R_NESTED_BRANCHES: Final = RAW["nested_branches"]
+R_NESTING_MAX: Final = RAW["nesting_max"]
+R_IFS: Final = RAW["ifs"]
+R_LOOPS: Final = RAW["loops"]
+R_TRIES: Final = RAW["tries"]
+R_HANDLERS: Final = RAW["handlers"]
+R_WITHS: Final = RAW["withs"]
+R_BOOLOPS: Final = RAW["boolops"]
+R_COMPREHENSIONS: Final = RAW["comprehensions"]
+R_LAMBDAS: Final = RAW["lambdas"]
+R_OPERATORS_TOTAL: Final = RAW["operators_total"]
+R_OPERANDS_TOTAL: Final = RAW["operands_total"]
+R_IMPORTS: Final = RAW["imports"]
+R_FROM_IMPORTS: Final = RAW["from_imports"]
+R_RELATIVE_IMPORTS: Final = RAW["relative_imports"]
+R_STAR_IMPORTS: Final = RAW["star_imports"]
+R_BARE_EXCEPT: Final = RAW["bare_except"]
+R_BROAD_EXCEPT: Final = RAW["broad_except"]
+R_EMPTY_EXCEPT: Final = RAW["empty_except"]
+R_PASSES: Final = RAW["passes"]
+R_MUTABLE_DEFAULTS: Final = RAW["mutable_defaults"]
+R_NONE_EQ: Final = RAW["none_eq"]
+R_IS_LITERAL: Final = RAW["is_literal"]
+R_SHADOWED_BUILTINS: Final = RAW["shadowed_builtins"]
+R_GLOBAL_STMTS: Final = RAW["global_stmts"]
+R_PRINTS: Final = RAW["prints"]
+R_ASSERTS: Final = RAW["asserts"]
+R_MAGIC_NUMBERS: Final = RAW["magic_numbers"]
+R_UNREACHABLE: Final = RAW["unreachable"]
+R_VALUED_RETURNS: Final = RAW["valued_returns"]
+R_BARE_RETURNS: Final = RAW["bare_returns"]
+R_PERCENT_FORMAT: Final = RAW["percent_format"]
+R_FORMAT_CALLS: Final = RAW["format_calls"]
+R_FSTRINGS: Final = RAW["fstrings"]
+R_RANGE_LEN: Final = RAW["range_len"]
+R_LEN_ZERO: Final = RAW["len_zero"]
+R_RECURSION: Final = RAW["recursion"]
+R_EVAL_EXEC: Final = RAW["eval_exec"]
+R_DELETES: Final = RAW["deletes"]
+R_EARLY_RETURNS: Final = RAW["early_returns"]
+R_FIRST_LOOP_LINE: Final = RAW["first_loop_line"]
+R_FIRST_RETURN_LINE: Final = RAW["first_return_line"]
+R_AFTER_LAST_RETURN: Final = RAW["after_last_return"]
+R_TRY_BEFORE_RETURN: Final = RAW["try_before_return"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Unit:
     """One graph node's worth of code: identity, position, and what the walk collected."""
 
@@ -167,31 +311,68 @@ class Unit:
     end_line: int
     parent: int
     unit_depth: int
-    class_name: str = ""
-    decorators: list[str] = field(default_factory=list)
-    bases: list[str] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
-    raw: list[float] = field(default_factory=lambda: [0.0] * len(RAW_NAMES))
-    params: list[str] = field(default_factory=list)
-    stores: dict[str, list[int]] = field(default_factory=dict)
-    loads: dict[str, list[int]] = field(default_factory=dict)
-    attr_chains: list[tuple[str, str]] = field(default_factory=list)
-    callees: set[str] = field(default_factory=set)
-    self_calls: set[str] = field(default_factory=set)
-    self_attr_reads: set[str] = field(default_factory=set)
-    self_attr_writes: set[str] = field(default_factory=set)
-    global_writes: set[str] = field(default_factory=set)
-    loop_spans: list[tuple[int, int]] = field(default_factory=list)
-    ident_sequence: list[str] = field(default_factory=list)
-    node_count: int = 0
-    depth_sum: int = 0
-    depth_max: int = 0
-    operator_kinds: set[str] = field(default_factory=set)
-    operand_kinds: set[str] = field(default_factory=set)
-    self_ops: int = 0
-    uses_self: bool = False
-    uses_super: bool = False
-    children: list[int] = field(default_factory=list)
+    class_name: str
+    decorators: list[str]
+    bases: list[str]
+    counts: list[int]
+    raw: list[float]
+    params: list[str]
+    stores: dict[str, list[int]]
+    loads: dict[str, list[int]]
+    attr_chains: list[tuple[str, str]]
+    callees: set[str]
+    self_calls: set[str]
+    self_attr_reads: set[str]
+    self_attr_writes: set[str]
+    global_writes: set[str]
+    loop_spans: list[tuple[int, int]]
+    ident_sequence: list[str]
+    node_count: int
+    depth_sum: int
+    depth_max: int
+    operator_kinds: set[str]
+    operand_kinds: set[str]
+    self_ops: int
+    uses_self: bool
+    uses_super: bool
+    children: list[int]
+
+    def __init__(self, name: str, kind: str, line: int, column: int, end_line: int, parent: int, unit_depth: int,
+                 class_name: str = "") -> None:
+        """Written out rather than generated by `dataclass`: compiled, it runs as native code, where the
+        generated one stays interpreted Python, microseconds per unit."""
+        self.name = name
+        self.kind = kind
+        self.line = line
+        self.column = column
+        self.end_line = end_line
+        self.parent = parent
+        self.unit_depth = unit_depth
+        self.class_name = class_name
+        self.decorators = []
+        self.bases = []
+        self.counts = []
+        self.raw = [0.0] * len(RAW_NAMES)
+        self.params = []
+        self.stores = {}
+        self.loads = {}
+        self.attr_chains = []
+        self.callees = set()
+        self.self_calls = set()
+        self.self_attr_reads = set()
+        self.self_attr_writes = set()
+        self.global_writes = set()
+        self.loop_spans = []
+        self.ident_sequence = []
+        self.node_count = 0
+        self.depth_sum = 0
+        self.depth_max = 0
+        self.operator_kinds = set()
+        self.operand_kinds = set()
+        self.self_ops = 0
+        self.uses_self = False
+        self.uses_super = False
+        self.children = []
 
 
 # ---------------------------------------------------------------- the walk
@@ -200,27 +381,46 @@ class Unit:
 def _shape(node: Any) -> str:
     """A coarse, name-aware description of an operand, for operator-in-context features."""
     t = type(node)
-    if t is ast.Name:
-        return "n:" + subtokens(node.id)[-1]
-    if t is ast.Constant:
+    if t is Name:
+        return _NAME_SHAPES[node.id]
+    if t is Constant:
         v = node.value
         if isinstance(v, bool) or v is None:
             return f"c:{v}"
         if isinstance(v, int):
             return f"i:{v}" if -1000 < v < 1000 else "i:big"
         return "c:" + type(v).__name__
-    if t is ast.Call:
+    if t is Call:
         f = node.func
-        if type(f) is ast.Name:
+        if type(f) is Name:
             return "f:" + f.id
-        if type(f) is ast.Attribute:
+        if type(f) is Attribute:
             return "m:" + f.attr
         return "call"
-    if t is ast.Attribute:
-        return "a:" + subtokens(node.attr)[-1]
-    if t is ast.UnaryOp and type(node.operand) is ast.Constant:
+    if t is Attribute:
+        return _ATTRIBUTE_SHAPES[node.attr]
+    if t is UnaryOp and type(node.operand) is Constant:
         return "neg"
     return t.__name__
+
+
+class _LastSubtoken(dict):
+    """name -> a prefix and the name's last subtoken: a shape of `_shape`, memoised (one string object
+    per name, its hash computed once)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, name: str) -> str:
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        shape = self[name] = self.prefix + subtokens(name)[-1]
+        return shape
+
+
+_NAME_SHAPES: Final = _LastSubtoken("n:")
+_ATTRIBUTE_SHAPES: Final = _LastSubtoken("a:")
 
 
 def _constant_dim(value: object, start: int) -> int:
@@ -249,7 +449,7 @@ def _constant_dim(value: object, start: int) -> int:
     return start + 16
 
 
-_CONST_START = span("constant_kinds").start
+_CONST_START: Final = span("constant_kinds").start
 
 
 class _Scanner:
@@ -270,8 +470,7 @@ class _Scanner:
         units = self.units
         type_table = _TYPE_TABLE
         load_bags, store_bags = _LOAD_BAGS, _STORE_BAGS
-        name_type, load_type = ast.Name, ast.Load
-        AST = ast.AST
+        name_type, load_type, node_type = Name, Load, AST
         stack: list[tuple[Any, int, int, int, str]] = [(self.tree, 0, 0, 0, "")]
         while stack:
             node, u, depth, nest, ctrl = stack.pop()
@@ -285,7 +484,9 @@ class _Scanner:
                 name: str = node.id
                 unit.ident_sequence.append(name)
                 unit.operand_kinds.add(name)
-                position = node.lineno * 1000 + node.col_offset
+                line: int = node.lineno
+                column: int = node.col_offset
+                position = line * 1000 + column
                 if type(node.ctx) is load_type:
                     unit.counts.extend(load_bags[name])
                     seen = unit.loads.get(name)
@@ -299,8 +500,9 @@ class _Scanner:
                     unit.counts.extend(store_bags[name])
                     _store(unit, name, position)
                 continue
-            dim, handler, fields, child_dims = type_table[t]
-            if dim >= 0:
+            entry: _TypeEntry = type_table[t]
+            dim, handler, fields, child_dims = entry
+            if dim is not None:
                 unit.counts.append(dim)
             if handler is not None:
                 result = handler(self, node, unit, u, depth, nest, ctrl)
@@ -314,17 +516,18 @@ class _Scanner:
             for fname in fields:  # reversed field order, reversed lists: children pop in source order
                 value = getattr(node, fname, None)
                 if type(value) is list:
-                    for child in reversed(value):
-                        if isinstance(child, AST):
+                    children: list[object] = value
+                    for child in reversed(children):
+                        if isinstance(child, node_type):
                             counts.append(child_dims[type(child)])
                             stack.append((child, u, depth, nest, ctrl))
-                elif isinstance(value, AST):
+                elif isinstance(value, node_type):
                     counts.append(child_dims[type(value)])
                     stack.append((value, u, depth, nest, ctrl))
         for unit in units:
-            unit.raw[_NODES] = unit.node_count
-            unit.raw[_DEPTH_SUM] = unit.depth_sum
-            unit.raw[_DEPTH_MAX] = unit.depth_max
+            unit.raw[R_NODES] = unit.node_count
+            unit.raw[R_DEPTH_SUM] = unit.depth_sum
+            unit.raw[R_DEPTH_MAX] = unit.depth_max
         return units
 
     # -- helpers used by handlers
@@ -344,34 +547,35 @@ class _Scanner:
         self.units.append(unit)
         index = len(self.units) - 1
         p.children.append(index)
-        p.raw[RAW["child_units"]] += 1
+        p.raw[R_CHILD_UNITS] += 1
         return index
 
     def statement(self, node: Any, unit: Unit, nest: int) -> None:
         """Bookkeeping every statement shares: counts by depth and its first expression child."""
         raw = unit.raw
-        raw[RAW["statements"]] += 1
-        if nest > raw[RAW["nesting_max"]]:
-            raw[RAW["nesting_max"]] = nest
+        raw[R_STATEMENTS] += 1
+        if nest > raw[R_NESTING_MAX]:
+            raw[R_NESTING_MAX] = nest
         t = type(node)
         counts = unit.counts
         counts.append(_NEST_START + min(nest, 9))
-        counts.append(_STMT_DEPTH_DIMS[t, min(nest, 6)])
-        counts.append(_STMT_CHILD_DIMS[t, _first_expr_child(node)])
+        counts.append(_STMT_DEPTH[t][min(nest, 6)])
+        counts.append(_STMT_CHILD[t][_first_expr_child(node, t)])
 
     def block(self, statements: list[ast.stmt], unit: Unit) -> None:
         """Order within one block: bigrams of statement types and unreachable statements."""
-        prev = "<start>"
+        bigrams = _STMT_BIGRAMS
+        after = bigrams["<start>"]
         terminated = False
         counts = unit.counts
         for stmt in statements:
-            tname = type(stmt).__name__
-            counts.append(H_STMT_BIGRAM[prev + ">" + tname])
+            t = type(stmt)
+            counts.append(after[t])
             if terminated:
-                unit.raw[RAW["unreachable"]] += 1
+                unit.raw[R_UNREACHABLE] += 1
             if isinstance(stmt, _TERMINAL):
                 terminated = True
-            prev = tname
+            after = bigrams[t]
 
     def note_module(self, dotted: str) -> None:
         """Record an imported module and its parents (`import a.b` imports a and a.b)."""
@@ -379,26 +583,41 @@ class _Scanner:
         self.imported_modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
 
     def name_role(self, unit: Unit, name: str, role: str) -> None:
-        unit.counts.append(H_ROLE[subtokens(name)[-1] + "@" + role])
+        unit.counts.append(_ROLE_DIMS[role][name])
 
 
-_NEST_START = span("nesting_histogram").start
+_NEST_START: Final = span("nesting_histogram").start
 
 
-def _first_expr_child(node: ast.stmt) -> str:
-    for fname in _child_fields(type(node)):
+def _first_expr_child(node: Any, t: type) -> type | str:
+    """A statement's first expression child (fields in walk order): its type, a call's shape, or "-"."""
+    for fname in _expression_fields(t):
         value = getattr(node, fname, None)
-        if isinstance(value, ast.expr):
-            return _shape(value) if type(value) is ast.Call else type(value).__name__
-        if type(value) is list and value and isinstance(value[0], ast.expr):
-            return type(value[0]).__name__
+        if isinstance(value, ExprNode):
+            return _shape(value) if type(value) is Call else type(value)
+        if type(value) is list and value and isinstance(value[0], ExprNode):
+            return type(value[0])
     return "-"
 
 
+# Statement fields that hold statements, handlers, names or other non-expressions, never an expression.
+_NEVER_EXPRESSIONS: Final = frozenset({"body", "orelse", "finalbody", "handlers", "args", "keywords", "items",
+                                       "cases", "names"})
+_EXPRESSION_FIELDS: Final[dict[type, tuple[str, ...]]] = {}
+
+
+def _expression_fields(t: type) -> tuple[str, ...]:
+    """A statement type's child fields that may hold an expression, in walk order (memoised)."""
+    fields = _EXPRESSION_FIELDS.get(t)
+    if fields is None:
+        fields = _EXPRESSION_FIELDS[t] = tuple(f for f in _child_fields(t) if f not in _NEVER_EXPRESSIONS)
+    return fields
+
+
 def _docstring_of(body: list[ast.stmt]) -> str | None:
-    if body and type(body[0]) is ast.Expr:
+    if body and type(body[0]) is Expr:
         value = body[0].value
-        if type(value) is ast.Constant and isinstance(value.value, str):
+        if type(value) is Constant and isinstance(value.value, str):
             return value.value
     return None
 
@@ -410,16 +629,16 @@ def _on_module(s: _Scanner, node: ast.Module, unit: Unit, u: int, depth: int, ne
     s.block(node.body, unit)
     doc = _docstring_of(node.body)
     if doc is not None:
-        unit.raw[RAW["docstring"]] += 1
-        unit.raw[RAW["docstring_chars"]] += len(doc)
+        unit.raw[R_DOCSTRING] += 1
+        unit.raw[R_DOCSTRING_CHARS] += len(doc)
     stmt: Any
     for stmt in node.body:
         t = type(stmt)
         if t in _UNIT_DEFS:
             s.module_defs.append(stmt.name)
-        elif t is ast.Assign:
+        elif t is Assign:
             for target in stmt.targets:
-                if type(target) is ast.Name:
+                if type(target) is Name:
                     s.module_defs.append(target.id)
     return None
 
@@ -427,10 +646,10 @@ def _on_module(s: _Scanner, node: ast.Module, unit: Unit, u: int, depth: int, ne
 def _on_def(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     s.statement(node, unit, nest)
     t = type(node)
-    if t is ast.ClassDef:
+    if t is ClassDef:
         kind, class_name = "class", node.name
     else:
-        is_async = t is ast.AsyncFunctionDef
+        is_async = t is AsyncFunctionDef
         if unit.kind == "class":
             decorated = any(_decorator_name(d) in ("property", "staticmethod", "classmethod")
                             for d in node.decorator_list)
@@ -445,22 +664,22 @@ def _on_def(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: 
     index = s.new_unit(node, u, kind, class_name)
     new = s.units[index]
     new.decorators = [_decorator_name(d) for d in node.decorator_list]
-    new.raw[RAW["decorators"]] = len(node.decorator_list)
-    new.raw[RAW["body_len"]] = len(node.body)
-    if t is ast.ClassDef:
+    new.raw[R_DECORATORS] = len(node.decorator_list)
+    new.raw[R_BODY_LEN] = len(node.body)
+    if t is ClassDef:
         new.bases = [_dotted(b) for b in node.bases]
-        new.raw[RAW["bases"]] = len(node.bases)
-        new.raw[RAW["methods"]] = sum(type(b) in (ast.FunctionDef, ast.AsyncFunctionDef) for b in node.body)
+        new.raw[R_BASES] = len(node.bases)
+        new.raw[R_METHODS] = sum(type(b) in (FunctionDef, AsyncFunctionDef) for b in node.body)
     else:
         if unit.kind == "class":
             new.bases = list(unit.bases)
         if node.returns is not None:
-            new.raw[RAW["return_annotation"]] = 1
+            new.raw[R_RETURN_ANNOTATION] = 1
         _function_order(new, node)
     doc = _docstring_of(node.body)
     if doc is not None:
-        new.raw[RAW["docstring"]] = 1
-        new.raw[RAW["docstring_chars"]] = len(doc)
+        new.raw[R_DOCSTRING] = 1
+        new.raw[R_DOCSTRING_CHARS] = len(doc)
     s.block(node.body, new)
     return index, 0, ""
 
@@ -486,33 +705,33 @@ def _function_order(unit: Unit, node: ast.FunctionDef | ast.AsyncFunctionDef) ->
         t = type(stmt)
         if first_loop is None and t in _LOOPS:
             first_loop = stmt.lineno
-        if t is ast.Return:
+        if t is Return:
             last_return_index = i
             if first_return is None:
                 first_return = stmt.lineno
-        if t in (ast.Try, ast.TryStar) and first_return is None:
+        if t in (Try, TryStar) and first_return is None:
             tries_before_return += 1
     if first_loop is not None:
-        raw[RAW["first_loop_line"]] = (first_loop - node.lineno) / span_lines
+        raw[R_FIRST_LOOP_LINE] = (first_loop - node.lineno) / span_lines
     if first_return is not None:
-        raw[RAW["first_return_line"]] = (first_return - node.lineno) / span_lines
+        raw[R_FIRST_RETURN_LINE] = (first_return - node.lineno) / span_lines
     if last_return_index >= 0:
-        raw[RAW["after_last_return"]] = len(body) - 1 - last_return_index
-    raw[RAW["try_before_return"]] = tries_before_return
+        raw[R_AFTER_LAST_RETURN] = len(body) - 1 - last_return_index
+    raw[R_TRY_BEFORE_RETURN] = tries_before_return
 
 
 def _decorator_name(node: ast.expr) -> str:
-    if type(node) is ast.Call:
+    if type(node) is Call:
         node = node.func
     return _dotted(node)
 
 
 def _dotted(node: ast.expr) -> str:
     parts = []
-    while type(node) is ast.Attribute:
+    while type(node) is Attribute:
         parts.append(node.attr)
         node = node.value
-    if type(node) is ast.Name:
+    if type(node) is Name:
         parts.append(node.id)
     elif not parts:
         return type(node).__name__
@@ -524,22 +743,22 @@ def _on_arguments(s: _Scanner, node: ast.arguments, unit: Unit, u: int, depth: i
     all_args = [*node.posonlyargs, *node.args, *node.kwonlyargs]
     if node.vararg:
         all_args.append(node.vararg)
-        raw[RAW["varargs"]] += 1
+        raw[R_VARARGS] += 1
     if node.kwarg:
         all_args.append(node.kwarg)
-        raw[RAW["kwargs"]] += 1
-    raw[RAW["params"]] += len(all_args)
-    raw[RAW["posonly"]] += len(node.posonlyargs)
-    raw[RAW["kwonly"]] += len(node.kwonlyargs)
+        raw[R_KWARGS] += 1
+    raw[R_PARAMS] += len(all_args)
+    raw[R_POSONLY] += len(node.posonlyargs)
+    raw[R_KWONLY] += len(node.kwonlyargs)
     defaults = [*node.defaults, *(d for d in node.kw_defaults if d is not None)]
-    raw[RAW["defaults"]] += len(defaults)
-    raw[RAW["mutable_defaults"]] += sum(type(d) in _MUTABLE_DEFAULTS for d in defaults)
+    raw[R_DEFAULTS] += len(defaults)
+    raw[R_MUTABLE_DEFAULTS] += sum(type(d) in _MUTABLE_DEFAULTS for d in defaults)
     for a in all_args:
         unit.params.append(a.arg)
         if a.annotation is not None:
-            raw[RAW["annotated_params"]] += 1
+            raw[R_ANNOTATED_PARAMS] += 1
         if a.arg in BUILTIN_NAMES:
-            raw[RAW["shadowed_builtins"]] += 1
+            raw[R_SHADOWED_BUILTINS] += 1
         s.name_role(unit, a.arg, "param")
         unit.ident_sequence.append(a.arg)
     return None
@@ -551,7 +770,7 @@ def _store(unit: Unit, name: str, position: int) -> None:
     if unit.kind == "module":
         unit.global_writes.add(name)
     if name in BUILTIN_NAMES:
-        unit.raw[RAW["shadowed_builtins"]] += 1
+        unit.raw[R_SHADOWED_BUILTINS] += 1
 
 
 class _NameBags(dict):
@@ -571,74 +790,120 @@ class _NameBags(dict):
         return bag
 
 
-_NAME_DIM = TYPE_DIM[ast.Name]
-_LOAD_BAGS = _NameBags("load")
-_STORE_BAGS = _NameBags("store")
+_NAME_DIM: Final = TYPE_DIM[ast.Name]
+_LOAD_BAGS: Final = _NameBags("load")
+_STORE_BAGS: Final = _NameBags("store")
+
+
+class _RoleDims(dict):
+    """name -> its (last subtoken, role) dimension in `name_roles`, for one role; memoised."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.suffix = "@" + role
+
+    def __missing__(self, name: str) -> int:
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        dim: int = H_ROLE[subtokens(name)[-1] + self.suffix]
+        self[name] = dim
+        return dim
+
+
+class _Roles(dict):
+    """role -> its `_RoleDims`."""
+
+    def __missing__(self, role: str) -> _RoleDims:
+        row = self[role] = _RoleDims(role)
+        return row
+
+
+_ROLE_DIMS: Final = _Roles()
+
+
+class _IdentDims(dict):
+    """identifier -> the `identifier_subtokens` dimensions of its subtokens, memoised."""
+
+    def __missing__(self, name: str) -> tuple[int, ...]:
+        if len(self) > CACHE_LIMIT:
+            self.clear()
+        dims = self[name] = tuple(H_IDENT[token] for token in subtokens(name))
+        return dims
+
+
+_IDENT_DIMS: Final = _IdentDims()
+
+
+_TypeEntry = tuple[int | None, Any, tuple[str, ...], _PairDims]  # typed, so the walk unpacks it natively
 
 
 class _TypeTable(dict):
-    """AST node type -> (its count dimension or -1, its handler or None, child fields, child dimensions):
+    """AST node type -> (its count dimension or None, its handler or None, child fields, child dimensions):
     everything the walk needs of a type, in one lookup per node."""
 
-    def __missing__(self, t: type) -> tuple[int, Any, tuple[str, ...], _ChildDims]:
-        entry = (TYPE_DIM.get(t, -1), _HANDLERS.get(t), _child_fields(t), _PARENT_CHILD[t])
+    def __missing__(self, t: type) -> _TypeEntry:
+        entry = (TYPE_DIM.get(t), _HANDLERS.get(t), _child_fields(t), _PARENT_CHILD[t])
         self[t] = entry
         return entry
 
 
-_TYPE_TABLE = _TypeTable()
+_TYPE_TABLE: Final = _TypeTable()
 
 
 def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    for token in subtokens(node.attr):
-        unit.counts.append(H_IDENT[token])
-    unit.ident_sequence.append(node.attr)
+    attr: str = node.attr
+    unit.counts.extend(_IDENT_DIMS[attr])
+    unit.ident_sequence.append(attr)
     base = node.value
-    if type(base) is ast.Name:
-        if base.id in ("self", "cls"):
-            if type(node.ctx) is ast.Load:
-                unit.self_attr_reads.add(node.attr)
+    if type(base) is Name:
+        base_name: str = base.id
+        if base_name in ("self", "cls"):
+            if type(node.ctx) is Load:
+                unit.self_attr_reads.add(attr)
             else:
-                unit.self_attr_writes.add(node.attr)
+                unit.self_attr_writes.add(attr)
         else:
-            unit.attr_chains.append((base.id, node.attr))
-        s.name_role(unit, base.id, "attr_base")
+            unit.attr_chains.append((base_name, attr))
+        s.name_role(unit, base_name, "attr_base")
     return None
 
 
 def _on_call(s: _Scanner, node: ast.Call, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     func = node.func
+    args: list[Any] = node.args
     raw = unit.raw
-    if type(func) is ast.Name:
+    callee: str
+    if type(func) is Name:
         callee = func.id
         unit.callees.add(callee)
         s.name_role(unit, callee, "call")
         if callee == "print":
-            raw[RAW["prints"]] += 1
+            raw[R_PRINTS] += 1
         elif callee in ("eval", "exec"):
-            raw[RAW["eval_exec"]] += 1
-        elif callee == "range" and node.args and type(node.args[-1]) is ast.Call:
-            inner = node.args[-1].func
-            if type(inner) is ast.Name and inner.id == "len":
-                raw[RAW["range_len"]] += 1
+            raw[R_EVAL_EXEC] += 1
+        elif callee == "range" and args and type(args[-1]) is Call:
+            inner = args[-1].func
+            if type(inner) is Name and inner.id == "len":
+                raw[R_RANGE_LEN] += 1
         elif callee == "super":
             unit.uses_super = True
         if callee == unit.name:
-            raw[RAW["recursion"]] += 1
-    elif type(func) is ast.Attribute:
+            raw[R_RECURSION] += 1
+    elif type(func) is Attribute:
         callee = func.attr
-        if type(func.value) is ast.Name and func.value.id in ("self", "cls"):
+        receiver = func.value
+        if type(receiver) is Name and receiver.id in ("self", "cls"):
             unit.self_calls.add(callee)
-        if callee == "format" and type(func.value) is ast.Constant:
-            raw[RAW["format_calls"]] += 1
+        if callee == "format" and type(receiver) is Constant:
+            raw[R_FORMAT_CALLS] += 1
     else:
         callee = type(func).__name__
     counts = unit.counts
     counts.append(H_CALLEE[callee])
-    for i, arg in enumerate(node.args[:6]):
+    for i, arg in enumerate(args[:6]):
         shape = _shape(arg)
         counts.append(H_CALLARG[f"{callee}#{i}:{shape}"])
-        if type(arg) is ast.Name:
+        if type(arg) is Name:
             s.name_role(unit, arg.id, "argument")
     for kw in node.keywords:
         if kw.arg is not None:
@@ -654,15 +919,15 @@ def _operator(unit: Unit, op: ast.AST, left: ast.AST, right: ast.AST | None) -> 
     unit.operator_kinds.add(symbol)
     counts.append(_OPCTX_DIMS[_shape(left), symbol, _shape(right) if right is not None else "-"])
     raw = unit.raw
-    raw[RAW["operators_total"]] += 1
-    if right is not None and type(left) is ast.Name and type(right) is ast.Name and left.id == right.id:
+    raw[R_OPERATORS_TOTAL] += 1
+    if right is not None and type(left) is Name and type(right) is Name and left.id == right.id:
         unit.self_ops += 1
 
 
 def _on_binop(s: _Scanner, node: ast.BinOp, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     _operator(unit, node.op, node.left, node.right)
-    if type(node.op) is ast.Mod and type(node.left) is ast.Constant and isinstance(node.left.value, str):
-        unit.raw[RAW["percent_format"]] += 1
+    if type(node.op) is Mod and type(node.left) is Constant and isinstance(node.left.value, str):
+        unit.raw[R_PERCENT_FORMAT] += 1
     return None
 
 
@@ -670,7 +935,7 @@ def _on_augassign(s: _Scanner, node: ast.AugAssign, unit: Unit, u: int, depth: i
     s.statement(node, unit, nest)
     _operator(unit, node.op, node.target, node.value)
     target = node.target
-    if type(target) is ast.Name:
+    if type(target) is Name:
         # `x += 1` reads x before it writes it.
         unit.loads.setdefault(target.id, []).append(target.lineno * 1000 + target.col_offset)
     return None
@@ -682,22 +947,22 @@ def _on_compare(s: _Scanner, node: ast.Compare, unit: Unit, u: int, depth: int, 
     for op, right in zip(node.ops, node.comparators, strict=False):
         _operator(unit, op, left, right)
         t = type(op)
-        if t in (ast.Eq, ast.NotEq) and type(right) is ast.Constant and right.value is None:
-            raw[RAW["none_eq"]] += 1
-        if t in (ast.Is, ast.IsNot) and type(right) is ast.Constant and right.value not in (None, True, False):
-            raw[RAW["is_literal"]] += 1
-        if (t in (ast.Eq, ast.NotEq) and type(right) is ast.Constant and right.value == 0
-                and type(left) is ast.Call and type(left.func) is ast.Name and left.func.id == "len"):
-            raw[RAW["len_zero"]] += 1
+        if t in (Eq, NotEq) and type(right) is Constant and right.value is None:
+            raw[R_NONE_EQ] += 1
+        if t in (Is, IsNot) and type(right) is Constant and right.value not in (None, True, False):
+            raw[R_IS_LITERAL] += 1
+        if (t in (Eq, NotEq) and type(right) is Constant and right.value == 0
+                and type(left) is Call and type(left.func) is Name and left.func.id == "len"):
+            raw[R_LEN_ZERO] += 1
         for side in (left, right):
-            if type(side) is ast.Name:
+            if type(side) is Name:
                 s.name_role(unit, side.id, "compared")
         left = right
     return None
 
 
 def _on_boolop(s: _Scanner, node: ast.BoolOp, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["boolops"]] += len(node.values) - 1
+    unit.raw[R_BOOLOPS] += len(node.values) - 1
     for left, right in zip(node.values, node.values[1:], strict=False):
         _operator(unit, node.op, left, right)
     return None
@@ -708,12 +973,22 @@ def _on_unaryop(s: _Scanner, node: ast.UnaryOp, unit: Unit, u: int, depth: int, 
     return None
 
 
+def _repr_start(value: object) -> str:
+    """`repr(value)[:20]`, without writing out all of a long string's repr (a docstring's, say).
+
+    repr escapes each character on its own but picks its quote from the whole string; a prefix that holds
+    the same kinds of quote characters gets the same quote, so its repr starts the same way."""
+    if type(value) is str and len(value) > 20:
+        value = value[:20] + ("'" if "'" in value else "") + ('"' if '"' in value else "")
+    return repr(value)[:20]
+
+
 def _on_constant(s: _Scanner, node: ast.Constant, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     value = node.value
     unit.counts.append(_constant_dim(value, _CONST_START))
-    unit.operand_kinds.add(repr(value)[:20])
+    unit.operand_kinds.add(_repr_start(value))
     if isinstance(value, int | float) and not isinstance(value, bool) and value not in (0, 1, -1, 2):
-        unit.raw[RAW["magic_numbers"]] += 1
+        unit.raw[R_MAGIC_NUMBERS] += 1
     return None
 
 
@@ -721,36 +996,37 @@ def _on_control(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ct
     t = type(node)
     tname = t.__name__
     raw = unit.raw
-    if t is not ast.ExceptHandler:
+    if t is not ExceptHandler:
         s.statement(node, unit, nest)
-    raw[RAW["branches"]] += 1 if t not in (ast.Try, ast.TryStar, ast.Match) else 0
-    raw[RAW["nested_branches"]] += nest
-    unit.counts.append(H_CONTROL[f"{ctrl or 'body'}>{tname}"])
+    raw[R_BRANCHES] += 1 if t not in (Try, TryStar, Match) else 0
+    raw[R_NESTED_BRANCHES] += nest
+    unit.counts.append(_CONTROL_PAIRS[ctrl or "body"][t])
     if t in _LOOPS:
-        raw[RAW["loops"]] += 1
+        raw[R_LOOPS] += 1
         unit.loop_spans.append((node.lineno * 1000, (node.end_lineno or node.lineno) * 1000 + 999))
-        if t is not ast.While and type(node.iter) is ast.Name:
+        if t is not While and type(node.iter) is Name:
             s.name_role(unit, node.iter.id, "iterated")
-    elif t is ast.If:
-        raw[RAW["ifs"]] += 1
-    elif t in (ast.Try, ast.TryStar):
-        raw[RAW["tries"]] += 1
-    elif t in (ast.With, ast.AsyncWith):
-        raw[RAW["withs"]] += 1
-    elif t is ast.ExceptHandler:
-        raw[RAW["handlers"]] += 1
+    elif t is If:
+        raw[R_IFS] += 1
+    elif t in (Try, TryStar):
+        raw[R_TRIES] += 1
+    elif t in (With, AsyncWith):
+        raw[R_WITHS] += 1
+    elif t is ExceptHandler:
+        raw[R_HANDLERS] += 1
         if node.type is None:
-            raw[RAW["bare_except"]] += 1
-        elif type(node.type) is ast.Name and node.type.id in ("Exception", "BaseException"):
-            raw[RAW["broad_except"]] += 1
-        if all(type(b) is ast.Pass for b in node.body):
-            raw[RAW["empty_except"]] += 1
-    for fname in _BLOCK_FIELDS:
-        block = getattr(node, fname, None)
+            raw[R_BARE_EXCEPT] += 1
+        elif type(node.type) is Name and node.type.id in ("Exception", "BaseException"):
+            raw[R_BROAD_EXCEPT] += 1
+        if all(type(b) is Pass for b in node.body):
+            raw[R_EMPTY_EXCEPT] += 1
+    for fname in _BLOCKS[t]:
+        block = getattr(node, fname)
         if block:
             s.block(block, unit)
-    for handler in getattr(node, "handlers", ()):
-        s.block(handler.body, unit)
+    if t is Try or t is TryStar:
+        for handler in node.handlers:
+            s.block(handler.body, unit)
     return u, nest + 1, tname
 
 
@@ -758,44 +1034,44 @@ def _on_simple_statement(s: _Scanner, node, unit: Unit, u: int, depth: int, nest
     s.statement(node, unit, nest)
     t = type(node)
     raw = unit.raw
-    if t is ast.Return:
-        raw[RAW["returns"]] += 1
+    if t is Return:
+        raw[R_RETURNS] += 1
         if node.value is None:
-            raw[RAW["bare_returns"]] += 1
+            raw[R_BARE_RETURNS] += 1
         else:
-            raw[RAW["valued_returns"]] += 1
-            if type(node.value) is ast.Name:
+            raw[R_VALUED_RETURNS] += 1
+            if type(node.value) is Name:
                 s.name_role(unit, node.value.id, "returned")
         if nest > 0:
-            raw[RAW["early_returns"]] += 1
-    elif t is ast.Raise:
-        raw[RAW["raises"]] += 1
-    elif t is ast.Pass:
-        raw[RAW["passes"]] += 1
-    elif t is ast.Assert:
-        raw[RAW["asserts"]] += 1
-        raw[RAW["branches"]] += 1
-    elif t in (ast.Global, ast.Nonlocal):
-        raw[RAW["global_stmts"]] += 1
-    elif t is ast.Delete:
-        raw[RAW["deletes"]] += 1
-    elif t is ast.Import:
-        raw[RAW["imports"]] += 1
+            raw[R_EARLY_RETURNS] += 1
+    elif t is Raise:
+        raw[R_RAISES] += 1
+    elif t is Pass:
+        raw[R_PASSES] += 1
+    elif t is Assert:
+        raw[R_ASSERTS] += 1
+        raw[R_BRANCHES] += 1
+    elif t in (Global, Nonlocal):
+        raw[R_GLOBAL_STMTS] += 1
+    elif t is Delete:
+        raw[R_DELETES] += 1
+    elif t is Import:
+        raw[R_IMPORTS] += 1
         for alias in node.names:
             s.note_module(alias.name)
             unit.counts.append(H_IMPORTED[alias.name])
             s.available_imports.append(alias.asname or alias.name.partition(".")[0])
             unit.stores.setdefault(alias.asname or alias.name.partition(".")[0], []).append(node.lineno * 1000)
-    elif t is ast.ImportFrom:
-        raw[RAW["from_imports"]] += 1
+    elif t is ImportFrom:
+        raw[R_FROM_IMPORTS] += 1
         if node.level:
-            raw[RAW["relative_imports"]] += 1
+            raw[R_RELATIVE_IMPORTS] += 1
         elif node.module:
             s.note_module(node.module)
         unit.counts.append(H_IMPORTED["." * node.level + (node.module or "")])
         for alias in node.names:
             if alias.name == "*":
-                raw[RAW["star_imports"]] += 1
+                raw[R_STAR_IMPORTS] += 1
                 continue
             bound = alias.asname or alias.name
             s.available_imports.append(bound)
@@ -804,36 +1080,36 @@ def _on_simple_statement(s: _Scanner, node, unit: Unit, u: int, depth: int, nest
 
 
 def _on_yield(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["yields"]] += 1
+    unit.raw[R_YIELDS] += 1
     return None
 
 
 def _on_await(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["awaits"]] += 1
+    unit.raw[R_AWAITS] += 1
     return None
 
 
 def _on_comprehension(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["comprehensions"]] += 1
-    unit.raw[RAW["branches"]] += 1 + len(node.ifs)
+    unit.raw[R_COMPREHENSIONS] += 1
+    unit.raw[R_BRANCHES] += 1 + len(node.ifs)
     return None
 
 
 def _on_lambda(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["lambdas"]] += 1
+    unit.raw[R_LAMBDAS] += 1
     for a in node.args.args:
         unit.stores.setdefault(a.arg, []).append(node.lineno * 1000 + node.col_offset)
     return None
 
 
 def _on_joinedstr(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    unit.raw[RAW["fstrings"]] += 1
+    unit.raw[R_FSTRINGS] += 1
     unit.counts.append(_CONST_START + 10)
     return None
 
 
 def _on_subscript(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
-    if type(node.value) is ast.Name:
+    if type(node.value) is Name:
         s.name_role(unit, node.value.id, "subscripted")
     return None
 
@@ -850,7 +1126,7 @@ def _on_excepthandler(s: _Scanner, node: ast.ExceptHandler, unit: Unit, u: int, 
     return _on_control(s, node, unit, u, depth, nest, ctrl)
 
 
-_HANDLERS: dict[type, Any] = {
+_HANDLERS: Final[dict[type, Any]] = {
     ast.Module: _on_module,
     ast.FunctionDef: _on_def,
     ast.AsyncFunctionDef: _on_def,
@@ -891,7 +1167,7 @@ def scan_units(tree: ast.Module, source: str) -> tuple[list[Unit], SourceContext
                                 frozenset(scanner.imported_modules))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SourceContext:
     """What the whole source says beyond its units: lines, imports, top-level names."""
 
@@ -900,3 +1176,12 @@ class SourceContext:
     module_defs: list[str]
     unit_count: int
     imported_modules: frozenset[str]
+
+    def __init__(self, lines: list[str], available_imports: list[str], module_defs: list[str], unit_count: int,
+                 imported_modules: frozenset[str]) -> None:
+        """Written out, as `Unit.__init__` is, so that compiled it runs as native code."""
+        self.lines = lines
+        self.available_imports = available_imports
+        self.module_defs = module_defs
+        self.unit_count = unit_count
+        self.imported_modules = imported_modules
