@@ -59,8 +59,8 @@ def test_a_bad_value_is_refused_with_usage_exit_code_two(flag, capsys):
     assert flag.split("=")[0] in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("cpus", "workers"), [(1, 0), (2, 0), (3, 1), (4, 2), (64, 4)])
-def test_auto_workers_leaves_two_cpus_to_the_host_and_the_daemon(cpus, workers):
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 0), (2, 1), (3, 2), (5, 4), (64, 4)])
+def test_auto_workers_leaves_one_cpu_to_the_daemon_and_caps_at_four(cpus, workers):
     assert auto_workers(cpus) == workers
 
 
