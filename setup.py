@@ -5,18 +5,24 @@ Python that walks every AST node. mypyc compiles those same sources to C extensi
 faster with no change to what they compute. The build is optional: without mypy or a C compiler,
 or with ``YANTRA_PURE_PYTHON=1`` in the environment, the package installs as pure Python and gives
 the same features, only slower. After editing one of these files, reinstall (``pip install -e .``):
-a compiled module shadows its source, and `model.native` says when one is stale.
+a compiled module shadows its source, and `model.native` says when one is stale (by the source
+digests this build records).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = ["model/hashing.py", "model/scan.py", "model/features.py"]
+SOURCES_RECORD = "compiled_sources.json"
+"""Written beside the compiled modules: the sha256 of each source as compiled (read by model.native)."""
 
 
 def _extensions() -> list:
@@ -34,16 +40,22 @@ def _extensions() -> list:
     return extensions
 
 
-class _BuildExtTouchingOutputs(build_ext):
-    """build_ext that dates every compiled module now, even one it found up to date and skipped, so
-    that a module older than its source (model.native's staleness test) means it needs a rebuild."""
+class _BuildExtRecordingSources(build_ext):
+    """build_ext that records, beside the compiled modules, a digest of each source it compiled: a
+    compiled module shadows its `.py` file, and `model.native` compares the two to tell a stale build
+    (file times cannot: pip and git set them as they please)."""
 
     def run(self) -> None:
         super().run()
-        for extension in self.extensions:
-            output = self.get_ext_fullpath(extension.name)
-            if os.path.exists(output):
-                os.utime(output)
+        if not self.extensions:
+            return
+        target = Path(self.get_ext_fullpath("model.scan")).parent / SOURCES_RECORD
+        digests = {path[:-3].replace("/", "."): hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                   for path in COMPILED_MODULES}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+        os.replace(temporary, target)
 
 
-setup(ext_modules=_extensions(), cmdclass={"build_ext": _BuildExtTouchingOutputs})
+setup(ext_modules=_extensions(), cmdclass={"build_ext": _BuildExtRecordingSources})

@@ -5,6 +5,9 @@ hashed ranges arrive as bags of dimension indices from the walk (`model.scan`) a
 in one `np.bincount`; scalar ranges (shape, complexity, def-use, smells, order, text, names) are
 built per unit as one flat list and transformed for all units at once. This module owns that
 arithmetic; what each dimension means is `model.layout`'s.
+
+setup.py compiles this module with mypyc (model.native tells whether it is): hence the `Final`
+constants and typed locals, which compiled code reads natively. It runs as plain Python too, bit for bit.
 """
 
 from __future__ import annotations

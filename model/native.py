@@ -2,12 +2,15 @@
 
 setup.py compiles `model.hashing`, `model.scan` and `model.features` with mypyc when it can. A
 compiled module shadows its `.py` file, so an edited source does nothing until the package is
-rebuilt; this module tells (the benchmarks print it, the daemon logs it, a test fails on it).
+rebuilt; this module tells, by comparing each source with the digest the build recorded (the
+benchmarks print it, the daemon logs it, a test fails on it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +35,13 @@ class ExtractorBuild:
         return kind
 
 
+SOURCES_RECORD = Path(__file__).with_name("compiled_sources.json")
+"""Written by setup.py's build: the sha256 of each source it compiled."""
+
+
 def extractor_build() -> ExtractorBuild:
+    """Which extractor modules are compiled, and which of those no longer match their source."""
+    recorded = _recorded_digests()
     compiled, stale = [], []
     for name in EXTRACTOR_MODULES:
         path = Path(importlib.import_module(name).__file__ or "")
@@ -40,6 +49,14 @@ def extractor_build() -> ExtractorBuild:
             continue
         compiled.append(name)
         source = path.with_name(name.rsplit(".", 1)[1] + ".py")
-        if source.is_file() and source.stat().st_mtime > path.stat().st_mtime:
+        if source.is_file() and recorded.get(name) != hashlib.sha256(source.read_bytes()).hexdigest():
             stale.append(name)
     return ExtractorBuild(tuple(compiled), tuple(stale))
+
+
+def _recorded_digests() -> dict[str, str]:
+    try:
+        record = json.loads(SOURCES_RECORD.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}

@@ -4,6 +4,9 @@ A *unit* is a graph node: the module (the whole source), each class, each functi
 walk is iterative, touches each AST node once and, on the hot path, only appends integers (dimension
 indices of `model.layout`) and records the names, operators and definitions each unit holds. Turning
 units into vectors is `model.features`'; edges are `model.graph`'s.
+
+setup.py compiles this module with mypyc (model.native tells whether it is): hence the `Final`
+constants and typed locals, which compiled code reads natively. It runs as plain Python too, bit for bit.
 """
 
 from __future__ import annotations
