@@ -27,6 +27,7 @@ SOURCES_RECORD = "compiled_sources.json"
 
 def _extensions() -> list:
     if os.environ.get("YANTRA_PURE_PYTHON"):
+        _remove_compiled_modules()
         return []
     try:
         from mypyc.build import mypycify
@@ -38,6 +39,13 @@ def _extensions() -> list:
     for extension in extensions:
         extension.optional = True  # no C compiler: warn and install the pure-Python sources
     return extensions
+
+
+def _remove_compiled_modules() -> None:
+    """An earlier in-place (editable) build's compiled modules would shadow the sources: remove them."""
+    root = Path(__file__).resolve().parent
+    for path in [*root.glob("model/*.so"), *root.glob("yantra_extractor__mypyc*.so"), root / "model" / SOURCES_RECORD]:
+        path.unlink(missing_ok=True)
 
 
 class _BuildExtRecordingSources(build_ext):
