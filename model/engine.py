@@ -256,6 +256,8 @@ def _project(rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """rows @ weight, row by row when there are few rows (see _ROW_BY_ROW_MAX)."""
     if rows.shape[0] > _ROW_BY_ROW_MAX:
         return rows @ weight
+    if rows.shape[0] == 1:  # (1, in) @ W runs as one gemv already
+        return rows @ weight
     out = np.empty((rows.shape[0], weight.shape[1]), dtype=np.float32)
     for row, target in zip(rows, out, strict=True):
         np.matmul(row, weight, out=target)
@@ -264,15 +266,17 @@ def _project(rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 def _graph_softmax(logits: np.ndarray, batch: GraphBatch) -> np.ndarray:
     """Softmax of per-node logits within each graph. (N,) -> (N,)."""
+    if batch.num_graphs == 1:  # a lone prediction: no segments to index
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
     shifted = logits - np.maximum.reduceat(logits, batch.graph_starts)[batch.batch]
     exp = np.exp(shifted)
     return exp / np.add.reduceat(exp, batch.graph_starts)[batch.batch]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function without overflow for large |z|."""
-    small = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, small) / (1.0 + small)
+    """Logistic function without overflow for large |z|: exp(-log(1 + exp(-z)))."""
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def _l2_normalise(rows: np.ndarray) -> np.ndarray:
