@@ -241,6 +241,29 @@ def test_collate_offsets_node_ids_and_numbers_graphs_in_order():
     assert batch.x.dtype == np.float32 and batch.edge_index.dtype == np.int64
 
 
+@pytest.mark.parametrize("sizes", [[3], [2, 1, 4]], ids=["one graph", "three graphs"])
+def test_collate_derives_what_a_checked_graph_batch_derives(sizes: list[int]):
+    rng = np.random.default_rng(5)
+    graphs = [random_graph(rng, n, SMALL.feature_dim) for n in sizes]
+    fast = collate(graphs)
+    checked = GraphBatch(fast.x, fast.edge_index, fast.batch, fast.num_graphs)
+    for name in ("x", "edge_index", "batch", "graph_starts", "graph_sizes", "inverse_graph_size", "neighbour_sources",
+                 "neighbour_targets", "neighbour_starts", "inverse_degree"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(checked, name), err_msg=name)
+    assert fast.num_graphs == checked.num_graphs == len(sizes)
+
+
+def test_without_the_embedding_every_other_output_is_the_same():
+    rng = np.random.default_rng(8)
+    engine = GraphSAGEEngine(SMALL, trained_looking_weights(SMALL, 1))
+    for sizes in ([2], [1, 3]):
+        batch = collate([random_graph(rng, n, SMALL.feature_dim) for n in sizes])
+        full, lean = engine.forward(batch), engine.forward(batch, embedding=False)
+        assert full.embedding is not None and lean.embedding is None
+        for name in ("confidence", "confidence_logit", "import_probs", "bug_probs", "bug_node_probs", "node_states"):
+            np.testing.assert_array_equal(getattr(full, name), getattr(lean, name), err_msg=name)
+
+
 def test_graph_batch_groups_edges_by_target_for_mean_aggregation():
     x = np.zeros((4, 2), dtype=np.float32)
     batch = GraphBatch(x, np.array([[3, 1, 2, 0], [0, 2, 0, 1]]), np.zeros(4, dtype=np.int64), 1)
@@ -258,6 +281,8 @@ def test_graph_batch_groups_edges_by_target_for_mean_aggregation():
         ([(np.zeros(3), NO_EDGES)], "must be"),
         ([(np.zeros((2, 3)), np.array([[0], [2]]))], "outside 0..1"),
         ([(np.zeros((2, 3)), np.array([0, 1]))], r"\(2, edges\)"),
+        ([(np.zeros((2, 3)), NO_EDGES), (np.zeros((2, 3)), np.array([[0], [5]]))], "graph 1: .*outside 0..1"),
+        ([(np.zeros((2, 3)), NO_EDGES), (np.zeros((2, 4)), NO_EDGES)], "graph 1: x must be"),
     ],
 )
 def test_collate_refuses_graphs_it_cannot_batch(graphs: list, message: str):
