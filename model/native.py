@@ -1,4 +1,4 @@
-"""Whether the feature extractor runs compiled, and whether a compiled build is older than its source.
+"""Whether the feature extractor runs compiled, and whether a compiled build still matches its source.
 
 setup.py compiles `model.hashing`, `model.scan` and `model.features` with mypyc when it can. A
 compiled module shadows its `.py` file, so an edited source does nothing until the package is
