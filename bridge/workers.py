@@ -4,9 +4,9 @@ Owns the worker pool: started on demand in the background (the first time predic
 host that asks one thing at a time never pays for it), from a fork server that has already imported
 model.predictor, each worker loading the same checkpoint as the daemon. `predict_chunk` is what a
 worker runs: the daemon sends source text and gets back `model.prediction.Prediction`s, a few hundred
-bytes each, so the daemon's own share of a request is reading, shaping and writing JSON. Model
-errors cross the process boundary as plain tuples (their keyword-only constructors do not unpickle)
-and are revived on this side. When to use the workers is bridge.server's business.
+bytes each, so the daemon's own share of a request is reading, shaping and writing JSON. A source
+over a limit comes back as its model error (which pickles with its fields), so it fails alone. When
+to use the workers is bridge.server's business.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from model.errors import SourceLimitError, SourceSyntaxError
+from model.errors import SourceLimitError
 
-__all__ = ["PredictionWorkers", "predict_chunk", "revive"]
+__all__ = ["PredictionWorkers", "predict_chunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,30 +69,20 @@ def _alive(pid: int) -> bool:
 
 
 def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool) -> list[Any]:
-    """In a worker: one forward pass for the chunk; a source over a limit fails alone, as a tuple."""
+    """In a worker: one forward pass for the chunk; a source over a limit gets its error as its result
+    (raising would fail the whole chunk, and the pool would be taken for broken)."""
     try:
         return _predictor.predict_sources(sources, top_k=top_k, include_embedding=include_embedding)
-    except SourceLimitError:
+    except SourceLimitError as exc:
         if len(sources) == 1:
-            raise
+            return [exc]
     results: list[Any] = []
     for source in sources:
         try:
             results.extend(_predictor.predict_sources([source], top_k=top_k, include_embedding=include_embedding))
         except SourceLimitError as exc:
-            results.append(("limit", str(exc), exc.limit, exc.maximum, exc.actual))
-        except SourceSyntaxError as exc:  # not raised by predict_sources today; kept exact if it ever is
-            results.append(("syntax", str(exc), exc.line, exc.column))
+            results.append(exc)
     return results
-
-
-def revive(item: Any) -> Any:
-    """A worker's answer as this side's value: the prediction, or the model error it stands for."""
-    if not isinstance(item, tuple):
-        return item
-    if item[0] == "syntax":
-        return SourceSyntaxError(item[1], line=item[2], column=item[3])
-    return SourceLimitError(item[1], limit=item[2], maximum=item[3], actual=item[4])
 
 
 class PredictionWorkers:
@@ -151,7 +141,7 @@ class PredictionWorkers:
 
     def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
         try:
-            return [revive(item) for item in future.result()]
+            return list(future.result())
         except BaseException as exc:  # a worker died, or the pool was shut down: predict in the daemon
             if not self._broken:
                 self._broken = True

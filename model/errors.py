@@ -25,6 +25,18 @@ __all__ = [
 class ModelError(Exception):
     """Base class of every error the model package raises on purpose."""
 
+    def __reduce__(self) -> tuple:
+        """Pickle with the keyword fields (worker processes send these errors back to the daemon):
+        the default rebuilds an exception from `args` alone, which keyword-only constructors refuse."""
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[ModelError], args: tuple, fields: dict) -> ModelError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(fields)
+    return error
+
 
 class SourceError(ModelError):
     """The source code cannot be turned into a graph."""

@@ -42,7 +42,7 @@ EXPECTED = {
         "SlowLane",
     ],
     "bridge.transport": ["LineTooLong", "Writer", "claim_stdout", "read_lines"],
-    "bridge.workers": ["PredictionWorkers", "predict_chunk", "revive"],
+    "bridge.workers": ["PredictionWorkers", "predict_chunk"],
 }
 
 
