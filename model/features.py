@@ -20,7 +20,6 @@ import numpy as np
 
 from model.hashing import (
     BUILTIN_NAMES,
-    CACHE_LIMIT,
     H_AVAILABLE,
     H_BASES,
     H_BUILTIN,
@@ -30,6 +29,7 @@ from model.hashing import (
     H_FREE_ATTR,
     H_MODULE_DEFS,
     H_NAME,
+    Memo,
     stable_hash,
     subtokens,
 )
@@ -294,18 +294,9 @@ def _text_stats(lines: list[str]) -> list[float]:
     ]
 
 
-_NAME_FLAGS: Final[dict[str, tuple[int, bool, bool, bool, bool]]] = {}
-
-
-def _name_flags(name: str) -> tuple[int, bool, bool, bool, bool]:
-    """(length, has uppercase, has digit, is dunder, is snake_case), cached: names repeat across requests."""
-    flags = _NAME_FLAGS.get(name)
-    if flags is None:
-        if len(_NAME_FLAGS) > CACHE_LIMIT:
-            _NAME_FLAGS.clear()
-        flags = _NAME_FLAGS[name] = (len(name), name.lower() != name, any(c.isdigit() for c in name),
-                                     name.startswith("__"), name.islower() or "_" in name)
-    return flags
+_NAME_FLAGS: Final = Memo(lambda name: (len(name), name.lower() != name, any(c.isdigit() for c in name),
+                                         name.startswith("__"), name.islower() or "_" in name))
+"""name -> (length, has uppercase, has digit, is dunder, is snake_case): names repeat across requests."""
 
 
 def _name_counts(names: list[str]) -> dict[str, int]:
@@ -334,7 +325,7 @@ def _identifier_stats(distinct: dict[str, int]) -> list[float]:
     total_len = total_sq = longest = single = upper = digit = dunder = snake = 0
     entropy = 0.0
     for name, count in distinct.items():
-        length, has_upper, has_digit, is_dunder, is_snake = _name_flags(name)
+        length, has_upper, has_digit, is_dunder, is_snake = _NAME_FLAGS[name]
         total_len += length * count
         total_sq += length * length * count
         longest = max(longest, length)
@@ -477,16 +468,7 @@ def _raw_scalars(raw: list[float], operators: set[str], operands: set[str], def_
 
 
 _BIGRAM: Final = span("identifier_bigrams")
-_LAST_TOKEN_HASH: Final[dict[str, int]] = {}
-
-
-def _last_token_hash(name: str) -> int:
-    value = _LAST_TOKEN_HASH.get(name)
-    if value is None:
-        if len(_LAST_TOKEN_HASH) > CACHE_LIMIT:
-            _LAST_TOKEN_HASH.clear()
-        value = _LAST_TOKEN_HASH[name] = stable_hash(subtokens(name)[-1])
-    return value
+_LAST_TOKEN_HASH: Final = Memo(lambda name: stable_hash(subtokens(name)[-1]))
 
 
 def _ident_bigrams(names: list[str], bag: list[int]) -> None:
@@ -494,7 +476,7 @@ def _ident_bigrams(names: list[str], bag: list[int]) -> None:
     start, size = _BIGRAM.start, _BIGRAM.size
     prev = 0x9E3779B1
     for name in names:
-        token = _last_token_hash(name)
+        token: int = _LAST_TOKEN_HASH[name]
         bag.append(start + ((prev * 1_000_003) ^ token) % size)
         prev = token
 

@@ -103,7 +103,8 @@ def _parse(source: str) -> ast.Module:
 
 def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Module:
     """Parse with bounded size and nesting; errors name the line, column or limit."""
-    size = len(source.encode("utf-8", "surrogatepass"))
+    # at most 4 UTF-8 bytes per character: only code that could be over the limit is encoded to measure it
+    size = len(source.encode("utf-8", "surrogatepass")) if len(source) * 4 > limits.max_bytes else 0
     if size > limits.max_bytes:
         raise SourceLimitError(
             f"code is {size} bytes, more than the limit of {limits.max_bytes}",

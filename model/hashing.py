@@ -47,7 +47,6 @@ __all__ = [
     "subtokens",
 ]
 
-_HASH_CACHE: Final[dict[str, int]] = {}
 _SUBTOKEN_CACHE: Final[dict[str, tuple[str, ...]]] = {}
 CACHE_LIMIT: Final = 200_000
 _CAMEL: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -55,13 +54,8 @@ BUILTIN_NAMES: Final = frozenset(dir(builtins))
 
 
 def stable_hash(text: str) -> int:
-    """CRC32 of the text: stable across processes, unlike `hash()`."""
-    value = _HASH_CACHE.get(text)
-    if value is None:
-        if len(_HASH_CACHE) > CACHE_LIMIT:
-            _HASH_CACHE.clear()
-        value = _HASH_CACHE[text] = zlib.crc32(text.encode("utf-8", "surrogatepass"))
-    return value
+    """CRC32 of the text: stable across processes, unlike `hash()` (its callers memoise it)."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def subtokens(name: str) -> tuple[str, ...]:
@@ -119,7 +113,7 @@ H_PARENT_CHILD: Final = Hashed("ast_parent_child")
 
 
 class Memo(dict):
-    """A key -> dimension table that computes each missing entry once (keys are tuples, cheap to hash)."""
+    """A table that computes each missing entry once from its key (`make(key)`), emptied past CACHE_LIMIT."""
 
     def __init__(self, make) -> None:
         super().__init__()

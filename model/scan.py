@@ -17,7 +17,6 @@ from typing import Any, Final
 
 from model.hashing import (
     BUILTIN_NAMES,
-    CACHE_LIMIT,
     H_CALLARG,
     H_CALLEE,
     H_CONTROL,
@@ -124,53 +123,23 @@ def _name_of(part: type | str) -> str:
     return part if isinstance(part, str) else part.__name__
 
 
-class _PairDims(dict):
-    """second -> the dimension `hashed` gives "first<separator>second", for one first, memoised.
+def _pair_table(hashed: Hashed, separator: str) -> Memo:
+    """first -> second -> the dimension `hashed` gives "first<separator>second". A type stands for its
+    name; keyed by types, a lookup hashes a pointer: no string or tuple is built per AST node."""
 
-    A type stands for its name. Keyed by types, a lookup hashes a pointer: no string or tuple is built
-    per AST node."""
+    def row(first: type | str) -> Memo:
+        prefix = _name_of(first) + separator
+        return Memo(lambda second: hashed[prefix + _name_of(second)])
 
-    def __init__(self, first: type | str, hashed: Hashed, separator: str) -> None:
-        super().__init__()
-        self.prefix = _name_of(first) + separator
-        self.hashed = hashed
-
-    def __missing__(self, second: type | str) -> int:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        dim: int = self.hashed[self.prefix + _name_of(second)]
-        self[second] = dim
-        return dim
+    return Memo(row)
 
 
-class _PairTable(dict):
-    """first -> its `_PairDims`: the dimension of a (first, second) pair in two dictionary lookups."""
-
-    def __init__(self, hashed: Hashed, separator: str) -> None:
-        super().__init__()
-        self.hashed = hashed
-        self.separator = separator
-
-    def __missing__(self, first: type | str) -> _PairDims:
-        row = self[first] = _PairDims(first, self.hashed, self.separator)
-        return row
-
-
-_PARENT_CHILD: Final = _PairTable(H_PARENT_CHILD, ">")
-_STMT_BIGRAMS: Final = _PairTable(H_STMT_BIGRAM, ">")
-_CONTROL_PAIRS: Final = _PairTable(H_CONTROL, ">")
-_STMT_CHILD: Final = _PairTable(H_STMT_CHILD, ":")
-
-
-class _DepthDims(dict):
-    """statement type -> its `statement_at_depth` dimensions at nesting 0 to 6, memoised."""
-
-    def __missing__(self, t: type) -> tuple[int, ...]:
-        row = self[t] = tuple(H_STMT_DEPTH[f"{t.__name__}@{depth}"] for depth in range(7))
-        return row
-
-
-_STMT_DEPTH: Final = _DepthDims()
+_PARENT_CHILD: Final = _pair_table(H_PARENT_CHILD, ">")
+_STMT_BIGRAMS: Final = _pair_table(H_STMT_BIGRAM, ">")
+_CONTROL_PAIRS: Final = _pair_table(H_CONTROL, ">")
+_STMT_CHILD: Final = _pair_table(H_STMT_CHILD, ":")
+_STMT_DEPTH: Final = Memo(lambda t: tuple(H_STMT_DEPTH[f"{t.__name__}@{depth}"] for depth in range(7)))
+"""statement type -> its `statement_at_depth` dimensions at nesting 0 to 6."""
 
 
 _OPERATORS: Final[tuple[type, ...]] = (
@@ -217,7 +186,7 @@ RAW_NAMES: Final = (
     "depth_sum", "nodes", "bases", "methods", "awaits", "return_annotation", "docstring_chars",
     # complexity
     "branches", "nested_branches", "nesting_max", "ifs", "loops", "tries", "handlers", "withs",
-    "boolops", "comprehensions", "lambdas", "operators_total", "operands_total",
+    "boolops", "comprehensions", "lambdas", "operators_total",
     # dependency
     "imports", "from_imports", "relative_imports", "star_imports",
     # quality
@@ -268,7 +237,6 @@ R_BOOLOPS: Final = RAW["boolops"]
 R_COMPREHENSIONS: Final = RAW["comprehensions"]
 R_LAMBDAS: Final = RAW["lambdas"]
 R_OPERATORS_TOTAL: Final = RAW["operators_total"]
-R_OPERANDS_TOTAL: Final = RAW["operands_total"]
 R_IMPORTS: Final = RAW["imports"]
 R_FROM_IMPORTS: Final = RAW["from_imports"]
 R_RELATIVE_IMPORTS: Final = RAW["relative_imports"]
@@ -327,7 +295,6 @@ class Unit:
     self_calls: set[str]
     self_attr_reads: set[str]
     self_attr_writes: set[str]
-    global_writes: set[str]
     loop_spans: list[tuple[int, int]]
     ident_sequence: list[str]
     node_count: int
@@ -364,7 +331,6 @@ class Unit:
         self.self_calls = set()
         self.self_attr_reads = set()
         self.self_attr_writes = set()
-        self.global_writes = set()
         self.loop_spans = []
         self.ident_sequence = []
         self.node_count = 0
@@ -407,23 +373,9 @@ def _shape(node: Any) -> str:
     return t.__name__
 
 
-class _LastSubtoken(dict):
-    """name -> a prefix and the name's last subtoken: a shape of `_shape`, memoised (one string object
-    per name, its hash computed once)."""
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def __missing__(self, name: str) -> str:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        shape = self[name] = self.prefix + subtokens(name)[-1]
-        return shape
-
-
-_NAME_SHAPES: Final = _LastSubtoken("n:")
-_ATTRIBUTE_SHAPES: Final = _LastSubtoken("a:")
+# name -> a shape of `_shape`: a prefix and the name's last subtoken (one string object per name)
+_NAME_SHAPES: Final = Memo(lambda name: "n:" + subtokens(name)[-1])
+_ATTRIBUTE_SHAPES: Final = Memo(lambda name: "a:" + subtokens(name)[-1])
 
 
 def _constant_dim(value: object, start: int) -> int:
@@ -770,87 +722,29 @@ def _on_arguments(s: _Scanner, node: ast.arguments, unit: Unit, u: int, depth: i
 def _store(unit: Unit, name: str, position: int) -> None:
     """A name bound by assignment, loop target, `with ... as`, ... (the rarer half of Name nodes)."""
     unit.stores.setdefault(name, []).append(position)
-    if unit.kind == "module":
-        unit.global_writes.add(name)
     if name in BUILTIN_NAMES:
         unit.raw[R_SHADOWED_BUILTINS] += 1
 
 
-class _NameBags(dict):
-    """name -> every dimension a Name node in one context adds: its node type, its subtokens, and its
-    (last subtoken, role) pair; memoised, as names repeat within and across requests."""
-
-    def __init__(self, role: str) -> None:
-        super().__init__()
-        self.role = role
-
-    def __missing__(self, name: str) -> tuple[int, ...]:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        tokens = subtokens(name)
-        bag = (_NAME_DIM, *(H_IDENT[token] for token in tokens), H_ROLE[tokens[-1] + "@" + self.role])
-        self[name] = bag
-        return bag
+def _role_dims(role: str) -> Memo:
+    """name -> its (last subtoken, role) dimension in `name_roles`, for one role."""
+    suffix = "@" + role
+    return Memo(lambda name: H_ROLE[subtokens(name)[-1] + suffix])
 
 
+_ROLE_DIMS: Final = Memo(_role_dims)
+_IDENT_DIMS: Final = Memo(lambda name: tuple(H_IDENT[token] for token in subtokens(name)))
+"""identifier -> the `identifier_subtokens` dimensions of its subtokens."""
 _NAME_DIM: Final = TYPE_DIM[ast.Name]
-_LOAD_BAGS: Final = _NameBags("load")
-_STORE_BAGS: Final = _NameBags("store")
+# name -> every dimension a Name node in one context adds: its node type, its subtokens, its role
+_LOAD_BAGS: Final = Memo(lambda name: (_NAME_DIM, *_IDENT_DIMS[name], _ROLE_DIMS["load"][name]))
+_STORE_BAGS: Final = Memo(lambda name: (_NAME_DIM, *_IDENT_DIMS[name], _ROLE_DIMS["store"][name]))
 
 
-class _RoleDims(dict):
-    """name -> its (last subtoken, role) dimension in `name_roles`, for one role; memoised."""
-
-    def __init__(self, role: str) -> None:
-        super().__init__()
-        self.suffix = "@" + role
-
-    def __missing__(self, name: str) -> int:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        dim: int = H_ROLE[subtokens(name)[-1] + self.suffix]
-        self[name] = dim
-        return dim
-
-
-class _Roles(dict):
-    """role -> its `_RoleDims`."""
-
-    def __missing__(self, role: str) -> _RoleDims:
-        row = self[role] = _RoleDims(role)
-        return row
-
-
-_ROLE_DIMS: Final = _Roles()
-
-
-class _IdentDims(dict):
-    """identifier -> the `identifier_subtokens` dimensions of its subtokens, memoised."""
-
-    def __missing__(self, name: str) -> tuple[int, ...]:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        dims = self[name] = tuple(H_IDENT[token] for token in subtokens(name))
-        return dims
-
-
-_IDENT_DIMS: Final = _IdentDims()
-
-
-_TypeEntry = tuple[int | None, Any, tuple[str, ...], _PairDims]  # typed, so the walk unpacks it natively
-
-
-class _TypeTable(dict):
-    """AST node type -> (its count dimension or None, its handler or None, child fields, child dimensions):
-    everything the walk needs of a type, in one lookup per node."""
-
-    def __missing__(self, t: type) -> _TypeEntry:
-        entry = (TYPE_DIM.get(t), _HANDLERS.get(t), _child_fields(t), _PARENT_CHILD[t])
-        self[t] = entry
-        return entry
-
-
-_TYPE_TABLE: Final = _TypeTable()
+_TypeEntry = tuple[int | None, Any, tuple[str, ...], Memo]  # typed, so the walk unpacks it natively
+_TYPE_TABLE: Final = Memo(lambda t: (TYPE_DIM.get(t), _HANDLERS.get(t), _child_fields(t), _PARENT_CHILD[t]))
+"""AST node type -> (its count dimension or None, its handler or None, child fields, child dimensions):
+everything the walk needs of a type, in one lookup per node."""
 
 
 def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
