@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from bridge.transport import LineTooLong, Writer
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from protocol.errors import (
@@ -90,11 +88,6 @@ def to_wire_error(exc: BaseException) -> JsonRpcError:
         )
     if isinstance(exc, CheckpointError):
         return CheckpointLoadFailed(f"Checkpoint load failed: {exc}", path=exc.path, reason=str(exc))
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(part) for part in first.get("loc", ())) or None
-        reason = str(first.get("msg", exc))
-        return InvalidParams(f"Invalid params: {reason}", field=field, reason=reason)
     logger.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
     return InternalError(f"Internal error: {type(exc).__name__}: {exc}")
 
@@ -296,9 +289,10 @@ class Dispatcher:
             if not self._unanswered:
                 self._idle.notify_all()
 
-    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> None:
+    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> bool:
+        """Write the job's one reply; False when it was already answered (cancelled)."""
         if not self._claim(job):
-            return  # already answered (cancelled): exactly one reply per request
+            return False  # exactly one reply per request
         logger.debug("settled %r (id %r): %s", job.method, job.id, type(error).__name__ if error else "ok")
         try:
             if job._sink is None:
@@ -310,6 +304,7 @@ class Dispatcher:
                 job._sink(error_response(job.id, to_wire_error(error)))
         finally:
             self._answered()
+        return True
 
     def cancel(self, request_id: object) -> bool:
         """Answer the in-flight request(s) with this id -32800 now; False when none is in flight."""
@@ -318,14 +313,8 @@ class Dispatcher:
         cancelled = False
         for job in jobs:
             job.cancelled = True
-            if self._claim(job):
-                cancelled = True
-                error = RequestCancelled(f"Request cancelled: request {job.id!r} was cancelled")
-                try:
-                    assert job._sink is not None
-                    job._sink(error_response(job.id, error))
-                finally:
-                    self._answered()
+            error = RequestCancelled(f"Request cancelled: request {job.id!r} was cancelled")
+            cancelled = self._settle(job, error=error) or cancelled
         return cancelled
 
     @property

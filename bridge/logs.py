@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
+
+from bridge.transport import write_all
 
 __all__ = ["StderrLogSink", "configure_logging"]
 
@@ -67,16 +68,10 @@ class StderrLogSink(logging.Handler):
                 line = f"{dropped - reported} log records dropped: stderr was not being read\n".encode() + line
                 reported = dropped
             with contextlib.suppress(OSError):  # stderr is gone too: nothing left to tell
-                _write_all(self._fd, line)
+                write_all(self._fd, line)
             with self._progress:
                 self._written += 1
                 self._progress.notify_all()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def configure_logging(level: str) -> StderrLogSink:

@@ -103,7 +103,7 @@ class BridgeMethods:
 
     def __init__(self, server: Server) -> None:
         self._server = server
-        self._model_summary: tuple[int, dict] | None = None
+        self._model_summary: dict | None = None
         inline: dict[str, Callable[[Any], Any]] = {
             "initialize": self.initialize,
             "ping": self.ping,
@@ -261,20 +261,17 @@ class BridgeMethods:
         model = self._server.model
 
         def reload_now() -> dict:
-            predictor = model.wait()
-            predictor.reload(params.path)
+            info = model.wait().reload(params.path)
             self._model_summary = None
             self._server.forward.model_changed()
-            return predictor.info()
+            return info
 
         self._server.slow.submit(job, reload_now)
 
     def _model_meta(self) -> dict:
         """`{"version", "trained"}` of the serving model, recomputed only after a reload."""
-        predictor = self._server.model.wait()
         summary = self._model_summary
-        if summary is None or summary[0] != id(predictor):
-            info = predictor.info()
-            summary = (id(predictor), {"version": info["version"], "trained": bool(info["trained"])})
-            self._model_summary = summary
-        return summary[1]
+        if summary is None:
+            info = self._server.model.wait().info()
+            summary = self._model_summary = {"version": info["version"], "trained": bool(info["trained"])}
+        return summary

@@ -146,7 +146,7 @@ class ForwardLane:
         self._capacity = capacity
         self._max_batch = max_batch
         self._worker_count = workers
-        self._workers = PredictionWorkers(workers) if workers else None
+        self._workers = self._new_workers()
         self._cache = PredictionCache()
         self._tasks: deque[ForwardTask] = deque()
         self._returned: deque[tuple[list[ForwardTask], list[Any] | BaseException]] = deque()
@@ -156,6 +156,9 @@ class ForwardLane:
         self._thread = threading.Thread(target=self._run, name="bridge-forward", daemon=True)
         self._thread.start()
 
+    def _new_workers(self) -> PredictionWorkers | None:
+        return PredictionWorkers(self._worker_count) if self._worker_count else None
+
     @property
     def depth(self) -> int:
         """Predictions waiting: queued, or with the worker processes."""
@@ -163,11 +166,8 @@ class ForwardLane:
 
     def submit(self, task: ForwardTask) -> None:
         with self._wakeup:
-            if len(self._tasks) + self._at_workers >= self._capacity:
-                raise ServerBusy(
-                    f"Server busy: {self._capacity} requests are already waiting; retry later",
-                    queue_size=self._capacity,
-                )
+            if self.depth >= self._capacity:
+                raise _busy(self._capacity)
             self._tasks.append(task)
             self._wakeup.notify()
 
@@ -175,7 +175,7 @@ class ForwardLane:
         """After a reload: forget cached predictions, and replace the workers (they hold the old model)."""
         self._cache.clear()
         with self._wakeup:
-            old, self._workers = self._workers, PredictionWorkers(self._worker_count) if self._worker_count else None
+            old, self._workers = self._workers, self._new_workers()
         if old is not None:
             old.close()
 
@@ -224,10 +224,7 @@ class ForwardLane:
         prediction = self._cache.get(task.code, top_k=task.top_k, include_embedding=task.include_embedding)
         if prediction is None:
             return False
-        try:
-            task.job.finish(task.finish(task, prediction))
-        except Exception as exc:
-            task.job.fail(exc)
+        _complete(task, prediction)
         return True
 
     def _workers_wanted(self, predictor: Any, count: int) -> bool:
@@ -268,16 +265,7 @@ class ForwardLane:
         if isinstance(outcome, BaseException):
             self._deliver(chunk, functools.partial(_forward, predictor))
             return
-        options = _shared_options(chunk)
-        for task, prediction in zip(chunk, outcome, strict=True):
-            if isinstance(prediction, BaseException):
-                task.job.fail(prediction)
-                continue
-            self._cache.put(task.code, prediction, **options)
-            try:
-                task.job.finish(task.finish(task, prediction))
-            except Exception as exc:
-                task.job.fail(exc)
+        self._complete_all(chunk, outcome)
 
     def _deliver(self, group: list[ForwardTask], compute: Callable[[list[ForwardTask]], list[Any]]) -> None:
         """One call for the whole group; if it fails, each task alone so each gets its own error."""
@@ -290,14 +278,30 @@ class ForwardLane:
                 for task in group:
                     self._deliver([task], compute)
             return
+        self._complete_all(group, outputs)
+
+    def _complete_all(self, group: list[ForwardTask], outputs: list[Any]) -> None:
+        """Answer each task from its output (an error fails it alone), caching code predictions."""
         options = _shared_options(group)
         for task, output in zip(group, outputs, strict=True):
+            if isinstance(output, BaseException):
+                task.job.fail(output)
+                continue
             if task.code is not None and not task.embed_only:
                 self._cache.put(task.code, output, **options)
-            try:
-                task.job.finish(task.finish(task, output))
-            except Exception as exc:
-                task.job.fail(exc)
+            _complete(task, output)
+
+
+def _busy(capacity: int) -> ServerBusy:
+    return ServerBusy(f"Server busy: {capacity} requests are already waiting; retry later", queue_size=capacity)
+
+
+def _complete(task: ForwardTask, output: Any) -> None:
+    """Finish the task's job with its shaped result, or fail it if shaping fails."""
+    try:
+        task.job.finish(task.finish(task, output))
+    except Exception as exc:
+        task.job.fail(exc)
 
 
 def _groups(tasks: list[ForwardTask]) -> list[list[ForwardTask]]:
@@ -345,10 +349,7 @@ class SlowLane:
     def submit(self, job: Job, work: Callable[[], Any]) -> None:
         with self._lock:
             if self._pending >= self._capacity:
-                raise ServerBusy(
-                    f"Server busy: {self._capacity} requests are already waiting; retry later",
-                    queue_size=self._capacity,
-                )
+                raise _busy(self._capacity)
             self._pending += 1
         self._executor.submit(self._run, job, work)
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines"]
+__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines", "write_all"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,13 @@ def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]
         yield line
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (a pipe may take it in parts); OSError when the reader is gone."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class Writer:
     """The one place that writes to stdout: whole messages, under one lock, straight to the fd.
 
@@ -121,11 +128,8 @@ class Writer:
         with self._lock:
             if self._broken:
                 return False
-            view = memoryview(data)
             try:
-                while view:
-                    written = os.write(self._fd, view)
-                    view = view[written:]
+                write_all(self._fd, data)
             except OSError as exc:
                 self._broken = True
                 level = logging.DEBUG if exc.errno in (errno.EPIPE, errno.EBADF) else logging.WARNING

@@ -41,7 +41,7 @@ EXPECTED = {
         "Server",
         "SlowLane",
     ],
-    "bridge.transport": ["LineTooLong", "Writer", "claim_stdout", "read_lines"],
+    "bridge.transport": ["LineTooLong", "Writer", "claim_stdout", "read_lines", "write_all"],
     "bridge.workers": ["PredictionWorkers", "predict_chunk"],
 }
 
