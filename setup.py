@@ -11,7 +11,7 @@ digests this build records).
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -20,9 +20,21 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED_MODULES = ["model/hashing.py", "model/scan.py", "model/features.py"]
-SOURCES_RECORD = "compiled_sources.json"
-"""Written beside the compiled modules: the sha256 of each source as compiled (read by model.native)."""
+
+def _load_native():
+    """model/native.py by its path (the package is not importable while it is being built): which
+    modules to compile, where to record their sources and how, all from the module that checks them."""
+    path = Path(__file__).resolve().parent / "model" / "native.py"
+    spec = importlib.util.spec_from_file_location("_yantra_native", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+NATIVE = _load_native()
+COMPILED_MODULES = [name.replace(".", "/") + ".py" for name in NATIVE.EXTRACTOR_MODULES]
+SOURCES_RECORD = NATIVE.SOURCES_RECORD.name
 
 
 def _extensions() -> list:
@@ -58,8 +70,8 @@ class _BuildExtRecordingSources(build_ext):
         if not self.extensions:
             return
         target = Path(self.get_ext_fullpath("model.scan")).parent / SOURCES_RECORD
-        digests = {path[:-3].replace("/", "."): hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                   for path in COMPILED_MODULES}
+        digests = {name: NATIVE.source_digest(Path(path))
+                   for name, path in zip(NATIVE.EXTRACTOR_MODULES, COMPILED_MODULES, strict=True)}
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")

@@ -110,15 +110,13 @@ def collate(graphs: Sequence[tuple[np.ndarray, np.ndarray]]) -> GraphBatch:
     sizes = np.array([x.shape[0] for x in features], dtype=np.int64)
     starts = np.cumsum(sizes) - sizes
     if len(graphs) == 1:
-        local = edges[0].astype(np.int64, copy=False)
-        placed = local
-        outside = local.size and (local.min() < 0 or local.max() >= sizes[0])
+        placed = edges[0].astype(np.int64, copy=False)  # one graph: its own ids are the batch's
+        outside = placed.size and (placed.min() < 0 or placed.max() >= sizes[0])
         x = features[0]
     else:
         edge_counts = np.array([edge_index.shape[1] for edge_index in edges], dtype=np.int64)
         local = np.concatenate(edges, axis=1).astype(np.int64, copy=False)  # (2, E), ids within each graph
-        bad = ((local < 0) | (local >= np.repeat(sizes, edge_counts))).any(axis=0)
-        outside = bad.any()
+        outside = ((local < 0) | (local >= np.repeat(sizes, edge_counts))).any()
         placed = local + np.repeat(starts, edge_counts)
         x = np.concatenate(features, axis=0)
     if outside:

@@ -254,9 +254,7 @@ def _project_features(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 def _project(rows: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """rows @ weight, row by row when there are few rows (see _ROW_BY_ROW_MAX)."""
-    if rows.shape[0] > _ROW_BY_ROW_MAX:
-        return rows @ weight
-    if rows.shape[0] == 1:  # (1, in) @ W runs as one gemv already
+    if rows.shape[0] == 1 or rows.shape[0] > _ROW_BY_ROW_MAX:  # one row is a single gemv already
         return rows @ weight
     out = np.empty((rows.shape[0], weight.shape[1]), dtype=np.float32)
     for row, target in zip(rows, out, strict=True):

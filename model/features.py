@@ -267,13 +267,12 @@ def _text_stats(lines: list[str]) -> list[float]:
                 comments += 1
         else:
             blank += 1
-    count = len(lines) or 1
     text = "\n".join(lines)
     encoded = text.encode("utf-8", "surrogatepass")
     size = len(text)
     chars = size or 1
-    mean = total_length / count
-    var = max(squares / count - mean * mean, 0.0)
+    mean = total_length / n
+    var = max(squares / n - mean * mean, 0.0)
     return [
         chars,
         n,
@@ -387,7 +386,7 @@ def _context(unit: Unit, index: int, units: list[Unit], ctx: SourceContext, bag:
         unit.line - 1,
         max(total - unit.end_line, 0),
         float(position == len(siblings) - 1),
-        ctx.unit_count,
+        len(units),
     ]
 
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXTRACTOR_MODULES", "ExtractorBuild", "extractor_build"]
+__all__ = ["EXTRACTOR_MODULES", "SOURCES_RECORD", "ExtractorBuild", "extractor_build", "source_digest"]
 
 EXTRACTOR_MODULES = ("model.hashing", "model.scan", "model.features")
 
@@ -36,7 +36,12 @@ class ExtractorBuild:
 
 
 SOURCES_RECORD = Path(__file__).with_name("compiled_sources.json")
-"""Written by setup.py's build: the sha256 of each source it compiled."""
+"""Written by setup.py's build: the `source_digest` of each source it compiled."""
+
+
+def source_digest(path: Path) -> str:
+    """What the build records of a source, and what staleness is judged by."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def extractor_build() -> ExtractorBuild:
@@ -49,7 +54,7 @@ def extractor_build() -> ExtractorBuild:
             continue
         compiled.append(name)
         source = path.with_name(name.rsplit(".", 1)[1] + ".py")
-        if source.is_file() and recorded.get(name) != hashlib.sha256(source.read_bytes()).hexdigest():
+        if source.is_file() and recorded.get(name) != source_digest(source):
             stale.append(name)
     return ExtractorBuild(tuple(compiled), tuple(stale))
 

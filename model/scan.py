@@ -618,6 +618,7 @@ def _on_def(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: 
         class_name = unit.class_name
     index = s.new_unit(node, u, kind, class_name)
     new = s.units[index]
+    doc = _docstring_of(node.body)
     new.decorators = [_decorator_name(d) for d in node.decorator_list]
     new.raw[R_DECORATORS] = len(node.decorator_list)
     new.raw[R_BODY_LEN] = len(node.body)
@@ -630,8 +631,7 @@ def _on_def(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: 
             new.bases = list(unit.bases)
         if node.returns is not None:
             new.raw[R_RETURN_ANNOTATION] = 1
-        _function_order(new, node)
-    doc = _docstring_of(node.body)
+        _function_order(new, node, node.body[1:] if doc is not None else node.body)
     if doc is not None:
         new.raw[R_DOCSTRING] = 1
         new.raw[R_DOCSTRING_CHARS] = len(doc)
@@ -644,9 +644,9 @@ def _first_param_is_self(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return bool(args) and args[0].arg in ("self", "cls")
 
 
-def _function_order(unit: Unit, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-    """Temporal features of the body: first/last statement, early returns, what follows the last return."""
-    body = node.body[1:] if _docstring_of(node.body) is not None else node.body
+def _function_order(unit: Unit, node: ast.FunctionDef | ast.AsyncFunctionDef, body: list[Any]) -> None:
+    """Temporal features of the body (without its docstring): first/last statement, early returns, what
+    follows the last return."""
     if not body:
         return
     unit.counts.append(H_FIRST[type(body[0]).__name__])
@@ -1060,7 +1060,7 @@ def scan_units(tree: ast.Module, source: str) -> tuple[list[Unit], SourceContext
     """Walk the parsed source once; return its units (module first) and source-wide context."""
     scanner = _Scanner(tree, source)
     units = scanner.run()
-    return units, SourceContext(scanner.lines, scanner.available_imports, scanner.module_defs, len(units),
+    return units, SourceContext(scanner.lines, scanner.available_imports, scanner.module_defs,
                                 frozenset(scanner.imported_modules))
 
 
@@ -1071,14 +1071,12 @@ class SourceContext:
     lines: list[str]
     available_imports: list[str]
     module_defs: list[str]
-    unit_count: int
     imported_modules: frozenset[str]
 
-    def __init__(self, lines: list[str], available_imports: list[str], module_defs: list[str], unit_count: int,
+    def __init__(self, lines: list[str], available_imports: list[str], module_defs: list[str],
                  imported_modules: frozenset[str]) -> None:
         """Written out, as `Unit.__init__` is, so that compiled it runs as native code."""
         self.lines = lines
         self.available_imports = available_imports
         self.module_defs = module_defs
-        self.unit_count = unit_count
         self.imported_modules = imported_modules
