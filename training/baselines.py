@@ -18,7 +18,7 @@ import numpy as np
 
 from model.graph import build_graph
 from training.datasets import ImportSample
-from training.imports import statement_nodes
+from training.imports import import_bindings, statement_nodes
 
 __all__ = [
     "AST_NODE_TYPES",
@@ -128,14 +128,8 @@ def statement_bindings(statement: str) -> list[tuple[str, str]]:
     """(bound name, module) pairs of one import line: "import numpy as np" -> [("np", "numpy")],
     "import os.path" -> [("os", "os.path")], "from a.b import c as d" -> [("d", "a.b")].
     Relative modules keep their dots; lines that are not imports give []."""
-    pairs = []
-    for node in statement_nodes(statement):
-        if isinstance(node, ast.Import):
-            pairs += [(alias.asname or alias.name.split(".")[0], alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = "." * node.level + (node.module or "")
-            pairs += [(alias.asname or alias.name, module) for alias in node.names if alias.name != "*"]
-    return pairs
+    return [(use.names[0], use.module) for node in statement_nodes(statement)
+            for use in import_bindings(node, package=None)]
 
 
 class ImportDictionaryBaseline:

@@ -11,16 +11,13 @@ the trunk's training is `training.train`'s, the metrics `training.metrics`'.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from model.batch import collate
-from model.checkpoint import load_checkpoint
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
 from model.graph import build_graph
-from model.layout import FEATURE_LAYOUT_VERSION
 from training.metrics import grouped_folds
 
 __all__ = ["choose_l2", "cross_validated_confidence", "fit_logistic", "readouts", "source_readouts"]
@@ -30,7 +27,7 @@ _CHUNK = 256
 
 def _pool(engine: GraphSAGEEngine, graphs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     batch = collate(graphs)
-    states = engine.forward(batch).node_states  # (N, node_dim)
+    states = engine.forward(batch, embedding=False).node_states  # (N, node_dim)
     mean = np.add.reduceat(states, batch.graph_starts, axis=0) * batch.inverse_graph_size
     top = np.maximum.reduceat(states, batch.graph_starts, axis=0)
     return np.concatenate([mean, top], axis=1)  # (G, 2 * node_dim), as the network's readout
@@ -113,17 +110,16 @@ def _predict(features: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarra
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
-def cross_validated_confidence(checkpoint: str | Path, samples: Sequence, *, folds: int = 5,
+def cross_validated_confidence(engine: GraphSAGEEngine, samples: Sequence, *, folds: int = 5,
                                seed: int = 0) -> np.ndarray:
-    """Out-of-fold probabilities for executed samples (fields `source`, `passed`, `problem_id`).
+    """Out-of-fold probabilities for executed samples (fields `source`, `passed`, `problem_id`), from
+    `engine`'s readouts.
 
     Problems are dealt into `folds` groups by `training.metrics.grouped_folds` (the same folds the
     baselines use); each is predicted by a head fitted on the others, so no problem is ever scored by
     a head that saw it. The regularisation strength is chosen inside each fold's training part
     (nested, grouped cross-validation), never on the fold it predicts.
     """
-    loaded = load_checkpoint(checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
-    engine = GraphSAGEEngine(loaded.config, loaded.weights)
     features = source_readouts(engine, [s.source for s in samples])
     labels = np.array([float(s.passed) for s in samples])
     out = np.zeros(len(samples))

@@ -41,6 +41,7 @@ __all__ = [
     "extract_units",
     "normalised_ast_key",
     "split_of",
+    "write_atomically",
 ]
 
 CORPUS_VERSION = 1
@@ -305,7 +306,8 @@ def _fingerprint(files: Sequence[SourceFile], options: CorpusOptions) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file, so readers never see a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_bytes(payload)
@@ -352,5 +354,5 @@ def build_corpus(
         return [CodeUnit.from_dict(item) for item in orjson.loads(target.read_bytes())]
     units = _collect_units(files, options)
     if use_cache:
-        _write_atomically(target, orjson.dumps([asdict(unit) for unit in units]))
+        write_atomically(target, orjson.dumps([asdict(unit) for unit in units]))
     return units

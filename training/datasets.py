@@ -15,7 +15,6 @@ another unit's samples.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sys
 import sysconfig
@@ -28,7 +27,7 @@ from typing import TypeVar
 import orjson
 from tqdm import tqdm
 
-from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of
+from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, label_humaneval, load_problems
 from training.imports import vocabulary
 from training.mutations import normalise_source, one_mutant
@@ -160,10 +159,7 @@ def _cached(
         return [decode(item) for item in orjson.loads(path.read_bytes())]
     samples = build()
     if config.use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(orjson.dumps([asdict(s) for s in samples]))  # type: ignore[call-overload]
-        os.replace(temporary, path)
+        write_atomically(path, orjson.dumps([asdict(s) for s in samples]))  # type: ignore[call-overload]
     return samples
 
 

@@ -385,34 +385,38 @@ def evaluate_embedding(
     groups = _variant_groups(test, extra_variants, seed)
     items = [source for group in groups for source in group]
     labels = np.array([g for g, group in enumerate(groups) for _ in group])
-    triple_sources = [s for t in test for s in (t.anchor, t.positive, t.negative)]
-    scored_items = score_sources(engine, items, batch_size=batch_size)
-    scored_triples = score_sources(engine, triple_sources, batch_size=batch_size)
+    # Every source is scored once: the items, then each triple's negative. A group opens with its
+    # triple's anchor and positive, so a triple is three indices into `sources`.
+    sources = items + [t.negative for t in test]
+    starts = np.searchsorted(labels, np.arange(len(test)))  # where each group begins in `items`
+    triple_index = np.stack([starts, starts + 1, len(items) + np.arange(len(test))], axis=1)
+    scored = score_sources(engine, sources, batch_size=batch_size)
+    item_kept = scored.kept[scored.kept < len(items)]  # `kept` ascends, so these are its first rows
     results: dict[str, Any] = {"n_triples": len(test), "n_items": len(items),
-                               "n_unbuildable": len(items) - len(scored_items.kept)}
-    item_labels = labels[scored_items.kept]
+                               "n_unbuildable": len(items) - len(item_kept)}
+    item_labels = labels[item_kept]
     if len(set(item_labels.tolist())) < len(item_labels):
         results["map_at_r"] = {
-            "model": map_at_r(scored_items.embedding, item_labels),
-            "baseline": map_at_r(ast_bag_embedding([items[i] for i in scored_items.kept]), item_labels),
+            "model": map_at_r(scored.embedding[: len(item_kept)], item_labels),
+            "baseline": map_at_r(ast_bag_embedding([items[i] for i in item_kept]), item_labels),
         }
     else:
         results["map_at_r"] = {"model": None, "baseline": None}
-    results["variant_above_mutant"] = _triple_rates(scored_triples, triple_sources)
+    results["variant_above_mutant"] = _triple_rates(scored, sources, triple_index)
     return results
 
 
-def _triple_rates(scored: Scored, sources: Sequence[str]) -> dict[str, Any]:
-    """Variant-above-mutant rates over triples whose three sources all built a graph."""
-    complete = np.zeros(len(sources), dtype=bool)
-    complete[scored.kept] = True
-    whole = complete.reshape(-1, 3).all(axis=1)
+def _triple_rates(scored: Scored, sources: Sequence[str], triples: np.ndarray) -> dict[str, Any]:
+    """Variant-above-mutant rates over triples (rows of anchor, positive, negative indices into
+    `sources`) whose three sources all built a graph."""
+    row_of = np.full(len(sources), -1, dtype=np.int64)
+    row_of[scored.kept] = np.arange(len(scored.kept))
+    rows = row_of[triples]
+    whole = (rows >= 0).all(axis=1)
     if not whole.any():
         return {"n": 0, "model": None, "baseline": None, "baseline_ties": None, "model_ties": None}
-    row_of = {int(index): row for row, index in enumerate(scored.kept)}
-    chosen = [3 * t + j for t in np.flatnonzero(whole) for j in range(3)]
-    model = scored.embedding[[row_of[i] for i in chosen]].reshape(-1, 3, scored.embedding.shape[1])
-    bag = ast_bag_embedding([sources[i] for i in chosen])
+    model = scored.embedding[rows[whole]]  # (n, 3, embedding_dim)
+    bag = ast_bag_embedding([sources[i] for i in triples[whole].ravel()])
     bag = bag.reshape(-1, 3, bag.shape[1])
     model_rate, model_ties = closer_rate(model[:, 0], model[:, 1], model[:, 2])
     baseline_rate, baseline_ties = closer_rate(bag[:, 0], bag[:, 1], bag[:, 2])
@@ -444,7 +448,6 @@ def _calibration(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate_confidence(
-    checkpoint: Checkpoint,
     engine: GraphSAGEEngine,
     by_problem: dict[str, list[ExecutedSample]],
     *,
@@ -472,7 +475,7 @@ def evaluate_confidence(
     if not run_model:
         metrics["model"] = {"skipped": "skipped by --skip-confidence"}
         return metrics, curves
-    model_probs = np.asarray(cross_validated_confidence(checkpoint.path, samples, folds=k, seed=seed),
+    model_probs = np.asarray(cross_validated_confidence(engine, samples, folds=k, seed=seed),
                              dtype=np.float64)
     if model_probs.shape != (len(samples),):
         raise ValueError(f"cross_validated_confidence returned shape {model_probs.shape}, "
@@ -514,7 +517,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=args.seed, batch_size=args.batch_size)
     confidence, confidence_curves = evaluate_confidence(
-        checkpoint, engine, executed_samples(data), folds=args.folds, seed=args.seed,
+        engine, executed_samples(data), folds=args.folds, seed=args.seed,
         run_model=not args.skip_confidence,
     )
     metrics = {

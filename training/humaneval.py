@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import sys
 from collections import Counter
@@ -27,7 +26,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from training.corpus import cache_dir
+from training.corpus import cache_dir, write_atomically
 from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sandbox import run_tests
 
@@ -128,13 +127,6 @@ def _load_cache(path: Path) -> dict[str, dict]:
     return orjson.loads(path.read_bytes()) if path.is_file() else {}
 
 
-def _save_cache(path: Path, results: dict[str, dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(orjson.dumps(results, option=orjson.OPT_SORT_KEYS))
-    os.replace(temporary, path)
-
-
 def _run(program: str) -> dict:
     result = run_tests(program)
     return {"passed": result.passed, "status": result.status, "detail": result.detail}
@@ -178,7 +170,7 @@ def label_humaneval(
         workers = max(1, min(workers, MAX_WORKERS))
         for (key, _), outcome in zip(missing, _execute([p for _, p in missing], workers), strict=True):
             results[key] = outcome
-        _save_cache(path, results)
+        write_atomically(path, orjson.dumps(results, option=orjson.OPT_SORT_KEYS))
     return [
         ExecutedSample(**{**asdict(s), "passed": r["passed"], "status": r["status"]})
         for s, r in ((s, results[_cache_key(p)]) for s, p in zip(samples, programs, strict=True))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ImportUse",
+    "import_bindings",
     "parse_imports",
     "resolve_relative",
     "statement_nodes",
@@ -50,7 +51,7 @@ def resolve_relative(level: int, module: str | None, *, package: str | None) -> 
     return ".".join([*base, module] if module else base)
 
 
-def _import_bindings(statement: ast.Import | ast.ImportFrom, package: str | None) -> list[ImportUse]:
+def import_bindings(statement: ast.Import | ast.ImportFrom, package: str | None) -> list[ImportUse]:
     """One ImportUse per bound name; ``import a.b.c`` binds ``a`` and records ``a.b.c`` as the module."""
     bindings: list[ImportUse] = []
     if isinstance(statement, ast.Import):
@@ -89,7 +90,7 @@ def parse_imports(tree: ast.AST, *, package: str | None = None, nested: bool = F
     bindings: list[ImportUse] = []
     for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
-            bindings.extend(_import_bindings(node, package))
+            bindings.extend(import_bindings(node, package))
     return bindings
 
 

@@ -210,11 +210,11 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     """Build (or read from cache) every task's samples and all their graphs."""
     data = config.data_config()
     units = corpus_units(data)
-    imports = [s for s in import_samples(data, units) if s.modules]
+    imports = import_samples(data, units)
     bugs = bug_samples(data, units)
     triples = embedding_triples(data, units)
     executed = [s for group in executed_samples(data).values() for s in group]
-    vocabulary = import_vocabulary([s for s in imports if s.split == "train"], config.import_vocab_size)
+    vocabulary = import_vocabulary(imports, config.import_vocab_size)
     by_split = {split: {
         "imports": _limit([s for s in imports if s.split == split], config.max_samples_per_task, config.seed),
         "bugs": _limit([s for s in bugs if s.split == split], config.max_samples_per_task, config.seed),
@@ -464,7 +464,7 @@ def _step_batch(tasks: dict[str, TaskData], picked: dict[str, np.ndarray]) -> St
     return StepBatch(
         imports=imports.positions[i], import_labels=imports.labels[i],
         bugs=bugs.positions[b], bug_labels=bugs.labels[b], bug_lines=bugs.extra[b],
-        triples=emb.extra[e] if emb.extra is not None and len(e) else np.zeros((0, 3), np.int64),
+        triples=emb.extra[e],
     )
 
 
@@ -472,7 +472,6 @@ def validation_batches(tasks: dict[str, TaskData], batch_size: int) -> Iterator[
     longest = max(len(t.positions) for t in tasks.values())
     for start in range(0, longest, batch_size):
         picked = {k: np.arange(start, min(start + batch_size, len(t.positions))) for k, t in tasks.items()}
-        picked = {k: v if len(v) else np.zeros(0, np.int64) for k, v in picked.items()}
         yield _step_batch(tasks, picked)
 
 
@@ -740,8 +739,7 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
         weights["confidence_head.bias"] = np.array([bias], np.float32)
         model.load_numpy_weights(weights)
         log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples (l2 {l2})")
-    metrics = evaluate(model, corpus, config, torch.device("cpu") if not next(model.parameters()).is_cuda
-                       else next(model.parameters()).device)
+    metrics = evaluate(model, corpus, config, next(model.parameters()).device)
     meta = _metadata(config, corpus, metrics, best_epoch, started)
     index, import_threshold = fit_import_index(model, corpus, config)
     meta["import_index"] = index.to_json()
