@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +37,56 @@ def spawn(*args: str, **kwargs: Any) -> BridgeClient:
     return BridgeClient(args, **kwargs)
 
 
+@contextmanager
+def serving(*args: str, **kwargs: Any) -> Iterator[BridgeClient]:
+    """A fresh daemon (as `spawn` starts it) that has answered a ping; closed on the way out."""
+    with spawn(*args, **kwargs) as client:
+        assert client.call("ping") == "pong"
+        yield client
+
+
+def spawn_with_sitecustomize(
+    site: Path, sitecustomize: str, *args: str, env: Mapping[str, str] | None = None, **kwargs: Any
+) -> BridgeClient:
+    """A fresh daemon that runs `sitecustomize` as it starts: the module is written into the folder
+    `site`, which goes first on PYTHONPATH. `env` holds variables to set on top of ours."""
+    (site / "sitecustomize.py").write_text(sitecustomize)
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    return spawn(*args, env={**os.environ, **(env or {}), "PYTHONPATH": path}, **kwargs)
+
+
+WORKERS_READY = b"prediction worker(s) ready"
+"""What the daemon logs (at info level) once its prediction worker processes have started."""
+
+
+def watch_stderr(client: BridgeClient, *phrases: bytes) -> tuple[threading.Event, ...]:
+    """Read the daemon's stderr (it must be spawned with stderr=subprocess.PIPE) on a thread, to the end.
+
+    One event per phrase, set when a line holds the phrase after every phrase before it has been seen.
+    """
+    events = tuple(threading.Event() for _ in phrases)
+
+    def watch() -> None:
+        assert client.process.stderr is not None
+        for line in client.process.stderr:
+            for index, (phrase, event) in enumerate(zip(phrases, events, strict=True)):
+                if phrase in line and (index == 0 or events[index - 1].is_set()):
+                    event.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return events
+
+
+def chunked_reader(chunks: Iterable[bytes]) -> Callable[[int], bytes]:
+    """A `read(n)` that hands out the given chunks one call at a time, then end of input."""
+    pending = list(chunks)
+
+    def read(_size: int) -> bytes:
+        return pending.pop(0) if pending else b""
+
+    return read
+
+
 def request_line(request_id: object, method: str, params: Any = None) -> str:
     import json
 
@@ -57,9 +111,5 @@ def assert_silent(client: BridgeClient) -> None:
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[BridgeClient]:
     """One daemon shared by a module's tests (they leave it serving and its reply queue empty)."""
-    client = spawn()
-    try:
-        assert client.call("ping") == "pong"
+    with serving() as client:
         yield client
-    finally:
-        client.close()

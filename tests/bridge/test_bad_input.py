@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.client import BridgeClient
-from tests.bridge.conftest import assert_silent, exchange, request_line, spawn
+from tests.bridge.conftest import assert_silent, exchange, request_line, serving
 
 MAX_LINE = 16384
 MAX_BATCH = 5
@@ -18,17 +18,13 @@ MAX_CODE = 2000
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[BridgeClient]:
     """A daemon with small limits, so breaking each one is cheap."""
-    client = spawn(
+    with serving(
         f"--max-line-bytes={MAX_LINE}",
         f"--max-batch={MAX_BATCH}",
         f"--max-json-depth={MAX_DEPTH}",
         f"--max-code-bytes={MAX_CODE}",
-    )
-    try:
-        assert client.call("ping") == "pong"
+    ) as client:
         yield client
-    finally:
-        client.close()
 
 
 def error_after(daemon: BridgeClient, line: str | bytes) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from bridge.client import BridgeError
 from bridge.methods import BULK_CODE_CHARS
-from tests.bridge.conftest import FUNCTION, WAIT_S, assert_silent, spawn
+from tests.bridge.conftest import FUNCTION, WAIT_S, WORKERS_READY, assert_silent, serving, spawn, watch_stderr
 
 SLOW_CODE = "".join(f"value_{i} = [value_{i - 1}, {i}, 'text']\n" for i in range(1, 10_000))
 """About 0.3 MB of module-level code: a large module, scored in the slow lane in about a second."""
@@ -87,9 +87,7 @@ def test_cancel_sent_as_a_request_is_answered_too(daemon):
 
 
 def test_a_full_queue_answers_busy_and_every_request_still_gets_one_reply():
-    client = spawn("--queue-size=1")
-    try:
-        assert client.call("ping") == "pong"
+    with serving("--queue-size=1") as client:
         futures = [client.request("predict", {"code": BUSY_CODE})]
         futures += [client.request("predict", {"code": variant(i)}) for i in range(6)]
         outcomes = [future.exception(WAIT_S) for future in futures]
@@ -98,8 +96,6 @@ def test_a_full_queue_answers_busy_and_every_request_still_gets_one_reply():
         assert busy, "a queue of one never refused anything"
         assert len(busy) + len(served) == len(futures)
         assert client.call("ping") == "pong"
-    finally:
-        client.close()
 
 
 def test_replies_come_out_of_order_when_a_fast_method_overtakes_a_slow_one(daemon):
@@ -139,18 +135,8 @@ def test_many_threads_writing_notifications_and_requests_never_interleave_lines(
 def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
     codes = [variant(i) for i in range(40)] + ["def broken(:\n", "x = 1\n"]
     expected = [daemon.call("predict", {"code": code, "top_k": 3}) for code in codes]
-    client = spawn("--workers=1", "--log-level=debug", stderr=subprocess.PIPE)
-    try:
-        ready, used = threading.Event(), threading.Event()
-
-        def watch_stderr() -> None:
-            for line in client.process.stderr:
-                if b"prediction worker(s) ready" in line:
-                    ready.set()
-                if ready.is_set() and b"sent to the prediction workers" in line:
-                    used.set()
-
-        threading.Thread(target=watch_stderr, daemon=True).start()
+    with spawn("--workers=1", "--log-level=debug", stderr=subprocess.PIPE) as client:
+        ready, used = watch_stderr(client, WORKERS_READY, b"sent to the prediction workers")
         burst = [client.request("predict", {"code": variant(100 + i)}) for i in range(40)]
         [future.result(WAIT_S) for future in burst]  # a burst starts the workers
         assert ready.wait(WAIT_S), "the prediction workers never started"
@@ -161,5 +147,3 @@ def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
             assert got["predicted_imports"] == want["predicted_imports"]
             assert got["potential_bugs"] == want["potential_bugs"]
         assert used.wait(WAIT_S), "no prediction went to the workers"
-    finally:
-        client.close()

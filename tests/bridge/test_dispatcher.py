@@ -11,6 +11,7 @@ from bridge.dispatcher import Dispatcher, Job, Lane, Route, to_wire_error
 from bridge.transport import LineTooLong
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from protocol.errors import MethodNotFound, ServerBusy
+from tests.bridge.conftest import request_line
 
 
 class MemoryWriter:
@@ -55,10 +56,8 @@ def wired():
 
 
 def line(request_id, method, params=None) -> bytes:
-    message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-    if params is not None:
-        message["params"] = params
-    return json.dumps(message).encode()
+    """A request as the transport hands it over: bytes without the newline."""
+    return request_line(request_id, method, params).rstrip("\n").encode()
 
 
 def test_an_inline_method_is_answered_at_once_with_its_id(wired):

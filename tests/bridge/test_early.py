@@ -10,7 +10,7 @@ import pytest
 
 from bridge.early import EarlyReader, StopRequest, plain_ping_reply
 from bridge.transport import LineTooLong, Writer
-from tests.bridge.test_transport import chunked_reader
+from tests.bridge.conftest import chunked_reader
 
 
 @pytest.mark.parametrize(

@@ -13,63 +13,57 @@ from pathlib import Path
 
 import pytest
 
-from tests.bridge.conftest import FUNCTION, WAIT_S, exchange, request_line, spawn
+from tests.bridge.conftest import FUNCTION, WAIT_S, WORKERS_READY, exchange, request_line, spawn, watch_stderr
 
 
 def test_end_of_input_answers_every_request_already_read_then_exits_zero():
-    client = spawn()
-    codes = [FUNCTION.replace("mean_of", f"mean_{i}") for i in range(20)]
-    futures = [client.request("predict", {"code": code}) for code in codes]
-    client.close_stdin()
-    assert all("confidence" in future.result(WAIT_S) for future in futures)
-    assert client.wait() == 0
-    client.close()
+    with spawn() as client:
+        codes = [FUNCTION.replace("mean_of", f"mean_{i}") for i in range(20)]
+        futures = [client.request("predict", {"code": code}) for code in codes]
+        client.close_stdin()
+        assert all("confidence" in future.result(WAIT_S) for future in futures)
+        assert client.wait() == 0
 
 
 def test_end_of_input_with_nothing_pending_exits_zero_promptly():
-    client = spawn()
-    assert client.call("ping") == "pong"
-    client.close_stdin()
-    assert client.wait(5) == 0
-    client.close()
+    with spawn() as client:
+        assert client.call("ping") == "pong"
+        client.close_stdin()
+        assert client.wait(5) == 0
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_signal_answers_the_requests_already_read_then_exits_zero(signum):
-    client = spawn()
-    codes = [FUNCTION.replace("mean_of", f"f{i}") for i in range(10)]
-    futures = [client.request("predict", {"code": code}) for code in codes]
-    assert client.call("ping") == "pong"  # read after the predictions, so they are in hand
-    client.process.send_signal(signum)
-    assert all("confidence" in future.result(WAIT_S) for future in futures)
-    assert client.wait() == 0
-    client.close()
+    with spawn() as client:
+        codes = [FUNCTION.replace("mean_of", f"f{i}") for i in range(10)]
+        futures = [client.request("predict", {"code": code}) for code in codes]
+        assert client.call("ping") == "pong"  # read after the predictions, so they are in hand
+        client.process.send_signal(signum)
+        assert all("confidence" in future.result(WAIT_S) for future in futures)
+        assert client.wait() == 0
 
 
 def test_shutdown_then_exit_exits_zero_and_refuses_work_in_between():
-    client = spawn()
-    assert client.call("shutdown") is None
-    (refused,) = exchange(client, request_line("late", "predict", {"code": "x = 1"}))
-    assert refused["error"]["code"] == -32005
-    assert client.call("ping") == "pong"
-    client.notify("exit")
-    assert client.wait() == 0
-    client.close()
+    with spawn() as client:
+        assert client.call("shutdown") is None
+        (refused,) = exchange(client, request_line("late", "predict", {"code": "x = 1"}))
+        assert refused["error"]["code"] == -32005
+        assert client.call("ping") == "pong"
+        client.notify("exit")
+        assert client.wait() == 0
 
 
 def test_exit_without_shutdown_exits_one():
-    client = spawn()
-    assert client.call("ping") == "pong"
-    client.notify("exit")
-    assert client.wait() == 1
-    client.close()
+    with spawn() as client:
+        assert client.call("ping") == "pong"
+        client.notify("exit")
+        assert client.wait() == 1
 
 
 def test_exit_sent_as_a_request_is_answered_before_the_daemon_exits():
-    client = spawn()
-    assert client.call("exit") is None
-    assert client.wait() == 1
-    client.close()
+    with spawn() as client:
+        assert client.call("exit") is None
+        assert client.wait() == 1
 
 
 def test_a_broken_stdout_makes_it_exit_quietly():
@@ -113,23 +107,21 @@ def _read_to_end(stream):
 
 
 def test_a_stderr_nobody_reads_never_blocks_it_even_at_debug_level():
-    client = spawn("--log-level=debug", stderr=subprocess.PIPE)  # stderr is never read
-    futures = [client.request("ping") for _ in range(1500)]
-    futures += [client.request("predict", {"code": f"x_{i} = {i}\n"}) for i in range(500)]
-    results = [future.result(WAIT_S) for future in futures]
-    assert results[:1500] == ["pong"] * 1500
-    assert all("confidence" in result for result in results[1500:])
-    client.close_stdin()
-    assert client.wait() == 0
-    client.close()
+    with spawn("--log-level=debug", stderr=subprocess.PIPE) as client:  # stderr is never read
+        futures = [client.request("ping") for _ in range(1500)]
+        futures += [client.request("predict", {"code": f"x_{i} = {i}\n"}) for i in range(500)]
+        results = [future.result(WAIT_S) for future in futures]
+        assert results[:1500] == ["pong"] * 1500
+        assert all("confidence" in result for result in results[1500:])
+        client.close_stdin()
+        assert client.wait() == 0
     client.process.stderr.close()
 
 
 def test_a_byte_order_mark_at_the_start_of_the_stream_is_skipped():
-    client = spawn()
-    (reply,) = exchange(client, b"\xef\xbb\xbf" + request_line("bom", "ping").encode())
-    assert reply["result"] == "pong"
-    client.close()
+    with spawn() as client:
+        (reply,) = exchange(client, b"\xef\xbb\xbf" + request_line("bom", "ping").encode())
+        assert reply["result"] == "pong"
 
 
 def test_the_console_script_answers_a_piped_request_and_exits_at_end_of_input():
@@ -160,10 +152,9 @@ def test_a_bad_flag_is_refused_with_exit_code_two():
 
 
 def test_the_daemon_serves_predictions_without_ever_loading_torch():
-    client = spawn()
-    assert "confidence" in client.call("predict", {"code": FUNCTION})
-    assert "libtorch" not in Path(f"/proc/{client.process.pid}/maps").read_text()
-    client.close()
+    with spawn() as client:
+        assert "confidence" in client.call("predict", {"code": FUNCTION})
+        assert "libtorch" not in Path(f"/proc/{client.process.pid}/maps").read_text()
 
 
 def _descendants(pid: int) -> list[int]:
@@ -197,26 +188,14 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def test_prediction_workers_exit_when_the_daemon_is_killed():
-    client = spawn("--log-level=info", "--workers=2", stderr=subprocess.PIPE)
-    try:
+    with spawn("--log-level=info", "--workers=2", stderr=subprocess.PIPE) as client:
         codes = [FUNCTION.replace("mean_of", f"burst_{i}") for i in range(64)]
         for future in [client.request("predict", {"code": code}) for code in codes]:
             future.result(WAIT_S)  # a burst starts the prediction workers
-        import threading
-
-        ready = threading.Event()
-
-        def watch_stderr() -> None:
-            for line in client.process.stderr:
-                if b"prediction worker(s) ready" in line:
-                    ready.set()
-
-        threading.Thread(target=watch_stderr, daemon=True).start()
+        (ready,) = watch_stderr(client, WORKERS_READY)
         assert ready.wait(WAIT_S), "the prediction workers never started"
         helpers = _descendants(client.process.pid)
         assert len(helpers) >= 2
         client.process.kill()
         assert client.wait() != 0
         assert all(_wait_gone(pid, WAIT_S) for pid in helpers), "a helper process outlived the daemon"
-    finally:
-        client.close()

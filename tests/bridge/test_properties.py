@@ -24,7 +24,7 @@ from bridge.client import BridgeClient
 from protocol.errors import ERRORS_BY_CODE
 from protocol.messages import ErrorResponse, Response
 from protocol.methods import METHODS
-from tests.bridge.conftest import WAIT_S, spawn
+from tests.bridge.conftest import WAIT_S, request_line, spawn
 
 REPLY = TypeAdapter(Response | ErrorResponse)
 _ids = itertools.count(1)
@@ -180,7 +180,7 @@ def exchange_and_check(fuzzed: tuple[BridgeClient, Ledger], lines: list) -> None
         client.send_raw(data + b"\n")
     probe = f"probe{next(_ids)}"
     ledger.expect(probe, "ping")
-    client.send_raw(json.dumps({"jsonrpc": "2.0", "id": probe, "method": "ping"}).encode() + b"\n")
+    client.send_raw(request_line(probe, "ping"))
     waiting.add(_key(probe))
     while waiting:
         for reply in _flatten(client.next_message(WAIT_S)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bridge.client import BridgeClient
-from tests.bridge.conftest import FUNCTION, WAIT_S, spawn
+from tests.bridge.conftest import FUNCTION, WAIT_S, spawn_with_sitecustomize
 
 GATE = textwrap.dedent(
     """
@@ -34,16 +34,9 @@ GATE = textwrap.dedent(
 
 
 def gated_daemon(tmp_path: Path, module: str) -> tuple[BridgeClient, Path]:
-    (tmp_path / "sitecustomize.py").write_text(GATE)
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-        GATED_MODULE=module,
-        GATE_FIFO=str(fifo),
-    )
-    return spawn(env=env), fifo
+    return spawn_with_sitecustomize(tmp_path, GATE, env={"GATED_MODULE": module, "GATE_FIFO": str(fifo)}), fifo
 
 
 def open_gate(fifo: Path) -> None:

@@ -9,13 +9,12 @@ both through `print` and straight to file descriptor 1.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 
 import pytest
 
 from bridge.client import BridgeClient
-from tests.bridge.conftest import FUNCTION, WAIT_S, spawn
+from tests.bridge.conftest import FUNCTION, WAIT_S, spawn_with_sitecustomize
 
 NOISY_SITECUSTOMIZE = textwrap.dedent(
     """
@@ -39,10 +38,8 @@ NOISY_SITECUSTOMIZE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def noisy_daemon(tmp_path_factory) -> BridgeClient:
     site = tmp_path_factory.mktemp("noisy-site")
-    (site / "sitecustomize.py").write_text(NOISY_SITECUSTOMIZE)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     with open(site / "stderr.log", "wb") as stderr:  # a file: noise must never fill a pipe here
-        client = spawn(env=env, stderr=stderr)
+        client = spawn_with_sitecustomize(site, NOISY_SITECUSTOMIZE, stderr=stderr)
     client.stderr_path = site / "stderr.log"
     yield client
     client.close()

@@ -6,19 +6,9 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
 
 from bridge.transport import LineTooLong, Writer, read_lines
-
-
-def chunked_reader(chunks: Iterable[bytes]):
-    """A `read(n)` that hands out the given chunks one call at a time, then end of input."""
-    pending = list(chunks)
-
-    def read(_size: int) -> bytes:
-        return pending.pop(0) if pending else b""
-
-    return read
+from tests.bridge.conftest import chunked_reader
 
 
 def lines_of(*chunks: bytes, limit: int = 1000) -> list[bytes | LineTooLong]:

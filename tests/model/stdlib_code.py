@@ -1,12 +1,19 @@
-"""Real code for model tests: standard-library files and the functions inside them."""
+"""Real code for model tests: standard-library files and the functions inside them.
+
+It imports nothing else from tests/, so a child process can import it from a copy of just this file and
+the package __init__ files above it (tests/model/test_native.py does, to run the pure-Python extractor).
+"""
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import sysconfig
 import textwrap
 from functools import cache
 from pathlib import Path
+
+from model.graph import build_graph
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = (
@@ -34,3 +41,14 @@ def stdlib_functions(limit: int = 400) -> tuple[str, ...]:
                 if len(found) >= limit:
                     return tuple(found)
     return tuple(found)
+
+
+def features_digest() -> str:
+    """SHA-256 over the feature matrices and edge lists of 150 functions and 4 whole files: equal digests
+    mean two builds of the extractor compute the same bits."""
+    digest = hashlib.sha256()
+    for source in (*stdlib_functions(150), *stdlib_sources()[:4]):
+        graph = build_graph(source)
+        digest.update(graph.features.tobytes())
+        digest.update(graph.edge_index.tobytes())
+    return digest.hexdigest()

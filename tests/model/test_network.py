@@ -10,19 +10,7 @@ from model.batch import collate
 from model.config import ModelConfig
 from model.engine import expected_shapes
 from model.network import GraphSAGEModel, batch_tensors
-
-SMALL = ModelConfig(
-    feature_dim=12, hidden_dims=(16, 16, 8), embedding_dim=6, num_imports=5, num_bug_kinds=3, dropout=0.0
-)
-
-
-def random_graph(rng: np.random.Generator, nodes: int, extra_edges: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A connected graph: a chain through every node plus random edges, both directions each."""
-    pairs = [(i, i + 1) for i in range(nodes - 1)]
-    pairs += [tuple(rng.integers(0, nodes, size=2)) for _ in range(extra_edges)]
-    both = [(a, b) for a, b in pairs] + [(b, a) for a, b in pairs]
-    edge_index = np.array(both, dtype=np.int64).T.reshape(2, -1)
-    return rng.normal(size=(nodes, SMALL.feature_dim)).astype(np.float32), edge_index
+from tests.model.graphs import SMALL, random_graph
 
 
 def run(model: GraphSAGEModel, graphs: list[tuple[np.ndarray, np.ndarray]]):
@@ -38,7 +26,7 @@ def model() -> GraphSAGEModel:
 
 def test_outputs_have_one_row_per_graph_and_one_location_logit_per_node(model):
     rng = np.random.default_rng(0)
-    out = run(model, [random_graph(rng, 3, 2), random_graph(rng, 1), random_graph(rng, 5, 4)])
+    out = run(model, [random_graph(rng, 3, extra_edges=2), random_graph(rng, 1), random_graph(rng, 5, extra_edges=4)])
     assert out.node_states.shape == (9, 8)
     assert out.embedding.shape == (3, 6)
     assert out.confidence_logit.shape == (3,)
@@ -49,7 +37,7 @@ def test_outputs_have_one_row_per_graph_and_one_location_logit_per_node(model):
 
 def test_embeddings_are_unit_norm(model):
     rng = np.random.default_rng(1)
-    out = run(model, [random_graph(rng, n, 3) for n in (1, 2, 6)])
+    out = run(model, [random_graph(rng, n, extra_edges=3) for n in (1, 2, 6)])
     torch.testing.assert_close(out.embedding.norm(dim=1), torch.ones(3))
 
 
@@ -62,7 +50,7 @@ def test_a_graph_of_one_node_gives_one_prediction(model):
 
 def test_permuting_nodes_permutes_node_outputs_and_leaves_graph_outputs_unchanged(model):
     rng = np.random.default_rng(3)
-    x, edge_index = random_graph(rng, 7, 5)
+    x, edge_index = random_graph(rng, 7, extra_edges=5)
     permutation = rng.permutation(7)  # new node i is old node permutation[i]
     new_id = np.argsort(permutation)
     original = run(model, [(x, edge_index)])
@@ -75,7 +63,7 @@ def test_permuting_nodes_permutes_node_outputs_and_leaves_graph_outputs_unchange
 
 def test_reordering_edges_changes_nothing(model):
     rng = np.random.default_rng(4)
-    x, edge_index = random_graph(rng, 6, 6)
+    x, edge_index = random_graph(rng, 6, extra_edges=6)
     shuffled = edge_index[:, rng.permutation(edge_index.shape[1])]
     original, reordered = run(model, [(x, edge_index)]), run(model, [(x, shuffled)])
     for a, b in zip(original, reordered, strict=True):
@@ -96,7 +84,7 @@ def test_a_node_output_changes_when_a_neighbour_changes_and_not_when_an_unconnec
 
 def test_graphs_in_one_batch_do_not_see_each_other(model):
     rng = np.random.default_rng(6)
-    first, second = random_graph(rng, 4, 2), random_graph(rng, 3, 1)
+    first, second = random_graph(rng, 4, extra_edges=2), random_graph(rng, 3, extra_edges=1)
     together = run(model, [first, second])
     alone = run(model, [first])
     torch.testing.assert_close(together.embedding[:1], alone.embedding)
@@ -110,7 +98,7 @@ def test_state_dict_names_and_shapes_are_those_the_engine_expects(model):
 
 def test_numpy_weights_load_back_into_a_fresh_model_with_identical_outputs(model):
     rng = np.random.default_rng(7)
-    graphs = [random_graph(rng, 4, 2)]
+    graphs = [random_graph(rng, 4, extra_edges=2)]
     other = GraphSAGEModel(SMALL).eval()
     other.load_numpy_weights(model.numpy_weights())
     for a, b in zip(run(model, graphs), run(other, graphs), strict=True):
@@ -126,7 +114,7 @@ def test_load_numpy_weights_names_the_weight_with_the_wrong_shape(model):
 
 def test_inputs_are_normalised_with_the_feature_statistics_before_the_first_layer(model):
     rng = np.random.default_rng(8)
-    x, edge_index = random_graph(rng, 3, 1)
+    x, edge_index = random_graph(rng, 3, extra_edges=1)
     mean = rng.normal(size=SMALL.feature_dim).astype(np.float32)
     std = rng.uniform(0.5, 2.0, size=SMALL.feature_dim).astype(np.float32)
     baseline = run(model, [((x - mean) / std, edge_index)])
@@ -145,7 +133,7 @@ def test_dropout_acts_in_training_mode_only():
     config = ModelConfig(feature_dim=12, hidden_dims=(64, 64, 8), embedding_dim=6, dropout=0.5)
     torch.manual_seed(9)
     model = GraphSAGEModel(config)
-    x, edge_index = random_graph(np.random.default_rng(9), 5, 2)
+    x, edge_index = random_graph(np.random.default_rng(9), 5, extra_edges=2)
     tensors = batch_tensors(collate([(x, edge_index)]))
     model.train()
     assert not torch.equal(model(*tensors).node_states, model(*tensors).node_states)
@@ -157,7 +145,7 @@ def test_every_parameter_receives_a_gradient():
     torch.manual_seed(10)
     model = GraphSAGEModel(SMALL).train()
     rng = np.random.default_rng(10)
-    out = model(*batch_tensors(collate([random_graph(rng, 4, 2), random_graph(rng, 2)])))
+    out = model(*batch_tensors(collate([random_graph(rng, 4, extra_edges=2), random_graph(rng, 2)])))
     loss = sum(tensor.square().sum() for tensor in (out.confidence_logit, out.import_logits, out.bug_logits))
     loss = loss + out.bug_node_logits.square().sum() + (out.embedding[:, 0]).sum()
     loss.backward()

@@ -5,13 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from model.checkpoint import save_checkpoint
-from model.config import ModelConfig
-from model.engine import init_weights
 from model.errors import CheckpointError, FeatureVectorError
-from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import CHECKPOINT_ENV, Predictor, import_statement
 from model.vocabulary import BUG_KINDS
+from tests.helpers import write_checkpoint
 from tests.model.stdlib_code import stdlib_functions
 
 IMPORTS = ["os", "json", "numpy", "collections"]
@@ -23,16 +20,6 @@ def no_checkpoints_on_this_machine(monkeypatch, tmp_path):
     monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr("model.predictor.SHIPPED_CHECKPOINT", tmp_path / "shipped" / "none.safetensors")
-
-
-def _write(path, seed=1, training=None):
-    config = ModelConfig(num_imports=len(IMPORTS), num_bug_kinds=len(BUG_KINDS))
-    return save_checkpoint(
-        path, weights=init_weights(config, seed=seed), config=config,
-        vocabularies={"imports": IMPORTS, "bug_kinds": list(BUG_KINDS)},
-        feature_layout_version=FEATURE_LAYOUT_VERSION,
-        training=training if training is not None else {"trained": True, "note": f"seed {seed}"},
-    )
 
 
 def test_without_any_checkpoint_it_falls_back_to_untrained_weights_and_says_why():
@@ -53,8 +40,8 @@ def test_the_untrained_fallback_is_deterministic_and_suggests_nothing():
 
 
 def test_an_explicit_path_wins_over_the_environment(tmp_path, monkeypatch):
-    explicit = _write(tmp_path / "explicit.safetensors", seed=1)
-    monkeypatch.setenv(CHECKPOINT_ENV, str(_write(tmp_path / "env.safetensors", seed=2)))
+    explicit = write_checkpoint(tmp_path / "explicit.safetensors", IMPORTS, seed=1)
+    monkeypatch.setenv(CHECKPOINT_ENV, str(write_checkpoint(tmp_path / "env.safetensors", IMPORTS, seed=2)))
     predictor = Predictor(explicit)
     predictor.load()
     assert predictor.info()["checkpoint"] == str(explicit)
@@ -62,16 +49,18 @@ def test_an_explicit_path_wins_over_the_environment(tmp_path, monkeypatch):
 
 
 def test_the_environment_wins_over_the_users_checkpoint(tmp_path, monkeypatch):
-    env = _write(tmp_path / "env.safetensors", seed=2)
+    env = write_checkpoint(tmp_path / "env.safetensors", IMPORTS, seed=2)
     monkeypatch.setenv(CHECKPOINT_ENV, str(env))
-    _write(tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors", seed=3)
+    user = tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors"
+    write_checkpoint(user, IMPORTS, seed=3)
     predictor = Predictor()
     predictor.load()
     assert predictor.info()["checkpoint"] == str(env)
 
 
 def test_the_users_checkpoint_is_found_in_the_home_directory(tmp_path):
-    user = _write(tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors", seed=3)
+    user = tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors"
+    write_checkpoint(user, IMPORTS, seed=3)
     predictor = Predictor()
     predictor.load()
     assert predictor.info()["checkpoint"] == str(user)
@@ -90,7 +79,7 @@ def test_a_corrupt_checkpoint_is_skipped_with_its_reason_and_the_search_goes_on(
 def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(tmp_path):
     predictor = Predictor()
     predictor.load()
-    path = _write(tmp_path / "new.safetensors")
+    path = write_checkpoint(tmp_path / "new.safetensors", IMPORTS, seed=1)
     assert predictor.reload(path)["checkpoint"] == str(path)
     with pytest.raises(CheckpointError):
         predictor.reload(tmp_path / "missing.safetensors")
@@ -98,7 +87,7 @@ def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(
 
 
 def test_a_checkpoint_round_trip_gives_identical_predictions(tmp_path):
-    path = _write(tmp_path / "a.safetensors", seed=5)
+    path = write_checkpoint(tmp_path / "a.safetensors", IMPORTS, seed=5)
     sources = list(stdlib_functions()[:5])
     first = Predictor(path).predict_sources(sources, include_embedding=True)
     second = Predictor(path).predict_sources(sources, include_embedding=True)
@@ -108,7 +97,7 @@ def test_a_checkpoint_round_trip_gives_identical_predictions(tmp_path):
 
 
 def test_one_batched_call_gives_the_same_answers_as_one_call_per_source(tmp_path):
-    predictor = Predictor(_write(tmp_path / "a.safetensors"))
+    predictor = Predictor(write_checkpoint(tmp_path / "a.safetensors", IMPORTS, seed=1))
     sources = list(stdlib_functions()[10:30])
     batched = predictor.predict_sources(sources, include_embedding=True)
     for source, together in zip(sources, batched, strict=True):
@@ -155,7 +144,7 @@ def test_extracted_features_give_the_whole_code_nodes_and_the_ten_categories():
 
 
 def test_many_threads_share_one_predictor_and_get_consistent_answers(tmp_path):
-    predictor = Predictor(_write(tmp_path / "a.safetensors"))
+    predictor = Predictor(write_checkpoint(tmp_path / "a.safetensors", IMPORTS, seed=1))
     sources = list(stdlib_functions()[:8])
     expected = [p.confidence for p in predictor.predict_sources(sources)]
     results: list[list[float]] = []

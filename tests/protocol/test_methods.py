@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -244,7 +245,6 @@ def test_every_reference_in_the_schema_resolves() -> None:
 
 
 def test_every_schema_is_valid_json_schema_and_accepts_the_examples() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json_schema()
     for document in _all_schemas(schema):
         jsonschema.Draft202012Validator.check_schema(document)
@@ -254,7 +254,6 @@ def test_every_schema_is_valid_json_schema_and_accepts_the_examples() -> None:
 
 
 def test_the_schema_refuses_what_the_models_refuse() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     methods = json_schema()["methods"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"code": "x", "top_k": 101}, methods["predict"]["params"])

@@ -4,10 +4,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
-from model.engine import init_weights
-from model.layout import FEATURE_LAYOUT_VERSION
+from model.engine import GraphSAGEEngine, init_weights
 from model.vocabulary import BUG_KINDS
 from training.confidence import choose_l2, cross_validated_confidence, fit_logistic
 
@@ -29,13 +27,11 @@ def test_strong_regularisation_is_chosen_when_the_labels_are_noise():
     assert choose_l2(x, y, groups) >= 100.0
 
 
-def test_cross_validated_confidence_gives_one_probability_per_sample_out_of_fold(tmp_path):
+def test_cross_validated_confidence_gives_one_probability_per_sample_out_of_fold():
     config = ModelConfig(hidden_dims=(16, 8), embedding_dim=8, num_imports=2, num_bug_kinds=len(BUG_KINDS))
-    path = save_checkpoint(tmp_path / "c.safetensors", weights=init_weights(config, seed=0), config=config,
-                           vocabularies={"imports": ["os", "json"], "bug_kinds": list(BUG_KINDS)},
-                           feature_layout_version=FEATURE_LAYOUT_VERSION, training={"trained": False})
+    engine = GraphSAGEEngine(config, init_weights(config, seed=0))
     samples = [SimpleNamespace(problem_id=f"p{i // 3}", passed=i % 3 == 0,
                                source=f"def f{i}(x):\n    return x + {i}\n") for i in range(30)]
-    probs = cross_validated_confidence(path, samples, folds=5, seed=0)
+    probs = cross_validated_confidence(engine, samples, folds=5, seed=0)
     assert probs.shape == (30,)
     assert ((probs >= 0) & (probs <= 1)).all()

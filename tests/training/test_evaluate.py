@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.checkpoint import load_checkpoint, save_checkpoint
-from model.config import ModelConfig
-from model.engine import GraphSAGEEngine, init_weights
+from model.checkpoint import load_checkpoint
+from model.engine import GraphSAGEEngine
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.vocabulary import BUG_KINDS
+from tests.helpers import write_checkpoint
 from training import evaluate as evaluate_module
 from training.datasets import BugSample, DataConfig, executed_samples
 from training.evaluate import closer_rate, import_category, localisation_accuracy, main, score_sources
@@ -24,12 +24,8 @@ IMPORTS = ["os", "sys", "re", "collections", "typing", "functools"]
 
 
 def _write_checkpoint(path: Path) -> Path:
-    config = ModelConfig(hidden_dims=(16, 16), embedding_dim=8, num_imports=len(IMPORTS),
-                         num_bug_kinds=len(BUG_KINDS))
-    return save_checkpoint(path, weights=init_weights(config, seed=3), config=config,
-                           vocabularies={"imports": IMPORTS, "bug_kinds": list(BUG_KINDS)},
-                           feature_layout_version=FEATURE_LAYOUT_VERSION,
-                           training={"trained": False, "note": "tiny test checkpoint"})
+    return write_checkpoint(path, IMPORTS, seed=3, hidden_dims=(16, 16), embedding_dim=8,
+                            training={"trained": False, "note": "tiny test checkpoint"})
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +167,9 @@ def test_a_missing_checkpoint_is_a_clear_error_not_a_traceback(tmp_path, capsys)
     assert "no such file" in capsys.readouterr().err
 
 
-def test_confidence_is_cross_validated_by_problem_when_the_lead_function_exists(tiny, engine):
-    pytest.importorskip("training.confidence", reason="training.confidence (the lead's) is not written yet")
-    checkpoint = load_checkpoint(tiny["checkpoint"], expected_layout_version=FEATURE_LAYOUT_VERSION)
+def test_confidence_is_cross_validated_by_problem(tiny, engine):
     by_problem = executed_samples(DataConfig.smoke(cache_dir=str(tiny["cache"])))
-    metrics, curves = evaluate_module.evaluate_confidence(checkpoint, engine, by_problem, folds=3, seed=0)
+    metrics, curves = evaluate_module.evaluate_confidence(engine, by_problem, folds=3, seed=0)
     assert metrics["folds"] == 3
     assert metrics["model"]["ece"] is not None and 0.0 <= metrics["model"]["ece"] <= 1.0
     assert metrics["canonical_out_of_fold"]["n"] == len(by_problem)
