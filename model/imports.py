@@ -3,10 +3,12 @@
 An IDE resolves `np` or `OrderedDict` by a table of where each name was bound in code it has seen;
 the network sees what the table cannot (what the code does, the names around it), but through
 hashed features. A checkpoint carries both: the table (`ImportIndex.names`, built from training
-code) and five weights, fitted on validation data, that combine them per candidate module into one
-probability. Candidates are the head's vocabulary plus any module the table offers for the code's
-free names, so a module outside the vocabulary can still be suggested. The Predictor and the
-evaluation both rank through `ImportRanker`, so the figures measure what the daemon serves.
+code) and weights, fitted on validation data, that combine them per candidate module into one
+probability. When the host says where the code lives, the project's own index (`model.project`) is
+a second source of evidence with weights of its own. Candidates are the head's vocabulary plus any
+module either table offers for the code's free names, so a module outside the vocabulary can still
+be suggested. The Predictor and the evaluation both rank through `ImportRanker`, so the figures
+measure what the daemon serves.
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.project import ImportContext
+
 __all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker"]
 
-FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence")
-"""What each of the combiner's inputs is; the fifth weight is the bias."""
+FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
+                 "has_project_evidence")
+"""What each of the combiner's inputs is; the weight after them is the bias."""
+_PROJECT_FEATURES = 2
+"""The last two inputs came later: weights saved without them get zeros there (the project unused)."""
 
 _EPS = 1e-6
 
@@ -31,7 +38,14 @@ class ImportIndex:
     outside the vocabulary then scores sigmoid(-30), never)."""
 
     names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    weights: tuple[float, ...] = (1.0, 30.0, 0.0, 0.0, -30.0)
+    weights: tuple[float, ...] = (1.0, 30.0, 0.0, 0.0, 0.0, 0.0, -30.0)
+
+    def __post_init__(self) -> None:
+        if len(self.weights) == len(FEATURE_NAMES) + 1 - _PROJECT_FEATURES:
+            padded = (*self.weights[:-1], *[0.0] * _PROJECT_FEATURES, self.weights[-1])
+            object.__setattr__(self, "weights", padded)
+        if len(self.weights) != len(FEATURE_NAMES) + 1:
+            raise ValueError(f"expected {len(FEATURE_NAMES) + 1} combiner weights, got {len(self.weights)}")
 
     def to_json(self) -> dict:
         return {"names": {n: dict(m) for n, m in self.names.items()}, "weights": list(self.weights)}
@@ -43,7 +57,8 @@ class ImportIndex:
             return cls()
         names = value.get("names", {})
         weights = value.get("weights", [])
-        if not (isinstance(names, dict) and isinstance(weights, list) and len(weights) == len(FEATURE_NAMES) + 1):
+        lengths = (len(FEATURE_NAMES) + 1, len(FEATURE_NAMES) + 1 - _PROJECT_FEATURES)
+        if not (isinstance(names, dict) and isinstance(weights, list) and len(weights) in lengths):
             return cls()
         clean = {n: {m: float(s) for m, s in mods.items() if isinstance(m, str) and isinstance(s, int | float)}
                  for n, mods in names.items() if isinstance(n, str) and isinstance(mods, dict)}
@@ -79,37 +94,44 @@ class ImportRanker:
                 evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
-    def features(self, probs: np.ndarray, free_names: Iterable[str]) -> tuple[list[str], np.ndarray]:
+    def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
+                 ) -> tuple[list[str], np.ndarray]:
         """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting)."""
-        evidence = self._evidence(free_names)
+        free_names = list(free_names)
+        sources = [self._evidence(free_names), project.evidence(free_names) if project is not None else {}]
         vocabulary, position = self.vocabulary, self._position
-        extra = sorted(m for m in evidence if m not in position)
+        extra = sorted({m for evidence in sources for m in evidence if m not in position})
         modules = vocabulary + extra if extra else vocabulary
         features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
         features[: len(vocabulary), 0] = _logit(probs)
         features[: len(vocabulary), 1] = 1.0
         extra_position = {m: len(vocabulary) + i for i, m in enumerate(extra)}
-        for module, share in evidence.items():
-            row = position.get(module)
-            row = row if row is not None else extra_position[module]
-            features[row, 2] = share
-            features[row, 3] = 1.0
+        for column, evidence in zip((2, 4), sources, strict=True):
+            for module, share in evidence.items():
+                row = position.get(module)
+                row = row if row is not None else extra_position[module]
+                features[row, column] = share
+                features[row, column + 1] = 1.0
         return modules, features
 
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
-             k: int) -> list[tuple[str, float]]:
+             k: int, project: ImportContext | None = None) -> list[tuple[str, float]]:
         """The k most likely missing modules with their probabilities, best first; already-imported
-        modules are skipped. The combiner of `features`, computed without building its matrix:
-        this runs once per prediction."""
-        w_logit, w_vocabulary, w_share, w_evidence, bias = self.index.weights
+        modules (and the code's own) are skipped. The combiner of `features`, computed without
+        building its matrix: this runs once per prediction."""
+        w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * _logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
-        for module, share in self._evidence(free_names).items():
-            row = self._position.get(module)
-            if row is None:
-                extra[module] = w_share * share + w_evidence + bias
-            else:
-                z[row] += w_share * share + w_evidence
+        evidence = [(self._evidence(free_names), w_share, w_evidence)]
+        if project is not None:
+            evidence.append((project.evidence(free_names), w_project, w_in_project))
+        for table, w_table, w_present in evidence:
+            for module, share in table.items():
+                row = self._position.get(module)
+                if row is None:
+                    extra[module] = extra.get(module, bias) + w_table * share + w_present
+                else:
+                    z[row] += w_table * share + w_present
         modules = self.vocabulary
         if extra:
             names = sorted(extra)
@@ -117,6 +139,8 @@ class ImportRanker:
             z = np.concatenate([z, [extra[m] for m in names]])
         scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         skip = set(imported)
+        if project is not None and project.own_module:
+            skip.add(project.own_module)
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             if modules[i] in skip:

@@ -38,6 +38,7 @@ from model.prediction import (
     NodeFeatures,
     Prediction,
 )
+from model.project import ImportContext
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
 __all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
@@ -162,11 +163,12 @@ class Predictor:
 
     # ------------------------------------------------------------------ predicting
 
-    def predict_sources(self, sources: Sequence[str], *, top_k: int = 5,
-                        include_embedding: bool = False) -> list[Prediction]:
+    def predict_sources(self, sources: Sequence[str], *, top_k: int = 5, include_embedding: bool = False,
+                        projects: Sequence[ImportContext | None] | None = None) -> list[Prediction]:
         """Predict for each source in one forward pass; code that does not parse gets confidence 0.
 
-        Raises SourceLimitError when a source is too large or nests too deeply.
+        `projects`, parallel to `sources`, is what each one's project offers its imports (None: no
+        project known). Raises SourceLimitError when a source is too large or nests too deeply.
         """
         graphs: list[CodeGraph | SourceSyntaxError] = []
         for source in sources:
@@ -174,10 +176,11 @@ class Predictor:
                 graphs.append(build_graph(source, limits=self._limits))
             except SourceSyntaxError as exc:
                 graphs.append(exc)
-        return self.predict_graphs(graphs, top_k=top_k, include_embedding=include_embedding)
+        return self.predict_graphs(graphs, top_k=top_k, include_embedding=include_embedding, projects=projects)
 
     def predict_graphs(self, graphs: Sequence[CodeGraph | SourceSyntaxError], *, top_k: int = 5,
-                       include_embedding: bool = False) -> list[Prediction]:
+                       include_embedding: bool = False,
+                       projects: Sequence[ImportContext | None] | None = None) -> list[Prediction]:
         """Predict for graphs built elsewhere (e.g. in worker processes); syntax errors pass through."""
         model = self._model()
         good = [g for g in graphs if isinstance(g, CodeGraph)]
@@ -185,12 +188,13 @@ class Predictor:
         results: list[Prediction] = []
         index = 0
         node_offset = 0
-        for item in graphs:
+        for position, item in enumerate(graphs):
             if isinstance(item, SourceSyntaxError):
                 results.append(_syntax_prediction(item))
                 continue
             assert outputs is not None
-            results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding))
+            project = projects[position] if projects is not None else None
+            results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding, project))
             node_offset += item.num_nodes
             index += 1
         return results
@@ -324,31 +328,38 @@ def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
 
 
 def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int, graph: CodeGraph,
-                top_k: int, include_embedding: bool) -> Prediction:
+                top_k: int, include_embedding: bool, project: ImportContext | None = None) -> Prediction:
     return Prediction(
         confidence=float(out.confidence[index]),
-        imports=_imports(model, out.import_probs[index], graph, top_k),
+        imports=_imports(model, out.import_probs[index], graph, top_k, project),
         bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k),
         embedding=out.embedding[index].copy() if out.embedding is not None else None,
     )
 
 
-def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int) -> list[ImportSuggestion]:
+def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
+             project: ImportContext | None = None) -> list[ImportSuggestion]:
     """Modules above the threshold that the code does not import already, best first."""
     if top_k <= 0:
         return []
-    ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k)
-    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model))
+    ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project)
+    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model, project))
             for module, score in ranked if score >= model.import_threshold]
 
 
-def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None) -> str:
+def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,
+                     project: ImportContext | None = None) -> str:
     """The line that binds what the code uses from `module`: `from m import x`, `import m`, `import m as a`.
 
-    A free name that training code usually imported *from* the module wins (`datetime.now()` needs
-    `from datetime import datetime`); then the module's own name, then its usual alias.
+    A free name that the project binds in the module, or that training code usually imported *from*
+    it, wins (`datetime.now()` needs `from datetime import datetime`); then the module's own name,
+    then its usual alias.
     """
-    names = [n for n in model.import_names.get(module, []) if n in free_names] if model is not None else []
+    names = project.binds(module, free_names) if project is not None else []
+    if module in names:  # a top-level module of the project, bound by importing it
+        names = []
+    if not names and model is not None:
+        names = [n for n in model.import_names.get(module, []) if n in free_names]
     if names:
         return f"from {module} import {', '.join(sorted(names))}"
     if module.split(".")[0] in free_names:

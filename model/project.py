@@ -1,0 +1,189 @@
+"""The host project's own names: which of its modules binds each name, as an IDE's project index does.
+
+A name table from training code cannot know a project it has never seen, yet half of the imports
+real code needs come from its own package (`from .utils import slugify`, `from mypkg import models`).
+`ProjectIndex` reads a project's Python files once and records, per name, the modules a line
+`from <module> import <name>` (or `import <name>`) could take it from:
+
+- the names a module defines at top level (functions, classes, assigned names);
+- the names a package's `__init__.py` re-exports with `from ... import`;
+- each submodule's own name, bound by its parent package (`from mypkg import models`);
+- each top-level module or package, bound by `import mypkg`.
+
+`ImportContext` is the small part of an index that concerns one piece of code (the names it
+mentions and the module it lives in), cheap to send to a worker process. `model.imports` combines
+it with the head and the training name table; finding the project (`project_root`) and bounding the
+walk are here, keeping and refreshing indexes is the daemon's.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ImportContext", "ProjectIndex", "module_name", "project_root"]
+
+MAX_FILES = 5_000
+"""Files read at most per project: a bound on the time and memory one index may take."""
+MAX_FILE_BYTES = 1 << 20
+_SKIPPED_DIRS = frozenset({"__pycache__", "site-packages", "node_modules", "venv", "env", "build", "dist"})
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+@dataclass(frozen=True)
+class ImportContext:
+    """What a project offers one piece of code: name -> {module: share of the modules binding it},
+    for the names the code mentions, and the module the code itself lives in (never suggested)."""
+
+    names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    own_module: str | None = None
+
+    def evidence(self, free_names: Iterable[str]) -> dict[str, float]:
+        """module -> summed share of the free names it binds, leaving out the code's own module."""
+        evidence: dict[str, float] = {}
+        for name in free_names:
+            for module, share in self.names.get(name, {}).items():
+                if module != self.own_module:
+                    evidence[module] = evidence.get(module, 0.0) + share
+        return evidence
+
+    def binds(self, module: str, free_names: Iterable[str]) -> list[str]:
+        """The free names `module` binds in this project, sorted."""
+        return sorted(n for n in free_names if module in self.names.get(n, {}))
+
+
+@dataclass(frozen=True, slots=True)
+class _FileBindings:
+    """What one file of a project binds, and the size and time it had when read."""
+
+    module: str
+    mtime_ns: int
+    size: int
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """name -> {module: share} over a project's modules; `modules` are the dotted names indexed."""
+
+    names: Mapping[str, Mapping[str, float]]
+    modules: frozenset[str]
+    root: Path | None = None
+    _files: Mapping[Path, _FileBindings] = field(default_factory=dict, repr=False, compare=False)
+    """What `scan` read from each file, so that a rescan reads only the files that changed."""
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[tuple[str, str, bool]], root: Path | None = None) -> ProjectIndex:
+        """From (dotted module, source text, is a package `__init__`) triples; unparsable text is skipped."""
+        return cls._from_bindings({module: _module_bindings(text, is_package) for module, text, is_package in modules},
+                                  root)
+
+    @classmethod
+    def scan(cls, root: str | os.PathLike[str], *, max_files: int = MAX_FILES,
+             previous: ProjectIndex | None = None) -> ProjectIndex:
+        """Index the modules importable from `root` (a directory on sys.path): its own files and its
+        packages' (directories with `__init__.py`), at most `max_files`. Files unchanged since
+        `previous` (same size and modification time) are not read again."""
+        base = Path(root)
+        known = previous._files if previous is not None else {}
+        files: dict[Path, _FileBindings] = {}
+        for path, module in _module_files(base, max_files):
+            try:
+                stat = path.stat()
+                old = known.get(path)
+                if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
+                    files[path] = old
+                elif stat.st_size <= MAX_FILE_BYTES:
+                    names = _module_bindings(path.read_text(encoding="utf-8"), path.name == "__init__.py")
+                    files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, names)
+            except (OSError, UnicodeDecodeError):
+                continue
+        index = cls._from_bindings({f.module: f.names for f in files.values()}, base)
+        object.__setattr__(index, "_files", files)
+        return index
+
+    @classmethod
+    def _from_bindings(cls, bindings: Mapping[str, frozenset[str]], root: Path | None) -> ProjectIndex:
+        bound: dict[str, set[str]] = {}
+        for module, names in bindings.items():
+            for name in names:
+                bound.setdefault(name, set()).add(module)
+            parent, _, last = module.rpartition(".")
+            bound.setdefault(last, set()).add(parent or module)  # from parent import last / import module
+        names = {name: {m: 1.0 / len(mods) for m in sorted(mods)} for name, mods in bound.items()}
+        return cls(names, frozenset(bindings), root)
+
+    def context(self, source: str, path: str | os.PathLike[str] | None = None) -> ImportContext:
+        """The part of the index `source` can use: entries for the identifiers it mentions."""
+        mentioned = set(_IDENTIFIER.findall(source))
+        names = {name: self.names[name] for name in mentioned.intersection(self.names)}
+        own = module_name(Path(path), self.root) if path is not None and self.root is not None else None
+        return ImportContext(names, own)
+
+
+def project_root(path: str | os.PathLike[str]) -> Path:
+    """The directory on sys.path that holds `path`: above its outermost package (`__init__.py`
+    directories), or the file's own directory when it is not in a package."""
+    directory = Path(path).parent
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        directory = directory.parent
+    return directory
+
+
+def module_name(path: Path, root: Path) -> str | None:
+    """`root/a/b.py` -> "a.b", `root/a/__init__.py` -> "a"; None outside `root` or not importable."""
+    try:
+        parts = list(path.with_suffix("").relative_to(root).parts)
+    except ValueError:
+        return None
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+
+def _module_files(root: Path, max_files: int) -> Iterator[tuple[Path, str]]:
+    """(file, dotted module) for what `root` makes importable, sorted, at most `max_files`: its own
+    `.py` files, then its packages' recursively. Only directories holding `__init__.py` are entered,
+    so a root such as a home directory with a script in it costs one listing, not a walk of the disk."""
+    count = 0
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for entry in reversed(entries):
+            name = entry.name
+            if name.endswith(".py") and entry.is_file():
+                module = module_name(Path(entry.path), root)
+                if module is not None:
+                    if count >= max_files:
+                        return
+                    count += 1
+                    yield Path(entry.path), module
+        pending.extend(Path(e.path) for e in entries
+                       if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIPPED_DIRS
+                       and e.name.isidentifier() and os.path.isfile(os.path.join(e.path, "__init__.py")))
+
+
+def _module_bindings(text: str, is_package: bool) -> frozenset[str]:
+    """Names the module binds at top level; for a package, also what its `from` imports re-export."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif is_package and isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names if a.name != "*")
+    return frozenset(name for name in names if not name.startswith("__"))  # __all__, __version__: not imported

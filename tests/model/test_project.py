@@ -1,0 +1,148 @@
+"""The project index: what a project's own modules bind, and what one piece of code can use of it."""
+
+from pathlib import Path
+
+import numpy as np
+
+from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
+from model.predictor import import_statement
+from model.project import ImportContext, ProjectIndex, module_name, project_root
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+PROJECT = {
+    "shop/__init__.py": "from shop.money import Price\n__version__ = '1'\n",
+    "shop/money.py": "class Price:\n    pass\n\nCURRENCY = 'EUR'\n",
+    "shop/text.py": "def slugify(title):\n    return title.lower()\n\nx, (y, z) = 1, (2, 3)\n",
+    "shop/views.py": "def show(title):\n    return slugify(title)\n",
+    "shop/.hidden/skip.py": "def hidden():\n    pass\n",
+    "shop/__pycache__/skip.py": "def cached():\n    pass\n",
+    "shop/broken.py": "def (:\n",
+}
+
+
+def test_a_module_binds_its_top_level_definitions_and_assigned_names(tmp_path):
+    _write(tmp_path, PROJECT)
+    names = ProjectIndex.scan(tmp_path).names
+    assert names["slugify"] == {"shop.text": 1.0}
+    assert names["CURRENCY"] == {"shop.money": 1.0}
+    assert names["x"] == names["y"] == names["z"] == {"shop.text": 1.0}
+
+
+def test_a_package_re_exports_its_from_imports_and_binds_its_submodules(tmp_path):
+    _write(tmp_path, PROJECT)
+    names = ProjectIndex.scan(tmp_path).names
+    assert names["Price"] == {"shop": 0.5, "shop.money": 0.5}
+    assert names["money"] == {"shop": 1.0}
+    assert names["shop"] == {"shop": 1.0}
+
+
+def test_dunder_names_hidden_and_cache_directories_and_unparsable_files_are_left_out(tmp_path):
+    _write(tmp_path, PROJECT)
+    index = ProjectIndex.scan(tmp_path)
+    assert "__version__" not in index.names
+    assert "hidden" not in index.names and "cached" not in index.names
+    assert "shop.broken" in index.modules  # indexed as a module, binding nothing
+
+
+def test_the_scan_reads_at_most_max_files(tmp_path):
+    _write(tmp_path, {f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(5)})
+    assert len(ProjectIndex.scan(tmp_path, max_files=2).modules) == 2
+
+
+def test_the_project_root_is_above_the_outermost_package(tmp_path):
+    _write(tmp_path, PROJECT)
+    assert project_root(tmp_path / "shop" / "views.py") == tmp_path
+    _write(tmp_path, {"scripts/run.py": "pass\n"})
+    assert project_root(tmp_path / "scripts" / "run.py") == tmp_path / "scripts"
+
+
+def test_module_names_follow_the_import_system(tmp_path):
+    assert module_name(tmp_path / "shop" / "text.py", tmp_path) == "shop.text"
+    assert module_name(tmp_path / "shop" / "__init__.py", tmp_path) == "shop"
+    assert module_name(Path("/elsewhere/x.py"), tmp_path) is None
+    assert module_name(tmp_path / "my-tool" / "x.py", tmp_path) is None
+
+
+def test_a_context_holds_only_the_names_the_code_mentions_and_knows_its_own_module(tmp_path):
+    _write(tmp_path, PROJECT)
+    context = ProjectIndex.scan(tmp_path).context(PROJECT["shop/views.py"], tmp_path / "shop" / "views.py")
+    assert set(context.names) == {"show", "slugify"}
+    assert context.own_module == "shop.views"
+    assert context.evidence({"show", "slugify"}) == {"shop.text": 1.0}
+
+
+def test_evidence_never_points_at_the_code_s_own_module():
+    context = ImportContext({"helper": {"app.a": 0.5, "app.b": 0.5}}, own_module="app.a")
+    assert context.evidence({"helper", "unknown"}) == {"app.b": 0.5}
+
+
+PROJECT_WEIGHTS = (1.0, 4.0, 8.0, 2.0, 10.0, 4.0, -8.0)
+
+
+def test_project_evidence_brings_in_a_module_the_vocabulary_and_name_table_never_saw():
+    context = ImportContext({"slugify": {"shop.text": 1.0}}, own_module="shop.views")
+    ranker = ImportRanker(["os", "json"], ImportIndex({}, PROJECT_WEIGHTS))
+    ranked = ranker.rank(np.array([0.01, 0.01]), {"slugify"}, set(), 2, context)
+    assert ranked[0][0] == "shop.text" and ranked[0][1] > 0.9
+    assert [m for m, _ in ranker.rank(np.array([0.01, 0.01]), {"slugify"}, set(), 2)] == ["os", "json"]
+
+
+def test_the_code_s_own_module_is_never_suggested_even_by_the_head():
+    context = ImportContext({}, own_module="json")
+    ranked = ImportRanker(["os", "json"], ImportIndex()).rank(np.array([0.1, 0.9]), set(), set(), 2, context)
+    assert [m for m, _ in ranked] == ["os"]
+
+
+def test_project_features_fill_their_own_columns():
+    context = ImportContext({"slugify": {"shop.text": 1.0, "os": 0.25}})
+    modules, features = ImportRanker(["os"], ImportIndex()).features(np.array([0.5]), {"slugify"}, context)
+    assert modules == ["os", "shop.text"]
+    share, present = FEATURE_NAMES.index("project_share"), FEATURE_NAMES.index("has_project_evidence")
+    assert features[:, share].tolist() == [0.25, 1.0] and features[:, present].tolist() == [1.0, 1.0]
+
+
+def test_weights_saved_before_the_project_inputs_load_with_the_project_unused():
+    old = ImportIndex.from_json({"names": {}, "weights": [1.0, 2.0, 3.0, 4.0, -5.0]})
+    assert old.weights == (1.0, 2.0, 3.0, 4.0, 0.0, 0.0, -5.0)
+    assert ImportIndex({}, (1.0, 2.0, 3.0, 4.0, -5.0)) == old
+
+
+def test_the_statement_for_a_project_module_imports_the_names_the_project_binds_there():
+    context = ImportContext({"slugify": {"shop.text": 1.0}, "shop": {"shop": 1.0}})
+    assert import_statement("shop.text", frozenset({"slugify", "os"}), None, context) == \
+        "from shop.text import slugify"
+    assert import_statement("shop", frozenset({"shop"}), None, context) == "import shop"
+
+
+def test_only_the_root_s_own_files_and_its_packages_are_read(tmp_path):
+    _write(tmp_path, {"tool.py": "def run():\n    pass\n", "notes/old.py": "def stale():\n    pass\n",
+                      "lib/__init__.py": "", "lib/deep/__init__.py": "", "lib/deep/x.py": "def dive():\n    pass\n"})
+    index = ProjectIndex.scan(tmp_path)
+    assert index.modules == {"tool", "lib", "lib.deep", "lib.deep.x"}
+    assert "stale" not in index.names and index.names["dive"] == {"lib.deep.x": 1.0}
+
+
+def test_a_rescan_reads_again_only_the_files_that_changed(tmp_path, monkeypatch):
+    import os
+
+    from model import project
+
+    _write(tmp_path, PROJECT)
+    first = ProjectIndex.scan(tmp_path)
+    text = tmp_path / "shop" / "text.py"
+    text.write_text("def slugify(title):\n    return title\n\ndef titlecase(t):\n    return t\n", encoding="utf-8")
+    os.utime(text, ns=(1, 1))
+    read: list[str] = []
+    original = project._module_bindings
+    monkeypatch.setattr(project, "_module_bindings", lambda t, p: read.append(t) or original(t, p))
+    second = ProjectIndex.scan(tmp_path, previous=first)
+    assert len(read) == 1 and "titlecase" in read[0]
+    assert second.names["titlecase"] == {"shop.text": 1.0}
+    assert second.names["CURRENCY"] == first.names["CURRENCY"]
