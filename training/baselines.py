@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from model.graph import build_graph
+from model.project import ImportContext
 from training.datasets import ImportSample
 from training.imports import import_bindings, statement_nodes
 
@@ -153,8 +154,11 @@ class ImportDictionaryBaseline:
                     self.by_name.setdefault(name, Counter())[module] += 1
         return self
 
-    def rank_names(self, free_names: Iterable[str], *, exclude: Iterable[str] = (), k: int = 5) -> list[str]:
-        """The `k` best modules for code whose free names are `free_names`, skipping `exclude`."""
+    def rank_names(self, free_names: Iterable[str], *, exclude: Iterable[str] = (), k: int = 5,
+                   project: ImportContext | None = None) -> list[str]:
+        """The `k` best modules for code whose free names are `free_names`, skipping `exclude`; with
+        `project`, the project's own index adds its shares too (an IDE indexes the open project)."""
+        free_names = list(free_names)
         skip = set(exclude)
         scores: Counter[str] = Counter()
         for name in free_names:
@@ -163,6 +167,10 @@ class ImportDictionaryBaseline:
                 total = sum(seen.values())
                 for module, count in seen.items():
                     scores[module] += count / total
+        if project is not None:
+            scores.update(project.evidence(free_names))
+            if project.own_module:
+                skip.add(project.own_module)
         ranked = sorted(scores, key=lambda m: (-scores[m], -self.prior[m], m))
         chosen = [m for m in ranked if m not in skip][:k]
         for module, _ in sorted(self.prior.items(), key=lambda item: (-item[1], item[0])):

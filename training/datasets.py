@@ -84,13 +84,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ImportSample:
-    """A unit without its imports; ``modules``/``statements`` are what it uses (the labels)."""
+    """A unit without its imports; ``modules``/``statements`` are what it uses (the labels); ``path``
+    is its file, so that its project (its package's other files) can be indexed as the daemon would."""
 
     source: str
     modules: tuple[str, ...]
     statements: tuple[str, ...]
     split: str
     group: str
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _build_import_samples(units: Sequence[CodeUnit], seed: int) -> list[ImportSa
             modules = tuple(sorted({i.module for i in unit.imports}))
             statements = tuple(i.statement for i in unit.imports)
             split = split_of(unit.package, seed=seed)
-            samples.append(ImportSample(unit.source, modules, statements, split, unit.package))
+            samples.append(ImportSample(unit.source, modules, statements, split, unit.package, unit.path))
     return samples
 
 
@@ -187,7 +189,7 @@ def import_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) 
     return _cached(
         "imports",
         config,
-        _corpus_digest(units),
+        _corpus_digest(units) + ":with-path",
         lambda: _build_import_samples(units, config.seed),
         lambda d: ImportSample(**{**d, "modules": tuple(d["modules"]), "statements": tuple(d["statements"])}),
     )

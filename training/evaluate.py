@@ -49,6 +49,7 @@ from model.graph import GraphNode, build_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
+from model.project import ImportContext, ProjectIndex
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
 from training.datasets import (
@@ -72,6 +73,7 @@ from training.metrics import (
     reliability_bins,
     roc_curve,
 )
+from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
 
@@ -301,12 +303,14 @@ def _label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
     return sets
 
 
-def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int) -> list[list[str]]:
-    """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)."""
+def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int,
+                    projects: Sequence[ImportContext | None]) -> list[list[str]]:
+    """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)
+    and, where given, the project's."""
     ranker = ImportRanker(vocabulary, index)
     return [
         [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
-                                             scored.imported[row], k)]
+                                             scored.imported[row], k, projects[row])]
         for row in range(len(scored.kept))
     ]
 
@@ -317,29 +321,51 @@ def evaluate_imports(
     samples: Sequence[ImportSample],
     *,
     index: ImportIndex | None = None,
+    projects: dict[str, ProjectIndex] | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Recall@1 and @5 of the model's import ranking (head + the checkpoint's name index, as served) and
-    of `ImportDictionaryBaseline` (fitted on the train split), overall and per category, on the test split."""
+    of `ImportDictionaryBaseline` (fitted on the train split), overall and per category, on the test split.
+
+    With `projects` (a ProjectIndex per package), "with_project" repeats the figures as a host that
+    sends `path` gets them: the model with its package's index against the dictionary given the same
+    index, the fairer comparison (an IDE indexes the open project too)."""
     test = _test(samples)
     baseline = ImportDictionaryBaseline().fit(s for s in samples if s.split == "train")
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
-    k_max = max(RECALL_KS)
-    model_ranked = _model_rankings(scored, vocabulary, index or ImportIndex(), k_max)
-    baseline_ranked = [
-        baseline.rank_names(scored.free_names[row], exclude=scored.imported[row], k=k_max)
-        for row in range(len(kept))
-    ]
+    truth = _label_sets(kept)
+    no_project: list[ImportContext | None] = [None] * len(kept)
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
                                "vocabulary_size": len(vocabulary)}
-    for category, truth in _label_sets(kept).items():
-        n = sum(1 for t in truth if t)
+    results |= _recalls(truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project),
+                        _baseline_rankings(scored, baseline, no_project))
+    if projects is not None:
+        contexts = sample_contexts(kept, projects)
+        results["with_project"] = _recalls(
+            truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), contexts),
+            _baseline_rankings(scored, baseline, contexts))
+        results["with_project"]["n_with_project"] = sum(c is not None for c in contexts)
+    return results
+
+
+def _baseline_rankings(scored: Scored, baseline: ImportDictionaryBaseline,
+                       projects: Sequence[ImportContext | None]) -> list[list[str]]:
+    return [baseline.rank_names(scored.free_names[row], exclude=scored.imported[row], k=max(RECALL_KS),
+                                project=projects[row])
+            for row in range(len(scored.kept))]
+
+
+def _recalls(truth: dict[str, list[set[str]]], model: list[list[str]], baseline: list[list[str]]) -> dict[str, Any]:
+    """Per category: n, and recall@k of the model's and the baseline's rankings."""
+    results: dict[str, Any] = {}
+    for category, sets in truth.items():
+        n = sum(1 for t in sets if t)
         entry: dict[str, Any] = {"n": n}
         for k in RECALL_KS:
             entry[f"recall@{k}"] = {
-                "model": recall_at_k(truth, model_ranked, k) if n else None,
-                "baseline": recall_at_k(truth, baseline_ranked, k) if n else None,
+                "model": recall_at_k(sets, model, k) if n else None,
+                "baseline": recall_at_k(sets, baseline, k) if n else None,
             }
         results[category] = entry
     return results
@@ -511,8 +537,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(UTC)
     bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size,
                                      baseline_train_limit=args.baseline_train_limit, seed=args.seed)
-    imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], import_samples(data, units),
+    labelled_imports = import_samples(data, units)
+    imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
+                               projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=args.seed, batch_size=args.batch_size)

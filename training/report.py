@@ -117,13 +117,17 @@ def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
 
 
 def _import_rows(imports: dict[str, Any]) -> list[Row]:
+    """Without a project, then (when measured) with each sample's package indexed as its project."""
     rows = []
-    for category in ("all", "stdlib", "third_party", "own", "aliased"):
-        entry = imports.get(category) or {}
-        for k in (1, 5):
-            scores = entry.get(f"recall@{k}") or {}
-            rows.append(Row("imports", f"recall@{k} {category}", scores.get("model"), scores.get("baseline"),
-                            "beat baseline", entry.get("n")))
+    for section, suffix in ((imports, ""), (imports.get("with_project") or {}, ", project indexed")):
+        for category in ("all", "stdlib", "third_party", "own", "aliased"):
+            entry = section.get(category) or {}
+            if not entry:
+                continue
+            for k in (1, 5):
+                scores = entry.get(f"recall@{k}") or {}
+                rows.append(Row("imports", f"recall@{k} {category}{suffix}", scores.get("model"),
+                                scores.get("baseline"), "beat baseline", entry.get("n")))
     return rows
 
 

@@ -42,6 +42,7 @@ from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
+from model.project import ImportContext
 from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
@@ -60,6 +61,7 @@ from training.datasets import (
 from training.featurize import GraphTable, featurize
 from training.imports import statement_tables
 from training.metrics import auroc
+from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 
 __all__ = ["TrainConfig", "main", "train"]
@@ -182,6 +184,7 @@ class TaskData:
     extra: np.ndarray | None = None  # bugs: the bug line (0 for clean); embedding: (n, 3) positions
     sources: list[str] | None = None  # imports: the sources, for the name index's free names
     modules: list[tuple[str, ...]] | None = None  # imports: every module used, in the vocabulary or not
+    projects: list[ImportContext | None] | None = None  # imports: what each one's package offers
 
 
 @dataclass
@@ -232,7 +235,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         table=table,
         vocabulary=vocabulary,
         train={k: _task(k, v, table, vocabulary) for k, v in by_split["train"].items()},
-        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary)
+        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary, data)
                     for k, v in by_split["validation"].items()},
         import_aliases=aliases,
         import_names=names,
@@ -257,15 +260,18 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     return corpus
 
 
-def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str]) -> TaskData:
+def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str],
+          projects_from: DataConfig | None = None) -> TaskData:
+    """One task's tensors; with `projects_from`, import samples also get their package's project index."""
     if kind == "imports":
-        return _import_task(samples, table, vocabulary)
+        return _import_task(samples, table, vocabulary, projects_from)
     if kind == "bugs":
         return _bug_task(samples, table)
     return _embedding_task(samples, table)
 
 
-def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: list[str]) -> TaskData:
+def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: list[str],
+                 projects_from: DataConfig | None = None) -> TaskData:
     index = {m: i for i, m in enumerate(vocabulary)}
     kept = [s for s in samples if table.has(s.source) and any(m in index for m in s.modules)]
     labels = np.zeros((len(kept), len(vocabulary)), dtype=np.float32)
@@ -273,8 +279,11 @@ def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: lis
         for module in sample.modules:
             if module in index:
                 labels[row, index[module]] = 1.0
+    projects = None
+    if projects_from is not None:
+        projects = sample_contexts(kept, package_projects(projects_from, {s.group for s in kept}))
     return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels,
-                    sources=[s.source for s in kept], modules=[s.modules for s in kept])
+                    sources=[s.source for s in kept], modules=[s.modules for s in kept], projects=projects)
 
 
 def _bug_task(samples: list[BugSample], table: GraphTable) -> TaskData:
@@ -783,8 +792,9 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
     """The name index from training code, and the weights combining it with the head, fitted on validation.
 
     Labels are every module a validation sample really uses, in the head's vocabulary or not, so the
-    combiner learns when the name table alone should win. Returns the index and the score threshold
-    with the best F1 on validation for the combined scores.
+    combiner learns when the name table alone should win. Each sample counts twice, without and with
+    its package's project index, since a host may or may not say where the code lives. Returns the
+    index and the score threshold with the best F1 on validation for the combined scores.
     """
     index = ImportIndex.from_bindings(corpus.import_bindings)
     task = corpus.validation["imports"]
@@ -799,10 +809,13 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
     probs = np.concatenate(probs)
     rows, labels = [], []
     ranker = ImportRanker(corpus.vocabulary, index)
-    for source, p, wanted in zip(task.sources, probs, task.modules, strict=True):
-        modules, features = ranker.features(p, build_graph(source).free_names)
-        rows.append(features)
-        labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
+    projects = task.projects or [None] * len(task.sources)
+    for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True):
+        free_names = build_graph(source).free_names
+        for context in (None, project) if project is not None else (None,):
+            modules, features = ranker.features(p, free_names, context)
+            rows.append(features)
+            labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
     x, y = np.concatenate(rows), np.concatenate(labels)
     weight, bias = fit_logistic(x, y, l2=1.0)
     fitted = ImportIndex(index.names, (*(float(w) for w in weight), float(bias)))

@@ -129,3 +129,13 @@ def test_the_dictionary_fills_up_with_the_global_prior_and_skips_what_is_importe
     ranked = _dictionary().rank("import os\n\ndef f():\n    return os.getcwd()\n", k=3)
     assert "os" not in ranked
     assert ranked == ["collections", "numpy", "typing"]  # by frequency (2, 2, 1), ties by name
+
+
+def test_the_dictionary_given_a_project_adds_its_modules_but_never_the_code_s_own():
+    from model.project import ImportContext
+
+    project = ImportContext({"slugify": {"shop.text": 1.0}, "OrderedDict": {"shop.views": 1.0}},
+                            own_module="shop.views")
+    ranked = _dictionary().rank_names({"slugify", "OrderedDict"}, k=3, project=project)
+    assert ranked[:2] == ["collections", "shop.text"] or ranked[:2] == ["shop.text", "collections"]
+    assert "shop.views" not in ranked
