@@ -2,8 +2,9 @@
 
 Owns a small least-recently-used map from code to the model's Prediction, with what each entry can
 serve: a prediction made with `top_k` 5 serves any request for 5 or fewer suggestions (results are
-cut to each request's own `top_k`), and one made without an embedding cannot serve a request for
-one. The forward lane decides when to look and when to store; a reload must `clear` it. No figure in
+cut to each request's own `top_k`), one made without an embedding cannot serve a request for one,
+and one made with a project context (model.project.ImportContext) serves only a request with an
+equal context. The forward lane decides when to look and when to store; a reload must `clear` it. No figure in
 the daemon benchmark rests on it: that benchmark sends different code in every request.
 """
 
@@ -20,10 +21,17 @@ class _Entry(NamedTuple):
     prediction: Any
     top_k: int
     with_embedding: bool
+    project: Any
+    """The project context it was made with (None: none). Part of the key, compared by value: besides
+    the code it is all a prediction depends on, and it is small (the project's entries for the names
+    the code mentions). Keying by the file's path instead would serve a stale answer once the
+    project's index is rebuilt with a new name, and not caching such requests would leave a host that
+    always sends `path` without a cache."""
 
 
 class PredictionCache:
-    """Thread-safe LRU of predictions keyed by the exact source text."""
+    """Thread-safe LRU of predictions keyed by the exact source text (one entry per text: a put with
+    other options or another project context replaces it)."""
 
     def __init__(self, capacity: int = 1024, *, max_code_chars: int = 16 * 1024) -> None:
         self._capacity = capacity
@@ -35,21 +43,24 @@ class PredictionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, code: str, *, top_k: int, include_embedding: bool) -> Any | None:
+    def get(self, code: str, *, top_k: int, include_embedding: bool, project: Any = None) -> Any | None:
         """The cached prediction for `code` if it can serve this request, else None."""
         with self._lock:
             entry = self._entries.get(code)
             if entry is None or entry.top_k < top_k or (include_embedding and not entry.with_embedding):
                 return None
+            if entry.project != project:
+                return None
             self._entries.move_to_end(code)
             return entry.prediction
 
-    def put(self, code: str, prediction: Any, *, top_k: int, include_embedding: bool) -> None:
-        """Remember a prediction made with these options (the least recently used one goes)."""
+    def put(self, code: str, prediction: Any, *, top_k: int, include_embedding: bool, project: Any = None) -> None:
+        """Remember a prediction made with these options and project context (the least recently used
+        one goes)."""
         if self._capacity < 1 or len(code) > self._max_code_chars:
             return
         with self._lock:
-            self._entries[code] = _Entry(prediction, top_k, include_embedding)
+            self._entries[code] = _Entry(prediction, top_k, include_embedding, project)
             self._entries.move_to_end(code)
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)

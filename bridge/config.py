@@ -42,6 +42,8 @@ class BridgeConfig:
     """Processes that predict when requests pile up (0: the daemon alone)."""
     checkpoint: str | None = None
     print_schema: bool = False
+    project_index: bool = True
+    """Index the project a `predict`'s `path` lies in and suggest its own modules as imports."""
 
     def limits(self) -> dict[str, int]:
         """The limits as the host sees them (in `initialize`)."""
@@ -113,6 +115,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         default=None,
         help="checkpoint to load (default: $YANTRA_CHECKPOINT, the user's, then the shipped one)",
+    )
+    parser.add_argument(
+        "--project-index",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.project_index,
+        help="index the project that a predict's `path` lies in (in the background) and suggest its "
+        "own modules as imports (default: on)",
     )
     parser.add_argument(
         "--print-schema",

@@ -215,7 +215,8 @@ class BridgeMethods:
             )
 
     def predict(self, params: Any, job: Job) -> None:
-        """Queue for the next forward pass (a large module goes to the slow lane instead)."""
+        """Queue for the next forward pass (a large module goes to the slow lane instead); with a
+        `path`, the code's project context goes with it (None until the project is indexed)."""
         self._check_code(params.code)
         task = ForwardTask(
             job,
@@ -227,12 +228,25 @@ class BridgeMethods:
         )
         if _is_bulk(params.code):
             model = self._server.model
-            options = {"top_k": task.top_k, "include_embedding": task.include_embedding}
-            self._server.slow.submit(
-                job, lambda: task.finish(task, model.wait().predict_sources([task.code], **options)[0])
-            )
+
+            def predict_bulk() -> dict:
+                task.project = self._project(params)  # in the slow lane: reading large code off the reader
+                options = {"top_k": task.top_k, "include_embedding": task.include_embedding}
+                return task.finish(task, model.wait().predict_sources([task.code], projects=[task.project],
+                                                                      **options)[0])
+
+            self._server.slow.submit(job, predict_bulk)
         else:
+            task.project = self._project(params)
             self._server.forward.submit(task)
+
+    def _project(self, params: Any) -> Any:
+        """What the project of `params.path` offers the code (a model.project.ImportContext), or None:
+        no path, no code, `--no-project-index`, or the project not indexed yet (bridge.projects)."""
+        projects = self._server.projects
+        if projects is None or params.path is None or params.code is None:
+            return None
+        return projects.context(params.code, params.path)
 
     def _shape_prediction(self, task: ForwardTask, prediction: Any) -> dict:
         return prediction_result(

@@ -20,15 +20,19 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.cache import PredictionCache
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher, Job
 from bridge.early import EarlyReader, StopRequest
+from bridge.projects import ProjectIndexes
 from bridge.transport import Writer
 from bridge.workers import PredictionWorkers
 from protocol.errors import ModelUnavailable, ServerBusy
+
+if TYPE_CHECKING:
+    from model.project import ImportContext
 
 __all__ = [
     "EXIT_OK",
@@ -128,6 +132,8 @@ class ForwardTask:
     top_k: int = 5
     include_embedding: bool = False
     embed_only: bool = False
+    project: ImportContext | None = None
+    """What the code's project offers its imports (bridge.projects); None: no project known."""
 
 
 class ForwardLane:
@@ -137,8 +143,8 @@ class ForwardLane:
     sequential caller pays one thread hop and a pipelining caller pays one forward pass per burst.
     When predictions pile up and worker processes are configured, code predictions are sent to them
     in chunks (bridge.workers) and this thread only shapes their results; a lone request is still
-    served in-process, with no process hop. Code scored a moment ago is answered from a small cache
-    (bridge.cache). A full queue refuses at once with SERVER_BUSY.
+    served in-process, with no process hop. Code scored a moment ago, with the same project context,
+    is answered from a small cache (bridge.cache). A full queue refuses at once with SERVER_BUSY.
     """
 
     def __init__(self, model: ModelSlot, *, capacity: int, max_batch: int, workers: int) -> None:
@@ -221,7 +227,9 @@ class ForwardLane:
         """Unchanged code the model has just scored is answered from the cache, with no work."""
         if task.code is None or task.embed_only:
             return False
-        prediction = self._cache.get(task.code, top_k=task.top_k, include_embedding=task.include_embedding)
+        prediction = self._cache.get(
+            task.code, top_k=task.top_k, include_embedding=task.include_embedding, project=task.project
+        )
         if prediction is None:
             return False
         _complete(task, prediction)
@@ -249,6 +257,7 @@ class ForwardLane:
             workers.submit(
                 [task.code for task in chunk],
                 **_shared_options(chunk),
+                projects=[task.project for task in chunk],
                 done=functools.partial(self._on_returned, chunk),
             )
         return kept
@@ -288,7 +297,7 @@ class ForwardLane:
                 task.job.fail(output)
                 continue
             if task.code is not None and not task.embed_only:
-                self._cache.put(task.code, output, **options)
+                self._cache.put(task.code, output, project=task.project, **options)
             _complete(task, output)
 
 
@@ -318,8 +327,9 @@ def _forward(predictor: Any, group: list[ForwardTask]) -> list[Any]:
     if group[0].embed_only:
         rows = predictor.embed_sources(inputs) if from_code else predictor.embed_vectors(inputs)
         return list(rows)
-    call = predictor.predict_sources if from_code else predictor.predict_vectors
-    return call(inputs, **_shared_options(group))
+    if from_code:
+        return predictor.predict_sources(inputs, projects=[task.project for task in group], **_shared_options(group))
+    return predictor.predict_vectors(inputs, **_shared_options(group))
 
 
 def _shared_options(group: list[ForwardTask]) -> dict[str, Any]:
@@ -388,6 +398,8 @@ class Server:
             workers=config.workers,
         )
         self.slow = SlowLane(capacity=config.queue_size)
+        self.projects = ProjectIndexes() if config.project_index else None
+        """The host projects' indexes for import suggestions; None with `--no-project-index`."""
         writer.on_broken = functools.partial(self.request_stop, "stdout is broken")
         self.methods = BridgeMethods(self)
         self.dispatcher = Dispatcher(

@@ -3,10 +3,10 @@
 Owns the worker pool: started on demand in the background (the first time predictions pile up, so a
 host that asks one thing at a time never pays for it), from a fork server that has already imported
 model.predictor, each worker loading the same checkpoint as the daemon. `predict_chunk` is what a
-worker runs: the daemon sends source text and gets back `model.prediction.Prediction`s, a few hundred
-bytes each, so the daemon's own share of a request is reading, shaping and writing JSON. A source
-over a limit comes back as its model error (which pickles with its fields), so it fails alone. When
-to use the workers is bridge.server's business.
+worker runs: the daemon sends source text (with each source's small project context, when known) and
+gets back `model.prediction.Prediction`s, a few hundred bytes each, so the daemon's own share of a
+request is reading, shaping and writing JSON. A source over a limit comes back as its model error
+(which pickles with its fields), so it fails alone. When to use the workers is bridge.server's business.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.errors import SourceLimitError
+
+if TYPE_CHECKING:
+    from model.project import ImportContext
 
 __all__ = ["PredictionWorkers", "predict_chunk"]
 
@@ -68,18 +71,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool) -> list[Any]:
+def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool,
+                  projects: Sequence[ImportContext | None] | None = None) -> list[Any]:
     """In a worker: one forward pass for the chunk; a source over a limit gets its error as its result
-    (raising would fail the whole chunk, and the pool would be taken for broken)."""
+    (raising would fail the whole chunk, and the pool would be taken for broken). `projects`, parallel
+    to `sources`, is each source's project context (model.project.ImportContext, or None)."""
+    options = {"top_k": top_k, "include_embedding": include_embedding}
     try:
-        return _predictor.predict_sources(sources, top_k=top_k, include_embedding=include_embedding)
+        return _predictor.predict_sources(sources, projects=projects, **options)
     except SourceLimitError as exc:
         if len(sources) == 1:
             return [exc]
     results: list[Any] = []
-    for source in sources:
+    for position, source in enumerate(sources):
+        own = [projects[position]] if projects is not None else None
         try:
-            results.extend(_predictor.predict_sources([source], top_k=top_k, include_embedding=include_embedding))
+            results.extend(_predictor.predict_sources([source], projects=own, **options))
         except SourceLimitError as exc:
             results.append(exc)
     return results
@@ -132,11 +139,14 @@ class PredictionWorkers:
         *,
         top_k: int,
         include_embedding: bool,
+        projects: Sequence[ImportContext | None] | None = None,
         done: Callable[[list[Any] | BaseException], None],
     ) -> None:
-        """Predict `sources` in a worker; `done` gets the results (or the failure) on another thread."""
+        """Predict `sources` in a worker (`projects`: each one's project context, parallel to them);
+        `done` gets the results (or the failure) on another thread."""
         assert self._executor is not None, "submit before ready"
-        future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding)
+        chunk = list(projects) if projects is not None else None
+        future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
         future.add_done_callback(lambda f: done(self._outcome(f)))
 
     def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:

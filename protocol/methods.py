@@ -113,7 +113,12 @@ class _CodeOrFeatures(_Params):
 class PredictParams(_CodeOrFeatures):
     """What `predict` scores, and how much detail to return."""
 
-    path: str | None = Field(default=None, description="The file the code comes from, for context.")
+    path: str | None = Field(
+        default=None,
+        description="The file the code comes from. The daemon indexes that file's project (the directory "
+        "above its outermost package) in the background and suggests the project's own modules as "
+        "imports; the first requests for a new project are answered without it.",
+    )
     include_embedding: bool = Field(default=False, description="Add `embedding` to the result.")
     top_k: int = Field(default=5, ge=0, le=100, description="Most entries in `imports` and `bugs`.")
 

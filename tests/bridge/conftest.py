@@ -113,3 +113,35 @@ def daemon() -> Iterator[BridgeClient]:
     """One daemon shared by a module's tests (they leave it serving and its reply queue empty)."""
     with serving() as client:
         yield client
+
+
+CALLS_SLUGIFY = """def title_slug(title):
+    return slugify(title)
+"""
+"""Code in pkg/views.py of `write_project` that needs `from pkg.helpers import slugify`."""
+
+
+def write_project(root: Path) -> Path:
+    """A small host project under `root` (its root): pkg/__init__.py, pkg/helpers.py defining
+    `slugify`, and pkg/views.py, whose path is returned."""
+    package = root / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text('import re\n\n\ndef slugify(text):\n    return re.sub(r"\\W+", "-", text)\n')
+    views = package / "views.py"
+    views.write_text(CALLS_SLUGIFY)
+    return views
+
+
+def write_project_checkpoint(path: Path) -> Path:
+    """A small checkpoint whose import combiner listens to the project index alone: every module of the
+    head scores sigmoid(-30) (never suggested), a module the project offers for a free name sigmoid(10).
+    Tests of the project plumbing then do not depend on what the shipped checkpoint's weights are."""
+    from tests.helpers import write_checkpoint
+
+    training = {
+        "trained": True,
+        "thresholds": {"imports": 0.5, "bugs": 0.5},
+        "import_index": {"names": {}, "weights": [0.0, 0.0, 0.0, 0.0, 20.0, 20.0, -30.0]},
+    }
+    return write_checkpoint(path, ["os", "json"], training=training, hidden_dims=(16,), embedding_dim=8)

@@ -38,3 +38,19 @@ def test_long_code_is_not_kept_and_clear_forgets_everything():
     assert len(cache) == 1
     cache.clear()
     assert cache.get("short", top_k=5, include_embedding=False) is None
+
+
+def test_a_prediction_made_with_a_project_context_serves_only_an_equal_context():
+    from model.project import ImportContext
+
+    helpers = ImportContext({"slugify": {"pkg.helpers": 1.0}}, "pkg.views")
+    cache = PredictionCache()
+    cache.put("x = slugify(t)", "with", top_k=5, include_embedding=False, project=helpers)
+    assert cache.get("x = slugify(t)", top_k=5, include_embedding=False) is None
+    same = ImportContext({"slugify": {"pkg.helpers": 1.0}}, "pkg.views")
+    assert cache.get("x = slugify(t)", top_k=5, include_embedding=False, project=same) == "with"
+    rebuilt = ImportContext({"slugify": {"pkg.text": 1.0}}, "pkg.views")  # the project changed since
+    assert cache.get("x = slugify(t)", top_k=5, include_embedding=False, project=rebuilt) is None
+    cache.put("x = slugify(t)", "without", top_k=5, include_embedding=False)
+    assert cache.get("x = slugify(t)", top_k=5, include_embedding=False) == "without"
+    assert len(cache) == 1  # one entry per code: the latest context replaced the other

@@ -18,6 +18,7 @@ def test_the_defaults_are_the_issues_limits():
     assert config.max_batch == 1000
     assert config.max_code_bytes == 2 * 1024 * 1024
     assert config.log_level == "warning" and config.checkpoint is None and not config.print_schema
+    assert config.project_index
 
 
 def test_the_json_depth_bounds_are_protocols_own():
@@ -44,9 +45,19 @@ def test_every_flag_reaches_the_config():
             "--workers=0",
             "--checkpoint=/tmp/x.safetensors",
             "--print-schema",
+            "--no-project-index",
         ]
     )
-    assert config == BridgeConfig("debug", 100, 3, 9, 50, 7, 4, 0, "/tmp/x.safetensors", True)
+    assert config == BridgeConfig("debug", 100, 3, 9, 50, 7, 4, 0, "/tmp/x.safetensors", True, False)
+
+
+def test_the_project_index_is_on_unless_turned_off_and_help_says_what_it_does(capsys):
+    assert parse_args(["--project-index"]).project_index
+    assert not parse_args(["--no-project-index"]).project_index
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--project-index, --no-project-index" in usage and "suggest its own modules as imports" in usage
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ EXPECTED = {
         "extraction_result",
         "prediction_result",
     ],
+    "bridge.projects": ["MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"],
     "bridge.server": [
         "EXIT_OK",
         "EXIT_WITHOUT_SHUTDOWN",

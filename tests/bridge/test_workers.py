@@ -1,18 +1,25 @@
-"""Prediction workers: a source over a limit fails alone, and the pool keeps serving."""
+"""Prediction workers: a source over a limit fails alone, the pool keeps serving, and each source is
+predicted with its own project context."""
 
 from __future__ import annotations
 
 import threading
 
-from bridge.workers import PredictionWorkers
+import pytest
+
+import bridge.workers
+from bridge.workers import PredictionWorkers, predict_chunk
 from model.errors import SourceLimitError
-from model.prediction import Prediction
+from model.prediction import ImportSuggestion, Prediction
+from model.predictor import Predictor
+from model.project import ImportContext, ProjectIndex
+from tests.bridge.conftest import CALLS_SLUGIFY, write_project, write_project_checkpoint
 
 WAIT_S = 60
 TOO_DEEP = "x = a" + ".b" * 20_000 + "\n"
 
 
-def _run(workers: PredictionWorkers, sources: list[str]) -> list:
+def _run(workers: PredictionWorkers, sources: list[str], projects: list | None = None) -> list:
     done = threading.Event()
     outcome: list = []
 
@@ -20,24 +27,70 @@ def _run(workers: PredictionWorkers, sources: list[str]) -> list:
         outcome.append(result)
         done.set()
 
-    workers.submit(sources, top_k=5, include_embedding=False, done=finished)
+    workers.submit(sources, top_k=5, include_embedding=False, projects=projects, done=finished)
     assert done.wait(WAIT_S), "the worker never answered"
     return outcome[0]
 
 
-def test_a_lone_source_over_a_limit_gets_its_error_and_the_workers_stay_up():
+def _started(checkpoint: str | None) -> PredictionWorkers:
     workers = PredictionWorkers(1)
+    workers.start_in_background(checkpoint)
+    for _ in range(WAIT_S * 10):
+        if workers.ready:
+            return workers
+        threading.Event().wait(0.1)
+    workers.close()
+    raise AssertionError("the prediction workers never started")
+
+
+@pytest.fixture
+def project(tmp_path) -> tuple[Predictor, ImportContext]:
+    """A predictor whose combiner weighs project evidence, and CALLS_SLUGIFY's context in its project."""
+    views = write_project(tmp_path / "project")
+    predictor = Predictor(write_project_checkpoint(tmp_path / "project.safetensors"))
+    predictor.load()
+    return predictor, ProjectIndex.scan(tmp_path / "project").context(CALLS_SLUGIFY, views)
+
+
+SLUGIFY = ImportSuggestion("pkg.helpers", pytest.approx(1.0, abs=1e-3), "from pkg.helpers import slugify")
+
+
+def test_a_lone_source_over_a_limit_gets_its_error_and_the_workers_stay_up():
+    workers = _started(None)
     try:
-        workers.start_in_background(None)
-        for _ in range(WAIT_S * 10):
-            if workers.ready:
-                break
-            threading.Event().wait(0.1)
-        assert workers.ready, "the prediction workers never started"
         [error] = _run(workers, [TOO_DEEP])
         assert isinstance(error, SourceLimitError) and error.limit == "nesting"
         assert workers.ready  # not taken for a broken pool
         [prediction] = _run(workers, ["def f(x):\n    return x + 1\n"])
         assert isinstance(prediction, Prediction)
+    finally:
+        workers.close()
+
+
+def test_predict_chunk_with_projects_answers_what_the_predictor_answers_with_them(project, monkeypatch):
+    predictor, context = project
+    monkeypatch.setattr(bridge.workers, "_predictor", predictor)
+    sources, projects = [CALLS_SLUGIFY, CALLS_SLUGIFY, "x = 1\n"], [context, None, context]
+    chunk = predict_chunk(sources, 5, False, projects)
+    assert chunk == predictor.predict_sources(sources, top_k=5, include_embedding=False, projects=projects)
+    assert [p.imports for p in chunk] == [[SLUGIFY], [], []]
+
+
+def test_after_a_source_over_a_limit_each_other_source_keeps_its_own_project(project, monkeypatch):
+    predictor, context = project
+    monkeypatch.setattr(bridge.workers, "_predictor", predictor)
+    error, with_project, without = predict_chunk([TOO_DEEP, CALLS_SLUGIFY, CALLS_SLUGIFY], 5, False,
+                                                 [None, context, None])
+    assert isinstance(error, SourceLimitError)
+    assert with_project == predictor.predict_sources([CALLS_SLUGIFY], projects=[context])[0]
+    assert with_project.imports == [SLUGIFY] and without.imports == []
+
+
+def test_a_worker_process_gets_each_sources_project(project):
+    predictor, context = project
+    workers = _started(predictor.info()["checkpoint"])
+    try:
+        with_project, without = _run(workers, [CALLS_SLUGIFY, CALLS_SLUGIFY], [context, None])
+        assert with_project.imports == [SLUGIFY] and without.imports == []
     finally:
         workers.close()
