@@ -75,6 +75,8 @@ class ProjectIndexes:
         self._builder: threading.Thread | None = None
         self._changed = threading.Condition()
         """Guards everything above; notified whenever a build finishes."""
+        self._located: dict[str, tuple[float, tuple[Path, Path] | None]] = {}
+        """path -> (when, its file and root): a cache, filled without a lock (a race only repeats work)."""
 
     # -- what the methods ask ---------------------------------------------------------------------
 
@@ -82,17 +84,25 @@ class ProjectIndexes:
         """What `path`'s project offers `code`, from its ready index; None while there is none yet
         (a build is then started in the background) or when the project's directory does not exist.
         `path` may be relative to the daemon's working directory. Never waits for a build."""
-        if not os.fspath(path):
+        located = self._locate(os.fspath(path))
+        if located is None:
             return None
-        try:
-            file = Path(os.path.abspath(path))
-            root = project_root(file)
-            if not root.is_dir():
-                return None
-        except (OSError, ValueError):  # a name too long, a NUL byte, a directory we may not read
-            return None
+        file, root = located
         index = self._index_and_refresh(root)
         return index.context(code, file) if index is not None else None
+
+    def _locate(self, path: str) -> tuple[Path, Path] | None:
+        """(absolute file, project root) for `path`, remembered for `refresh_s` (an editor sends the
+        same few paths again and again; finding the root costs a stat per directory level)."""
+        now = self._clock()
+        known = self._located.get(path)
+        if known is not None and now - known[0] < self._refresh_s:
+            return known[1]
+        located = _locate(path)
+        if len(self._located) >= _LOCATED_MAX:
+            self._located.clear()
+        self._located[path] = (now, located)
+        return located
 
     def index(self, root: str | os.PathLike[str]) -> ProjectIndex | None:
         """The ready index of `root`, if any (starts nothing)."""
@@ -175,6 +185,21 @@ class ProjectIndexes:
         logger.info("indexed the project %s: %d modules in %.0f ms",
                     root, len(index.modules), (time.perf_counter() - started) * 1e3)
         return index
+
+
+_LOCATED_MAX = 4096
+
+
+def _locate(path: str) -> tuple[Path, Path] | None:
+    """(absolute file, project root), or None when there is no path or its project is not a directory."""
+    if not path:
+        return None
+    try:
+        file = Path(os.path.abspath(path))
+        root = project_root(file)
+        return (file, root) if root.is_dir() else None
+    except (OSError, ValueError):  # a name too long, a NUL byte, a directory we may not read
+        return None
 
 
 def _key(root: str | os.PathLike[str]) -> Path:
