@@ -98,6 +98,9 @@ class TrainConfig:
     loss_weights: dict[str, float] = field(default_factory=lambda: {
         "imports": 1.0, "bugs": 1.0, "location": 0.5, "confidence": 0.5, "embedding": 0.5})
     embedding_temperature: float = 0.1
+    embedding_margin: float = 0.0
+    """With > 0, the embedding loss also asks each anchor to sit at least this much closer (cosine) to
+    its variant than to its own one-bug mutant, the ordering the evaluation measures; 0: InfoNCE alone."""
     plateau_factor: float = 0.5
     plateau_patience: int = 1
     early_stopping_patience: int = 3
@@ -398,7 +401,16 @@ def task_losses(out, batch, table: GraphTable, step: StepBatch, config: TrainCon
         positives = out.embedding[base + nt: base + 2 * nt]
         negatives = out.embedding[base + 2 * nt: base + 3 * nt]
         losses["embedding"] = _contrastive(anchors, positives, negatives, config.embedding_temperature)
+        if config.embedding_margin > 0:
+            losses["embedding"] = losses["embedding"] + _mutant_margin(anchors, positives, negatives,
+                                                                       config.embedding_margin)
     return losses
+
+
+def _mutant_margin(anchors: Tensor, positives: Tensor, negatives: Tensor, margin: float) -> Tensor:
+    """Hinge on each anchor's own triple: its variant closer than its mutant by `margin` (cosine)."""
+    gap = (anchors * positives).sum(dim=1) - (anchors * negatives).sum(dim=1)  # (B,)
+    return F.relu(margin - gap).mean()
 
 
 def _contrastive(anchors: Tensor, positives: Tensor, negatives: Tensor, temperature: float) -> Tensor:

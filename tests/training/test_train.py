@@ -12,7 +12,7 @@ import torch
 
 from model.checkpoint import load_checkpoint
 from model.layout import FEATURE_LAYOUT_VERSION
-from training.train import TrainConfig, _contrastive, best_f1_threshold, parse_config, train
+from training.train import TrainConfig, _contrastive, _mutant_margin, best_f1_threshold, parse_config, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +44,13 @@ def test_the_contrastive_loss_prefers_an_anchor_near_its_variant_to_one_near_its
     near = torch.nn.functional.normalize(anchors + 0.01 * torch.randn(8, 16), dim=1)
     far = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
     assert _contrastive(anchors, near, far, 0.1) < _contrastive(anchors, far, near, 0.1)
+
+
+def test_the_mutant_margin_is_zero_once_every_variant_is_closer_by_the_margin_and_positive_otherwise():
+    anchors = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    far = torch.nn.functional.normalize(torch.randn(8, 16) - 4 * anchors, dim=1)
+    assert _mutant_margin(anchors, anchors, far, 0.2).item() == 0.0
+    assert _mutant_margin(anchors, far, anchors, 0.2).item() > 0.2
 
 
 @pytest.fixture(scope="module")
