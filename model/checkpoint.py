@@ -149,6 +149,7 @@ def _write_atomically(target: Path, payload: bytes) -> None:
             stream.write(payload)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600, and a checkpoint shipped in a package must be readable
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -42,11 +42,18 @@ class ImportContext:
 
     names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     own_module: str | None = None
+    own_defines: frozenset[str] = frozenset()
+    """The names the code mentions that its own module defines: a function sent alone reads its
+    file's other functions and constants, which need no import."""
+
+    def needed(self, free_names: Iterable[str]) -> list[str]:
+        """The free names an import must bind: all but those the code's own module defines."""
+        return [n for n in free_names if n not in self.own_defines]
 
     def evidence(self, free_names: Iterable[str]) -> dict[str, float]:
-        """module -> summed share of the free names it binds, leaving out the code's own module."""
+        """module -> summed share of the needed free names it binds (never the code's own module)."""
         evidence: dict[str, float] = {}
-        for name in free_names:
+        for name in self.needed(free_names):
             for module, share in self.names.get(name, {}).items():
                 if module != self.own_module:
                     evidence[module] = evidence.get(module, 0.0) + share
@@ -64,7 +71,8 @@ class _FileBindings:
     module: str
     mtime_ns: int
     size: int
-    names: frozenset[str]
+    defined: frozenset[str]
+    re_exported: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class ProjectIndex:
     names: Mapping[str, Mapping[str, float]]
     modules: frozenset[str]
     root: Path | None = None
+    defined: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    """module -> the names it defines itself (not those a package re-exports)."""
     _files: Mapping[Path, _FileBindings] = field(default_factory=dict, repr=False, compare=False)
     """What `scan` read from each file, so that a rescan reads only the files that changed."""
 
@@ -99,31 +109,35 @@ class ProjectIndex:
                 if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
                     files[path] = old
                 elif stat.st_size <= MAX_FILE_BYTES:
-                    names = _module_bindings(path.read_text(encoding="utf-8"), path.name == "__init__.py")
-                    files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, names)
+                    bound = _module_bindings(path.read_text(encoding="utf-8"), path.name == "__init__.py")
+                    files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
             except (OSError, UnicodeDecodeError):
                 continue
-        index = cls._from_bindings({f.module: f.names for f in files.values()}, base)
+        index = cls._from_bindings({f.module: (f.defined, f.re_exported) for f in files.values()}, base)
         object.__setattr__(index, "_files", files)
         return index
 
     @classmethod
-    def _from_bindings(cls, bindings: Mapping[str, frozenset[str]], root: Path | None) -> ProjectIndex:
+    def _from_bindings(cls, bindings: Mapping[str, tuple[frozenset[str], frozenset[str]]], root: Path | None
+                       ) -> ProjectIndex:
+        """From module -> (names it defines, names it re-exports)."""
         bound: dict[str, set[str]] = {}
-        for module, names in bindings.items():
-            for name in names:
+        for module, (defined, re_exported) in bindings.items():
+            for name in defined | re_exported:
                 bound.setdefault(name, set()).add(module)
             parent, _, last = module.rpartition(".")
             bound.setdefault(last, set()).add(parent or module)  # from parent import last / import module
         names = {name: {m: 1.0 / len(mods) for m in sorted(mods)} for name, mods in bound.items()}
-        return cls(names, frozenset(bindings), root)
+        return cls(names, frozenset(bindings), root, {module: pair[0] for module, pair in bindings.items()})
 
     def context(self, source: str, path: str | os.PathLike[str] | None = None) -> ImportContext:
         """The part of the index `source` can use: entries for the identifiers it mentions."""
         table = self.names
-        names = {word: table[word] for word in set(source.translate(_NOT_WORD).split()) if word in table}
+        words = set(source.translate(_NOT_WORD).split())
+        names = {word: table[word] for word in words if word in table}
         own = module_name(Path(path), self.root) if path is not None and self.root is not None else None
-        return ImportContext(names, own)
+        own_defines = frozenset(words.intersection(self.defined.get(own, ()))) if own else frozenset()
+        return ImportContext(names, own, own_defines)
 
 
 def project_root(path: str | os.PathLike[str]) -> Path:
@@ -172,13 +186,14 @@ def _module_files(root: Path, max_files: int) -> Iterator[tuple[Path, str]]:
                        and e.name.isidentifier() and os.path.isfile(os.path.join(e.path, "__init__.py")))
 
 
-def _module_bindings(text: str, is_package: bool) -> frozenset[str]:
-    """Names the module binds at top level; for a package, also what its `from` imports re-export."""
+def _module_bindings(text: str, is_package: bool) -> tuple[frozenset[str], frozenset[str]]:
+    """The names the module defines at top level, and (for a package) what its `from` imports re-export."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset()
+        return frozenset(), frozenset()
     names: set[str] = set()
+    re_exported: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
@@ -186,5 +201,10 @@ def _module_bindings(text: str, is_package: bool) -> frozenset[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
         elif is_package and isinstance(node, ast.ImportFrom):
-            names.update(a.asname or a.name for a in node.names if a.name != "*")
-    return frozenset(name for name in names if not name.startswith("__"))  # __all__, __version__: not imported
+            re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
+    return _public(names), _public(re_exported)
+
+
+def _public(names: set[str]) -> frozenset[str]:
+    """Without dunder names (`__all__`, `__version__`): nobody imports those."""
+    return frozenset(name for name in names if not name.startswith("__"))

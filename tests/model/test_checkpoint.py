@@ -243,3 +243,9 @@ def test_saving_replaces_the_previous_checkpoint_and_creates_missing_directories
     save(path, training={"epoch": 2})
     assert load(path).training == {"epoch": 2}
     assert [entry.name for entry in path.parent.iterdir()] == ["best.safetensors"]
+
+
+def test_a_saved_checkpoint_is_readable_by_everyone_not_only_its_writer(tmp_path):
+    path = tmp_path / "shipped.safetensors"
+    save(path)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -74,8 +74,23 @@ def test_a_context_holds_only_the_names_the_code_mentions_and_knows_its_own_modu
     _write(tmp_path, PROJECT)
     context = ProjectIndex.scan(tmp_path).context(PROJECT["shop/views.py"], tmp_path / "shop" / "views.py")
     assert set(context.names) == {"show", "slugify"}
-    assert context.own_module == "shop.views"
+    assert context.own_module == "shop.views" and context.own_defines == {"show"}
     assert context.evidence({"show", "slugify"}) == {"shop.text": 1.0}
+
+
+def test_names_the_code_s_own_module_defines_need_no_import():
+    context = ImportContext({"helper": {"app.a": 0.5, "app.b": 0.5}, "other": {"app.b": 1.0}}, own_module="app.a",
+                            own_defines=frozenset({"helper"}))
+    assert context.needed(["helper", "other"]) == ["other"]
+    assert context.evidence({"helper", "other"}) == {"app.b": 1.0}
+
+
+def test_a_package_s_re_exports_are_not_what_it_defines(tmp_path):
+    _write(tmp_path, PROJECT)
+    index = ProjectIndex.scan(tmp_path)
+    assert index.defined["shop"] == frozenset() and index.defined["shop.money"] == {"Price", "CURRENCY"}
+    context = index.context("def f():\n    return Price, slugify\n", tmp_path / "shop" / "__init__.py")
+    assert context.own_defines == frozenset() and context.needed(["Price"]) == ["Price"]
 
 
 def test_evidence_never_points_at_the_code_s_own_module():
