@@ -97,7 +97,7 @@ class ImportRanker:
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
                  ) -> tuple[list[str], np.ndarray]:
         """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting)."""
-        free_names = list(free_names)
+        free_names = project.needed(free_names) if project is not None else list(free_names)
         sources = [self._evidence(free_names), project.evidence(free_names) if project is not None else {}]
         vocabulary, position = self.vocabulary, self._position
         extra = sorted({m for evidence in sources for m in evidence if m not in position})
@@ -122,6 +122,8 @@ class ImportRanker:
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * _logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
+        if project is not None:
+            free_names = project.needed(free_names)  # what the code's own file defines needs no import
         evidence = [(self._evidence(free_names), w_share, w_evidence)]
         if project is not None:
             evidence.append((project.evidence(free_names), w_project, w_in_project))
