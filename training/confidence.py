@@ -50,12 +50,11 @@ def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarr
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
-                        iterations: int = 25, offset: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                        iterations: int = 25) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression (Newton's method on standardised features).
 
     Returns (weight, bias) for the raw features, so they drop into a linear head unchanged (the
-    confidence head here; the import combiner in training.train). `offset`, one logit per row, is
-    added as it is: a fit of a few more weights on top of a model already fitted.
+    confidence head here; the import combiner in training.train).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
@@ -65,9 +64,8 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
     w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0
-    fixed = np.zeros(len(x)) if offset is None else np.asarray(offset, dtype=np.float64)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w + fixed, -30, 30)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
         gradient = z.T @ (p - y) + penalty * w
         hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
 from model.graph import build_graph
-from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
+from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
@@ -199,12 +199,6 @@ class Corpus:
     import_aliases: dict[str, str]
     import_names: dict[str, list[str]]
     import_bindings: list[tuple[str, str]]
-    import_fit: TaskData
-    """Every validation import sample (not only those with a module in the head's vocabulary: the
-    project's own modules never are), with its project, for fitting the import combiner."""
-    project_fit: TaskData
-    """Every train and validation import sample with its project, for the combiner's project weights
-    (`extra` marks the training ones)."""
     executed_positions: np.ndarray
     executed_labels: np.ndarray
     executed_groups: list[str]
@@ -244,14 +238,12 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         table=table,
         vocabulary=vocabulary,
         train={k: _task(k, v, table, vocabulary) for k, v in by_split["train"].items()},
-        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary)
+        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary, data)
                     for k, v in by_split["validation"].items()},
         import_aliases=aliases,
         import_names=names,
         import_bindings=[pair for s in imports if s.split == "train" for st in s.statements
                          for pair in statement_bindings(st)],
-        import_fit=_combiner_task(by_split["validation"]["imports"], table, data),
-        project_fit=_combiner_task(by_split["validation"]["imports"] + by_split["train"]["imports"], table, data),
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -271,15 +263,18 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     return corpus
 
 
-def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str]) -> TaskData:
+def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str],
+          projects_from: DataConfig | None = None) -> TaskData:
+    """One task's tensors; with `projects_from`, import samples also get their package's project index."""
     if kind == "imports":
-        return _import_task(samples, table, vocabulary)
+        return _import_task(samples, table, vocabulary, projects_from)
     if kind == "bugs":
         return _bug_task(samples, table)
     return _embedding_task(samples, table)
 
 
-def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: list[str]) -> TaskData:
+def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: list[str],
+                 projects_from: DataConfig | None = None) -> TaskData:
     index = {m: i for i, m in enumerate(vocabulary)}
     kept = [s for s in samples if table.has(s.source) and any(m in index for m in s.modules)]
     labels = np.zeros((len(kept), len(vocabulary)), dtype=np.float32)
@@ -287,17 +282,11 @@ def _import_task(samples: list[ImportSample], table: GraphTable, vocabulary: lis
         for module in sample.modules:
             if module in index:
                 labels[row, index[module]] = 1.0
+    projects = None
+    if projects_from is not None:
+        projects = sample_contexts(kept, package_projects(projects_from, {s.group for s in kept}))
     return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), labels,
-                    sources=[s.source for s in kept], modules=[s.modules for s in kept])
-
-
-def _combiner_task(samples: list[ImportSample], table: GraphTable, data: DataConfig) -> TaskData:
-    """Samples, sources, every module used and each one's project: what `fit_import_index` needs."""
-    kept = [s for s in samples if table.has(s.source)]
-    projects = sample_contexts(kept, package_projects(data, {s.group for s in kept}))
-    return TaskData(np.array([table.position(s.source) for s in kept], dtype=np.int64), np.zeros(len(kept)),
-                    extra=np.array([s.split == "train" for s in kept]), sources=[s.source for s in kept],
-                    modules=[s.modules for s in kept], projects=projects)
+                    sources=[s.source for s in kept], modules=[s.modules for s in kept], projects=projects)
 
 
 def _bug_task(samples: list[BugSample], table: GraphTable) -> TaskData:
@@ -812,71 +801,38 @@ def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) ->
 
 @torch.no_grad()
 def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> tuple[ImportIndex, float]:
-    """The name index from training code, and the weights combining it with the head and the project.
+    """The name index from training code, and the weights combining it with the head, fitted on validation.
 
-    The head's and the name table's weights are fitted on validation samples, labelled with every
-    module each really uses, in the head's vocabulary or not, so the combiner learns when the name
-    table alone should win. The project's two weights are fitted on top of them (`_fit_project_weights`)
-    on the training samples too: validation packages hold too few imports of their own modules (29
-    samples here) to weigh project evidence, and that evidence owes nothing to the network. Returns
-    the index and the score threshold with the best F1 on validation, with and without projects.
+    Labels are every module a validation sample really uses, in the head's vocabulary or not, so the
+    combiner learns when the name table alone should win. Each sample counts twice, without and with
+    its package's project index, since a host may or may not say where the code lives. Returns the
+    index and the score threshold with the best F1 on validation for the combined scores.
     """
     index = ImportIndex.from_bindings(corpus.import_bindings)
-    task = corpus.import_fit
+    task = corpus.validation["imports"]
     if not len(task.positions) or task.sources is None or task.modules is None:
         return index, 0.5
-    ranker = ImportRanker(corpus.vocabulary, index)
-    probs = _import_probs(model, corpus.table, task.positions, config.batch_size)
-    projects = task.projects or [None] * len(task.sources)
-    rows = [(ranker.features(p, build_graph(source).free_names, context), set(wanted))
-            for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True)
-            for context in ((None, project) if project is not None else (None,))]
-    x = np.concatenate([features for (_, features), _ in rows])
-    y = np.concatenate([np.array([m in wanted for m in modules], dtype=np.float64) for (modules, _), wanted in rows])
-    base = len(FEATURE_NAMES) - 2  # the inputs before the project's two
-    without = x[:, base:].sum(axis=1) == 0  # rows with no project evidence fit the base weights
-    weight, bias = fit_logistic(x[without, :base], y[without], l2=1.0)
-    project_share, project_present = _fit_project_weights(ranker, corpus.project_fit, weight, bias)
-    weights = (*(float(w) for w in weight), project_share, project_present, float(bias))
-    fitted = ImportIndex(index.names, weights)
-    z = x @ np.asarray(weights[:-1]) + bias
-    return fitted, best_f1_threshold(y, 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
-
-
-def _import_probs(model: GraphSAGEModel, table: GraphTable, positions: np.ndarray, batch_size: int) -> np.ndarray:
     model.eval()
     device = next(model.parameters()).device
     probs = []
-    for start in range(0, len(positions), batch_size):
-        batch = table.batch(positions[start: start + batch_size])
+    for start in range(0, len(task.positions), config.batch_size):
+        batch = corpus.table.batch(task.positions[start: start + config.batch_size])
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
-    return np.concatenate(probs)
-
-
-def _fit_project_weights(ranker: ImportRanker, task: TaskData, weight: np.ndarray, bias: float
-                         ) -> tuple[float, float]:
-    """(project_share, has_project_evidence) weights, on top of the fitted base ones, from every module
-    outside the head's vocabulary that a sample's project offers for its free names (the project's own
-    modules are never in the vocabulary). On a training sample the name table has seen its imports,
-    so its name evidence is left out of the fixed part; the head has no say on these modules."""
-    base = len(weight)
-    none = np.full(len(ranker.vocabulary), 0.5)
-    x, y, offset = [], [], []
-    for source, wanted, project, trained in zip(task.sources or [], task.modules or [], task.projects or [],
-                                                task.extra if task.extra is not None else [], strict=True):
-        if project is None:
-            continue
-        modules, features = ranker.features(none, build_graph(source).free_names, project)
-        chosen = (features[:, base + 1] == 1) & (features[:, 1] == 0)
-        if trained:
-            features[:, :base] = 0.0
-        x.append(features[chosen, base: base + 1])
-        y.append(np.array([m in wanted for m, c in zip(modules, chosen, strict=True) if c], dtype=np.float64))
-        offset.append(features[chosen, :base] @ weight.astype(np.float64) + bias)
-    if not x or not np.concatenate(y).any():
-        return 0.0, 0.0
-    share, present = fit_logistic(np.concatenate(x), np.concatenate(y), l2=1.0, offset=np.concatenate(offset))
-    return float(share[0]), present
+    probs = np.concatenate(probs)
+    rows, labels = [], []
+    ranker = ImportRanker(corpus.vocabulary, index)
+    projects = task.projects or [None] * len(task.sources)
+    for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True):
+        free_names = build_graph(source).free_names
+        for context in (None, project) if project is not None else (None,):
+            modules, features = ranker.features(p, free_names, context)
+            rows.append(features)
+            labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
+    x, y = np.concatenate(rows), np.concatenate(labels)
+    weight, bias = fit_logistic(x, y, l2=1.0)
+    fitted = ImportIndex(index.names, (*(float(w) for w in weight), float(bias)))
+    z = x @ weight.astype(np.float64) + bias
+    return fitted, best_f1_threshold(y, 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
 
 def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
