@@ -244,8 +244,8 @@ class BridgeMethods:
         """What the project of `params.path` offers the code (a model.project.ImportContext), or None:
         no path, no code, `--no-project-index`, or the project not indexed yet (bridge.projects)."""
         projects = self._server.projects
-        if projects is None or params.path is None or params.code is None:
-            return None
+        if projects is None or params.path is None or params.code is None or params.top_k <= 0:
+            return None  # (top_k 0 asks for no imports: a context would only split the cache)
         return projects.context(params.code, params.path)
 
     def _shape_prediction(self, task: ForwardTask, prediction: Any) -> dict:

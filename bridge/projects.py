@@ -188,11 +188,13 @@ class ProjectIndexes:
 
 
 _LOCATED_MAX = 4096
+_MAX_PATH_CHARS = 4096
+"""Longer is no file path (Linux's PATH_MAX): not looked up, nor kept in the cache of paths."""
 
 
 def _locate(path: str) -> tuple[Path, Path] | None:
     """(absolute file, project root), or None when there is no path or its project is not a directory."""
-    if not path:
+    if not path or len(path) > _MAX_PATH_CHARS:
         return None
     try:
         file = Path(os.path.abspath(path))

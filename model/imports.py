@@ -84,7 +84,6 @@ class ImportRanker:
         self.vocabulary = list(vocabulary)
         self.index = index
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
-        self._weights = np.asarray(index.weights, dtype=np.float64)
 
     def _evidence(self, free_names: Iterable[str]) -> dict[str, float]:
         """module -> summed share of the free names the table says it binds."""

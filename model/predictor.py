@@ -355,17 +355,16 @@ def import_statement(module: str, free_names: frozenset[str], model: _Loaded | N
     it, wins (`datetime.now()` needs `from datetime import datetime`); then the module's own name,
     then its usual alias.
     """
-    names = project.binds(module, free_names) if project is not None else []
-    if module in names:  # a top-level module of the project, bound by importing it
-        names = []
+    needed = set(project.needed(free_names)) if project is not None else free_names
+    names = [n for n in project.binds(module, needed) if n != module] if project is not None else []
     if not names and model is not None:
-        names = [n for n in model.import_names.get(module, []) if n in free_names]
+        names = [n for n in model.import_names.get(module, []) if n in needed]
     if names:
         return f"from {module} import {', '.join(sorted(names))}"
-    if module.split(".")[0] in free_names:
+    if module.split(".")[0] in needed:
         return f"import {module}"
     alias = model.import_aliases.get(module) if model is not None else None
-    if alias and alias in free_names:
+    if alias and alias in needed:
         return f"import {module} as {alias}"
     return f"import {module}"
 

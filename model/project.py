@@ -19,6 +19,7 @@ walk are here, keeping and refreshing indexes is the daemon's.
 from __future__ import annotations
 
 import ast
+import keyword
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,6 @@ __all__ = ["ImportContext", "ProjectIndex", "module_name", "project_root"]
 MAX_FILES = 5_000
 """Files read at most per project: a bound on the time and memory one index may take."""
 MAX_FILE_BYTES = 1 << 20
-_SKIPPED_DIRS = frozenset({"__pycache__", "site-packages", "node_modules", "venv", "env", "build", "dist"})
 _NOT_WORD = {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
 """ASCII punctuation and spaces to blanks: splitting the result gives the words of code 2-4 times
 faster than a regular expression (the daemon does this per request on the reader thread)."""
@@ -60,8 +60,8 @@ class ImportContext:
         return evidence
 
     def binds(self, module: str, free_names: Iterable[str]) -> list[str]:
-        """The free names `module` binds in this project, sorted."""
-        return sorted(n for n in free_names if module in self.names.get(n, {}))
+        """The needed free names `module` binds in this project, sorted."""
+        return sorted(n for n in self.needed(free_names) if module in self.names.get(n, {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,33 +157,53 @@ def module_name(path: Path, root: Path) -> str | None:
         return None
     if parts and parts[-1] == "__init__":
         parts.pop()
-    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+    return ".".join(parts) if parts and all(_importable(p) for p in parts) else None
+
+
+def _importable(name: str) -> bool:
+    """A name `import` accepts as a module or package (`class.py` is not one)."""
+    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _module_files(root: Path, max_files: int) -> Iterator[tuple[Path, str]]:
     """(file, dotted module) for what `root` makes importable, sorted, at most `max_files`: its own
     `.py` files, then its packages' recursively. Only directories holding `__init__.py` are entered,
-    so a root such as a home directory with a script in it costs one listing, not a walk of the disk."""
+    so a root such as a home directory with a script in it costs one listing, not a walk of the disk;
+    a directory reached twice (a symbolic link back up the tree) is read once."""
     count = 0
     pending = [root]
+    seen: set[str] = set()
     while pending:
         directory = pending.pop()
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=True)
+            real = os.path.realpath(directory)
+            if real in seen:
+                continue
+            seen.add(real)
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             continue
-        for entry in reversed(entries):
-            name = entry.name
-            if name.endswith(".py") and entry.is_file():
+        packages = []
+        for entry in entries:
+            kind = _kind(entry)
+            if kind == "file" and entry.name.endswith(".py"):
                 module = module_name(Path(entry.path), root)
                 if module is not None:
                     if count >= max_files:
                         return
                     count += 1
                     yield Path(entry.path), module
-        pending.extend(Path(e.path) for e in entries
-                       if e.is_dir() and not e.name.startswith(".") and e.name not in _SKIPPED_DIRS
-                       and e.name.isidentifier() and os.path.isfile(os.path.join(e.path, "__init__.py")))
+            elif kind == "dir" and _importable(entry.name) and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+                packages.append(Path(entry.path))
+        pending.extend(reversed(packages))  # popped in name order
+
+
+def _kind(entry: os.DirEntry) -> str | None:
+    """"file", "dir" or None (anything else, or a link that loops or points nowhere)."""
+    try:
+        return "file" if entry.is_file() else "dir" if entry.is_dir() else None
+    except OSError:
+        return None
 
 
 def _module_bindings(text: str, is_package: bool) -> tuple[frozenset[str], frozenset[str]]:
@@ -199,10 +219,21 @@ def _module_bindings(text: str, is_package: bool) -> tuple[frozenset[str], froze
             names.add(node.name)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            names.update(_stored_names(targets))
         elif is_package and isinstance(node, ast.ImportFrom):
             re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
     return _public(names), _public(re_exported)
+
+
+def _stored_names(targets: list[ast.expr]) -> Iterator[str]:
+    """The names an assignment binds: `a`, `a, (b, *c)`; not `os` in `os.environ[k] = v`, nor `k`."""
+    for target in targets:
+        if isinstance(target, ast.Name):
+            yield target.id
+        elif isinstance(target, ast.Tuple | ast.List):
+            yield from _stored_names(target.elts)
+        elif isinstance(target, ast.Starred):
+            yield from _stored_names([target.value])
 
 
 def _public(names: set[str]) -> frozenset[str]:

@@ -158,7 +158,7 @@ class ImportDictionaryBaseline:
                    project: ImportContext | None = None) -> list[str]:
         """The `k` best modules for code whose free names are `free_names`, skipping `exclude`; with
         `project`, the project's own index adds its shares too (an IDE indexes the open project)."""
-        free_names = list(free_names)
+        free_names = project.needed(free_names) if project is not None else list(free_names)
         skip = set(exclude)
         scores: Counter[str] = Counter()
         for name in free_names:

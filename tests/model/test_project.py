@@ -161,3 +161,36 @@ def test_a_rescan_reads_again_only_the_files_that_changed(tmp_path, monkeypatch)
     assert len(read) == 1 and "titlecase" in read[0]
     assert second.names["titlecase"] == {"shop.text": 1.0}
     assert second.names["CURRENCY"] == first.names["CURRENCY"]
+
+
+def test_only_names_an_assignment_binds_count_not_those_it_reads(tmp_path):
+    source = "import os\nos.environ['X'] = '1'\nCACHE = {}\nCACHE[key] = 1\na, (b, *c) = 1, (2, 3)\n"
+    _write(tmp_path, {"run.py": source})
+    assert ProjectIndex.scan(tmp_path).defined["run"] == {"CACHE", "a", "b", "c"}
+
+
+def test_a_symbolic_link_loop_is_read_once_and_a_dangling_link_is_skipped(tmp_path):
+    _write(tmp_path, PROJECT)
+    (tmp_path / "shop" / "again").symlink_to(tmp_path / "shop")
+    (tmp_path / "shop" / "self.py").symlink_to(tmp_path / "shop" / "self.py")
+    (tmp_path / "shop" / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    index = ProjectIndex.scan(tmp_path)
+    assert index.names["slugify"] == {"shop.text": 1.0}
+    assert not any(module.startswith("shop.again.again") for module in index.modules)
+
+
+def test_a_file_or_package_named_after_a_keyword_is_not_importable(tmp_path):
+    _write(tmp_path, {"shop/__init__.py": "", "shop/class.py": "def f():\n    pass\n"})
+    assert "shop.class" not in ProjectIndex.scan(tmp_path).modules
+
+
+def test_a_package_that_re_exports_a_name_is_imported_from_by_that_name():
+    context = ImportContext({"slugify": {"shop": 0.5, "shop.text": 0.5}, "shop": {"shop": 1.0}})
+    assert import_statement("shop", frozenset({"slugify", "shop"}), None, context) == "from shop import slugify"
+
+
+def test_the_statement_never_imports_a_name_the_code_s_own_file_defines():
+    context = ImportContext({"slugify": {"shop.text": 1.0}, "helper": {"shop.text": 0.5, "shop.views": 0.5}},
+                            own_module="shop.views", own_defines=frozenset({"helper"}))
+    assert import_statement("shop.text", frozenset({"slugify", "helper"}), None, context) == \
+        "from shop.text import slugify"
