@@ -90,8 +90,9 @@ class ProjectIndex:
     @classmethod
     def from_modules(cls, modules: Iterable[tuple[str, str, bool]], root: Path | None = None) -> ProjectIndex:
         """From (dotted module, source text, is a package `__init__`) triples; unparsable text is skipped."""
-        return cls._from_bindings({module: _module_bindings(text, is_package) for module, text, is_package in modules},
-                                  root)
+        bindings = {module: _module_bindings(text, _package_of(module, is_package))
+                    for module, text, is_package in modules}
+        return cls._from_bindings(bindings, root)
 
     @classmethod
     def scan(cls, root: str | os.PathLike[str], *, max_files: int = MAX_FILES,
@@ -109,7 +110,8 @@ class ProjectIndex:
                 if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
                     files[path] = old
                 elif stat.st_size <= MAX_FILE_BYTES:
-                    bound = _module_bindings(path.read_text(encoding="utf-8"), path.name == "__init__.py")
+                    package = _package_of(module, path.name == "__init__.py")
+                    bound = _module_bindings(path.read_text(encoding="utf-8"), package)
                     files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
             except (OSError, UnicodeDecodeError):
                 continue
@@ -206,8 +208,15 @@ def _kind(entry: os.DirEntry) -> str | None:
         return None
 
 
-def _module_bindings(text: str, is_package: bool) -> tuple[frozenset[str], frozenset[str]]:
-    """The names the module defines at top level, and (for a package) what its `from` imports re-export."""
+def _package_of(module: str, is_package: bool) -> str | None:
+    """The package an `__init__` module is, None for a plain module (it re-exports nothing)."""
+    return module if is_package else None
+
+
+def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The names the module defines at top level, and, for `package`'s `__init__`, what its `from`
+    imports of the project's own modules re-export (`from .text import slugify`; not `from typing
+    import Any`, which is no part of the package's API)."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -220,9 +229,14 @@ def _module_bindings(text: str, is_package: bool) -> tuple[frozenset[str], froze
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(_stored_names(targets))
-        elif is_package and isinstance(node, ast.ImportFrom):
+        elif package is not None and isinstance(node, ast.ImportFrom) and _own_import(node, package):
             re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
     return _public(names), _public(re_exported)
+
+
+def _own_import(node: ast.ImportFrom, package: str) -> bool:
+    """Whether `from ... import` reads the project's own package: relative, or under its top level."""
+    return node.level > 0 or (node.module or "").split(".")[0] == package.split(".")[0]
 
 
 def _stored_names(targets: list[ast.expr]) -> Iterator[str]:

@@ -35,6 +35,15 @@ def test_a_module_binds_its_top_level_definitions_and_assigned_names(tmp_path):
     assert names["x"] == names["y"] == names["z"] == {"shop.text": 1.0}
 
 
+def test_a_package_re_exports_what_it_imports_from_itself_not_from_elsewhere(tmp_path):
+    init = "from typing import Any\nfrom shop.money import Price\nfrom .text import slug\n"
+    _write(tmp_path, {"shop/__init__.py": init, "shop/money.py": "class Price:\n    pass\n",
+                      "shop/text.py": "def slug():\n    pass\n"})
+    names = ProjectIndex.scan(tmp_path).names
+    assert "Any" not in names
+    assert names["Price"] == {"shop": 0.5, "shop.money": 0.5} and names["slug"] == {"shop": 0.5, "shop.text": 0.5}
+
+
 def test_a_package_re_exports_its_from_imports_and_binds_its_submodules(tmp_path):
     _write(tmp_path, PROJECT)
     names = ProjectIndex.scan(tmp_path).names
