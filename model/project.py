@@ -19,6 +19,7 @@ walk are here, keeping and refreshing indexes is the daemon's.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -137,7 +138,7 @@ class ProjectIndex:
         table = self.names
         words = set(source.translate(_NOT_WORD).split())
         names = {word: table[word] for word in words if word in table}
-        own = module_name(Path(path), self.root) if path is not None and self.root is not None else None
+        own = _module_of(os.fspath(path), self.root) if path is not None and self.root is not None else None
         own_defines = frozenset(words.intersection(self.defined.get(own, ()))) if own else frozenset()
         return ImportContext(names, own, own_defines)
 
@@ -160,6 +161,12 @@ def module_name(path: Path, root: Path) -> str | None:
     if parts and parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts) if parts and all(_importable(p) for p in parts) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_of(path: str, root: Path) -> str | None:
+    """`module_name`, remembered: an editor sends the same few paths with every request."""
+    return module_name(Path(path), root)
 
 
 def _importable(name: str) -> bool:

@@ -12,7 +12,8 @@ this process on the same code.
 Every request carries different code: real standard-library functions of 20-40 lines, each renamed
 with a counter so no two requests are the same text.
 
-    python -m training.benchmarks.daemon [--sequential 1000] [--pipelined 6000] [--window 64] [-- daemon flags]
+    python -m training.benchmarks.daemon [--sequential 1000] [--pipelined 6000] [--window 64] [--path FILE]
+        [-- daemon flags]
 """
 
 from __future__ import annotations
@@ -259,8 +260,10 @@ def model_floor(lines: Sequence[bytes]) -> tuple[float, float]:
     return statistics.median(times) * 1e3, per_function * 1e3
 
 
-def _predict_lines(sources: Iterator[str], first_id: int, count: int) -> list[bytes]:
-    return [request(first_id + i, "predict", {"code": next(sources)}) for i in range(count)]
+def _predict_lines(sources: Iterator[str], first_id: int, count: int, path: str | None = None) -> list[bytes]:
+    """`count` predict requests, each with new code (and `path`, when given)."""
+    extra = {"path": path} if path else {}
+    return [request(first_id + i, "predict", {"code": next(sources), **extra}) for i in range(count)]
 
 
 _STAND_IN_MODEL = '''
@@ -302,6 +305,9 @@ class DaemonRun:
     exit_code: int
 
 
+_INDEXING_S = 3.0
+
+
 def run_daemon(
     command: Sequence[str], sources: Iterator[str], args: argparse.Namespace, env: dict[str, str] | None = None
 ) -> DaemonRun:
@@ -314,15 +320,18 @@ def run_daemon(
     daemon.write(request(1, "predict", {"code": next(sources)}))
     _check(daemon.read_line())
     model_ready_ms = (time.perf_counter() - started) * 1e3
-    for warm_line in _predict_lines(sources, 10, 50):  # warm caches and code paths, not measured
+    path = args.path
+    for warm_line in _predict_lines(sources, 10, 50, path):  # warm caches and code paths, not measured
         daemon.write(warm_line)
         daemon.read_line()
-    pipelined(daemon, _predict_lines(sources, 100, 300), args.window)  # a burst starts any worker processes
+    if path:
+        time.sleep(_INDEXING_S)  # the first request with a path starts indexing its project
+    pipelined(daemon, _predict_lines(sources, 100, 300, path), args.window)  # a burst starts any workers
     pid = daemon.process.pid
     cpu_before = cpu_seconds(pid)
-    seq = sequential(daemon, _predict_lines(sources, 1_000_000, args.sequential))
+    seq = sequential(daemon, _predict_lines(sources, 1_000_000, args.sequential, path))
     cpu_seq = cpu_seconds(pid)
-    rate = pipelined(daemon, _predict_lines(sources, 2_000_000, args.pipelined), args.window)
+    rate = pipelined(daemon, _predict_lines(sources, 2_000_000, args.pipelined, path), args.window)
     cpu_pipe = cpu_seconds(pid)
     memory = memory_kib(pid)
     child_memory = [memory_kib(child) for child in descendants_of(pid)]
@@ -348,6 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sequential", type=int, default=1000, help="sequential predict requests")
     parser.add_argument("--pipelined", type=int, default=6000, help="pipelined predict requests")
     parser.add_argument("--window", type=int, default=64, help="requests in flight when pipelined")
+    parser.add_argument("--path", default=None,
+                        help="send this file path with every predict, so the daemon also uses the index of "
+                        f"its project (built during warm-up; {_INDEXING_S:.0f} s are allowed for it), e.g. "
+                        "model/snippet.py in this repository")
     parser.add_argument("daemon_args", nargs="*", help="extra flags for the daemon (after --)")
     args = parser.parse_args(argv)
 
@@ -355,7 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sources = distinct_sources(functions)
     mean_lines = statistics.mean(f.count("\n") + 1 for f in functions)
     print(f"machine: {describe_machine()}")
-    print(f"code: {len(functions)} standard-library functions, mean {mean_lines:.1f} lines, one per request")
+    print(f"code: {len(functions)} standard-library functions, mean {mean_lines:.1f} lines, one per request"
+          + (f", each with path {args.path}" if args.path else ""))
 
     command = [sys.executable, "-m", "bridge", *args.daemon_args]
     real = run_daemon(command, sources, args)
