@@ -3,8 +3,8 @@
 Owns a small least-recently-used map from code to the model's Prediction, with what each entry can
 serve: a prediction made with `top_k` 5 serves any request for 5 or fewer suggestions (results are
 cut to each request's own `top_k`), one made without an embedding cannot serve a request for one,
-and one made with a project context (model.project.ImportContext) serves only a request with an
-equal context. The forward lane decides when to look and when to store; a reload must `clear` it. No figure in
+and one made with a project (model.project.ProjectView: an index and a file) serves only a request
+with the same one. The forward lane decides when to look and when to store; a reload must `clear` it. No figure in
 the daemon benchmark rests on it: that benchmark sends different code in every request.
 """
 
@@ -22,11 +22,10 @@ class _Entry(NamedTuple):
     top_k: int
     with_embedding: bool
     project: Any
-    """The project context it was made with (None: none). Part of the key, compared by value: besides
-    the code it is all a prediction depends on, and it is small (the project's entries for the names
-    the code mentions). Keying by the file's path instead would serve a stale answer once the
-    project's index is rebuilt with a new name, and not caching such requests would leave a host that
-    always sends `path` without a cache."""
+    """The project it was made with (None: none): the same index (compared by identity, so a rebuilt
+    one is another) seen from the same file. Keying by the path alone would serve a stale answer once
+    the project's index is rebuilt with a new name, and not caching such requests would leave a host
+    that always sends `path` without a cache."""
 
 
 class PredictionCache:

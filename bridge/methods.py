@@ -216,7 +216,7 @@ class BridgeMethods:
 
     def predict(self, params: Any, job: Job) -> None:
         """Queue for the next forward pass (a large module goes to the slow lane instead); with a
-        `path`, the code's project context goes with it (None until the project is indexed)."""
+        `path`, the code's project goes with it (None until the project is indexed)."""
         self._check_code(params.code)
         task = ForwardTask(
             job,
@@ -225,28 +225,24 @@ class BridgeMethods:
             self._shape_prediction,
             top_k=params.top_k,
             include_embedding=params.include_embedding,
+            project=self._project(params),
         )
         if _is_bulk(params.code):
             model = self._server.model
-
-            def predict_bulk() -> dict:
-                task.project = self._project(params)  # in the slow lane: reading large code off the reader
-                options = {"top_k": task.top_k, "include_embedding": task.include_embedding}
-                return task.finish(task, model.wait().predict_sources([task.code], projects=[task.project],
-                                                                      **options)[0])
-
-            self._server.slow.submit(job, predict_bulk)
+            options = {"top_k": task.top_k, "include_embedding": task.include_embedding, "projects": [task.project]}
+            self._server.slow.submit(
+                job, lambda: task.finish(task, model.wait().predict_sources([task.code], **options)[0])
+            )
         else:
-            task.project = self._project(params)
             self._server.forward.submit(task)
 
     def _project(self, params: Any) -> Any:
-        """What the project of `params.path` offers the code (a model.project.ImportContext), or None:
-        no path, no code, `--no-project-index`, or the project not indexed yet (bridge.projects)."""
+        """`params.path`'s project as seen from that file (a model.project.ProjectView), or None: no
+        path, no code, `--no-project-index`, or the project not indexed yet (bridge.projects)."""
         projects = self._server.projects
         if projects is None or params.path is None or params.code is None or params.top_k <= 0:
-            return None  # (top_k 0 asks for no imports: a context would only split the cache)
-        return projects.context(params.code, params.path)
+            return None  # (top_k 0 asks for no imports: a view would only split the cache)
+        return projects.view(params.path)
 
     def _shape_prediction(self, task: ForwardTask, prediction: Any) -> dict:
         return prediction_result(

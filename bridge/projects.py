@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.project import ImportContext, ProjectIndex, project_root
+from model.project import ImportContext, ProjectIndex, ProjectView, project_root
 
 __all__ = ["MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
 
@@ -80,16 +80,22 @@ class ProjectIndexes:
 
     # -- what the methods ask ---------------------------------------------------------------------
 
-    def context(self, code: str, path: str | os.PathLike[str]) -> ImportContext | None:
-        """What `path`'s project offers `code`, from its ready index; None while there is none yet
-        (a build is then started in the background) or when the project's directory does not exist.
-        `path` may be relative to the daemon's working directory. Never waits for a build."""
+    def view(self, path: str | os.PathLike[str]) -> ProjectView | None:
+        """`path`'s project as seen from that file, from its ready index; None while there is none
+        yet (a build is then started in the background) or when the project's directory does not
+        exist. `path` may be relative to the daemon's working directory. Never waits for a build,
+        and costs a few dictionary lookups: the code itself is not read here."""
         located = self._locate(os.fspath(path))
         if located is None:
             return None
         file, root = located
         index = self._index_and_refresh(root)
-        return index.context(code, file) if index is not None else None
+        return ProjectView(index, str(file)) if index is not None else None
+
+    def context(self, code: str, path: str | os.PathLike[str]) -> ImportContext | None:
+        """What `path`'s project offers `code` (see `view`), from every word of the code."""
+        view = self.view(path)
+        return view.context(code) if view is not None else None
 
     def _locate(self, path: str) -> tuple[Path, Path] | None:
         """(absolute file, project root) for `path`, remembered for `refresh_s` (an editor sends the

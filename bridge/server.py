@@ -32,7 +32,7 @@ from bridge.workers import PredictionWorkers
 from protocol.errors import ModelUnavailable, ServerBusy
 
 if TYPE_CHECKING:
-    from model.project import ImportContext
+    from model.project import ProjectView
 
 __all__ = [
     "EXIT_OK",
@@ -132,8 +132,8 @@ class ForwardTask:
     top_k: int = 5
     include_embedding: bool = False
     embed_only: bool = False
-    project: ImportContext | None = None
-    """What the code's project offers its imports (bridge.projects); None: no project known."""
+    project: ProjectView | None = None
+    """The code's project as seen from its file (bridge.projects); None: no project known."""
 
 
 class ForwardLane:
@@ -257,7 +257,7 @@ class ForwardLane:
             workers.submit(
                 [task.code for task in chunk],
                 **_shared_options(chunk),
-                projects=[task.project for task in chunk],
+                projects=[_context(task) for task in chunk],
                 done=functools.partial(self._on_returned, chunk),
             )
         return kept
@@ -311,6 +311,12 @@ def _complete(task: ForwardTask, output: Any) -> None:
         task.job.finish(task.finish(task, output))
     except Exception as exc:
         task.job.fail(exc)
+
+
+def _context(task: ForwardTask) -> Any:
+    """What a worker process needs of the task's project: the index's entries for every word of the
+    code (the worker alone learns which are free names); read here, off the reader thread."""
+    return task.project.context(task.code) if task.project is not None and task.code is not None else None
 
 
 def _groups(tasks: list[ForwardTask]) -> list[list[ForwardTask]]:

@@ -38,7 +38,7 @@ from model.prediction import (
     NodeFeatures,
     Prediction,
 )
-from model.project import ImportContext
+from model.project import ImportContext, ProjectView
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
 __all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
@@ -164,11 +164,12 @@ class Predictor:
     # ------------------------------------------------------------------ predicting
 
     def predict_sources(self, sources: Sequence[str], *, top_k: int = 5, include_embedding: bool = False,
-                        projects: Sequence[ImportContext | None] | None = None) -> list[Prediction]:
+                        projects: Sequence[ImportContext | ProjectView | None] | None = None) -> list[Prediction]:
         """Predict for each source in one forward pass; code that does not parse gets confidence 0.
 
         `projects`, parallel to `sources`, is what each one's project offers its imports (None: no
-        project known). Raises SourceLimitError when a source is too large or nests too deeply.
+        project known; a ProjectView is narrowed to the code's free names once parsed). Raises
+        SourceLimitError when a source is too large or nests too deeply.
         """
         graphs: list[CodeGraph | SourceSyntaxError] = []
         for source in sources:
@@ -180,7 +181,7 @@ class Predictor:
 
     def predict_graphs(self, graphs: Sequence[CodeGraph | SourceSyntaxError], *, top_k: int = 5,
                        include_embedding: bool = False,
-                       projects: Sequence[ImportContext | None] | None = None) -> list[Prediction]:
+                       projects: Sequence[ImportContext | ProjectView | None] | None = None) -> list[Prediction]:
         """Predict for graphs built elsewhere (e.g. in worker processes); syntax errors pass through."""
         model = self._model()
         good = [g for g in graphs if isinstance(g, CodeGraph)]
@@ -194,6 +195,8 @@ class Predictor:
                 continue
             assert outputs is not None
             project = projects[position] if projects is not None else None
+            if isinstance(project, ProjectView):
+                project = project.context_for(item.free_names)
             results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding, project))
             node_offset += item.num_nodes
             index += 1

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ImportContext", "ProjectIndex", "module_name", "project_root"]
+__all__ = ["ImportContext", "ProjectIndex", "ProjectView", "module_name", "project_root"]
 
 MAX_FILES = 5_000
 """Files read at most per project: a bound on the time and memory one index may take."""
@@ -76,9 +76,10 @@ class _FileBindings:
     re_exported: frozenset[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProjectIndex:
-    """name -> {module: share} over a project's modules; `modules` are the dotted names indexed."""
+    """name -> {module: share} over a project's modules; `modules` are the dotted names indexed.
+    Compared by identity: a rebuilt index is another index, and comparing tables would be slow."""
 
     names: Mapping[str, Mapping[str, float]]
     modules: frozenset[str]
@@ -135,12 +136,33 @@ class ProjectIndex:
 
     def context(self, source: str, path: str | os.PathLike[str] | None = None) -> ImportContext:
         """The part of the index `source` can use: entries for the identifiers it mentions."""
+        return self.context_for(set(source.translate(_NOT_WORD).split()), path)
+
+    def context_for(self, words: Iterable[str], path: str | os.PathLike[str] | None = None) -> ImportContext:
+        """The part of the index for these names (the code's words, or just its free names: what the
+        ranking reads), seen from the file at `path`."""
         table = self.names
-        words = set(source.translate(_NOT_WORD).split())
+        words = words if isinstance(words, set | frozenset) else set(words)
         names = {word: table[word] for word in words if word in table}
         own = _module_of(os.fspath(path), self.root) if path is not None and self.root is not None else None
         own_defines = frozenset(words.intersection(self.defined.get(own, ()))) if own else frozenset()
         return ImportContext(names, own, own_defines)
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """A project's index as seen from one file: resolved to an `ImportContext` only once the code's
+    free names are known (a few lookups), instead of scanning every word of the code up front."""
+
+    index: ProjectIndex
+    path: str
+
+    def context(self, source: str) -> ImportContext:
+        """From every word of `source`: what must travel to another process before parsing."""
+        return self.index.context(source, self.path)
+
+    def context_for(self, free_names: Iterable[str]) -> ImportContext:
+        return self.index.context_for(free_names, self.path)
 
 
 def project_root(path: str | os.PathLike[str]) -> Path:

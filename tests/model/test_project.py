@@ -203,3 +203,18 @@ def test_the_statement_never_imports_a_name_the_code_s_own_file_defines():
                             own_module="shop.views", own_defines=frozenset({"helper"}))
     assert import_statement("shop.text", frozenset({"slugify", "helper"}), None, context) == \
         "from shop.text import slugify"
+
+
+def test_a_view_narrowed_to_the_free_names_ranks_exactly_as_the_context_of_every_word(tmp_path):
+    from model.graph import build_graph
+    from model.project import ProjectView
+
+    _write(tmp_path, PROJECT)
+    view = ProjectView(ProjectIndex.scan(tmp_path), str(tmp_path / "shop" / "views.py"))
+    source = "def show(title):\n    price = Price()\n    return slugify(title), money, CURRENCY\n"
+    free = build_graph(source).free_names
+    ranker = ImportRanker(["os", "json"], ImportIndex({}, PROJECT_WEIGHTS))
+    probs = np.array([0.2, 0.1])
+    assert ranker.rank(probs, free, set(), 5, view.context_for(free)) == \
+        ranker.rank(probs, free, set(), 5, view.context(source))
+    assert len(view.context_for(free).names) < len(view.context(source).names)
