@@ -36,6 +36,7 @@ __all__ = [
     "SourceFile",
     "build_corpus",
     "cache_dir",
+    "corpus_files",
     "discover",
     "discover_sources",
     "extract_units",
@@ -337,6 +338,13 @@ def _collect_units(files: Sequence[SourceFile], options: CorpusOptions) -> list[
     return units
 
 
+def corpus_files(options: CorpusOptions) -> list[SourceFile]:
+    """The files a corpus with these options is built from: discovered (unparsable ones included;
+    extraction skips them), then cut to `max_files`."""
+    files = discover_sources(options.roots, check_parse=False)
+    return files if options.max_files is None else files[: options.max_files]
+
+
 def build_corpus(
     options: CorpusOptions | None = None, *, cache: Path | None = None, use_cache: bool = True
 ) -> list[CodeUnit]:
@@ -346,9 +354,7 @@ def build_corpus(
     ``cache_dir()``); it is written atomically, so an interrupted build never leaves a half file.
     """
     options = options or CorpusOptions()
-    files = discover_sources(options.roots, check_parse=False)
-    if options.max_files is not None:
-        files = files[: options.max_files]
+    files = corpus_files(options)
     target = (cache or cache_dir()) / f"corpus-v{CORPUS_VERSION}-{_fingerprint(files, options)}.json"
     if use_cache and target.is_file():
         return [CodeUnit.from_dict(item) for item in orjson.loads(target.read_bytes())]

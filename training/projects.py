@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from model.project import ImportContext, ProjectIndex
-from training.corpus import SourceFile, discover_sources
+from training.corpus import CorpusOptions, SourceFile, corpus_files
 from training.datasets import DataConfig, ImportSample
 
 __all__ = ["package_projects", "sample_contexts"]
@@ -21,11 +21,8 @@ __all__ = ["package_projects", "sample_contexts"]
 def package_projects(config: DataConfig, packages: Iterable[str]) -> dict[str, ProjectIndex]:
     """A ProjectIndex per named package, from the files the corpus discovers for it."""
     wanted = set(packages)
-    files = discover_sources(config.roots, check_parse=False)
-    if config.max_files is not None:
-        files = files[: config.max_files]
     by_package: dict[str, list[SourceFile]] = {}
-    for source in files:
+    for source in corpus_files(CorpusOptions(config.roots, config.max_files)):
         if source.package in wanted:
             by_package.setdefault(source.package, []).append(source)
     return {package: _index(sources) for package, sources in by_package.items()}
