@@ -93,11 +93,19 @@ class ImportRanker:
                 evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
+    def _evidence_by_source(self, free_names: Iterable[str], project: ImportContext | None
+                            ) -> tuple[dict[str, float], dict[str, float]]:
+        """module -> summed share, from the training name table and from the project, over the free
+        names an import must bind (what the code's own file defines needs none)."""
+        if project is None:
+            return self._evidence(free_names), {}
+        needed = project.needed(free_names)
+        return self._evidence(needed), project.evidence(needed)
+
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
                  ) -> tuple[list[str], np.ndarray]:
         """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting)."""
-        free_names = project.needed(free_names) if project is not None else list(free_names)
-        sources = [self._evidence(free_names), project.evidence(free_names) if project is not None else {}]
+        sources = self._evidence_by_source(free_names, project)
         vocabulary, position = self.vocabulary, self._position
         extra = sorted({m for evidence in sources for m in evidence if m not in position})
         modules = vocabulary + extra if extra else vocabulary
@@ -121,12 +129,8 @@ class ImportRanker:
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * _logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
-        if project is not None:
-            free_names = project.needed(free_names)  # what the code's own file defines needs no import
-        evidence = [(self._evidence(free_names), w_share, w_evidence)]
-        if project is not None:
-            evidence.append((project.evidence(free_names), w_project, w_in_project))
-        for table, w_table, w_present in evidence:
+        names, own = self._evidence_by_source(free_names, project)
+        for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
             for module, share in table.items():
                 row = self._position.get(module)
                 if row is None:

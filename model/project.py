@@ -86,7 +86,7 @@ class ProjectIndex:
     root: Path | None = None
     defined: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     """module -> the names it defines itself (not those a package re-exports)."""
-    _files: Mapping[Path, _FileBindings] = field(default_factory=dict, repr=False, compare=False)
+    _files: Mapping[Path, _FileBindings] = field(default_factory=dict, repr=False)
     """What `scan` read from each file, so that a rescan reads only the files that changed."""
 
     @classmethod
@@ -117,14 +117,12 @@ class ProjectIndex:
                     files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
             except (OSError, UnicodeDecodeError):
                 continue
-        index = cls._from_bindings({f.module: (f.defined, f.re_exported) for f in files.values()}, base)
-        object.__setattr__(index, "_files", files)
-        return index
+        return cls._from_bindings({f.module: (f.defined, f.re_exported) for f in files.values()}, base, files)
 
     @classmethod
-    def _from_bindings(cls, bindings: Mapping[str, tuple[frozenset[str], frozenset[str]]], root: Path | None
-                       ) -> ProjectIndex:
-        """From module -> (names it defines, names it re-exports)."""
+    def _from_bindings(cls, bindings: Mapping[str, tuple[frozenset[str], frozenset[str]]], root: Path | None,
+                       files: Mapping[Path, _FileBindings] | None = None) -> ProjectIndex:
+        """From module -> (names it defines, names it re-exports), and what `scan` read per file."""
         bound: dict[str, set[str]] = {}
         for module, (defined, re_exported) in bindings.items():
             for name in defined | re_exported:
@@ -132,7 +130,8 @@ class ProjectIndex:
             parent, _, last = module.rpartition(".")
             bound.setdefault(last, set()).add(parent or module)  # from parent import last / import module
         names = {name: {m: 1.0 / len(mods) for m in sorted(mods)} for name, mods in bound.items()}
-        return cls(names, frozenset(bindings), root, {module: pair[0] for module, pair in bindings.items()})
+        return cls(names, frozenset(bindings), root, {module: pair[0] for module, pair in bindings.items()},
+                   files or {})
 
     def context(self, source: str, path: str | os.PathLike[str] | None = None) -> ImportContext:
         """The part of the index `source` can use: entries for the identifiers it mentions."""
