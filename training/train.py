@@ -86,7 +86,7 @@ class TrainConfig:
     cache_dir: str | None = None
     featurize_workers: int = 2
     # model
-    hidden_dims: tuple[int, ...] = (512, 512, 256)
+    hidden_dims: tuple[int, ...] = ModelConfig.hidden_dims
     embedding_dim: int = 256
     dropout: float = 0.1
     # optimisation

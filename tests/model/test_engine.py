@@ -184,7 +184,7 @@ def test_init_weights_is_deterministic_per_seed_and_has_the_expected_names_and_s
 def test_init_weights_uses_glorot_scale_and_identity_normalisation_and_calibration():
     config = ModelConfig()
     weights = init_weights(config)
-    bound = np.sqrt(6.0 / (978 + 512))
+    bound = np.sqrt(6.0 / (config.feature_dim + config.hidden_dims[0]))
     root = weights["layers.0.weight_root"]
     assert np.abs(root).max() <= bound
     assert np.std(root) == pytest.approx(bound / np.sqrt(3.0), rel=0.02)

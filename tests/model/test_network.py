@@ -179,7 +179,7 @@ def test_config_refuses_values_that_cannot_build_a_network(field: str, value: ob
         ModelConfig(**{field: value})
 
 
-def test_default_config_is_978_to_512_512_256():
+def test_default_config_is_978_to_256_256_256():
     config = ModelConfig()
-    assert config.layer_dims == [(978, 512), (512, 512), (512, 256)]
+    assert config.layer_dims == [(978, 256), (256, 256), (256, 256)]
     assert config.embedding_dim == 256
