@@ -51,9 +51,17 @@ def main(argv: list[str] | None = None) -> None:
         results = _run_child(args, threads)
         mean_nodes = results.pop("mean_nodes")
         if threads == THREAD_COUNTS[0]:
-            print(f"model: 978 -> 512 -> 512 -> 256, {args.imports} imports, {args.bug_kinds} bug kinds; inputs: "
+            print(f"model: {_widths()}, {args.imports} imports, {args.bug_kinds} bug kinds; inputs: "
                   f"{FEATURE_DENSITY:.0%} of features set, functions of 2-5 nodes (mean {mean_nodes:.2f})")
         _print_results(threads, results)
+
+
+def _widths() -> str:
+    """The default network's layer widths, as the README writes them: 978 -> 256 -> ..."""
+    from model.config import ModelConfig
+
+    config = ModelConfig()
+    return " -> ".join(str(width) for width in (config.feature_dim, *config.hidden_dims))
 
 
 def _run_child(args: argparse.Namespace, threads: int) -> dict:
