@@ -58,6 +58,12 @@ class ModelConfig:
         return list(zip(inputs, self.hidden_dims, strict=True))
 
     @property
+    def version(self) -> str:
+        """The architecture as `model_info` names it, e.g. graphsage-978-256-256-256: read from the
+        loaded checkpoint's config, so a checkpoint of another width says so."""
+        return "-".join(["graphsage", *(str(width) for width in (self.feature_dim, *self.hidden_dims))])
+
+    @property
     def node_dim(self) -> int:
         """Width of the final node states."""
         return self.hidden_dims[-1]

@@ -46,7 +46,6 @@ __all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor
 CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graphsage.safetensors"
-MODEL_VERSION = "graphsage-978-512-512-256"
 _MODEL_TABLES = frozenset({"import_index", "import_names", "import_aliases", "config"})
 """Checkpoint metadata that is model data (name tables) or bulky, left out of `info()["training"]`."""
 DEFAULT_THRESHOLD = 0.5
@@ -138,13 +137,13 @@ class Predictor:
         loaded = self._loaded
         if loaded is None:
             status = "error" if self._error else "loading"
-            return {"status": status, "version": MODEL_VERSION, "trained": False, "checkpoint": None,
+            return {"status": status, "version": None, "trained": False, "checkpoint": None,
                     "model_size_mb": 0.0, "parameters": 0, "feature_dim": FEATURE_DIM, "heads": {},
                     "device": "cpu", "training": {}, "reason": self._error}
         config = loaded.config
         return {
             "status": "loaded",
-            "version": MODEL_VERSION,
+            "version": config.version,
             "trained": loaded.trained,
             "checkpoint": loaded.checkpoint,
             "model_size_mb": round(loaded.parameters * 4 / 2**20, 3),
