@@ -467,17 +467,34 @@ def _raw_scalars(raw: list[float], operators: set[str], operands: set[str], def_
 
 
 _BIGRAM: Final = span("identifier_bigrams")
+_CANONICAL: Final = span("canonical_bigrams")
 _LAST_TOKEN_HASH: Final = Memo(lambda name: stable_hash(subtokens(name)[-1]))
+_MAX_NUMBERED = 32
+_NUMBERED_HASH: Final = [stable_hash(f"#{index}") for index in range(_MAX_NUMBERED + 1)]
+"""The hash standing for the node's k-th own variable (all past the 32nd share the last one)."""
 
 
-def _ident_bigrams(names: list[str], bag: list[int]) -> None:
-    """Hashed pairs of consecutive identifiers' last subtokens (`self.count` -> "self count")."""
+def _ident_bigrams(unit: Unit, bag: list[int]) -> None:
+    """Hashed pairs of consecutive identifiers' last subtokens (`self.count` -> "self count"), and the
+    same pairs with the unit's own variables numbered by first appearance. Renaming leaves the
+    numbered pairs as they were; `f(b, a)` for `f(a, b)`, or one variable used for another, changes
+    them, where a bag of names barely moves."""
     start, size = _BIGRAM.start, _BIGRAM.size
+    canonical_start, canonical_size = _CANONICAL.start, _CANONICAL.size
+    own = set(unit.params)
+    own.update(unit.stores)
+    numbers: dict[str, int] = {}
     prev = 0x9E3779B1
-    for name in names:
+    canonical_prev = 0x9E3779B1
+    for name in unit.ident_sequence:
         token: int = _LAST_TOKEN_HASH[name]
         bag.append(start + ((prev * 1_000_003) ^ token) % size)
         prev = token
+        if name in own:
+            number = numbers.setdefault(name, len(numbers))
+            token = _NUMBERED_HASH[min(number, _MAX_NUMBERED)]
+        bag.append(canonical_start + ((canonical_prev * 1_000_003) ^ token) % canonical_size)
+        canonical_prev = token
 
 
 def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
@@ -491,7 +508,7 @@ def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:
     for i, unit in enumerate(units):
         def_use, derived, free_reads, free_names, loop_carried = _def_use(unit)
         own = unit.counts + derived
-        _ident_bigrams(unit.ident_sequence, own)
+        _ident_bigrams(unit, own)
         own_bags.append(own)
         counts = _name_counts(unit.ident_sequence)
         name_counts.append(counts)

@@ -25,7 +25,7 @@ __all__ = [
     "span",
 ]
 
-FEATURE_LAYOUT_VERSION = "yantra-978-v1"
+FEATURE_LAYOUT_VERSION = "yantra-978-v2"
 FEATURE_DIM = 978
 
 CATEGORY_SIZES: tuple[tuple[str, int], ...] = (
@@ -136,7 +136,10 @@ _SPEC: tuple[tuple[str, str, int, str], ...] = (
      "ratios, tab indentation"),
     ("statistical", "identifiers", 10, "identifier occurrences, distinct ratio, mean/std/max length, entropy "
      "of the name distribution, single-character ratio, uppercase ratio, digit ratio, dunder ratio"),
-    ("statistical", "identifier_bigrams", 48, "hashed consecutive identifier-subtoken pairs in source order"),
+    ("statistical", "identifier_bigrams", 24, "hashed consecutive identifier-subtoken pairs in source order"),
+    ("statistical", "canonical_bigrams", 24, "the same pairs with the node's own variables (parameters and "
+     "names it binds) renamed by first appearance: unchanged by renaming, changed by swapping two arguments "
+     "or using one variable for another"),
     ("statistical", "ast_parent_child", 50, "hashed (parent AST type, child AST type) edges"),
     # language 4.
     ("language", "language", 4, "one-hot source language: python, javascript, typescript, other"),

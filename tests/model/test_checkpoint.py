@@ -20,7 +20,7 @@ from model.errors import CheckpointError
 
 CONFIG = ModelConfig(feature_dim=10, hidden_dims=(12, 8), embedding_dim=4, num_imports=3, num_bug_kinds=2)
 VOCABULARIES = {"imports": ["os", "re", "numpy"], "bug_kinds": ["off_by_one", "wrong_operator"]}
-LAYOUT = "yantra-978-v1"
+LAYOUT = "yantra-978-v2"
 TRAINING = {"data": "corpus-v3", "metrics": {"auroc": 0.81}, "when": "2025-01-01T00:00:00Z", "commit": "abc123"}
 
 

@@ -1,5 +1,6 @@
 """Features of real code: every category carries signal, and the facts bugs change reach the vector."""
 
+import re
 import subprocess
 import sys
 
@@ -110,6 +111,18 @@ def test_a_variable_misuse_shows_as_an_unused_parameter_and_a_self_operation():
     unused_params, self_ops = 2, 5
     assert clean[unused_params] == 0 and buggy[unused_params] > 0
     assert clean[self_ops] == 0 and buggy[self_ops] > 0
+
+
+def test_numbered_bigrams_ignore_renamed_variables_but_see_swapped_operands_and_misused_variables():
+    renamed = CLEAN
+    for old, new in (("items", "rows"), ("discount", "rebate"), ("total", "acc"), ("item", "row")):
+        renamed = re.sub(rf"\b{old}\b", new, renamed)
+    swapped = CLEAN.replace("total - discount", "discount - total")
+    misused = CLEAN.replace("for item in items", "for item in discount")
+    assert np.array_equal(_range(CLEAN, "canonical_bigrams"), _range(renamed, "canonical_bigrams"))
+    assert not np.array_equal(_range(CLEAN, "identifier_bigrams"), _range(renamed, "identifier_bigrams"))
+    for buggy in (swapped, misused):
+        assert not np.array_equal(_range(CLEAN, "canonical_bigrams"), _range(buggy, "canonical_bigrams"))
 
 
 def test_renaming_a_function_changes_only_name_dependent_ranges():
