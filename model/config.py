@@ -24,9 +24,9 @@ class ModelConfig:
     heads read. The vocabulary sizes are 0 until training knows its vocabularies.
 
     The widths are 256 because a daemon answering one function at a time reads every weight per
-    request, from memory rather than cache: at 512 -> 512 -> 256 the forward cost 0.25 ms more per
-    request (1.39 against 1.15 ms median, the two predictors alternating) with the heads level on
-    held-out data.
+    request, from memory rather than cache: at 512 -> 512 -> 256 a whole prediction cost 0.25 ms more
+    (1.39 against 1.15 ms median, two predictors alternating request by request), with the heads
+    level on held-out data.
     """
 
     feature_dim: int = 978

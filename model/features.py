@@ -469,32 +469,37 @@ def _raw_scalars(raw: list[float], operators: set[str], operands: set[str], def_
 _BIGRAM: Final = span("identifier_bigrams")
 _CANONICAL: Final = span("canonical_bigrams")
 _LAST_TOKEN_HASH: Final = Memo(lambda name: stable_hash(subtokens(name)[-1]))
-_MAX_NUMBERED = 32
+_MAX_NUMBERED: Final = 32
 _NUMBERED_HASH: Final = [stable_hash(f"#{index}") for index in range(_MAX_NUMBERED + 1)]
 """The hash standing for the node's k-th own variable (all past the 32nd share the last one)."""
+_NUMBERED_MULTIPLIER: Final = 998_244_353
+"""Not the plain pairs' multiplier, so a pair of names that are not the node's own lands in unrelated
+dimensions of the two ranges rather than in the same place in both."""
 
 
 def _ident_bigrams(unit: Unit, bag: list[int]) -> None:
-    """Hashed pairs of consecutive identifiers' last subtokens (`self.count` -> "self count"), and the
-    same pairs with the unit's own variables numbered by first appearance. Renaming leaves the
-    numbered pairs as they were; `f(b, a)` for `f(a, b)`, or one variable used for another, changes
-    them, where a bag of names barely moves."""
+    """Hashed pairs of consecutive identifiers' last subtokens (`self.count` -> "count self", as the
+    walk meets the attribute before its base), and the same pairs with the unit's own variables
+    numbered by first appearance. Renaming leaves the numbered pairs as they were; `f(b, a)` for
+    `f(a, b)`, or one variable used for another, changes them, where a bag of names barely moves.
+    An attribute is never numbered, even when a variable has its name (`self.count = count`)."""
     start, size = _BIGRAM.start, _BIGRAM.size
-    canonical_start, canonical_size = _CANONICAL.start, _CANONICAL.size
+    numbered_start, numbered_size = _CANONICAL.start, _CANONICAL.size
     own = set(unit.params)
     own.update(unit.stores)
+    attributes = set(unit.attribute_indices)
     numbers: dict[str, int] = {}
     prev = 0x9E3779B1
-    canonical_prev = 0x9E3779B1
-    for name in unit.ident_sequence:
+    numbered_prev = 0x9E3779B1
+    for position, name in enumerate(unit.ident_sequence):
         token: int = _LAST_TOKEN_HASH[name]
         bag.append(start + ((prev * 1_000_003) ^ token) % size)
         prev = token
-        if name in own:
+        if name in own and position not in attributes:
             number = numbers.setdefault(name, len(numbers))
             token = _NUMBERED_HASH[min(number, _MAX_NUMBERED)]
-        bag.append(canonical_start + ((canonical_prev * 1_000_003) ^ token) % canonical_size)
-        canonical_prev = token
+        bag.append(numbered_start + ((numbered_prev * _NUMBERED_MULTIPLIER) ^ token) % numbered_size)
+        numbered_prev = token
 
 
 def unit_vectors(units: list[Unit], ctx: SourceContext) -> np.ndarray:

@@ -138,8 +138,8 @@ _SPEC: tuple[tuple[str, str, int, str], ...] = (
      "of the name distribution, single-character ratio, uppercase ratio, digit ratio, dunder ratio"),
     ("statistical", "identifier_bigrams", 24, "hashed consecutive identifier-subtoken pairs in source order"),
     ("statistical", "canonical_bigrams", 24, "the same pairs with the node's own variables (parameters and "
-     "names it binds) renamed by first appearance: unchanged by renaming, changed by swapping two arguments "
-     "or using one variable for another"),
+     "names it binds, not attributes) numbered by first appearance: unchanged by renaming, changed by swapping "
+     "two of its first 32 variables or using one for another"),
     ("statistical", "ast_parent_child", 50, "hashed (parent AST type, child AST type) edges"),
     # language 4.
     ("language", "language", 4, "one-hot source language: python, javascript, typescript, other"),

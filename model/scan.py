@@ -297,6 +297,7 @@ class Unit:
     self_attr_writes: set[str]
     loop_spans: list[tuple[int, int]]
     ident_sequence: list[str]
+    attribute_indices: list[int]  # where ident_sequence holds an attribute name, not a variable
     node_count: int
     depth_sum: int
     depth_max: int
@@ -333,6 +334,7 @@ class Unit:
         self.self_attr_writes = set()
         self.loop_spans = []
         self.ident_sequence = []
+        self.attribute_indices = []
         self.node_count = 0
         self.depth_sum = 0
         self.depth_max = 0
@@ -750,6 +752,7 @@ everything the walk needs of a type, in one lookup per node."""
 def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     attr: str = node.attr
     unit.counts.extend(_IDENT_DIMS[attr])
+    unit.attribute_indices.append(len(unit.ident_sequence))
     unit.ident_sequence.append(attr)
     base = node.value
     if type(base) is Name:

@@ -87,8 +87,8 @@ class TrainConfig:
     featurize_workers: int = 2
     # model
     hidden_dims: tuple[int, ...] = ModelConfig.hidden_dims
-    embedding_dim: int = 256
-    dropout: float = 0.1
+    embedding_dim: int = ModelConfig.embedding_dim
+    dropout: float = ModelConfig.dropout
     # optimisation
     epochs: int = 12
     batch_size: int = 64
