@@ -33,3 +33,11 @@ def test_node_spans_give_each_nodes_lines(tmp_path):
     table = featurize(SOURCES[1:2], cache_dir=None, workers=1, progress=False)
     starts, ends = table.node_span(0)
     assert starts.tolist() == [1, 1, 2] and ends.tolist() == [3, 3, 3]
+
+
+def test_graphs_built_by_another_extractor_are_not_reused(tmp_path, monkeypatch):
+    sources = ["def f(a):\n    return a\n"]
+    featurize(sources, cache_dir=tmp_path, workers=1, progress=False)
+    monkeypatch.setattr("training.featurize.extractor_fingerprint", lambda: b"a fixed extractor")
+    featurize(sources, cache_dir=tmp_path, workers=1, progress=False)
+    assert len(list(tmp_path.glob("graphs-*.npz"))) == 2
