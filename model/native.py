@@ -14,7 +14,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EXTRACTOR_MODULES", "SOURCES_RECORD", "ExtractorBuild", "extractor_build", "source_digest"]
+__all__ = [
+    "EXTRACTOR_MODULES",
+    "SOURCES_RECORD",
+    "ExtractorBuild",
+    "extractor_build",
+    "extractor_digest",
+    "source_digest",
+]
 
 EXTRACTOR_MODULES = ("model.hashing", "model.scan", "model.features")
 
@@ -49,14 +56,31 @@ def extractor_build() -> ExtractorBuild:
     recorded = _recorded_digests()
     compiled, stale = [], []
     for name in EXTRACTOR_MODULES:
-        path = Path(importlib.import_module(name).__file__ or "")
+        path, source = _module_files(name)
         if path.suffix == ".py":
             continue
         compiled.append(name)
-        source = path.with_name(name.rsplit(".", 1)[1] + ".py")
         if source.is_file() and recorded.get(name) != source_digest(source):
             stale.append(name)
     return ExtractorBuild(tuple(compiled), tuple(stale))
+
+
+def extractor_digest() -> str:
+    """One digest of the sources that decide a graph's features: the extractor modules and
+    `model.graph` and `model.layout` around them (a module's compiled file where its source is not
+    installed). A cache of built graphs is keyed by it, so a fix that keeps the layout version still
+    rebuilds it, while recompiling unchanged sources does not."""
+    digest = hashlib.sha256()
+    for name in ("model.graph", "model.layout", *EXTRACTOR_MODULES):
+        path, source = _module_files(name)
+        digest.update(source_digest(source if source.is_file() else path).encode())
+    return digest.hexdigest()
+
+
+def _module_files(name: str) -> tuple[Path, Path]:
+    """(the file a module was imported from, compiled or not; its `.py` source beside it)."""
+    path = Path(importlib.import_module(name).__file__ or "")
+    return path, path.with_name(name.rsplit(".", 1)[1] + ".py")
 
 
 def _recorded_digests() -> dict[str, str]:

@@ -3,8 +3,9 @@
 Training reads every sample's graph many times; building it (parse + 978-d features) costs about a
 millisecond, so it is done once here with `model.graph.build_graph`, the exact function the daemon
 uses, and the table is saved next to the data cache keyed by the feature-layout version, the
-extractor's own files and the sources. Owns: `GraphTable` (concatenated node features, edges and
-node line spans, addressed by source) and `featurize`. The model, losses and batching by task are `training.train`'s.
+extractor's sources (`model.native.extractor_digest`) and the sources. Owns: `GraphTable`
+(concatenated node features, edges and node line spans, addressed by source) and `featurize`. The
+model, losses and batching by task are `training.train`'s.
 """
 
 from __future__ import annotations
@@ -19,15 +20,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model import features as model_features
-from model import graph as model_graph
-from model import hashing as model_hashing
-from model import layout as model_layout
-from model import scan as model_scan
 from model.batch import GraphBatch, collate
 from model.errors import SourceError
 from model.graph import build_graph
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
+from model.native import extractor_digest
 
 __all__ = ["GraphTable", "featurize", "source_key"]
 
@@ -113,23 +110,13 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start: start + size]
 
 
-def extractor_fingerprint() -> bytes:
-    """A digest of the files the extractor runs from (the compiled modules where they are built).
-    Part of the cache key, so graphs built by an earlier extractor are never reused, even when a fix
-    keeps the layout version."""
-    digest = hashlib.blake2b(digest_size=12)
-    for module in (model_graph, model_scan, model_features, model_hashing, model_layout):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.digest()
-
-
 def featurize(sources: Iterable[str], *, cache_dir: Path | None = None, workers: int = 2,
               progress: bool = True) -> GraphTable:
     """Build (or load from the cache) the graphs of the distinct sources given."""
     unique = sorted({source_key(s): s for s in sources}.items())
     digest = hashlib.blake2b(digest_size=12)
     digest.update(FEATURE_LAYOUT_VERSION.encode())
-    digest.update(extractor_fingerprint())
+    digest.update(extractor_digest().encode())
     for key, _ in unique:
         digest.update(key.encode())
     path = cache_dir / f"graphs-{FEATURE_LAYOUT_VERSION}-{digest.hexdigest()}.npz" if cache_dir else None

@@ -38,6 +38,6 @@ def test_node_spans_give_each_nodes_lines(tmp_path):
 def test_graphs_built_by_another_extractor_are_not_reused(tmp_path, monkeypatch):
     sources = ["def f(a):\n    return a\n"]
     featurize(sources, cache_dir=tmp_path, workers=1, progress=False)
-    monkeypatch.setattr("training.featurize.extractor_fingerprint", lambda: b"a fixed extractor")
+    monkeypatch.setattr("training.featurize.extractor_digest", lambda: "a fixed extractor")
     featurize(sources, cache_dir=tmp_path, workers=1, progress=False)
     assert len(list(tmp_path.glob("graphs-*.npz"))) == 2
