@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.project import ImportContext, ProjectIndex, ProjectView, project_root
+from model.project import ProjectIndex, ProjectView, project_root
 
 __all__ = ["MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
 
@@ -91,11 +91,6 @@ class ProjectIndexes:
         file, root = located
         index = self._index_and_refresh(root)
         return ProjectView(index, str(file)) if index is not None else None
-
-    def context(self, code: str, path: str | os.PathLike[str]) -> ImportContext | None:
-        """What `path`'s project offers `code` (see `view`), from every word of the code."""
-        view = self.view(path)
-        return view.context(code) if view is not None else None
 
     def _locate(self, path: str) -> tuple[Path, Path] | None:
         """(absolute file, project root) for `path`, remembered for `refresh_s` (an editor sends the

@@ -40,6 +40,12 @@ class FakeClock:
         return self.now
 
 
+def context_of(indexes: ProjectIndexes, code: str, path: str | os.PathLike[str]) -> ImportContext | None:
+    """What `path`'s project offers `code`, as the daemon gets it: a view of the file, then its words."""
+    view = indexes.view(path)
+    return view.context(code) if view is not None else None
+
+
 def built(indexes: ProjectIndexes, root: Path) -> ProjectIndex:
     assert indexes.wait_built(root, WAIT_S), f"no index of {root} within {WAIT_S} s"
     index = indexes.index(root)
@@ -53,10 +59,10 @@ def built(indexes: ProjectIndexes, root: Path) -> ProjectIndex:
 def test_the_first_request_gets_no_context_and_starts_a_build_after_which_the_project_is_offered(tmp_path):
     views = write_project(tmp_path)
     indexes = ProjectIndexes()
-    assert indexes.context(CALLS_SLUGIFY, views) is None
+    assert context_of(indexes, CALLS_SLUGIFY, views) is None
     assert indexes.roots == [tmp_path]  # the root above the outermost package
     built(indexes, tmp_path)
-    context = indexes.context(CALLS_SLUGIFY, views)
+    context = context_of(indexes, CALLS_SLUGIFY, views)
     assert context.names["slugify"] == {"pkg.helpers": 1.0} and context.own_module == "pkg.views"
     assert context.evidence(["slugify", "title_slug"]) == {"pkg.helpers": 1.0}  # never its own module
 
@@ -65,9 +71,9 @@ def test_a_relative_path_is_read_against_the_working_directory(tmp_path, monkeyp
     write_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     indexes = ProjectIndexes()
-    assert indexes.context(CALLS_SLUGIFY, "pkg/views.py") is None
+    assert context_of(indexes, CALLS_SLUGIFY, "pkg/views.py") is None
     built(indexes, tmp_path)
-    context = indexes.context(CALLS_SLUGIFY, os.path.join("pkg", "views.py"))
+    context = context_of(indexes, CALLS_SLUGIFY, os.path.join("pkg", "views.py"))
     assert context is not None and context.own_module == "pkg.views"
     assert context.names["slugify"] == {"pkg.helpers": 1.0}
 
@@ -75,17 +81,17 @@ def test_a_relative_path_is_read_against_the_working_directory(tmp_path, monkeyp
 def test_a_file_need_not_exist_but_its_directory_must(tmp_path):
     write_project(tmp_path)
     indexes = ProjectIndexes()
-    indexes.context(CALLS_SLUGIFY, tmp_path / "pkg" / "new_module.py")
+    context_of(indexes, CALLS_SLUGIFY, tmp_path / "pkg" / "new_module.py")
     built(indexes, tmp_path)
-    assert indexes.context(CALLS_SLUGIFY, tmp_path / "pkg" / "new_module.py").own_module == "pkg.new_module"
-    assert indexes.context(CALLS_SLUGIFY, tmp_path / "missing" / "views.py") is None
+    assert context_of(indexes, CALLS_SLUGIFY, tmp_path / "pkg" / "new_module.py").own_module == "pkg.new_module"
+    assert context_of(indexes, CALLS_SLUGIFY, tmp_path / "missing" / "views.py") is None
     assert indexes.roots == [tmp_path]  # nothing kept for the missing directory
 
 
 @pytest.mark.parametrize("path", ["", "bad\0directory/views.py", "x" * 5000 + "/views.py"])
 def test_a_path_that_cannot_be_a_file_gives_no_context_and_no_error(path):
     indexes = ProjectIndexes()
-    assert indexes.context(CALLS_SLUGIFY, path) is None
+    assert context_of(indexes, CALLS_SLUGIFY, path) is None
     assert indexes.roots == []
 
 
@@ -94,10 +100,10 @@ def test_at_most_eight_roots_are_kept_and_the_least_recently_used_goes(tmp_path)
     roots = [tmp_path / f"project{n}" for n in range(9)]
     for root in roots[:8]:
         root.mkdir()
-        indexes.context("x = 1\n", root / "main.py")
-    indexes.context("x = 1\n", roots[0] / "main.py")  # project0 used again: project1 is now the oldest
+        context_of(indexes, "x = 1\n", root / "main.py")
+    context_of(indexes, "x = 1\n", roots[0] / "main.py")  # project0 used again: project1 is now the oldest
     roots[8].mkdir()
-    indexes.context("x = 1\n", roots[8] / "main.py")
+    context_of(indexes, "x = 1\n", roots[8] / "main.py")
     assert set(indexes.roots) == set(roots) - {roots[1]}
     assert indexes.roots[-1] == roots[8]
     for root in indexes.roots:
@@ -109,20 +115,20 @@ def test_a_stale_index_keeps_serving_while_it_is_rebuilt_in_the_background(tmp_p
     views = write_project(tmp_path)
     clock = FakeClock()
     indexes = ProjectIndexes(refresh_s=2.0, clock=clock)
-    indexes.context(CALLS_SLUGIFY, views)
+    context_of(indexes, CALLS_SLUGIFY, views)
     first = built(indexes, tmp_path)
     (tmp_path / "pkg" / "text.py").write_text("def titlecase(text):\n    return text.title()\n")
     code = "def heading(title):\n    return titlecase(slugify(title))\n"
 
     clock.now += 1.0  # fresh: served as it is, nothing rebuilt
-    assert "titlecase" not in indexes.context(code, views).names
+    assert "titlecase" not in context_of(indexes, code, views).names
     assert indexes.wait_built(tmp_path, WAIT_S) and indexes.index(tmp_path) is first
 
     clock.now += 1.5  # stale: the old index answers this request, a new one is built meanwhile
-    assert "titlecase" not in indexes.context(code, views).names
+    assert "titlecase" not in context_of(indexes, code, views).names
     second = built(indexes, tmp_path)
     assert second is not first
-    assert indexes.context(code, views).names["titlecase"] == {"pkg.text": 1.0}
+    assert context_of(indexes, code, views).names["titlecase"] == {"pkg.text": 1.0}
 
 
 def test_a_project_that_is_slow_to_index_is_rebuilt_less_often(tmp_path):
@@ -134,13 +140,13 @@ def test_a_project_that_is_slow_to_index_is_rebuilt_less_often(tmp_path):
         return ProjectIndex.scan(root)
 
     indexes = ProjectIndexes(refresh_s=2.0, rebuild_factor=5.0, scan=slow_scan, clock=clock)
-    indexes.context(CALLS_SLUGIFY, views)
+    context_of(indexes, CALLS_SLUGIFY, views)
     first = built(indexes, tmp_path)
     clock.now += 11.5  # 14.5 s after the build started
-    indexes.context(CALLS_SLUGIFY, views)
+    context_of(indexes, CALLS_SLUGIFY, views)
     assert indexes.wait_built(tmp_path, WAIT_S) and indexes.index(tmp_path) is first
     clock.now += 0.5
-    indexes.context(CALLS_SLUGIFY, views)
+    context_of(indexes, CALLS_SLUGIFY, views)
     assert built(indexes, tmp_path) is not first
 
 
@@ -157,10 +163,10 @@ def test_a_build_runs_on_one_background_thread_never_twice_at_once_and_never_hol
 
     indexes = ProjectIndexes(refresh_s=0.0, scan=slow_scan)  # every request would find the index stale
     try:
-        assert indexes.context(CALLS_SLUGIFY, views) is None
+        assert context_of(indexes, CALLS_SLUGIFY, views) is None
         assert started.wait(WAIT_S), "the build never started"
         for _ in range(20):
-            assert indexes.context(CALLS_SLUGIFY, views) is None  # at once, though the build is stuck
+            assert context_of(indexes, CALLS_SLUGIFY, views) is None  # at once, though the build is stuck
         assert not indexes.wait_built(tmp_path, 0.01)
         assert calls == ["bridge-projects"]
     finally:
@@ -182,18 +188,18 @@ def test_a_failed_build_is_logged_and_retried_only_after_the_refresh_interval(tm
 
     indexes = ProjectIndexes(refresh_s=5.0, scan=failing_scan, clock=clock)
     with caplog.at_level(logging.WARNING, logger="bridge.projects"):
-        assert indexes.context(CALLS_SLUGIFY, views) is None
+        assert context_of(indexes, CALLS_SLUGIFY, views) is None
         assert not indexes.wait_built(tmp_path, WAIT_S)  # done, without an index
     assert any("not readable" in record.getMessage() and record.levelno == logging.WARNING
                for record in caplog.records)
     clock.now += 4.0
-    assert indexes.context(CALLS_SLUGIFY, views) is None
+    assert context_of(indexes, CALLS_SLUGIFY, views) is None
     assert not indexes.wait_built(tmp_path, WAIT_S) and len(attempts) == 1  # too soon to try again
     clock.now += 1.0
-    assert indexes.context(CALLS_SLUGIFY, views) is None  # due: tried again in the background
+    assert context_of(indexes, CALLS_SLUGIFY, views) is None  # due: tried again in the background
     built(indexes, tmp_path)
     assert len(attempts) == 2
-    assert indexes.context(CALLS_SLUGIFY, views) is not None
+    assert context_of(indexes, CALLS_SLUGIFY, views) is not None
 
 
 # -- the forward lane ------------------------------------------------------------------------------
