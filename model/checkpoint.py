@@ -2,8 +2,9 @@
 
 Owns: `save_checkpoint` (atomic write of one .safetensors file) and `load_checkpoint` (which checks
 everything and says exactly what is wrong), and the format's name and version. The file is a
-safetensors file: its tensors are the weights named as `model.engine.expected_shapes` says, and
-its header metadata holds, under the single key "yantra", a JSON object with the format name and
+safetensors file: its tensors are the weights named as `model.engine.expected_shapes` says (and,
+optionally, the bug-site scorer's under the prefix "bug_sites.", see model/sites.py), and its header
+metadata holds, under the single key "yantra", a JSON object with the format name and
 version, the model config, the vocabularies ("imports", "bug_kinds"), the feature-layout version
 and the training metadata (data, metrics, when, which commit).
 
@@ -19,7 +20,7 @@ import json
 import os
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +37,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "METADATA_KEY",
+    "SITE_PREFIX",
     "VOCABULARY_KEYS",
     "Checkpoint",
     "load_checkpoint",
@@ -47,6 +49,9 @@ FORMAT_VERSION = 1
 METADATA_KEY = "yantra"
 VOCABULARY_KEYS = {"imports": "num_imports", "bug_kinds": "num_bug_kinds"}
 """Each vocabulary and the config field that must equal its length."""
+
+SITE_PREFIX = "bug_sites."
+"""Tensors of the bug-site scorer (model/sites.py) are stored under this prefix; a checkpoint may lack them."""
 
 _HEADER_SIZE_BYTES = 8  # safetensors: little-endian u64 header length, then the JSON header
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -62,6 +67,8 @@ class Checkpoint:
     vocabularies: dict[str, list[str]]
     feature_layout_version: str
     training: dict[str, Any]
+    site_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    """The bug-site scorer's tensors, without their prefix; empty when the file has none."""
 
 
 def save_checkpoint(
@@ -72,6 +79,7 @@ def save_checkpoint(
     vocabularies: dict[str, list[str]],
     feature_layout_version: str,
     training: dict[str, Any],
+    site_weights: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a checkpoint atomically and return its path.
 
@@ -100,6 +108,7 @@ def save_checkpoint(
             f"refusing to save {target}: training metadata is not plain JSON ({exc})", path=str(target)
         ) from exc
     tensors = {name: np.ascontiguousarray(value) for name, value in weights.items()}
+    tensors |= {SITE_PREFIX + name: np.ascontiguousarray(value) for name, value in (site_weights or {}).items()}
     payload = encode_tensors(tensors, metadata={METADATA_KEY: header})
     _write_atomically(target, payload)
     return target
@@ -128,6 +137,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_layout_version: st
     if not isinstance(training, dict):
         _fail(source, "metadata has no training object")
     weights = _read_weights(source, data)
+    site_names = [name for name in weights if name.startswith(SITE_PREFIX)]
+    site_weights = {name.removeprefix(SITE_PREFIX): weights.pop(name) for name in site_names}
     problems = weight_problems(config, weights)
     if problems:
         _fail(source, "; ".join(problems))
@@ -138,6 +149,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_layout_version: st
         vocabularies={key: list(vocabularies[key]) for key in VOCABULARY_KEYS},
         feature_layout_version=layout,
         training=training,
+        site_weights=site_weights,
     )
 
 

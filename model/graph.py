@@ -10,7 +10,8 @@ that GraphSAGE's mean aggregation sees them from either end:
   written in one method and read in another).
 
 Finer facts (names, operators, definitions and uses inside a unit) live in the features, which
-`model.scan` and `model.features` compute; this module owns parsing, limits and edges. `build_graph` is pure and its
+`model.scan` and `model.features` compute, and in the bug sites `model.sites` finds; this module
+owns parsing, limits and edges. `build_graph` is pure and its
 result is picklable, so callers may build graphs in worker processes.
 """
 
@@ -27,6 +28,7 @@ from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
 from model.scan import Unit, scan_units
+from model.sites import BugSites, find_sites
 
 __all__ = [
     "EDGE_TYPES",
@@ -77,6 +79,8 @@ class CodeGraph:
     edge_type: np.ndarray
     imported: frozenset[str] = frozenset()
     free_names: frozenset[str] = frozenset()
+    sites: BugSites | None = None
+    """Where a one-token bug could hide (model/sites.py); None for a graph built from a host's vector."""
 
     @property
     def num_nodes(self) -> int:
@@ -147,7 +151,8 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS) -> CodeGr
     features = unit_vectors(units, context)
     edge_index, edge_type = _edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
-    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units))
+    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units),
+                     find_sites(tree))
 
 
 def _free_names(units: list[Unit]) -> frozenset[str]:

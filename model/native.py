@@ -1,6 +1,6 @@
 """Whether the feature extractor runs compiled, and whether a compiled build still matches its source.
 
-setup.py compiles `model.hashing`, `model.scan` and `model.features` with mypyc when it can. A
+setup.py compiles `model.hashing`, `model.scan`, `model.features` and `model.sites` with mypyc when it can. A
 compiled module shadows its `.py` file, so an edited source does nothing until the package is
 rebuilt; this module tells, by comparing each source with the digest the build recorded (the
 benchmarks print it, the daemon logs it, a test fails on it).
@@ -23,7 +23,7 @@ __all__ = [
     "source_digest",
 ]
 
-EXTRACTOR_MODULES = ("model.hashing", "model.scan", "model.features")
+EXTRACTOR_MODULES = ("model.hashing", "model.scan", "model.features", "model.sites")
 
 
 @dataclass(frozen=True)

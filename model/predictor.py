@@ -1,7 +1,8 @@
 """The Predictor: find a checkpoint, load it (or fall back to untrained weights), and answer.
 
 Owns the checkpoint search order, the swap of a loaded model on reload, and turning the engine's
-arrays into `model.prediction` results (which imports, which bugs, where). Graph building is
+arrays into `model.prediction` results (which imports, which bugs, where: at the bug sites
+`model.sites` scores, when the checkpoint has a site scorer). Graph building is
 `model.graph`'s, the network's numbers `model.engine`'s, the file format `model.checkpoint`'s.
 Numpy only: the daemon that holds a Predictor never imports torch.
 
@@ -39,6 +40,7 @@ from model.prediction import (
     Prediction,
 )
 from model.project import ImportContext, ProjectView
+from model.sites import SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
 __all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
@@ -68,6 +70,8 @@ class _Loaded:
     import_aliases: dict[str, str] = field(default_factory=dict)
     import_names: dict[str, list[str]] = field(default_factory=dict)
     import_index: ImportIndex = field(default_factory=ImportIndex)
+    site_model: SiteModel | None = None
+    """Scores each bug site of the code (model/sites.py); None: the bugs head alone, at a function."""
 
     @cached_property
     def import_ranker(self) -> ImportRanker:
@@ -282,7 +286,8 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         import_aliases=_str_map(training.get("import_aliases")),
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
         import_index=ImportIndex.from_json(training.get("import_index")),
-        parameters=sum(int(w.size) for w in checkpoint.weights.values()),
+        site_model=site_model_from(checkpoint.site_weights, training.get("bug_sites")),
+        parameters=sum(int(w.size) for w in (*checkpoint.weights.values(), *checkpoint.site_weights.values())),
     )
 
 
@@ -373,9 +378,12 @@ def import_statement(module: str, free_names: frozenset[str], model: _Loaded | N
 
 def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset: int, graph: CodeGraph,
           top_k: int) -> list[BugReport]:
-    """Bug kinds above the threshold, most likely first, placed at the node the location head picks."""
+    """Likely bugs above the threshold, most likely first: at the code's bug sites when the model scores
+    them, else each kind the bugs head reports, at the node its location head picks."""
     if top_k <= 0:
         return []
+    if model.site_model is not None and graph.sites is not None and len(graph.sites):
+        return _site_bugs(model, model.site_model, probs, graph, top_k)
     line = column = None
     if graph.num_nodes > 1:
         local = node_probs[node_offset: node_offset + graph.num_nodes]
@@ -388,4 +396,20 @@ def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset
         if score < model.bug_threshold:
             break
         reports.append(BugReport(model.bug_kinds[i], score, line, column))
+    return reports
+
+
+def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: CodeGraph, top_k: int) -> list[BugReport]:
+    """The sites most likely to hold a bug, each with the kind the bugs head favours among those its
+    type can hold; the head's strongest kind also enters each site's probability."""
+    sites = graph.sites
+    assert sites is not None
+    site_probs = scorer.probabilities(sites, float(probs.max()))
+    kinds = dict(zip(model.bug_kinds, probs.tolist(), strict=True))
+    reports = []
+    for i in np.argsort(-site_probs, kind="stable")[:top_k]:
+        score = float(site_probs[i])
+        if score < model.bug_threshold:
+            break
+        reports.append(BugReport(kind_at(sites.types[i], kinds), score, sites.lines[i], sites.columns[i]))
     return reports

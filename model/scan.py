@@ -36,7 +36,7 @@ from model.hashing import (
 )
 from model.layout import span
 
-__all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "scan_units"]
+__all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "scan_units"]
 
 # ---------------------------------------------------------------- AST type tables
 
@@ -349,7 +349,7 @@ class Unit:
 # ---------------------------------------------------------------- the walk
 
 
-def _shape(node: Any) -> str:
+def operand_shape(node: Any) -> str:
     """A coarse, name-aware description of an operand, for operator-in-context features."""
     t = type(node)
     if t is Name:
@@ -551,7 +551,7 @@ def _first_expr_child(node: Any, t: type) -> type | str:
     for fname in _expression_fields(t):
         value = getattr(node, fname, None)
         if isinstance(value, ExprNode):
-            return _shape(value) if type(value) is Call else type(value)
+            return operand_shape(value) if type(value) is Call else type(value)
         if type(value) is list and value and isinstance(value[0], ExprNode):
             return type(value[0])
     return "-"
@@ -801,13 +801,13 @@ def _on_call(s: _Scanner, node: ast.Call, unit: Unit, u: int, depth: int, nest: 
     counts = unit.counts
     counts.append(H_CALLEE[callee])
     for i, arg in enumerate(args[:6]):
-        shape = _shape(arg)
+        shape = operand_shape(arg)
         counts.append(H_CALLARG[f"{callee}#{i}:{shape}"])
         if type(arg) is Name:
             s.name_role(unit, arg.id, "argument")
     for kw in node.keywords:
         if kw.arg is not None:
-            counts.append(H_CALLARG[f"{callee}#{kw.arg}:{_shape(kw.value)}"])
+            counts.append(H_CALLARG[f"{callee}#{kw.arg}:{operand_shape(kw.value)}"])
     return None
 
 
@@ -817,7 +817,7 @@ def _operator(unit: Unit, op: ast.AST, left: ast.AST, right: ast.AST | None) -> 
     counts.append(OP_DIM[t])
     symbol = OP_SYMBOL[t]
     unit.operator_kinds.add(symbol)
-    counts.append(_OPCTX_DIMS[_shape(left), symbol, _shape(right) if right is not None else "-"])
+    counts.append(_OPCTX_DIMS[operand_shape(left), symbol, operand_shape(right) if right is not None else "-"])
     raw = unit.raw
     raw[R_OPERATORS_TOTAL] += 1
     if right is not None and type(left) is Name and type(right) is Name and left.id == right.id:

@@ -7,8 +7,12 @@ command line. Leaves to others: the metric definitions (training/metrics.py), th
 (training/datasets.py) and fitting the confidence head on folds (training/confidence.py).
 
 Definitions the numbers depend on:
-- bugs: a graph's bug score is the MAX over the bug-kind probabilities. Per-kind AUROC is clean test
-  samples against that kind's mutants, with the same score. Localisation counts a buggy sample as found
+- bugs: a function's bug score is what the daemon reports for its likeliest bug: with a bug-site scorer in
+  the checkpoint (model/sites.py), the highest site probability (0 for code without sites); without one,
+  the MAX over the bug-kind probabilities. Per-kind AUROC is clean test samples against that kind's
+  mutants, with the same score. Site localisation counts a buggy sample as found when its highest-scored
+  site is the one the bug rewrote (same line and column); the baseline picks one of its sites uniformly
+  at random. Node localisation counts a buggy sample as found
   when the node with the highest location probability is a function or class (not the module node,
   which spans the whole source) whose lines hold the bug line; the denominator is the buggy samples
   whose graph has at least two non-module nodes, where a choice is needed. The baseline for it is the
@@ -50,6 +54,7 @@ from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext, ProjectIndex
+from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
 from training.datasets import (
@@ -76,6 +81,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
+from training.sites import SiteData, function_scores, max_site_logits, site_data, site_logits
 
 __all__ = [
     "Scored",
@@ -226,15 +232,36 @@ def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[
     return {"n": counted, "model": found / counted, "baseline": chance / counted}
 
 
+def site_localisation(scorer: SiteModel, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
+    """How often a buggy sample's highest-scored site is the one its bug rewrote, beside picking a site at random."""
+    site_logit = site_logits(scorer.weight, scorer.type_bias, data)
+    found = chance = counted = 0.0
+    for index, sample in enumerate(samples):
+        first = int(data.first_site[index])
+        if not sample.buggy or first < 0:
+            continue
+        end = first + int((data.owners[first:] == index).sum())
+        if not data.labels[first:end].any():
+            continue  # the bug's site was not found (a rewrite the site finder does not cover)
+        counted += 1
+        chance += 1.0 / (end - first)
+        found += bool(data.labels[first + int(np.argmax(site_logit[first:end]))])
+    if counted == 0:
+        return {"n": 0, "model": None, "baseline": None}
+    return {"n": int(counted), "model": found / counted, "baseline": chance / counted}
+
+
 def evaluate_bugs(
     engine: GraphSAGEEngine,
     samples: Sequence[BugSample],
     *,
+    sites: SiteModel | None = None,
     batch_size: int = 256,
     baseline_train_limit: int | None = 20000,
     seed: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Clean-vs-buggy AUROC overall and per kind, and localisation, for the model and `AstCountBaseline`.
+    """Clean-vs-buggy AUROC overall and per kind, and localisation, for the model (with its bug-site scorer
+    when it has one) and `AstCountBaseline`.
 
     Returns (metrics, curves): curves hold the ROC points the plots draw.
     """
@@ -244,7 +271,15 @@ def evaluate_bugs(
     kept = [test[i] for i in scored.kept]
     labels = np.array([s.buggy for s in kept], dtype=bool)
     kinds = np.array([s.kind or "" for s in kept])
-    model_score = scored.bug_probs.max(axis=1) if scored.bug_probs.size else np.zeros(len(kept))
+    head_score = scored.bug_probs.max(axis=1) if scored.bug_probs.size else np.zeros(len(kept))
+    model_score = head_score
+    site_metrics: dict[str, Any] = {}
+    if sites is not None:
+        data = site_data(kept)
+        best = max_site_logits(sites.weight, sites.type_bias, data, len(kept))
+        model_score = function_scores(sites, best, head_score)
+        site_metrics = {"site_localisation": site_localisation(sites, data, kept),
+                        "auroc_head_alone": _auroc_or_none(labels, head_score)}
     baseline_score = np.zeros(len(kept))
     if train and kept:
         baseline = AstCountBaseline().fit([s.source for s in train], [s.buggy for s in train])
@@ -258,7 +293,7 @@ def evaluate_bugs(
             "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
         }
     metrics = {
-        "score": "max over bug-kind probabilities",
+        "score": "highest bug-site probability" if sites is not None else "max over bug-kind probabilities",
         "n_test": len(kept),
         "n_buggy": int(labels.sum()),
         "n_unbuildable": len(test) - len(kept),
@@ -266,6 +301,7 @@ def evaluate_bugs(
         "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score)},
         "auroc_by_kind": per_kind,
         "localisation": localisation_accuracy(scored, test),
+        **site_metrics,
     }
     curves = {"model": _curve(labels, model_score), "baseline": _curve(labels, baseline_score)}
     for kind in ("variable_misuse", "swapped_arguments"):
@@ -535,7 +571,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     data = DataConfig.smoke(**options) if args.smoke else DataConfig(**options)
     units = corpus_units(data)
     started = datetime.now(UTC)
-    bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size,
+    sites = site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites"))
+    bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size, sites=sites,
                                      baseline_train_limit=args.baseline_train_limit, seed=args.seed)
     labelled_imports = import_samples(data, units)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,

@@ -94,6 +94,13 @@ def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
     for kind, entry in sorted((bugs.get("auroc_by_kind") or {}).items()):
         rows.append(Row("bugs", f"AUROC {kind}", entry["model"], entry["baseline"], goals.get(kind),
                         entry["n_buggy"]))
+    if bugs.get("auroc_head_alone") is not None:
+        rows.append(Row("bugs", "AUROC clean vs buggy, bugs head alone (no sites)", bugs["auroc_head_alone"], None,
+                        None, bugs.get("n_test")))
+    sites = bugs.get("site_localisation") or {}
+    if sites:
+        rows.append(Row("bugs", "site localisation accuracy (baseline: random site)", sites.get("model"),
+                        sites.get("baseline"), "beat baseline", sites.get("n")))
     local = bugs.get("localisation") or {}
     rows.append(Row("bugs", "localisation accuracy (baseline: random node)", local.get("model"),
                     local.get("baseline"), "beat baseline", local.get("n")))

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ModelConfig
+from model.engine import GraphSAGEEngine
 from model.graph import build_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
@@ -63,6 +64,7 @@ from training.imports import statement_tables
 from training.metrics import auroc
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
+from training.sites import SiteFit, fit_site_model
 
 __all__ = ["TrainConfig", "main", "train"]
 
@@ -108,6 +110,8 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     validation_limit: int = 3000
     bug_false_alarm_rate: float = 0.05
+    site_epochs: int = 4
+    """Epochs of the bug-site scorer (model/sites.py), trained after the network; 0: none, the bugs head alone."""
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -203,6 +207,8 @@ class Corpus:
     executed_labels: np.ndarray
     executed_groups: list[str]
     summary: dict[str, Any]
+    bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
+    """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
 
 
 def _limit(items: list, limit: int | None, seed: int) -> list:
@@ -247,6 +253,8 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
+        bug_samples={"train": by_split["train"]["bugs"],
+                     "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
             "units": len(units),
             "packages": len({u.package for u in units}),
@@ -573,7 +581,8 @@ def load_state(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus, training: dict[str, Any]) -> Path:
+def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus, training: dict[str, Any],
+                               site_weights: dict[str, np.ndarray] | None = None) -> Path:
     return save_checkpoint(
         path,
         weights=model.numpy_weights(),
@@ -581,6 +590,7 @@ def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus
         vocabularies={"imports": corpus.vocabulary, "bug_kinds": list(BUG_KINDS)},
         feature_layout_version=FEATURE_LAYOUT_VERSION,
         training=training,
+        site_weights=site_weights,
     )
 
 
@@ -764,18 +774,40 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     meta = _metadata(config, corpus, metrics, best_epoch, started)
     index, import_threshold = fit_import_index(model, corpus, config)
     meta["import_index"] = index.to_json()
-    meta["thresholds"] = {"imports": import_threshold, "bugs": bug_threshold(model, corpus, config)}
     log(f"import combiner weights {[round(w, 3) for w in index.weights]} ({len(index.names)} names)")
+    sites = fit_bug_sites(model, corpus, config, log)
+    meta["thresholds"] = {"imports": import_threshold,
+                          "bugs": sites.threshold if sites else bug_threshold(model, corpus, config)}
+    site_weights = sites.tensors() if sites else None
+    if sites:
+        meta["bug_sites"] = sites.metadata()
     meta["confidence_labels"] = {"source": "HumanEval executed tests", "samples": len(corpus.executed_labels),
                                  "passed": int(corpus.executed_labels.sum())}
-    best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta)
+    best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta, site_weights)
     log(f"best checkpoint: {best} ({json.dumps(meta['thresholds'])})")
     if plot_training_curves(out / "metrics.jsonl", out / "curves.png"):
         log(f"training curves: {out / 'curves.png'}")
     if config.ship:
-        shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta)
+        shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta, site_weights)
         log(f"shipped checkpoint: {shipped}")
     return best
+
+
+def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, log) -> SiteFit | None:
+    """The bug-site scorer (training/sites.py), its combiner with this network's bugs head and the report
+    threshold; None when turned off or when validation lacks clean or buggy code to fit them on."""
+    train, validation = corpus.bug_samples.get("train", []), corpus.bug_samples.get("validation", [])
+    if config.site_epochs <= 0 or not train or len({s.buggy for s in validation}) < 2:
+        return None
+    engine = GraphSAGEEngine(model.config, model.numpy_weights())
+    head = np.full(len(validation), 0.5)
+    built = [i for i, s in enumerate(validation) if corpus.table.has(s.source)]
+    for start in range(0, len(built), config.batch_size):
+        chunk = built[start: start + config.batch_size]
+        batch = corpus.table.batch([corpus.table.position(validation[i].source) for i in chunk])
+        head[chunk] = engine.forward(batch, embedding=False).bug_probs.max(axis=1)
+    return fit_site_model(train, validation, head, false_alarm_rate=config.bug_false_alarm_rate, seed=config.seed,
+                          epochs=config.site_epochs, log=log)
 
 
 @torch.no_grad()

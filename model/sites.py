@@ -1,0 +1,369 @@
+"""Bug sites: the expressions where a one-token bug can hide, scored one by one from what surrounds them.
+
+Owns `find_sites` (a parsed source -> `BugSites`: each site's type, 1-based line and column, and the
+hashed ids of its local features), `SiteModel` (a logistic score per site over those ids, joined with
+the bugs head into one probability per site) and the tables that say which bug kinds each site type
+can hold. Why: a graph node is a whole function, so `f(b, a)` for `f(a, b)` or `<` for `<=` is a few
+counts among hundreds in its vector. Scored where it happens, from the names and operators around
+it, the same change stands out, and the report can name the line and column.
+
+Leaves to others: parsing (model/graph.py), training the weights (training/sites.py), turning the
+scores into reports (model/predictor.py). Feature ids are CRC32 hashes of short strings, so they are
+the same on every machine and run; `SITE_FEATURES_VERSION` changes whenever what is hashed changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.scan import operand_shape
+
+__all__ = [
+    "SITE_BUCKETS",
+    "SITE_FEATURES_VERSION",
+    "SITE_KINDS",
+    "SITE_TYPES",
+    "BugSites",
+    "SiteModel",
+    "find_sites",
+    "kind_at",
+    "site_model_from",
+]
+
+SITE_FEATURES_VERSION = "sites-v1"
+SITE_BITS = 18
+SITE_BUCKETS = 1 << SITE_BITS
+_MASK = SITE_BUCKETS - 1
+
+SITE_TYPES: tuple[str, ...] = ("name", "binary", "compare", "boolean", "constant", "call", "condition")
+SITE_KINDS: Mapping[str, tuple[str, ...]] = {
+    "name": ("variable_misuse",),
+    "binary": ("wrong_binary_operator", "swapped_operands"),
+    "compare": ("wrong_comparison_operator", "swapped_operands", "negated_condition"),
+    "boolean": ("wrong_boolean_operator",),
+    "constant": ("off_by_one", "wrong_literal"),
+    "call": ("swapped_arguments",),
+    "condition": ("negated_condition",),
+}
+"""The bug kinds a site of each type can hold; a reported site takes the one the bugs head favours."""
+
+_NAME, _BINARY, _COMPARE, _BOOLEAN, _CONSTANT, _CALL, _CONDITION = range(len(SITE_TYPES))
+
+_SYMBOLS: dict[type, str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+    ast.MatMult: "@", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in", ast.And: "and", ast.Or: "or",
+}
+_MAX_ARGUMENTS = 4
+"""Positional arguments of a call that get features of their own."""
+_SMALL_INT = 16
+"""Integer constants up to this size are features by value; larger ones are one "big" feature."""
+
+
+@dataclass(frozen=True, slots=True)
+class BugSites:
+    """Parallel lists, one entry per site: its type (an index into SITE_TYPES), 1-based line and
+    column (the column is the AST's byte offset + 1, as the graph's nodes) and its feature ids."""
+
+    types: list[int]
+    lines: list[int]
+    columns: list[int]
+    features: list[list[int]]
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+
+def _hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
+
+
+def _label(node: ast.AST) -> str:
+    """What a reader calls an operand: its name, attribute, callee, constant or node type."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return "." + node.attr
+    if isinstance(node, ast.Call):
+        return "call:" + _label(node.func)
+    if isinstance(node, ast.Constant):
+        return "c:" + repr(node.value)[:12]
+    if isinstance(node, ast.Subscript):
+        return "sub:" + _label(node.value)
+    return type(node).__name__
+
+
+_NOT_SITES = frozenset({"ctx", "op", "ops"})
+"""Fields that only hold operator and context singletons: never a site, never above one."""
+_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _fields(node_type: type[ast.AST]) -> tuple[str, ...]:
+    fields = _FIELDS.get(node_type)
+    if fields is None:
+        fields = _FIELDS[node_type] = tuple(f for f in node_type._fields if f not in _NOT_SITES)
+    return fields
+
+
+_CONDITIONS = (ast.If, ast.While, ast.IfExp, ast.Assert)
+
+
+class _Finder:
+    """One walk over the tree; variable reads are finished afterwards, once every binding is known."""
+
+    def __init__(self) -> None:
+        self.sites = BugSites([], [], [], [])
+        self.params: set[str] = set()
+        self.stores: dict[str, list[tuple[int, int]]] = {}
+        self.counts: dict[str, int] = {}
+        self.reads: list[tuple[ast.Name, ast.AST | None]] = []
+
+    def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
+        self.sites.types.append(kind)
+        self.sites.lines.append(node.lineno)  # type: ignore[attr-defined]
+        self.sites.columns.append(node.col_offset + 1)  # type: ignore[attr-defined]
+        self.sites.features.append([_hash(text) for text in features])
+
+    def walk(self, tree: ast.AST) -> BugSites:
+        stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+        while stack:
+            node, parent = stack.pop()
+            self.visit(node, parent)
+            for field in _fields(type(node)):
+                value = getattr(node, field, None)
+                if type(value) is list:
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            stack.append((item, node))
+                elif isinstance(value, ast.AST):
+                    stack.append((value, node))
+        for name, parent in self.reads:
+            self.read(name, parent)
+        return self.sites
+
+    def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
+        t = type(node)
+        if t is ast.Name:
+            self.name(node, parent)  # type: ignore[arg-type]
+        elif t is ast.arg:
+            self.params.add(node.arg)  # type: ignore[attr-defined]
+        elif t is ast.Constant:
+            self.constant(node, parent)  # type: ignore[arg-type]
+        elif t is ast.BinOp:
+            self.operator(node, node.left, node.right, parent)  # type: ignore[arg-type, attr-defined]
+        elif t is ast.Compare:
+            self.compare(node, parent)  # type: ignore[arg-type]
+        elif t is ast.Call:
+            if len(node.args) >= 2:  # type: ignore[attr-defined]
+                self.call(node)  # type: ignore[arg-type]
+        elif t is ast.AugAssign:
+            self.operator(node, node.target, node.value, parent)  # type: ignore[arg-type, attr-defined]
+        elif t is ast.BoolOp:
+            self.boolean(node, parent)  # type: ignore[arg-type]
+        if t in _CONDITIONS:
+            self.condition(node)  # type: ignore[arg-type]
+
+    def name(self, node: ast.Name, parent: ast.AST | None) -> None:
+        name = node.id
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if type(node.ctx) is ast.Load:
+            self.reads.append((node, parent))
+        else:
+            self.stores.setdefault(name, []).append((node.lineno, node.col_offset))
+
+    def read(self, node: ast.Name, parent: ast.AST | None) -> None:
+        """A read of one of the code's own variables (a parameter or a name it binds)."""
+        name = node.id
+        stores = self.stores.get(name, ())
+        is_param = name in self.params
+        if not stores and not is_param:
+            return
+        where = type(parent).__name__ if parent is not None else "-"
+        count = self.counts[name]
+        bound_before = is_param or any(place < (node.lineno, node.col_offset) for place in stores)
+        features = [f"n\x1f{name}", f"n-par\x1f{where}", f"n-v-par\x1f{name}\x1f{where}", f"n-once\x1f{count == 1}",
+                    f"n-param\x1f{is_param}", f"n-cnt\x1f{min(count, 5)}", f"n-def-before\x1f{bound_before}"]
+        features.extend(_read_context(node, parent))
+        self.add(_NAME, node, features)
+
+    def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
+        op = _SYMBOLS.get(type(node.op), "?")
+        self.add(_BINARY, node, _operands("b", op, left, right, parent))
+
+    def compare(self, node: ast.Compare, parent: ast.AST | None) -> None:
+        op = _SYMBOLS.get(type(node.ops[0]), "?")
+        features = _operands("c", op, node.left, node.comparators[0], parent)
+        features.append(f"c-n\x1f{len(node.ops)}")
+        self.add(_COMPARE, node, features)
+
+    def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
+        op = _SYMBOLS.get(type(node.op), "?")
+        where = type(parent).__name__ if parent is not None else "-"
+        types = "\x1f".join(type(v).__name__ for v in node.values[:3])
+        labels = "\x1f".join(_label(v) for v in node.values[:2])
+        self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
+                                  f"o-nm\x1f{op}\x1f{labels}"])
+
+    def constant(self, node: ast.Constant, parent: ast.AST | None) -> None:
+        value = node.value
+        if not (value is None or type(value) is bool or type(value) is int):
+            return
+        text = "bigint" if type(value) is int and abs(value) > _SMALL_INT else repr(value)
+        where = type(parent).__name__ if parent is not None else "-"
+        features = [f"k\x1f{text}", f"k-par\x1f{text}\x1f{where}"]
+        features.extend(_constant_context(node, text, parent))
+        self.add(_CONSTANT, node, features)
+
+    def call(self, node: ast.Call) -> None:
+        callee = _label(node.func)
+        args = node.args[:_MAX_ARGUMENTS]
+        labels = [_label(a) for a in args]
+        features = [f"a\x1f{callee}", f"a-n\x1f{callee}\x1f{len(node.args)}"]
+        features.extend(f"a-pos\x1f{callee}\x1f{i}\x1f{label}" for i, label in enumerate(labels))
+        for i in range(len(labels) - 1):
+            features.append(f"a-pair\x1f{callee}\x1f{labels[i]}\x1f{labels[i + 1]}")
+            features.append(f"a-ord\x1f{labels[i]}\x1f{labels[i + 1]}")
+        features.extend(f"a-sh\x1f{callee}\x1f{i}\x1f{operand_shape(a)}" for i, a in enumerate(args))
+        self.add(_CALL, node, features)
+
+    def condition(self, node: ast.If | ast.While | ast.IfExp | ast.Assert) -> None:
+        test = node.test
+        negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+        tested = test.operand if isinstance(test, ast.UnaryOp) and negated else test
+        body = node.body if isinstance(node, ast.If | ast.While) else [node.body] if isinstance(node, ast.IfExp) else []
+        first = type(body[0]).__name__ if body else "-"
+        features = [f"t\x1f{type(node).__name__}\x1f{negated}", f"t-sh\x1f{negated}\x1f{operand_shape(tested)}",
+                    f"t-first\x1f{negated}\x1f{first}", f"t-nm\x1f{negated}\x1f{_label(tested)}"]
+        if isinstance(node, ast.If) and isinstance(node.body[0], ast.Return | ast.Raise):
+            exit_ = node.body[0]
+            value = exit_.value if isinstance(exit_, ast.Return) else None
+            features.append(f"t-exit\x1f{negated}\x1f{type(exit_).__name__}\x1f{_label(value) if value else '-'}")
+        self.add(_CONDITION, test, features)
+
+
+def _operands(prefix: str, op: str, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> list[str]:
+    """An operator with what it applies to: shapes, labels, each side alone, its parent, node types."""
+    where = type(parent).__name__ if parent is not None else "-"
+    left_label, right_label = _label(left), _label(right)
+    return [f"{prefix}\x1f{op}", f"{prefix}-sh\x1f{op}\x1f{operand_shape(left)}\x1f{operand_shape(right)}",
+            f"{prefix}-nm\x1f{op}\x1f{left_label}\x1f{right_label}", f"{prefix}-l\x1f{op}\x1f{left_label}",
+            f"{prefix}-r\x1f{op}\x1f{right_label}", f"{prefix}-par\x1f{op}\x1f{where}",
+            f"{prefix}-ty\x1f{op}\x1f{type(left).__name__}\x1f{type(right).__name__}"]
+
+
+def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
+    """What a variable read is part of: an attribute, a call argument, an operation, an index, an assignment."""
+    name = node.id
+    if isinstance(parent, ast.Attribute):
+        return [f"n-attr\x1f{name}\x1f{parent.attr}", f"n-attr2\x1f{parent.attr}"]
+    if isinstance(parent, ast.Call):
+        for position, arg in enumerate(parent.args):
+            if arg is node:
+                callee = _label(parent.func)
+                return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
+        return []
+    if isinstance(parent, ast.BinOp):
+        other = parent.right if parent.left is node else parent.left
+        return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(other)}"]
+    if isinstance(parent, ast.Compare):
+        other = parent.comparators[0] if parent.left is node else parent.left
+        return [f"n-cmp\x1f{name}\x1f{_label(other)}"]
+    if isinstance(parent, ast.Subscript):
+        other = parent.value if parent.slice is node else parent.slice
+        return [f"n-sub\x1f{name}\x1f{_label(other)}"]
+    if isinstance(parent, ast.Assign):
+        return [f"n-asg\x1f{name}\x1f{_label(parent.targets[0])}"]
+    return []
+
+
+def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> list[str]:
+    """What a constant is part of: an operation, a comparison, a call argument, a keyword, an index, a return."""
+    if isinstance(parent, ast.BinOp):
+        other = parent.left if parent.right is node else parent.right
+        return [f"k-bin\x1f{text}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{_label(other)}"]
+    if isinstance(parent, ast.Compare):
+        other = parent.left if parent.left is not node else parent.comparators[0]
+        return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{_label(other)}"]
+    if isinstance(parent, ast.Call):
+        for position, arg in enumerate(parent.args):
+            if arg is node:
+                return [f"k-arg\x1f{_label(parent.func)}\x1f{position}\x1f{text}"]
+        return []
+    if isinstance(parent, ast.keyword):
+        return [f"k-kw\x1f{parent.arg}\x1f{text}"]
+    if isinstance(parent, ast.Subscript):
+        return [f"k-sub\x1f{text}\x1f{_label(parent.value)}"]
+    if isinstance(parent, ast.Return):
+        return [f"k-ret\x1f{text}"]
+    return []
+
+
+def find_sites(tree: ast.AST) -> BugSites:
+    """Every bug site of a parsed source, in the order a pre-order walk meets them (variable reads last)."""
+    return _Finder().walk(tree)
+
+
+@dataclass(frozen=True)
+class SiteModel:
+    """Per-site logits: a weight per hashed feature, summed, plus a bias per site type. `combiner`
+    (site logit weight, bugs-head logit weight, bias) turns a site's logit and the head's strongest
+    kind into the probability that the bug is there; fitted on validation code (training/sites.py)."""
+
+    weight: np.ndarray
+    type_bias: np.ndarray
+    combiner: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if self.weight.shape != (SITE_BUCKETS,) or self.type_bias.shape != (len(SITE_TYPES),):
+            raise ValueError(f"site model weights must be ({SITE_BUCKETS},) and ({len(SITE_TYPES)},), "
+                             f"got {self.weight.shape} and {self.type_bias.shape}")
+        if len(self.combiner) != 3:
+            raise ValueError(f"the site combiner has 3 weights, got {len(self.combiner)}")
+
+    def logits(self, sites: BugSites) -> np.ndarray:
+        """(len(sites),) float64 logit of each site holding a bug, before the combiner."""
+        if not len(sites):
+            return np.zeros(0)
+        ids = np.fromiter((i for features in sites.features for i in features), dtype=np.intp)
+        sizes = np.fromiter((len(features) for features in sites.features), dtype=np.intp, count=len(sites))
+        sums = np.zeros(len(sites))
+        present = sizes > 0
+        if ids.size:
+            starts = np.cumsum(sizes) - sizes
+            sums[present] = np.add.reduceat(self.weight[ids].astype(np.float64), starts[present])
+        return sums + self.type_bias[np.asarray(sites.types, dtype=np.intp)]
+
+    def probabilities(self, sites: BugSites, head_probability: float) -> np.ndarray:
+        """(len(sites),) probability that the bug is at each site, given the head's strongest kind."""
+        w_site, w_head, bias = self.combiner
+        p = min(max(head_probability, 1e-6), 1 - 1e-6)
+        z = w_site * self.logits(sites) + w_head * np.log(p / (1 - p)) + bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def kind_at(site_type: int, kind_probabilities: Mapping[str, float]) -> str:
+    """The kind a site of `site_type` most likely holds, by the bugs head's probabilities."""
+    kinds = SITE_KINDS[SITE_TYPES[site_type]]
+    return max(kinds, key=lambda kind: kind_probabilities.get(kind, 0.0))
+
+
+def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteModel | None:
+    """The scorer a checkpoint holds (its "bug_sites." tensors and `training["bug_sites"]`), or None when
+    it holds none, or one fitted on other site features (an older SITE_FEATURES_VERSION)."""
+    if not tensors or not isinstance(meta, dict) or meta.get("version") != SITE_FEATURES_VERSION:
+        return None
+    combiner = meta.get("combiner")
+    weight, type_bias = tensors.get("weight"), tensors.get("type_bias")
+    if weight is None or type_bias is None or not isinstance(combiner, list):
+        return None
+    try:
+        return SiteModel(np.asarray(weight, np.float32), np.asarray(type_bias, np.float64),
+                         tuple(float(w) for w in combiner))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
