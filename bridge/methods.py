@@ -66,7 +66,7 @@ def prediction_result(prediction: Any, *, top_k: int, include_embedding: bool, m
         "confidence": float(prediction.confidence),
         "next_function": None,
         "predicted_imports": [suggestion.module for suggestion in imports],
-        "potential_bugs": [bug.kind for bug in bugs],
+        "potential_bugs": list(dict.fromkeys(bug.kind for bug in bugs)),  # two sites may hold one kind
         "imports": [{"module": s.module, "score": float(s.score), "statement": s.statement} for s in imports],
         "bugs": [{"kind": b.kind, "score": float(b.score), "line": b.line, "column": b.column} for b in bugs],
         "model": model,

@@ -40,7 +40,7 @@ from model.prediction import (
     Prediction,
 )
 from model.project import ImportContext, ProjectView
-from model.sites import SiteModel, kind_at, site_model_from
+from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
 __all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
@@ -145,6 +145,14 @@ class Predictor:
                     "model_size_mb": 0.0, "parameters": 0, "feature_dim": FEATURE_DIM, "heads": {},
                     "device": "cpu", "training": {}, "reason": self._error}
         config = loaded.config
+        heads = {
+            "embedding": {"size": config.embedding_dim},
+            "confidence": {"size": 1},
+            "imports": {"size": config.num_imports},
+            "bugs": {"size": config.num_bug_kinds},
+        }
+        if loaded.site_model is not None:
+            heads["bug_sites"] = {"size": SITE_BUCKETS}
         return {
             "status": "loaded",
             "version": config.version,
@@ -153,12 +161,7 @@ class Predictor:
             "model_size_mb": round(loaded.parameters * 4 / 2**20, 3),
             "parameters": loaded.parameters,
             "feature_dim": config.feature_dim,
-            "heads": {
-                "embedding": {"size": config.embedding_dim},
-                "confidence": {"size": 1},
-                "imports": {"size": config.num_imports},
-                "bugs": {"size": config.num_bug_kinds},
-            },
+            "heads": heads,
             "device": "cpu",
             "training": {k: v for k, v in loaded.training.items() if k not in _MODEL_TABLES},
             "reason": loaded.reason,
@@ -382,7 +385,7 @@ def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset
     them, else each kind the bugs head reports, at the node its location head picks."""
     if top_k <= 0:
         return []
-    if model.site_model is not None and graph.sites is not None and len(graph.sites):
+    if model.site_model is not None and graph.sites is not None:  # no site: nowhere for such a bug to hide
         return _site_bugs(model, model.site_model, probs, graph, top_k)
     line = column = None
     if graph.num_nodes > 1:

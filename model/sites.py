@@ -69,19 +69,37 @@ _SMALL_INT = 16
 @dataclass(frozen=True, slots=True)
 class BugSites:
     """Parallel lists, one entry per site: its type (an index into SITE_TYPES), 1-based line and
-    column (the column is the AST's byte offset + 1, as the graph's nodes) and its feature ids."""
+    column (the column is the AST's byte offset + 1, as the graph's nodes) and how many feature ids
+    it has; `ids` holds every site's ids, one site after another (flat, so scoring is one gather)."""
 
     types: list[int]
     lines: list[int]
     columns: list[int]
-    features: list[list[int]]
+    sizes: list[int]
+    ids: list[int]
 
     def __len__(self) -> int:
         return len(self.types)
 
+    def features(self, site: int) -> list[int]:
+        """The feature ids of one site."""
+        start = sum(self.sizes[:site])
+        return self.ids[start: start + self.sizes[site]]
+
+
+_IDS: dict[str, int] = {}
+"""Feature text -> id, remembered: most texts recur from one request to the next ("b\x1f+")."""
+_MAX_REMEMBERED = 200_000
+
 
 def _hash(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
+    known = _IDS.get(text)
+    if known is not None:
+        return known
+    if len(_IDS) >= _MAX_REMEMBERED:
+        _IDS.clear()
+    value = _IDS[text] = zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
+    return value
 
 
 def _label(node: ast.AST) -> str:
@@ -118,7 +136,7 @@ class _Finder:
     """One walk over the tree; variable reads are finished afterwards, once every binding is known."""
 
     def __init__(self) -> None:
-        self.sites = BugSites([], [], [], [])
+        self.sites = BugSites([], [], [], [], [])
         self.params: set[str] = set()
         self.stores: dict[str, list[tuple[int, int]]] = {}
         self.counts: dict[str, int] = {}
@@ -128,7 +146,10 @@ class _Finder:
         self.sites.types.append(kind)
         self.sites.lines.append(node.lineno)  # type: ignore[attr-defined]
         self.sites.columns.append(node.col_offset + 1)  # type: ignore[attr-defined]
-        self.sites.features.append([_hash(text) for text in features])
+        self.sites.sizes.append(len(features))
+        ids = self.sites.ids
+        for text in features:
+            ids.append(_hash(text))
 
     def walk(self, tree: ast.AST) -> BugSites:
         stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
@@ -330,14 +351,13 @@ class SiteModel:
         """(len(sites),) float64 logit of each site holding a bug, before the combiner."""
         if not len(sites):
             return np.zeros(0)
-        ids = np.fromiter((i for features in sites.features for i in features), dtype=np.intp)
-        sizes = np.fromiter((len(features) for features in sites.features), dtype=np.intp, count=len(sites))
+        sizes = np.array(sites.sizes, dtype=np.intp)
         sums = np.zeros(len(sites))
         present = sizes > 0
-        if ids.size:
+        if sites.ids:
             starts = np.cumsum(sizes) - sizes
-            sums[present] = np.add.reduceat(self.weight[ids].astype(np.float64), starts[present])
-        return sums + self.type_bias[np.asarray(sites.types, dtype=np.intp)]
+            sums[present] = np.add.reduceat(self.weight[sites.ids].astype(np.float64), starts[present])
+        return sums + self.type_bias[sites.types]
 
     def probabilities(self, sites: BugSites, head_probability: float) -> np.ndarray:
         """(len(sites),) probability that the bug is at each site, given the head's strongest kind."""

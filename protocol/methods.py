@@ -208,10 +208,12 @@ class SuggestedImport(_Result):
 
 
 class LikelyBug(_Result):
+    """A likely bug: the expression it is probably in (where the model scores bug sites), else the function."""
+
     kind: str = Field(description="Bug kind, e.g. 'syntax_error'.")
     score: Probability
-    line: OneBased | None = Field(description="Where, when known.")
-    column: OneBased | None = Field(description="Where, when known.")
+    line: OneBased | None = Field(description="Line where the suspect expression (or function) starts, when known.")
+    column: OneBased | None = Field(description="Column where it starts, when known.")
 
 
 class ModelSummary(_Result):
@@ -226,7 +228,7 @@ class PredictResult(_Result):
     confidence: Probability = Field(description="Probability the code is correct (0 if it does not parse).")
     next_function: str | None = Field(description="Always null: no head predicts it yet.")
     predicted_imports: list[str] = Field(description="Modules of `imports`, best first.")
-    potential_bugs: list[str] = Field(description="Kinds of `bugs`, most likely first.")
+    potential_bugs: list[str] = Field(description="The distinct kinds of `bugs`, most likely first.")
     imports: list[SuggestedImport] = Field(description="At most `top_k`, best first.")
     bugs: list[LikelyBug] = Field(description="At most `top_k`, most likely first.")
     embedding: list[FiniteFloat] | SkipJsonSchema[None] = Field(

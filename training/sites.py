@@ -82,9 +82,8 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
             continue
         if len(sites):
             first_site[index] = len(types)
-        for features in sites.features:
-            ids.extend(features)
-            lengths.append(len(features))
+        ids.extend(sites.ids)
+        lengths.extend(sites.sizes)
         types.extend(sites.types)
         labels.extend(_labels(sample, sites))
         owners.extend([index] * len(sites))

@@ -1,0 +1,178 @@
+"""Bug sites: where they are found, what their features see, how they are scored and reported."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+from model.checkpoint import load_checkpoint
+from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import CHECKPOINT_ENV, Predictor
+from model.sites import (
+    SITE_BUCKETS,
+    SITE_FEATURES_VERSION,
+    SITE_KINDS,
+    SITE_TYPES,
+    SiteModel,
+    find_sites,
+    kind_at,
+    site_model_from,
+)
+from tests.helpers import write_checkpoint
+
+SOURCE = """\
+def clip(items, limit):
+    total = 0
+    for i in range(len(items)):
+        if items[i] > limit and not total:
+            total += items[i] * 2
+    return max(total, limit)
+"""
+
+
+def sites_of(source: str) -> set[tuple[str, int, int]]:
+    found = find_sites(ast.parse(source))
+    return {(SITE_TYPES[t], line, column) for t, line, column in zip(found.types, found.lines, found.columns,
+                                                                      strict=True)}
+
+
+def features_at(source: str, site_type: str, line: int) -> list[int]:
+    found = find_sites(ast.parse(source))
+    return next(found.features(i) for i, (t, site_line) in enumerate(zip(found.types, found.lines, strict=True))
+                if SITE_TYPES[t] == site_type and site_line == line)
+
+
+def test_every_kind_of_site_is_found_at_its_line_and_1_based_column():
+    expected = {
+        ("constant", 2, 13),  # total = 0
+        ("compare", 4, 12), ("boolean", 4, 12), ("condition", 4, 12),  # items[i] > limit and not total
+        ("binary", 5, 13), ("binary", 5, 22), ("constant", 5, 33),  # total += items[i] * 2
+        ("call", 6, 12),  # max(total, limit)
+        ("name", 4, 23), ("name", 6, 16),  # reads of limit and total
+    }
+    assert expected <= sites_of(SOURCE)
+
+
+def test_only_the_codes_own_variables_are_name_sites():
+    names = {(line, column) for kind, line, column in sites_of(SOURCE) if kind == "name"}
+    assert (3, 24) in names  # items, a parameter
+    assert (3, 14) not in names and (3, 20) not in names  # range and len: builtins, never bound here
+
+
+def test_a_one_argument_call_is_not_a_site_and_a_string_is_not_a_constant_site():
+    found = sites_of('def f(x):\n    print(x)\n    return "text"\n')
+    assert {kind for kind, *_ in found} == {"name"}
+
+
+def test_swapping_two_arguments_changes_the_call_sites_features():
+    before = features_at("def f(a, b):\n    return g(a, b)\n", "call", 2)
+    after = features_at("def f(a, b):\n    return g(b, a)\n", "call", 2)
+    assert set(before) != set(after)
+
+
+def test_a_different_operator_changes_the_operator_sites_features():
+    assert set(features_at("def f(a):\n    return a < 3\n", "compare", 2)) != \
+        set(features_at("def f(a):\n    return a <= 3\n", "compare", 2))
+
+
+def test_feature_ids_do_not_depend_on_the_process_hash_seed():
+    code = "import ast, sys\nfrom model.sites import find_sites\nprint(find_sites(ast.parse(sys.argv[1])).ids)"
+    runs = {
+        subprocess.run([sys.executable, "-c", code, SOURCE], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }
+    assert len(runs) == 1
+
+
+def test_each_site_type_names_the_kinds_it_can_hold_and_the_head_picks_among_them():
+    assert set(SITE_KINDS) == set(SITE_TYPES)
+    compare = SITE_TYPES.index("compare")
+    assert kind_at(compare, {"negated_condition": 0.2, "swapped_operands": 0.7, "variable_misuse": 0.9}) \
+        == "swapped_operands"
+
+
+def scorer(favoured: list[int] | None = None, combiner: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> SiteModel:
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    for bucket in favoured or []:
+        weight[bucket] = 10.0
+    return SiteModel(weight, np.full(len(SITE_TYPES), -5.0), combiner)
+
+
+def test_a_sites_logit_is_its_buckets_weights_summed_plus_its_types_bias():
+    found = find_sites(ast.parse(SOURCE))
+    first = found.features(0)
+    model = scorer([first[0]])
+    logits = model.logits(found)
+    assert logits.shape == (len(found),)
+    assert logits[0] == pytest.approx(5.0 + 10.0 * (first.count(first[0]) - 1))
+    others = [i for i in range(len(found)) if first[0] not in found.features(i)]
+    assert others and np.all(logits[others] == -5.0)
+
+
+def test_the_combiner_joins_the_site_and_the_bugs_head_into_a_probability():
+    found = find_sites(ast.parse(SOURCE))
+    model = scorer(combiner=(1.0, 1.0, 0.0))  # every site at logit -5
+    assert model.probabilities(found, 0.5) == pytest.approx(np.full(len(found), 1 / (1 + np.exp(5.0))))
+    assert np.all(model.probabilities(found, 0.99) > model.probabilities(found, 0.5))
+
+
+def test_weights_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match="site model weights"):
+        SiteModel(np.zeros(10, np.float32), np.zeros(len(SITE_TYPES)), (1.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [None, {"version": "sites-v0", "combiner": [1, 0, 0]}, {"version": SITE_FEATURES_VERSION},
+     {"version": SITE_FEATURES_VERSION, "combiner": [1, 0]}],
+    ids=["no metadata", "other site features", "no combiner", "a short combiner"],
+)
+def test_a_checkpoint_without_a_usable_site_scorer_gives_none(meta):
+    tensors = {"weight": np.zeros(SITE_BUCKETS, np.float32), "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+    assert site_model_from(tensors, meta) is None
+
+
+def site_checkpoint(path, favoured: str, threshold: float = 0.5):
+    """A checkpoint whose site scorer puts the bug at every site with the feature text `favoured`."""
+    bucket = zlib.crc32(favoured.encode()) & (SITE_BUCKETS - 1)
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    weight[bucket] = 20.0
+    tensors = {"weight": weight, "type_bias": np.full(len(SITE_TYPES), -10.0, np.float32)}
+    training = {"trained": True, "thresholds": {"bugs": threshold},
+                "bug_sites": {"version": SITE_FEATURES_VERSION, "combiner": [1.0, 0.0, 0.0]}}
+    return write_checkpoint(path, ["os"], training=training, site_weights=tensors)
+
+
+def test_site_tensors_round_trip_beside_the_network_and_count_as_parameters(tmp_path, monkeypatch):
+    path = site_checkpoint(tmp_path / "sites.safetensors", "a\x1fmax")
+    checkpoint = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    assert set(checkpoint.site_weights) == {"weight", "type_bias"}
+    assert not any(name.startswith("bug_sites") for name in checkpoint.weights)
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    predictor = Predictor(path)
+    predictor.load()
+    plain = Predictor(write_checkpoint(tmp_path / "plain.safetensors", ["os"]))
+    plain.load()
+    assert predictor.info()["parameters"] == plain.info()["parameters"] + SITE_BUCKETS + len(SITE_TYPES)
+
+
+def test_the_daemon_reports_the_likeliest_site_with_its_line_column_and_a_kind_it_can_hold(tmp_path):
+    predictor = Predictor(site_checkpoint(tmp_path / "sites.safetensors", "a\x1fmax"))
+    predictor.load()
+    prediction = predictor.predict_sources([SOURCE])[0]
+    assert [(bug.kind, bug.line, bug.column) for bug in prediction.bugs] == [("swapped_arguments", 6, 12)]
+    assert prediction.bugs[0].score == pytest.approx(1 / (1 + np.exp(-10.0)))
+
+
+def test_code_without_a_likely_site_gets_no_bug_report(tmp_path):
+    predictor = Predictor(site_checkpoint(tmp_path / "sites.safetensors", "a\x1fmax"))
+    predictor.load()
+    assert predictor.predict_sources(["def f(x):\n    return x + 1\n"])[0].bugs == []
+    assert predictor.predict_sources(["x = 'no sites at all'\n"])[0].bugs == []
