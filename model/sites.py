@@ -18,6 +18,7 @@ import ast
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -131,6 +132,19 @@ def _fields(node_type: type[ast.AST]) -> tuple[str, ...]:
 
 _CONDITIONS = (ast.If, ast.While, ast.IfExp, ast.Assert)
 
+# The AST classes the walk compares node types with, bound once: compiled, each is a C static, where
+# `ast.Name` looks `Name` up in the module's dict at every comparison (as in model/scan.py).
+_AST_NODE: Final = ast.AST
+_NAME_NODE: Final = ast.Name
+_ARG_NODE: Final = ast.arg
+_CONSTANT_NODE: Final = ast.Constant
+_BINOP_NODE: Final = ast.BinOp
+_COMPARE_NODE: Final = ast.Compare
+_CALL_NODE: Final = ast.Call
+_AUGASSIGN_NODE: Final = ast.AugAssign
+_BOOLOP_NODE: Final = ast.BoolOp
+_LOAD: Final = ast.Load
+
 
 class _Finder:
     """One walk over the tree; variable reads are finished afterwards, once every binding is known."""
@@ -160,9 +174,9 @@ class _Finder:
                 value = getattr(node, field, None)
                 if type(value) is list:
                     for item in value:
-                        if isinstance(item, ast.AST):
+                        if isinstance(item, _AST_NODE):
                             stack.append((item, node))
-                elif isinstance(value, ast.AST):
+                elif isinstance(value, _AST_NODE):
                     stack.append((value, node))
         for name, parent in self.reads:
             self.read(name, parent)
@@ -170,22 +184,22 @@ class _Finder:
 
     def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
         t = type(node)
-        if t is ast.Name:
+        if t is _NAME_NODE:
             self.name(node, parent)  # type: ignore[arg-type]
-        elif t is ast.arg:
+        elif t is _ARG_NODE:
             self.params.add(node.arg)  # type: ignore[attr-defined]
-        elif t is ast.Constant:
+        elif t is _CONSTANT_NODE:
             self.constant(node, parent)  # type: ignore[arg-type]
-        elif t is ast.BinOp:
+        elif t is _BINOP_NODE:
             self.operator(node, node.left, node.right, parent)  # type: ignore[arg-type, attr-defined]
-        elif t is ast.Compare:
+        elif t is _COMPARE_NODE:
             self.compare(node, parent)  # type: ignore[arg-type]
-        elif t is ast.Call:
+        elif t is _CALL_NODE:
             if len(node.args) >= 2:  # type: ignore[attr-defined]
                 self.call(node)  # type: ignore[arg-type]
-        elif t is ast.AugAssign:
+        elif t is _AUGASSIGN_NODE:
             self.operator(node, node.target, node.value, parent)  # type: ignore[arg-type, attr-defined]
-        elif t is ast.BoolOp:
+        elif t is _BOOLOP_NODE:
             self.boolean(node, parent)  # type: ignore[arg-type]
         if t in _CONDITIONS:
             self.condition(node)  # type: ignore[arg-type]
@@ -193,7 +207,7 @@ class _Finder:
     def name(self, node: ast.Name, parent: ast.AST | None) -> None:
         name = node.id
         self.counts[name] = self.counts.get(name, 0) + 1
-        if type(node.ctx) is ast.Load:
+        if type(node.ctx) is _LOAD:
             self.reads.append((node, parent))
         else:
             self.stores.setdefault(name, []).append((node.lineno, node.col_offset))
