@@ -152,7 +152,7 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS) -> CodeGr
     edge_index, edge_type = _edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units),
-                     find_sites(tree))
+                     find_sites(tree, source))
 
 
 def _free_names(units: list[Unit]) -> frozenset[str]:

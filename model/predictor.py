@@ -409,10 +409,15 @@ def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: Code
     assert sites is not None
     site_probs = scorer.probabilities(sites, float(probs.max()))
     kinds = dict(zip(model.bug_kinds, probs.tolist(), strict=True))
-    reports = []
-    for i in np.argsort(-site_probs, kind="stable")[:top_k]:
+    reports: list[BugReport] = []
+    reported: set[tuple[int, int]] = set()
+    for i in np.argsort(-site_probs, kind="stable"):
         score = float(site_probs[i])
-        if score < model.bug_threshold:
+        if score < model.bug_threshold or len(reports) >= top_k:
             break
-        reports.append(BugReport(kind_at(sites.types[i], kinds), score, sites.lines[i], sites.columns[i]))
+        place = (sites.lines[i], sites.columns[i])
+        if place in reported:  # a condition and its comparison start at one place: one report there
+            continue
+        reported.add(place)
+        reports.append(BugReport(kind_at(sites.types[i], kinds), score, *place))
     return reports

@@ -15,6 +15,7 @@ the same on every machine and run; `SITE_FEATURES_VERSION` changes whenever what
 from __future__ import annotations
 
 import ast
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v1"
+SITE_FEATURES_VERSION = "sites-v2"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -67,11 +68,13 @@ _SMALL_INT = 16
 """Integer constants up to this size are features by value; larger ones are one "big" feature."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class BugSites:
     """Parallel lists, one entry per site: its type (an index into SITE_TYPES), 1-based line and
-    column (the column is the AST's byte offset + 1, as the graph's nodes) and how many feature ids
-    it has; `ids` holds every site's ids, one site after another (flat, so scoring is one gather)."""
+    column (in characters, as Python's tracebacks count them, when `find_sites` was given the
+    source; else the AST's UTF-8 byte offset + 1) and how many feature ids it has; `ids` holds every
+    site's ids, one site after another (flat, so scoring is one gather). Not frozen: a compiled
+    frozen dataclass cannot be unpickled, and graphs travel between processes."""
 
     types: list[int]
     lines: list[int]
@@ -91,31 +94,41 @@ class BugSites:
 _IDS: dict[str, int] = {}
 """Feature text -> id, remembered: most texts recur from one request to the next ("b\x1f+")."""
 _MAX_REMEMBERED = 200_000
+_MAX_REMEMBERED_LENGTH = 80
+"""Longer texts (long names) are hashed each time, so the memo stays a few MB whatever comes in."""
 
 
 def _hash(text: str) -> int:
     known = _IDS.get(text)
     if known is not None:
         return known
-    if len(_IDS) >= _MAX_REMEMBERED:
-        _IDS.clear()
-    value = _IDS[text] = zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
+    value = zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
+    if len(text) <= _MAX_REMEMBERED_LENGTH:
+        if len(_IDS) >= _MAX_REMEMBERED:
+            _IDS.clear()
+        _IDS[text] = value
     return value
 
 
 def _label(node: ast.AST) -> str:
-    """What a reader calls an operand: its name, attribute, callee, constant or node type."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return "." + node.attr
-    if isinstance(node, ast.Call):
-        return "call:" + _label(node.func)
-    if isinstance(node, ast.Constant):
-        return "c:" + repr(node.value)[:12]
-    if isinstance(node, ast.Subscript):
-        return "sub:" + _label(node.value)
-    return type(node).__name__
+    """What a reader calls an operand: its name, attribute, callee, constant or node type (a loop,
+    not recursion: `g()()()...` may nest deeper than the interpreter's stack)."""
+    prefix = ""
+    while True:
+        if isinstance(node, ast.Call):
+            prefix += "call:"
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            prefix += "sub:"
+            node = node.value
+        elif isinstance(node, ast.Name):
+            return prefix + node.id
+        elif isinstance(node, ast.Attribute):
+            return prefix + "." + node.attr
+        elif isinstance(node, ast.Constant):
+            return prefix + "c:" + repr(node.value)[:12]
+        else:
+            return prefix + type(node).__name__
 
 
 _NOT_SITES = frozenset({"ctx", "op", "ops"})
@@ -151,8 +164,10 @@ class _Finder:
 
     def __init__(self) -> None:
         self.sites = BugSites([], [], [], [], [])
+        self.first_store: dict[str, tuple[int, int]] = {}
+        self.read_counts: dict[str, int] = {}
+        self.unused = False
         self.params: set[str] = set()
-        self.stores: dict[str, list[tuple[int, int]]] = {}
         self.counts: dict[str, int] = {}
         self.reads: list[tuple[ast.Name, ast.AST | None]] = []
 
@@ -178,6 +193,9 @@ class _Finder:
                             stack.append((item, node))
                 elif isinstance(value, _AST_NODE):
                     stack.append((value, node))
+        for name, _ in self.reads:
+            self.read_counts[name.id] = self.read_counts.get(name.id, 0) + 1
+        self.unused = any(n not in self.read_counts for n in (*self.params, *self.first_store))
         for name, parent in self.reads:
             self.read(name, parent)
         return self.sites
@@ -210,21 +228,29 @@ class _Finder:
         if type(node.ctx) is _LOAD:
             self.reads.append((node, parent))
         else:
-            self.stores.setdefault(name, []).append((node.lineno, node.col_offset))
+            place = (node.lineno, node.col_offset)
+            first = self.first_store.get(name)
+            if first is None or place < first:
+                self.first_store[name] = place
 
     def read(self, node: ast.Name, parent: ast.AST | None) -> None:
         """A read of one of the code's own variables (a parameter or a name it binds)."""
         name = node.id
-        stores = self.stores.get(name, ())
+        first_store = self.first_store.get(name)
         is_param = name in self.params
-        if not stores and not is_param:
+        if first_store is None and not is_param:
             return
         where = type(parent).__name__ if parent is not None else "-"
         count = self.counts[name]
-        bound_before = is_param or any(place < (node.lineno, node.col_offset) for place in stores)
+        bound_before = is_param or (first_store is not None and first_store < (node.lineno, node.col_offset))
         features = [f"n\x1f{name}", f"n-par\x1f{where}", f"n-v-par\x1f{name}\x1f{where}", f"n-once\x1f{count == 1}",
                     f"n-param\x1f{is_param}", f"n-cnt\x1f{min(count, 5)}", f"n-def-before\x1f{bound_before}"]
         features.extend(_read_context(node, parent))
+        # a misused variable often leaves the one it replaced unread, or is read twice (`w * w`)
+        features.append(f"n-unused\x1f{self.unused}")
+        features.append(f"n-unused-reads\x1f{self.unused}\x1f{min(self.read_counts[name], 4)}")
+        if isinstance(parent, ast.BinOp | ast.Compare):
+            features.append(f"n-self-op\x1f{_label(_other_operand(node, parent)) == name}\x1f{self.unused}")
         self.add(_NAME, node, features)
 
     def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
@@ -292,6 +318,12 @@ def _operands(prefix: str, op: str, left: ast.AST, right: ast.AST, parent: ast.A
             f"{prefix}-ty\x1f{op}\x1f{type(left).__name__}\x1f{type(right).__name__}"]
 
 
+def _other_operand(node: ast.AST, parent: ast.BinOp | ast.Compare) -> ast.AST:
+    if isinstance(parent, ast.BinOp):
+        return parent.right if parent.left is node else parent.left
+    return parent.comparators[0] if parent.left is node else parent.left
+
+
 def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
     """What a variable read is part of: an attribute, a call argument, an operation, an index, an assignment."""
     name = node.id
@@ -304,11 +336,9 @@ def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
                 return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
         return []
     if isinstance(parent, ast.BinOp):
-        other = parent.right if parent.left is node else parent.left
-        return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(other)}"]
+        return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
     if isinstance(parent, ast.Compare):
-        other = parent.comparators[0] if parent.left is node else parent.left
-        return [f"n-cmp\x1f{name}\x1f{_label(other)}"]
+        return [f"n-cmp\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
     if isinstance(parent, ast.Subscript):
         other = parent.value if parent.slice is node else parent.slice
         return [f"n-sub\x1f{name}\x1f{_label(other)}"]
@@ -339,9 +369,26 @@ def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> 
     return []
 
 
-def find_sites(tree: ast.AST) -> BugSites:
-    """Every bug site of a parsed source, in the order a pre-order walk meets them (variable reads last)."""
-    return _Finder().walk(tree)
+def find_sites(tree: ast.AST, source: str | None = None) -> BugSites:
+    """Every bug site of a parsed source, in the order a pre-order walk meets them (variable reads last):
+    an enclosing site before the sites inside it. With `source`, columns count characters."""
+    sites = _Finder().walk(tree)
+    if source is not None and not source.isascii():
+        _to_character_columns(sites, _LINE_BREAK.split(source))
+    return sites
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""Where the tokenizer ends a line (str.splitlines also splits at form feeds and other separators)."""
+
+
+def _to_character_columns(sites: BugSites, lines: list[str]) -> None:
+    """The AST's columns are UTF-8 byte offsets; on lines with other characters, count characters."""
+    for i, line in enumerate(sites.lines):
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        if not text.isascii():
+            prefix = text.encode("utf-8", "surrogatepass")[: sites.columns[i] - 1]
+            sites.columns[i] = len(prefix.decode("utf-8", "replace")) + 1
 
 
 @dataclass(frozen=True)

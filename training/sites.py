@@ -45,25 +45,19 @@ class SiteData:
         return int(self.types.shape[0])
 
 
-def _char_column(lines: list[str], line: int, byte_column: int) -> int:
-    """The 1-based character column of the AST's 1-based byte column (the mutant's location is in characters)."""
-    if not 1 <= line <= len(lines) or lines[line - 1].isascii():
-        return byte_column
-    return len(lines[line - 1].encode("utf-8")[: byte_column - 1].decode("utf-8", errors="replace")) + 1
-
-
 def _labels(sample: BugSample, sites: BugSites) -> list[bool]:
-    """True for the site the sample's bug rewrote: at its line and column, of a type that holds its kind."""
+    """True for the site the sample's bug rewrote: at its line and column (both count characters), of
+    a type that holds its kind. Nested sites can start at one place (`a - b - c`, `f(a, b).g(c, d)`);
+    the rewritten node is the innermost of them, the last in `find_sites`'s order (a site's own sites
+    come after it)."""
+    labels = [False] * len(sites)
     if not sample.buggy or sample.kind is None:
-        return [False] * len(sites)
-    lines = sample.source.splitlines()
-    found = False
-    labels = []
-    for site_type, line, column in zip(sites.types, sites.lines, sites.columns, strict=True):
-        hit = (not found and line == sample.line and sample.kind in SITE_KINDS[SITE_TYPES[site_type]]
-               and _char_column(lines, line, column) == sample.column)
-        found = found or hit
-        labels.append(hit)
+        return labels
+    matches = [i for i, (site_type, line, column) in enumerate(zip(sites.types, sites.lines, sites.columns,
+                                                                    strict=True))
+               if line == sample.line and column == sample.column and sample.kind in SITE_KINDS[SITE_TYPES[site_type]]]
+    if matches:
+        labels[matches[-1]] = True
     return labels
 
 
@@ -77,7 +71,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
     first_site = np.full(len(samples), -1, dtype=np.int64)
     for index, sample in enumerate(samples):
         try:
-            sites = find_sites(parse_source(sample.source))
+            sites = find_sites(parse_source(sample.source), sample.source)
         except (SourceSyntaxError, SourceLimitError):
             continue
         if len(sites):
@@ -189,10 +183,12 @@ class SiteFit:
 
 
 def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], head_probability: np.ndarray, *,
-                   false_alarm_rate: float, seed: int = 0, epochs: int = 4, log=lambda message: None) -> SiteFit:
+                   false_alarm_rate: float, seed: int = 0, epochs: int = 4, log=lambda message: None
+                   ) -> SiteFit | None:
     """Site weights from the training samples; then, on validation samples (`head_probability`: the
     bugs head's strongest kind for each), the combiner and the threshold that at most
-    `false_alarm_rate` of clean validation code exceeds."""
+    `false_alarm_rate` of clean validation code exceeds. None when the fitted combiner gives the
+    sites no positive weight (`function_scores` and the daemon take the strongest site as the bug)."""
     train_sites = site_data(train)
     positives = int(train_sites.labels.sum())
     buggy = sum(s.buggy for s in train)
@@ -204,6 +200,9 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
     labels = np.array([s.buggy for s in validation], dtype=np.float64)
     usable = best > NO_SITES
     w, b = fit_logistic(np.c_[best[usable], _logit(head_probability[usable])], labels[usable], l2=1.0)
+    if w[0] <= 0:  # the strongest site would not be the likeliest bug: the sites tell nothing here
+        log(f"bug sites: not used (their combiner weight is {float(w[0]):.3f})")
+        return None
     model = SiteModel(weight, type_bias, (float(w[0]), float(w[1]), float(b)))
     scores = function_scores(model, best, head_probability)
     clean = scores[labels == 0]

@@ -807,7 +807,7 @@ def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, lo
         batch = corpus.table.batch([corpus.table.position(validation[i].source) for i in chunk])
         head[chunk] = engine.forward(batch, embedding=False).bug_probs.max(axis=1)
     return fit_site_model(train, validation, head, false_alarm_rate=config.bug_false_alarm_rate, seed=config.seed,
-                          epochs=config.site_epochs, log=log)
+                          epochs=config.site_epochs, log=log)  # None: the sites told nothing on validation
 
 
 @torch.no_grad()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import pickle
 import subprocess
 import sys
 import zlib
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from model.checkpoint import load_checkpoint
+from model.graph import build_graph
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import CHECKPOINT_ENV, Predictor
 from model.sites import (
@@ -36,8 +38,8 @@ def clip(items, limit):
 """
 
 
-def sites_of(source: str) -> set[tuple[str, int, int]]:
-    found = find_sites(ast.parse(source))
+def sites_of(source: str, text: str | None = None) -> set[tuple[str, int, int]]:
+    found = find_sites(ast.parse(source), text)
     return {(SITE_TYPES[t], line, column) for t, line, column in zip(found.types, found.lines, found.columns,
                                                                       strict=True)}
 
@@ -79,6 +81,31 @@ def test_swapping_two_arguments_changes_the_call_sites_features():
 def test_a_different_operator_changes_the_operator_sites_features():
     assert set(features_at("def f(a):\n    return a < 3\n", "compare", 2)) != \
         set(features_at("def f(a):\n    return a <= 3\n", "compare", 2))
+
+
+def test_columns_count_characters_when_the_source_is_given():
+    source = "def f(a, b):\n    s = 'héllo wörld' if a < b else 'ß'\n"
+    column = source.splitlines()[1].index("a < b") + 1
+    assert ("compare", 2, column) in sites_of(source, source)
+    assert ("compare", 2, column + 2) in sites_of(source)  # the AST's bytes: é and ö take two each
+
+
+def test_a_call_chain_deeper_than_the_interpreters_stack_is_fine():
+    found = find_sites(ast.parse("g" + "()" * 1200 + "(a, b)\n"))
+    assert [SITE_TYPES[t] for t in found.types] == ["call"]
+
+
+def test_a_graph_with_its_sites_survives_pickling():
+    graph = build_graph(SOURCE)
+    again = pickle.loads(pickle.dumps(graph))
+    assert again.sites == graph.sites and len(again.sites) > 0
+
+
+def test_a_read_counts_as_bound_before_only_after_the_first_binding():
+    before = features_at("def f():\n    x = 1\n    return x\n", "name", 3)
+    after = features_at("def f():\n    print(x)\n    x = 1\n", "name", 2)
+    assert zlib.crc32(b"n-def-before\x1fTrue") & (SITE_BUCKETS - 1) in before
+    assert zlib.crc32(b"n-def-before\x1fFalse") & (SITE_BUCKETS - 1) in after
 
 
 def test_feature_ids_do_not_depend_on_the_process_hash_seed():
@@ -139,11 +166,11 @@ def test_a_checkpoint_without_a_usable_site_scorer_gives_none(meta):
     assert site_model_from(tensors, meta) is None
 
 
-def site_checkpoint(path, favoured: str, threshold: float = 0.5):
-    """A checkpoint whose site scorer puts the bug at every site with the feature text `favoured`."""
-    bucket = zlib.crc32(favoured.encode()) & (SITE_BUCKETS - 1)
+def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
+    """A checkpoint whose site scorer puts the bug at every site with one of the feature texts `favoured`."""
     weight = np.zeros(SITE_BUCKETS, np.float32)
-    weight[bucket] = 20.0
+    for text in favoured:
+        weight[zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)] = 20.0
     tensors = {"weight": weight, "type_bias": np.full(len(SITE_TYPES), -10.0, np.float32)}
     training = {"trained": True, "thresholds": {"bugs": threshold},
                 "bug_sites": {"version": SITE_FEATURES_VERSION, "combiner": [1.0, 0.0, 0.0]}}
@@ -176,3 +203,10 @@ def test_code_without_a_likely_site_gets_no_bug_report(tmp_path):
     predictor.load()
     assert predictor.predict_sources(["def f(x):\n    return x + 1\n"])[0].bugs == []
     assert predictor.predict_sources(["x = 'no sites at all'\n"])[0].bugs == []
+
+
+def test_sites_that_start_at_one_place_give_one_report_there(tmp_path):
+    predictor = Predictor(site_checkpoint(tmp_path / "sites.safetensors", "t\x1fIf\x1fFalse", "c\x1f<"))
+    predictor.load()
+    bugs = predictor.predict_sources(["def f(a, b):\n    if a < b:\n        return a\n    return b\n"])[0].bugs
+    assert [(bug.line, bug.column) for bug in bugs] == [(2, 8)]

@@ -80,3 +80,12 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     scores = function_scores(fit.model, max_site_logits(fit.model.weight, fit.model.type_bias,
                                                         site_data(validation), len(validation)), head)
     assert scores[10:].mean() > scores[:10].mean()
+
+
+def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled():
+    source = "def f(s, a, b, c, d):\n    return s.replace(b, a).replace(c, d)\n"
+    sample = BugSample(source, True, "swapped_arguments", 2, 12, "", "train", "pkg")
+    data = site_data([sample])
+    calls = [i for i, t in enumerate(data.types.tolist()) if SITE_TYPES[t] == "call"]
+    assert len(calls) == 2 and data.labels.sum() == 1
+    assert data.labels[calls[-1]] == 1  # s.replace(b, a), inside the outer call, comes after it
