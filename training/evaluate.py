@@ -95,6 +95,7 @@ __all__ = [
     "localisation_accuracy",
     "main",
     "score_sources",
+    "site_localisation",
 ]
 
 TEST_SPLIT = "test"

@@ -18,7 +18,15 @@ from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
 from training import evaluate as evaluate_module
 from training.datasets import BugSample, DataConfig, executed_samples
-from training.evaluate import closer_rate, import_category, localisation_accuracy, main, score_sources
+from training.evaluate import (
+    closer_rate,
+    evaluate_bugs,
+    import_category,
+    localisation_accuracy,
+    main,
+    score_sources,
+    site_localisation,
+)
 
 IMPORTS = ["os", "sys", "re", "collections", "typing", "functools"]
 
@@ -48,7 +56,7 @@ def engine(tiny) -> GraphSAGEEngine:
 def test_the_public_names_are_pinned():
     assert sorted(evaluate_module.__all__) == [
         "Scored", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence", "evaluate_embedding",
-        "evaluate_imports", "import_category", "localisation_accuracy", "main", "score_sources",
+        "evaluate_imports", "import_category", "localisation_accuracy", "main", "score_sources", "site_localisation",
     ]
 
 
@@ -178,3 +186,36 @@ def test_confidence_is_cross_validated_by_problem(tiny, engine):
     assert metrics["model"]["ece"] is not None and 0.0 <= metrics["model"]["ece"] <= 1.0
     assert metrics["canonical_out_of_fold"]["n"] == len(by_problem)
     assert set(curves) == {"model", "baseline"}
+
+
+def _site_scorer(*favoured: str):
+    """A site scorer whose only signal is the feature texts `favoured` (model/sites.py hashes them)."""
+    import zlib
+
+    from model.sites import SITE_BUCKETS, SITE_TYPES, SiteModel
+
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    for text in favoured:
+        weight[zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)] = 10.0
+    return SiteModel(weight, np.zeros(len(SITE_TYPES)), (1.0, 0.0, 0.0))
+
+
+SWAPPED = BugSample("def f(a, b):\n    return g(b, a)\n", True, "swapped_arguments", 2, 12, "", "test", "p")
+MISUSED = BugSample("def f(a, b):\n    return g(a, a)\n", True, "variable_misuse", 2, 17, "", "test", "p")
+
+
+def test_site_localisation_counts_the_top_site_against_picking_one_at_random():
+    from training.sites import site_data
+
+    samples = [SWAPPED, MISUSED, replace(SWAPPED, buggy=False, kind=None, line=0, column=0)]
+    result = site_localisation(_site_scorer("a\x1fg"), site_data(samples), samples)  # every call site wins
+    assert result["n"] == 2 and result["model"] == pytest.approx(0.5)  # right for the swap, not the misuse
+    assert result["baseline"] == pytest.approx(1 / 3)  # each buggy sample has a call and two reads
+
+
+def test_with_a_site_scorer_the_bug_score_is_the_strongest_sites(engine):
+    samples = [SWAPPED, replace(SWAPPED, source="def f(a, b):\n    return a\n", buggy=False, kind=None)]
+    metrics, _ = evaluate_bugs(engine, samples, sites=_site_scorer("a\x1fg"), baseline_train_limit=0)
+    assert metrics["score"] == "highest bug-site probability"
+    assert metrics["auroc"]["model"] == 1.0  # the call site of the buggy sample outscores a lone read
+    assert metrics["site_localisation"]["n"] == 1 and metrics["auroc_head_alone"] is not None
