@@ -80,7 +80,8 @@ class CodeGraph:
     imported: frozenset[str] = frozenset()
     free_names: frozenset[str] = frozenset()
     sites: BugSites | None = None
-    """Where a one-token bug could hide (model/sites.py); None for a graph built from a host's vector."""
+    """Where a one-token bug could hide (model/sites.py); None for a graph built from a host's vector
+    or without them (`build_graph(..., sites=False)`)."""
 
     @property
     def num_nodes(self) -> int:
@@ -139,8 +140,9 @@ def _syntax_error(exc: SyntaxError | ValueError) -> SourceSyntaxError | SourceLi
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
 
 
-def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS) -> CodeGraph:
-    """Parse `source` and return its graph; raises SourceSyntaxError or SourceLimitError."""
+def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bool = True) -> CodeGraph:
+    """Parse `source` and return its graph; raises SourceSyntaxError or SourceLimitError. With `sites`
+    False the graph has no bug sites (None): a caller that will not score them skips their cost."""
     tree = parse_source(source, limits)
     units, context = scan_units(tree, source)
     if len(units) > limits.max_units:
@@ -152,7 +154,7 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS) -> CodeGr
     edge_index, edge_type = _edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units),
-                     find_sites(tree, source))
+                     find_sites(tree, source) if sites else None)
 
 
 def _free_names(units: list[Unit]) -> frozenset[str]:

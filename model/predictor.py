@@ -178,9 +178,10 @@ class Predictor:
         SourceLimitError when a source is too large or nests too deeply.
         """
         graphs: list[CodeGraph | SourceSyntaxError] = []
+        sites = self._model().site_model is not None  # only a site scorer reads them
         for source in sources:
             try:
-                graphs.append(build_graph(source, limits=self._limits))
+                graphs.append(build_graph(source, limits=self._limits, sites=sites))
             except SourceSyntaxError as exc:
                 graphs.append(exc)
         return self.predict_graphs(graphs, top_k=top_k, include_embedding=include_embedding, projects=projects)
@@ -217,7 +218,7 @@ class Predictor:
 
     def embed_sources(self, sources: Sequence[str]) -> np.ndarray:
         """(n, embedding_dim) unit vectors; raises SourceSyntaxError / SourceLimitError."""
-        graphs = [build_graph(source, limits=self._limits) for source in sources]
+        graphs = [build_graph(source, limits=self._limits, sites=False) for source in sources]
         return _forward(self._model().engine, graphs).embedding
 
     def embed_vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
@@ -226,7 +227,7 @@ class Predictor:
 
     def extract_features(self, source: str) -> FeatureExtraction:
         """The source's features as a whole (its module node) and per node, with the layout."""
-        graph = build_graph(source, limits=self._limits)
+        graph = build_graph(source, limits=self._limits, sites=False)
         nodes = [NodeFeatures(n.name, n.kind, n.line, graph.features[i]) for i, n in enumerate(graph.nodes)]
         return FeatureExtraction(graph.features[0], nodes, [CategorySpan(*c) for c in CATEGORIES])
 
@@ -408,7 +409,7 @@ def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: Code
     sites = graph.sites
     assert sites is not None
     site_probs = scorer.probabilities(sites, float(probs.max()))
-    kinds = dict(zip(model.bug_kinds, probs.tolist(), strict=True))
+    kinds: dict[str, float] = {}  # the head's probability per kind, once a site is reported
     reports: list[BugReport] = []
     reported: set[tuple[int, int]] = set()
     for i in np.argsort(-site_probs, kind="stable"):
@@ -419,5 +420,6 @@ def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: Code
         if place in reported:  # a condition and its comparison start at one place: one report there
             continue
         reported.add(place)
+        kinds = kinds or dict(zip(model.bug_kinds, probs.tolist(), strict=True))
         reports.append(BugReport(kind_at(sites.types[i], kinds), score, *place))
     return reports

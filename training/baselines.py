@@ -182,5 +182,5 @@ class ImportDictionaryBaseline:
 
     def rank(self, source: str, *, k: int = 5) -> list[str]:
         """The `k` best modules for `source`, never one it imports already."""
-        graph = build_graph(source)
+        graph = build_graph(source, sites=False)
         return self.rank_names(graph.free_names, exclude=graph.imported, k=k)

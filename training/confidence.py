@@ -43,7 +43,7 @@ def readouts(config: ModelConfig, weights: dict[str, np.ndarray], table, positio
 
 def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarray:
     """Readouts of sources, built with the daemon's own graph builder."""
-    graphs = [build_graph(s) for s in sources]
+    graphs = [build_graph(s, sites=False) for s in sources]
     chunks = [_pool(engine, [(g.features, g.edge_index) for g in graphs[i: i + _CHUNK]])
               for i in range(0, len(graphs), _CHUNK)]
     return np.concatenate(chunks)

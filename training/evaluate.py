@@ -139,7 +139,7 @@ def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size
 
     for index, source in enumerate(sources):
         try:
-            graph = build_graph(source)
+            graph = build_graph(source, sites=False)  # evaluate_bugs labels sites itself (training.sites)
         except (SourceSyntaxError, SourceLimitError):
             continue
         kept.append(index)

@@ -93,7 +93,7 @@ class GraphTable:
 
 def _build(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     try:
-        graph = build_graph(source)
+        graph = build_graph(source, sites=False)  # the table keeps features and edges only
     except SourceError:
         return None
     lines = np.array([n.line for n in graph.nodes], dtype=np.int32)
