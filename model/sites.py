@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,7 +33,9 @@ __all__ = [
     "BugSites",
     "SiteModel",
     "find_sites",
+    "head_logit",
     "kind_at",
+    "site_logits",
     "site_model_from",
 ]
 
@@ -350,11 +352,11 @@ def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
 def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> list[str]:
     """What a constant is part of: an operation, a comparison, a call argument, a keyword, an index, a return."""
     if isinstance(parent, ast.BinOp):
-        other = parent.left if parent.right is node else parent.right
-        return [f"k-bin\x1f{text}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{_label(other)}"]
+        other = _label(_other_operand(node, parent))
+        return [f"k-bin\x1f{text}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{other}"]
     if isinstance(parent, ast.Compare):
-        other = parent.left if parent.left is not node else parent.comparators[0]
-        return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{_label(other)}"]
+        other = _label(_other_operand(node, parent))
+        return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{other}"]
     if isinstance(parent, ast.Call):
         for position, arg in enumerate(parent.args):
             if arg is node:
@@ -410,22 +412,37 @@ class SiteModel:
 
     def logits(self, sites: BugSites) -> np.ndarray:
         """(len(sites),) float64 logit of each site holding a bug, before the combiner."""
-        if not len(sites):
-            return np.zeros(0)
-        sizes = np.array(sites.sizes, dtype=np.intp)
-        sums = np.zeros(len(sites))
-        present = sizes > 0
-        if sites.ids:
-            starts = np.cumsum(sizes) - sizes
-            sums[present] = np.add.reduceat(self.weight[sites.ids].astype(np.float64), starts[present])
-        return sums + self.type_bias[sites.types]
+        return site_logits(self.weight, self.type_bias, sites.ids, sites.sizes, sites.types)
+
+    def combine(self, site_logit: np.ndarray, head_probability: np.ndarray | float) -> np.ndarray:
+        """The probability that the bug is at a site, from its logit and the bugs head's strongest kind
+        (elementwise: one function's sites and one head probability, or many functions' best sites)."""
+        w_site, w_head, bias = self.combiner
+        z = w_site * site_logit + w_head * head_logit(head_probability) + bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
     def probabilities(self, sites: BugSites, head_probability: float) -> np.ndarray:
         """(len(sites),) probability that the bug is at each site, given the head's strongest kind."""
-        w_site, w_head, bias = self.combiner
-        p = min(max(head_probability, 1e-6), 1 - 1e-6)
-        z = w_site * self.logits(sites) + w_head * np.log(p / (1 - p)) + bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return self.combine(self.logits(sites), head_probability)
+
+
+def site_logits(weight: np.ndarray, type_bias: np.ndarray, ids: Sequence[int] | np.ndarray,
+                sizes: Sequence[int] | np.ndarray, types: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each site's logit: the weights of its `sizes[i]` feature ids (one site after another in `ids`)
+    summed, plus its type's bias. One request's sites in the daemon, a whole split's in training."""
+    counts = np.asarray(sizes, dtype=np.intp)
+    logits = type_bias[np.asarray(types, dtype=np.intp)].astype(np.float64)
+    present = counts > 0
+    if present.any():
+        starts = np.cumsum(counts) - counts
+        logits[present] += np.add.reduceat(weight[ids].astype(np.float64), starts[present])
+    return logits
+
+
+def head_logit(probability: np.ndarray | float) -> np.ndarray:
+    """The bugs head's probability as the combiner reads it: a logit, clipped at 1e-6 from 0 and 1."""
+    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def kind_at(site_type: int, kind_probabilities: Mapping[str, float]) -> str:

@@ -54,7 +54,7 @@ from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext, ProjectIndex
-from model.sites import SiteModel, site_model_from
+from model.sites import SiteModel, site_logits, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
 from training.datasets import (
@@ -81,7 +81,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
-from training.sites import SiteData, function_scores, max_site_logits, site_data, site_logits
+from training.sites import SiteData, function_scores, max_site_logits, site_data
 
 __all__ = [
     "Scored",
@@ -235,7 +235,7 @@ def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[
 
 def site_localisation(scorer: SiteModel, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
     """How often a buggy sample's highest-scored site is the one its bug rewrote, beside picking a site at random."""
-    site_logit = site_logits(scorer.weight, scorer.type_bias, data)
+    site_logit = site_logits(scorer.weight, scorer.type_bias, data.ids, data.lengths, data.types)
     found = chance = counted = 0.0
     for index, sample in enumerate(samples):
         first = int(data.first_site[index])

@@ -17,11 +17,21 @@ import torch
 
 from model.errors import SourceLimitError, SourceSyntaxError
 from model.graph import parse_source
-from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, SITE_KINDS, SITE_TYPES, BugSites, SiteModel, find_sites
+from model.sites import (
+    SITE_BUCKETS,
+    SITE_FEATURES_VERSION,
+    SITE_KINDS,
+    SITE_TYPES,
+    BugSites,
+    SiteModel,
+    find_sites,
+    head_logit,
+    site_logits,
+)
 from training.confidence import fit_logistic
 from training.datasets import BugSample
 
-__all__ = ["SiteData", "SiteFit", "fit_site_model", "function_scores", "max_site_logits", "site_data", "site_logits",
+__all__ = ["SiteData", "SiteFit", "fit_site_model", "function_scores", "max_site_logits", "site_data",
            "train_site_weights"]
 
 NO_SITES = -30.0
@@ -134,18 +144,9 @@ def train_site_weights(data: SiteData, *, epochs: int = 4, batch_size: int = 409
             type_bias.detach().numpy().astype(np.float64).copy())
 
 
-def site_logits(weight: np.ndarray, type_bias: np.ndarray, data: SiteData) -> np.ndarray:
-    """Every site's logit (what `model.sites.SiteModel.logits` computes, for many samples at once)."""
-    logits = type_bias[data.types].astype(np.float64)
-    present = data.lengths > 0
-    if present.any():
-        logits[present] += np.add.reduceat(weight[data.ids].astype(np.float64), data.starts[present])
-    return logits
-
-
 def max_site_logits(weight: np.ndarray, type_bias: np.ndarray, data: SiteData, samples: int) -> np.ndarray:
     """Per sample, its strongest site's logit (NO_SITES when it has none)."""
-    logits = site_logits(weight, type_bias, data)
+    logits = site_logits(weight, type_bias, data.ids, data.lengths, data.types)
     best = np.full(samples, NO_SITES)
     has_sites = data.first_site >= 0
     if has_sites.any():
@@ -153,18 +154,10 @@ def max_site_logits(weight: np.ndarray, type_bias: np.ndarray, data: SiteData, s
     return best
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q))
-
-
 def function_scores(model: SiteModel, best_site_logit: np.ndarray, head_probability: np.ndarray) -> np.ndarray:
     """The probability a function holds a bug: its strongest site's, through the combiner (0 without sites).
-    The same number the daemon reports for the function's first bug."""
-    w_site, w_head, bias = model.combiner
-    z = w_site * best_site_logit + w_head * _logit(head_probability) + bias
-    scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    return np.where(best_site_logit > NO_SITES, scores, 0.0)
+    The same number the daemon reports for the function's first bug, by the same combiner."""
+    return np.where(best_site_logit > NO_SITES, model.combine(best_site_logit, head_probability), 0.0)
 
 
 @dataclass(frozen=True)
@@ -199,7 +192,7 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
     best = max_site_logits(weight, type_bias, held, len(validation))
     labels = np.array([s.buggy for s in validation], dtype=np.float64)
     usable = best > NO_SITES
-    w, b = fit_logistic(np.c_[best[usable], _logit(head_probability[usable])], labels[usable], l2=1.0)
+    w, b = fit_logistic(np.c_[best[usable], head_logit(head_probability[usable])], labels[usable], l2=1.0)
     if w[0] <= 0:  # the strongest site would not be the likeliest bug: the sites tell nothing here
         log(f"bug sites: not used (their combiner weight is {float(w[0]):.3f})")
         return None
