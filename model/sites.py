@@ -15,6 +15,7 @@ the same on every machine and run; `SITE_FEATURES_VERSION` changes whenever what
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v2"
+SITE_FEATURES_VERSION = "sites-v3"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -159,10 +160,15 @@ _CALL_NODE: Final = ast.Call
 _AUGASSIGN_NODE: Final = ast.AugAssign
 _BOOLOP_NODE: Final = ast.BoolOp
 _LOAD: Final = ast.Load
+_FUNCTION_NODE: Final = ast.FunctionDef
+_ASYNC_FUNCTION_NODE: Final = ast.AsyncFunctionDef
+_RECENCY_HORIZON = 4
+"""How many other variables bound since a read's own binding the recency feature tells apart."""
 
 
 class _Finder:
-    """One walk over the tree; variable reads are finished afterwards, once every binding is known."""
+    """One walk over the tree; calls and variable reads are finished afterwards, once every binding,
+    signature and role is known."""
 
     def __init__(self) -> None:
         self.sites = BugSites([], [], [], [], [])
@@ -172,6 +178,16 @@ class _Finder:
         self.params: set[str] = set()
         self.counts: dict[str, int] = {}
         self.reads: list[tuple[ast.Name, ast.AST | None]] = []
+        self.calls: list[ast.Call] = []
+        self.bindings: list[tuple[int, int, str]] = []
+        """(line, column, name) of every parameter and every name stored to, sorted after the walk."""
+        self.signatures: dict[str, list[str]] = {}
+        """Function name -> its positional parameters, for the functions the code defines."""
+        self.parameter_position: dict[str, int] = {}
+        self.roles: dict[tuple[str, str], int] = {}
+        """(variable, role) -> how many reads of the variable play that role."""
+        self.role_players: dict[str, int] = {}
+        """Role -> how many distinct variables play it."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -195,12 +211,27 @@ class _Finder:
                             stack.append((item, node))
                 elif isinstance(value, _AST_NODE):
                     stack.append((value, node))
-        for name, _ in self.reads:
-            self.read_counts[name.id] = self.read_counts.get(name.id, 0) + 1
+        for call in self.calls:
+            self.call(call)
+        self.bindings.sort()
+        roles = [self.count_read(name, parent) for name, parent in self.reads]
         self.unused = any(n not in self.read_counts for n in (*self.params, *self.first_store))
-        for name, parent in self.reads:
-            self.read(name, parent)
+        for (name, parent), role in zip(self.reads, roles, strict=True):
+            self.read(name, parent, role)
         return self.sites
+
+    def count_read(self, node: ast.Name, parent: ast.AST | None) -> str | None:
+        """Count a read of a variable and the role it plays; the role, or None for none."""
+        name = node.id
+        self.read_counts[name] = self.read_counts.get(name, 0) + 1
+        role = _role(node, parent)
+        if role is not None:
+            key = (name, role)
+            seen = self.roles.get(key, 0)
+            self.roles[key] = seen + 1
+            if seen == 0:
+                self.role_players[role] = self.role_players.get(role, 0) + 1
+        return role
 
     def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
         t = type(node)
@@ -208,6 +239,7 @@ class _Finder:
             self.name(node, parent)  # type: ignore[arg-type]
         elif t is _ARG_NODE:
             self.params.add(node.arg)  # type: ignore[attr-defined]
+            self.bindings.append((node.lineno, node.col_offset, node.arg))  # type: ignore[attr-defined]
         elif t is _CONSTANT_NODE:
             self.constant(node, parent)  # type: ignore[arg-type]
         elif t is _BINOP_NODE:
@@ -216,11 +248,13 @@ class _Finder:
             self.compare(node, parent)  # type: ignore[arg-type]
         elif t is _CALL_NODE:
             if len(node.args) >= 2:  # type: ignore[attr-defined]
-                self.call(node)  # type: ignore[arg-type]
+                self.calls.append(node)  # type: ignore[arg-type]
         elif t is _AUGASSIGN_NODE:
             self.operator(node, node.target, node.value, parent)  # type: ignore[arg-type, attr-defined]
         elif t is _BOOLOP_NODE:
             self.boolean(node, parent)  # type: ignore[arg-type]
+        elif t is _FUNCTION_NODE or t is _ASYNC_FUNCTION_NODE:
+            self.signature(node)  # type: ignore[arg-type]
         if t in _CONDITIONS:
             self.condition(node)  # type: ignore[arg-type]
 
@@ -231,11 +265,19 @@ class _Finder:
             self.reads.append((node, parent))
         else:
             place = (node.lineno, node.col_offset)
+            self.bindings.append((node.lineno, node.col_offset, name))
             first = self.first_store.get(name)
             if first is None or place < first:
                 self.first_store[name] = place
 
-    def read(self, node: ast.Name, parent: ast.AST | None) -> None:
+    def signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        arguments = node.args
+        names = [a.arg for a in arguments.posonlyargs] + [a.arg for a in arguments.args]
+        self.signatures.setdefault(node.name, names)
+        for position, name in enumerate(names):
+            self.parameter_position.setdefault(name, position)
+
+    def read(self, node: ast.Name, parent: ast.AST | None, role: str | None) -> None:
         """A read of one of the code's own variables (a parameter or a name it binds)."""
         name = node.id
         first_store = self.first_store.get(name)
@@ -253,7 +295,36 @@ class _Finder:
         features.append(f"n-unused-reads\x1f{self.unused}\x1f{min(self.read_counts[name], 4)}")
         if isinstance(parent, ast.BinOp | ast.Compare):
             features.append(f"n-self-op\x1f{_label(_other_operand(node, parent)) == name}\x1f{self.unused}")
+        # a misused variable is seldom the one bound last, and often stands where it never does elsewhere
+        recency = self.recency(node)
+        features.append(f"n-recency\x1f{recency}")
+        features.append(f"n-recency-par\x1f{recency}\x1f{where}")
+        features.extend(self.role_features(name, role))
         self.add(_NAME, node, features)
+
+    def recency(self, node: ast.Name) -> int:
+        """How many other variables were bound (in source order) since this read's own variable last
+        was: 0 for the most recent, up to `_RECENCY_HORIZON` for further or never."""
+        at = bisect.bisect_left(self.bindings, (node.lineno, node.col_offset, ""))
+        since: set[str] = set()
+        for i in range(at - 1, -1, -1):
+            bound = self.bindings[i][2]
+            if bound == node.id:
+                return len(since)
+            since.add(bound)
+            if len(since) >= _RECENCY_HORIZON:
+                break
+        return _RECENCY_HORIZON
+
+    def role_features(self, name: str, role: str | None) -> list[str]:
+        """Whether the variable plays this read's role (an attribute's owner, a callee's argument, a
+        container) in other reads too, and how many other variables play it."""
+        if role is None:
+            return ["n-role\x1fnone"]
+        again = min(self.roles[(name, role)] - 1, 2)
+        others = min(self.role_players[role] - 1, 2)
+        kind = role.split("\x1f", 1)[0]
+        return [f"n-role\x1f{kind}\x1f{again}\x1f{others}"]
 
     def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
         op = _SYMBOLS.get(type(node.op), "?")
@@ -293,7 +364,30 @@ class _Finder:
             features.append(f"a-pair\x1f{callee}\x1f{labels[i]}\x1f{labels[i + 1]}")
             features.append(f"a-ord\x1f{labels[i]}\x1f{labels[i + 1]}")
         features.extend(f"a-sh\x1f{callee}\x1f{i}\x1f{operand_shape(a)}" for i, a in enumerate(args))
+        features.extend(self.parameter_features(node, labels, callee))
         self.add(_CALL, node, features)
+
+    def parameter_features(self, node: ast.Call, labels: list[str], callee: str) -> list[str]:
+        """Arguments against parameters the code itself declares: a wrapper passes its own parameters
+        on in their order, and a call to a function defined here should match its signature."""
+        features = []
+        positions = [self.parameter_position.get(label, -1) for label in labels]
+        for i in range(len(positions) - 1):
+            first, second = positions[i], positions[i + 1]
+            if first >= 0 and second >= 0 and first != second:
+                features.append(f"a-porder\x1f{first < second}")
+                features.append(f"a-porder-c\x1f{callee}\x1f{first < second}")
+        func = node.func
+        is_method = isinstance(func, ast.Attribute)
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        signature = self.signatures.get(name)
+        if signature is not None:
+            if is_method and signature and signature[0] in ("self", "cls"):
+                signature = signature[1:]
+            for position, label in enumerate(labels):
+                where = str(signature.index(label) == position) if label in signature else "absent"
+                features.append(f"a-sig\x1f{where}")
+        return features
 
     def condition(self, node: ast.If | ast.While | ast.IfExp | ast.Assert) -> None:
         test = node.test
@@ -349,6 +443,24 @@ def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
     return []
 
 
+def _role(node: ast.Name, parent: ast.AST | None) -> str | None:
+    """The part a variable read plays for its parent, when it is one worth comparing across reads."""
+    if isinstance(parent, ast.Attribute):
+        return f"attr\x1f{parent.attr}"
+    if isinstance(parent, ast.Call):
+        if parent.func is node:
+            return "callee"
+        for position, arg in enumerate(parent.args):
+            if arg is node:
+                return f"arg\x1f{_label(parent.func)}\x1f{position}"
+        return None
+    if isinstance(parent, ast.Subscript):
+        return "container" if parent.value is node else "index"
+    if isinstance(parent, ast.For | ast.comprehension):
+        return "iterated" if parent.iter is node else None
+    return None
+
+
 def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> list[str]:
     """What a constant is part of: an operation, a comparison, a call argument, a keyword, an index, a return."""
     if isinstance(parent, ast.BinOp):
@@ -372,8 +484,9 @@ def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> 
 
 
 def find_sites(tree: ast.AST, source: str | None = None) -> BugSites:
-    """Every bug site of a parsed source, in the order a pre-order walk meets them (variable reads last):
-    an enclosing site before the sites inside it. With `source`, columns count characters."""
+    """Every bug site of a parsed source, in the order a pre-order walk meets them (calls, then variable
+    reads, after the rest): among sites of one type, an enclosing site comes before the sites inside
+    it. With `source`, columns count characters."""
     sites = _Finder().walk(tree)
     if source is not None and not source.isascii():
         _to_character_columns(sites, _LINE_BREAK.split(source))

@@ -58,8 +58,8 @@ class SiteData:
 def _labels(sample: BugSample, sites: BugSites) -> list[bool]:
     """True for the site the sample's bug rewrote: at its line and column (both count characters), of
     a type that holds its kind. Nested sites can start at one place (`a - b - c`, `f(a, b).g(c, d)`);
-    the rewritten node is the innermost of them, the last in `find_sites`'s order (a site's own sites
-    come after it)."""
+    the rewritten node is the innermost of them, the last in `find_sites`'s order (among sites of one
+    type, a site's own sites come after it)."""
     labels = [False] * len(sites)
     if not sample.buggy or sample.kind is None:
         return labels

@@ -44,10 +44,11 @@ def sites_of(source: str, text: str | None = None) -> set[tuple[str, int, int]]:
                                                                       strict=True)}
 
 
-def features_at(source: str, site_type: str, line: int) -> list[int]:
+def features_at(source: str, site_type: str, line: int, column: int | None = None) -> list[int]:
     found = find_sites(ast.parse(source))
-    return next(found.features(i) for i, (t, site_line) in enumerate(zip(found.types, found.lines, strict=True))
-                if SITE_TYPES[t] == site_type and site_line == line)
+    return next(found.features(i) for i, (t, site_line, site_column) in
+                enumerate(zip(found.types, found.lines, found.columns, strict=True))
+                if SITE_TYPES[t] == site_type and site_line == line and column in (None, site_column))
 
 
 def test_every_kind_of_site_is_found_at_its_line_and_1_based_column():
@@ -106,6 +107,41 @@ def test_a_read_counts_as_bound_before_only_after_the_first_binding():
     after = features_at("def f():\n    print(x)\n    x = 1\n", "name", 2)
     assert zlib.crc32(b"n-def-before\x1fTrue") & (SITE_BUCKETS - 1) in before
     assert zlib.crc32(b"n-def-before\x1fFalse") & (SITE_BUCKETS - 1) in after
+
+
+def feature_id(text: str) -> int:
+    return zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)
+
+
+def test_a_reads_recency_counts_the_other_variables_bound_since_its_own():
+    source = "def f(a, b):\n    c = a\n    d = b\n    return g(d, c, a, zzz)\n"
+    assert feature_id("n-recency\x1f0") in features_at(source, "name", 4, 14)  # d: bound last
+    assert feature_id("n-recency\x1f1") in features_at(source, "name", 4, 17)  # c: d bound since
+    assert feature_id("n-recency\x1f3") in features_at(source, "name", 4, 20)  # a: b, c and d bound since
+
+
+def test_a_read_in_a_role_its_variable_never_plays_elsewhere_is_told_apart():
+    usual = features_at("def f(rows, n):\n    rows.append(n)\n    rows.append(n)\n", "name", 3, 5)
+    odd = features_at("def f(rows, n):\n    rows.append(n)\n    n.append(n)\n", "name", 3, 5)
+    assert feature_id("n-role\x1fattr\x1f1\x1f0") in usual  # rows owns .append again, nobody else does
+    assert feature_id("n-role\x1fattr\x1f0\x1f1") in odd  # n owns .append once; rows does too
+
+
+def test_a_call_that_passes_the_codes_own_parameters_out_of_order_is_told_apart():
+    def call_features(source: str) -> list[int]:
+        return features_at(source, "call", 5)
+
+    defined = "def g(a, b):\n    return a\n\ndef f(a, b):\n"
+    in_order, swapped = call_features(defined + "    return g(a, b)\n"), call_features(defined + "    return g(b, a)\n")
+    assert feature_id("a-porder\x1fTrue") in in_order and feature_id("a-porder\x1fFalse") in swapped
+    assert in_order.count(feature_id("a-sig\x1fTrue")) == 2
+    assert swapped.count(feature_id("a-sig\x1fFalse")) == 2
+
+
+def test_a_methods_signature_is_read_without_self():
+    source = ("class C:\n    def put(self, key, value):\n        pass\n"
+              "    def f(self, key, value):\n        self.put(key, value)\n")
+    assert features_at(source, "call", 5).count(feature_id("a-sig\x1fTrue")) == 2
 
 
 def test_feature_ids_do_not_depend_on_the_process_hash_seed():
