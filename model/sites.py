@@ -40,7 +40,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v3"
+SITE_FEATURES_VERSION = "sites-v4"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -164,6 +164,8 @@ _FUNCTION_NODE: Final = ast.FunctionDef
 _ASYNC_FUNCTION_NODE: Final = ast.AsyncFunctionDef
 _RECENCY_HORIZON = 4
 """How many other variables bound since a read's own binding the recency feature tells apart."""
+_LOOK_BACK = 64
+"""Bindings a read looks back through for its own variable's: a long file stays linear."""
 
 
 class _Finder:
@@ -295,26 +297,35 @@ class _Finder:
         features.append(f"n-unused-reads\x1f{self.unused}\x1f{min(self.read_counts[name], 4)}")
         if isinstance(parent, ast.BinOp | ast.Compare):
             features.append(f"n-self-op\x1f{_label(_other_operand(node, parent)) == name}\x1f{self.unused}")
-        # a misused variable is seldom the one bound last, and often stands where it never does elsewhere
-        recency = self.recency(node)
+        # a misused variable is seldom the one bound last, often stands where it never does elsewhere,
+        # and the one it replaced may sit unread between its binding and the read
+        recency, unread_since = self.since_binding(node)
         features.append(f"n-recency\x1f{recency}")
         features.append(f"n-recency-par\x1f{recency}\x1f{where}")
+        features.append(f"n-unread-since\x1f{unread_since}")
         features.extend(self.role_features(name, role))
+        kind = role.split("\x1f", 1)[0] if role is not None else where
+        again = min(self.roles[(name, role)] - 1, 2) if role is not None else -1
+        features.append(f"n-x-role\x1f{recency}\x1f{kind}\x1f{again}\x1f{self.unused}")
+        features.append(f"n-x-bound\x1f{recency}\x1f{bound_before}\x1f{is_param}\x1f{min(count, 3)}")
+        features.extend(_handed_on(name, parent))
         self.add(_NAME, node, features)
 
-    def recency(self, node: ast.Name) -> int:
-        """How many other variables were bound (in source order) since this read's own variable last
-        was: 0 for the most recent, up to `_RECENCY_HORIZON` for further or never."""
+    def since_binding(self, node: ast.Name) -> tuple[int, str]:
+        """What came between the read's variable's last binding (in source order) and the read: how
+        many other variables were bound (0 to `_RECENCY_HORIZON`, which also stands for further or
+        never) and whether one of them is never read ("yes"/"no"; "far-yes"/"far-no" when its own
+        binding is not within `_LOOK_BACK` bindings)."""
         at = bisect.bisect_left(self.bindings, (node.lineno, node.col_offset, ""))
         since: set[str] = set()
-        for i in range(at - 1, -1, -1):
+        unread = False
+        for i in range(at - 1, max(at - _LOOK_BACK, 0) - 1, -1):
             bound = self.bindings[i][2]
             if bound == node.id:
-                return len(since)
+                return min(len(since), _RECENCY_HORIZON), "yes" if unread else "no"
             since.add(bound)
-            if len(since) >= _RECENCY_HORIZON:
-                break
-        return _RECENCY_HORIZON
+            unread = unread or bound not in self.read_counts
+        return _RECENCY_HORIZON, "far-yes" if unread else "far-no"
 
     def role_features(self, name: str, role: str | None) -> list[str]:
         """Whether the variable plays this read's role (an attribute's owner, a callee's argument, a
@@ -440,6 +451,17 @@ def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
         return [f"n-sub\x1f{name}\x1f{_label(other)}"]
     if isinstance(parent, ast.Assign):
         return [f"n-asg\x1f{name}\x1f{_label(parent.targets[0])}"]
+    return []
+
+
+def _handed_on(name: str, parent: ast.AST | None) -> list[str]:
+    """A variable passed twice to one call (`max(total, total)`), or assigned to itself."""
+    if isinstance(parent, ast.Call):
+        same = sum(1 for arg in parent.args if isinstance(arg, ast.Name) and arg.id == name)
+        return [f"n-dup-arg\x1f{same > 1}"]
+    if isinstance(parent, ast.Assign | ast.AugAssign):
+        target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
+        return [f"n-self-asg\x1f{isinstance(target, ast.Name) and target.id == name}\x1f{type(parent).__name__}"]
     return []
 
 

@@ -120,6 +120,24 @@ def test_a_reads_recency_counts_the_other_variables_bound_since_its_own():
     assert feature_id("n-recency\x1f3") in features_at(source, "name", 4, 20)  # a: b, c and d bound since
 
 
+def test_a_read_knows_whether_a_never_read_variable_was_bound_since_its_own():
+    misused = "def f(a):\n    b = a + 1\n    c = b * 2\n    return b\n"  # c is never read
+    clean = "def f(a):\n    b = a + 1\n    c = b * 2\n    return c\n"
+    assert feature_id("n-unread-since\x1fyes") in features_at(misused, "name", 4)
+    assert feature_id("n-unread-since\x1fno") in features_at(clean, "name", 4)
+
+
+def test_a_read_looks_back_through_a_bounded_number_of_bindings():
+    source = "def f(a):\n" + "".join(f"    v{i} = {i}\n" for i in range(100)) + "    return a\n"
+    assert feature_id("n-unread-since\x1ffar-yes") in features_at(source, "name", 102)
+
+
+def test_a_variable_passed_twice_or_assigned_to_itself_is_marked():
+    assert feature_id("n-dup-arg\x1fTrue") in features_at("def f(a, b):\n    return max(a, a)\n", "name", 2, 16)
+    assert feature_id("n-dup-arg\x1fFalse") in features_at("def f(a, b):\n    return max(a, b)\n", "name", 2, 16)
+    assert feature_id("n-self-asg\x1fTrue\x1fAugAssign") in features_at("def f(a):\n    a += a\n", "name", 2, 10)
+
+
 def test_a_read_in_a_role_its_variable_never_plays_elsewhere_is_told_apart():
     usual = features_at("def f(rows, n):\n    rows.append(n)\n    rows.append(n)\n", "name", 3, 5)
     odd = features_at("def f(rows, n):\n    rows.append(n)\n    n.append(n)\n", "name", 3, 5)
