@@ -166,6 +166,8 @@ _RECENCY_HORIZON = 4
 """How many other variables bound since a read's own binding the recency feature tells apart."""
 _LOOK_BACK = 64
 """Bindings a read looks back through for its own variable's: a long file stays linear."""
+_SHORT_CALL = 8
+"""Calls with up to this many positional arguments are searched; longer ones get an index, built once."""
 
 
 class _Finder:
@@ -190,6 +192,10 @@ class _Finder:
         """(variable, role) -> how many reads of the variable play that role."""
         self.role_players: dict[str, int] = {}
         """Role -> how many distinct variables play it."""
+        self.argument_index: dict[int, dict[int, int]] = {}
+        """id(call) -> {id(argument): position}, for long calls only."""
+        self.argument_names: dict[int, dict[str, int]] = {}
+        """id(call) -> {variable: how many of its positional arguments read it}, for long calls only."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -226,7 +232,7 @@ class _Finder:
         """Count a read of a variable and the role it plays; the role, or None for none."""
         name = node.id
         self.read_counts[name] = self.read_counts.get(name, 0) + 1
-        role = _role(node, parent)
+        role = _role(node, parent, self.position_in(node, parent))
         if role is not None:
             key = (name, role)
             seen = self.roles.get(key, 0)
@@ -291,7 +297,8 @@ class _Finder:
         bound_before = is_param or (first_store is not None and first_store < (node.lineno, node.col_offset))
         features = [f"n\x1f{name}", f"n-par\x1f{where}", f"n-v-par\x1f{name}\x1f{where}", f"n-once\x1f{count == 1}",
                     f"n-param\x1f{is_param}", f"n-cnt\x1f{min(count, 5)}", f"n-def-before\x1f{bound_before}"]
-        features.extend(_read_context(node, parent))
+        position = self.position_in(node, parent)
+        features.extend(_read_context(node, parent, position))
         # a misused variable often leaves the one it replaced unread, or is read twice (`w * w`)
         features.append(f"n-unused\x1f{self.unused}")
         features.append(f"n-unused-reads\x1f{self.unused}\x1f{min(self.read_counts[name], 4)}")
@@ -308,8 +315,42 @@ class _Finder:
         again = min(self.roles[(name, role)] - 1, 2) if role is not None else -1
         features.append(f"n-x-role\x1f{recency}\x1f{kind}\x1f{again}\x1f{self.unused}")
         features.append(f"n-x-bound\x1f{recency}\x1f{bound_before}\x1f{is_param}\x1f{min(count, 3)}")
-        features.extend(_handed_on(name, parent))
+        if isinstance(parent, ast.Call):
+            features.append(f"n-dup-arg\x1f{self.times_passed(name, parent) > 1}")
+        elif isinstance(parent, ast.Assign | ast.AugAssign):
+            target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
+            assigned_to_itself = isinstance(target, ast.Name) and target.id == name
+            features.append(f"n-self-asg\x1f{assigned_to_itself}\x1f{type(parent).__name__}")
         self.add(_NAME, node, features)
+
+    def position_in(self, node: ast.AST, parent: ast.AST | None) -> int:
+        """`node`'s index among its parent call's positional arguments; -1 when it is none of them.
+        A long call is indexed once, so a call with thousands of arguments stays linear."""
+        if not isinstance(parent, ast.Call):
+            return -1
+        arguments = parent.args
+        if len(arguments) <= _SHORT_CALL:
+            for position, argument in enumerate(arguments):
+                if argument is node:
+                    return position
+            return -1
+        index = self.argument_index.get(id(parent))
+        if index is None:
+            index = self.argument_index[id(parent)] = {id(a): i for i, a in enumerate(arguments)}
+        return index.get(id(node), -1)
+
+    def times_passed(self, name: str, call: ast.Call) -> int:
+        """How many of the call's positional arguments read the variable (`max(total, total)`: 2)."""
+        if len(call.args) <= _SHORT_CALL:
+            return sum(1 for a in call.args if isinstance(a, ast.Name) and a.id == name)
+        counts = self.argument_names.get(id(call))
+        if counts is None:
+            counts = {}
+            for argument in call.args:
+                if isinstance(argument, ast.Name):
+                    counts[argument.id] = counts.get(argument.id, 0) + 1
+            self.argument_names[id(call)] = counts
+        return counts.get(name, 0)
 
     def since_binding(self, node: ast.Name) -> tuple[int, str]:
         """What came between the read's variable's last binding (in source order) and the read: how
@@ -362,7 +403,7 @@ class _Finder:
         text = "bigint" if type(value) is int and abs(value) > _SMALL_INT else repr(value)
         where = type(parent).__name__ if parent is not None else "-"
         features = [f"k\x1f{text}", f"k-par\x1f{text}\x1f{where}"]
-        features.extend(_constant_context(node, text, parent))
+        features.extend(_constant_context(node, text, parent, self.position_in(node, parent)))
         self.add(_CONSTANT, node, features)
 
     def call(self, node: ast.Call) -> None:
@@ -431,17 +472,17 @@ def _other_operand(node: ast.AST, parent: ast.BinOp | ast.Compare) -> ast.AST:
     return parent.comparators[0] if parent.left is node else parent.left
 
 
-def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
-    """What a variable read is part of: an attribute, a call argument, an operation, an index, an assignment."""
+def _read_context(node: ast.Name, parent: ast.AST | None, position: int) -> list[str]:
+    """What a variable read is part of: an attribute, a call argument (at `position`), an operation,
+    an index, an assignment."""
     name = node.id
     if isinstance(parent, ast.Attribute):
         return [f"n-attr\x1f{name}\x1f{parent.attr}", f"n-attr2\x1f{parent.attr}"]
     if isinstance(parent, ast.Call):
-        for position, arg in enumerate(parent.args):
-            if arg is node:
-                callee = _label(parent.func)
-                return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
-        return []
+        if position < 0:
+            return []
+        callee = _label(parent.func)
+        return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
     if isinstance(parent, ast.BinOp):
         return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
     if isinstance(parent, ast.Compare):
@@ -454,28 +495,15 @@ def _read_context(node: ast.Name, parent: ast.AST | None) -> list[str]:
     return []
 
 
-def _handed_on(name: str, parent: ast.AST | None) -> list[str]:
-    """A variable passed twice to one call (`max(total, total)`), or assigned to itself."""
-    if isinstance(parent, ast.Call):
-        same = sum(1 for arg in parent.args if isinstance(arg, ast.Name) and arg.id == name)
-        return [f"n-dup-arg\x1f{same > 1}"]
-    if isinstance(parent, ast.Assign | ast.AugAssign):
-        target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
-        return [f"n-self-asg\x1f{isinstance(target, ast.Name) and target.id == name}\x1f{type(parent).__name__}"]
-    return []
-
-
-def _role(node: ast.Name, parent: ast.AST | None) -> str | None:
-    """The part a variable read plays for its parent, when it is one worth comparing across reads."""
+def _role(node: ast.Name, parent: ast.AST | None, position: int) -> str | None:
+    """The part a variable read plays for its parent (`position`: among a call's positional
+    arguments), when it is one worth comparing across reads."""
     if isinstance(parent, ast.Attribute):
         return f"attr\x1f{parent.attr}"
     if isinstance(parent, ast.Call):
         if parent.func is node:
             return "callee"
-        for position, arg in enumerate(parent.args):
-            if arg is node:
-                return f"arg\x1f{_label(parent.func)}\x1f{position}"
-        return None
+        return f"arg\x1f{_label(parent.func)}\x1f{position}" if position >= 0 else None
     if isinstance(parent, ast.Subscript):
         return "container" if parent.value is node else "index"
     if isinstance(parent, ast.For | ast.comprehension):
@@ -483,8 +511,9 @@ def _role(node: ast.Name, parent: ast.AST | None) -> str | None:
     return None
 
 
-def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> list[str]:
-    """What a constant is part of: an operation, a comparison, a call argument, a keyword, an index, a return."""
+def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None, position: int) -> list[str]:
+    """What a constant is part of: an operation, a comparison, a call argument (at `position`), a
+    keyword, an index, a return."""
     if isinstance(parent, ast.BinOp):
         other = _label(_other_operand(node, parent))
         return [f"k-bin\x1f{text}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{other}"]
@@ -492,10 +521,7 @@ def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None) -> 
         other = _label(_other_operand(node, parent))
         return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{other}"]
     if isinstance(parent, ast.Call):
-        for position, arg in enumerate(parent.args):
-            if arg is node:
-                return [f"k-arg\x1f{_label(parent.func)}\x1f{position}\x1f{text}"]
-        return []
+        return [f"k-arg\x1f{_label(parent.func)}\x1f{position}\x1f{text}"] if position >= 0 else []
     if isinstance(parent, ast.keyword):
         return [f"k-kw\x1f{parent.arg}\x1f{text}"]
     if isinstance(parent, ast.Subscript):

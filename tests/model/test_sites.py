@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -94,6 +95,18 @@ def test_columns_count_characters_when_the_source_is_given():
 def test_a_call_chain_deeper_than_the_interpreters_stack_is_fine():
     found = find_sites(ast.parse("g" + "()" * 1200 + "(a, b)\n"))
     assert [SITE_TYPES[t] for t in found.types] == ["call"]
+
+
+@pytest.mark.parametrize("argument", ["a", "1"], ids=["variables", "constants"])
+def test_a_call_with_a_hundred_thousand_arguments_ends_quickly(argument):
+    source = "def f(a, b):\n    return g(" + f"{argument}, " * 100_000 + "b, a)\n"
+    started = time.monotonic()
+    graph = build_graph(source)
+    assert time.monotonic() - started < 30  # bounded, not a performance goal: it was quadratic (hours)
+    last = next(i for i, (t, column) in enumerate(zip(graph.sites.types, graph.sites.columns, strict=True))
+                if SITE_TYPES[t] == "name" and column == len(source.splitlines()[1]) - 1)
+    assert feature_id("n-arg\x1fg\x1f100001\x1fa") in graph.sites.features(last)
+    assert feature_id(f"n-dup-arg\x1f{argument == 'a'}") in graph.sites.features(last)
 
 
 def test_a_graph_with_its_sites_survives_pickling():
