@@ -36,7 +36,7 @@ from model.hashing import (
 )
 from model.layout import span
 
-__all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "scan_units"]
+__all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "repr_start", "scan_units"]
 
 # ---------------------------------------------------------------- AST type tables
 
@@ -873,20 +873,24 @@ def _on_unaryop(s: _Scanner, node: ast.UnaryOp, unit: Unit, u: int, depth: int, 
     return None
 
 
-def _repr_start(value: object) -> str:
-    """`repr(value)[:20]`, without writing out all of a long string's repr (a docstring's, say).
+def repr_start(value: object, length: int = 20) -> str:
+    """`repr(value)[:length]`, without writing out all of a long string's repr (a docstring's, say),
+    and "bigint" for an integer too long for repr (over 4,300 digits raises ValueError).
 
     repr escapes each character on its own but picks its quote from the whole string; a prefix that holds
     the same kinds of quote characters gets the same quote, so its repr starts the same way."""
-    if type(value) is str and len(value) > 20:
-        value = value[:20] + ("'" if "'" in value else "") + ('"' if '"' in value else "")
-    return repr(value)[:20]
+    if type(value) is str and len(value) > length:
+        value = value[:length] + ("'" if "'" in value else "") + ('"' if '"' in value else "")
+    try:
+        return repr(value)[:length]
+    except ValueError:
+        return "bigint"
 
 
 def _on_constant(s: _Scanner, node: ast.Constant, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     value = node.value
     unit.counts.append(_constant_dim(value, _CONST_START))
-    unit.operand_kinds.add(_repr_start(value))
+    unit.operand_kinds.add(repr_start(value))
     if isinstance(value, int | float) and not isinstance(value, bool) and value not in (0, 1, -1, 2):
         unit.raw[R_MAGIC_NUMBERS] += 1
     return None

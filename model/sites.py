@@ -24,7 +24,7 @@ from typing import Final
 
 import numpy as np
 
-from model.scan import operand_shape
+from model.scan import operand_shape, repr_start
 
 __all__ = [
     "SITE_BUCKETS",
@@ -40,7 +40,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v4"
+SITE_FEATURES_VERSION = "sites-v5"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -113,11 +113,15 @@ def _hash(text: str) -> int:
     return value
 
 
+_MAX_LABEL_DEPTH = 8
+"""Calls and subscripts a label looks through (`g()()()...` may nest thousands deep)."""
+
+
 def _label(node: ast.AST) -> str:
-    """What a reader calls an operand: its name, attribute, callee, constant or node type (a loop,
-    not recursion: `g()()()...` may nest deeper than the interpreter's stack)."""
+    """What a reader calls an operand: its name, attribute, callee, constant or node type, through at
+    most `_MAX_LABEL_DEPTH` calls and subscripts (then "deep"), so a label stays short."""
     prefix = ""
-    while True:
+    for _ in range(_MAX_LABEL_DEPTH + 1):
         if isinstance(node, ast.Call):
             prefix += "call:"
             node = node.func
@@ -129,9 +133,10 @@ def _label(node: ast.AST) -> str:
         elif isinstance(node, ast.Attribute):
             return prefix + "." + node.attr
         elif isinstance(node, ast.Constant):
-            return prefix + "c:" + repr(node.value)[:12]
+            return prefix + "c:" + repr_start(node.value, 12)
         else:
             return prefix + type(node).__name__
+    return prefix + "deep"
 
 
 _NOT_SITES = frozenset({"ctx", "op", "ops"})
@@ -160,6 +165,8 @@ _CALL_NODE: Final = ast.Call
 _AUGASSIGN_NODE: Final = ast.AugAssign
 _BOOLOP_NODE: Final = ast.BoolOp
 _LOAD: Final = ast.Load
+_DEL: Final = ast.Del
+_LAMBDA_NODE: Final = ast.Lambda
 _FUNCTION_NODE: Final = ast.FunctionDef
 _ASYNC_FUNCTION_NODE: Final = ast.AsyncFunctionDef
 _RECENCY_HORIZON = 4
@@ -182,16 +189,22 @@ class _Finder:
         self.params: set[str] = set()
         self.counts: dict[str, int] = {}
         self.reads: list[tuple[ast.Name, ast.AST | None]] = []
-        self.calls: list[ast.Call] = []
+        self.calls: list[tuple[ast.Call, dict[str, int]]] = []
+        """Each call with two or more arguments, and its enclosing function's parameter positions."""
         self.bindings: list[tuple[int, int, str]] = []
-        """(line, column, name) of every parameter and every name stored to, sorted after the walk."""
-        self.signatures: dict[str, list[str]] = {}
-        """Function name -> its positional parameters, for the functions the code defines."""
-        self.parameter_position: dict[str, int] = {}
-        self.roles: dict[tuple[str, str], int] = {}
+        """(line, column, name) of each parameter and each name stored to (not deleted), sorted after the
+        walk. Source order, by the name's own place: in `total = total + x` the read of total comes
+        after the binding of total, which marks an update in place as well as a recent binding
+        (binding at the statement's end, as execution would, scored 0.005 lower on validation)."""
+        self.signatures: dict[str, tuple[dict[str, int], bool] | None] = {}
+        """Function name -> its positional parameters' positions, and whether the first is self or cls;
+        None for a name defined twice with different parameters."""
+        self.roles: dict[tuple[str, tuple[str, str, int]], int] = {}
         """(variable, role) -> how many reads of the variable play that role."""
-        self.role_players: dict[str, int] = {}
+        self.role_players: dict[tuple[str, str, int], int] = {}
         """Role -> how many distinct variables play it."""
+        self.callees: dict[int, str] = {}
+        """id(call) -> the label of what it calls, made once per call."""
         self.argument_index: dict[int, dict[int, int]] = {}
         """id(call) -> {id(argument): position}, for long calls only."""
         self.argument_names: dict[int, dict[str, int]] = {}
@@ -207,20 +220,24 @@ class _Finder:
             ids.append(_hash(text))
 
     def walk(self, tree: ast.AST) -> BugSites:
-        stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+        """Each node with its parent and the parameter positions of the function it is in."""
+        stack: list[tuple[ast.AST, ast.AST | None, dict[str, int]]] = [(tree, None, {})]
         while stack:
-            node, parent = stack.pop()
-            self.visit(node, parent)
-            for field in _fields(type(node)):
+            node, parent, scope = stack.pop()
+            self.visit(node, parent, scope)
+            t = type(node)
+            if t is _FUNCTION_NODE or t is _ASYNC_FUNCTION_NODE or t is _LAMBDA_NODE:
+                scope = _parameter_positions(node.args)  # type: ignore[attr-defined]
+            for field in _fields(t):
                 value = getattr(node, field, None)
                 if type(value) is list:
                     for item in value:
                         if isinstance(item, _AST_NODE):
-                            stack.append((item, node))
+                            stack.append((item, node, scope))
                 elif isinstance(value, _AST_NODE):
-                    stack.append((value, node))
-        for call in self.calls:
-            self.call(call)
+                    stack.append((value, node, scope))
+        for call, enclosing in self.calls:
+            self.call(call, enclosing)
         self.bindings.sort()
         roles = [self.count_read(name, parent) for name, parent in self.reads]
         self.unused = any(n not in self.read_counts for n in (*self.params, *self.first_store))
@@ -228,11 +245,11 @@ class _Finder:
             self.read(name, parent, role)
         return self.sites
 
-    def count_read(self, node: ast.Name, parent: ast.AST | None) -> str | None:
+    def count_read(self, node: ast.Name, parent: ast.AST | None) -> tuple[str, str, int] | None:
         """Count a read of a variable and the role it plays; the role, or None for none."""
         name = node.id
         self.read_counts[name] = self.read_counts.get(name, 0) + 1
-        role = _role(node, parent, self.position_in(node, parent))
+        role = _role(node, parent, self.position_in(node, parent), self.callee_of(parent))
         if role is not None:
             key = (name, role)
             seen = self.roles.get(key, 0)
@@ -241,7 +258,7 @@ class _Finder:
                 self.role_players[role] = self.role_players.get(role, 0) + 1
         return role
 
-    def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
+    def visit(self, node: ast.AST, parent: ast.AST | None, scope: dict[str, int]) -> None:
         t = type(node)
         if t is _NAME_NODE:
             self.name(node, parent)  # type: ignore[arg-type]
@@ -256,7 +273,7 @@ class _Finder:
             self.compare(node, parent)  # type: ignore[arg-type]
         elif t is _CALL_NODE:
             if len(node.args) >= 2:  # type: ignore[attr-defined]
-                self.calls.append(node)  # type: ignore[arg-type]
+                self.calls.append((node, scope))  # type: ignore[arg-type]
         elif t is _AUGASSIGN_NODE:
             self.operator(node, node.target, node.value, parent)  # type: ignore[arg-type, attr-defined]
         elif t is _BOOLOP_NODE:
@@ -273,19 +290,21 @@ class _Finder:
             self.reads.append((node, parent))
         else:
             place = (node.lineno, node.col_offset)
-            self.bindings.append((node.lineno, node.col_offset, name))
+            if type(node.ctx) is not _DEL:
+                self.bindings.append((node.lineno, node.col_offset, name))
             first = self.first_store.get(name)
             if first is None or place < first:
                 self.first_store[name] = place
 
     def signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        arguments = node.args
-        names = [a.arg for a in arguments.posonlyargs] + [a.arg for a in arguments.args]
-        self.signatures.setdefault(node.name, names)
-        for position, name in enumerate(names):
-            self.parameter_position.setdefault(name, position)
+        positions = _parameter_positions(node.args)
+        signature = (positions, positions.get("self", -1) == 0 or positions.get("cls", -1) == 0)
+        if node.name in self.signatures and self.signatures[node.name] != signature:
+            self.signatures[node.name] = None  # defined twice, differently: no telling which is called
+        else:
+            self.signatures[node.name] = signature
 
-    def read(self, node: ast.Name, parent: ast.AST | None, role: str | None) -> None:
+    def read(self, node: ast.Name, parent: ast.AST | None, role: tuple[str, str, int] | None) -> None:
         """A read of one of the code's own variables (a parameter or a name it binds)."""
         name = node.id
         first_store = self.first_store.get(name)
@@ -298,7 +317,7 @@ class _Finder:
         features = [f"n\x1f{name}", f"n-par\x1f{where}", f"n-v-par\x1f{name}\x1f{where}", f"n-once\x1f{count == 1}",
                     f"n-param\x1f{is_param}", f"n-cnt\x1f{min(count, 5)}", f"n-def-before\x1f{bound_before}"]
         position = self.position_in(node, parent)
-        features.extend(_read_context(node, parent, position))
+        features.extend(_read_context(node, parent, position, self.callee_of(parent)))
         # a misused variable often leaves the one it replaced unread, or is read twice (`w * w`)
         features.append(f"n-unused\x1f{self.unused}")
         features.append(f"n-unused-reads\x1f{self.unused}\x1f{min(self.read_counts[name], 4)}")
@@ -311,7 +330,7 @@ class _Finder:
         features.append(f"n-recency-par\x1f{recency}\x1f{where}")
         features.append(f"n-unread-since\x1f{unread_since}")
         features.extend(self.role_features(name, role))
-        kind = role.split("\x1f", 1)[0] if role is not None else where
+        kind = role[0] if role is not None else where
         again = min(self.roles[(name, role)] - 1, 2) if role is not None else -1
         features.append(f"n-x-role\x1f{recency}\x1f{kind}\x1f{again}\x1f{self.unused}")
         features.append(f"n-x-bound\x1f{recency}\x1f{bound_before}\x1f{is_param}\x1f{min(count, 3)}")
@@ -339,6 +358,16 @@ class _Finder:
             index = self.argument_index[id(parent)] = {id(a): i for i, a in enumerate(arguments)}
         return index.get(id(node), -1)
 
+    def callee_of(self, parent: ast.AST | None) -> str:
+        """The label of what `parent` calls ("" when it is no call), made once per call: a call with
+        many arguments asks once for each."""
+        if not isinstance(parent, ast.Call):
+            return ""
+        label = self.callees.get(id(parent))
+        if label is None:
+            label = self.callees[id(parent)] = _label(parent.func)
+        return label
+
     def times_passed(self, name: str, call: ast.Call) -> int:
         """How many of the call's positional arguments read the variable (`max(total, total)`: 2)."""
         if len(call.args) <= _SHORT_CALL:
@@ -353,10 +382,10 @@ class _Finder:
         return counts.get(name, 0)
 
     def since_binding(self, node: ast.Name) -> tuple[int, str]:
-        """What came between the read's variable's last binding (in source order) and the read: how
-        many other variables were bound (0 to `_RECENCY_HORIZON`, which also stands for further or
-        never) and whether one of them is never read ("yes"/"no"; "far-yes"/"far-no" when its own
-        binding is not within `_LOOK_BACK` bindings)."""
+        """What came between the read's variable's last binding (in source order, see `bindings`) and
+        the read: how many other variables were bound (0 to `_RECENCY_HORIZON`, which also stands for
+        further or never) and whether one of them is never read ("yes"/"no"; "far-yes"/"far-no" when
+        its own binding is not within `_LOOK_BACK` bindings)."""
         at = bisect.bisect_left(self.bindings, (node.lineno, node.col_offset, ""))
         since: set[str] = set()
         unread = False
@@ -368,15 +397,14 @@ class _Finder:
             unread = unread or bound not in self.read_counts
         return _RECENCY_HORIZON, "far-yes" if unread else "far-no"
 
-    def role_features(self, name: str, role: str | None) -> list[str]:
+    def role_features(self, name: str, role: tuple[str, str, int] | None) -> list[str]:
         """Whether the variable plays this read's role (an attribute's owner, a callee's argument, a
         container) in other reads too, and how many other variables play it."""
         if role is None:
             return ["n-role\x1fnone"]
         again = min(self.roles[(name, role)] - 1, 2)
         others = min(self.role_players[role] - 1, 2)
-        kind = role.split("\x1f", 1)[0]
-        return [f"n-role\x1f{kind}\x1f{again}\x1f{others}"]
+        return [f"n-role\x1f{role[0]}\x1f{again}\x1f{others}"]
 
     def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
         op = _SYMBOLS.get(type(node.op), "?")
@@ -403,11 +431,11 @@ class _Finder:
         text = "bigint" if type(value) is int and abs(value) > _SMALL_INT else repr(value)
         where = type(parent).__name__ if parent is not None else "-"
         features = [f"k\x1f{text}", f"k-par\x1f{text}\x1f{where}"]
-        features.extend(_constant_context(node, text, parent, self.position_in(node, parent)))
+        features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
         self.add(_CONSTANT, node, features)
 
-    def call(self, node: ast.Call) -> None:
-        callee = _label(node.func)
+    def call(self, node: ast.Call, enclosing: dict[str, int]) -> None:
+        callee = self.callee_of(node)
         args = node.args[:_MAX_ARGUMENTS]
         labels = [_label(a) for a in args]
         features = [f"a\x1f{callee}", f"a-n\x1f{callee}\x1f{len(node.args)}"]
@@ -416,14 +444,16 @@ class _Finder:
             features.append(f"a-pair\x1f{callee}\x1f{labels[i]}\x1f{labels[i + 1]}")
             features.append(f"a-ord\x1f{labels[i]}\x1f{labels[i + 1]}")
         features.extend(f"a-sh\x1f{callee}\x1f{i}\x1f{operand_shape(a)}" for i, a in enumerate(args))
-        features.extend(self.parameter_features(node, labels, callee))
+        features.extend(self.parameter_features(node, labels, callee, enclosing))
         self.add(_CALL, node, features)
 
-    def parameter_features(self, node: ast.Call, labels: list[str], callee: str) -> list[str]:
-        """Arguments against parameters the code itself declares: a wrapper passes its own parameters
-        on in their order, and a call to a function defined here should match its signature."""
+    def parameter_features(self, node: ast.Call, labels: list[str], callee: str, enclosing: dict[str, int]
+                           ) -> list[str]:
+        """Arguments against parameters the code itself declares: a wrapper passes the parameters of
+        the function it is in on in their order, and a call to a function defined here (once) should
+        match its signature."""
         features = []
-        positions = [self.parameter_position.get(label, -1) for label in labels]
+        positions = [enclosing.get(label, -1) for label in labels]
         for i in range(len(positions) - 1):
             first, second = positions[i], positions[i + 1]
             if first >= 0 and second >= 0 and first != second:
@@ -434,11 +464,11 @@ class _Finder:
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         signature = self.signatures.get(name)
         if signature is not None:
-            if is_method and signature and signature[0] in ("self", "cls"):
-                signature = signature[1:]
+            declared, takes_self = signature
+            shift = 1 if is_method and takes_self else 0
             for position, label in enumerate(labels):
-                where = str(signature.index(label) == position) if label in signature else "absent"
-                features.append(f"a-sig\x1f{where}")
+                at = declared.get(label, -1) - shift
+                features.append(f"a-sig\x1f{at == position}" if at >= 0 else "a-sig\x1fabsent")
         return features
 
     def condition(self, node: ast.If | ast.While | ast.IfExp | ast.Assert) -> None:
@@ -472,16 +502,21 @@ def _other_operand(node: ast.AST, parent: ast.BinOp | ast.Compare) -> ast.AST:
     return parent.comparators[0] if parent.left is node else parent.left
 
 
-def _read_context(node: ast.Name, parent: ast.AST | None, position: int) -> list[str]:
-    """What a variable read is part of: an attribute, a call argument (at `position`), an operation,
-    an index, an assignment."""
+def _parameter_positions(arguments: ast.arguments) -> dict[str, int]:
+    """Positional parameter -> its position."""
+    names = [a.arg for a in arguments.posonlyargs] + [a.arg for a in arguments.args]
+    return {name: position for position, name in enumerate(names)}
+
+
+def _read_context(node: ast.Name, parent: ast.AST | None, position: int, callee: str) -> list[str]:
+    """What a variable read is part of: an attribute, a call argument (at `position` of `callee`), an
+    operation, an index, an assignment."""
     name = node.id
     if isinstance(parent, ast.Attribute):
         return [f"n-attr\x1f{name}\x1f{parent.attr}", f"n-attr2\x1f{parent.attr}"]
     if isinstance(parent, ast.Call):
         if position < 0:
             return []
-        callee = _label(parent.func)
         return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
     if isinstance(parent, ast.BinOp):
         return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
@@ -495,23 +530,24 @@ def _read_context(node: ast.Name, parent: ast.AST | None, position: int) -> list
     return []
 
 
-def _role(node: ast.Name, parent: ast.AST | None, position: int) -> str | None:
-    """The part a variable read plays for its parent (`position`: among a call's positional
-    arguments), when it is one worth comparing across reads."""
+def _role(node: ast.Name, parent: ast.AST | None, position: int, callee: str) -> tuple[str, str, int] | None:
+    """The part a variable read plays for its parent (`position`: among the positional arguments of
+    `callee`), when it is one worth comparing across reads: (kind, detail, position)."""
     if isinstance(parent, ast.Attribute):
-        return f"attr\x1f{parent.attr}"
+        return ("attr", parent.attr, 0)
     if isinstance(parent, ast.Call):
         if parent.func is node:
-            return "callee"
-        return f"arg\x1f{_label(parent.func)}\x1f{position}" if position >= 0 else None
+            return ("callee", "", 0)
+        return ("arg", callee, position) if position >= 0 else None
     if isinstance(parent, ast.Subscript):
-        return "container" if parent.value is node else "index"
-    if isinstance(parent, ast.For | ast.comprehension):
-        return "iterated" if parent.iter is node else None
+        return ("container", "", 0) if parent.value is node else ("index", "", 0)
+    if isinstance(parent, ast.For | ast.AsyncFor | ast.comprehension):
+        return ("iterated", "", 0) if parent.iter is node else None
     return None
 
 
-def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None, position: int) -> list[str]:
+def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None, position: int, callee: str
+                      ) -> list[str]:
     """What a constant is part of: an operation, a comparison, a call argument (at `position`), a
     keyword, an index, a return."""
     if isinstance(parent, ast.BinOp):
@@ -521,7 +557,7 @@ def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None, pos
         other = _label(_other_operand(node, parent))
         return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{other}"]
     if isinstance(parent, ast.Call):
-        return [f"k-arg\x1f{_label(parent.func)}\x1f{position}\x1f{text}"] if position >= 0 else []
+        return [f"k-arg\x1f{callee}\x1f{position}\x1f{text}"] if position >= 0 else []
     if isinstance(parent, ast.keyword):
         return [f"k-kw\x1f{parent.arg}\x1f{text}"]
     if isinstance(parent, ast.Subscript):

@@ -169,6 +169,31 @@ def test_a_call_that_passes_the_codes_own_parameters_out_of_order_is_told_apart(
     assert swapped.count(feature_id("a-sig\x1fFalse")) == 2
 
 
+def test_parameter_order_is_read_from_the_function_the_call_is_in():
+    wrapper = "def f(a, b):\n    return h(a, b)\n"
+    other = "def k(b, a):\n    pass\n"
+    for source in (wrapper + other, other + wrapper):
+        line = source.splitlines().index("    return h(a, b)") + 1
+        features = features_at(source, "call", line)
+        assert feature_id("a-porder\x1fTrue") in features and feature_id("a-porder\x1fFalse") not in features
+
+
+def test_a_function_defined_twice_with_different_parameters_gives_no_signature_features():
+    source = "def f(a, b):\n    pass\ndef f(b, a):\n    pass\ndef g(a, b):\n    f(a, b)\n"
+    features = features_at(source, "call", 6)
+    assert not {feature_id(f"a-sig\x1f{w}") for w in ("True", "False", "absent")} & set(features)
+
+
+def test_a_label_looks_through_a_bounded_number_of_calls():
+    features = features_at("def f(a, b):\n    return g" + "()" * 50 + "(a, b)\n", "call", 2)
+    assert feature_id("a\x1f" + "call:" * 9 + "deep") in features
+
+
+def test_an_integer_too_long_for_repr_is_a_constant_like_any_other():
+    graph = build_graph("def f(a, b):\n    return g(a, 0x" + "f" * 4000 + ") + 0x" + "f" * 4000 + "\n")
+    assert len(graph.sites) > 0
+
+
 def test_a_methods_signature_is_read_without_self():
     source = ("class C:\n    def put(self, key, value):\n        pass\n"
               "    def f(self, key, value):\n        self.put(key, value)\n")
