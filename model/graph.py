@@ -47,7 +47,6 @@ class SourceLimits:
     """Bounds that keep one request's extraction fast and its memory small."""
 
     max_bytes: int = 4 * 1024 * 1024
-    max_ast_nodes: int = 1_000_000
     max_units: int = 20_000
 
 
