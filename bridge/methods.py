@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from bridge.dispatcher import Job, Lane, Route
@@ -228,13 +228,17 @@ class BridgeMethods:
             project=self._project(params),
         )
         if _is_bulk(params.code):
-            model = self._server.model
-            options = {"top_k": task.top_k, "include_embedding": task.include_embedding, "projects": [task.project]}
-            self._server.slow.submit(
-                job, lambda: task.finish(task, model.wait().predict_sources([task.code], **options)[0])
-            )
+            self._server.slow.submit(job, partial(self._predict_bulk, task))
         else:
             self._server.forward.submit(task)
+
+    def _predict_bulk(self, task: ForwardTask) -> Any:
+        """A large module: in a worker process when one is up, so its parse leaves this one's lock free."""
+        prediction = self._server.forward.predict_elsewhere(task)
+        if prediction is None:
+            options = {"top_k": task.top_k, "include_embedding": task.include_embedding, "projects": [task.project]}
+            prediction = self._server.model.wait().predict_sources([task.code], **options)[0]
+        return task.finish(task, prediction)
 
     def _project(self, params: Any) -> Any:
         """`params.path`'s project as seen from that file (a model.project.ProjectView), or None: no

@@ -235,6 +235,25 @@ class ForwardLane:
         _complete(task, prediction)
         return True
 
+    def predict_elsewhere(self, task: ForwardTask) -> Any | None:
+        """A large module's prediction from a worker process, for the slow lane: CPython's parser holds
+        the interpreter lock for the whole parse (seconds for a few MB), which would hold up `ping`
+        and every small prediction. None when no worker is up (they start now, for the next large
+        module) or the worker failed: then the caller predicts in this process."""
+        workers = self._workers
+        if workers is None or task.code is None:
+            return None
+        workers.start_in_background(self._model.wait().info()["checkpoint"])
+        if not workers.ready:
+            return None
+        outcome = workers.predict_now([task.code], **_shared_options([task]), projects=[_context(task)])
+        if isinstance(outcome, BaseException):
+            return None
+        logger.debug("a large module (%d characters) was predicted in a worker process", len(task.code))
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]  # the module's own error (a limit), answered as such
+        return outcome[0]
+
     def _workers_wanted(self, predictor: Any, count: int) -> bool:
         """Under load (several predictions at once, or some already out) and the workers are up."""
         workers = self._workers

@@ -149,6 +149,19 @@ class PredictionWorkers:
         future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
         future.add_done_callback(lambda f: done(self._outcome(f)))
 
+    def predict_now(
+        self,
+        sources: Sequence[str],
+        *,
+        top_k: int,
+        include_embedding: bool,
+        projects: Sequence[ImportContext | None] | None = None,
+    ) -> list[Any] | BaseException:
+        """`submit`, waiting for the outcome: for a thread that may block (the slow lane)."""
+        assert self._executor is not None, "predict_now before ready"
+        chunk = list(projects) if projects is not None else None
+        return self._outcome(self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk))
+
     def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
         try:
             return list(future.result())

@@ -147,3 +147,16 @@ def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
             assert got["predicted_imports"] == want["predicted_imports"]
             assert got["potential_bugs"] == want["potential_bugs"]
         assert used.wait(WAIT_S), "no prediction went to the workers"
+
+
+def test_a_large_module_is_predicted_in_a_worker_process_once_they_are_up():
+    """Its parse holds the interpreter lock for its whole length: in a worker it holds up nothing here."""
+    module = "".join(variant(i) for i in range(500))
+    assert len(module) > BULK_CODE_CHARS
+    with spawn("--log-level=debug", "--workers=1", stderr=subprocess.PIPE) as client:
+        ready, in_worker = watch_stderr(client, WORKERS_READY, b"was predicted in a worker process")
+        in_daemon = client.call("predict", {"code": module})  # no worker yet: here; it starts them
+        assert ready.wait(WAIT_S), "the prediction workers never started"
+        assert not in_worker.is_set()
+        assert client.call("predict", {"code": module}) == in_daemon
+        assert in_worker.wait(WAIT_S), "the large module was not sent to the worker"
