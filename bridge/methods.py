@@ -232,6 +232,13 @@ class BridgeMethods:
         else:
             self._server.forward.submit(task)
 
+    def _embed_bulk(self, code: str) -> dict:
+        """A large module: in a worker process when one is up, as `_predict_bulk`."""
+        row = self._server.forward.embed_elsewhere(code)
+        if row is None:
+            row = self._server.model.wait().embed_sources([code])[0]
+        return embedding_result(row)
+
     def _predict_bulk(self, task: ForwardTask) -> Any:
         """A large module: in a worker process when one is up, so its parse leaves this one's lock free."""
         prediction = self._server.forward.predict_elsewhere(task)
@@ -257,8 +264,7 @@ class BridgeMethods:
         """Queue for the next forward pass, embeddings only (a large module goes to the slow lane)."""
         self._check_code(params.code)
         if _is_bulk(params.code):
-            model = self._server.model
-            self._server.slow.submit(job, lambda: embedding_result(model.wait().embed_sources([params.code])[0]))
+            self._server.slow.submit(job, partial(self._embed_bulk, params.code))
             return
         task = ForwardTask(job, params.code, params.features, lambda _task, row: embedding_result(row))
         task.embed_only = True

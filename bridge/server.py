@@ -28,7 +28,7 @@ from bridge.dispatcher import Dispatcher, Job
 from bridge.early import EarlyReader, StopRequest
 from bridge.projects import ProjectIndexes
 from bridge.transport import Writer
-from bridge.workers import PredictionWorkers
+from bridge.workers import PredictionWorkers, embed_chunk, predict_chunk
 from protocol.errors import ModelUnavailable, ServerBusy
 
 if TYPE_CHECKING:
@@ -236,22 +236,35 @@ class ForwardLane:
         return True
 
     def predict_elsewhere(self, task: ForwardTask) -> Any | None:
-        """A large module's prediction from a worker process, for the slow lane: CPython's parser holds
-        the interpreter lock for the whole parse (seconds for a few MB), which would hold up `ping`
-        and every small prediction. None when no worker is up (they start now, for the next large
-        module) or the worker failed: then the caller predicts in this process."""
+        """A large module's prediction from a worker process, for the slow lane (see `_elsewhere`)."""
+        if task.code is None:
+            return None
+        options = _shared_options([task])
+        return self._elsewhere(predict_chunk, [task.code], options["top_k"], options["include_embedding"],
+                               [_context(task)])
+
+    def embed_elsewhere(self, code: str) -> Any | None:
+        """A large module's embedding from a worker process, for the slow lane (see `_elsewhere`)."""
+        return self._elsewhere(embed_chunk, [code])
+
+    def _elsewhere(self, chunk_function: Callable[..., list[Any]], sources: list[str], *args: Any) -> Any | None:
+        """One large source's result from a worker process: CPython's parser holds the interpreter
+        lock for a whole parse (seconds for a few MB), which would hold up `ping` and every small
+        prediction here. None when no worker is up (they start now, for the next large source) or the
+        worker failed: then the caller computes it in this process. The source's own error (syntax,
+        a limit) is raised, as it would be here."""
         workers = self._workers
-        if workers is None or task.code is None:
+        if workers is None:
             return None
         workers.start_in_background(self._model.wait().info()["checkpoint"])
         if not workers.ready:
             return None
-        outcome = workers.predict_now([task.code], **_shared_options([task]), projects=[_context(task)])
+        outcome = workers.run_now(chunk_function, sources, *args)
         if isinstance(outcome, BaseException):
             return None
-        logger.debug("a large module (%d characters) was predicted in a worker process", len(task.code))
+        logger.debug("a large source (%d characters) was handled in a worker process", len(sources[0]))
         if isinstance(outcome[0], BaseException):
-            raise outcome[0]  # the module's own error (a limit), answered as such
+            raise outcome[0]
         return outcome[0]
 
     def _workers_wanted(self, predictor: Any, count: int) -> bool:

@@ -1,11 +1,13 @@
 """Predictions computed in worker processes, so extraction and forward passes run outside the GIL.
 
-Owns the worker pool: started on demand in the background (the first time predictions pile up, so a
-host that asks one thing at a time never pays for it), from a fork server that has already imported
-model.predictor, each worker loading the same checkpoint as the daemon. `predict_chunk` is what a
+Owns the worker pool: started on demand in the background (the first time predictions pile up or a
+large module comes, so a host that asks one small thing at a time never pays for it), from a fork
+server that has already imported model.predictor, each worker loading the same checkpoint as the
+daemon. `predict_chunk` is what a
 worker runs: the daemon sends source text (with each source's small project context, when known) and
 gets back `model.prediction.Prediction`s, a few hundred bytes each, so the daemon's own share of a
-request is reading, shaping and writing JSON. A source over a limit comes back as its model error
+request is reading, shaping and writing JSON. `embed_chunk` does the same for embeddings (the slow
+lane sends a large module's there). A source over a limit comes back as its model error
 (which pickles with its fields), so it fails alone. When to use the workers is bridge.server's business.
 """
 
@@ -21,12 +23,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from model.errors import SourceLimitError
+from model.errors import SourceError, SourceLimitError
 
 if TYPE_CHECKING:
     from model.project import ImportContext
 
-__all__ = ["PredictionWorkers", "predict_chunk"]
+__all__ = ["PredictionWorkers", "embed_chunk", "predict_chunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,17 @@ def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool,
     return results
 
 
+def embed_chunk(sources: Sequence[str]) -> list[Any]:
+    """In a worker: each source's embedding (a float32 row), or its model error (syntax, a limit)."""
+    results: list[Any] = []
+    for source in sources:
+        try:
+            results.append(_predictor.embed_sources([source])[0])
+        except SourceError as exc:
+            results.append(exc)
+    return results
+
+
 class PredictionWorkers:
     """A pool of predicting processes: not started, starting, ready, or given up on."""
 
@@ -149,18 +162,11 @@ class PredictionWorkers:
         future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
         future.add_done_callback(lambda f: done(self._outcome(f)))
 
-    def predict_now(
-        self,
-        sources: Sequence[str],
-        *,
-        top_k: int,
-        include_embedding: bool,
-        projects: Sequence[ImportContext | None] | None = None,
-    ) -> list[Any] | BaseException:
-        """`submit`, waiting for the outcome: for a thread that may block (the slow lane)."""
-        assert self._executor is not None, "predict_now before ready"
-        chunk = list(projects) if projects is not None else None
-        return self._outcome(self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk))
+    def run_now(self, chunk_function: Callable[..., list[Any]], *args: Any) -> list[Any] | BaseException:
+        """`chunk_function(*args)` (`predict_chunk` or `embed_chunk`) in a worker, waiting for the
+        outcome: for a thread that may block (the slow lane)."""
+        assert self._executor is not None, "run_now before ready"
+        return self._outcome(self._executor.submit(chunk_function, *args))
 
     def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
         try:

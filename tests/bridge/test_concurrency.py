@@ -11,6 +11,7 @@ import pytest
 
 from bridge.client import BridgeError
 from bridge.methods import BULK_CODE_CHARS
+from model.predictor import Predictor
 from tests.bridge.conftest import FUNCTION, WAIT_S, WORKERS_READY, assert_silent, serving, spawn, watch_stderr
 
 SLOW_CODE = "".join(f"value_{i} = [value_{i - 1}, {i}, 'text']\n" for i in range(1, 10_000))
@@ -149,14 +150,20 @@ def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
         assert used.wait(WAIT_S), "no prediction went to the workers"
 
 
-def test_a_large_module_is_predicted_in_a_worker_process_once_they_are_up():
+def test_a_large_module_is_predicted_and_embedded_in_a_worker_process_once_they_are_up():
     """Its parse holds the interpreter lock for its whole length: in a worker it holds up nothing here."""
     module = "".join(variant(i) for i in range(500))
     assert len(module) > BULK_CODE_CHARS
+    predictor = Predictor()
+    predictor.load()
     with spawn("--log-level=debug", "--workers=1", stderr=subprocess.PIPE) as client:
-        ready, in_worker = watch_stderr(client, WORKERS_READY, b"was predicted in a worker process")
+        ready, in_worker = watch_stderr(client, WORKERS_READY, b"was handled in a worker process")
         in_daemon = client.call("predict", {"code": module})  # no worker yet: here; it starts them
         assert ready.wait(WAIT_S), "the prediction workers never started"
         assert not in_worker.is_set()
         assert client.call("predict", {"code": module}) == in_daemon
         assert in_worker.wait(WAIT_S), "the large module was not sent to the worker"
+        in_worker.clear()
+        embedding = client.call("embed", {"code": module})["embedding"]
+        assert in_worker.wait(WAIT_S), "the large module's embedding was not computed in the worker"
+        assert embedding == pytest.approx(predictor.embed_sources([module])[0].tolist(), abs=1e-6)

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 import bridge.workers
-from bridge.workers import PredictionWorkers, predict_chunk
-from model.errors import SourceLimitError
+from bridge.workers import PredictionWorkers, embed_chunk, predict_chunk
+from model.errors import SourceLimitError, SourceSyntaxError
 from model.prediction import ImportSuggestion, Prediction
 from model.predictor import Predictor
 from model.project import ImportContext, ProjectIndex
@@ -94,3 +94,14 @@ def test_a_worker_process_gets_each_sources_project(project):
         assert with_project.imports == [SLUGIFY] and without.imports == []
     finally:
         workers.close()
+
+
+def test_embed_chunk_gives_each_source_its_embedding_or_its_own_error(monkeypatch):
+    predictor = Predictor()
+    predictor.load()
+    monkeypatch.setattr(bridge.workers, "_predictor", predictor)
+    good, broken = "def f(x):\n    return x + 1\n", "def f(:\n"
+    row, error, deep = embed_chunk([good, broken, TOO_DEEP])
+    assert row.tolist() == predictor.embed_sources([good])[0].tolist()
+    assert isinstance(error, SourceSyntaxError) and error.line == 1
+    assert isinstance(deep, SourceLimitError) and deep.limit == "nesting"
