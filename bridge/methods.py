@@ -271,10 +271,16 @@ class BridgeMethods:
         self._server.forward.submit(task)
 
     def extract_features(self, params: Any, job: Job) -> None:
-        """Per-node features are large and never batched: the slow lane."""
+        """Per-node features are large and never batched: the slow lane (a large module's in a worker
+        process when one is up, as `_predict_bulk`)."""
         self._check_code(params.code)
-        model = self._server.model
-        self._server.slow.submit(job, lambda: extraction_result(model.wait().extract_features(params.code)))
+        self._server.slow.submit(job, partial(self._extract, params.code))
+
+    def _extract(self, code: str) -> dict:
+        extraction = self._server.forward.extract_elsewhere(code) if _is_bulk(code) else None
+        if extraction is None:
+            extraction = self._server.model.wait().extract_features(code)
+        return extraction_result(extraction)
 
     def reload(self, params: Any, job: Job) -> None:
         """Load a checkpoint in the slow lane; on success the worker processes are replaced too."""

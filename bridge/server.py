@@ -28,7 +28,7 @@ from bridge.dispatcher import Dispatcher, Job
 from bridge.early import EarlyReader, StopRequest
 from bridge.projects import ProjectIndexes
 from bridge.transport import Writer
-from bridge.workers import PredictionWorkers, embed_chunk, predict_chunk
+from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
 from protocol.errors import ModelUnavailable, ServerBusy
 
 if TYPE_CHECKING:
@@ -246,6 +246,10 @@ class ForwardLane:
     def embed_elsewhere(self, code: str) -> Any | None:
         """A large module's embedding from a worker process, for the slow lane (see `_elsewhere`)."""
         return self._elsewhere(embed_chunk, [code])
+
+    def extract_elsewhere(self, code: str) -> Any | None:
+        """A large module's features from a worker process, for the slow lane (see `_elsewhere`)."""
+        return self._elsewhere(extract_chunk, [code])
 
     def _elsewhere(self, chunk_function: Callable[..., list[Any]], sources: list[str], *args: Any) -> Any | None:
         """One large source's result from a worker process: CPython's parser holds the interpreter

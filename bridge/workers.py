@@ -6,9 +6,10 @@ server that has already imported model.predictor, each worker loading the same c
 daemon. `predict_chunk` is what a
 worker runs: the daemon sends source text (with each source's small project context, when known) and
 gets back `model.prediction.Prediction`s, a few hundred bytes each, so the daemon's own share of a
-request is reading, shaping and writing JSON. `embed_chunk` does the same for embeddings (the slow
-lane sends a large module's there). A source over a limit comes back as its model error
-(which pickles with its fields), so it fails alone. When to use the workers is bridge.server's business.
+request is reading, shaping and writing JSON. `embed_chunk` and `extract_chunk` do the same for
+embeddings and features (the slow lane sends a large module's there). A source over a limit comes
+back as its model error (which pickles with its fields), so it fails alone. When to use the workers
+is bridge.server's business.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from model.errors import SourceError, SourceLimitError
 if TYPE_CHECKING:
     from model.project import ImportContext
 
-__all__ = ["PredictionWorkers", "embed_chunk", "predict_chunk"]
+__all__ = ["PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +97,19 @@ def predict_chunk(sources: Sequence[str], top_k: int, include_embedding: bool,
 
 def embed_chunk(sources: Sequence[str]) -> list[Any]:
     """In a worker: each source's embedding (a float32 row), or its model error (syntax, a limit)."""
-    results: list[Any] = []
-    for source in sources:
-        try:
-            results.append(_predictor.embed_sources([source])[0])
-        except SourceError as exc:
-            results.append(exc)
-    return results
+    return [_or_error(lambda source=source: _predictor.embed_sources([source])[0]) for source in sources]
+
+
+def extract_chunk(sources: Sequence[str]) -> list[Any]:
+    """In a worker: each source's `model.prediction.FeatureExtraction`, or its model error."""
+    return [_or_error(lambda source=source: _predictor.extract_features(source)) for source in sources]
+
+
+def _or_error(compute: Callable[[], Any]) -> Any:
+    try:
+        return compute()
+    except SourceError as exc:
+        return exc
 
 
 class PredictionWorkers:

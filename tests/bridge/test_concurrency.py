@@ -150,7 +150,7 @@ def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
         assert used.wait(WAIT_S), "no prediction went to the workers"
 
 
-def test_a_large_module_is_predicted_and_embedded_in_a_worker_process_once_they_are_up():
+def test_a_large_modules_predict_embed_and_features_run_in_a_worker_process_once_they_are_up():
     """Its parse holds the interpreter lock for its whole length: in a worker it holds up nothing here."""
     module = "".join(variant(i) for i in range(500))
     assert len(module) > BULK_CODE_CHARS
@@ -167,3 +167,8 @@ def test_a_large_module_is_predicted_and_embedded_in_a_worker_process_once_they_
         embedding = client.call("embed", {"code": module})["embedding"]
         assert in_worker.wait(WAIT_S), "the large module's embedding was not computed in the worker"
         assert embedding == pytest.approx(predictor.embed_sources([module])[0].tolist(), abs=1e-6)
+        in_worker.clear()
+        extraction = client.call("extract_features", {"code": module})
+        assert in_worker.wait(WAIT_S), "the large module's features were not extracted in the worker"
+        assert extraction["features"] == pytest.approx(predictor.extract_features(module).features.tolist(), abs=1e-6)
+        assert len(extraction["nodes"]) == len(predictor.extract_features(module).nodes)

@@ -43,7 +43,7 @@ EXPECTED = {
         "SlowLane",
     ],
     "bridge.transport": ["LineTooLong", "Writer", "claim_stdout", "read_lines", "write_all"],
-    "bridge.workers": ["PredictionWorkers", "embed_chunk", "predict_chunk"],
+    "bridge.workers": ["PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk"],
 }
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import bridge.workers
-from bridge.workers import PredictionWorkers, embed_chunk, predict_chunk
+from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
 from model.errors import SourceLimitError, SourceSyntaxError
 from model.prediction import ImportSuggestion, Prediction
 from model.predictor import Predictor
@@ -105,3 +105,13 @@ def test_embed_chunk_gives_each_source_its_embedding_or_its_own_error(monkeypatc
     assert row.tolist() == predictor.embed_sources([good])[0].tolist()
     assert isinstance(error, SourceSyntaxError) and error.line == 1
     assert isinstance(deep, SourceLimitError) and deep.limit == "nesting"
+
+
+def test_extract_chunk_gives_each_source_its_features_or_its_own_error(monkeypatch):
+    predictor = Predictor()
+    predictor.load()
+    monkeypatch.setattr(bridge.workers, "_predictor", predictor)
+    good = "def f(x):\n    return x + 1\n"
+    extraction, error = extract_chunk([good, "def f(:\n"])
+    assert extraction.features.tolist() == predictor.extract_features(good).features.tolist()
+    assert isinstance(error, SourceSyntaxError)
