@@ -44,11 +44,15 @@ def stdlib_functions(limit: int = 400) -> tuple[str, ...]:
 
 
 def features_digest() -> str:
-    """SHA-256 over the feature matrices and edge lists of 150 functions and 4 whole files: equal digests
-    mean two builds of the extractor compute the same bits."""
+    """SHA-256 over the feature matrices, edge lists and bug sites of 150 functions and 4 whole files:
+    equal digests mean two builds of the extractor compute the same bits."""
     digest = hashlib.sha256()
     for source in (*stdlib_functions(150), *stdlib_sources()[:4]):
         graph = build_graph(source)
         digest.update(graph.features.tobytes())
         digest.update(graph.edge_index.tobytes())
+        sites = graph.sites
+        assert sites is not None
+        for part in (sites.types, sites.lines, sites.columns, sites.sizes, sites.ids):
+            digest.update(repr(part).encode())
     return digest.hexdigest()
