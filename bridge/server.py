@@ -136,6 +136,10 @@ class ForwardTask:
     """The code's project as seen from its file (bridge.projects); None: no project known."""
 
 
+_WORKERS_START_S = 5.0
+"""How long a large module waits for the worker processes it starts (they take about 0.3 s here)."""
+
+
 class ForwardLane:
     """A bounded queue of predictions and the thread that runs them, many per forward pass.
 
@@ -254,14 +258,15 @@ class ForwardLane:
     def _elsewhere(self, chunk_function: Callable[..., list[Any]], sources: list[str], *args: Any) -> Any | None:
         """One large source's result from a worker process: CPython's parser holds the interpreter
         lock for a whole parse (seconds for a few MB), which would hold up `ping` and every small
-        prediction here. None when no worker is up (they start now, for the next large source) or the
-        worker failed: then the caller computes it in this process. The source's own error (syntax,
-        a limit) is raised, as it would be here."""
+        prediction here. The first large source starts the workers and waits for them (a fraction of
+        a second; at most `_WORKERS_START_S`). None when they are not up by then or a worker failed:
+        then the caller computes it in this process. The source's own error (syntax, a limit) is
+        raised, as it would be here."""
         workers = self._workers
         if workers is None:
             return None
         workers.start_in_background(self._model.wait().info()["checkpoint"])
-        if not workers.ready:
+        if not workers.wait_ready(_WORKERS_START_S):
             return None
         outcome = workers.run_now(chunk_function, sources, *args)
         if isinstance(outcome, BaseException):

@@ -121,6 +121,8 @@ class PredictionWorkers:
         self._lock = threading.Lock()
         self._started = False
         self._ready = threading.Event()
+        self._settled = threading.Event()
+        """Set once starting has ended, either way."""
         self._broken = False
 
     @property
@@ -147,10 +149,12 @@ class PredictionWorkers:
                 future.result(timeout=60)
         except Exception as exc:
             self._broken = True
+            self._settled.set()
             logger.warning("prediction workers failed to start (%s); predicting in the daemon", exc)
             return
         self._executor = executor
         self._ready.set()
+        self._settled.set()
         logger.info("%d prediction worker(s) ready", self.workers)
 
     def submit(
@@ -168,6 +172,12 @@ class PredictionWorkers:
         chunk = list(projects) if projects is not None else None
         future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
         future.add_done_callback(lambda f: done(self._outcome(f)))
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the workers are up, waiting at most `timeout` s for a start under way to end."""
+        if self._started:
+            self._settled.wait(timeout)
+        return self.ready
 
     def run_now(self, chunk_function: Callable[..., list[Any]], *args: Any) -> list[Any] | BaseException:
         """`chunk_function(*args)` (`predict_chunk` or `embed_chunk`) in a worker, waiting for the

@@ -150,17 +150,17 @@ def test_predictions_from_worker_processes_match_the_daemons_own(daemon):
         assert used.wait(WAIT_S), "no prediction went to the workers"
 
 
-def test_a_large_modules_predict_embed_and_features_run_in_a_worker_process_once_they_are_up():
-    """Its parse holds the interpreter lock for its whole length: in a worker it holds up nothing here."""
+def test_a_large_modules_predict_embed_and_features_run_in_a_worker_process():
+    """Its parse holds the interpreter lock for its whole length: in a worker it holds up nothing here.
+    The first large module starts the workers and waits for them."""
     module = "".join(variant(i) for i in range(500))
     assert len(module) > BULK_CODE_CHARS
     predictor = Predictor()
     predictor.load()
+    with serving("--workers=0") as alone:
+        in_daemon = alone.call("predict", {"code": module})
     with spawn("--log-level=debug", "--workers=1", stderr=subprocess.PIPE) as client:
-        ready, in_worker = watch_stderr(client, WORKERS_READY, b"was handled in a worker process")
-        in_daemon = client.call("predict", {"code": module})  # no worker yet: here; it starts them
-        assert ready.wait(WAIT_S), "the prediction workers never started"
-        assert not in_worker.is_set()
+        (in_worker,) = watch_stderr(client, b"was handled in a worker process")
         assert client.call("predict", {"code": module}) == in_daemon
         assert in_worker.wait(WAIT_S), "the large module was not sent to the worker"
         in_worker.clear()

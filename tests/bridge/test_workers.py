@@ -115,3 +115,13 @@ def test_extract_chunk_gives_each_source_its_features_or_its_own_error(monkeypat
     extraction, error = extract_chunk([good, "def f(:\n"])
     assert extraction.features.tolist() == predictor.extract_features(good).features.tolist()
     assert isinstance(error, SourceSyntaxError)
+
+
+def test_wait_ready_does_not_wait_for_a_pool_never_started_and_sees_one_come_up():
+    assert PredictionWorkers(1).wait_ready(WAIT_S) is False  # never started: answered at once
+    workers = PredictionWorkers(1)
+    workers.start_in_background(None)
+    try:
+        assert workers.wait_ready(WAIT_S)
+    finally:
+        workers.close()

@@ -1,9 +1,10 @@
 """How long `ping` waits while the real daemon scores a large module.
 
 The daemon scores code over 64 Ki characters apart from the small requests. CPython's parser keeps
-the interpreter lock for a whole parse, so where the parse runs decides whether `ping` waits: the
-first large module is parsed in the daemon (and starts its worker processes), the ones after it in
-a worker. Each round sends one module, then pings one after another until the module is answered,
+the interpreter lock for a whole parse, so where the parse runs decides whether `ping` waits: with
+worker processes configured (the default where there are two CPUs or more), the first large module
+starts them and waits for them, and every large module is parsed there; with `-- --workers 0` the
+daemon parses it itself. Each round sends one module, then pings one after another until the module is answered,
 and prints the module's time and the pings' round trips. Like training.benchmarks.daemon, it spawns
 `python -m bridge` as the editor would and speaks raw JSON lines.
 
@@ -123,8 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         daemon.wait("warm")  # the model is loaded
         for number in range(args.rounds):
             seconds, pings = _round(daemon, number, module)
-            where = "parsed in the daemon, starts the workers" if number == 0 else "in a worker, once one is up"
-            print(f"round {number} ({where}): module answered in {seconds:.2f} s; {len(pings)} pings meanwhile, "
+            where = " (the first large module: starts the workers, if any)" if number == 0 else ""
+            print(f"round {number}{where}: module answered in {seconds:.2f} s; {len(pings)} pings meanwhile, "
                   f"round trip median {statistics.median(pings):.1f} ms, max {max(pings):.1f} ms")
             time.sleep(1.0)  # let workers started by this round come up
     finally:
