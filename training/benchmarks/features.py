@@ -3,7 +3,9 @@
 Measures, on real standard-library functions of 25 to 35 lines (the issue's "30-line function"),
 the median and p99 of: `ast.parse` alone (the floor of any pure-`ast` design), feature extraction
 of the parsed tree (walk + vectors + edges), finding and hashing its bug sites (model/sites.py), and
-the whole `build_graph` the daemon calls (parse + features + sites). Prints
+the whole `build_graph` the daemon calls (parse + features + sites); then what the bug sites cost a
+whole prediction: `Predictor.predict_sources` one function at a time with the shipped checkpoint
+and with the same checkpoint saved without its site scorer, in alternating rounds. Prints
 the machine and the extractor build (compiled by setup.py, or pure Python) beside the figures; with a
 compiled build it measures the pure-Python sources too, in a child process, so the ratio comes from
 one run. Numbers on a shared machine are noisy, ratios less so.
@@ -25,9 +27,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.features import unit_vectors
 from model.graph import _edges, build_graph
 from model.native import extractor_build
+from model.predictor import SHIPPED_CHECKPOINT, Predictor
 from model.scan import scan_units
 from model.sites import find_sites
 from training.report import describe_machine
@@ -95,11 +99,44 @@ def main(argv: list[str] | None = None) -> int:
     print(_line("features of a parsed function", _time(lambda s: _extract((parsed[s], s)), sources, args.rounds)))
     print(_line("bug sites of a parsed function", _time(lambda s: find_sites(parsed[s]), sources, args.rounds)))
     print(_line("build_graph (all of it)", _time(build_graph, sources, args.rounds)))
+    _print_site_cost(sources, args.rounds)
     if build.compiled and not args.no_pure:
         print("the same sources run as pure Python, in this run:")
         sys.stdout.flush()
         _run_pure(args.rounds)
     return 0
+
+
+def _print_site_cost(sources: list[str], rounds: int) -> None:
+    """Median prediction time per round with and without the bug-site scorer, rounds alternating."""
+    with tempfile.TemporaryDirectory() as directory:
+        predictors = {"with bug sites": Predictor(SHIPPED_CHECKPOINT),
+                      "without them": Predictor(_without_sites(SHIPPED_CHECKPOINT, Path(directory)))}
+        for predictor in predictors.values():
+            predictor.load()
+            for source in sources[:50]:
+                predictor.predict_sources([source])  # warm
+        medians: dict[str, list[float]] = {name: [] for name in predictors}
+        for _ in range(rounds):
+            for name, predictor in predictors.items():
+                samples = _time(lambda s, p=predictor: p.predict_sources([s]), sources, 1)
+                medians[name].append(statistics.median(samples) * 1e3)
+    print("predict_sources, one function at a time, median per round (shipped checkpoint):")
+    for name, values in medians.items():
+        print(f"  {name:<16} " + " ".join(f"{v:.3f}" for v in values) + " ms")
+    added = [a - b for a, b in zip(*medians.values(), strict=True)]
+    ratios = [a / b for a, b in zip(*medians.values(), strict=True)]
+    print(f"  bug sites add {statistics.median(added):.3f} ms a prediction (median over rounds), "
+          f"x{statistics.median(ratios):.2f}")
+
+
+def _without_sites(path: Path, directory: Path) -> Path:
+    """A copy of the checkpoint at `path` without its bug-site scorer (the bugs head reports alone)."""
+    checkpoint = load_checkpoint(path, expected_layout_version=None)
+    training = {key: value for key, value in checkpoint.training.items() if key != "bug_sites"}
+    return save_checkpoint(directory / "without_sites.safetensors", weights=checkpoint.weights,
+                           config=checkpoint.config, vocabularies=checkpoint.vocabularies,
+                           feature_layout_version=checkpoint.feature_layout_version, training=training)
 
 
 def _run_pure(rounds: int) -> None:
