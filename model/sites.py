@@ -228,6 +228,8 @@ class _Finder:
             t = type(node)
             if t is _FUNCTION_NODE or t is _ASYNC_FUNCTION_NODE or t is _LAMBDA_NODE:
                 scope = _parameter_positions(node.args)  # type: ignore[attr-defined]
+                if t is not _LAMBDA_NODE:
+                    self.signature(node.name, scope)  # type: ignore[attr-defined]
             for field in _fields(t):
                 value = getattr(node, field, None)
                 if type(value) is list:
@@ -241,22 +243,24 @@ class _Finder:
         self.bindings.sort()
         roles = [self.count_read(name, parent) for name, parent in self.reads]
         self.unused = any(n not in self.read_counts for n in (*self.params, *self.first_store))
-        for (name, parent), role in zip(self.reads, roles, strict=True):
-            self.read(name, parent, role)
+        for (name, parent), (role, position) in zip(self.reads, roles, strict=True):
+            self.read(name, parent, role, position)
         return self.sites
 
-    def count_read(self, node: ast.Name, parent: ast.AST | None) -> tuple[str, str, int] | None:
-        """Count a read of a variable and the role it plays; the role, or None for none."""
+    def count_read(self, node: ast.Name, parent: ast.AST | None) -> tuple[tuple[str, str, int] | None, int]:
+        """Count a read of a variable and the role it plays; the role (None for none) and the read's
+        position among its parent call's arguments (-1 for none)."""
         name = node.id
         self.read_counts[name] = self.read_counts.get(name, 0) + 1
-        role = _role(node, parent, self.position_in(node, parent), self.callee_of(parent))
+        position = self.position_in(node, parent)
+        role = _role(node, parent, position, self.callee_of(parent))
         if role is not None:
             key = (name, role)
             seen = self.roles.get(key, 0)
             self.roles[key] = seen + 1
             if seen == 0:
                 self.role_players[role] = self.role_players.get(role, 0) + 1
-        return role
+        return role, position
 
     def visit(self, node: ast.AST, parent: ast.AST | None, scope: dict[str, int]) -> None:
         t = type(node)
@@ -278,8 +282,6 @@ class _Finder:
             self.operator(node, node.target, node.value, parent)  # type: ignore[arg-type, attr-defined]
         elif t is _BOOLOP_NODE:
             self.boolean(node, parent)  # type: ignore[arg-type]
-        elif t is _FUNCTION_NODE or t is _ASYNC_FUNCTION_NODE:
-            self.signature(node)  # type: ignore[arg-type]
         if t in _CONDITIONS:
             self.condition(node)  # type: ignore[arg-type]
 
@@ -296,27 +298,27 @@ class _Finder:
             if first is None or place < first:
                 self.first_store[name] = place
 
-    def signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        positions = _parameter_positions(node.args)
+    def signature(self, name: str, positions: dict[str, int]) -> None:
+        """Record a function the code defines, by its name and its parameters' positions."""
         signature = (positions, positions.get("self", -1) == 0 or positions.get("cls", -1) == 0)
-        if node.name in self.signatures and self.signatures[node.name] != signature:
-            self.signatures[node.name] = None  # defined twice, differently: no telling which is called
+        if name in self.signatures and self.signatures[name] != signature:
+            self.signatures[name] = None  # defined twice, differently: no telling which is called
         else:
-            self.signatures[node.name] = signature
+            self.signatures[name] = signature
 
-    def read(self, node: ast.Name, parent: ast.AST | None, role: tuple[str, str, int] | None) -> None:
+    def read(self, node: ast.Name, parent: ast.AST | None, role: tuple[str, str, int] | None, position: int
+             ) -> None:
         """A read of one of the code's own variables (a parameter or a name it binds)."""
         name = node.id
         first_store = self.first_store.get(name)
         is_param = name in self.params
         if first_store is None and not is_param:
             return
-        where = type(parent).__name__ if parent is not None else "-"
+        where = _type_name(parent)
         count = self.counts[name]
         bound_before = is_param or (first_store is not None and first_store < (node.lineno, node.col_offset))
         features = [f"n\x1f{name}", f"n-par\x1f{where}", f"n-v-par\x1f{name}\x1f{where}", f"n-once\x1f{count == 1}",
                     f"n-param\x1f{is_param}", f"n-cnt\x1f{min(count, 5)}", f"n-def-before\x1f{bound_before}"]
-        position = self.position_in(node, parent)
         features.extend(_read_context(node, parent, position, self.callee_of(parent)))
         # a misused variable often leaves the one it replaced unread, or is read twice (`w * w`)
         features.append(f"n-unused\x1f{self.unused}")
@@ -329,9 +331,13 @@ class _Finder:
         features.append(f"n-recency\x1f{recency}")
         features.append(f"n-recency-par\x1f{recency}\x1f{where}")
         features.append(f"n-unread-since\x1f{unread_since}")
-        features.extend(self.role_features(name, role))
-        kind = role[0] if role is not None else where
-        again = min(self.roles[(name, role)] - 1, 2) if role is not None else -1
+        # whether the variable plays this read's role in other reads too, and how many others play it
+        if role is None:
+            kind, again = where, -1
+            features.append("n-role\x1fnone")
+        else:
+            kind, again = role[0], min(self.roles[(name, role)] - 1, 2)
+            features.append(f"n-role\x1f{kind}\x1f{again}\x1f{min(self.role_players[role] - 1, 2)}")
         features.append(f"n-x-role\x1f{recency}\x1f{kind}\x1f{again}\x1f{self.unused}")
         features.append(f"n-x-bound\x1f{recency}\x1f{bound_before}\x1f{is_param}\x1f{min(count, 3)}")
         if isinstance(parent, ast.Call):
@@ -397,15 +403,6 @@ class _Finder:
             unread = unread or bound not in self.read_counts
         return _RECENCY_HORIZON, "far-yes" if unread else "far-no"
 
-    def role_features(self, name: str, role: tuple[str, str, int] | None) -> list[str]:
-        """Whether the variable plays this read's role (an attribute's owner, a callee's argument, a
-        container) in other reads too, and how many other variables play it."""
-        if role is None:
-            return ["n-role\x1fnone"]
-        again = min(self.roles[(name, role)] - 1, 2)
-        others = min(self.role_players[role] - 1, 2)
-        return [f"n-role\x1f{role[0]}\x1f{again}\x1f{others}"]
-
     def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
         op = _SYMBOLS.get(type(node.op), "?")
         self.add(_BINARY, node, _operands("b", op, left, right, parent))
@@ -418,7 +415,7 @@ class _Finder:
 
     def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
         op = _SYMBOLS.get(type(node.op), "?")
-        where = type(parent).__name__ if parent is not None else "-"
+        where = _type_name(parent)
         types = "\x1f".join(type(v).__name__ for v in node.values[:3])
         labels = "\x1f".join(_label(v) for v in node.values[:2])
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
@@ -429,7 +426,7 @@ class _Finder:
         if not (value is None or type(value) is bool or type(value) is int):
             return
         text = "bigint" if type(value) is int and abs(value) > _SMALL_INT else repr(value)
-        where = type(parent).__name__ if parent is not None else "-"
+        where = _type_name(parent)
         features = [f"k\x1f{text}", f"k-par\x1f{text}\x1f{where}"]
         features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
         self.add(_CONSTANT, node, features)
@@ -488,12 +485,17 @@ class _Finder:
 
 def _operands(prefix: str, op: str, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> list[str]:
     """An operator with what it applies to: shapes, labels, each side alone, its parent, node types."""
-    where = type(parent).__name__ if parent is not None else "-"
+    where = _type_name(parent)
     left_label, right_label = _label(left), _label(right)
     return [f"{prefix}\x1f{op}", f"{prefix}-sh\x1f{op}\x1f{operand_shape(left)}\x1f{operand_shape(right)}",
             f"{prefix}-nm\x1f{op}\x1f{left_label}\x1f{right_label}", f"{prefix}-l\x1f{op}\x1f{left_label}",
             f"{prefix}-r\x1f{op}\x1f{right_label}", f"{prefix}-par\x1f{op}\x1f{where}",
             f"{prefix}-ty\x1f{op}\x1f{type(left).__name__}\x1f{type(right).__name__}"]
+
+
+def _type_name(node: ast.AST | None) -> str:
+    """A parent's node type, as features name it ("-" for the tree's root)."""
+    return type(node).__name__ if node is not None else "-"
 
 
 def _other_operand(node: ast.AST, parent: ast.BinOp | ast.Compare) -> ast.AST:
