@@ -236,12 +236,13 @@ def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[
 def site_localisation(scorer: SiteModel, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
     """How often a buggy sample's highest-scored site is the one its bug rewrote, beside picking a site at random."""
     site_logit = site_logits(scorer.weight, scorer.type_bias, data.ids, data.lengths, data.types)
+    sites_per_sample = np.bincount(data.owners, minlength=len(samples))  # a sample's sites are contiguous
     found = chance = counted = 0.0
     for index, sample in enumerate(samples):
         first = int(data.first_site[index])
         if not sample.buggy or first < 0:
             continue
-        end = first + int((data.owners[first:] == index).sum())
+        end = first + int(sites_per_sample[index])
         if not data.labels[first:end].any():
             continue  # the bug's site was not found (a rewrite the site finder does not cover)
         counted += 1
