@@ -180,8 +180,8 @@ class PredictionWorkers:
         return self.ready
 
     def run_now(self, chunk_function: Callable[..., list[Any]], *args: Any) -> list[Any] | BaseException:
-        """`chunk_function(*args)` (`predict_chunk` or `embed_chunk`) in a worker, waiting for the
-        outcome: for a thread that may block (the slow lane)."""
+        """`chunk_function(*args)` (`predict_chunk`, `embed_chunk` or `extract_chunk`) in a worker,
+        waiting for the outcome: for a thread that may block (the slow lane)."""
         assert self._executor is not None, "run_now before ready"
         return self._outcome(self._executor.submit(chunk_function, *args))
 
