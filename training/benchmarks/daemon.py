@@ -36,7 +36,7 @@ import orjson
 
 from training.report import describe_machine
 
-__all__ = ["main", "sample_functions"]
+__all__ = ["LinePipe", "main", "request", "sample_functions"]
 
 _SOURCE_MODULES = (
     "argparse", "ast", "calendar", "configparser", "csv", "difflib", "email.message", "email.utils",

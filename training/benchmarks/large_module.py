@@ -5,8 +5,8 @@ the interpreter lock for a whole parse, so where the parse runs decides whether 
 worker processes configured (the default where there are two CPUs or more), the first large module
 starts them and waits for them, and every large module is parsed there; with `-- --workers 0` the
 daemon parses it itself. Each round sends one module, then pings one after another until the module is answered,
-and prints the module's time and the pings' round trips. Like training.benchmarks.daemon, it spawns
-`python -m bridge` as the editor would and speaks raw JSON lines.
+and prints the module's time and the pings' round trips. Like training.benchmarks.daemon (whose pipe
+it uses), it spawns `python -m bridge` as the editor would and speaks raw JSON lines.
 
 The module is real code: standard-library files joined until it is --megabytes long, with a
 different first line each round so that no round is answered from the daemon's cache.
@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import sysconfig
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 
+from training.benchmarks.daemon import LinePipe, request
 from training.report import describe_machine
 
 __all__ = ["large_module", "main"]
 
-_TIMEOUT_S = 300.0
 _PING_GAP_S = 0.005
+_MODULE_IDS = 1_000_000
+"""Round n's module is request 1,000,000 + n; pings count up from 0 in each round."""
 
 
 def large_module(megabytes: float) -> str:
@@ -55,57 +55,24 @@ def large_module(megabytes: float) -> str:
     return "\n".join(parts)
 
 
-class _Daemon:
-    """The daemon behind a pipe, and the time each reply arrived, by id."""
-
-    def __init__(self, command: Sequence[str]) -> None:
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL)
-        self.arrived: dict[object, float] = {}
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            reply = orjson.loads(line)
-            with self._changed:
-                self.arrived[reply.get("id")] = time.perf_counter()
-                self._changed.notify_all()
-
-    def send(self, request_id: object, method: str, params: object = None) -> float:
-        assert self.process.stdin is not None
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        sent = time.perf_counter()
-        self.process.stdin.write(orjson.dumps(message) + b"\n")
-        self.process.stdin.flush()
-        return sent
-
-    def wait(self, request_id: object) -> float:
-        with self._changed:
-            if not self._changed.wait_for(lambda: request_id in self.arrived, timeout=_TIMEOUT_S):
-                raise TimeoutError(f"no reply to {request_id!r} in {_TIMEOUT_S:.0f} s")
-            return self.arrived[request_id]
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=_TIMEOUT_S)
-
-
-def _round(daemon: _Daemon, number: int, module: str) -> tuple[float, list[float]]:
-    """Send the module, ping until it is answered; its seconds and the pings' round trips (ms)."""
-    module_id = f"module-{number}"
-    started = daemon.send(module_id, "predict", {"code": f"# round {number}\n{module}"})
+def _round(pipe: LinePipe, number: int, module: str) -> tuple[float, list[float]]:
+    """Send the module, then ping one after another until it is answered (replies come out of order:
+    the module's may arrive while a ping is awaited); its seconds and the pings' round trips (ms)."""
+    module_id = _MODULE_IDS + number
+    started = time.perf_counter()
+    pipe.write(request(module_id, "predict", {"code": f"# round {number}\n{module}"}))
+    answered: float | None = None
     pings: list[float] = []
-    while module_id not in daemon.arrived:
-        ping_id = f"ping-{number}-{len(pings)}"
-        sent = daemon.send(ping_id, "ping")
-        pings.append((daemon.wait(ping_id) - sent) * 1e3)
+    while answered is None:
+        ping_id = len(pings)
+        sent = time.perf_counter()
+        pipe.write(request(ping_id, "ping"))
+        while (reply_id := orjson.loads(pipe.read_line())["id"]) != ping_id:
+            if reply_id == module_id:
+                answered = time.perf_counter()
+        pings.append((time.perf_counter() - sent) * 1e3)
         time.sleep(_PING_GAP_S)
-    return daemon.wait(module_id) - started, pings
+    return answered - started, pings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,18 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = large_module(args.megabytes)
     print(f"machine: {describe_machine()}")
     print(f"module: {len(module) / 1024 / 1024:.2f} MB of standard-library code, {module.count(chr(10)):,} lines")
-    daemon = _Daemon([sys.executable, "-m", "bridge", *args.daemon_args])
+    pipe = LinePipe([sys.executable, "-m", "bridge", *args.daemon_args])
     try:
-        daemon.send("warm", "predict", {"code": "x = 1\n"})
-        daemon.wait("warm")  # the model is loaded
+        pipe.write(request(0, "predict", {"code": "x = 1\n"}))
+        pipe.read_line()  # the model is loaded
         for number in range(args.rounds):
-            seconds, pings = _round(daemon, number, module)
+            seconds, pings = _round(pipe, number, module)
             where = " (the first large module: starts the workers, if any)" if number == 0 else ""
             print(f"round {number}{where}: module answered in {seconds:.2f} s; {len(pings)} pings meanwhile, "
                   f"round trip median {statistics.median(pings):.1f} ms, max {max(pings):.1f} ms")
             time.sleep(1.0)  # let workers started by this round come up
     finally:
-        daemon.close()
+        pipe.close()
     return 0
 
 
