@@ -113,9 +113,7 @@ def _print_site_cost(sources: list[str], rounds: int) -> None:
         predictors = {"with bug sites": Predictor(SHIPPED_CHECKPOINT),
                       "without them": Predictor(_without_sites(SHIPPED_CHECKPOINT, Path(directory)))}
         for predictor in predictors.values():
-            predictor.load()
-            for source in sources[:50]:
-                predictor.predict_sources([source])  # warm
+            predictor.load()  # (each round's `_time` warms it on 20 sources first)
         medians: dict[str, list[float]] = {name: [] for name in predictors}
         for _ in range(rounds):
             for name, predictor in predictors.items():
