@@ -1,7 +1,9 @@
-"""Helpers shared by test packages: a checkpoint on disk, in the real format, from a few lines."""
+"""Helpers shared by test packages: a checkpoint on disk, in the real format, from a few lines; the id
+model/sites.py gives a site feature text."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.engine import init_weights
 from model.layout import FEATURE_LAYOUT_VERSION
+from model.sites import SITE_BUCKETS
 from model.vocabulary import BUG_KINDS
 
 
@@ -33,3 +36,8 @@ def write_checkpoint(
         training=dict(training) if training is not None else {"trained": True, "note": f"seed {seed}"},
         site_weights=dict(site_weights) if site_weights is not None else None,
     )
+
+
+def feature_id(text: str) -> int:
+    """The bucket model/sites.py hashes a site feature text into (CRC32, masked)."""
+    return zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)

@@ -8,7 +8,6 @@ import pickle
 import subprocess
 import sys
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ from model.sites import (
     kind_at,
     site_model_from,
 )
-from tests.helpers import write_checkpoint
+from tests.helpers import feature_id, write_checkpoint
 
 SOURCE = """\
 def clip(items, limit):
@@ -118,12 +117,8 @@ def test_a_graph_with_its_sites_survives_pickling():
 def test_a_read_counts_as_bound_before_only_after_the_first_binding():
     before = features_at("def f():\n    x = 1\n    return x\n", "name", 3)
     after = features_at("def f():\n    print(x)\n    x = 1\n", "name", 2)
-    assert zlib.crc32(b"n-def-before\x1fTrue") & (SITE_BUCKETS - 1) in before
-    assert zlib.crc32(b"n-def-before\x1fFalse") & (SITE_BUCKETS - 1) in after
-
-
-def feature_id(text: str) -> int:
-    return zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)
+    assert feature_id("n-def-before\x1fTrue") in before
+    assert feature_id("n-def-before\x1fFalse") in after
 
 
 def test_a_reads_recency_counts_the_other_variables_bound_since_its_own():
@@ -262,7 +257,7 @@ def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
     """A checkpoint whose site scorer puts the bug at every site with one of the feature texts `favoured`."""
     weight = np.zeros(SITE_BUCKETS, np.float32)
     for text in favoured:
-        weight[zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)] = 20.0
+        weight[feature_id(text)] = 20.0
     tensors = {"weight": weight, "type_bias": np.full(len(SITE_TYPES), -10.0, np.float32)}
     training = {"trained": True, "thresholds": {"bugs": threshold},
                 "bug_sites": {"version": SITE_FEATURES_VERSION, "combiner": [1.0, 0.0, 0.0]}}

@@ -190,13 +190,12 @@ def test_confidence_is_cross_validated_by_problem(tiny, engine):
 
 def _site_scorer(*favoured: str):
     """A site scorer whose only signal is the feature texts `favoured` (model/sites.py hashes them)."""
-    import zlib
-
     from model.sites import SITE_BUCKETS, SITE_TYPES, SiteModel
+    from tests.helpers import feature_id
 
     weight = np.zeros(SITE_BUCKETS, np.float32)
     for text in favoured:
-        weight[zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)] = 10.0
+        weight[feature_id(text)] = 10.0
     return SiteModel(weight, np.zeros(len(SITE_TYPES)), (1.0, 0.0, 0.0))
 
 
