@@ -96,11 +96,12 @@ class ImportRanker:
     def _evidence_by_source(self, free_names: Iterable[str], project: ImportContext | None
                             ) -> tuple[dict[str, float], dict[str, float]]:
         """module -> summed share, from the training name table and from the project, over the free
-        names an import must bind (what the code's own file defines needs none)."""
+        names an import must bind (what the code's own file defines needs none); the table speaks only
+        for the names the project does not define itself (`ImportContext.unclaimed`)."""
         if project is None:
             return self._evidence(free_names), {}
         needed = project.needed(free_names)
-        return self._evidence(needed), project.evidence(needed)
+        return self._evidence(project.unclaimed(needed)), project.evidence(needed)
 
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
                  ) -> tuple[list[str], np.ndarray]:

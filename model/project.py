@@ -60,6 +60,12 @@ class ImportContext:
                     evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
+    def unclaimed(self, names: Iterable[str]) -> list[str]:
+        """The names no module of the project (but the code's own) binds. A name the project defines
+        is the project's, as a local definition shadows a library's: the training code's guesses for
+        it (`util` from `importlib`, in a package with its own `util`) are left out."""
+        return [n for n in names if not any(m != self.own_module for m in self.names.get(n, ()))]
+
     def binds(self, module: str, free_names: Iterable[str]) -> list[str]:
         """The needed free names `module` binds in this project, sorted."""
         return sorted(n for n in self.needed(free_names) if module in self.names.get(n, {}))

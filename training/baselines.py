@@ -157,11 +157,12 @@ class ImportDictionaryBaseline:
     def rank_names(self, free_names: Iterable[str], *, exclude: Iterable[str] = (), k: int = 5,
                    project: ImportContext | None = None) -> list[str]:
         """The `k` best modules for code whose free names are `free_names`, skipping `exclude`; with
-        `project`, the project's own index adds its shares too (an IDE indexes the open project)."""
+        `project`, the project's own index adds its shares too (an IDE indexes the open project), and
+        a name the project defines is taken as the project's alone."""
         free_names = project.needed(free_names) if project is not None else list(free_names)
         skip = set(exclude)
         scores: Counter[str] = Counter()
-        for name in free_names:
+        for name in project.unclaimed(free_names) if project is not None else free_names:
             seen = self.by_name.get(name)
             if seen:
                 total = sum(seen.values())

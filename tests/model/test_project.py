@@ -107,6 +107,11 @@ def test_evidence_never_points_at_the_code_s_own_module():
     assert context.evidence({"helper", "unknown"}) == {"app.b": 0.5}
 
 
+def test_a_name_the_project_defines_elsewhere_is_claimed_but_not_one_only_the_code_s_module_defines():
+    context = ImportContext({"util": {"pkg.util": 1.0}, "helper": {"pkg.a": 1.0}, "path": {}}, own_module="pkg.a")
+    assert context.unclaimed(["util", "helper", "path", "os"]) == ["helper", "path", "os"]
+
+
 PROJECT_WEIGHTS = (1.0, 4.0, 8.0, 2.0, 10.0, 4.0, -8.0)
 
 
@@ -116,6 +121,18 @@ def test_project_evidence_brings_in_a_module_the_vocabulary_and_name_table_never
     ranked = ranker.rank(np.array([0.01, 0.01]), {"slugify"}, set(), 2, context)
     assert ranked[0][0] == "shop.text" and ranked[0][1] > 0.9
     assert [m for m, _ in ranker.rank(np.array([0.01, 0.01]), {"slugify"}, set(), 2)] == ["os", "json"]
+
+
+def test_the_name_table_does_not_speak_for_a_name_the_project_defines():
+    # `util` in training code came from importlib; this package has its own `util`
+    index = ImportIndex({"util": {"importlib": 1.0}}, PROJECT_WEIGHTS)
+    ranker = ImportRanker(["importlib"], index)
+    context = ImportContext({"util": {"pkg.util": 1.0}}, own_module="pkg.views")
+    modules, features = ranker.features(np.array([0.5]), {"util"}, context)
+    share = FEATURE_NAMES.index("name_share")
+    assert modules == ["importlib", "pkg.util"] and features[:, share].tolist() == [0.0, 0.0]
+    assert ranker.rank(np.array([0.5]), {"util"}, set(), 1, context)[0][0] == "pkg.util"
+    assert ranker.rank(np.array([0.5]), {"util"}, set(), 1)[0][0] == "importlib"
 
 
 def test_the_code_s_own_module_is_never_suggested_even_by_the_head():

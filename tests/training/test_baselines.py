@@ -139,3 +139,11 @@ def test_the_dictionary_given_a_project_adds_its_modules_but_never_the_code_s_ow
     ranked = _dictionary().rank_names({"slugify", "OrderedDict"}, k=3, project=project)
     assert ranked[:2] == ["collections", "shop.text"] or ranked[:2] == ["shop.text", "collections"]
     assert "shop.views" not in ranked
+
+
+def test_the_dictionary_given_a_project_leaves_a_name_the_project_defines_to_the_project():
+    from model.project import ImportContext
+
+    # training code bound `deque` from collections only; this project defines its own (half as sure)
+    project = ImportContext({"deque": {"shop.compat": 0.5, "shop.queues": 0.5}}, own_module="shop.views")
+    assert _dictionary().rank_names({"deque"}, k=2, project=project) == ["shop.compat", "shop.queues"]
