@@ -84,6 +84,8 @@ class ImportRanker:
         self.vocabulary = list(vocabulary)
         self.index = index
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
+        self._module_names = frozenset(n for n, modules in index.names.items() if n in modules)
+        """Names training code bound with `import <name>`: top-level modules a project cannot claim."""
 
     def _evidence(self, free_names: Iterable[str]) -> dict[str, float]:
         """module -> summed share of the free names the table says it binds."""
@@ -101,7 +103,7 @@ class ImportRanker:
         if project is None:
             return self._evidence(free_names), {}
         needed = project.needed(free_names)
-        return self._evidence(project.unclaimed(needed)), project.evidence(needed)
+        return self._evidence(project.unclaimed(needed, self._module_names)), project.evidence(needed)
 
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
                  ) -> tuple[list[str], np.ndarray]:

@@ -22,7 +22,7 @@ import ast
 import functools
 import keyword
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,11 +60,16 @@ class ImportContext:
                     evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
-    def unclaimed(self, names: Iterable[str]) -> list[str]:
-        """The names no module of the project (but the code's own) binds. A name the project defines
-        is the project's, as a local definition shadows a library's: the training code's guesses for
-        it (`util` from `importlib`, in a package with its own `util`) are left out."""
-        return [n for n in names if not any(m != self.own_module for m in self.names.get(n, ()))]
+    def unclaimed(self, names: Iterable[str], module_names: Container[str] = frozenset()) -> list[str]:
+        """The names no module of the project (but the code's own) binds, or that are `module_names`.
+
+        A name the project defines is the project's, as a local definition shadows a library's:
+        the training code's guesses for it (`util` from `importlib`, in a package with its own
+        `util`) are left out. A top-level module's name stays open even where the project has a
+        submodule of that name (`logging` beside `tqdm.contrib.logging`): `import logging` finds
+        the top-level module."""
+        return [n for n in names
+                if n in module_names or not any(m != self.own_module for m in self.names.get(n, ()))]
 
     def binds(self, module: str, free_names: Iterable[str]) -> list[str]:
         """The needed free names `module` binds in this project, sorted."""

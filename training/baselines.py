@@ -162,7 +162,7 @@ class ImportDictionaryBaseline:
         free_names = project.needed(free_names) if project is not None else list(free_names)
         skip = set(exclude)
         scores: Counter[str] = Counter()
-        for name in project.unclaimed(free_names) if project is not None else free_names:
+        for name in self._open_names(free_names, project):
             seen = self.by_name.get(name)
             if seen:
                 total = sum(seen.values())
@@ -180,6 +180,13 @@ class ImportDictionaryBaseline:
             if module not in skip and module not in chosen:
                 chosen.append(module)
         return chosen
+
+    def _open_names(self, free_names: list[str], project: ImportContext | None) -> list[str]:
+        """The names the training table may speak for: with a project, those it does not define
+        (`ImportContext.unclaimed`; a name training code bound by `import <name>` stays open)."""
+        if project is None:
+            return free_names
+        return project.unclaimed(free_names, {n for n in free_names if n in self.by_name.get(n, ())})
 
     def rank(self, source: str, *, k: int = 5) -> list[str]:
         """The `k` best modules for `source`, never one it imports already."""

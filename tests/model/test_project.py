@@ -135,6 +135,14 @@ def test_the_name_table_does_not_speak_for_a_name_the_project_defines():
     assert ranker.rank(np.array([0.5]), {"util"}, set(), 1)[0][0] == "importlib"
 
 
+def test_the_name_table_still_speaks_for_a_top_level_module_the_project_has_a_submodule_of():
+    index = ImportIndex({"logging": {"logging": 1.0}}, PROJECT_WEIGHTS)
+    context = ImportContext({"logging": {"tqdm.contrib": 1.0}}, own_module="tqdm.std")
+    modules, features = ImportRanker(["logging"], index).features(np.array([0.5]), {"logging"}, context)
+    assert modules == ["logging", "tqdm.contrib"]
+    assert features[:, FEATURE_NAMES.index("name_share")].tolist() == [1.0, 0.0]
+
+
 def test_the_code_s_own_module_is_never_suggested_even_by_the_head():
     context = ImportContext({}, own_module="json")
     ranked = ImportRanker(["os", "json"], ImportIndex()).rank(np.array([0.1, 0.9]), set(), set(), 2, context)
@@ -235,3 +243,9 @@ def test_a_view_narrowed_to_the_free_names_ranks_exactly_as_the_context_of_every
     assert ranker.rank(probs, free, set(), 5, view.context_for(free)) == \
         ranker.rank(probs, free, set(), 5, view.context(source))
     assert len(view.context_for(free).names) < len(view.context(source).names)
+
+
+def test_a_top_level_module_s_name_stays_open_beside_a_submodule_of_that_name():
+    context = ImportContext({"logging": {"tqdm.contrib": 1.0}}, own_module="tqdm.std")
+    assert context.unclaimed(["logging"]) == []
+    assert context.unclaimed(["logging"], module_names={"logging"}) == ["logging"]

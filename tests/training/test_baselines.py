@@ -147,3 +147,10 @@ def test_the_dictionary_given_a_project_leaves_a_name_the_project_defines_to_the
     # training code bound `deque` from collections only; this project defines its own (half as sure)
     project = ImportContext({"deque": {"shop.compat": 0.5, "shop.queues": 0.5}}, own_module="shop.views")
     assert _dictionary().rank_names({"deque"}, k=2, project=project) == ["shop.compat", "shop.queues"]
+
+
+def test_the_dictionary_given_a_project_still_offers_a_top_level_module_it_has_a_submodule_of():
+    from model.project import ImportContext
+
+    project = ImportContext({"os": {"shop": 1.0}}, own_module="shop.views")  # shop/os.py
+    assert set(_dictionary().rank_names({"os"}, k=2, project=project)) == {"os", "shop"}
