@@ -72,6 +72,7 @@ from training.humaneval import ExecutedSample
 from training.metrics import (
     auroc,
     expected_calibration_error,
+    first_is_needed,
     grouped_folds,
     map_at_r,
     recall_at_k,
@@ -395,7 +396,8 @@ def _baseline_rankings(scored: Scored, baseline: ImportDictionaryBaseline,
 
 
 def _recalls(truth: dict[str, list[set[str]]], model: list[list[str]], baseline: list[list[str]]) -> dict[str, Any]:
-    """Per category: n, and recall@k of the model's and the baseline's rankings."""
+    """Per category: n, recall@k of the model's and the baseline's rankings, and how often the first
+    module either ranks is one the sample needs (`first_is_needed`)."""
     results: dict[str, Any] = {}
     for category, sets in truth.items():
         n = sum(1 for t in sets if t)
@@ -405,6 +407,10 @@ def _recalls(truth: dict[str, list[set[str]]], model: list[list[str]], baseline:
                 "model": recall_at_k(sets, model, k) if n else None,
                 "baseline": recall_at_k(sets, baseline, k) if n else None,
             }
+        entry["first_is_needed"] = {
+            "model": first_is_needed(sets, truth["all"], model) if n else None,
+            "baseline": first_is_needed(sets, truth["all"], baseline) if n else None,
+        }
         results[category] = entry
     return results
 

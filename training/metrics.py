@@ -19,6 +19,7 @@ __all__ = [
     "apply_platt",
     "auroc",
     "expected_calibration_error",
+    "first_is_needed",
     "fit_platt",
     "grouped_folds",
     "map_at_r",
@@ -160,6 +161,20 @@ def recall_at_k(true_sets: Sequence[set[str]], ranked: Sequence[Sequence[str]], 
     if not recalls:
         raise ValueError("recall@k needs at least one sample with a true label")
     return float(np.mean(recalls))
+
+
+def first_is_needed(true_sets: Sequence[set[str]], all_sets: Sequence[set[str]], ranked: Sequence[Sequence[str]]
+                    ) -> float:
+    """Over the samples with a label in `true_sets` (one category), how often the first ranked label is
+    one the sample needs at all (`all_sets`): what an editor showing one suggestion gets right.
+    Recall@1 of a category counts a needed module of another category ranked first as a miss."""
+    if not (len(true_sets) == len(all_sets) == len(ranked)):
+        raise ValueError(f"{len(true_sets)} label sets, {len(all_sets)} full label sets, {len(ranked)} rankings")
+    hits = [bool(ranking) and ranking[0] in needed
+            for truth, needed, ranking in zip(true_sets, all_sets, ranked, strict=True) if truth]
+    if not hits:
+        raise ValueError("first_is_needed needs at least one sample with a true label")
+    return float(np.mean(hits))
 
 
 def map_at_r(embeddings: np.ndarray, labels: Sequence | np.ndarray) -> float:

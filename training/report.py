@@ -135,6 +135,10 @@ def _import_rows(imports: dict[str, Any]) -> list[Row]:
                 scores = entry.get(f"recall@{k}") or {}
                 rows.append(Row("imports", f"recall@{k} {category}{suffix}", scores.get("model"),
                                 scores.get("baseline"), "beat baseline", entry.get("n")))
+            first = entry.get("first_is_needed")
+            if first:
+                rows.append(Row("imports", f"first suggestion needed, {category}{suffix}", first.get("model"),
+                                first.get("baseline"), "beat baseline", entry.get("n")))
     return rows
 
 

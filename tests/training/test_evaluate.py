@@ -155,6 +155,8 @@ def test_a_smoke_run_measures_every_head_beside_its_baseline_on_the_test_split(t
     with_project = metrics["imports"]["with_project"]
     assert with_project["n_with_project"] == metrics["imports"]["n_test"] > 0
     assert with_project["all"]["n"] == metrics["imports"]["all"]["n"]
+    first = with_project["all"]["first_is_needed"]
+    assert 0.0 <= first["baseline"] <= 1.0 and first["model"] >= with_project["all"]["recall@1"]["model"]
     assert 0.0 <= metrics["embedding"]["map_at_r"]["baseline"] <= 1.0
     assert metrics["embedding"]["variant_above_mutant"]["n"] > 0
     assert metrics["confidence"]["model"] == {"skipped": "skipped by --skip-confidence"}
@@ -167,6 +169,7 @@ def test_the_table_is_printed_and_the_report_names_the_date_machine_and_checkpoi
     assert printed.startswith("| head | metric | n | model | baseline | goal |")
     assert "| bugs | AUROC clean vs buggy |" in printed
     assert "| imports | recall@5 own, project indexed |" in printed
+    assert "| imports | first suggestion needed, all, project indexed |" in printed
     report = (tiny["out"] / "report.md").read_text()
     assert "- date: " in report and "logical cores" in report
     assert "tiny test checkpoint" in report

@@ -14,6 +14,7 @@ from training.metrics import (
     apply_platt,
     auroc,
     expected_calibration_error,
+    first_is_needed,
     fit_platt,
     grouped_folds,
     map_at_r,
@@ -25,7 +26,7 @@ from training.metrics import (
 
 def test_the_public_names_are_pinned():
     assert sorted(metrics.__all__) == [
-        "ReliabilityBins", "apply_platt", "auroc", "expected_calibration_error", "fit_platt",
+        "ReliabilityBins", "apply_platt", "auroc", "expected_calibration_error", "first_is_needed", "fit_platt",
         "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
     ]
 
@@ -128,6 +129,21 @@ def test_recall_at_k_averages_the_found_fraction_over_samples_with_labels():
 def test_recall_at_k_needs_a_sample_with_a_label():
     with pytest.raises(ValueError, match="at least one sample"):
         recall_at_k([set()], [["a"]], 1)
+
+
+def test_first_is_needed_counts_a_needed_module_of_another_category_ranked_first_as_a_hit():
+    own = [{"pkg.a"}, {"pkg.b"}, {"pkg.c"}, set()]
+    needed = [{"pkg.a", "os"}, {"pkg.b"}, {"pkg.c"}, {"json"}]
+    ranked = [["os", "pkg.a"], ["pkg.b"], ["sys", "pkg.c"], ["json"]]
+    assert first_is_needed(own, needed, ranked) == pytest.approx(2 / 3)
+    assert recall_at_k(own, ranked, 1) == pytest.approx(1 / 3)
+
+
+def test_first_is_needed_needs_a_sample_with_a_label_and_parallel_inputs():
+    with pytest.raises(ValueError, match="at least one sample"):
+        first_is_needed([set()], [{"a"}], [["a"]])
+    with pytest.raises(ValueError, match="rankings"):
+        first_is_needed([{"a"}], [{"a"}], [])
 
 
 # --- MAP@R ---------------------------------------------------------------------------------------
