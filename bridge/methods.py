@@ -232,20 +232,9 @@ class BridgeMethods:
         else:
             self._server.forward.submit(task)
 
-    def _embed_bulk(self, code: str) -> dict:
-        """A large module: in a worker process when one is up, as `_predict_bulk`."""
-        row = self._server.forward.embed_elsewhere(code)
-        if row is None:
-            row = self._server.model.wait().embed_sources([code])[0]
-        return embedding_result(row)
-
     def _predict_bulk(self, task: ForwardTask) -> Any:
         """A large module: in a worker process when one is up, so its parse leaves this one's lock free."""
-        prediction = self._server.forward.predict_elsewhere(task)
-        if prediction is None:
-            options = {"top_k": task.top_k, "include_embedding": task.include_embedding, "projects": [task.project]}
-            prediction = self._server.model.wait().predict_sources([task.code], **options)[0]
-        return task.finish(task, prediction)
+        return task.finish(task, self._server.forward.predict_large(task))
 
     def _project(self, params: Any) -> Any:
         """`params.path`'s project as seen from that file (a model.project.ProjectView), or None: no
@@ -264,7 +253,7 @@ class BridgeMethods:
         """Queue for the next forward pass, embeddings only (a large module goes to the slow lane)."""
         self._check_code(params.code)
         if _is_bulk(params.code):
-            self._server.slow.submit(job, partial(self._embed_bulk, params.code))
+            self._server.slow.submit(job, lambda: embedding_result(self._server.forward.embed_large(params.code)))
             return
         task = ForwardTask(job, params.code, params.features, lambda _task, row: embedding_result(row))
         task.embed_only = True
@@ -277,10 +266,9 @@ class BridgeMethods:
         self._server.slow.submit(job, partial(self._extract, params.code))
 
     def _extract(self, code: str) -> dict:
-        extraction = self._server.forward.extract_elsewhere(code) if _is_bulk(code) else None
-        if extraction is None:
-            extraction = self._server.model.wait().extract_features(code)
-        return extraction_result(extraction)
+        if _is_bulk(code):
+            return extraction_result(self._server.forward.extract_large(code))
+        return extraction_result(self._server.model.wait().extract_features(code))
 
     def reload(self, params: Any, job: Job) -> None:
         """Load a checkpoint in the slow lane; on success the worker processes are replaced too."""

@@ -239,21 +239,26 @@ class ForwardLane:
         _complete(task, prediction)
         return True
 
-    def predict_elsewhere(self, task: ForwardTask) -> Any | None:
-        """A large module's prediction from a worker process, for the slow lane (see `_elsewhere`)."""
-        if task.code is None:
-            return None
+    def predict_large(self, task: ForwardTask) -> Any:
+        """A large module's prediction, for the slow lane: in a worker process when one is up (see
+        `_elsewhere`), else here."""
+        assert task.code is not None
         options = _shared_options([task])
-        return self._elsewhere(predict_chunk, [task.code], options["top_k"], options["include_embedding"],
-                               [_context(task)])
+        found = self._elsewhere(predict_chunk, [task.code], options["top_k"], options["include_embedding"],
+                                [_context(task)])
+        if found is None:
+            found = self._model.wait().predict_sources([task.code], **options, projects=[task.project])[0]
+        return found
 
-    def embed_elsewhere(self, code: str) -> Any | None:
-        """A large module's embedding from a worker process, for the slow lane (see `_elsewhere`)."""
-        return self._elsewhere(embed_chunk, [code])
+    def embed_large(self, code: str) -> Any:
+        """A large module's embedding row, for the slow lane, as `predict_large`."""
+        found = self._elsewhere(embed_chunk, [code])
+        return found if found is not None else self._model.wait().embed_sources([code])[0]
 
-    def extract_elsewhere(self, code: str) -> Any | None:
-        """A large module's features from a worker process, for the slow lane (see `_elsewhere`)."""
-        return self._elsewhere(extract_chunk, [code])
+    def extract_large(self, code: str) -> Any:
+        """A large module's features, for the slow lane, as `predict_large`."""
+        found = self._elsewhere(extract_chunk, [code])
+        return found if found is not None else self._model.wait().extract_features(code)
 
     def _elsewhere(self, chunk_function: Callable[..., list[Any]], sources: list[str], *args: Any) -> Any | None:
         """One large source's result from a worker process: CPython's parser holds the interpreter
