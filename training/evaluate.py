@@ -82,7 +82,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
-from training.sites import SiteData, function_scores, max_site_logits, site_data
+from training.sites import SiteData, function_scores, sample_maxima, site_data
 
 __all__ = [
     "Scored",
@@ -234,9 +234,9 @@ def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[
     return {"n": counted, "model": found / counted, "baseline": chance / counted}
 
 
-def site_localisation(scorer: SiteModel, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
-    """How often a buggy sample's highest-scored site is the one its bug rewrote, beside picking a site at random."""
-    site_logit = site_logits(scorer.weight, scorer.type_bias, data.ids, data.lengths, data.types)
+def site_localisation(site_logit: np.ndarray, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
+    """How often a buggy sample's highest-scored site (by `site_logit`, one per site of `data`) is the
+    one its bug rewrote, beside picking a site at random."""
     sites_per_sample = np.bincount(data.owners, minlength=len(samples))  # a sample's sites are contiguous
     found = chance = counted = 0.0
     for index, sample in enumerate(samples):
@@ -279,9 +279,9 @@ def evaluate_bugs(
     site_metrics: dict[str, Any] = {}
     if sites is not None:
         data = site_data(kept)
-        best = max_site_logits(sites.weight, sites.type_bias, data, len(kept))
-        model_score = function_scores(sites, best, head_score)
-        site_metrics = {"site_localisation": site_localisation(sites, data, kept),
+        logits = site_logits(sites.weight, sites.type_bias, data.ids, data.lengths, data.types)
+        model_score = function_scores(sites, sample_maxima(logits, data, len(kept)), head_score)
+        site_metrics = {"site_localisation": site_localisation(logits, data, kept),
                         "auroc_head_alone": _auroc_or_none(labels, head_score)}
     baseline_score = np.zeros(len(kept))
     if train and kept:

@@ -31,8 +31,8 @@ from model.sites import (
 from training.confidence import fit_logistic
 from training.datasets import BugSample
 
-__all__ = ["SiteData", "SiteFit", "fit_site_model", "function_scores", "max_site_logits", "site_data",
-           "train_site_weights"]
+__all__ = ["SiteData", "SiteFit", "fit_site_model", "function_scores", "max_site_logits", "sample_maxima",
+           "site_data", "train_site_weights"]
 
 NO_SITES = -30.0
 """The site logit of code without any site: nowhere for a one-token bug to hide."""
@@ -146,7 +146,11 @@ def train_site_weights(data: SiteData, *, epochs: int = 4, batch_size: int = 409
 
 def max_site_logits(weight: np.ndarray, type_bias: np.ndarray, data: SiteData, samples: int) -> np.ndarray:
     """Per sample, its strongest site's logit (NO_SITES when it has none)."""
-    logits = site_logits(weight, type_bias, data.ids, data.lengths, data.types)
+    return sample_maxima(site_logits(weight, type_bias, data.ids, data.lengths, data.types), data, samples)
+
+
+def sample_maxima(logits: np.ndarray, data: SiteData, samples: int) -> np.ndarray:
+    """Per sample, the largest of its sites' `logits` (NO_SITES when it has none)."""
     best = np.full(samples, NO_SITES)
     has_sites = data.first_site >= 0
     if has_sites.any():
