@@ -452,7 +452,7 @@ class Server:
         self.slow = SlowLane(capacity=config.queue_size)
         self.projects = ProjectIndexes() if config.project_index else None
         """The host projects' indexes for import suggestions; None with `--no-project-index`."""
-        writer.on_broken = functools.partial(self.request_stop, "stdout is broken")
+        writer.when_broken(functools.partial(self.request_stop, "stdout is broken"))
         self.methods = BridgeMethods(self)
         self.dispatcher = Dispatcher(
             writer,

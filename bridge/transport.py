@@ -115,13 +115,21 @@ class Writer:
     def __init__(self, fd: int, *, on_broken: Callable[[], None] | None = None) -> None:
         self._fd = fd
         self._lock = threading.Lock()
-        self.on_broken = on_broken
-        """Called once, from the failing writer's thread, when stdout breaks (settable after start)."""
+        self._on_broken = on_broken
         self._broken = False
 
     @property
     def broken(self) -> bool:
         return self._broken
+
+    def when_broken(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once when stdout breaks, from the failing writer's thread; at once if it
+        already has (an early ping's reply may have found it gone before the server was up)."""
+        with self._lock:
+            self._on_broken = callback
+            broken = self._broken
+        if broken:
+            callback()
 
     def write(self, data: bytes) -> bool:
         """Write `data` completely (one or more encoded messages); False when stdout is gone."""
@@ -136,6 +144,6 @@ class Writer:
                 logger.log(level, "stdout is gone (%s); replies from now on are dropped", exc)
             else:
                 return True
-        if self.on_broken is not None:
-            self.on_broken()
+        if self._on_broken is not None:
+            self._on_broken()
         return False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 
 import orjson
@@ -131,7 +132,7 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
         if depth is not None:
             raise _too_deep(max_depth, depth)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc) from None
     except RecursionError:  # only if the interpreter's recursion limit was set below max_depth
@@ -170,6 +171,21 @@ def _text_depth_exceeds(text: str, max_depth: int) -> int | None:
 
 def _refuse_constant(name: str) -> object:
     raise ParseError(f"Parse error: {name} is not a JSON number")
+
+
+def _bounded_int(literal: str) -> int:
+    """An integer of at most the interpreter's digit limit (4,300 by default: converting longer ones
+    takes quadratic time, which is why Python refuses them); longer ones are a limit, not a crash."""
+    limit = sys.get_int_max_str_digits()
+    digits = len(literal) - literal.startswith("-")
+    if limit and digits > limit:
+        raise LimitExceeded(
+            f"Limit exceeded: an integer of {digits} digits is longer than the {limit} digits read",
+            limit="json_integer_digits",
+            maximum=limit,
+            actual=digits,
+        )
+    return int(literal)
 
 
 def _finite_float(literal: str) -> float:

@@ -77,6 +77,20 @@ def test_a_broken_stdout_makes_it_exit_quietly():
     assert b"Traceback" not in stderr
 
 
+def test_a_stdout_broken_before_the_server_is_up_still_makes_it_exit_while_stdin_stays_open():
+    pipe = subprocess.PIPE
+    process = subprocess.Popen([sys.executable, "-m", "bridge"], stdin=pipe, stdout=pipe, stderr=pipe)
+    process.stdout.close()  # at once: the early reader answers this ping, before the server exists
+    process.stdin.write(request_line(1, "ping").encode())
+    process.stdin.flush()
+    try:
+        assert process.wait(timeout=WAIT_S) == 0
+    finally:
+        process.kill()
+        process.stdin.close()
+        process.stderr.close()
+
+
 def test_when_its_parent_dies_it_exits():
     middle = textwrap.dedent(
         f"""

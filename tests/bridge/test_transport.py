@@ -93,6 +93,17 @@ def test_a_broken_stdout_closes_the_writer_once_and_drops_later_writes():
     os.close(write_fd)
 
 
+def test_a_callback_set_after_stdout_broke_is_called_at_once():
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    writer = Writer(write_fd)
+    assert writer.write(b"[1]\n") is False
+    calls = []
+    writer.when_broken(lambda: calls.append(1))
+    assert calls == [1]
+    os.close(write_fd)
+
+
 def test_after_claiming_stdout_whatever_prints_lands_on_stderr():
     script = (
         "import os, sys\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import OrderedDict
 from types import MappingProxyType
 
@@ -50,6 +51,15 @@ def test_integers_of_any_size_survive_exactly(number: int) -> None:
     value = decode_line(b'{"jsonrpc": "2.0", "id": %d, "method": "ping"}' % number)
     assert value["id"] == number
     assert type(value["id"]) is int
+
+
+@pytest.mark.parametrize("sign", [b"", b"-"])
+def test_an_integer_past_the_interpreter_s_digit_limit_is_a_limit_not_a_crash(sign: bytes) -> None:
+    digits = sys.get_int_max_str_digits() + 1
+    with pytest.raises(LimitExceeded) as caught:
+        decode_line(b'{"id": ' + sign + b"9" * digits + b"}")
+    assert caught.value.data == {"limit": "json_integer_digits", "maximum": digits - 1, "actual": digits}
+    assert decode_line(b"[" + sign + b"9" * (digits - 1) + b"]")[0] == int(sign.decode() + "9" * (digits - 1))
 
 
 def test_a_long_digit_run_inside_a_string_stays_a_string() -> None:
