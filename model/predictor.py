@@ -43,7 +43,7 @@ from model.project import ImportContext, ProjectView
 from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
-__all__ = ["CHECKPOINT_ENV", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
+__all__ = ["CHECKPOINT_ENV", "MAX_FEATURE_MAGNITUDE", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
 
 CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
@@ -232,6 +232,11 @@ class Predictor:
         return FeatureExtraction(graph.features[0], nodes, [CategorySpan(*c) for c in CATEGORIES])
 
 
+MAX_FEATURE_MAGNITUDE = 1e15
+"""Host vectors beyond this are refused: far above any real feature (counts and shares), far below
+where the network's float32 sums overflow into NaN (about 1e30 here)."""
+
+
 def check_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     """(n, 978) finite float32, or FeatureVectorError saying what was expected."""
     try:
@@ -249,8 +254,11 @@ def check_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray
     if bad.size:
         raise FeatureVectorError(f"feature {int(bad[0])} is NaN or infinite; every feature must be finite",
                                  expected=FEATURE_DIM, index=int(bad[0]))
-    if np.abs(matrix).max() > 3.0e38:
-        raise FeatureVectorError("a feature is too large for float32", expected=FEATURE_DIM)
+    magnitudes = np.abs(matrix).max(axis=0)
+    if magnitudes.max() > MAX_FEATURE_MAGNITUDE:
+        index = int(np.argmax(magnitudes > MAX_FEATURE_MAGNITUDE))
+        raise FeatureVectorError(f"feature {index} is larger than {MAX_FEATURE_MAGNITUDE:g} in magnitude",
+                                 expected=FEATURE_DIM, index=index)
     return matrix.astype(np.float32)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.errors import CheckpointError, FeatureVectorError
-from model.predictor import CHECKPOINT_ENV, Predictor, import_statement
+from model.predictor import CHECKPOINT_ENV, MAX_FEATURE_MAGNITUDE, Predictor, import_statement
 from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
 from tests.model.stdlib_code import stdlib_functions
@@ -129,12 +129,20 @@ def test_confidence_is_a_probability_and_the_embedding_a_unit_vector():
 @pytest.mark.parametrize(
     ("vector", "message"),
     [([0.0] * 977, "expected 978"), ([0.0] * 977 + [float("nan")], "NaN"), ([0.0] * 977 + [float("inf")], "NaN"),
-     ([[0.0] * 978, [0.0] * 5], "978")],
+     ([[0.0] * 978, [0.0] * 5], "978"), ([0.0] * 500 + [-1e38] + [0.0] * 477, "feature 500 is larger than 1e+15")],
 )
 def test_a_bad_host_vector_is_refused_with_what_was_expected(vector, message):
     with pytest.raises(FeatureVectorError) as info:
         Predictor().predict_vectors(vector)
     assert message in str(info.value) and info.value.expected == 978
+
+
+def test_host_vectors_up_to_the_largest_accepted_magnitude_give_finite_answers():
+    signs = np.where(np.arange(978) % 3, 1.0, -1.0)
+    for vector in (np.full(978, MAX_FEATURE_MAGNITUDE), signs * MAX_FEATURE_MAGNITUDE):
+        result = Predictor().predict_vectors([vector], include_embedding=True)[0]
+        scores = [result.confidence, *(b.score for b in result.bugs), *(i.score for i in result.imports)]
+        assert np.isfinite(scores).all() and np.isfinite(result.embedding).all()
 
 
 def test_host_vectors_predict_as_one_node_graphs():
