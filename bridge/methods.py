@@ -275,9 +275,10 @@ class BridgeMethods:
         model = self._server.model
 
         def reload_now() -> dict:
-            info = model.wait().reload(params.path)
-            self._model_summary = None
-            self._server.forward.model_changed()
+            info = model.wait().reload(params.path, cancelled=lambda: job.cancelled)
+            if not job.cancelled:  # (cancelled: the old model still serves, and its answer is dropped)
+                self._model_summary = None
+                self._server.forward.model_changed()
             return info
 
         self._server.slow.submit(job, reload_now)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ SITE_PREFIX = "bug_sites."
 
 _HEADER_SIZE_BYTES = 8  # safetensors: little-endian u64 header length, then the JSON header
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+_MAX_CHECKPOINT_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -184,12 +186,21 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _read_bytes(source: Path) -> bytes:
+    """The file's bytes; only a regular file of at most _MAX_CHECKPOINT_BYTES is read (a named pipe
+    or a device would block or never end, and the daemon reloads on a host's word)."""
     try:
+        status = source.stat()
+        if stat.S_ISDIR(status.st_mode):
+            _fail(source, "is a directory, not a checkpoint file")
+        if not stat.S_ISREG(status.st_mode):
+            _fail(source, "is not a regular file")
+        if status.st_size > _MAX_CHECKPOINT_BYTES:
+            _fail(source, f"{status.st_size} bytes, more than the {_MAX_CHECKPOINT_BYTES} a checkpoint may have")
         return source.read_bytes()
     except FileNotFoundError:
         _fail(source, "no such file")
-    except IsADirectoryError:
-        _fail(source, "is a directory, not a checkpoint file")
+    except ValueError as exc:  # a path holding a NUL byte
+        _fail(source, f"not a usable path ({exc})")
     except OSError as exc:
         _fail(source, f"cannot be read ({exc.strerror or exc})")
 

@@ -13,9 +13,10 @@ package; when none loads, deterministic untrained weights, reported as `trained:
 
 from __future__ import annotations
 
+import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,7 +44,8 @@ from model.project import ImportContext, ProjectView
 from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
-__all__ = ["CHECKPOINT_ENV", "MAX_FEATURE_MAGNITUDE", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor", "checkpoint_candidates"]
+__all__ = ["CHECKPOINT_ENV", "MAX_FEATURE_MAGNITUDE", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor",
+           "checkpoint_candidates"]
 
 CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
@@ -119,13 +121,17 @@ class Predictor:
                     self._error = f"{type(exc).__name__}: {exc}"
                     raise
 
-    def reload(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """Load `path` (or search again) and swap it in; on failure the old model keeps serving."""
+    def reload(self, path: str | os.PathLike[str] | None = None, *,
+               cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+        """Load `path` (or search again) and swap it in; on failure, or when `cancelled()` says so once
+        the file is read (a request answered "cancelled" must not take effect), the old model keeps
+        serving."""
         loaded = _load_file(Path(path), "explicit path") if path is not None else _search_and_load(
             self._explicit)
         with self._lock:
-            self._loaded = loaded
-            self._error = None
+            if not cancelled():
+                self._loaded = loaded
+                self._error = None
         return self.info()
 
     def _model(self) -> _Loaded:
@@ -293,14 +299,23 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         checkpoint=str(path),
         reason=None if training.get("trained", True) else f"{origin} holds untrained weights",
         training=training,
-        import_threshold=float(thresholds.get("imports", DEFAULT_THRESHOLD)),
-        bug_threshold=float(thresholds.get("bugs", DEFAULT_THRESHOLD)),
+        import_threshold=_threshold(thresholds, "imports", path),
+        bug_threshold=_threshold(thresholds, "bugs", path),
         import_aliases=_str_map(training.get("import_aliases")),
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
         import_index=ImportIndex.from_json(training.get("import_index")),
         site_model=site_model_from(checkpoint.site_weights, training.get("bug_sites")),
         parameters=sum(int(w.size) for w in (*checkpoint.weights.values(), *checkpoint.site_weights.values())),
     )
+
+
+def _threshold(thresholds: dict, head: str, path: Path) -> float:
+    """A head's report threshold from the checkpoint's metadata; a malformed one fails the load."""
+    value = thresholds.get(head, DEFAULT_THRESHOLD)
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise CheckpointError(f"cannot load checkpoint {path}: training.thresholds.{head} is {value!r}, not a number",
+                              path=str(path))
+    return float(value)
 
 
 UNTRAINED_THRESHOLD = 1.01

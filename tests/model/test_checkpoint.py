@@ -107,6 +107,17 @@ def test_a_missing_file_says_so(tmp_path):
     assert caught.value.path == str(tmp_path / "absent.safetensors")
 
 
+def test_a_named_pipe_a_directory_and_a_nul_in_the_path_are_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)  # reading it would block until a writer came
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load(fifo)
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load(tmp_path)
+    with pytest.raises(CheckpointError, match="not a usable path"):
+        load(str(tmp_path / "a\x00b"))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -93,6 +93,27 @@ def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(
     assert predictor.info()["checkpoint"] == str(path)
 
 
+def test_a_reload_cancelled_while_its_file_was_read_leaves_the_old_model_serving(tmp_path):
+    predictor = Predictor()
+    predictor.load()
+    before = predictor.info()["checkpoint"]
+    path = write_checkpoint(tmp_path / "new.safetensors", IMPORTS, seed=1)
+    assert predictor.reload(path, cancelled=lambda: True)["checkpoint"] == before
+    assert predictor.reload(path, cancelled=lambda: False)["checkpoint"] == str(path)
+
+
+@pytest.mark.parametrize("threshold", ["high", [0.5], True])
+def test_a_malformed_threshold_fails_the_reload_by_name_and_the_old_model_keeps_serving(tmp_path, threshold):
+    predictor = Predictor()
+    predictor.load()
+    before = predictor.info()["checkpoint"]
+    path = write_checkpoint(tmp_path / "odd.safetensors", IMPORTS, training={"trained": True,
+                                                                           "thresholds": {"bugs": threshold}})
+    with pytest.raises(CheckpointError, match=r"training\.thresholds\.bugs"):
+        predictor.reload(path)
+    assert predictor.info()["checkpoint"] == before
+
+
 def test_a_checkpoint_round_trip_gives_identical_predictions(tmp_path):
     path = write_checkpoint(tmp_path / "a.safetensors", IMPORTS, seed=5)
     sources = list(stdlib_functions()[:5])
