@@ -70,8 +70,10 @@ class Lifecycle(enum.Enum):
 class ModelSlot:
     """The predictor, loaded once in the background (a `reload` swaps the model inside it)."""
 
-    def __init__(self, checkpoint: str | None) -> None:
+    def __init__(self, checkpoint: str | None, *, max_code_bytes: int) -> None:
         self._checkpoint = checkpoint
+        self.max_code_bytes = max_code_bytes
+        """The model's own code-size bound: the daemon's `--max-code-bytes`, so one limit rules."""
         self._ready = threading.Event()
         self._predictor: Any = None
         self._error: BaseException | None = None
@@ -82,10 +84,11 @@ class ModelSlot:
     def _load(self) -> None:
         started = time.perf_counter()
         try:
+            from model.graph import SourceLimits
             from model.native import extractor_build
             from model.predictor import Predictor  # numpy and the network load here, off the reader
 
-            predictor = Predictor(self._checkpoint)
+            predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes))
             predictor.load()
             build = extractor_build()
             (logger.warning if build.stale else logger.info)("feature extractor: %s", build.describe())
@@ -167,7 +170,9 @@ class ForwardLane:
         self._thread.start()
 
     def _new_workers(self) -> PredictionWorkers | None:
-        return PredictionWorkers(self._worker_count) if self._worker_count else None
+        if not self._worker_count:
+            return None
+        return PredictionWorkers(self._worker_count, max_code_bytes=self._model.max_code_bytes)
 
     @property
     def depth(self) -> int:
@@ -442,7 +447,7 @@ class Server:
         self.state = Lifecycle.RUNNING
         self._reader = reader
         self._stop = stop
-        self.model = ModelSlot(config.checkpoint)
+        self.model = ModelSlot(config.checkpoint, max_code_bytes=config.max_code_bytes)
         self.forward = ForwardLane(
             self.model,
             capacity=config.queue_size,

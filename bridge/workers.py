@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from bridge.config import BridgeConfig
 from model.errors import SourceError, SourceLimitError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
 
-def _init_worker(daemon_pid: int, checkpoint: str | None) -> None:
+def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int) -> None:
     """Load the daemon's checkpoint, ignore Ctrl-C (the daemon decides), exit when the daemon is gone.
 
     A pool worker otherwise outlives a daemon that died without shutting the pool down: it holds
@@ -47,9 +48,10 @@ def _init_worker(daemon_pid: int, checkpoint: str | None) -> None:
     global _predictor
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(daemon_pid,), name="bridge-worker-watchdog", daemon=True).start()
+    from model.graph import SourceLimits
     from model.predictor import Predictor
 
-    _predictor = Predictor(checkpoint)
+    _predictor = Predictor(checkpoint, limits=SourceLimits(max_bytes=max_code_bytes))
     _predictor.load()
 
 
@@ -115,8 +117,9 @@ def _or_error(compute: Callable[[], Any]) -> Any:
 class PredictionWorkers:
     """A pool of predicting processes: not started, starting, ready, or given up on."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, max_code_bytes: int = BridgeConfig.max_code_bytes) -> None:
         self.workers = workers
+        self._max_code_bytes = max_code_bytes
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._started = False
@@ -142,7 +145,8 @@ class PredictionWorkers:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["bridge.workers", "model.predictor"])
             executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), checkpoint)
+                self.workers, mp_context=context, initializer=_init_worker,
+                initargs=(os.getpid(), checkpoint, self._max_code_bytes)
             )
             warm = [executor.submit(predict_chunk, ["x = 1\n"], 0, False) for _ in range(self.workers)]
             for future in warm:

@@ -18,6 +18,8 @@ result is picklable, so callers may build graphs in worker processes.
 from __future__ import annotations
 
 import ast
+import re
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -116,27 +118,43 @@ def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Modu
         )
     try:
         return _parse(source)
-    except RecursionError:
-        raise SourceLimitError(
-            "code nests too deeply for the parser", limit="nesting", maximum=0
-        ) from None
-    except MemoryError:
-        raise SourceLimitError("code is too large to parse", limit="code_bytes", maximum=limits.max_bytes,
-                               actual=size) from None
+    except (RecursionError, MemoryError):  # MemoryError: "parser stack overflowed", not a lack of memory
+        depth = _AST_DEPTH_SCALE * sys.getrecursionlimit()
+        raise SourceLimitError(f"code nests deeper than the parser's {depth} levels", limit="nesting",
+                               maximum=depth) from None
     except (SyntaxError, ValueError) as exc:
-        raise _syntax_error(exc) from None
+        raise _syntax_error(exc, source) from None
 
 
-def _syntax_error(exc: SyntaxError | ValueError) -> SourceSyntaxError | SourceLimitError:
-    if isinstance(exc, ValueError):  # e.g. "source code string cannot contain null bytes"
-        return SourceSyntaxError(f"code cannot be parsed: {exc}", line=None, column=None)
-    message = exc.msg or "invalid syntax"
-    line = exc.lineno if exc.lineno and exc.lineno >= 1 else None
-    column = exc.offset if line and exc.offset and exc.offset >= 1 else None
+_AST_DEPTH_SCALE = 3
+"""CPython 3.11 builds an AST at most 3 x the recursion limit deep (about 3,000 nested expressions)."""
+_TOKENIZER_LIMITS = {"too many nested parentheses": 200, "too many levels of indentation": 100}
+"""CPython's tokenizer's bounds (MAXLEVEL, MAXINDENT), by the message it raises."""
+
+
+def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxError | SourceLimitError:
+    message = (exc.msg if isinstance(exc, SyntaxError) else str(exc)) or "invalid syntax"
+    line = exc.lineno if isinstance(exc, SyntaxError) and exc.lineno and exc.lineno >= 1 else None
+    column = exc.offset if isinstance(exc, SyntaxError) and line and exc.offset and exc.offset >= 1 else None
+    if line is None and "null bytes" in message:  # raised before tokenizing, with no position
+        line, column = _position(source, source.find("\0"))
     where = f" at line {line}, column {column}" if line else ""
-    if "too many nested" in message or "too many levels of indentation" in message:
-        return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=0)
+    for text, maximum in _TOKENIZER_LIMITS.items():
+        if text in message:
+            return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=maximum)
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _position(source: str, index: int) -> tuple[int | None, int | None]:
+    """The 1-based line and column (in characters) of `source[index]`, lines ending as Python's
+    tokenizer ends them; (None, None) for index -1."""
+    if index < 0:
+        return None, None
+    breaks = [match.end() for match in _NEWLINE.finditer(source, 0, index)]
+    return len(breaks) + 1, index - (breaks[-1] if breaks else 0) + 1
 
 
 def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bool = True) -> CodeGraph:

@@ -88,3 +88,14 @@ def test_limits_lists_what_initialize_reports():
         "max_code_bytes",
         "queue_size",
     }
+
+
+def test_the_model_takes_its_code_size_bound_from_the_daemon_s_flag():
+    from bridge.server import ModelSlot
+    from model.errors import SourceLimitError
+
+    slot = ModelSlot(None, max_code_bytes=100)
+    slot.start_loading()
+    with pytest.raises(SourceLimitError) as caught:
+        slot.wait().predict_sources(["x = 1\n" * 50])
+    assert caught.value.maximum == 100
