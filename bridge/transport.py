@@ -77,7 +77,7 @@ def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[by
         rest = len(chunk) - start
         if skipping:
             skipping += rest
-        elif len(pending) + rest > max_line_bytes:
+        elif len(pending) + rest > max_line_bytes + 1:  # (+1: its last byte may be the "\r" of "\r\n")
             skipping = len(pending) + rest
             pending.clear()
         else:
@@ -86,15 +86,20 @@ def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[by
         pending += head  # the whole input was a few bytes that began like a byte-order mark
     if skipping:
         yield LineTooLong(skipping)
-    elif pending.strip():
-        yield bytes(pending)  # a last line without its newline still counts
+    else:
+        yield from _complete(bytes(pending), max_line_bytes)  # a last line without its newline still counts
+
+
+_JSON_WHITESPACE = b" \t\r"
+"""What a blank line may hold (besides its newline): JSON's whitespace. A form feed is not."""
 
 
 def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]:
-    """A whole line as the reader yields it: too long, blank (nothing), or the line."""
-    if len(line) > max_line_bytes:
+    """A whole line as the reader yields it: too long (a final "\r" not counted), blank (nothing), or
+    the line."""
+    if len(line) - line.endswith(b"\r") > max_line_bytes:
         yield LineTooLong(len(line))
-    elif line.strip():
+    elif line.strip(_JSON_WHITESPACE):
         yield line
 
 

@@ -117,7 +117,7 @@ def _or_error(compute: Callable[[], Any]) -> Any:
 class PredictionWorkers:
     """A pool of predicting processes: not started, starting, ready, or given up on."""
 
-    def __init__(self, workers: int, *, max_code_bytes: int = BridgeConfig.max_code_bytes) -> None:
+    def __init__(self, workers: int, *, max_code_bytes: int = BridgeConfig().max_code_bytes) -> None:
         self.workers = workers
         self._max_code_bytes = max_code_bytes
         self._executor: ProcessPoolExecutor | None = None

@@ -75,6 +75,8 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
     except orjson.JSONDecodeError as exc:
         if "depth" in exc.msg:  # orjson stops at 1024 levels, past any bound we accept
             raise _too_deep(max_depth, None) from None
+        if "UTF-8" in exc.msg:  # orjson says position 0 whatever the byte: find it
+            _check_utf8(data)
         raise _parse_error(exc) from None
     if may_be_deep:
         depth = _depth_exceeds(value, max_depth)
@@ -121,12 +123,17 @@ def encode_message(message: Mapping[str, object] | Sequence[Mapping[str, object]
     return encoded
 
 
-def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
-    """The standard library's decoder, for lines whose integers orjson would round."""
+def _check_utf8(data: bytes) -> str:
+    """`data` decoded, or ParseError naming the first byte that is not UTF-8 (an encoded surrogate too)."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(f"Parse error: invalid UTF-8 at byte {exc.start}", position=exc.start) from None
+
+
+def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
+    """The standard library's decoder, for lines whose integers orjson would round."""
+    text = _check_utf8(data)
     if may_be_deep:
         depth = _text_depth_exceeds(text, max_depth)
         if depth is not None:

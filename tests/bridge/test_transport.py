@@ -31,6 +31,18 @@ def test_blank_lines_and_lone_carriage_returns_are_ignored():
     assert lines_of(b"\n\r\n  \n[1]\r\n\n") == [b"[1]\r"]
 
 
+def test_a_line_of_only_a_form_feed_or_vertical_tab_is_not_blank_to_json():
+    assert lines_of(b"\x0c\n\x0b\r\n \t\n") == [b"\x0c", b"\x0b\r"]
+
+
+def test_a_carriage_return_before_the_newline_does_not_count_against_the_limit():
+    exact = b"[" + b"1" * 8 + b"]"  # 10 bytes: the limit
+    for chunks in ([exact + b"\r\n"], [exact, b"\r", b"\n"], [exact + b"\r"]):
+        assert lines_of(*chunks, limit=10) == [exact + b"\r"]
+    assert lines_of(exact + b"x\r\n", limit=10) == [LineTooLong(12)]
+    assert lines_of(exact + b"x", limit=10) == [LineTooLong(11)]
+
+
 def test_a_last_line_without_its_newline_is_still_delivered():
     assert lines_of(b"[1]\n[2]") == [b"[1]", b"[2]"]
 

@@ -123,10 +123,11 @@ def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) ->
 
 
 @pytest.mark.parametrize("raw", [b'"\xff"', b'"\xc3"', b'"\xed\xa0\x80"', b'"\xf8\x88\x80\x80\x80"'])
-def test_invalid_utf8_is_a_parse_error_on_both_paths(raw: bytes) -> None:
+def test_invalid_utf8_is_a_parse_error_at_its_byte_on_both_paths(raw: bytes) -> None:
     for line in on_both_paths(raw):
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError, match="invalid UTF-8 at byte 7") as caught:
             decode_line(line)
+        assert caught.value.position == 7  # '{"x": "' is 7 bytes
 
 
 def test_a_parse_error_says_where_the_parser_stopped() -> None:
