@@ -7,6 +7,21 @@ This module imports nothing heavy, so `python -m bridge` answers its first `ping
 format lives in protocol/ and the model in model/.
 """
 
-from bridge.config import BridgeConfig
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bridge.config import BridgeConfig
 
 __all__ = ["BridgeConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    """`bridge.BridgeConfig` on first use: importing the package stays free of orjson and argparse,
+    so `python -m bridge` reaches its signal handlers within milliseconds of starting."""
+    if name == "BridgeConfig":
+        from bridge.config import BridgeConfig
+
+        return BridgeConfig
+    raise AttributeError(f"module 'bridge' has no attribute {name!r}")

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bridge.config import parse_args
+from bridge.stopping import StopRequest, install_stop_signals
 
 __all__ = ["main"]
 
@@ -40,18 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     Serving ends in `os._exit`: by then every reply is written (unbuffered, straight to the fd), and
     a normal interpreter exit could hang flushing a stderr that nobody reads.
     """
+    started = time.monotonic()
+    stop = StopRequest()
+    install_stop_signals(stop)  # first: a signal during start-up stops it gracefully, not by default action
+    from bridge.config import parse_args
+
     config = parse_args(argv)
     if config.print_schema:
         return _print_schema()
-    started = time.monotonic()
     for name in _ONE_THREAD:
         os.environ.setdefault(name, "1")  # one intra-op thread: two would fight the reader for 2 cores
-    from bridge.early import EarlyReader, StopRequest, install_stop_signals
+    from bridge.early import EarlyReader
     from bridge.logs import configure_logging
     from bridge.transport import Writer, claim_stdout
 
-    stop = StopRequest()
-    install_stop_signals(stop)
     writer = Writer(claim_stdout())
     log_sink = configure_logging(config.log_level)
     sys.setswitchinterval(_SWITCH_INTERVAL_S)

@@ -4,9 +4,8 @@ Owns the read loop for the daemon's whole life. Until the dispatcher exists (pyd
 protocol models take ~100 ms to import) it answers plain pings itself and holds every other line;
 `hand_over` then dispatches the held lines in order and routes every later line straight to the
 dispatcher. `close` stops dispatching for good: once it returns, no line is being dispatched and none
-will be. The stop request (SIGTERM, SIGINT, end of input, `exit`) lives here too, so that a signal
-arriving during start-up is honoured like any other. Only the standard library, orjson and
-bridge.transport are imported here.
+will be. Only the standard library, orjson and bridge.transport are imported here (the stop request
+and its signals are bridge.stopping's, set up before even this module loads).
 
 A "plain ping" is the exact shape the full protocol layer would answer "pong" to:
 `{"jsonrpc": "2.0", "id": <string or integer>, "method": "ping"}`, with no params or empty ones and
@@ -17,7 +16,6 @@ held for the dispatcher, so the early answer is never different from the late on
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 
@@ -25,7 +23,7 @@ import orjson
 
 from bridge.transport import LineTooLong, Writer, read_lines
 
-__all__ = ["EarlyReader", "StopRequest", "install_stop_signals", "plain_ping_reply"]
+__all__ = ["EarlyReader", "plain_ping_reply"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +50,6 @@ def plain_ping_reply(line: bytes) -> bytes | None:
     if type(request_id) not in (str, int):
         return None
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": "pong"}) + b"\n"
-
-
-class StopRequest:
-    """The first reason to stop and the exit code it implies; safe from any thread or signal handler."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.reason = ""
-        self.exit_code = 0
-
-    def set(self, reason: str, exit_code: int = 0) -> None:
-        if not self._event.is_set():  # the first reason wins
-            self.reason = reason
-            self.exit_code = exit_code
-            self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None) -> bool:
-        return self._event.wait(timeout)
-
-
-def install_stop_signals(stop: StopRequest) -> None:
-    """SIGTERM and SIGINT ask for a graceful stop (answer what was read, exit 0) instead of killing."""
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop.set(f"received {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
 
 class EarlyReader:

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from bridge.cache import PredictionCache
 from bridge.config import BridgeConfig
 from bridge.dispatcher import Dispatcher, Job
-from bridge.early import EarlyReader, StopRequest
+from bridge.early import EarlyReader
 from bridge.projects import ProjectIndexes
+from bridge.stopping import StopRequest
 from bridge.transport import Writer
 from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
 from protocol.errors import ModelUnavailable, ServerBusy

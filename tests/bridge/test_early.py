@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from bridge.early import EarlyReader, StopRequest, plain_ping_reply
+from bridge.early import EarlyReader, plain_ping_reply
+from bridge.stopping import StopRequest
 from bridge.transport import LineTooLong, Writer
 from tests.bridge.conftest import chunked_reader
 

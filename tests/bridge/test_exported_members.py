@@ -20,7 +20,7 @@ EXPECTED = {
         "parse_args",
     ],
     "bridge.dispatcher": ["Dispatcher", "Job", "Lane", "Route", "Router", "to_wire_error"],
-    "bridge.early": ["EarlyReader", "StopRequest", "install_stop_signals", "plain_ping_reply"],
+    "bridge.early": ["EarlyReader", "plain_ping_reply"],
     "bridge.logs": ["StderrLogSink", "configure_logging"],
     "bridge.methods": [
         "BULK_CODE_CHARS",
@@ -32,6 +32,7 @@ EXPECTED = {
         "prediction_result",
     ],
     "bridge.projects": ["MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"],
+    "bridge.stopping": ["StopRequest", "install_stop_signals"],
     "bridge.server": [
         "EXIT_OK",
         "EXIT_WITHOUT_SHUTDOWN",
