@@ -54,7 +54,7 @@ from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext, ProjectIndex
-from model.sites import SiteModel, site_logits, site_model_from
+from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
 from training.datasets import (
@@ -279,7 +279,7 @@ def evaluate_bugs(
     site_metrics: dict[str, Any] = {}
     if sites is not None:
         data = site_data(kept)
-        logits = site_logits(sites.weight, sites.type_bias, data.ids, data.lengths, data.types)
+        logits = sites.logits_of(data.ids, data.lengths, data.types)
         model_score = function_scores(sites, sample_maxima(logits, data, len(kept)), head_score)
         site_metrics = {"site_localisation": site_localisation(logits, data, kept),
                         "auroc_head_alone": _auroc_or_none(labels, head_score)}

@@ -110,8 +110,10 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     validation_limit: int = 3000
     bug_false_alarm_rate: float = 0.05
-    site_epochs: int = 4
+    site_epochs: int = 1
     """Epochs of the bug-site scorer (model/sites.py), trained after the network; 0: none, the bugs head alone."""
+    site_hidden: int = 32
+    """Width of the bug-site scorer's hidden layer; 0: the linear scorer alone."""
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -806,8 +808,9 @@ def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, lo
         chunk = built[start: start + config.batch_size]
         batch = corpus.table.batch([corpus.table.position(validation[i].source) for i in chunk])
         head[chunk] = engine.forward(batch, embedding=False).bug_probs.max(axis=1)
+    # None: the sites told nothing on validation
     return fit_site_model(train, validation, head, false_alarm_rate=config.bug_false_alarm_rate, seed=config.seed,
-                          epochs=config.site_epochs, log=log)  # None: the sites told nothing on validation
+                          epochs=config.site_epochs, hidden_width=config.site_hidden, log=log)
 
 
 @torch.no_grad()

@@ -253,6 +253,34 @@ def test_a_checkpoint_without_a_usable_site_scorer_gives_none(meta):
     assert site_model_from(tensors, meta) is None
 
 
+def hidden_tensors(width: int = 4, bits: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"embedding": rng.normal(size=(1 << bits, width)).astype(np.float16),
+            "type_embedding": rng.normal(size=(len(SITE_TYPES), width)).astype(np.float32),
+            "out_weight": rng.normal(size=width).astype(np.float32), "out_bias": np.array([0.25], np.float32)}
+
+
+def test_a_hidden_part_adds_relu_of_the_summed_rows_of_the_ids_low_bits_plus_the_type_s_row():
+    linear = {"weight": np.zeros(SITE_BUCKETS, np.float32), "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+    meta = {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}
+    hidden = hidden_tensors()
+    scorer = site_model_from(linear | hidden, meta)
+    assert scorer is not None and scorer.hidden is not None and scorer.hidden.embedding.dtype == np.float32
+    ids, sizes, types = [3, 64 + 3, 5, 7], [2, 0, 2], [1, 0, 2]  # 64 + 3 shares 3's row (6 low bits)
+    rows, type_rows = hidden["embedding"].astype(np.float32), hidden["type_embedding"]
+    sums = [rows[3] * 2 + type_rows[1], type_rows[0], rows[5] + rows[7] + type_rows[2]]
+    expected = [float(np.maximum(v, 0) @ hidden["out_weight"]) + 0.25 for v in sums]
+    assert np.allclose(scorer.logits_of(ids, sizes, types), expected, atol=1e-5)
+    assert site_model_from(linear, meta).hidden is None  # a linear scorer, as before
+
+
+def test_hidden_tensors_of_shapes_that_do_not_fit_give_no_site_scorer():
+    linear = {"weight": np.zeros(SITE_BUCKETS, np.float32), "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+    meta = {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}
+    odd = hidden_tensors() | {"embedding": np.zeros((63, 4), np.float16)}  # not a power of two
+    assert site_model_from(linear | odd, meta) is None
+
+
 def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
     """A checkpoint whose site scorer puts the bug at every site with one of the feature texts `favoured`."""
     weight = np.zeros(SITE_BUCKETS, np.float32)

@@ -14,7 +14,6 @@ import pytest
 from model.checkpoint import load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.layout import FEATURE_LAYOUT_VERSION
-from model.sites import site_logits
 from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
 from training import evaluate as evaluate_module
@@ -212,7 +211,7 @@ def test_site_localisation_counts_the_top_site_against_picking_one_at_random():
 
     samples = [SWAPPED, MISUSED, replace(SWAPPED, buggy=False, kind=None, line=0, column=0)]
     scorer, data = _site_scorer("a\x1fg"), site_data(samples)  # every call site wins
-    logits = site_logits(scorer.weight, scorer.type_bias, data.ids, data.lengths, data.types)
+    logits = scorer.logits_of(data.ids, data.lengths, data.types)
     result = site_localisation(logits, data, samples)
     assert result["n"] == 2 and result["model"] == pytest.approx(0.5)  # right for the swap, not the misuse
     assert result["baseline"] == pytest.approx(1 / 3)  # each buggy sample has a call and two reads

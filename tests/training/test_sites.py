@@ -6,11 +6,12 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from model.sites import SITE_KINDS, SITE_TYPES
 from training.datasets import BugSample
 from training.mutations import BUG_KINDS, mutants, normalise_source
-from training.sites import NO_SITES, fit_site_model, function_scores, max_site_logits, site_data, train_site_weights
+from training.sites import NO_SITES, fit_site_model, function_scores, max_site_logits, site_data, train_site_scorer
 
 CLEAN = normalise_source('''
 def window(values, start, size):
@@ -53,20 +54,37 @@ def toy_data():
     return samples, site_data(samples)
 
 
-def test_the_fit_learns_to_score_the_rewritten_site_above_the_others_and_repeats_exactly():
+@pytest.mark.parametrize("hidden_width", [0, 8])
+def test_the_fit_learns_to_score_the_rewritten_site_above_the_others_and_repeats_exactly(hidden_width):
     _, data = toy_data()
-    weight, bias = train_site_weights(data, epochs=3, batch_size=64, seed=3)
-    again = train_site_weights(data, epochs=3, batch_size=64, seed=3)
-    assert np.array_equal(weight, again[0]) and np.array_equal(bias, again[1])
-    logits = bias[data.types] + np.add.reduceat(weight[data.ids].astype(np.float64), data.starts)
+    scorer = train_site_scorer(data, epochs=3, batch_size=64, seed=3, hidden_width=hidden_width, learning_rate=0.1)
+    again = train_site_scorer(data, epochs=3, batch_size=64, seed=3, hidden_width=hidden_width, learning_rate=0.1)
+    assert np.array_equal(scorer.weight, again.weight) and np.array_equal(scorer.type_bias, again.type_bias)
+    assert (scorer.hidden is None) == (hidden_width == 0)
+    if scorer.hidden is not None:
+        assert np.array_equal(scorer.hidden.embedding, again.hidden.embedding)
+    logits = scorer.logits_of(data.ids, data.lengths, data.types)
     assert logits[data.labels > 0].min() > np.median(logits[data.labels == 0])
+
+
+def test_the_numpy_scorer_gives_the_logits_torch_trained_on():
+    from training.sites import SiteScorerNet, _bags
+
+    _, data = toy_data()
+    net = SiteScorerNet(8, 16, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        net.linear.weight.normal_(generator=torch.Generator().manual_seed(2))
+    everything = np.arange(len(data))
+    with torch.no_grad():
+        expected = net(*_bags(data, everything), torch.from_numpy(data.types)).numpy()
+    assert np.allclose(net.scorer().logits_of(data.ids, data.lengths, data.types), expected, atol=1e-4)
 
 
 def test_a_sample_without_sites_scores_zero_and_the_others_by_their_strongest_site():
     samples, data = toy_data()
-    weight, bias = train_site_weights(data, epochs=2, batch_size=64)
-    best = max_site_logits(weight, bias, site_data([*samples[:2], BugSample("x = 'a'", False, None, 0, 0, "",
-                                                                             "train", "pkg")]), 3)
+    scorer = train_site_scorer(data, epochs=2, batch_size=64, hidden_width=4)
+    best = max_site_logits(scorer, site_data([*samples[:2], BugSample("x = 'a'", False, None, 0, 0, "",
+                                                                      "train", "pkg")]), 3)
     assert best[2] == NO_SITES and best[0] > NO_SITES
 
 
@@ -74,11 +92,12 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     samples, _ = toy_data()
     validation = [clean("validation")] * 10 + [buggy("swapped_arguments", 1)] * 10
     head = np.full(len(validation), 0.3)
-    fit = fit_site_model(samples, validation, head, false_alarm_rate=0.1, epochs=2)
+    fit = fit_site_model(samples, validation, head, false_alarm_rate=0.1, epochs=2, hidden_width=4)
     assert len(fit.model.combiner) == 3 and 0.0 <= fit.threshold <= 1.0
-    assert fit.metadata()["version"] and set(fit.tensors()) == {"weight", "type_bias"}
-    scores = function_scores(fit.model, max_site_logits(fit.model.weight, fit.model.type_bias,
-                                                        site_data(validation), len(validation)), head)
+    assert fit.metadata()["version"] and fit.metadata()["hidden_width"] == 4
+    assert set(fit.tensors()) == {"weight", "type_bias", "embedding", "type_embedding", "out_weight", "out_bias"}
+    assert fit.tensors()["embedding"].dtype == np.float16
+    scores = function_scores(fit.model, max_site_logits(fit.model, site_data(validation), len(validation)), head)
     assert scores[10:].mean() > scores[:10].mean()
 
 
