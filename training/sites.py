@@ -11,7 +11,7 @@ training/mutations.py), the trunk and its bugs head (training/train.py), and mea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -31,9 +31,10 @@ from model.sites import (
 )
 from training.confidence import fit_logistic
 from training.datasets import BugSample
+from training.metrics import auroc
 
-__all__ = ["SiteData", "SiteFit", "SiteScorerNet", "fit_site_model", "function_scores", "max_site_logits",
-           "sample_maxima", "site_data", "train_site_scorer"]
+__all__ = ["BLENDS", "SiteData", "SiteFit", "SiteScorerNet", "blend", "fit_site_model", "function_scores",
+           "max_site_logits", "sample_maxima", "site_data", "train_site_scorer"]
 
 NO_SITES = -30.0
 """The site logit of code without any site: nowhere for a one-token bug to hide."""
@@ -225,32 +226,75 @@ class SiteFit:
         return {"version": SITE_FEATURES_VERSION, "combiner": list(self.model.combiner), **self.summary}
 
 
+BLENDS = (0.0, 0.5, 1.0, 2.0, 4.0)
+"""How much of the hidden scorer is added to the linear one; validation code picks (0: linear alone)."""
+
+
+def blend(linear: SiteModel, hidden: SiteModel, share: float) -> SiteModel:
+    """The scorer whose logits are `linear`'s plus `share` x `hidden`'s: linear parts add, and the
+    hidden part's output is scaled, so the blend is one SiteModel of the same form."""
+    assert hidden.hidden is not None
+    if share == 0.0:
+        return linear
+    part = hidden.hidden
+    return SiteModel(
+        (linear.weight + share * hidden.weight).astype(np.float32),
+        linear.type_bias + share * hidden.type_bias,
+        linear.combiner,
+        SiteHidden(part.embedding, part.type_embedding, (share * part.out_weight).astype(np.float32),
+                   share * part.out_bias),
+    )
+
+
+def _combined(scorer: SiteModel, held: SiteData, labels: np.ndarray, head_probability: np.ndarray
+              ) -> tuple[SiteModel, np.ndarray, float]:
+    """`scorer` with its combiner fitted on the validation sites `held`; its function scores and AUROC
+    (-1 when the combiner gives the sites no positive weight)."""
+    best = max_site_logits(scorer, held, len(labels))
+    usable = best > NO_SITES
+    w, b = fit_logistic(np.c_[best[usable], head_logit(head_probability[usable])], labels[usable], l2=1.0)
+    model = SiteModel(scorer.weight, scorer.type_bias, (float(w[0]), float(w[1]), float(b)), scorer.hidden)
+    scores = function_scores(model, best, head_probability)
+    return model, scores, auroc(labels, scores) if w[0] > 0 and 0 < labels.sum() < len(labels) else -1.0
+
+
 def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], head_probability: np.ndarray, *,
-                   false_alarm_rate: float, seed: int = 0, epochs: int = 1, hidden_width: int = 32,
-                   log=lambda message: None) -> SiteFit | None:
-    """Site weights from the training samples; then, on validation samples (`head_probability`: the
-    bugs head's strongest kind for each), the combiner and the threshold that at most
-    `false_alarm_rate` of clean validation code exceeds. None when the fitted combiner gives the
-    sites no positive weight (`function_scores` and the daemon take the strongest site as the bug)."""
+                   false_alarm_rate: float, seed: int = 0, epochs: int = 4, hidden_width: int = 32,
+                   hidden_epochs: int = 1, log=lambda message: None) -> SiteFit | None:
+    """Site weights from the training samples: a linear scorer (`epochs`) and, with `hidden_width`, a
+    scorer with a hidden layer (`hidden_epochs`: it learns what the linear one cannot, swapped
+    arguments most, and loses it when trained longer); then, on validation samples
+    (`head_probability`: the bugs head's strongest kind for each), the blend of the two (`BLENDS`,
+    by clean-vs-buggy AUROC), the combiner, and the threshold that at most `false_alarm_rate` of
+    clean validation code exceeds. None when the combiner gives the sites no positive weight
+    (`function_scores` and the daemon take the strongest site as the bug)."""
     train_sites = site_data(train)
     positives = int(train_sites.labels.sum())
     buggy = sum(s.buggy for s in train)
     log(f"bug sites: {len(train_sites)} sites in {len(train)} training samples; {positives} of {buggy} "
         f"injected bugs found at a site")
-    scorer = train_site_scorer(train_sites, epochs=epochs, hidden_width=hidden_width, seed=seed, log=log)
+    linear = train_site_scorer(train_sites, epochs=epochs, hidden_width=0, learning_rate=0.1, seed=seed, log=log)
     held = site_data(validation)
-    best = max_site_logits(scorer, held, len(validation))
     labels = np.array([s.buggy for s in validation], dtype=np.float64)
-    usable = best > NO_SITES
-    w, b = fit_logistic(np.c_[best[usable], head_logit(head_probability[usable])], labels[usable], l2=1.0)
-    if w[0] <= 0:  # the strongest site would not be the likeliest bug: the sites tell nothing here
-        log(f"bug sites: not used (their combiner weight is {float(w[0]):.3f})")
+    candidates = {0.0: _combined(linear, held, labels, head_probability)}
+    if hidden_width:
+        hidden = train_site_scorer(train_sites, epochs=hidden_epochs, hidden_width=hidden_width, learning_rate=0.05,
+                                   seed=seed, log=log)
+        for share in BLENDS[1:]:
+            candidates[share] = _combined(blend(linear, hidden, share), held, labels, head_probability)
+    log("bug sites: validation AUROC by hidden share " +
+        ", ".join(f"{share:g}: {value:.4f}" for share, (_, _, value) in candidates.items()))
+    share = max(candidates, key=lambda key: candidates[key][2])  # ties: the first, the lighter blend
+    model, scores, value = candidates[share]
+    if value < 0:  # the strongest site would not be the likeliest bug: the sites tell nothing here
+        log(f"bug sites: not used (combiner weights {[round(x, 3) for x in model.combiner]})")
         return None
-    model = SiteModel(scorer.weight, scorer.type_bias, (float(w[0]), float(w[1]), float(b)), scorer.hidden)
-    scores = function_scores(model, best, head_probability)
+    if share == 0.0:
+        model = replace(model, hidden=None)
     clean = scores[labels == 0]
     threshold = round(float(np.quantile(clean, 1.0 - false_alarm_rate)), 4) if clean.size else 0.5
-    log(f"bug sites: combiner {[round(x, 3) for x in model.combiner]}, threshold {threshold}")
+    log(f"bug sites: hidden share {share:g}, combiner {[round(x, 3) for x in model.combiner]}, threshold {threshold}")
     summary = {"train_sites": len(train_sites), "train_bugs_at_a_site": positives, "epochs": epochs,
-               "hidden_width": hidden_width}
+               "hidden_width": hidden_width if share else 0, "hidden_epochs": hidden_epochs if share else 0,
+               "hidden_share": share}
     return SiteFit(model, threshold, summary)

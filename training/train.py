@@ -110,10 +110,12 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     validation_limit: int = 3000
     bug_false_alarm_rate: float = 0.05
-    site_epochs: int = 1
-    """Epochs of the bug-site scorer (model/sites.py), trained after the network; 0: none, the bugs head alone."""
+    site_epochs: int = 4
+    """Epochs of the linear bug-site scorer (model/sites.py), trained after the network; 0: none, the bugs
+    head alone."""
     site_hidden: int = 32
-    """Width of the bug-site scorer's hidden layer; 0: the linear scorer alone."""
+    """Width of the hidden-layer bug-site scorer blended into the linear one; 0: the linear scorer alone."""
+    site_hidden_epochs: int = 1
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -810,7 +812,8 @@ def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, lo
         head[chunk] = engine.forward(batch, embedding=False).bug_probs.max(axis=1)
     # None: the sites told nothing on validation
     return fit_site_model(train, validation, head, false_alarm_rate=config.bug_false_alarm_rate, seed=config.seed,
-                          epochs=config.site_epochs, hidden_width=config.site_hidden, log=log)
+                          epochs=config.site_epochs, hidden_width=config.site_hidden,
+                          hidden_epochs=config.site_hidden_epochs, log=log)
 
 
 @torch.no_grad()

@@ -11,7 +11,17 @@ import torch
 from model.sites import SITE_KINDS, SITE_TYPES
 from training.datasets import BugSample
 from training.mutations import BUG_KINDS, mutants, normalise_source
-from training.sites import NO_SITES, fit_site_model, function_scores, max_site_logits, site_data, train_site_scorer
+from training.sites import (
+    BLENDS,
+    NO_SITES,
+    SiteFit,
+    blend,
+    fit_site_model,
+    function_scores,
+    max_site_logits,
+    site_data,
+    train_site_scorer,
+)
 
 CLEAN = normalise_source('''
 def window(values, start, size):
@@ -80,6 +90,18 @@ def test_the_numpy_scorer_gives_the_logits_torch_trained_on():
     assert np.allclose(net.scorer().logits_of(data.ids, data.lengths, data.types), expected, atol=1e-4)
 
 
+def test_a_blend_scores_the_linear_scorer_plus_a_share_of_the_hidden_one_and_stores_float16():
+    _, data = toy_data()
+    linear = train_site_scorer(data, epochs=1, batch_size=64, hidden_width=0)
+    hidden = train_site_scorer(data, epochs=1, batch_size=64, hidden_width=4, seed=1)
+    mixed = blend(linear, hidden, 2.0)
+    expected = linear.logits_of(data.ids, data.lengths, data.types) + 2.0 * hidden.logits_of(
+        data.ids, data.lengths, data.types)
+    assert np.allclose(mixed.logits_of(data.ids, data.lengths, data.types), expected, atol=1e-4)
+    assert blend(linear, hidden, 0.0) is linear
+    assert SiteFit(mixed, 0.5, {}).tensors()["embedding"].dtype == np.float16
+
+
 def test_a_sample_without_sites_scores_zero_and_the_others_by_their_strongest_site():
     samples, data = toy_data()
     scorer = train_site_scorer(data, epochs=2, batch_size=64, hidden_width=4)
@@ -94,9 +116,10 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     head = np.full(len(validation), 0.3)
     fit = fit_site_model(samples, validation, head, false_alarm_rate=0.1, epochs=2, hidden_width=4)
     assert len(fit.model.combiner) == 3 and 0.0 <= fit.threshold <= 1.0
-    assert fit.metadata()["version"] and fit.metadata()["hidden_width"] == 4
-    assert set(fit.tensors()) == {"weight", "type_bias", "embedding", "type_embedding", "out_weight", "out_bias"}
-    assert fit.tensors()["embedding"].dtype == np.float16
+    share = fit.metadata()["hidden_share"]
+    assert fit.metadata()["version"] and share in BLENDS and (fit.model.hidden is None) == (share == 0)
+    hidden = {"embedding", "type_embedding", "out_weight", "out_bias"}
+    assert set(fit.tensors()) == {"weight", "type_bias"} | (hidden if share else set())
     scores = function_scores(fit.model, max_site_logits(fit.model, site_data(validation), len(validation)), head)
     assert scores[10:].mean() > scores[:10].mean()
 
