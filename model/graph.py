@@ -138,6 +138,8 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     column = exc.offset if isinstance(exc, SyntaxError) and line and exc.offset and exc.offset >= 1 else None
     if line is None and "null bytes" in message:  # raised before tokenizing, with no position
         line, column = _position(source, source.find("\0"))
+    elif line is not None and column is None and "integer string conversion" in message:
+        column = _long_literal_column(source, line)
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
@@ -155,6 +157,17 @@ def _position(source: str, index: int) -> tuple[int | None, int | None]:
         return None, None
     breaks = [match.end() for match in _NEWLINE.finditer(source, 0, index)]
     return len(breaks) + 1, index - (breaks[-1] if breaks else 0) + 1
+
+
+_LONG_DIGITS = re.compile(r"[0-9][0-9_]{4300,}")
+"""A decimal literal longer than CPython's default digit limit (its error comes with column 0)."""
+
+
+def _long_literal_column(source: str, line: int) -> int | None:
+    """The 1-based column of the over-long integer literal on `line`, when one is found there."""
+    lines = _NEWLINE.split(source)
+    found = _LONG_DIGITS.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    return found.start() + 1 if found else None
 
 
 def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bool = True) -> CodeGraph:

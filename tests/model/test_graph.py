@@ -101,6 +101,12 @@ def test_null_bytes_are_a_syntax_error_at_the_first_one(source, line, column):
     assert (caught.value.line, caught.value.column) == (line, column)
 
 
+def test_an_integer_literal_past_the_digit_limit_is_a_syntax_error_at_its_column():
+    with pytest.raises(SourceSyntaxError) as caught:
+        build_graph("x = 1\nyé = (" + "9" * 5000 + ")\n")
+    assert (caught.value.line, caught.value.column) == (2, 7)
+
+
 @pytest.mark.parametrize(
     "source",
     [
