@@ -275,8 +275,14 @@ class BridgeMethods:
         model = self._server.model
 
         def reload_now() -> dict:
-            info = model.wait().reload(params.path, cancelled=lambda: job.cancelled)
-            if not job.cancelled:  # (cancelled: the old model still serves, and its answer is dropped)
+            kept_old: list[bool] = []  # what the one look at `job.cancelled`, made at the swap, saw
+
+            def cancelled() -> bool:
+                kept_old.append(job.cancelled)
+                return kept_old[-1]
+
+            info = model.wait().reload(params.path, cancelled=cancelled)
+            if kept_old == [False]:  # swapped in: forget the old model's answers and workers
                 self._model_summary = None
                 self._server.forward.model_changed()
             return info

@@ -159,15 +159,20 @@ def _position(source: str, index: int) -> tuple[int | None, int | None]:
     return len(breaks) + 1, index - (breaks[-1] if breaks else 0) + 1
 
 
-_LONG_DIGITS = re.compile(r"[0-9][0-9_]{4300,}")
-"""A decimal literal longer than CPython's default digit limit (its error comes with column 0)."""
+_DECIMAL_LITERAL = re.compile(r"(?<![\w.])[0-9][0-9_]*")
 
 
 def _long_literal_column(source: str, line: int) -> int | None:
-    """The 1-based column of the over-long integer literal on `line`, when one is found there."""
+    """The 1-based column of the first integer literal on `line` with more digits than the
+    interpreter converts (CPython reports that error at column 0), when one is found there."""
     lines = _NEWLINE.split(source)
-    found = _LONG_DIGITS.search(lines[line - 1]) if 0 < line <= len(lines) else None
-    return found.start() + 1 if found else None
+    limit = sys.get_int_max_str_digits()
+    if not (0 < line <= len(lines)) or not limit:
+        return None
+    for found in _DECIMAL_LITERAL.finditer(lines[line - 1]):
+        if len(found.group()) - found.group().count("_") > limit:
+            return found.start() + 1
+    return None
 
 
 def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bool = True) -> CodeGraph:

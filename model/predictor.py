@@ -312,10 +312,15 @@ def _load_file(path: Path, origin: str) -> _Loaded:
 def _threshold(thresholds: dict, head: str, path: Path) -> float:
     """A head's report threshold from the checkpoint's metadata; a malformed one fails the load."""
     value = thresholds.get(head, DEFAULT_THRESHOLD)
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise CheckpointError(f"cannot load checkpoint {path}: training.thresholds.{head} is {value!r}, not a number",
+    try:
+        number = float(value) if type(value) in (int, float) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.nan
+    if not math.isfinite(number):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise CheckpointError(f"cannot load checkpoint {path}: training.thresholds.{head} is {shown}, not a number",
                               path=str(path))
-    return float(value)
+    return number
 
 
 UNTRAINED_THRESHOLD = 1.01

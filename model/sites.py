@@ -608,7 +608,7 @@ class SiteHidden:
 
     def __post_init__(self) -> None:
         rows, width = self.embedding.shape
-        if rows & (rows - 1) or self.type_embedding.shape != (len(SITE_TYPES), width) or \
+        if rows < 1 or rows & (rows - 1) or self.type_embedding.shape != (len(SITE_TYPES), width) or \
                 self.out_weight.shape != (width,):
             raise ValueError(f"site hidden layer shapes do not fit: embedding {self.embedding.shape} (rows a "
                              f"power of two), types {self.type_embedding.shape}, out {self.out_weight.shape}")
@@ -706,10 +706,12 @@ def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteMode
     if weight is None or type_bias is None or not isinstance(combiner, list):
         return None
     try:
-        return SiteModel(np.asarray(weight, np.float32), np.asarray(type_bias, np.float64),
-                         tuple(float(w) for w in combiner), _hidden_from(tensors))  # type: ignore[arg-type]
-    except (ValueError, TypeError):
+        scorer = SiteModel(np.asarray(weight, np.float32), np.asarray(type_bias, np.float64),
+                           tuple(float(w) for w in combiner), _hidden_from(tensors))  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
         return None
+    numbers = [scorer.weight, scorer.type_bias, np.asarray(scorer.combiner)]
+    return scorer if all(np.isfinite(part).all() for part in numbers) else None
 
 
 HIDDEN_TENSORS = ("embedding", "type_embedding", "out_weight", "out_bias")
@@ -717,8 +719,16 @@ HIDDEN_TENSORS = ("embedding", "type_embedding", "out_weight", "out_bias")
 
 
 def _hidden_from(tensors: Mapping[str, np.ndarray]) -> SiteHidden | None:
-    """The hidden part, or None when the checkpoint has none (a linear scorer); float16 is widened."""
-    if not all(name in tensors for name in HIDDEN_TENSORS):
+    """The hidden part, or None when the checkpoint has none (a linear scorer); float16 is widened.
+    Some but not all of its tensors, a bias that is not one number, or a value that is not finite
+    raise ValueError: the combiner was fitted for the whole scorer, so no scorer is better than half."""
+    present = [name for name in HIDDEN_TENSORS if name in tensors]
+    if not present:
         return None
+    if len(present) < len(HIDDEN_TENSORS):
+        raise ValueError(f"the site scorer's hidden part lacks {sorted(set(HIDDEN_TENSORS) - set(present))}")
     embedding, type_embedding, out_weight, out_bias = (np.asarray(tensors[name], np.float32) for name in HIDDEN_TENSORS)
+    if out_bias.size != 1 or not all(np.isfinite(part).all() for part in (embedding, type_embedding, out_weight,
+                                                                              out_bias)):
+        raise ValueError("the site scorer's hidden part has a bias that is not one number, or values not finite")
     return SiteHidden(np.ascontiguousarray(embedding), type_embedding, out_weight, float(out_bias.reshape(-1)[0]))

@@ -134,3 +134,30 @@ def test_unchanged_code_sent_again_with_other_options_gets_answers_that_fit_them
     assert fewer["confidence"] == full["confidence"]
     with_embedding = daemon.call("predict", {"code": code, "include_embedding": True})
     assert len(with_embedding["embedding"]) > 0 and "embedding" not in full
+
+
+class _Recorder:
+    """Just enough of a Server for BridgeMethods.reload: a model slot, a lane, a slow lane that runs now."""
+
+    def __init__(self, predictor) -> None:
+        self.changed = 0
+        self.model = type("Slot", (), {"wait": lambda _self: predictor})()
+        self.forward = type("Lane", (), {"model_changed": lambda _self: setattr(self, "changed", self.changed + 1)})()
+        self.slow = type("Slow", (), {"submit": lambda _self, job, work: work()})()
+
+
+@pytest.mark.parametrize("cancelled_at_swap", [False, True])
+def test_a_reload_replaces_the_workers_exactly_when_it_swapped_even_if_cancelled_after(cancelled_at_swap):
+    from bridge.methods import BridgeMethods
+
+    job = type("Job", (), {"cancelled": cancelled_at_swap})()
+
+    class Predictor:
+        def reload(self, path, *, cancelled):
+            swapped = not cancelled()
+            job.cancelled = True  # a cancel arriving between the swap and the reply
+            return {"swapped": swapped}
+
+    server = _Recorder(Predictor())
+    BridgeMethods(server).reload(type("Params", (), {"path": None})(), job)
+    assert server.changed == (0 if cancelled_at_swap else 1)

@@ -101,10 +101,12 @@ def test_null_bytes_are_a_syntax_error_at_the_first_one(source, line, column):
     assert (caught.value.line, caught.value.column) == (line, column)
 
 
-def test_an_integer_literal_past_the_digit_limit_is_a_syntax_error_at_its_column():
+@pytest.mark.parametrize(("line", "column"), [("yé = (" + "9" * 5000 + ")", 7),
+                                              ("y = " + "1_" * 2200 + "1 + " + "2" * 4400, 4409)])
+def test_an_integer_literal_past_the_digit_limit_is_a_syntax_error_at_its_column(line, column):
     with pytest.raises(SourceSyntaxError) as caught:
-        build_graph("x = 1\nyé = (" + "9" * 5000 + ")\n")
-    assert (caught.value.line, caught.value.column) == (2, 7)
+        build_graph("x = 1\n" + line + "\n")
+    assert (caught.value.line, caught.value.column) == (2, column)
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ def test_a_reload_cancelled_while_its_file_was_read_leaves_the_old_model_serving
     assert predictor.reload(path, cancelled=lambda: False)["checkpoint"] == str(path)
 
 
-@pytest.mark.parametrize("threshold", ["high", [0.5], True])
+@pytest.mark.parametrize("threshold", ["high", [0.5], True, 10**400])
 def test_a_malformed_threshold_fails_the_reload_by_name_and_the_old_model_keeps_serving(tmp_path, threshold):
     predictor = Predictor()
     predictor.load()

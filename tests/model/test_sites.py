@@ -274,11 +274,27 @@ def test_a_hidden_part_adds_relu_of_the_summed_rows_of_the_ids_low_bits_plus_the
     assert site_model_from(linear, meta).hidden is None  # a linear scorer, as before
 
 
-def test_hidden_tensors_of_shapes_that_do_not_fit_give_no_site_scorer():
+@pytest.mark.parametrize(
+    "change",
+    [{"embedding": np.zeros((63, 4), np.float16)}, {"embedding": np.zeros((0, 4), np.float16)},
+     {"out_bias": np.zeros(0, np.float32)}, {"out_bias": np.array([np.nan], np.float32)},
+     {"embedding": np.full((64, 4), np.inf, np.float16)}, {"out_weight": None}],
+    ids=["rows not a power of two", "no rows", "no bias", "NaN bias", "infinite rows", "a tensor missing"],
+)
+def test_a_hidden_part_that_is_malformed_or_incomplete_gives_no_site_scorer(change):
     linear = {"weight": np.zeros(SITE_BUCKETS, np.float32), "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
     meta = {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}
-    odd = hidden_tensors() | {"embedding": np.zeros((63, 4), np.float16)}  # not a power of two
-    assert site_model_from(linear | odd, meta) is None
+    tensors = {name: value for name, value in (linear | hidden_tensors() | change).items() if value is not None}
+    assert site_model_from(tensors, meta) is None  # the combiner was fitted for the whole scorer
+
+
+def test_non_finite_linear_weights_or_combiner_give_no_site_scorer():
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    weight[7] = np.nan
+    tensors = {"weight": weight, "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+    assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}) is None
+    tensors["weight"] = np.zeros(SITE_BUCKETS, np.float32)
+    assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, float("inf"), 0]}) is None
 
 
 def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
