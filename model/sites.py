@@ -613,8 +613,24 @@ class SiteHidden:
             raise ValueError(f"site hidden layer shapes do not fit: embedding {self.embedding.shape} (rows a "
                              f"power of two), types {self.type_embedding.shape}, out {self.out_weight.shape}")
 
-    def logits(self, ids: np.ndarray, counts: np.ndarray, types: np.ndarray) -> np.ndarray:
-        """(sites,) the hidden part of each site's logit; `counts[i]` ids per site, one site after another."""
+    def logits(self, ids: np.ndarray, counts: np.ndarray, types: np.ndarray, *, chunk_ids: int = 1 << 16
+               ) -> np.ndarray:
+        """(sites,) the hidden part of each site's logit; `counts[i]` ids per site, one site after another.
+        Sites are taken about `chunk_ids` ids at a time, so the rows gathered stay a few MB however
+        many sites come (a whole split offline; a hostile module's hundreds of thousands online)."""
+        if len(ids) <= chunk_ids:  # one function's few hundred ids: no slicing
+            return self._chunk(ids, counts, types)
+        ends = np.cumsum(counts)
+        out: np.ndarray = np.empty(len(counts), dtype=np.float64)
+        first = 0
+        while first < len(counts):
+            done = int(ends[first - 1]) if first else 0
+            last = max(int(np.searchsorted(ends, done + chunk_ids, side="right")), first + 1)
+            out[first:last] = self._chunk(ids[done: int(ends[last - 1])], counts[first:last], types[first:last])
+            first = last
+        return out
+
+    def _chunk(self, ids: np.ndarray, counts: np.ndarray, types: np.ndarray) -> np.ndarray:
         summed: np.ndarray = self.type_embedding.take(types, axis=0)  # (sites, width), a fresh array
         present = counts > 0
         if present.any():  # (take: about a quarter faster than fancy indexing for these few hundred rows)

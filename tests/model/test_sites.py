@@ -274,6 +274,18 @@ def test_a_hidden_part_adds_relu_of_the_summed_rows_of_the_ids_low_bits_plus_the
     assert site_model_from(linear, meta).hidden is None  # a linear scorer, as before
 
 
+def test_the_hidden_part_gives_the_same_logits_taken_a_few_ids_at_a_time():
+    linear = {"weight": np.zeros(SITE_BUCKETS, np.float32), "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+    scorer = site_model_from(linear | hidden_tensors(), {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]})
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 9, size=200)
+    ids = rng.integers(0, SITE_BUCKETS, size=int(counts.sum()))
+    types = rng.integers(0, len(SITE_TYPES), size=200)
+    whole = scorer.hidden.logits(ids, counts, types, chunk_ids=10**9)
+    for chunk_ids in (1, 7, 64):
+        assert np.allclose(scorer.hidden.logits(ids, counts, types, chunk_ids=chunk_ids), whole, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "change",
     [{"embedding": np.zeros((63, 4), np.float16)}, {"embedding": np.zeros((0, 4), np.float16)},
