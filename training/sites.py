@@ -11,7 +11,7 @@ training/mutations.py), the trunk and its bugs head (training/train.py), and mea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -289,8 +289,6 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
     if value < 0:  # the strongest site would not be the likeliest bug: the sites tell nothing here
         log(f"bug sites: not used (combiner weights {[round(x, 3) for x in model.combiner]})")
         return None
-    if share == 0.0:
-        model = replace(model, hidden=None)
     clean = scores[labels == 0]
     threshold = round(float(np.quantile(clean, 1.0 - false_alarm_rate)), 4) if clean.size else 0.5
     log(f"bug sites: hidden share {share:g}, combiner {[round(x, 3) for x in model.combiner]}, threshold {threshold}")
