@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.project import ImportContext
+from model.sites import head_logit
 
 __all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker"]
 
@@ -27,8 +28,6 @@ FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence
 """What each of the combiner's inputs is; the weight after them is the bias."""
 _PROJECT_FEATURES = 2
 """The last two inputs came later: weights saved without them get zeros there (the project unused)."""
-
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ class ImportRanker:
         extra = sorted({m for evidence in sources for m in evidence if m not in position})
         modules = vocabulary + extra if extra else vocabulary
         features = np.zeros((len(modules), len(FEATURE_NAMES)))  # outside the vocabulary: no head logit
-        features[: len(vocabulary), 0] = _logit(probs)
+        features[: len(vocabulary), 0] = head_logit(probs)
         features[: len(vocabulary), 1] = 1.0
         extra_position = {m: len(vocabulary) + i for i, m in enumerate(extra)}
         for column, evidence in zip((2, 4), sources, strict=True):
@@ -130,7 +129,7 @@ class ImportRanker:
         modules (and the code's own) are skipped. The combiner of `features`, computed without
         building its matrix: this runs once per prediction."""
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
-        z = w_logit * _logit(probs) + (w_vocabulary + bias)
+        z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
         names, own = self._evidence_by_source(free_names, project)
         for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
@@ -158,7 +157,3 @@ class ImportRanker:
                 break
         return ranked
 
-
-def _logit(probs: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))

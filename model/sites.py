@@ -701,7 +701,8 @@ def site_logits(weight: np.ndarray, type_bias: np.ndarray, ids: Sequence[int] | 
 
 
 def head_logit(probability: np.ndarray | float) -> np.ndarray:
-    """The bugs head's probability as the combiner reads it: a logit, clipped at 1e-6 from 0 and 1."""
+    """A head's probability as a combiner reads it (the bugs head's here, the imports head's in
+    model/imports.py): a logit, clipped at 1e-6 from 0 and 1."""
     p = np.clip(np.asarray(probability, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
