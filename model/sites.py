@@ -632,11 +632,8 @@ class SiteHidden:
 
     def _chunk(self, ids: np.ndarray, counts: np.ndarray, types: np.ndarray) -> np.ndarray:
         summed: np.ndarray = self.type_embedding.take(types, axis=0)  # (sites, width), a fresh array
-        present = counts > 0
-        if present.any():  # (take: about a quarter faster than fancy indexing for these few hundred rows)
-            starts = np.cumsum(counts) - counts
-            rows: np.ndarray = self.embedding.take(np.bitwise_and(ids, self.embedding.shape[0] - 1), axis=0)
-            summed[present] += np.add.reduceat(rows, starts[present], axis=0)
+        # (take: about a quarter faster than fancy indexing for these few hundred rows)
+        _add_per_site(summed, self.embedding.take(np.bitwise_and(ids, self.embedding.shape[0] - 1), axis=0), counts)
         np.maximum(summed, 0.0, out=summed)
         return (summed @ self.out_weight).astype(np.float64) + self.out_bias
 
@@ -691,13 +688,18 @@ def site_logits(weight: np.ndarray, type_bias: np.ndarray, ids: Sequence[int] | 
                 sizes: Sequence[int] | np.ndarray, types: Sequence[int] | np.ndarray) -> np.ndarray:
     """Each site's logit: the weights of its `sizes[i]` feature ids (one site after another in `ids`)
     summed, plus its type's bias. One request's sites in the daemon, a whole split's in training."""
-    counts = np.asarray(sizes, dtype=np.intp)
     logits = type_bias[np.asarray(types, dtype=np.intp)].astype(np.float64)
+    _add_per_site(logits, weight[ids].astype(np.float64), np.asarray(sizes, dtype=np.intp))
+    return logits
+
+
+def _add_per_site(into: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> None:
+    """Add to each site's entry of `into` the sum of its `counts[i]` rows (one site after another in
+    `rows`); a site without ids keeps its entry."""
     present = counts > 0
     if present.any():
         starts = np.cumsum(counts) - counts
-        logits[present] += np.add.reduceat(weight[ids].astype(np.float64), starts[present])
-    return logits
+        into[present] += np.add.reduceat(rows, starts[present], axis=0)
 
 
 def head_logit(probability: np.ndarray | float) -> np.ndarray:
