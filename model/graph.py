@@ -30,7 +30,7 @@ from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
 from model.scan import Unit, scan_units
-from model.sites import BugSites, find_sites
+from model.sites import LINE_BREAK, BugSites, find_sites
 
 __all__ = [
     "EDGE_TYPES",
@@ -147,15 +147,12 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
 
 
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
 def _position(source: str, index: int) -> tuple[int | None, int | None]:
     """The 1-based line and column (in characters) of `source[index]`, lines ending as Python's
     tokenizer ends them; (None, None) for index -1."""
     if index < 0:
         return None, None
-    breaks = [match.end() for match in _NEWLINE.finditer(source, 0, index)]
+    breaks = [match.end() for match in LINE_BREAK.finditer(source, 0, index)]
     return len(breaks) + 1, index - (breaks[-1] if breaks else 0) + 1
 
 
@@ -165,7 +162,7 @@ _DECIMAL_LITERAL = re.compile(r"(?<![\w.])[0-9][0-9_]*")
 def _long_literal_column(source: str, line: int) -> int | None:
     """The 1-based column of the first integer literal on `line` with more digits than the
     interpreter converts (CPython reports that error at column 0), when one is found there."""
-    lines = _NEWLINE.split(source)
+    lines = LINE_BREAK.split(source)
     limit = sys.get_int_max_str_digits()
     if not (0 < line <= len(lines)) or not limit:
         return None

@@ -28,6 +28,7 @@ from model.scan import operand_shape, repr_start
 
 __all__ = [
     "HIDDEN_TENSORS",
+    "LINE_BREAK",
     "SITE_BUCKETS",
     "SITE_FEATURES_VERSION",
     "SITE_KINDS",
@@ -577,12 +578,13 @@ def find_sites(tree: ast.AST, source: str | None = None) -> BugSites:
     it. With `source`, columns count characters."""
     sites = _Finder().walk(tree)
     if source is not None and not source.isascii():
-        _to_character_columns(sites, _LINE_BREAK.split(source))
+        _to_character_columns(sites, LINE_BREAK.split(source))
     return sites
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-"""Where the tokenizer ends a line (str.splitlines also splits at form feeds and other separators)."""
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""Where the tokenizer ends a line (str.splitlines also splits at form feeds and other separators);
+model/graph.py places parse errors by it too."""
 
 
 def _to_character_columns(sites: BugSites, lines: list[str]) -> None:
