@@ -29,8 +29,8 @@ from model.errors import SourceLimitError, SourceSyntaxError
 from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
-from model.scan import Unit, scan_units
-from model.sites import LINE_BREAK, BugSites, find_sites
+from model.scan import LINE_BREAK, Unit, scan_units
+from model.sites import BugSites, find_sites
 
 __all__ = [
     "EDGE_TYPES",

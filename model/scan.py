@@ -12,6 +12,7 @@ constants and typed locals, which compiled code reads natively. It runs as plain
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,7 +37,8 @@ from model.hashing import (
 )
 from model.layout import span
 
-__all__ = ["KINDS", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "repr_start", "scan_units"]
+__all__ = ["KINDS", "LINE_BREAK", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "repr_start",
+           "scan_units", "source_lines"]
 
 # ---------------------------------------------------------------- AST type tables
 
@@ -409,12 +411,29 @@ def _constant_dim(value: object, start: int) -> int:
 _CONST_START: Final = span("constant_kinds").start
 
 
+LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
+"""Where Python's tokenizer ends a line, so where AST line numbers count from (str.splitlines also
+splits at form feeds and other separators)."""
+
+_OTHER_SEPARATORS: Final = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def source_lines(source: str) -> list[str]:
+    """The source's lines without their ends, as the tokenizer counts them: AST line N is item N - 1."""
+    if _OTHER_SEPARATORS.search(source) is None:
+        return source.splitlines()  # the same lines, faster
+    lines = LINE_BREAK.split(source)
+    if lines and not lines[-1]:  # a final line end starts no line
+        lines.pop()
+    return lines
+
+
 class _Scanner:
     """Walks one module's AST once and fills a list of `Unit`s."""
 
     def __init__(self, tree: ast.Module, source: str) -> None:
         self.tree = tree
-        self.lines = source.splitlines()
+        self.lines = source_lines(source)
         total = len(self.lines) or 1
         self.units: list[Unit] = [Unit("<module>", "module", 1, 1, total, -1, 0)]
         self.available_imports: list[str] = []

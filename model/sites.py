@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +23,10 @@ from typing import Final
 
 import numpy as np
 
-from model.scan import operand_shape, repr_start
+from model.scan import operand_shape, repr_start, source_lines
 
 __all__ = [
     "HIDDEN_TENSORS",
-    "LINE_BREAK",
     "SITE_BUCKETS",
     "SITE_FEATURES_VERSION",
     "SITE_KINDS",
@@ -578,13 +576,8 @@ def find_sites(tree: ast.AST, source: str | None = None) -> BugSites:
     it. With `source`, columns count characters."""
     sites = _Finder().walk(tree)
     if source is not None and not source.isascii():
-        _to_character_columns(sites, LINE_BREAK.split(source))
+        _to_character_columns(sites, source_lines(source))
     return sites
-
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")
-"""Where the tokenizer ends a line (str.splitlines also splits at form feeds and other separators);
-model/graph.py places parse errors by it too."""
 
 
 def _to_character_columns(sites: BugSites, lines: list[str]) -> None:

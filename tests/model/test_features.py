@@ -162,3 +162,20 @@ def test_renaming_a_function_changes_only_name_dependent_ranges():
         assert np.array_equal(a[start:end], b[start:end]), name
     r = span("name_subtokens")
     assert not np.array_equal(a[r.start: r.end], b[r.start: r.end])
+
+
+def test_a_form_feed_between_functions_does_not_shift_the_lines_a_later_function_is_read_from():
+    # str.splitlines also ends a line at a form feed; the AST counts lines as the tokenizer does
+    body = "def f(x):\n    return x + 1\n{sep}\ndef g(items):\n    # the total\n    return sum(items)  # why\n"
+    with_feed = build_graph(body.format(sep="\x0c"))
+    blank = build_graph(body.format(sep=""))
+    assert [n.line for n in with_feed.nodes] == [n.line for n in blank.nodes]
+    np.testing.assert_array_equal(with_feed.features[2], blank.features[2])
+
+
+def test_source_lines_are_the_tokenizers_lines():
+    from model.scan import source_lines
+
+    assert source_lines("a\x0cb\r\nc\rd\n") == ["a\x0cb", "c", "d"]
+    assert source_lines("a\n\n") == "a\n\n".splitlines() == ["a", ""]
+    assert source_lines("") == []
