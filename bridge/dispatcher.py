@@ -100,7 +100,7 @@ def _id_key(request_id: object) -> tuple[bool, object]:
 class Job:
     """One request (or notification) accepted for later work; settled exactly once."""
 
-    __slots__ = ("_dispatcher", "_sink", "cancelled", "id", "is_notification", "method", "seq")
+    __slots__ = ("_committed", "_dispatcher", "_sink", "cancelled", "id", "is_notification", "method", "seq")
 
     def __init__(self, dispatcher: Dispatcher, seq: int, method: str, request_id: object, sink: Sink | None) -> None:
         self._dispatcher = dispatcher
@@ -111,12 +111,19 @@ class Job:
         self.is_notification = sink is None
         self.cancelled = False
         """Set when `$/cancelRequest` answered it: whoever holds the job may skip the work."""
+        self._committed = False
+
+    def commit(self) -> bool:
+        """Claim the reply before it is ready, for work that cannot be undone once done (a reload's
+        swap): from here on a `$/cancelRequest` finds the request finished, and `finish` or `fail`
+        still answers it. False when it was cancelled first: then the work must not take effect."""
+        return self._dispatcher._claim(self, commit=True)
 
     def finish(self, result: Any) -> None:
-        self._dispatcher._settle(self, result=result)
+        self._dispatcher._settle(self, result=result, owner=True)
 
     def fail(self, exc: BaseException) -> None:
-        self._dispatcher._settle(self, error=exc)
+        self._dispatcher._settle(self, error=exc, owner=True)
 
 
 class _BatchReply:
@@ -269,11 +276,16 @@ class Dispatcher:
                 self._seqs_by_id.setdefault(_id_key(request_id), set()).add(seq)
         return job
 
-    def _claim(self, job: Job) -> bool:
-        """Remove `job` from the table; True for the one caller that may answer it."""
+    def _claim(self, job: Job, *, owner: bool = False, commit: bool = False) -> bool:
+        """Remove `job` from the table; True for the one caller that may answer it. With `commit`, the
+        job's owner (`owner`: its own `finish` or `fail`, never a cancel) answers it later."""
         with self._lock:
+            if owner and job._committed:
+                job._committed = False
+                return True
             if self._in_flight.pop(job.seq, None) is None:
                 return False
+            job._committed = commit
             if not job.is_notification:
                 key = _id_key(job.id)
                 seqs = self._seqs_by_id[key]
@@ -289,9 +301,9 @@ class Dispatcher:
             if not self._unanswered:
                 self._idle.notify_all()
 
-    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> bool:
+    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None, owner: bool = False) -> bool:
         """Write the job's one reply; False when it was already answered (cancelled)."""
-        if not self._claim(job):
+        if not self._claim(job, owner=owner):
             return False  # exactly one reply per request
         logger.debug("settled %r (id %r): %s", job.method, job.id, type(error).__name__ if error else "ok")
         try:

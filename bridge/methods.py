@@ -275,14 +275,14 @@ class BridgeMethods:
         model = self._server.model
 
         def reload_now() -> dict:
-            kept_old: list[bool] = []  # what the one look at `job.cancelled`, made at the swap, saw
+            committed: list[bool] = []  # the one claim of the reply, made at the swap
 
-            def cancelled() -> bool:
-                kept_old.append(job.cancelled)
-                return kept_old[-1]
+            def cancelled() -> bool:  # from the swap on, a cancel is too late: the reply is the result
+                committed.append(job.commit())
+                return not committed[-1]
 
             info = model.wait().reload(params.path, cancelled=cancelled)
-            if kept_old == [False]:  # swapped in: forget the old model's answers and workers
+            if committed == [True]:  # swapped in: forget the old model's answers and workers
                 self._model_summary = None
                 self._server.forward.model_changed()
             return info

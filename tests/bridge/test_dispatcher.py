@@ -94,6 +94,48 @@ def test_cancelling_a_finished_request_changes_nothing(wired):
     assert len(writer.lines) == 1
 
 
+def test_a_committed_request_cannot_be_cancelled_and_its_owner_still_answers_it(wired):
+    dispatcher, writer, router = wired
+    dispatcher.dispatch_line(line(7, "later"))
+    job = router.jobs[0]
+    assert job.commit() is True
+    assert dispatcher.cancel(7) is False and not job.cancelled
+    assert writer.lines == [] and dispatcher.in_flight == 1  # a drain still waits for the reply
+    job.finish("swapped")
+    job.finish("again")
+    assert writer.replies() == [{"jsonrpc": "2.0", "id": 7, "result": "swapped"}]
+    assert dispatcher.in_flight == 0
+
+
+def test_a_cancelled_request_cannot_be_committed(wired):
+    dispatcher, writer, router = wired
+    dispatcher.dispatch_line(line(7, "later"))
+    dispatcher.cancel(7)
+    assert router.jobs[0].commit() is False
+    router.jobs[0].finish("too late")
+    assert [r["error"]["code"] for r in writer.replies()] == [-32800]
+
+
+def test_a_commit_and_a_cancellation_racing_give_exactly_one_reply_that_matches_the_commit():
+    for _ in range(200):
+        writer, router = MemoryWriter(), FakeRouter()
+        dispatcher = Dispatcher(writer, router, max_batch=10, max_json_depth=8, max_line_bytes=100)
+        dispatcher.dispatch_line(line(1, "later"))
+        job = router.jobs[0]
+        committed = []
+        threads = [
+            threading.Thread(target=lambda j=job, c=committed: c.append(j.commit())),
+            threading.Thread(target=dispatcher.cancel, args=(1,)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+        job.finish("r")
+        (reply,) = writer.replies()
+        assert ("result" in reply) == committed[0]
+
+
 def test_a_string_id_and_a_number_id_with_the_same_digits_are_different_requests(wired):
     dispatcher, writer, router = wired
     dispatcher.dispatch_line(line(1, "later"))

@@ -150,12 +150,12 @@ class _Recorder:
 def test_a_reload_replaces_the_workers_exactly_when_it_swapped_even_if_cancelled_after(cancelled_at_swap):
     from bridge.methods import BridgeMethods
 
-    job = type("Job", (), {"cancelled": cancelled_at_swap})()
+    job = type("Job", (), {"cancelled": cancelled_at_swap, "commit": lambda self: not self.cancelled})()
 
     class Predictor:
         def reload(self, path, *, cancelled):
             swapped = not cancelled()
-            job.cancelled = True  # a cancel arriving between the swap and the reply
+            job.cancelled = True  # a cancel arriving between the swap and the reply (too late: committed)
             return {"swapped": swapped}
 
     server = _Recorder(Predictor())
