@@ -3,7 +3,8 @@
 Owns: `save_checkpoint` (atomic write of one .safetensors file) and `load_checkpoint` (which checks
 everything and says exactly what is wrong), and the format's name and version. The file is a
 safetensors file: its tensors are the weights named as `model.engine.expected_shapes` says (and,
-optionally, the bug-site scorer's under the prefix "bug_sites.", see model/sites.py), and its header
+optionally, the bug-site scorer's under the prefix "bug_sites.", see model/sites.py, and the
+confidence scorer's under "confidence_sites.", see model/confidence.py), and its header
 metadata holds, under the single key "yantra", a JSON object with the format name and
 version, the model config, the vocabularies ("imports", "bug_kinds"), the feature-layout version
 and the training metadata (data, metrics, when, which commit).
@@ -35,6 +36,7 @@ from model.engine import weight_problems
 from model.errors import CheckpointError
 
 __all__ = [
+    "CONFIDENCE_PREFIX",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "METADATA_KEY",
@@ -54,6 +56,9 @@ VOCABULARY_KEYS = {"imports": "num_imports", "bug_kinds": "num_bug_kinds"}
 SITE_PREFIX = "bug_sites."
 """Tensors of the bug-site scorer (model/sites.py) are stored under this prefix; a checkpoint may lack them."""
 
+CONFIDENCE_PREFIX = "confidence_sites."
+"""Tensors of the confidence scorer (model/confidence.py); a checkpoint may lack them."""
+
 _HEADER_SIZE_BYTES = 8  # safetensors: little-endian u64 header length, then the JSON header
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 _MAX_CHECKPOINT_BYTES = 2 * 1024**3
@@ -71,6 +76,8 @@ class Checkpoint:
     training: dict[str, Any]
     site_weights: dict[str, np.ndarray] = field(default_factory=dict)
     """The bug-site scorer's tensors, without their prefix; empty when the file has none."""
+    confidence_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    """The confidence scorer's tensors, without their prefix; empty when the file has none."""
 
 
 def save_checkpoint(
@@ -82,6 +89,7 @@ def save_checkpoint(
     feature_layout_version: str,
     training: dict[str, Any],
     site_weights: dict[str, np.ndarray] | None = None,
+    confidence_weights: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a checkpoint atomically and return its path.
 
@@ -110,7 +118,8 @@ def save_checkpoint(
             f"refusing to save {target}: training metadata is not plain JSON ({exc})", path=str(target)
         ) from exc
     tensors = {name: np.ascontiguousarray(value) for name, value in weights.items()}
-    tensors |= {SITE_PREFIX + name: np.ascontiguousarray(value) for name, value in (site_weights or {}).items()}
+    for prefix, extra in ((SITE_PREFIX, site_weights), (CONFIDENCE_PREFIX, confidence_weights)):
+        tensors |= {prefix + name: np.ascontiguousarray(value) for name, value in (extra or {}).items()}
     payload = encode_tensors(tensors, metadata={METADATA_KEY: header})
     _write_atomically(target, payload)
     return target
@@ -139,8 +148,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_layout_version: st
     if not isinstance(training, dict):
         _fail(source, "metadata has no training object")
     weights = _read_weights(source, data)
-    site_names = [name for name in weights if name.startswith(SITE_PREFIX)]
-    site_weights = {name.removeprefix(SITE_PREFIX): weights.pop(name) for name in site_names}
+    site_weights = _pop_prefixed(weights, SITE_PREFIX)
+    confidence_weights = _pop_prefixed(weights, CONFIDENCE_PREFIX)
     problems = weight_problems(config, weights)
     if problems:
         _fail(source, "; ".join(problems))
@@ -152,7 +161,14 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_layout_version: st
         feature_layout_version=layout,
         training=training,
         site_weights=site_weights,
+        confidence_weights=confidence_weights,
     )
+
+
+def _pop_prefixed(weights: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """Remove the tensors named `prefix`... from `weights` and return them without the prefix."""
+    names = [name for name in weights if name.startswith(prefix)]
+    return {name.removeprefix(prefix): weights.pop(name) for name in names}
 
 
 def _write_atomically(target: Path, payload: bytes) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from model.batch import collate
 from model.checkpoint import load_checkpoint
+from model.confidence import ConfidenceScorer, confidence_scorer_from
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
@@ -74,6 +75,8 @@ class _Loaded:
     import_index: ImportIndex = field(default_factory=ImportIndex)
     site_model: SiteModel | None = None
     """Scores each bug site of the code (model/sites.py); None: the bugs head alone, at a function."""
+    confidence_scorer: ConfidenceScorer | None = None
+    """Code's confidence from its sites (model/confidence.py); None: the network's confidence head."""
 
     @cached_property
     def import_ranker(self) -> ImportRanker:
@@ -159,6 +162,8 @@ class Predictor:
         }
         if loaded.site_model is not None:
             heads["bug_sites"] = {"size": SITE_BUCKETS}
+        if loaded.confidence_scorer is not None:
+            heads["confidence_sites"] = {"size": SITE_BUCKETS}
         return {
             "status": "loaded",
             "version": config.version,
@@ -184,7 +189,8 @@ class Predictor:
         SourceLimitError when a source is too large or nests too deeply.
         """
         graphs: list[CodeGraph | SourceSyntaxError] = []
-        sites = self._model().site_model is not None  # only a site scorer reads them
+        model = self._model()
+        sites = model.site_model is not None or model.confidence_scorer is not None  # only site scorers read them
         for source in sources:
             try:
                 graphs.append(build_graph(source, limits=self._limits, sites=sites))
@@ -305,7 +311,9 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
         import_index=ImportIndex.from_json(training.get("import_index")),
         site_model=site_model_from(checkpoint.site_weights, training.get("bug_sites")),
-        parameters=sum(int(w.size) for w in (*checkpoint.weights.values(), *checkpoint.site_weights.values())),
+        confidence_scorer=confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites")),
+        parameters=sum(int(w.size) for w in (*checkpoint.weights.values(), *checkpoint.site_weights.values()))
+        + sum(int(w.size) for name, w in checkpoint.confidence_weights.items() if name != "ids"),
     )
 
 
@@ -369,11 +377,21 @@ def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
 def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int, graph: CodeGraph,
                 top_k: int, include_embedding: bool, project: ImportContext | None = None) -> Prediction:
     return Prediction(
-        confidence=float(out.confidence[index]),
+        confidence=_confidence(model, out, index, graph),
         imports=_imports(model, out.import_probs[index], graph, top_k, project),
         bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k),
         embedding=out.embedding[index].copy() if out.embedding is not None else None,
     )
+
+
+def _confidence(model: _Loaded, out: EngineOutput, index: int, graph: CodeGraph) -> float:
+    """From the code's sites when the checkpoint has a confidence scorer and the code a site, else
+    the network's head (model/confidence.py says why)."""
+    if model.confidence_scorer is not None and graph.sites is not None:
+        probability = model.confidence_scorer.probability(graph.sites)
+        if probability is not None:
+            return probability
+    return float(out.confidence[index])
 
 
 def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,

@@ -18,7 +18,8 @@ from model.vocabulary import BUG_KINDS
 
 def write_checkpoint(
     path: Path, imports: Sequence[str], *, seed: int = 0, training: Mapping[str, Any] | None = None,
-    site_weights: Mapping[str, Any] | None = None, **sizes: Any
+    site_weights: Mapping[str, Any] | None = None, confidence_weights: Mapping[str, Any] | None = None,
+    **sizes: Any
 ) -> Path:
     """Save `init_weights(config, seed=seed)` at `path` (parent folders made) and return the path.
 
@@ -26,7 +27,8 @@ def write_checkpoint(
     embedding_dim, ...) say otherwise, one import head per entry of `imports` and one bug head per
     bug kind. `training` is the metadata stored with it; by default {"trained": True, "note": "seed N"},
     so a predictor treats it as trained (pass {"trained": False} for one it must treat as untrained).
-    `site_weights` are a bug-site scorer's tensors (model/sites.py; describe it in `training["bug_sites"]`).
+    `site_weights` are a bug-site scorer's tensors (model/sites.py; describe it in `training["bug_sites"]`),
+    `confidence_weights` a confidence scorer's (model/confidence.py; `training["confidence_sites"]`).
     """
     config = ModelConfig(num_imports=len(imports), num_bug_kinds=len(BUG_KINDS), **sizes)
     return save_checkpoint(
@@ -35,6 +37,7 @@ def write_checkpoint(
         feature_layout_version=FEATURE_LAYOUT_VERSION,
         training=dict(training) if training is not None else {"trained": True, "note": f"seed {seed}"},
         site_weights=dict(site_weights) if site_weights is not None else None,
+        confidence_weights=dict(confidence_weights) if confidence_weights is not None else None,
     )
 
 

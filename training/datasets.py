@@ -28,7 +28,7 @@ import orjson
 from tqdm import tqdm
 
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
-from training.humaneval import ExecutedSample, label_humaneval, load_problems
+from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
 from training.mutations import normalise_source, one_mutant
 from training.rewrites import semantic_variants
@@ -43,6 +43,7 @@ __all__ = [
     "corpus_units",
     "embedding_triples",
     "executed_samples",
+    "humaneval_problems",
     "import_samples",
     "import_vocabulary",
 ]
@@ -235,14 +236,19 @@ def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> 
 # --- executed tests --------------------------------------------------------------------------------
 
 
+def humaneval_problems(config: DataConfig) -> list[Problem]:
+    """The HumanEval problems this configuration uses (all 164, or the first `humaneval_limit`)."""
+    return load_problems()[: config.humaneval_limit]
+
+
 def executed_samples(config: DataConfig) -> dict[str, list[ExecutedSample]]:
     """HumanEval canonical solutions and mutants with executed-test labels, by problem id.
 
     Grouping by problem is what cross-validation needs: a problem's mutants never straddle folds.
     """
-    problems = load_problems()[: config.humaneval_limit]
     samples = label_humaneval(
-        problems, per_problem=config.humaneval_per_problem, seed=config.seed, cache=config.cache_path()
+        humaneval_problems(config), per_problem=config.humaneval_per_problem, seed=config.seed,
+        cache=config.cache_path()
     )
     grouped: dict[str, list[ExecutedSample]] = {}
     for sample in samples:

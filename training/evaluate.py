@@ -4,7 +4,8 @@ Owns: choosing the evaluation data (the TEST split of the corpus samples, by pac
 by grouped cross-validation), running the numpy engine over it, the per-head measurements and the
 command line. Leaves to others: the metric definitions (training/metrics.py), the baselines
 (training/baselines.py), the Markdown report and the plots (training/report.py), the samples
-(training/datasets.py) and fitting the confidence head on folds (training/confidence.py).
+(training/datasets.py) and fitting the confidence head and scorer on folds (training/confidence.py,
+training/confidence_sites.py).
 
 Definitions the numbers depend on:
 - bugs: a function's bug score is what the daemon reports for its likeliest bug: with a bug-site scorer in
@@ -25,9 +26,12 @@ Definitions the numbers depend on:
   label; MAP@R retrieves them among every other test function's group. "Variant above mutant" is the
   fraction of anchors closer (cosine) to their variant than to their one-bug mutant, a tie counting
   half (a bag of AST types ties whenever the rewrite and the bug change no node type); ties are reported.
-- confidence: out-of-fold probabilities from `training.confidence.cross_validated_confidence`, folds
-  grouped by problem; the baseline is `AstCountBaseline` cross-validated on folds grouped by problem
-  (`training.metrics.grouped_folds`, same k and seed).
+- confidence: out-of-fold probabilities, folds grouped by problem: with a confidence scorer in the
+  checkpoint (model/confidence.py), `training.confidence_sites.cross_validated_site_confidence` (scorer
+  and Platt pair refitted without the fold's problems), the head's where code has no site; the head
+  alone (`training.confidence.cross_validated_confidence`) is reported too. The baseline is
+  `AstCountBaseline` cross-validated on folds grouped by problem (`training.metrics.grouped_folds`,
+  same k and seed).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import orjson
 
 from model.batch import collate
 from model.checkpoint import Checkpoint, load_checkpoint
+from model.confidence import ConfidenceScorer, confidence_scorer_from
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
@@ -57,6 +62,7 @@ from model.project import ImportContext, ProjectIndex
 from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
+from training.confidence_sites import ScorerRecipe, cross_validated_site_confidence, mutant_sites, source_sites
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -66,9 +72,10 @@ from training.datasets import (
     corpus_units,
     embedding_triples,
     executed_samples,
+    humaneval_problems,
     import_samples,
 )
-from training.humaneval import ExecutedSample
+from training.humaneval import ExecutedSample, Problem
 from training.metrics import (
     auroc,
     expected_calibration_error,
@@ -82,7 +89,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
-from training.sites import SiteData, function_scores, sample_maxima, site_data
+from training.sites import NO_SITES, SiteData, function_scores, max_site_logits, sample_maxima, site_data
 
 __all__ = [
     "Scored",
@@ -524,8 +531,17 @@ def evaluate_confidence(
     folds: int = 5,
     seed: int = 0,
     run_model: bool = True,
+    scorer: ConfidenceScorer | None = None,
+    recipe: ScorerRecipe | None = None,
+    problems: Sequence[Problem] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Grouped cross-validation on executed HumanEval samples; returns (metrics, curves)."""
+    """Grouped cross-validation on executed HumanEval samples; returns (metrics, curves).
+
+    With a confidence scorer (`scorer`, shipped; `recipe`, how it was trained; `problems`, whose
+    mutants it trains on), the model's figure is what the daemon serves: the scorer's, refitted on
+    each fold's other problems (training/confidence_sites.py), the network's head where code has no
+    site; the head alone is reported beside it. Without one, the head is the model.
+    """
     samples = [s for problem in by_problem.values() for s in problem]
     labels = np.array([s.passed for s in samples], dtype=bool)
     groups = [s.problem_id for s in samples]
@@ -540,20 +556,37 @@ def evaluate_confidence(
     baseline_probs = _cross_validated_baseline(samples, grouped_folds(groups, k, seed))
     metrics["baseline"] = _calibration(labels, baseline_probs)
     curves["baseline"] = _curve(labels, baseline_probs)
-    shipped = score_sources(engine, [samples[i].source for i in np.flatnonzero(canonical)])
-    metrics["canonical_as_shipped"] = _distribution(shipped.confidence.astype(np.float64))
+    metrics["canonical_as_shipped"] = _distribution(_shipped_confidence(engine, scorer, [
+        samples[i].source for i in np.flatnonzero(canonical)]))
     if not run_model:
         metrics["model"] = {"skipped": "skipped by --skip-confidence"}
         return metrics, curves
-    model_probs = np.asarray(cross_validated_confidence(engine, samples, folds=k, seed=seed),
-                             dtype=np.float64)
-    if model_probs.shape != (len(samples),):
-        raise ValueError(f"cross_validated_confidence returned shape {model_probs.shape}, "
+    head_probs = np.asarray(cross_validated_confidence(engine, samples, folds=k, seed=seed), dtype=np.float64)
+    if head_probs.shape != (len(samples),):
+        raise ValueError(f"cross_validated_confidence returned shape {head_probs.shape}, "
                          f"expected ({len(samples)},)")
+    model_probs = head_probs
+    if scorer is not None and recipe is not None:
+        site_probs = cross_validated_site_confidence(samples, mutant_sites(problems, recipe), recipe,
+                                                     folds=k, seed=seed)
+        model_probs = np.where(np.isnan(site_probs), head_probs, site_probs)
+        metrics["score"] = "confidence scorer (sites), the network's head where code has no site"
+        metrics["n_scored_by_head"] = int(np.isnan(site_probs).sum())
+        metrics["network_head"] = _calibration(labels, head_probs)
+        curves["network head"] = _curve(labels, head_probs)
     metrics["model"] = _calibration(labels, model_probs)
     metrics["canonical_out_of_fold"] = _distribution(model_probs[canonical])
     curves["model"] = _curve(labels, model_probs)
     return metrics, curves
+
+
+def _shipped_confidence(engine: GraphSAGEEngine, scorer: ConfidenceScorer | None, sources: list[str]) -> np.ndarray:
+    """The confidence the daemon serves for `sources`: the scorer's where code has a site, else the head's."""
+    head = score_sources(engine, sources).confidence.astype(np.float64)
+    if scorer is None:
+        return head
+    best = max_site_logits(scorer.sites, source_sites(sources), len(sources))
+    return np.where(best > NO_SITES, scorer.from_best_logits(best), head)
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -589,9 +622,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=args.seed, batch_size=args.batch_size)
+    confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights,
+                                               checkpoint.training.get("confidence_sites"))
     confidence, confidence_curves = evaluate_confidence(
         engine, executed_samples(data), folds=args.folds, seed=args.seed,
-        run_model=not args.skip_confidence,
+        run_model=not args.skip_confidence, scorer=confidence_scorer,
+        recipe=_recipe(checkpoint.training.get("confidence_sites")), problems=humaneval_problems(data),
     )
     metrics = {
         "meta": {
@@ -616,6 +652,17 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     plots = write_plots(out, metrics, bug_curves, confidence_curves, Path(checkpoint.path).parent / "metrics.jsonl")
     (out / "report.md").write_text(render_report(metrics, rows, [p.name for p in plots]), encoding="utf-8")
     return metrics
+
+
+def _recipe(meta: object) -> ScorerRecipe | None:
+    """How the checkpoint's confidence scorer was trained (its metadata's "recipe"), or None."""
+    recipe = meta.get("recipe") if isinstance(meta, dict) else None
+    if not isinstance(recipe, dict):
+        return None
+    try:
+        return ScorerRecipe(**recipe)
+    except TypeError:
+        return None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -115,6 +115,9 @@ def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
         Row("confidence", "ECE (HumanEval, grouped CV)", _get(confidence, "model", "ece"),
             _get(confidence, "baseline", "ece"), ("<=", 0.05), n),
     ]
+    if confidence.get("network_head"):
+        rows.append(Row("confidence", "AUROC, the network's confidence head alone (grouped CV)",
+                        _get(confidence, "network_head", "auroc"), _get(confidence, "baseline", "auroc"), None, n))
     for key, label in (("canonical_out_of_fold", "out of fold"), ("canonical_as_shipped", "as shipped")):
         spread = confidence.get(key)
         if spread and spread.get("n"):

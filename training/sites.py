@@ -33,8 +33,8 @@ from training.confidence import fit_logistic
 from training.datasets import BugSample
 from training.metrics import auroc
 
-__all__ = ["BLENDS", "SiteData", "SiteFit", "SiteScorerNet", "blend", "fit_site_model", "function_scores",
-           "max_site_logits", "sample_maxima", "site_data", "train_site_scorer"]
+__all__ = ["BLENDS", "NO_SITES", "SiteData", "SiteFit", "SiteScorerNet", "blend", "concatenate_sites",
+           "fit_site_model", "function_scores", "max_site_logits", "sample_maxima", "site_data", "train_site_scorer"]
 
 NO_SITES = -30.0
 """The site logit of code without any site: nowhere for a one-token bug to hide."""
@@ -102,6 +102,25 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
         labels=np.array(labels, dtype=np.float32),
         owners=np.array(owners, dtype=np.int64),
         first_site=first_site,
+    )
+
+
+def concatenate_sites(parts: Sequence[SiteData]) -> SiteData:
+    """One SiteData of several, their samples in order (owners and first sites renumbered)."""
+    if not parts:
+        return site_data([])
+    lengths = np.concatenate([p.lengths for p in parts])
+    site_offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    sample_offsets = np.cumsum([0] + [len(p.first_site) for p in parts[:-1]])
+    return SiteData(
+        ids=np.concatenate([p.ids for p in parts]),
+        starts=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+        types=np.concatenate([p.types for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        owners=np.concatenate([p.owners + offset for p, offset in zip(parts, sample_offsets, strict=True)]),
+        first_site=np.concatenate([np.where(p.first_site >= 0, p.first_site + offset, -1)
+                                   for p, offset in zip(parts, site_offsets, strict=True)]),
     )
 
 

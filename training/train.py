@@ -36,6 +36,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from model.checkpoint import load_checkpoint, save_checkpoint
+from model.confidence import ConfidenceScorer
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
 from model.graph import build_graph
@@ -47,6 +48,7 @@ from model.project import ImportContext
 from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
+from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -56,10 +58,12 @@ from training.datasets import (
     corpus_units,
     embedding_triples,
     executed_samples,
+    humaneval_problems,
     import_samples,
     import_vocabulary,
 )
 from training.featurize import GraphTable, featurize
+from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.metrics import auroc
 from training.projects import package_projects, sample_contexts
@@ -116,6 +120,10 @@ class TrainConfig:
     site_hidden: int = 32
     """Width of the hidden-layer bug-site scorer blended into the linear one; 0: the linear scorer alone."""
     site_hidden_epochs: int = 1
+    confidence_site_epochs: int = 4
+    """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
+    network; 0: none, the network's confidence head alone."""
+    confidence_mutants_per_kind: int = 3
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -211,6 +219,8 @@ class Corpus:
     executed_labels: np.ndarray
     executed_groups: list[str]
     summary: dict[str, Any]
+    executed: list[ExecutedSample] = field(default_factory=list)
+    """The executed HumanEval samples used (confidence labels), for the confidence scorer."""
     bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
     """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
 
@@ -257,6 +267,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
+        executed=kept_executed,
         bug_samples={"train": by_split["train"]["bugs"],
                      "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
@@ -586,7 +597,8 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus, training: dict[str, Any],
-                               site_weights: dict[str, np.ndarray] | None = None) -> Path:
+                               site_weights: dict[str, np.ndarray] | None = None,
+                               confidence_weights: dict[str, np.ndarray] | None = None) -> Path:
     return save_checkpoint(
         path,
         weights=model.numpy_weights(),
@@ -595,6 +607,7 @@ def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus
         feature_layout_version=FEATURE_LAYOUT_VERSION,
         training=training,
         site_weights=site_weights,
+        confidence_weights=confidence_weights,
     )
 
 
@@ -785,14 +798,21 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     site_weights = sites.tensors() if sites else None
     if sites:
         meta["bug_sites"] = sites.metadata()
+    confidence = fit_confidence_sites(corpus, config, log)
+    confidence_weights = confidence.tensors() if confidence else None
+    if confidence:
+        meta["confidence_sites"] = {**confidence.metadata(), "recipe": _confidence_recipe(config).to_dict(),
+                                    "problems": len({s.problem_id for s in corpus.executed})}
     meta["confidence_labels"] = {"source": "HumanEval executed tests", "samples": len(corpus.executed_labels),
                                  "passed": int(corpus.executed_labels.sum())}
-    best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta, site_weights)
+    best = write_inference_checkpoint(out / "best.safetensors", model.cpu(), corpus, meta, site_weights,
+                                      confidence_weights)
     log(f"best checkpoint: {best} ({json.dumps(meta['thresholds'])})")
     if plot_training_curves(out / "metrics.jsonl", out / "curves.png"):
         log(f"training curves: {out / 'curves.png'}")
     if config.ship:
-        shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta, site_weights)
+        shipped = write_inference_checkpoint(SHIPPED_CHECKPOINT, model, corpus, meta, site_weights,
+                                             confidence_weights)
         log(f"shipped checkpoint: {shipped}")
     return best
 
@@ -814,6 +834,28 @@ def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, lo
     return fit_site_model(train, validation, head, false_alarm_rate=config.bug_false_alarm_rate, seed=config.seed,
                           epochs=config.site_epochs, hidden_width=config.site_hidden,
                           hidden_epochs=config.site_hidden_epochs, log=log)
+
+
+def _confidence_recipe(config: TrainConfig) -> ScorerRecipe:
+    return ScorerRecipe(mutants_per_kind=config.confidence_mutants_per_kind, epochs=config.confidence_site_epochs,
+                        seed=config.seed)
+
+
+def fit_confidence_sites(corpus: Corpus, config: TrainConfig, log) -> ConfidenceScorer | None:
+    """The confidence scorer (training/confidence_sites.py) on the mutants of the executed samples'
+    problems; None when turned off or when the executed samples cannot support a fit."""
+    if config.confidence_site_epochs <= 0 or not corpus.executed:
+        return None
+    recipe = _confidence_recipe(config)
+    used = {s.problem_id for s in corpus.executed}
+    sites = mutant_sites([p for p in humaneval_problems(config.data_config()) if p.task_id in used], recipe)
+    scorer = fit_confidence_scorer(corpus.executed, sites, recipe)
+    if scorer is None:
+        log("confidence scorer: not fitted (the executed samples need two problems and both labels)")
+    else:
+        log(f"confidence scorer: {int(np.count_nonzero(scorer.sites.weight))} weights from the mutants of "
+            f"{len(sites)} problems; Platt pair {scorer.scale:.4f}, {scorer.shift:.4f}")
+    return scorer
 
 
 @torch.no_grad()

@@ -290,7 +290,8 @@ def test_each_module_exports_exactly_its_public_names():
     assert exported == {
         "model.batch": {"GraphBatch", "collate"},
         "model.checkpoint": {
-            "FORMAT_NAME", "FORMAT_VERSION", "METADATA_KEY", "SITE_PREFIX", "VOCABULARY_KEYS", "Checkpoint",
+            "CONFIDENCE_PREFIX", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_KEY", "SITE_PREFIX", "VOCABULARY_KEYS",
+            "Checkpoint",
             "load_checkpoint", "save_checkpoint",
         },
         "model.config": {"FEATURE_STD_FLOOR", "ModelConfig"},

@@ -191,6 +191,23 @@ def test_confidence_is_cross_validated_by_problem(tiny, engine):
     assert set(curves) == {"model", "baseline"}
 
 
+def test_with_a_confidence_scorer_the_model_is_the_scorers_refitted_per_fold_beside_the_head(tiny, engine):
+    from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
+    from training.humaneval import load_problems
+
+    by_problem = executed_samples(DataConfig.smoke(cache_dir=str(tiny["cache"])))
+    problems = [p for p in load_problems() if p.task_id in by_problem]
+    recipe = ScorerRecipe(mutants_per_kind=1, epochs=2)
+    samples = [s for group in by_problem.values() for s in group]
+    scorer = fit_confidence_scorer(samples, mutant_sites(problems, recipe), recipe, folds=3)
+    metrics, curves = evaluate_module.evaluate_confidence(engine, by_problem, folds=3, seed=0, scorer=scorer,
+                                                          recipe=recipe, problems=problems)
+    assert metrics["score"].startswith("confidence scorer") and metrics["n_scored_by_head"] == 0
+    assert metrics["model"]["auroc"] != metrics["network_head"]["auroc"]
+    assert set(curves) == {"model", "baseline", "network head"}
+    assert metrics["canonical_as_shipped"]["n"] == len(problems)
+
+
 def _site_scorer(*favoured: str):
     """A site scorer whose only signal is the feature texts `favoured` (model/sites.py hashes them)."""
     from model.sites import SITE_BUCKETS, SITE_TYPES, SiteModel

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from model.checkpoint import load_checkpoint
+from model.confidence import confidence_scorer_from
 from model.layout import FEATURE_LAYOUT_VERSION
 from training.train import TrainConfig, _contrastive, _mutant_margin, best_f1_threshold, parse_config, train
 
@@ -72,6 +73,9 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
     assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
     assert checkpoint.training["data"]["units"] > 0 and checkpoint.training["epoch"] in (1, 2)
     assert {"when", "commit", "machine", "duration_s", "metrics", "config"} <= set(checkpoint.training)
+    confidence = checkpoint.training["confidence_sites"]
+    assert confidence["problems"] == 5 and confidence["recipe"]["mutants_per_kind"] == 3
+    assert confidence_scorer_from(checkpoint.confidence_weights, confidence) is not None
     assert {"last.safetensors", "epoch-001.safetensors", "epoch-002.safetensors", "state.pt"} <= {
         p.name for p in tmp_path.iterdir()}
     assert (tmp_path / "curves.png").stat().st_size > 1000
@@ -82,9 +86,11 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
 def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache):
     first = train(_smoke(tmp_path / "a", data_cache, epochs=1), log=lambda *_: None)
     second = train(_smoke(tmp_path / "b", data_cache, epochs=1), log=lambda *_: None)
-    a = load_checkpoint(first, expected_layout_version=None).weights
-    b = load_checkpoint(second, expected_layout_version=None).weights
-    assert all(np.array_equal(a[name], b[name]) for name in a)
+    a, b = (load_checkpoint(path, expected_layout_version=None) for path in (first, second))
+    assert all(np.array_equal(a.weights[name], b.weights[name]) for name in a.weights)
+    assert a.confidence_weights and all(np.array_equal(a.confidence_weights[name], b.confidence_weights[name])
+                                        for name in a.confidence_weights)
+    assert a.training["confidence_sites"]["platt"] == b.training["confidence_sites"]["platt"]
 
 
 def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):

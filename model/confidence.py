@@ -1,0 +1,90 @@
+"""The probability that code passes its tests, from its likeliest one-token slip.
+
+What makes code fail its tests is mostly a small slip: a wrong comparison, swapped arguments, a
+misused variable, a negated condition. The network's readout of a whole function barely sees one
+(HumanEval, grouped cross-validation: AUROC 0.60), so for code the daemon's `confidence` comes from
+a site scorer of model/sites.py's linear form, trained on single-rewrite mutants of HumanEval's
+reference solutions (short, self-contained functions, like the code an editor's LLM writes); a Platt
+pair fitted on executed tests turns the highest site logit into a probability. Code without any
+site, and host-supplied vectors, keep the network's confidence head.
+
+Owns `ConfidenceScorer` and its checkpoint form: the nonzero weights as "confidence_sites." tensors
+(`ids`, `values`, `type_bias`) and `training["confidence_sites"]` (`version`, `platt`). The fit and
+its cross-validation are training/confidence.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel
+
+__all__ = ["ConfidenceScorer", "confidence_scorer_from"]
+
+
+@dataclass(frozen=True)
+class ConfidenceScorer:
+    """`sites`: a linear site scorer (pass-through combiner); `scale`, `shift`: the Platt pair that
+    maps a function's highest site logit to the probability that it passes its tests."""
+
+    sites: SiteModel
+    scale: float
+    shift: float
+
+    def probability(self, sites: BugSites) -> float | None:
+        """The probability that code with these sites passes its tests; None without a site."""
+        if not len(sites):
+            return None
+        return float(self.from_best_logits(np.array([self.sites.logits(sites).max()]))[0])
+
+    def from_best_logits(self, best: np.ndarray) -> np.ndarray:
+        """Elementwise: each function's highest site logit to its probability of passing."""
+        z = self.scale * np.asarray(best, dtype=np.float64) + self.shift
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The checkpoint's "confidence_sites." tensors: trained on a few thousand mutants, the scorer
+        touches a small share of the buckets, so only those are stored."""
+        ids = np.flatnonzero(self.sites.weight).astype(np.int32)
+        return {"ids": ids, "values": self.sites.weight[ids].astype(np.float32),
+                "type_bias": self.sites.type_bias.astype(np.float32)}
+
+    def metadata(self) -> dict:
+        return {"version": SITE_FEATURES_VERSION, "platt": [self.scale, self.shift]}
+
+
+def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> ConfidenceScorer | None:
+    """The scorer a checkpoint holds, or None when it holds none, holds one fitted on other site
+    features (an older SITE_FEATURES_VERSION), or holds a malformed one (then the head speaks)."""
+    if not tensors or not isinstance(meta, dict) or meta.get("version") != SITE_FEATURES_VERSION:
+        return None
+    platt = meta.get("platt")
+    ids, values, type_bias = (tensors.get(name) for name in ("ids", "values", "type_bias"))
+    if ids is None or values is None or type_bias is None or not isinstance(platt, list) or len(platt) != 2:
+        return None
+    try:
+        scale, shift = (float(value) for value in platt)
+        weight = _dense(np.asarray(ids), np.asarray(values, np.float32))
+        scorer = SiteModel(weight, np.asarray(type_bias, np.float64), (1.0, 0.0, 0.0))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if not (np.isfinite([scale, shift]).all() and np.isfinite(scorer.type_bias).all()):
+        return None
+    return ConfidenceScorer(scorer, scale, shift)
+
+
+def _dense(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The full weight vector from its nonzero entries; ValueError when they cannot be one."""
+    if ids.ndim != 1 or values.shape != ids.shape or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError("confidence scorer ids and values must be two equal-length vectors, ids integers")
+    if ids.size and (ids.min() < 0 or ids.max() >= SITE_BUCKETS or (np.diff(ids) <= 0).any()):
+        raise ValueError(f"confidence scorer ids must be increasing and below {SITE_BUCKETS}")
+    if not np.isfinite(values).all():
+        raise ValueError("confidence scorer values must be finite")
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    weight[ids] = values
+    return weight
+

@@ -1,0 +1,89 @@
+"""The confidence scorer: its checkpoint form, refusing malformed ones, and what the Predictor serves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.checkpoint import load_checkpoint
+from model.confidence import ConfidenceScorer, confidence_scorer_from
+from model.graph import build_graph
+from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import Predictor
+from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, SITE_TYPES, SiteModel
+from tests.helpers import feature_id, write_checkpoint
+
+CALLS_MAX = "def f(a, b):\n    return max(a, b)\n"
+NO_SITES = "def f():\n    pass\n"
+META = {"version": SITE_FEATURES_VERSION, "platt": [-1.0, 2.0]}
+
+
+def _scorer(*favoured: str, scale: float = -1.0, shift: float = 2.0) -> ConfidenceScorer:
+    """Site logit 5 where one of the feature texts `favoured` is, -5 elsewhere."""
+    weight = np.zeros(SITE_BUCKETS, np.float32)
+    for text in favoured:
+        weight[feature_id(text)] = 10.0
+    return ConfidenceScorer(SiteModel(weight, np.full(len(SITE_TYPES), -5.0), (1.0, 0.0, 0.0)), scale, shift)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_a_likelier_slip_means_a_lower_confidence():
+    scorer = _scorer("a\x1fmax")
+    sites = build_graph(CALLS_MAX).sites
+    assert scorer.probability(sites) == pytest.approx(_sigmoid(-1.0 * 5.0 + 2.0))
+    assert _scorer().probability(sites) == pytest.approx(_sigmoid(-1.0 * -5.0 + 2.0))
+    assert scorer.probability(build_graph(NO_SITES).sites) is None  # no site: nothing to say
+
+
+def test_only_the_nonzero_weights_are_stored_and_they_load_back_whole(tmp_path):
+    scorer = _scorer("a\x1fmax")
+    tensors = scorer.tensors()
+    assert tensors["ids"].tolist() == [feature_id("a\x1fmax")] and tensors["values"].tolist() == [10.0]
+    path = write_checkpoint(tmp_path / "c.safetensors", ["os"], confidence_weights=tensors,
+                            training={"trained": True, "confidence_sites": scorer.metadata()})
+    checkpoint = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    assert not any(name.startswith("confidence_sites") for name in checkpoint.weights)
+    loaded = confidence_scorer_from(checkpoint.confidence_weights, checkpoint.training["confidence_sites"])
+    assert loaded is not None and (loaded.scale, loaded.shift) == (scorer.scale, scorer.shift)
+    np.testing.assert_array_equal(loaded.sites.weight, scorer.sites.weight)
+    np.testing.assert_array_equal(loaded.sites.type_bias, scorer.sites.type_bias)
+
+
+def _tensors(ids, values) -> dict[str, np.ndarray]:
+    return {"ids": np.asarray(ids), "values": np.asarray(values, np.float32),
+            "type_bias": np.zeros(len(SITE_TYPES), np.float32)}
+
+
+@pytest.mark.parametrize("tensors, meta", [
+    (_tensors([3, 2], [1.0, 1.0]), META),  # ids not increasing
+    (_tensors([SITE_BUCKETS], [1.0]), META),  # an id past the buckets
+    (_tensors([-1], [1.0]), META),
+    (_tensors([1, 2], [1.0]), META),  # one value short
+    (_tensors([1.5], [1.0]), META),  # not an integer id
+    (_tensors([1], [np.nan]), META),
+    (_tensors([1], [1.0]), {**META, "platt": [float("inf"), 0.0]}),
+    (_tensors([1], [1.0]), {**META, "platt": [1.0]}),
+    (_tensors([1], [1.0]), {**META, "platt": ["a", 0.0]}),
+    (_tensors([1], [1.0]), {**META, "version": "sites-v0"}),  # fitted on other site features
+    ({"ids": np.array([1]), "values": np.array([1.0], np.float32)}, META),  # no type biases
+    ({**_tensors([1], [1.0]), "type_bias": np.zeros(2, np.float32)}, META),
+    ({}, META),
+])
+def test_a_malformed_or_outdated_scorer_is_none_so_the_network_head_speaks(tensors, meta):
+    assert confidence_scorer_from(tensors, meta) is None
+
+
+def test_the_predictor_serves_the_scorers_confidence_for_code_with_a_site_and_the_heads_otherwise(tmp_path):
+    scorer = _scorer("a\x1fmax")
+    path = write_checkpoint(tmp_path / "c.safetensors", ["os"], confidence_weights=scorer.tensors(),
+                            training={"trained": True, "confidence_sites": scorer.metadata()})
+    plain = Predictor(write_checkpoint(tmp_path / "plain.safetensors", ["os"]))
+    predictor = Predictor(path)
+    with_sites, without = predictor.predict_sources([CALLS_MAX, NO_SITES])
+    assert with_sites.confidence == pytest.approx(_sigmoid(-5.0 + 2.0))
+    assert without.confidence == pytest.approx(plain.predict_sources([NO_SITES])[0].confidence, rel=1e-5)  # the head
+    assert predictor.info()["heads"]["confidence_sites"] == {"size": SITE_BUCKETS}
+    assert predictor.info()["parameters"] == plain.info()["parameters"] + 1 + len(SITE_TYPES)
