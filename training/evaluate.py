@@ -575,9 +575,21 @@ def evaluate_confidence(
         metrics["network_head"] = _calibration(labels, head_probs)
         curves["network head"] = _curve(labels, head_probs)
     metrics["model"] = _calibration(labels, model_probs)
+    metrics["auroc_by_kind"] = _confidence_by_kind(samples, labels, model_probs, canonical)
     metrics["canonical_out_of_fold"] = _distribution(model_probs[canonical])
     curves["model"] = _curve(labels, model_probs)
     return metrics, curves
+
+
+def _confidence_by_kind(samples: Sequence[ExecutedSample], labels: np.ndarray, probs: np.ndarray,
+                        canonical: np.ndarray) -> dict[str, Any]:
+    """AUROC of passing against failing among the canonical solutions and one kind's mutants."""
+    kinds = np.array([s.kind or "" for s in samples])
+    out = {}
+    for kind in sorted(set(kinds[~canonical].tolist())):
+        mask = canonical | (kinds == kind)
+        out[kind] = {"n_mutants": int((kinds == kind).sum()), "auroc": _auroc_or_none(labels[mask], probs[mask])}
+    return out
 
 
 def _shipped_confidence(engine: GraphSAGEEngine, scorer: ConfidenceScorer | None, sources: list[str]) -> np.ndarray:

@@ -118,6 +118,9 @@ def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
     if confidence.get("network_head"):
         rows.append(Row("confidence", "AUROC, the network's confidence head alone (grouped CV)",
                         _get(confidence, "network_head", "auroc"), _get(confidence, "baseline", "auroc"), None, n))
+    for kind, value in (confidence.get("auroc_by_kind") or {}).items():
+        rows.append(Row("confidence", f"AUROC, canonical solutions and {kind} mutants (grouped CV)",
+                        value.get("auroc"), None, None, value.get("n_mutants")))
     for key, label in (("canonical_out_of_fold", "out of fold"), ("canonical_as_shipped", "as shipped")):
         spread = confidence.get(key)
         if spread and spread.get("n"):

@@ -205,6 +205,7 @@ def test_with_a_confidence_scorer_the_model_is_the_scorers_refitted_per_fold_bes
     assert metrics["score"].startswith("confidence scorer") and metrics["n_scored_by_head"] == 0
     assert metrics["model"]["auroc"] != metrics["network_head"]["auroc"]
     assert set(curves) == {"model", "baseline", "network head"}
+    assert set(metrics["auroc_by_kind"]) == {s.kind for s in samples if s.kind}
     assert metrics["canonical_as_shipped"]["n"] == len(problems)
 
 
