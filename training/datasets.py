@@ -30,7 +30,7 @@ from tqdm import tqdm
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
-from training.mutations import normalise_source, one_mutant
+from training.mutations import mutants, normalise_source, one_mutant
 from training.rewrites import semantic_variants
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "humaneval_problems",
     "import_samples",
     "import_vocabulary",
+    "training_mutants",
 ]
 
 DATASETS_VERSION = 1
@@ -229,6 +230,32 @@ def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> 
         config,
         _corpus_digest(units),
         lambda: [s for unit in _progress(units, "bugs") for s in _bug_pair(unit, config.seed)],
+        lambda d: BugSample(**d),
+    )
+
+
+def _every_kind(unit: CodeUnit, seed: int) -> list[BugSample]:
+    split = split_of(unit.package, seed=seed)
+    if split != "train":
+        return []
+    try:
+        found = mutants(normalise_source(unit.source), rng=_unit_rng(seed, unit, "every kind"))
+    except (SyntaxError, RecursionError, ValueError):
+        return []
+    group = _unit_group(unit)
+    return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in found]
+
+
+def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
+    """For every training-split unit, one mutant of each kind it admits, beside `bug_samples`' pair:
+    more bugs in more contexts for the bug-site scorers (training/sites.py), which learn per site and
+    see one bug per sample, without more clean copies of the same code."""
+    units = corpus_units(config) if units is None else units
+    return _cached(
+        "training-mutants",
+        config,
+        _corpus_digest(units),
+        lambda: [s for unit in _progress(units, "training mutants") for s in _every_kind(unit, config.seed)],
         lambda d: BugSample(**d),
     )
 

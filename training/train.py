@@ -61,6 +61,7 @@ from training.datasets import (
     humaneval_problems,
     import_samples,
     import_vocabulary,
+    training_mutants,
 )
 from training.featurize import GraphTable, featurize
 from training.humaneval import ExecutedSample
@@ -120,6 +121,9 @@ class TrainConfig:
     site_hidden: int = 32
     """Width of the hidden-layer bug-site scorer blended into the linear one; 0: the linear scorer alone."""
     site_hidden_epochs: int = 1
+    site_extra_mutants: bool = True
+    """Also train the bug-site scorers on one mutant of every kind each training unit admits
+    (`training.datasets.training_mutants`), beside its paired one; built once, then cached."""
     confidence_site_epochs: int = 4
     """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
     network; 0: none, the network's confidence head alone."""
@@ -220,6 +224,8 @@ class Corpus:
     executed_groups: list[str]
     summary: dict[str, Any]
     executed: list[ExecutedSample] = field(default_factory=list)
+    training_mutants: list[BugSample] = field(default_factory=list)
+    """More training-split mutants, for the bug-site scorers alone (`TrainConfig.site_extra_mutants`)."""
     """The executed HumanEval samples used (confidence labels), for the confidence scorer."""
     bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
     """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
@@ -254,6 +260,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
     aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
     kept_executed = [s for s in executed if table.has(s.source)]
+    extra_mutants = training_mutants(data, units) if config.site_extra_mutants else []
     corpus = Corpus(
         table=table,
         vocabulary=vocabulary,
@@ -268,6 +275,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
         executed=kept_executed,
+        training_mutants=extra_mutants,
         bug_samples={"train": by_split["train"]["bugs"],
                      "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
@@ -275,6 +283,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
             "packages": len({u.package for u in units}),
             "import_samples": len(imports),
             "bug_samples": len(bugs),
+            "training_mutants": len(extra_mutants),
             "embedding_triples": len(triples),
             "executed_samples": len(executed),
             "executed_passed": int(sum(s.passed for s in executed)),
@@ -821,6 +830,7 @@ def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, lo
     """The bug-site scorer (training/sites.py), its combiner with this network's bugs head and the report
     threshold; None when turned off or when validation lacks clean or buggy code to fit them on."""
     train, validation = corpus.bug_samples.get("train", []), corpus.bug_samples.get("validation", [])
+    train = train + corpus.training_mutants if train else train
     if config.site_epochs <= 0 or not train or len({s.buggy for s in validation}) < 2:
         return None
     engine = GraphSAGEEngine(model.config, model.numpy_weights())

@@ -17,6 +17,7 @@ from training.datasets import (
     executed_samples,
     import_samples,
     import_vocabulary,
+    training_mutants,
 )
 from training.mutations import normalise_source
 
@@ -66,6 +67,18 @@ def test_bug_samples_pair_each_clean_unit_with_one_mutant_in_the_same_group(conf
         assert negative.group == positive.group and negative.split == positive.split
         assert normalise_source(negative.source) == negative.source
         assert positive.source != negative.source and positive.line >= 1 and positive.kind
+
+
+def test_training_mutants_give_each_training_unit_one_mutant_of_every_kind_it_admits(config, monkeypatch):
+    monkeypatch.setattr("training.datasets.split_of", lambda package, seed: "train" if package == "alpha" else "test")
+    samples = training_mutants(config)
+    assert samples and all(s.buggy and s.split == "train" and "/alpha/" in s.group for s in samples)
+    kinds_by_unit: dict[str, list[str]] = {}
+    for sample in samples:
+        kinds_by_unit.setdefault(sample.group, []).append(sample.kind)
+        assert sample.line >= 1 and normalise_source(sample.source) == sample.source
+    assert all(len(kinds) == len(set(kinds)) for kinds in kinds_by_unit.values())
+    assert max(len(kinds) for kinds in kinds_by_unit.values()) >= 3
 
 
 def test_embedding_triples_hold_a_variant_and_a_mutant_of_the_anchor(config: DataConfig):
