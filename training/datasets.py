@@ -224,14 +224,7 @@ def _bug_pair(unit: CodeUnit, seed: int) -> list[BugSample]:
 
 def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
     """For every unit that admits a bug: its clean normalised source and one mutant (same group)."""
-    units = corpus_units(config) if units is None else units
-    return _cached(
-        "bugs",
-        config,
-        _corpus_digest(units),
-        lambda: [s for unit in _progress(units, "bugs") for s in _bug_pair(unit, config.seed)],
-        lambda d: BugSample(**d),
-    )
+    return _bug_samples_by_unit("bugs", config, units, _bug_pair)
 
 
 def _every_kind(unit: CodeUnit, seed: int) -> list[BugSample]:
@@ -250,14 +243,16 @@ def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None
     """For every training-split unit, one mutant of each kind it admits, beside `bug_samples`' pair:
     more bugs in more contexts for the bug-site scorers (training/sites.py), which learn per site and
     see one bug per sample, without more clean copies of the same code."""
+    return _bug_samples_by_unit("training-mutants", config, units, _every_kind)
+
+
+def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit] | None,
+                         make: Callable[[CodeUnit, int], list[BugSample]]) -> list[BugSample]:
+    """`make(unit, seed)` over every unit, cached under `name`."""
     units = corpus_units(config) if units is None else units
-    return _cached(
-        "training-mutants",
-        config,
-        _corpus_digest(units),
-        lambda: [s for unit in _progress(units, "training mutants") for s in _every_kind(unit, config.seed)],
-        lambda d: BugSample(**d),
-    )
+    return _cached(name, config, _corpus_digest(units),
+                   lambda: [s for unit in _progress(units, name) for s in make(unit, config.seed)],
+                   lambda d: BugSample(**d))
 
 
 # --- executed tests --------------------------------------------------------------------------------
