@@ -30,11 +30,12 @@ from tqdm import tqdm
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
-from training.mutations import mutants, normalise_source, one_mutant
+from training.mutations import normalise_source, one_mutant
 from training.rewrites import semantic_variants
 
 __all__ = [
     "DATASETS_VERSION",
+    "TRAINING_MUTANTS_PER_UNIT",
     "BugSample",
     "DataConfig",
     "EmbeddingTriple",
@@ -227,23 +228,31 @@ def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> 
     return _bug_samples_by_unit("bugs", config, units, _bug_pair)
 
 
-def _every_kind(unit: CodeUnit, seed: int) -> list[BugSample]:
+TRAINING_MUTANTS_PER_UNIT = 4
+"""Extra mutants per training unit for the bug-site scorers; a probe gained with 2, more with 4."""
+
+
+def _more_mutants(unit: CodeUnit, seed: int) -> list[BugSample]:
     split = split_of(unit.package, seed=seed)
     if split != "train":
         return []
+    rng = _unit_rng(seed, unit, "more mutants")
     try:
-        found = mutants(normalise_source(unit.source), rng=_unit_rng(seed, unit, "every kind"))
+        clean = normalise_source(unit.source)
+        drawn = [one_mutant(clean, rng=rng) for _ in range(TRAINING_MUTANTS_PER_UNIT)]
     except (SyntaxError, RecursionError, ValueError):
         return []
+    unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one
     group = _unit_group(unit)
-    return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in found]
+    return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in unique.values()]
 
 
 def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
-    """For every training-split unit, one mutant of each kind it admits, beside `bug_samples`' pair:
-    more bugs in more contexts for the bug-site scorers (training/sites.py), which learn per site and
-    see one bug per sample, without more clean copies of the same code."""
-    return _bug_samples_by_unit("training-mutants", config, units, _every_kind)
+    """For every training-split unit, up to TRAINING_MUTANTS_PER_UNIT more mutants beside `bug_samples`'
+    pair, each of a kind drawn uniformly among those it admits (as the paired one is): more bugs in more
+    contexts for the bug-site scorers (training/sites.py), which learn per site and see one bug per
+    sample, without more clean copies of the same code."""
+    return _bug_samples_by_unit(f"training-mutants-{TRAINING_MUTANTS_PER_UNIT}", config, units, _more_mutants)
 
 
 def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit] | None,
