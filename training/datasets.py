@@ -35,7 +35,6 @@ from training.rewrites import semantic_variants
 
 __all__ = [
     "DATASETS_VERSION",
-    "TRAINING_MUTANTS_PER_UNIT",
     "BugSample",
     "DataConfig",
     "EmbeddingTriple",
@@ -228,18 +227,14 @@ def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> 
     return _bug_samples_by_unit("bugs", config, units, _bug_pair)
 
 
-TRAINING_MUTANTS_PER_UNIT = 4
-"""Extra mutants per training unit for the bug-site scorers; a probe gained with 2, more with 4."""
-
-
-def _more_mutants(unit: CodeUnit, seed: int) -> list[BugSample]:
+def _more_mutants(unit: CodeUnit, seed: int, per_unit: int) -> list[BugSample]:
     split = split_of(unit.package, seed=seed)
     if split != "train":
         return []
     rng = _unit_rng(seed, unit, "more mutants")
     try:
         clean = normalise_source(unit.source)
-        drawn = [one_mutant(clean, rng=rng) for _ in range(TRAINING_MUTANTS_PER_UNIT)]
+        drawn = [one_mutant(clean, rng=rng) for _ in range(per_unit)]
     except (SyntaxError, RecursionError, ValueError):
         return []
     unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one
@@ -247,12 +242,14 @@ def _more_mutants(unit: CodeUnit, seed: int) -> list[BugSample]:
     return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in unique.values()]
 
 
-def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
-    """For every training-split unit, up to TRAINING_MUTANTS_PER_UNIT more mutants beside `bug_samples`'
-    pair, each of a kind drawn uniformly among those it admits (as the paired one is): more bugs in more
-    contexts for the bug-site scorers (training/sites.py), which learn per site and see one bug per
-    sample, without more clean copies of the same code."""
-    return _bug_samples_by_unit(f"training-mutants-{TRAINING_MUTANTS_PER_UNIT}", config, units, _more_mutants)
+def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None, *, per_unit: int = 4
+                     ) -> list[BugSample]:
+    """For every training-split unit, up to `per_unit` more mutants beside `bug_samples`' pair, each of
+    a kind drawn uniformly among those it admits (as the paired one is): more bugs in more contexts for
+    the bug-site scorers (training/sites.py), which learn per site and see one bug per sample, without
+    more clean copies of the same code."""
+    return _bug_samples_by_unit(f"training-mutants-{per_unit}", config, units,
+                                lambda unit, seed: _more_mutants(unit, seed, per_unit))
 
 
 def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit] | None,

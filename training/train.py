@@ -121,9 +121,9 @@ class TrainConfig:
     site_hidden: int = 32
     """Width of the hidden-layer bug-site scorer blended into the linear one; 0: the linear scorer alone."""
     site_hidden_epochs: int = 1
-    site_extra_mutants: bool = True
-    """Also train the bug-site scorers on one mutant of every kind each training unit admits
-    (`training.datasets.training_mutants`), beside its paired one; built once, then cached."""
+    site_extra_mutants: int = 4
+    """Up to this many more mutants of each training unit, beside its paired one, for the bug-site
+    scorers alone (`training.datasets.training_mutants`); built once, then cached. 0: none."""
     confidence_site_epochs: int = 4
     """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
     network; 0: none, the network's confidence head alone."""
@@ -260,7 +260,8 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
     aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
     kept_executed = [s for s in executed if table.has(s.source)]
-    extra_mutants = training_mutants(data, units) if config.site_extra_mutants else []
+    extra_mutants = training_mutants(data, units, per_unit=config.site_extra_mutants) \
+        if config.site_extra_mutants > 0 else []
     corpus = Corpus(
         table=table,
         vocabulary=vocabulary,

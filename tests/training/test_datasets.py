@@ -10,7 +10,6 @@ import pytest
 
 from training.corpus import split_of
 from training.datasets import (
-    TRAINING_MUTANTS_PER_UNIT,
     DataConfig,
     bug_samples,
     corpus_units,
@@ -72,13 +71,13 @@ def test_bug_samples_pair_each_clean_unit_with_one_mutant_in_the_same_group(conf
 
 def test_training_mutants_give_each_training_unit_a_few_more_distinct_mutants(config, monkeypatch):
     monkeypatch.setattr("training.datasets.split_of", lambda package, seed: "train" if package == "alpha" else "test")
-    samples = training_mutants(config)
+    samples = training_mutants(config, per_unit=4)
     assert samples and all(s.buggy and s.split == "train" and "/alpha/" in s.group for s in samples)
     sources_by_unit: dict[str, list[str]] = {}
     for sample in samples:
         sources_by_unit.setdefault(sample.group, []).append(sample.source)
         assert sample.line >= 1 and sample.kind and normalise_source(sample.source) == sample.source
-    assert all(len(set(sources)) == len(sources) <= TRAINING_MUTANTS_PER_UNIT for sources in sources_by_unit.values())
+    assert all(len(set(sources)) == len(sources) <= 4 for sources in sources_by_unit.values())
     assert max(len(sources) for sources in sources_by_unit.values()) >= 2
 
 
