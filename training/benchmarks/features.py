@@ -4,8 +4,9 @@ Measures, on real standard-library functions of 25 to 35 lines (the issue's "30-
 the median and p99 of: `ast.parse` alone (the floor of any pure-`ast` design), feature extraction
 of the parsed tree (walk + vectors + edges), finding and hashing its bug sites (model/sites.py), and
 the whole `build_graph` the daemon calls (parse + features + sites); then what the bug sites cost a
-whole prediction: `Predictor.predict_sources` one function at a time with the shipped checkpoint
-and with the same checkpoint saved without its site scorer, in alternating rounds. Prints
+whole prediction: `Predictor.predict_sources` one function at a time with the shipped checkpoint,
+the same checkpoint saved without its confidence scorer, and without either site scorer, in
+alternating rounds. Prints
 the machine and the extractor build (compiled by setup.py, or pure Python) beside the figures; with a
 compiled build it measures the pure-Python sources too, in a child process, so the ratio comes from
 one run. Numbers on a shared machine are noisy, ratios less so.
@@ -108,10 +109,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_site_cost(sources: list[str], rounds: int) -> None:
-    """Median prediction time per round with and without the bug-site scorer, rounds alternating."""
+    """Median prediction time per round with both site scorers, without the confidence scorer, and
+    without either (no sites are then found), rounds alternating."""
     with tempfile.TemporaryDirectory() as directory:
-        predictors = {"with bug sites": Predictor(SHIPPED_CHECKPOINT),
-                      "without them": Predictor(_without_sites(SHIPPED_CHECKPOINT, Path(directory)))}
+        predictors = {"shipped": Predictor(SHIPPED_CHECKPOINT),
+                      "no confidence": Predictor(_without(SHIPPED_CHECKPOINT, Path(directory), {"confidence_sites"})),
+                      "no site scorer": Predictor(_without(SHIPPED_CHECKPOINT, Path(directory),
+                                                           {"confidence_sites", "bug_sites"}))}
         for predictor in predictors.values():
             predictor.load()  # (each round's `_time` warms it on 20 sources first)
         medians: dict[str, list[float]] = {name: [] for name in predictors}
@@ -122,19 +126,26 @@ def _print_site_cost(sources: list[str], rounds: int) -> None:
     print("predict_sources, one function at a time, median per round (shipped checkpoint):")
     for name, values in medians.items():
         print(f"  {name:<16} " + " ".join(f"{v:.3f}" for v in values) + " ms")
-    added = [a - b for a, b in zip(*medians.values(), strict=True)]
-    ratios = [a / b for a, b in zip(*medians.values(), strict=True)]
-    print(f"  bug sites add {statistics.median(added):.3f} ms a prediction (median over rounds), "
-          f"x{statistics.median(ratios):.2f}")
+    shipped, no_confidence, none = medians.values()
+    for what, more, less in (("the confidence scorer adds", shipped, no_confidence),
+                             ("bug sites (found, scored) add", no_confidence, none)):
+        added = [a - b for a, b in zip(more, less, strict=True)]
+        ratios = [a / b for a, b in zip(more, less, strict=True)]
+        print(f"  {what} {statistics.median(added):.3f} ms a prediction (median over rounds), "
+              f"x{statistics.median(ratios):.2f}")
 
 
-def _without_sites(path: Path, directory: Path) -> Path:
-    """A copy of the checkpoint at `path` without its bug-site scorer (the bugs head reports alone)."""
+def _without(path: Path, directory: Path, scorers: set[str]) -> Path:
+    """A copy of the checkpoint at `path` without the named site scorers ("bug_sites": the bugs head
+    reports alone; "confidence_sites": the network's head gives confidence)."""
     checkpoint = load_checkpoint(path, expected_layout_version=None)
-    training = {key: value for key, value in checkpoint.training.items() if key != "bug_sites"}
-    return save_checkpoint(directory / "without_sites.safetensors", weights=checkpoint.weights,
-                           config=checkpoint.config, vocabularies=checkpoint.vocabularies,
-                           feature_layout_version=checkpoint.feature_layout_version, training=training)
+    training = {key: value for key, value in checkpoint.training.items() if key not in scorers}
+    keep = {"site_weights": checkpoint.site_weights if "bug_sites" not in scorers else None,
+            "confidence_weights": checkpoint.confidence_weights if "confidence_sites" not in scorers else None}
+    return save_checkpoint(directory / f"without_{'_'.join(sorted(scorers))}.safetensors",
+                           weights=checkpoint.weights, config=checkpoint.config,
+                           vocabularies=checkpoint.vocabularies,
+                           feature_layout_version=checkpoint.feature_layout_version, training=training, **keep)
 
 
 def _run_pure(rounds: int) -> None:
