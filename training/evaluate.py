@@ -566,7 +566,9 @@ def evaluate_confidence(
         raise ValueError(f"cross_validated_confidence returned shape {head_probs.shape}, "
                          f"expected ({len(samples)},)")
     model_probs = head_probs
-    if scorer is not None and recipe is not None:
+    if scorer is not None:
+        recipe = recipe or ScorerRecipe()  # a checkpoint that does not say how: the default recipe
+        metrics["recipe"] = recipe.to_dict()
         site_probs = cross_validated_site_confidence(samples, mutant_sites(problems, recipe), recipe,
                                                      folds=k, seed=seed)
         model_probs = np.where(np.isnan(site_probs), head_probs, site_probs)

@@ -128,6 +128,7 @@ class TrainConfig:
     """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
     network; 0: none, the network's confidence head alone."""
     confidence_mutants_per_kind: int = 3
+    """Mutants of each kind per HumanEval problem the confidence scorer trains on."""
     # bookkeeping
     out_dir: str = "runs/train"
     checkpoint_every: int = 4
@@ -224,9 +225,9 @@ class Corpus:
     executed_groups: list[str]
     summary: dict[str, Any]
     executed: list[ExecutedSample] = field(default_factory=list)
+    """The executed HumanEval samples used (confidence labels), for the confidence scorer."""
     training_mutants: list[BugSample] = field(default_factory=list)
     """More training-split mutants, for the bug-site scorers alone (`TrainConfig.site_extra_mutants`)."""
-    """The executed HumanEval samples used (confidence labels), for the confidence scorer."""
     bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
     """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
 
