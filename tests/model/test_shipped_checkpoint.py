@@ -35,3 +35,30 @@ def test_the_trained_model_gives_finite_probabilities(source, monkeypatch, tmp_p
     result = Predictor(SHIPPED_CHECKPOINT).predict_sources([source], include_embedding=True)[0]
     assert 0.0 <= result.confidence <= 1.0
     assert np.isfinite(result.embedding).all()
+
+
+def test_the_shipped_checkpoint_carries_both_site_scorers_so_the_daemon_uses_them():
+    from model.confidence import confidence_scorer_from
+    from model.sites import site_model_from
+
+    checkpoint = load_checkpoint(SHIPPED_CHECKPOINT, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    assert site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites")) is not None
+    scorer = confidence_scorer_from(checkpoint.confidence_weights, checkpoint.training.get("confidence_sites"))
+    assert scorer is not None and scorer.scale < 0  # a likelier slip means a lower confidence
+
+
+def test_the_shipped_confidence_drops_when_a_comparison_is_negated(monkeypatch, tmp_path):
+    # HumanEval/0's solution, and the same with its comparison turned around (a kind it sees well)
+    solution = ("def has_close_elements(numbers, threshold):\n"
+                "    for idx, elem in enumerate(numbers):\n"
+                "        for idx2, elem2 in enumerate(numbers):\n"
+                "            if idx != idx2:\n"
+                "                distance = abs(elem - elem2)\n"
+                "                if distance < threshold:\n"
+                "                    return True\n"
+                "    return False\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    predictor = Predictor(SHIPPED_CHECKPOINT)
+    slipped = solution.replace("distance < threshold", "distance >= threshold")
+    right, wrong = predictor.predict_sources([solution, slipped])
+    assert wrong.confidence < right.confidence
