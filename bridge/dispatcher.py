@@ -5,8 +5,10 @@ an over-long one is one LIMIT_EXCEEDED, notifications inside are never answered,
 batch prints nothing), the table of in-flight requests by id, `$/cancelRequest`, and `to_wire_error`,
 the one function that turns any exception into a wire error. Every queued request is answered
 through `_settle` or `cancel`, which first pop it from the table, so a request is answered once even
-when its result and its cancellation race. What a method does and on which thread it runs is the `Router`'s business
-(bridge.methods, bridge.server); bytes and framing are the transport's.
+when its result and its cancellation race; `Job.commit` pops it early, for work that cannot be
+undone, and then only the job's own `finish` or `fail` answers it. What a method does and on which
+thread it runs is the `Router`'s business (bridge.methods, bridge.server); bytes and framing are the
+transport's.
 """
 
 from __future__ import annotations
@@ -276,9 +278,10 @@ class Dispatcher:
                 self._seqs_by_id.setdefault(_id_key(request_id), set()).add(seq)
         return job
 
-    def _claim(self, job: Job, *, owner: bool = False, commit: bool = False) -> bool:
+    def _claim(self, job: Job, *, owner: bool = False, commit: bool = False, cancelling: bool = False) -> bool:
         """Remove `job` from the table; True for the one caller that may answer it. With `commit`, the
-        job's owner (`owner`: its own `finish` or `fail`, never a cancel) answers it later."""
+        job's owner (`owner`: its own `finish` or `fail`, never a cancel) answers it later; with
+        `cancelling`, the job is marked cancelled, only if this claim wins (a committed job never is)."""
         with self._lock:
             if owner and job._committed:
                 job._committed = False
@@ -286,6 +289,7 @@ class Dispatcher:
             if self._in_flight.pop(job.seq, None) is None:
                 return False
             job._committed = commit
+            job.cancelled = cancelling
             if not job.is_notification:
                 key = _id_key(job.id)
                 seqs = self._seqs_by_id[key]
@@ -301,9 +305,10 @@ class Dispatcher:
             if not self._unanswered:
                 self._idle.notify_all()
 
-    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None, owner: bool = False) -> bool:
-        """Write the job's one reply; False when it was already answered (cancelled)."""
-        if not self._claim(job, owner=owner):
+    def _settle(self, job: Job, *, result: Any = None, error: BaseException | None = None, owner: bool = False,
+                cancelling: bool = False) -> bool:
+        """Write the job's one reply; False when it was already answered (cancelled) or committed."""
+        if not self._claim(job, owner=owner, cancelling=cancelling):
             return False  # exactly one reply per request
         logger.debug("settled %r (id %r): %s", job.method, job.id, type(error).__name__ if error else "ok")
         try:
@@ -324,9 +329,8 @@ class Dispatcher:
             jobs = [self._in_flight[seq] for seq in self._seqs_by_id.get(_id_key(request_id), ())]
         cancelled = False
         for job in jobs:
-            job.cancelled = True
             error = RequestCancelled(f"Request cancelled: request {job.id!r} was cancelled")
-            cancelled = self._settle(job, error=error) or cancelled
+            cancelled = self._settle(job, error=error, cancelling=True) or cancelled
         return cancelled
 
     @property

@@ -10,7 +10,7 @@ site, and host-supplied vectors, keep the network's confidence head.
 
 Owns `ConfidenceScorer` and its checkpoint form: the nonzero weights as "confidence_sites." tensors
 (`ids`, `values`, `type_bias`) and `training["confidence_sites"]` (`version`, `platt`). The fit and
-its cross-validation are training/confidence.py's.
+its cross-validation are training/confidence_sites.py's.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def _dense(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The full weight vector from its nonzero entries; ValueError when they cannot be one."""
     if ids.ndim != 1 or values.shape != ids.shape or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError("confidence scorer ids and values must be two equal-length vectors, ids integers")
+    ids = ids.astype(np.int64)  # unsigned ids would wrap around in np.diff
     if ids.size and (ids.min() < 0 or ids.max() >= SITE_BUCKETS or (np.diff(ids) <= 0).any()):
         raise ValueError(f"confidence scorer ids must be increasing and below {SITE_BUCKETS}")
     if not np.isfinite(values).all():

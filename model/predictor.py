@@ -296,6 +296,11 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     training = dict(checkpoint.training)
     thresholds = training.get("thresholds", {}) if isinstance(training.get("thresholds"), dict) else {}
     engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
+    site_model = site_model_from(checkpoint.site_weights, training.get("bug_sites"))
+    confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites"))
+    used = [*checkpoint.weights.values()]  # the parameters a scorer the load refused does not add
+    used += [*checkpoint.site_weights.values()] if site_model is not None else []
+    used += [w for name, w in checkpoint.confidence_weights.items() if name != "ids"] if confidence_scorer else []
     return _Loaded(
         engine=engine,
         config=checkpoint.config,
@@ -310,10 +315,9 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         import_aliases=_str_map(training.get("import_aliases")),
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
         import_index=ImportIndex.from_json(training.get("import_index")),
-        site_model=site_model_from(checkpoint.site_weights, training.get("bug_sites")),
-        confidence_scorer=confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites")),
-        parameters=sum(int(w.size) for w in (*checkpoint.weights.values(), *checkpoint.site_weights.values()))
-        + sum(int(w.size) for name, w in checkpoint.confidence_weights.items() if name != "ids"),
+        site_model=site_model,
+        confidence_scorer=confidence_scorer,
+        parameters=sum(int(w.size) for w in used),
     )
 
 

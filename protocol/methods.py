@@ -225,7 +225,8 @@ class PredictResult(_Result):
     """The original host's `ModelPrediction` keys first, then the detail behind them."""
 
     code_suggestion: str = Field(description="The missing import lines, ready to insert; '' when none.")
-    confidence: Probability = Field(description="Probability the code is correct (0 if it does not parse).")
+    confidence: Probability = Field(description="Probability the code passes its tests, calibrated on executed "
+                                    "HumanEval tests (0 if it does not parse).")
     next_function: str | None = Field(description="Always null: no head predicts it yet.")
     predicted_imports: list[str] = Field(description="Modules of `imports`, best first.")
     potential_bugs: list[str] = Field(description="The distinct kinds of `bugs`, most likely first.")

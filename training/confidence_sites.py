@@ -56,10 +56,10 @@ def mutant_sites(problems: Sequence[Problem], recipe: ScorerRecipe) -> dict[str,
         clean = canonical_program(problem)
         rng = random.Random(f"confidence:{recipe.seed}:{problem.task_id}")
         found = mutants(clean, rng=rng, max_per_kind=recipe.mutants_per_kind, scope=problem.entry_point)
-        samples = [BugSample(clean, False, None, 0, 0, "", "train", problem.task_id)] * max(1, len(found))
-        samples += [BugSample(m.source, True, m.kind, m.line, m.column, m.description, "train", problem.task_id)
-                    for m in found]
-        out[problem.task_id] = site_data(samples)
+        clean_sites = site_data([BugSample(clean, False, None, 0, 0, "", "train", problem.task_id)])
+        mutant_data = site_data([BugSample(m.source, True, m.kind, m.line, m.column, m.description, "train",
+                                           problem.task_id) for m in found])
+        out[problem.task_id] = concatenate_sites([clean_sites] * max(1, len(found)) + [mutant_data])
     return out
 
 
@@ -70,6 +70,8 @@ def source_sites(sources: Sequence[str]) -> SiteData:
 
 def _train(sites: dict[str, SiteData], problem_ids: Sequence[str], recipe: ScorerRecipe) -> SiteModel:
     parts = [sites[p] for p in sorted(problem_ids) if p in sites]
+    if not parts:
+        raise ValueError(f"no mutant sites for any of the {len(problem_ids)} problems to train on")
     return train_site_scorer(concatenate_sites(parts), epochs=recipe.epochs, hidden_width=0,
                              learning_rate=recipe.learning_rate, seed=recipe.seed)
 

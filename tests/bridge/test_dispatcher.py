@@ -134,6 +134,7 @@ def test_a_commit_and_a_cancellation_racing_give_exactly_one_reply_that_matches_
         job.finish("r")
         (reply,) = writer.replies()
         assert ("result" in reply) == committed[0]
+        assert job.cancelled == (not committed[0])  # a handler that drops cancelled jobs never drops this one
 
 
 def test_a_string_id_and_a_number_id_with_the_same_digits_are_different_requests(wired):

@@ -87,3 +87,19 @@ def test_the_predictor_serves_the_scorers_confidence_for_code_with_a_site_and_th
     assert without.confidence == pytest.approx(plain.predict_sources([NO_SITES])[0].confidence, rel=1e-5)  # the head
     assert predictor.info()["heads"]["confidence_sites"] == {"size": SITE_BUCKETS}
     assert predictor.info()["parameters"] == plain.info()["parameters"] + 1 + len(SITE_TYPES)
+
+
+def test_a_scorer_the_load_refuses_adds_no_parameters_and_no_head(tmp_path):
+    scorer = _scorer("a\x1fmax")
+    outdated = {**scorer.metadata(), "version": "sites-v0"}
+    path = write_checkpoint(tmp_path / "c.safetensors", ["os"], confidence_weights=scorer.tensors(),
+                            training={"trained": True, "confidence_sites": outdated})
+    plain = Predictor(write_checkpoint(tmp_path / "plain.safetensors", ["os"]))
+    predictor = Predictor(path)
+    assert predictor.info()["parameters"] == plain.info()["parameters"]
+    assert "confidence_sites" not in predictor.info()["heads"]
+
+
+def test_unsigned_ids_that_go_down_are_refused_too():
+    tensors = {**_tensors([3, 2], [1.0, 1.0]), "ids": np.array([3, 2], np.uint32)}
+    assert confidence_scorer_from(tensors, META) is None

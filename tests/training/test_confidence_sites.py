@@ -88,3 +88,8 @@ def test_cross_validation_fits_each_fold_on_the_other_problems_alone(executed, s
     assert all(problems <= fitted_on[fit_index] for fit_index, problems in trained_on)
     assert probabilities.shape == (len(executed),) and np.isfinite(probabilities).all()
     assert ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_training_on_no_mutant_sites_is_an_error_not_a_constant(executed):
+    with pytest.raises(ValueError, match="no mutant sites"):
+        confidence_sites.cross_validated_site_confidence(executed, {}, RECIPE, folds=2)
