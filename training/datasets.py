@@ -234,23 +234,21 @@ def _more_mutants(unit: CodeUnit, seed: int, per_unit: int) -> list[BugSample]:
     rng = _unit_rng(seed, unit, "more mutants")
     try:
         clean = normalise_source(unit.source)
-        paired = one_mutant(clean, rng=_unit_rng(seed, unit, "bug"))  # `_bug_pair`'s, already a sample
         drawn = [one_mutant(clean, rng=rng) for _ in range(per_unit)]
     except (SyntaxError, RecursionError, ValueError):
         return []
-    unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one, or the pair
-    unique.pop(paired.source if paired is not None else "", None)
+    unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one
     group = _unit_group(unit)
     return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in unique.values()]
 
 
 def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None, *, per_unit: int = 4
                      ) -> list[BugSample]:
-    """For every training-split unit, up to `per_unit` more mutants beside `bug_samples`' pair (none
-    repeating it or each other), each of a kind drawn uniformly among those it admits (as the paired
-    one is): more bugs in more contexts for the bug-site scorers (training/sites.py), which learn per
-    site and see one bug per sample, without more clean copies of the same code."""
-    return _bug_samples_by_unit(f"training-mutants-{per_unit}-unpaired", config, units,
+    """For every training-split unit, up to `per_unit` more mutants beside `bug_samples`' pair, each of
+    a kind drawn uniformly among those it admits (as the paired one is): more bugs in more contexts for
+    the bug-site scorers (training/sites.py), which learn per site and see one bug per sample, without
+    more clean copies of the same code."""
+    return _bug_samples_by_unit(f"training-mutants-{per_unit}", config, units,
                                 lambda unit, seed: _more_mutants(unit, seed, per_unit))
 
 
