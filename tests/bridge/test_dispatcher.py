@@ -116,21 +116,24 @@ def test_a_cancelled_request_cannot_be_committed(wired):
     assert [r["error"]["code"] for r in writer.replies()] == [-32800]
 
 
+def _race_with_a_cancel(action) -> tuple[Job, MemoryWriter]:
+    """A queued request (id 1) whose job `action(job)` runs on one thread while a cancel runs on another."""
+    writer, router = MemoryWriter(), FakeRouter()
+    dispatcher = Dispatcher(writer, router, max_batch=10, max_json_depth=8, max_line_bytes=100)
+    dispatcher.dispatch_line(line(1, "later"))
+    job = router.jobs[0]
+    threads = [threading.Thread(target=action, args=(job,)), threading.Thread(target=dispatcher.cancel, args=(1,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    return job, writer
+
+
 def test_a_commit_and_a_cancellation_racing_give_exactly_one_reply_that_matches_the_commit():
     for _ in range(200):
-        writer, router = MemoryWriter(), FakeRouter()
-        dispatcher = Dispatcher(writer, router, max_batch=10, max_json_depth=8, max_line_bytes=100)
-        dispatcher.dispatch_line(line(1, "later"))
-        job = router.jobs[0]
         committed = []
-        threads = [
-            threading.Thread(target=lambda j=job, c=committed: c.append(j.commit())),
-            threading.Thread(target=dispatcher.cancel, args=(1,)),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(5)
+        job, writer = _race_with_a_cancel(lambda job, c=committed: c.append(job.commit()))
         job.finish("r")
         (reply,) = writer.replies()
         assert ("result" in reply) == committed[0]
@@ -148,18 +151,7 @@ def test_a_string_id_and_a_number_id_with_the_same_digits_are_different_requests
 
 def test_a_result_and_a_cancellation_racing_give_exactly_one_reply():
     for _ in range(200):
-        writer, router = MemoryWriter(), FakeRouter()
-        dispatcher = Dispatcher(writer, router, max_batch=10, max_json_depth=8, max_line_bytes=100)
-        dispatcher.dispatch_line(line(1, "later"))
-        job = router.jobs[0]
-        threads = [
-            threading.Thread(target=job.finish, args=("r",)),
-            threading.Thread(target=dispatcher.cancel, args=(1,)),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(5)
+        _, writer = _race_with_a_cancel(lambda job: job.finish("r"))
         assert len(writer.lines) == 1
 
 
