@@ -113,14 +113,14 @@ def write_all(fd: int, data: bytes) -> None:
 class Writer:
     """The one place that writes to stdout: whole messages, under one lock, straight to the fd.
 
-    A write that fails (the reader of our stdout went away) closes the writer for good and calls
-    `on_broken` once; later writes are dropped, so a dead host never causes a traceback storm.
+    A write that fails (the reader of our stdout went away) closes the writer for good and calls the
+    `when_broken` callback once; later writes are dropped, so a dead host never causes a traceback storm.
     """
 
-    def __init__(self, fd: int, *, on_broken: Callable[[], None] | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
-        self._on_broken = on_broken
+        self._on_broken: Callable[[], None] | None = None
         self._broken = False
 
     @property

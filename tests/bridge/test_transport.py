@@ -98,7 +98,8 @@ def test_a_broken_stdout_closes_the_writer_once_and_drops_later_writes():
     read_fd, write_fd = os.pipe()
     os.close(read_fd)
     calls = []
-    writer = Writer(write_fd, on_broken=lambda: calls.append(1))
+    writer = Writer(write_fd)
+    writer.when_broken(lambda: calls.append(1))
     assert writer.write(b"[1]\n") is False
     assert writer.write(b"[2]\n") is False
     assert writer.broken and calls == [1]
