@@ -29,7 +29,7 @@ from model.errors import SourceLimitError, SourceSyntaxError
 from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
-from model.scan import LINE_BREAK, Unit, scan_units
+from model.scan import LINE_BREAK, Unit, scan_units, source_lines
 from model.sites import BugSites, find_sites
 
 __all__ = [
@@ -162,7 +162,7 @@ _DECIMAL_LITERAL = re.compile(r"(?<![\w.])[0-9][0-9_]*")
 def _long_literal_column(source: str, line: int) -> int | None:
     """The 1-based column of the first integer literal on `line` with more digits than the
     interpreter converts (CPython reports that error at column 0), when one is found there."""
-    lines = LINE_BREAK.split(source)
+    lines = source_lines(source)
     limit = sys.get_int_max_str_digits()
     if not (0 < line <= len(lines)) or not limit:
         return None
