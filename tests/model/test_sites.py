@@ -164,6 +164,24 @@ def test_a_call_that_passes_the_codes_own_parameters_out_of_order_is_told_apart(
     assert swapped.count(feature_id("a-sig\x1fFalse")) == 2
 
 
+def test_arguments_passed_in_the_order_their_variables_appeared_are_told_apart():
+    source = "def f(a):\n    b = g(a)\n    return h({}, {})\n"
+    assert feature_id("a-seen\x1fTrue") in features_at(source.format("a", "b"), "call", 3)
+    assert feature_id("a-seen\x1fFalse") in features_at(source.format("b", "a"), "call", 3)
+
+
+def test_a_pair_of_arguments_is_compared_with_the_order_other_calls_pass_it_in():
+    def again(second_call: str) -> set[int]:
+        features = features_at(f"def f(a, b):\n    k(a, b)\n    {second_call}\n", "call", 3)
+        return {i for i in features if i in {feature_id(f"a-again\x1f{c}\x1f{o}") for c in (True, False)
+                                             for o in ("same", "reversed", "mixed")}}
+
+    assert again("k(a, b)") == {feature_id("a-again\x1fTrue\x1fsame")}
+    assert again("k(b, a)") == {feature_id("a-again\x1fTrue\x1freversed")}
+    assert again("m(b, a)") == {feature_id("a-again\x1fFalse\x1freversed")}
+    assert again("m(b, c)") == set()
+
+
 def test_parameter_order_is_read_from_the_function_the_call_is_in():
     wrapper = "def f(a, b):\n    return h(a, b)\n"
     other = "def k(b, a):\n    pass\n"
