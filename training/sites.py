@@ -10,7 +10,7 @@ training/mutations.py), the trunk and its bugs head (training/train.py), and mea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,35 +172,83 @@ class SiteScorerNet(torch.nn.Module):
 
 def train_site_scorer(data: SiteData, *, epochs: int = 1, hidden_width: int = 32, hidden_bits: int = 16,
                       batch_size: int = 4096, learning_rate: float = 0.05, positive_weight: float = 8.0,
-                      seed: int = 0, log=lambda message: None) -> SiteModel:
+                      per_function: bool = False, seed: int = 0, log=lambda message: None) -> SiteModel:
     """Fit "the bug is here" on each site's hashed features; returns the scorer with a pass-through
-    combiner. Positives are rare (one site per buggy sample), so they count `positive_weight` times.
-    Adagrad suits the hashed features: each bucket's step shrinks with how often it was updated.
-    `hidden_width` 0 gives the linear scorer alone. Probed on validation (one epoch, 32 wide, 2^16
-    buckets): the hidden part lifts swapped arguments from 0.69 to 0.76; more epochs lose it again,
-    as the linear scorer alone also does (0.73 after one epoch, 0.69 after four)."""
+    combiner. Adagrad suits the hashed features: each bucket's step shrinks with how often it was
+    updated. `hidden_width` 0 gives the linear scorer alone.
+
+    Two objectives. Per site (the default): a logistic loss on every site alone, positives (one site
+    per buggy sample) counting `positive_weight` times; `batch_size` sites a step. `per_function`: a
+    softmax over each sample's sites plus a "no bug" choice of logit 0, the target being the
+    rewritten site, or no bug for clean code (BugLab's pointer); `batch_size` samples a step. The
+    daemon flags a function by its strongest site, and this trains each site against the others of
+    its function, where the per-site loss never compares them. Probed with the hidden scorer blended
+    into the per-site linear one: bugs AUROC +0.004 on held-out training packages (72k samples, both
+    folds ahead), +0.002 on validation over three seeds. Probed on validation (per site, one epoch,
+    32 wide, 2^16 buckets): the hidden part lifts swapped arguments from 0.69 to 0.76; more epochs
+    lose it again, as the linear scorer alone also does (0.73 after one epoch, 0.69 after four)."""
     generator = torch.Generator().manual_seed(seed)
     net = SiteScorerNet(hidden_width, hidden_bits, generator)
     optimizer = torch.optim.Adagrad(net.parameters(), lr=learning_rate)
     labels = torch.from_numpy(data.labels)
     types = torch.from_numpy(data.types)
+    batches = _function_batches if per_function else _site_batches
+    loss_of = _function_loss if per_function else _site_loss
     for epoch in range(epochs):
-        order = torch.randperm(len(data), generator=generator).numpy()
-        total = 0.0
-        for start in range(0, len(data), batch_size):
-            chosen = order[start: start + batch_size]
+        total, count = 0.0, 0
+        for chosen, owners in batches(data, batch_size, generator):
             ids, offsets = _bags(data, chosen)
             logits = net(ids, offsets, types[chosen])
-            target = labels[chosen]
-            weights = torch.where(target > 0, positive_weight, 1.0)
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
-                    * weights).mean()
+            loss = loss_of(logits, labels[chosen], owners, positive_weight)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(chosen)
-        log(f"bug sites: epoch {epoch + 1}/{epochs}, loss {total / max(len(data), 1):.4f}")
+            size = len(chosen) if owners is None else int(owners[-1]) + 1
+            total += loss.item() * size
+            count += size
+        log(f"bug sites: epoch {epoch + 1}/{epochs}, loss {total / max(count, 1):.4f}")
     return net.scorer()
+
+
+def _site_batches(data: SiteData, batch_size: int, generator: torch.Generator
+                  ) -> Iterator[tuple[np.ndarray, torch.Tensor | None]]:
+    """`batch_size` sites at a time, shuffled."""
+    order = torch.randperm(len(data), generator=generator).numpy()
+    for start in range(0, len(data), batch_size):
+        yield order[start: start + batch_size], None
+
+
+def _function_batches(data: SiteData, batch_size: int, generator: torch.Generator
+                      ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """The sites of `batch_size` samples (those with a site) at a time, shuffled, and which of the
+    batch's samples (0, 1, ...) each site belongs to. A sample's sites are contiguous."""
+    counts = np.bincount(data.owners, minlength=len(data.first_site))
+    samples = np.flatnonzero(counts > 0)
+    samples = samples[torch.randperm(len(samples), generator=generator).numpy()]
+    for start in range(0, len(samples), batch_size):
+        chosen = samples[start: start + batch_size]
+        sizes = counts[chosen]
+        firsts = np.repeat(data.first_site[chosen], sizes)
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        yield firsts + within, torch.from_numpy(np.repeat(np.arange(len(chosen)), sizes))
+
+
+def _site_loss(logits: torch.Tensor, labels: torch.Tensor, owners: torch.Tensor | None,
+               positive_weight: float) -> torch.Tensor:
+    weights = torch.where(labels > 0, positive_weight, 1.0)
+    return (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights).mean()
+
+
+def _function_loss(logits: torch.Tensor, labels: torch.Tensor, owners: torch.Tensor | None,
+                   positive_weight: float) -> torch.Tensor:
+    """Mean over samples of -log softmax(target) among the sample's site logits and a 0 for "no bug"."""
+    assert owners is not None
+    samples = int(owners[-1]) + 1
+    peak = torch.zeros(samples).scatter_reduce(0, owners, logits, reduce="amax", include_self=True)
+    peak = peak.detach()  # any shift gives the same log-sum-exp; a constant one keeps the gradient simple
+    summed = torch.zeros(samples).index_add(0, owners, torch.exp(logits - peak[owners])) + torch.exp(-peak)
+    target = torch.zeros(samples).index_add(0, owners, logits * labels)
+    return (peak + torch.log(summed) - target).mean()
 
 
 def max_site_logits(scorer: SiteModel, data: SiteData, samples: int) -> np.ndarray:
@@ -280,9 +328,10 @@ def _combined(scorer: SiteModel, held: SiteData, labels: np.ndarray, head_probab
 def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], head_probability: np.ndarray, *,
                    false_alarm_rate: float, seed: int = 0, epochs: int = 4, hidden_width: int = 32,
                    hidden_epochs: int = 1, log=lambda message: None) -> SiteFit | None:
-    """Site weights from the training samples: a linear scorer (`epochs`) and, with `hidden_width`, a
-    scorer with a hidden layer (`hidden_epochs`: it learns what the linear one cannot, swapped
-    arguments most, and loses it when trained longer); then, on validation samples
+    """Site weights from the training samples: a linear scorer (`epochs`, per site) and, with
+    `hidden_width`, a scorer with a hidden layer (`hidden_epochs`, per function, see
+    `train_site_scorer`: it learns what the linear one cannot, swapped arguments most, and loses it
+    when trained longer); then, on validation samples
     (`head_probability`: the bugs head's strongest kind for each), the blend of the two (`BLENDS`,
     by clean-vs-buggy AUROC), the combiner, and the threshold that at most `false_alarm_rate` of
     clean validation code exceeds. None when the combiner gives the sites no positive weight
@@ -298,7 +347,7 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
     candidates = {0.0: _combined(linear, held, labels, head_probability)}
     if hidden_width:
         hidden = train_site_scorer(train_sites, epochs=hidden_epochs, hidden_width=hidden_width, learning_rate=0.05,
-                                   seed=seed, log=log)
+                                   batch_size=512, per_function=True, seed=seed, log=log)
         for share in BLENDS[1:]:
             candidates[share] = _combined(blend(linear, hidden, share), held, labels, head_probability)
     log("bug sites: validation AUROC by hidden share " +
@@ -313,5 +362,5 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
     log(f"bug sites: hidden share {share:g}, combiner {[round(x, 3) for x in model.combiner]}, threshold {threshold}")
     summary = {"train_sites": len(train_sites), "train_bugs_at_a_site": positives, "epochs": epochs,
                "hidden_width": hidden_width if share else 0, "hidden_epochs": hidden_epochs if share else 0,
-               "hidden_share": share}
+               "hidden_share": share, "hidden_objective": "per function" if share else "none"}
     return SiteFit(model, threshold, summary)

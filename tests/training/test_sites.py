@@ -77,6 +77,45 @@ def test_the_fit_learns_to_score_the_rewritten_site_above_the_others_and_repeats
     assert logits[data.labels > 0].min() > np.median(logits[data.labels == 0])
 
 
+def test_the_per_function_fit_puts_each_bug_first_in_its_function_and_repeats_exactly():
+    _, data = toy_data()
+    fit = dict(epochs=3, batch_size=8, seed=3, hidden_width=8, learning_rate=0.1, per_function=True)
+    scorer, again = train_site_scorer(data, **fit), train_site_scorer(data, **fit)
+    assert np.array_equal(scorer.weight, again.weight) and np.array_equal(scorer.hidden.embedding,
+                                                                          again.hidden.embedding)
+    logits = scorer.logits_of(data.ids, data.lengths, data.types)
+    for sample in np.unique(data.owners[data.labels > 0]):
+        own = data.owners == sample
+        assert np.argmax(logits[own]) == np.argmax(data.labels[own])
+    best = max_site_logits(scorer, data, len(data.first_site))
+    buggy_samples = np.isin(np.arange(len(best)), data.owners[data.labels > 0])
+    assert best[~buggy_samples].max() < best[buggy_samples].min()
+
+
+def test_the_per_function_loss_is_a_softmax_over_a_functions_sites_and_no_bug():
+    from training.sites import _function_loss
+
+    logits = torch.tensor([1.0, 2.0, 0.5])  # sample 0: two sites, the bug at the second; sample 1: clean
+    loss = _function_loss(logits, torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0, 0, 1]), 8.0)
+    expected = (np.log(np.exp(1) + np.exp(2) + 1) - 2 + np.log(np.exp(0.5) + 1)) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_per_function_batches_take_every_site_of_a_sample_together_once_an_epoch():
+    from training.sites import _function_batches
+
+    _, data = toy_data()
+    sites_of = np.bincount(data.owners)
+    seen = []
+    for chosen, owners in _function_batches(data, 7, torch.Generator().manual_seed(0)):
+        samples = data.owners[chosen]
+        pairs = set(zip(owners.tolist(), samples.tolist(), strict=True))
+        assert len(pairs) == len({o for o, _ in pairs}) == len({s for _, s in pairs})  # one to one
+        assert all(np.sum(samples == s) == sites_of[s] for _, s in pairs)
+        seen.extend(chosen.tolist())
+    assert sorted(seen) == list(range(len(data)))
+
+
 def test_the_numpy_scorer_gives_the_logits_torch_trained_on():
     from training.sites import SiteScorerNet, _bags
 
