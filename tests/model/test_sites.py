@@ -182,6 +182,25 @@ def test_a_pair_of_arguments_is_compared_with_the_order_other_calls_pass_it_in()
     assert again("m(b, c)") == set()
 
 
+def test_a_returned_constant_is_compared_with_the_functions_other_returns():
+    def returned(source: str, line: int) -> list[int]:
+        return features_at(source, "constant", line)
+
+    search = "def has(items, x):\n    for i in items:\n        if i == x:\n            return {}\n    return False\n"
+    assert feature_id("k-ret-opp\x1fFalse\x1fTrue") in returned(search.format("True"), 5)
+    assert feature_id("k-ret-same\x1fFalse\x1f0") in returned(search.format("True"), 5)
+    assert feature_id("k-ret-same\x1fFalse\x1f1") in returned(search.format("False"), 5)  # a wrong literal
+    assert feature_id("k-ret-last\x1fFalse\x1fTrue\x1fTrue") in returned(search.format("True"), 5)
+    assert feature_id("k-ret-last\x1fTrue\x1fFalse\x1fTrue") in returned(search.format("True"), 4)
+    bare = "def f(a):\n    if a:\n        return\n    return None\n"
+    assert feature_id("k-ret-same\x1fNone\x1f1") in returned(bare, 4)  # a bare return gives None too
+
+
+def test_returns_are_counted_per_function_not_across_nested_ones():
+    source = "def f():\n    def g():\n        return True\n    return True\n"
+    assert feature_id("k-ret-same\x1fTrue\x1f0") in features_at(source, "constant", 4)
+
+
 def test_parameter_order_is_read_from_the_function_the_call_is_in():
     wrapper = "def f(a, b):\n    return h(a, b)\n"
     other = "def k(b, a):\n    pass\n"
