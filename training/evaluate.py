@@ -57,12 +57,12 @@ from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_LAYOUT_VERSION
-from model.predictor import SHIPPED_CHECKPOINT
+from model.predictor import SHIPPED_CHECKPOINT, Predictor
 from model.project import ImportContext, ProjectIndex
 from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
 from training.confidence import cross_validated_confidence
-from training.confidence_sites import ScorerRecipe, cross_validated_site_confidence, mutant_sites, source_sites
+from training.confidence_sites import ScorerRecipe, cross_validated_site_confidence, mutant_sites
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -89,7 +89,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
-from training.sites import NO_SITES, SiteData, function_scores, max_site_logits, sample_maxima, site_data
+from training.sites import SiteData, function_scores, sample_maxima, site_data
 
 __all__ = [
     "Scored",
@@ -556,8 +556,6 @@ def evaluate_confidence(
     baseline_probs = _cross_validated_baseline(samples, grouped_folds(groups, k, seed))
     metrics["baseline"] = _calibration(labels, baseline_probs)
     curves["baseline"] = _curve(labels, baseline_probs)
-    metrics["canonical_as_shipped"] = _distribution(_shipped_confidence(engine, scorer, [
-        samples[i].source for i in np.flatnonzero(canonical)]))
     if not run_model:
         metrics["model"] = {"skipped": "skipped by --skip-confidence"}
         return metrics, curves
@@ -594,13 +592,12 @@ def _confidence_by_kind(samples: Sequence[ExecutedSample], labels: np.ndarray, p
     return out
 
 
-def _shipped_confidence(engine: GraphSAGEEngine, scorer: ConfidenceScorer | None, sources: list[str]) -> np.ndarray:
-    """The confidence the daemon serves for `sources`: the scorer's where code has a site, else the head's."""
-    head = score_sources(engine, sources).confidence.astype(np.float64)
-    if scorer is None:
-        return head
-    best = max_site_logits(scorer.sites, source_sites(sources), len(sources))
-    return np.where(best > NO_SITES, scorer.from_best_logits(best), head)
+def _served_confidence(checkpoint: str, sources: list[str]) -> np.ndarray:
+    """The confidence the daemon serves for `sources`, from the daemon's own Predictor: whichever of
+    the confidence scorer and the network's head it picks for each source, this picks too."""
+    predictor = Predictor(checkpoint)
+    predictor.load()
+    return np.array([p.confidence for p in predictor.predict_sources(sources)], dtype=np.float64)
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -638,11 +635,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                    seed=args.seed, batch_size=args.batch_size)
     confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights,
                                                checkpoint.training.get("confidence_sites"))
+    executed = executed_samples(data)
     confidence, confidence_curves = evaluate_confidence(
-        engine, executed_samples(data), folds=args.folds, seed=args.seed,
+        engine, executed, folds=args.folds, seed=args.seed,
         run_model=not args.skip_confidence, scorer=confidence_scorer,
         recipe=_recipe(checkpoint.training.get("confidence_sites")), problems=humaneval_problems(data),
     )
+    if "skipped" not in confidence:
+        confidence["canonical_as_shipped"] = _distribution(_served_confidence(
+            args.checkpoint, [s.source for group in executed.values() for s in group if s.kind is None]))
     metrics = {
         "meta": {
             "date": started.isoformat(timespec="seconds"),
