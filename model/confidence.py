@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel
+from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
 
 __all__ = ["ConfidenceScorer", "confidence_scorer_from"]
 
@@ -42,8 +42,7 @@ class ConfidenceScorer:
 
     def from_best_logits(self, best: np.ndarray) -> np.ndarray:
         """Elementwise: each function's highest site logit to its probability of passing."""
-        z = self.scale * np.asarray(best, dtype=np.float64) + self.shift
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return logistic(self.scale * np.asarray(best, dtype=np.float64) + self.shift)
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The checkpoint's "confidence_sites." tensors: trained on a few thousand mutants, the scorer

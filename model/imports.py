@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.project import ImportContext
-from model.sites import head_logit
+from model.sites import head_logit, logistic
 
 __all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker"]
 
@@ -144,7 +144,7 @@ class ImportRanker:
             names = sorted(extra)
             modules = modules + names
             z = np.concatenate([z, [extra[m] for m in names]])
-        scores = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        scores = logistic(z)
         skip = set(imported)
         if project is not None and project.own_module:
             skip.add(project.own_module)

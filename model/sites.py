@@ -37,6 +37,7 @@ __all__ = [
     "find_sites",
     "head_logit",
     "kind_at",
+    "logistic",
     "site_logits",
     "site_model_from",
 ]
@@ -787,8 +788,7 @@ class SiteModel:
         """The probability that the bug is at a site, from its logit and the bugs head's strongest kind
         (elementwise: one function's sites and one head probability, or many functions' best sites)."""
         w_site, w_head, bias = self.combiner
-        z = w_site * site_logit + w_head * head_logit(head_probability) + bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return logistic(w_site * site_logit + w_head * head_logit(head_probability) + bias)
 
     def probabilities(self, sites: BugSites, head_probability: float) -> np.ndarray:
         """(len(sites),) probability that the bug is at each site, given the head's strongest kind."""
@@ -811,6 +811,12 @@ def _add_per_site(into: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> Non
     if present.any():
         starts = np.cumsum(counts) - counts
         into[present] += np.add.reduceat(rows, starts[present], axis=0)
+
+
+def logistic(z: np.ndarray | float) -> np.ndarray:
+    """A combiner's logit as a probability (the bug sites', the confidence scorer's, the imports'),
+    clipped at +-30 so that no logit overflows exp."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float64), -30, 30)))
 
 
 def head_logit(probability: np.ndarray | float) -> np.ndarray:

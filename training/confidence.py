@@ -18,6 +18,7 @@ from model.batch import collate
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
 from model.graph import build_graph
+from model.sites import logistic
 from training.metrics import grouped_folds
 
 __all__ = ["choose_l2", "cross_validated_confidence", "fit_logistic", "readouts", "source_readouts"]
@@ -65,7 +66,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
     penalty = np.full(z.shape[1], l2)
     penalty[-1] = 0.0
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        p = logistic(z @ w)
         gradient = z.T @ (p - y) + penalty * w
         hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
@@ -107,7 +108,7 @@ def choose_l2(features: np.ndarray, labels: np.ndarray, groups: Sequence[str], *
 
 def _predict(features: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarray:
     logits = features.astype(np.float64) @ weight.astype(np.float64) + bias
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    return logistic(logits)
 
 
 def cross_validated_confidence(engine: GraphSAGEEngine, samples: Sequence, *, folds: int = 5,

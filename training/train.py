@@ -45,6 +45,7 @@ from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext
+from model.sites import logistic
 from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
@@ -924,7 +925,7 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
     weight, bias = fit_logistic(x, y, l2=1.0)
     fitted = ImportIndex(index.names, (*(float(w) for w in weight), float(bias)))
     z = x @ weight.astype(np.float64) + bias
-    return fitted, best_f1_threshold(y, 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+    return fitted, best_f1_threshold(y, logistic(z))
 
 
 def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
