@@ -201,6 +201,21 @@ def test_returns_are_counted_per_function_not_across_nested_ones():
     assert feature_id("k-ret-same\x1fTrue\x1f0") in features_at(source, "constant", 4)
 
 
+def test_top_level_returns_are_not_pooled_with_a_functions():
+    source = "def g():\n    def k():\n        return True\n    return 1\nreturn True\n"
+    for line in (3, 5):
+        assert feature_id("k-ret-same\x1fTrue\x1f0") in features_at(source, "constant", line)
+
+
+def test_a_function_with_forty_thousand_returns_ends_quickly():
+    source = "def f(x):\n" + "    if x:\n        return True\n" * 40_000
+    started = time.monotonic()
+    found = find_sites(ast.parse(source))
+    assert time.monotonic() - started < 30  # bounded, not a performance goal: it was quadratic (33 s)
+    first_constant = found.types.index(SITE_TYPES.index("constant"))
+    assert feature_id("k-ret-same\x1fTrue\x1f2") in found.features(first_constant)
+
+
 def test_parameter_order_is_read_from_the_function_the_call_is_in():
     wrapper = "def f(a, b):\n    return h(a, b)\n"
     other = "def k(b, a):\n    pass\n"
