@@ -43,7 +43,8 @@ NO_SITES = -30.0
 @dataclass(frozen=True)
 class SiteData:
     """Every site of a list of samples, flat: site i's feature ids are `ids[starts[i]: starts[i] + lengths[i]]`.
-    Sites of one sample are contiguous; `first_site[s]` is sample s's first (-1 when it has none)."""
+    Sites of one sample are contiguous; `first_site[s]` is sample s's first (-1 when it has none);
+    `buggy[s]` whether sample s holds an injected bug (at a site or not)."""
 
     ids: np.ndarray
     starts: np.ndarray
@@ -52,6 +53,7 @@ class SiteData:
     labels: np.ndarray
     owners: np.ndarray
     first_site: np.ndarray
+    buggy: np.ndarray
 
     def __len__(self) -> int:
         return int(self.types.shape[0])
@@ -102,6 +104,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
         labels=np.array(labels, dtype=np.float32),
         owners=np.array(owners, dtype=np.int64),
         first_site=first_site,
+        buggy=np.array([s.buggy for s in samples], dtype=bool),
     )
 
 
@@ -121,6 +124,7 @@ def concatenate_sites(parts: Sequence[SiteData]) -> SiteData:
         owners=np.concatenate([p.owners + offset for p, offset in zip(parts, sample_offsets, strict=True)]),
         first_site=np.concatenate([np.where(p.first_site >= 0, p.first_site + offset, -1)
                                    for p, offset in zip(parts, site_offsets, strict=True)]),
+        buggy=np.concatenate([p.buggy for p in parts]),
     )
 
 
@@ -220,10 +224,14 @@ def _site_batches(data: SiteData, batch_size: int, generator: torch.Generator
 
 def _function_batches(data: SiteData, batch_size: int, generator: torch.Generator
                       ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """The sites of `batch_size` samples (those with a site) at a time, shuffled, and which of the
-    batch's samples (0, 1, ...) each site belongs to. A sample's sites are contiguous."""
+    """The sites of `batch_size` samples at a time, shuffled, and which of the batch's samples (0, 1,
+    ...) each site belongs to. A sample's sites are contiguous. Samples without a site are left out,
+    and so are buggy ones whose bug is at none of their sites (an off-by-one in `a[-1]` rewrote the
+    `-`, not a site): their target would be "no bug", which would teach that the bug is not there."""
     counts = np.bincount(data.owners, minlength=len(data.first_site))
-    samples = np.flatnonzero(counts > 0)
+    bug_at_a_site = np.zeros(len(data.first_site), dtype=bool)
+    bug_at_a_site[data.owners[data.labels > 0]] = True
+    samples = np.flatnonzero((counts > 0) & (bug_at_a_site | ~data.buggy))
     samples = samples[torch.randperm(len(samples), generator=generator).numpy()]
     for start in range(0, len(samples), batch_size):
         chosen = samples[start: start + batch_size]
@@ -241,13 +249,14 @@ def _site_loss(logits: torch.Tensor, labels: torch.Tensor, owners: torch.Tensor 
 
 def _function_loss(logits: torch.Tensor, labels: torch.Tensor, owners: torch.Tensor | None,
                    positive_weight: float) -> torch.Tensor:
-    """Mean over samples of -log softmax(target) among the sample's site logits and a 0 for "no bug"."""
+    """Mean over samples of -log softmax(target) among the sample's site logits and a 0 for "no bug".
+    Each sample counts once, so `positive_weight` (the per-site loss's) plays no part."""
     assert owners is not None
     samples = int(owners[-1]) + 1
-    peak = torch.zeros(samples).scatter_reduce(0, owners, logits, reduce="amax", include_self=True)
+    peak = logits.new_zeros(samples).scatter_reduce(0, owners, logits, reduce="amax", include_self=True)
     peak = peak.detach()  # any shift gives the same log-sum-exp; a constant one keeps the gradient simple
-    summed = torch.zeros(samples).index_add(0, owners, torch.exp(logits - peak[owners])) + torch.exp(-peak)
-    target = torch.zeros(samples).index_add(0, owners, logits * labels)
+    summed = logits.new_zeros(samples).index_add(0, owners, torch.exp(logits - peak[owners])) + torch.exp(-peak)
+    target = logits.new_zeros(samples).index_add(0, owners, logits * labels)
     return (peak + torch.log(summed) - target).mean()
 
 

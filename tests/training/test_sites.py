@@ -116,6 +116,24 @@ def test_per_function_batches_take_every_site_of_a_sample_together_once_an_epoch
     assert sorted(seen) == list(range(len(data)))
 
 
+def test_per_function_batches_leave_out_a_bug_that_is_at_none_of_its_sites():
+    from training.sites import _function_batches
+
+    unplaced = BugSample(CLEAN, True, "off_by_one", 0, 0, "", "train", "pkg")  # at no site
+    data = site_data([clean(), unplaced, buggy("swapped_arguments")])
+    assert data.buggy.tolist() == [False, True, True] and not data.labels[data.owners == 1].any()
+    taken = np.concatenate([chosen for chosen, _ in _function_batches(data, 2, torch.Generator())])
+    assert set(data.owners[taken].tolist()) == {0, 2}
+
+
+def test_the_per_function_loss_works_in_double_precision_too():
+    from training.sites import _function_loss
+
+    loss = _function_loss(torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64),
+                          torch.tensor([0, 0]), 1.0)
+    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(np.log(np.exp(1) + np.exp(2) + 1) - 2)
+
+
 def test_the_numpy_scorer_gives_the_logits_torch_trained_on():
     from training.sites import SiteScorerNet, _bags
 
