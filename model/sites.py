@@ -184,8 +184,8 @@ among them): a module with thousands of calls stays linear."""
 
 
 class _Finder:
-    """One walk over the tree; calls and variable reads are finished afterwards, once every binding,
-    signature and role is known."""
+    """One walk over the tree; returned constants, calls and variable reads are finished afterwards,
+    once every return, binding, signature and role is known."""
 
     def __init__(self) -> None:
         self.sites = BugSites([], [], [], [], [])
