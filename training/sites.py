@@ -2,10 +2,10 @@
 
 Owns the site dataset (every site of each `BugSample`; the one its injected bug rewrote is the
 positive), the fit over hashed site features (torch EmbeddingBags: a linear part and a hidden layer,
-Adagrad, seeded), the combiner fitted on validation code, and the report threshold. Leaves to
-others: finding and hashing sites (model/sites.py), making the samples (training/datasets.py,
-training/mutations.py), the trunk and its bugs head (training/train.py), and measuring the result
-(training/evaluate.py).
+Adagrad, seeded; a loss per site or a softmax per function), the combiner fitted on validation
+code, and the report threshold. Leaves to others: finding and hashing sites (model/sites.py),
+making the samples (training/datasets.py, training/mutations.py), the trunk and its bugs head
+(training/train.py), and measuring the result (training/evaluate.py).
 """
 
 from __future__ import annotations
