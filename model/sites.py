@@ -217,9 +217,9 @@ class _Finder:
         """id(call) -> {variable: how many of its positional arguments read it}, for long calls only."""
         self.first_seen: dict[str, tuple[int, int]] = {}
         """Variable -> (line, column) of its first parameter, read or binding in the source."""
-        self.argument_labels: list[tuple[str, dict[str, int]]] = []
-        """Each call's callee and {label: its first position} over its first `_MAX_ARGUMENTS`
-        arguments, in `calls`' order."""
+        self.argument_labels: list[tuple[str, list[str], dict[str, int]]] = []
+        """Each call's callee, the labels of its first `_MAX_ARGUMENTS` arguments and {label: its first
+        position} among them, in `calls`' order: made once, for the call's own features and the others'."""
         self.calls_passing: dict[str, list[int]] = {}
         """Label -> the indices into `argument_labels` of the calls that pass it."""
         self.scopes: list[dict[str, int]] = []
@@ -496,18 +496,18 @@ class _Finder:
 
     def index_arguments(self, index: int, node: ast.Call) -> None:
         """Record which labels call `index` passes and where, for `order_features` of the others."""
+        labels = [_label(argument) for argument in node.args[:_MAX_ARGUMENTS]]
         positions: dict[str, int] = {}
-        for position, argument in enumerate(node.args[:_MAX_ARGUMENTS]):
-            label = _label(argument)
+        for position, label in enumerate(labels):
             if label not in positions:
                 positions[label] = position
                 self.calls_passing.setdefault(label, []).append(index)
-        self.argument_labels.append((self.callee_of(node), positions))
+        self.argument_labels.append((self.callee_of(node), labels, positions))
 
     def call(self, index: int, node: ast.Call, enclosing: dict[str, int]) -> None:
         callee = self.callee_of(node)
         args = node.args[:_MAX_ARGUMENTS]
-        labels = [_label(a) for a in args]
+        labels = self.argument_labels[index][1]
         features = [f"a\x1f{callee}", f"a-n\x1f{callee}\x1f{len(node.args)}"]
         features.extend(f"a-pos\x1f{callee}\x1f{i}\x1f{label}" for i, label in enumerate(labels))
         for i in range(len(labels) - 1):
@@ -535,7 +535,7 @@ class _Finder:
         for other in self.calls_passing.get(first, [])[:_OTHER_CALLS]:
             if other == index:
                 continue
-            other_callee, positions = self.argument_labels[other]
+            other_callee, _, positions = self.argument_labels[other]
             at = positions.get(second, -1)
             if at < 0:
                 continue
