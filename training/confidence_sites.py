@@ -57,8 +57,7 @@ def mutant_sites(problems: Sequence[Problem], recipe: ScorerRecipe) -> dict[str,
         rng = random.Random(f"confidence:{recipe.seed}:{problem.task_id}")
         found = mutants(clean, rng=rng, max_per_kind=recipe.mutants_per_kind, scope=problem.entry_point)
         clean_sites = site_data([BugSample(clean, False, None, 0, 0, "", "train", problem.task_id)])
-        mutant_data = site_data([BugSample(m.source, True, m.kind, m.line, m.column, m.description, "train",
-                                           problem.task_id) for m in found])
+        mutant_data = site_data([BugSample.of_mutant(m, "train", problem.task_id) for m in found])
         out[problem.task_id] = concatenate_sites([clean_sites] * max(1, len(found)) + [mutant_data])
     return out
 

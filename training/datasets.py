@@ -30,7 +30,7 @@ from tqdm import tqdm
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
-from training.mutations import normalise_source, one_mutant
+from training.mutations import Mutant, normalise_source, one_mutant
 from training.rewrites import semantic_variants
 
 __all__ = [
@@ -109,6 +109,11 @@ class BugSample:
     description: str
     split: str
     group: str
+
+    @classmethod
+    def of_mutant(cls, mutant: Mutant, split: str, group: str) -> BugSample:
+        """The buggy sample of one injected bug, labelled with its kind and place."""
+        return cls(mutant.source, True, mutant.kind, mutant.line, mutant.column, mutant.description, split, group)
 
 
 @dataclass(frozen=True)
@@ -215,11 +220,7 @@ def _bug_pair(unit: CodeUnit, seed: int) -> list[BugSample]:
     if mutant is None:
         return []
     split, group = split_of(unit.package, seed=seed), _unit_group(unit)
-    where = (mutant.line, mutant.column, mutant.description)
-    return [
-        BugSample(clean, False, None, 0, 0, "", split, group),
-        BugSample(mutant.source, True, mutant.kind, *where, split, group),
-    ]
+    return [BugSample(clean, False, None, 0, 0, "", split, group), BugSample.of_mutant(mutant, split, group)]
 
 
 def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[BugSample]:
@@ -239,7 +240,7 @@ def _more_mutants(unit: CodeUnit, seed: int, per_unit: int) -> list[BugSample]:
         return []
     unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one
     group = _unit_group(unit)
-    return [BugSample(m.source, True, m.kind, m.line, m.column, m.description, split, group) for m in unique.values()]
+    return [BugSample.of_mutant(m, split, group) for m in unique.values()]
 
 
 def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None, *, per_unit: int = 4

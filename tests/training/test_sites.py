@@ -38,7 +38,7 @@ def buggy(kind: str, seed: int = 0) -> BugSample:
     found = mutants(CLEAN, rng=random.Random(seed), kinds=[kind])
     assert found, kind
     m = found[0]
-    return BugSample(m.source, True, m.kind, m.line, m.column, m.description, "train", "pkg")
+    return BugSample.of_mutant(m, "train", "pkg")
 
 
 def clean(split: str = "train") -> BugSample:
