@@ -761,20 +761,21 @@ class SiteHidden:
 class SiteModel:
     """Per-site logits: a weight per hashed feature, summed, plus a bias per site type, plus the
     `hidden` part when the checkpoint has one. `combiner` (site logit weight, bugs-head logit weight,
-    bias) turns a site's logit and the head's strongest kind into the probability that the bug is
-    there; fitted on validation code (training/sites.py)."""
+    bias, site-count weight) turns a site's logit, the head's strongest kind and how many sites the
+    code has into the probability that the bug is there; fitted on validation code (training/sites.py).
+    A combiner of three weights (checkpoints before the count) has a count weight of 0."""
 
     weight: np.ndarray
     type_bias: np.ndarray
-    combiner: tuple[float, float, float]
+    combiner: tuple[float, ...]
     hidden: SiteHidden | None = None
 
     def __post_init__(self) -> None:
         if self.weight.shape != (SITE_BUCKETS,) or self.type_bias.shape != (len(SITE_TYPES),):
             raise ValueError(f"site model weights must be ({SITE_BUCKETS},) and ({len(SITE_TYPES)},), "
                              f"got {self.weight.shape} and {self.type_bias.shape}")
-        if len(self.combiner) != 3:
-            raise ValueError(f"the site combiner has 3 weights, got {len(self.combiner)}")
+        if len(self.combiner) not in (3, 4):
+            raise ValueError(f"the site combiner has 3 or 4 weights, got {len(self.combiner)}")
 
     def logits(self, sites: BugSites) -> np.ndarray:
         """(len(sites),) float64 logit of each site holding a bug, before the combiner."""
@@ -791,15 +792,22 @@ class SiteModel:
             logits += self.hidden.logits(id_array, counts, type_array)
         return logits
 
-    def combine(self, site_logit: np.ndarray, head_probability: np.ndarray | float) -> np.ndarray:
-        """The probability that the bug is at a site, from its logit and the bugs head's strongest kind
-        (elementwise: one function's sites and one head probability, or many functions' best sites)."""
-        w_site, w_head, bias = self.combiner
-        return logistic(w_site * site_logit + w_head * head_logit(head_probability) + bias)
+    def combine(self, site_logit: np.ndarray, head_probability: np.ndarray | float,
+                site_count: np.ndarray | int) -> np.ndarray:
+        """The probability that the bug is at a site, from its logit, the bugs head's strongest kind and
+        the number of sites in its code (elementwise: one function's sites with one head probability
+        and count, or many functions' best sites). The count enters as log(1 + count): the strongest
+        of many sites in clean code is high by chance alone, so the same logit means less there
+        (probed: clean-vs-buggy AUROC +0.012 by sites alone in a cross-validation over training packages,
+        +0.003 with the head on validation)."""
+        w_site, w_head, bias = self.combiner[:3]
+        w_count = self.combiner[3] if len(self.combiner) > 3 else 0.0
+        count_term = w_count * np.log1p(np.asarray(site_count, dtype=np.float64))
+        return logistic(w_site * site_logit + w_head * head_logit(head_probability) + count_term + bias)
 
     def probabilities(self, sites: BugSites, head_probability: float) -> np.ndarray:
         """(len(sites),) probability that the bug is at each site, given the head's strongest kind."""
-        return self.combine(self.logits(sites), head_probability)
+        return self.combine(self.logits(sites), head_probability, len(sites))
 
 
 def site_logits(weight: np.ndarray, type_bias: np.ndarray, ids: Sequence[int] | np.ndarray,

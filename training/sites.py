@@ -34,7 +34,8 @@ from training.datasets import BugSample
 from training.metrics import auroc
 
 __all__ = ["BLENDS", "NO_SITES", "SiteData", "SiteFit", "SiteScorerNet", "blend", "concatenate_sites",
-           "fit_site_model", "function_scores", "max_site_logits", "sample_maxima", "site_data", "train_site_scorer"]
+           "fit_site_model", "function_scores", "max_site_logits", "sample_maxima", "site_counts", "site_data",
+           "train_site_scorer"]
 
 NO_SITES = -30.0
 """The site logit of code without any site: nowhere for a one-token bug to hide."""
@@ -274,10 +275,20 @@ def sample_maxima(logits: np.ndarray, data: SiteData, samples: int) -> np.ndarra
     return best
 
 
-def function_scores(model: SiteModel, best_site_logit: np.ndarray, head_probability: np.ndarray) -> np.ndarray:
+def site_counts(data: SiteData, samples: int) -> np.ndarray:
+    """Per sample, how many sites it has (the combiner's third input)."""
+    counts = np.zeros(samples, dtype=np.int64)
+    has_sites = data.first_site >= 0
+    starts = data.first_site[has_sites]
+    counts[has_sites] = np.diff(np.append(starts, len(data)))
+    return counts
+
+
+def function_scores(model: SiteModel, best_site_logit: np.ndarray, head_probability: np.ndarray,
+                    site_count: np.ndarray) -> np.ndarray:
     """The probability a function holds a bug: its strongest site's, through the combiner (0 without sites).
     The same number the daemon reports for the function's first bug, by the same combiner."""
-    return np.where(best_site_logit > NO_SITES, model.combine(best_site_logit, head_probability), 0.0)
+    return np.where(best_site_logit > NO_SITES, model.combine(best_site_logit, head_probability, site_count), 0.0)
 
 
 @dataclass(frozen=True)
@@ -327,10 +338,13 @@ def _combined(scorer: SiteModel, held: SiteData, labels: np.ndarray, head_probab
     """`scorer` with its combiner fitted on the validation sites `held`; its function scores and AUROC
     (-1 when the combiner gives the sites no positive weight)."""
     best = max_site_logits(scorer, held, len(labels))
+    counts = site_counts(held, len(labels))
     usable = best > NO_SITES
-    w, b = fit_logistic(np.c_[best[usable], head_logit(head_probability[usable])], labels[usable], l2=1.0)
-    model = SiteModel(scorer.weight, scorer.type_bias, (float(w[0]), float(w[1]), float(b)), scorer.hidden)
-    scores = function_scores(model, best, head_probability)
+    inputs = np.c_[best, head_logit(head_probability), np.log1p(counts)]
+    w, b = fit_logistic(inputs[usable], labels[usable], l2=1.0)
+    model = SiteModel(scorer.weight, scorer.type_bias, (float(w[0]), float(w[1]), float(b), float(w[2])),
+                      scorer.hidden)
+    scores = function_scores(model, best, head_probability, counts)
     return model, scores, auroc(labels, scores) if w[0] > 0 and 0 < labels.sum() < len(labels) else -1.0
 
 

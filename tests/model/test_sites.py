@@ -264,7 +264,7 @@ def test_each_site_type_names_the_kinds_it_can_hold_and_the_head_picks_among_the
         == "swapped_operands"
 
 
-def scorer(favoured: list[int] | None = None, combiner: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> SiteModel:
+def scorer(favoured: list[int] | None = None, combiner: tuple[float, ...] = (1.0, 0.0, 0.0)) -> SiteModel:
     weight = np.zeros(SITE_BUCKETS, np.float32)
     for bucket in favoured or []:
         weight[bucket] = 10.0
@@ -287,6 +287,23 @@ def test_the_combiner_joins_the_site_and_the_bugs_head_into_a_probability():
     model = scorer(combiner=(1.0, 1.0, 0.0))  # every site at logit -5
     assert model.probabilities(found, 0.5) == pytest.approx(np.full(len(found), 1 / (1 + np.exp(5.0))))
     assert np.all(model.probabilities(found, 0.99) > model.probabilities(found, 0.5))
+
+
+def test_the_more_sites_code_has_the_less_its_strongest_one_weighs_under_a_negative_count_weight():
+    found = find_sites(ast.parse(SOURCE))
+    with_count = scorer(combiner=(1.0, 0.0, 0.0, -0.5))
+    logit = np.array([2.0])
+    assert with_count.combine(logit, 0.5, 1) > with_count.combine(logit, 0.5, 100)
+    assert with_count.probabilities(found, 0.5) == pytest.approx(
+        1 / (1 + np.exp(5.0 + 0.5 * np.log1p(len(found)))))
+
+
+def test_a_combiner_of_three_weights_gives_the_count_no_weight():
+    logits = np.array([-1.0, 0.5, 3.0])
+    old, new = scorer(combiner=(0.7, 0.3, 0.1)), scorer(combiner=(0.7, 0.3, 0.1, 0.0))
+    assert old.combine(logits, 0.4, 50) == pytest.approx(new.combine(logits, 0.4, 7))
+    with pytest.raises(ValueError, match="3 or 4 weights"):
+        scorer(combiner=(1.0, 0.0))
 
 
 def test_weights_of_the_wrong_shape_are_refused():

@@ -19,6 +19,7 @@ from training.sites import (
     fit_site_model,
     function_scores,
     max_site_logits,
+    site_counts,
     site_data,
     train_site_scorer,
 )
@@ -172,13 +173,25 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     validation = [clean("validation")] * 10 + [buggy("swapped_arguments", 1)] * 10
     head = np.full(len(validation), 0.3)
     fit = fit_site_model(samples, validation, head, false_alarm_rate=0.1, epochs=2, hidden_width=4)
-    assert len(fit.model.combiner) == 3 and 0.0 <= fit.threshold <= 1.0
+    assert len(fit.model.combiner) == 4 and 0.0 <= fit.threshold <= 1.0
     share = fit.metadata()["hidden_share"]
     assert fit.metadata()["version"] and share in BLENDS and (fit.model.hidden is None) == (share == 0)
     hidden = {"embedding", "type_embedding", "out_weight", "out_bias"}
     assert set(fit.tensors()) == {"weight", "type_bias"} | (hidden if share else set())
-    scores = function_scores(fit.model, max_site_logits(fit.model, site_data(validation), len(validation)), head)
+    data = site_data(validation)
+    scores = function_scores(fit.model, max_site_logits(fit.model, data, len(validation)), head,
+                             site_counts(data, len(validation)))
     assert scores[10:].mean() > scores[:10].mean()
+
+
+def test_site_counts_are_each_samples_own_and_zero_without_sites():
+    samples = [BugSample("def f(a, b):\n    return g(a, b) + 1\n", False, None, 0, 0, "", "train", "pkg"),
+               BugSample("x = 'a'\n", False, None, 0, 0, "", "train", "pkg"),
+               BugSample("def h(x):\n    return x < 2\n", False, None, 0, 0, "", "train", "pkg")]
+    data = site_data(samples)
+    counts = site_counts(data, len(samples))
+    assert counts.tolist() == [int((data.owners == i).sum()) for i in range(3)]
+    assert counts[1] == 0 and counts[0] > counts[2] > 0 and counts.sum() == len(data)
 
 
 def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled():
