@@ -30,7 +30,7 @@ from tqdm import tqdm
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
-from training.mutations import Mutant, normalise_source, one_mutant
+from training.mutations import Mutant, mutants, normalise_source, one_mutant
 from training.rewrites import semantic_variants
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "humaneval_problems",
     "import_samples",
     "import_vocabulary",
+    "mutants_of_kind",
     "training_mutants",
 ]
 
@@ -251,6 +252,28 @@ def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None
     more clean copies of the same code."""
     return _bug_samples_by_unit(f"training-mutants-{per_unit}", config, units,
                                 lambda unit, seed: _more_mutants(unit, seed, per_unit))
+
+
+def mutants_of_kind(config: DataConfig, units: Sequence[CodeUnit] | None = None, *, kind: str, per_unit: int
+                    ) -> list[BugSample]:
+    """For every training-split unit, up to `per_unit` mutants of one `kind`, at distinct places: for a
+    kind that few units admit and that the bug-site scorers learn call by call (swapped arguments),
+    the uniform draw of `training_mutants` gives too few examples."""
+    return _bug_samples_by_unit(f"training-mutants-{kind}-{per_unit}", config, units,
+                                lambda unit, seed: _mutants_of_kind(unit, seed, kind, per_unit))
+
+
+def _mutants_of_kind(unit: CodeUnit, seed: int, kind: str, per_unit: int) -> list[BugSample]:
+    split = split_of(unit.package, seed=seed)
+    if split != "train":
+        return []
+    rng = _unit_rng(seed, unit, f"{kind} mutants")
+    try:
+        found = mutants(unit.source, rng=rng, max_per_kind=per_unit, kinds=(kind,))
+    except (SyntaxError, RecursionError, ValueError):
+        return []
+    group = _unit_group(unit)
+    return [BugSample.of_mutant(m, split, group) for m in found]
 
 
 def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit] | None,

@@ -62,6 +62,7 @@ from training.datasets import (
     humaneval_problems,
     import_samples,
     import_vocabulary,
+    mutants_of_kind,
     training_mutants,
 )
 from training.featurize import GraphTable, featurize
@@ -125,6 +126,10 @@ class TrainConfig:
     site_extra_mutants: int = 4
     """Up to this many more mutants of each training unit, beside its paired one, for the bug-site
     scorers alone (`training.datasets.training_mutants`); built once, then cached. 0: none."""
+    site_swapped_arguments: int = 2
+    """Up to this many swapped-arguments mutants of each training unit more, for the bug-site scorers
+    alone (`training.datasets.mutants_of_kind`): drawn uniformly among kinds, too few calls are swapped
+    for the scorers to learn argument order beyond the callees they memorise. 0: none."""
     confidence_site_epochs: int = 4
     """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
     network; 0: none, the network's confidence head alone."""
@@ -228,7 +233,8 @@ class Corpus:
     executed: list[ExecutedSample] = field(default_factory=list)
     """The executed HumanEval samples used (confidence labels), for the confidence scorer."""
     training_mutants: list[BugSample] = field(default_factory=list)
-    """More training-split mutants, for the bug-site scorers alone (`TrainConfig.site_extra_mutants`)."""
+    """More training-split mutants, for the bug-site scorers alone (`TrainConfig.site_extra_mutants` and
+    `site_swapped_arguments`)."""
     bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
     """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
 
@@ -264,6 +270,8 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     kept_executed = [s for s in executed if table.has(s.source)]
     extra_mutants = training_mutants(data, units, per_unit=config.site_extra_mutants) \
         if config.site_extra_mutants > 0 else []
+    swapped = mutants_of_kind(data, units, kind="swapped_arguments", per_unit=config.site_swapped_arguments) \
+        if config.site_swapped_arguments > 0 else []
     corpus = Corpus(
         table=table,
         vocabulary=vocabulary,
@@ -278,7 +286,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
         executed=kept_executed,
-        training_mutants=extra_mutants,
+        training_mutants=extra_mutants + swapped,
         bug_samples={"train": by_split["train"]["bugs"],
                      "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
@@ -287,6 +295,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
             "import_samples": len(imports),
             "bug_samples": len(bugs),
             "training_mutants": len(extra_mutants),
+            "swapped_argument_mutants": len(swapped),
             "embedding_triples": len(triples),
             "executed_samples": len(executed),
             "executed_passed": int(sum(s.passed for s in executed)),

@@ -17,6 +17,7 @@ from training.datasets import (
     executed_samples,
     import_samples,
     import_vocabulary,
+    mutants_of_kind,
     training_mutants,
 )
 from training.mutations import normalise_source
@@ -39,6 +40,12 @@ def scale(values, factor):
         if values[i] > 0 and factor != 0:
             result.append(values[i] * factor - 1)
     return result
+
+
+def pick(record, name, fallback):
+    if isinstance(record, dict):
+        return record.get(name, fallback)
+    return getattr(record, name, fallback)
 '''
 
 
@@ -79,6 +86,19 @@ def test_training_mutants_give_each_training_unit_a_few_more_distinct_mutants(co
         assert sample.line >= 1 and sample.kind and normalise_source(sample.source) == sample.source
     assert all(len(set(sources)) == len(sources) <= 4 for sources in sources_by_unit.values())
     assert max(len(sources) for sources in sources_by_unit.values()) >= 2
+
+
+def test_mutants_of_one_kind_are_of_that_kind_at_distinct_places_in_training_units_only(config, monkeypatch):
+    monkeypatch.setattr("training.datasets.split_of", lambda package, seed: "train" if package == "alpha" else "test")
+    samples = mutants_of_kind(config, kind="swapped_arguments", per_unit=2)
+    assert samples and all(s.buggy and s.split == "train" and "/alpha/" in s.group for s in samples)
+    assert {s.kind for s in samples} == {"swapped_arguments"}
+    by_unit: dict[str, list[tuple[int, int]]] = {}
+    for sample in samples:
+        by_unit.setdefault(sample.group, []).append((sample.line, sample.column))
+        assert normalise_source(sample.source) == sample.source
+    assert all(len(set(places)) == len(places) <= 2 for places in by_unit.values())
+    assert mutants_of_kind(config, kind="swapped_arguments", per_unit=2) == samples  # seeded
 
 
 def test_embedding_triples_hold_a_variant_and_a_mutant_of_the_anchor(config: DataConfig):

@@ -13,11 +13,13 @@ from training.datasets import BugSample
 from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sites import (
     BLENDS,
+    CALL_SHIFTS,
     NO_SITES,
     SiteFit,
     blend,
     fit_site_model,
     function_scores,
+    lower_type_bias,
     max_site_logits,
     site_counts,
     site_data,
@@ -175,6 +177,7 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     fit = fit_site_model(samples, validation, head, false_alarm_rate=0.1, epochs=2, hidden_width=4)
     assert len(fit.model.combiner) == 4 and 0.0 <= fit.threshold <= 1.0
     share = fit.metadata()["hidden_share"]
+    assert fit.metadata()["call_shift"] in CALL_SHIFTS
     assert fit.metadata()["version"] and share in BLENDS and (fit.model.hidden is None) == (share == 0)
     hidden = {"embedding", "type_embedding", "out_weight", "out_bias"}
     assert set(fit.tensors()) == {"weight", "type_bias"} | (hidden if share else set())
@@ -182,6 +185,16 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     scores = function_scores(fit.model, max_site_logits(fit.model, data, len(validation)), head,
                              site_counts(data, len(validation)))
     assert scores[10:].mean() > scores[:10].mean()
+
+
+def test_lowering_a_site_types_bias_moves_that_types_logits_alone():
+    samples, data = toy_data()
+    scorer = train_site_scorer(data, epochs=1, batch_size=64, hidden_width=4)
+    lowered = lower_type_bias(scorer, "call", 2.5)
+    before, after = (s.logits_of(data.ids, data.lengths, data.types) for s in (scorer, lowered))
+    calls = data.types == SITE_TYPES.index("call")
+    assert calls.any() and (~calls).any()
+    assert after[calls] == pytest.approx(before[calls] - 2.5) and np.array_equal(after[~calls], before[~calls])
 
 
 def test_site_counts_are_each_samples_own_and_zero_without_sites():
