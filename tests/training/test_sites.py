@@ -188,7 +188,7 @@ def test_the_combiner_and_threshold_come_from_validation_code():
 
 
 def test_lowering_a_site_types_bias_moves_that_types_logits_alone():
-    samples, data = toy_data()
+    _, data = toy_data()
     scorer = train_site_scorer(data, epochs=1, batch_size=64, hidden_width=4)
     lowered = lower_type_bias(scorer, "call", 2.5)
     before, after = (s.logits_of(data.ids, data.lengths, data.types) for s in (scorer, lowered))
