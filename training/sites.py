@@ -320,7 +320,7 @@ BLENDS = (0.0, 0.5, 1.0, 2.0, 4.0)
 CALL_SHIFTS = (0.0, 1.0, 2.0, 3.0, 4.0)
 """How far the call sites' type bias is lowered; validation code picks. The extra swapped-argument
 mutants (`TrainConfig.site_swapped_arguments`) make a bug at a call far more common in training than
-in code (14% of training call sites against 6% without them), and the scorers learn that rate."""
+in code (about 11% of training call sites against 6% without them), and the scorers learn that rate."""
 
 
 def lower_type_bias(scorer: SiteModel, site_type: str, shift: float) -> SiteModel:
