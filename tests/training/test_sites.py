@@ -14,6 +14,7 @@ from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sites import (
     BLENDS,
     CALL_SHIFTS,
+    NO_BUG_SLOPE,
     NO_SITES,
     SiteFit,
     blend,
@@ -99,9 +100,21 @@ def test_the_per_function_loss_is_a_softmax_over_a_functions_sites_and_no_bug():
     from training.sites import _function_loss
 
     logits = torch.tensor([1.0, 2.0, 0.5])  # sample 0: two sites, the bug at the second; sample 1: clean
-    loss = _function_loss(logits, torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0, 0, 1]), 8.0)
+    loss = _function_loss(logits, torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0, 0, 1]), 8.0, no_bug_slope=0.0)
     expected = (np.log(np.exp(1) + np.exp(2) + 1) - 2 + np.log(np.exp(0.5) + 1)) / 2
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_no_bug_logit_grows_with_the_log_of_a_functions_sites():
+    from training.sites import _function_loss
+
+    logits = torch.tensor([1.0, 2.0, 0.5, -1.0])  # two samples of two sites; the bug in the first, at its second
+    loss = _function_loss(logits, torch.tensor([0.0, 1.0, 0.0, 0.0]), torch.tensor([0, 0, 1, 1]), 8.0,
+                          no_bug_slope=0.5)
+    no_bug = 0.5 * np.log(2)
+    buggy = np.log(np.exp(1) + np.exp(2) + np.exp(no_bug)) - 2
+    clean = np.log(np.exp(0.5) + np.exp(-1) + np.exp(no_bug)) - no_bug
+    assert loss.item() == pytest.approx((buggy + clean) / 2, rel=1e-6)
 
 
 def test_per_function_batches_take_every_site_of_a_sample_together_once_an_epoch():
@@ -134,7 +147,8 @@ def test_the_per_function_loss_works_in_double_precision_too():
 
     loss = _function_loss(torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64),
                           torch.tensor([0, 0]), 1.0)
-    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(np.log(np.exp(1) + np.exp(2) + 1) - 2)
+    no_bug = np.exp(NO_BUG_SLOPE * np.log(2))
+    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(np.log(np.exp(1) + np.exp(2) + no_bug) - 2)
 
 
 def test_the_numpy_scorer_gives_the_logits_torch_trained_on():
