@@ -256,7 +256,8 @@ def training_mutants(config: DataConfig, units: Sequence[CodeUnit] | None = None
 
 def mutants_of_kind(config: DataConfig, units: Sequence[CodeUnit] | None = None, *, kind: str, per_unit: int
                     ) -> list[BugSample]:
-    """For every training-split unit, up to `per_unit` mutants of one `kind`, at distinct places: for a
+    """For every training-split unit, up to `per_unit` distinct mutants of one `kind` (at distinct
+    nodes; two calls that start at one place, `a.f(x, y).g(u, v)`, both report that place): for a
     kind that few units admit and that the bug-site scorers learn call by call (swapped arguments),
     the uniform draw of `training_mutants` gives too few examples."""
     return _bug_samples_by_unit(f"training-mutants-{kind}-{per_unit}", config, units,

@@ -89,7 +89,7 @@ from training.metrics import (
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
-from training.sites import SiteData, function_scores, sample_maxima, site_counts, site_data
+from training.sites import SiteData, function_scores, sample_maxima, site_data, sites_per_sample
 
 __all__ = [
     "Scored",
@@ -288,7 +288,7 @@ def evaluate_bugs(
         data = site_data(kept)
         logits = sites.logits_of(data.ids, data.lengths, data.types)
         model_score = function_scores(sites, sample_maxima(logits, data, len(kept)), head_score,
-                                      site_counts(data, len(kept)))
+                                      sites_per_sample(data, len(kept)))
         site_metrics = {"site_localisation": site_localisation(logits, data, kept),
                         "auroc_head_alone": _auroc_or_none(labels, head_score)}
     baseline_score = np.zeros(len(kept))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import random
 
 import numpy as np
 import pytest
 import torch
 
-from model.sites import SITE_KINDS, SITE_TYPES
+from model.sites import SITE_KINDS, SITE_TYPES, SiteModel, find_sites
 from training.datasets import BugSample
 from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sites import (
@@ -22,8 +23,8 @@ from training.sites import (
     function_scores,
     lower_type_bias,
     max_site_logits,
-    site_counts,
     site_data,
+    sites_per_sample,
     train_site_scorer,
 )
 
@@ -197,7 +198,7 @@ def test_the_combiner_and_threshold_come_from_validation_code():
     assert set(fit.tensors()) == {"weight", "type_bias"} | (hidden if share else set())
     data = site_data(validation)
     scores = function_scores(fit.model, max_site_logits(fit.model, data, len(validation)), head,
-                             site_counts(data, len(validation)))
+                             sites_per_sample(data, len(validation)))
     assert scores[10:].mean() > scores[:10].mean()
 
 
@@ -211,14 +212,27 @@ def test_lowering_a_site_types_bias_moves_that_types_logits_alone():
     assert after[calls] == pytest.approx(before[calls] - 2.5) and np.array_equal(after[~calls], before[~calls])
 
 
-def test_site_counts_are_each_samples_own_and_zero_without_sites():
+def test_sites_per_sample_are_each_samples_own_and_zero_without_sites():
     samples = [BugSample("def f(a, b):\n    return g(a, b) + 1\n", False, None, 0, 0, "", "train", "pkg"),
                BugSample("x = 'a'\n", False, None, 0, 0, "", "train", "pkg"),
-               BugSample("def h(x):\n    return x < 2\n", False, None, 0, 0, "", "train", "pkg")]
-    data = site_data(samples)
-    counts = site_counts(data, len(samples))
-    assert counts.tolist() == [int((data.owners == i).sum()) for i in range(3)]
-    assert counts[1] == 0 and counts[0] > counts[2] > 0 and counts.sum() == len(data)
+               BugSample("def h(x):\n    return x < 2\n", False, None, 0, 0, "", "train", "pkg"),
+               BugSample("pass\n", False, None, 0, 0, "", "train", "pkg")]
+    counts = sites_per_sample(site_data(samples), len(samples))
+    assert counts.tolist() == [len(find_sites(ast.parse(s.source))) for s in samples]
+    assert counts[1] == counts[3] == 0 and counts[0] > counts[2] > 0
+
+
+def test_a_functions_score_is_the_daemons_top_site_probability_under_a_count_weight():
+    sources = [CLEAN, "def f(a, b):\n    return g(a, b) + 1\n", "def h(x):\n    return x < 2\n"]
+    data = site_data([BugSample(source, False, None, 0, 0, "", "train", "pkg") for source in sources])
+    _, toy = toy_data()
+    trained = train_site_scorer(toy, epochs=1, batch_size=64, hidden_width=4)
+    model = SiteModel(trained.weight, trained.type_bias, (0.8, 0.3, -0.2, -0.6), trained.hidden)
+    head = np.array([0.2, 0.5, 0.9])
+    scores = function_scores(model, max_site_logits(model, data, 3), head, sites_per_sample(data, 3))
+    for source, head_probability, score in zip(sources, head, scores, strict=True):
+        served = model.probabilities(find_sites(ast.parse(source), source), float(head_probability))
+        assert served.max() == pytest.approx(score, rel=1e-6)
 
 
 def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled():
