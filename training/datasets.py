@@ -230,13 +230,20 @@ def bug_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> 
 
 
 def _more_mutants(unit: CodeUnit, seed: int, per_unit: int) -> list[BugSample]:
+    return _training_unit_mutants(unit, seed, "more mutants", lambda clean, rng: [
+        one_mutant(clean, rng=rng) for _ in range(per_unit)])
+
+
+def _training_unit_mutants(unit: CodeUnit, seed: int, purpose: str,
+                           draw: Callable[[str, random.Random], list[Mutant | None]]) -> list[BugSample]:
+    """The distinct mutants `draw` makes of a training-split unit's normalised source (none for a unit
+    of another split, or one the rewrites cannot handle), with the unit's own seeded rng for `purpose`."""
     split = split_of(unit.package, seed=seed)
     if split != "train":
         return []
-    rng = _unit_rng(seed, unit, "more mutants")
+    rng = _unit_rng(seed, unit, purpose)
     try:
-        clean = normalise_source(unit.source)
-        drawn = [one_mutant(clean, rng=rng) for _ in range(per_unit)]
+        drawn = draw(normalise_source(unit.source), rng)
     except (SyntaxError, RecursionError, ValueError):
         return []
     unique = {m.source: m for m in drawn if m is not None}  # a draw can repeat an earlier one
@@ -265,16 +272,8 @@ def mutants_of_kind(config: DataConfig, units: Sequence[CodeUnit] | None = None,
 
 
 def _mutants_of_kind(unit: CodeUnit, seed: int, kind: str, per_unit: int) -> list[BugSample]:
-    split = split_of(unit.package, seed=seed)
-    if split != "train":
-        return []
-    rng = _unit_rng(seed, unit, f"{kind} mutants")
-    try:
-        found = mutants(unit.source, rng=rng, max_per_kind=per_unit, kinds=(kind,))
-    except (SyntaxError, RecursionError, ValueError):
-        return []
-    group = _unit_group(unit)
-    return [BugSample.of_mutant(m, split, group) for m in found]
+    return _training_unit_mutants(unit, seed, f"{kind} mutants", lambda clean, rng: mutants(
+        clean, rng=rng, max_per_kind=per_unit, kinds=(kind,)))
 
 
 def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit] | None,
