@@ -358,10 +358,18 @@ class Runtime:
     device: torch.device
     rank: int = 0
     world: int = 1
+    distributed: bool = False
+    """A process group is up (under torchrun), even one of a single process: the same code path
+    then runs on one GPU as on many."""
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def barrier(self) -> None:
+        """Wait for every rank; nccl is told this rank's GPU, else it guesses GPU 0 for all."""
+        if self.distributed:
+            dist.barrier(device_ids=[self.device.index or 0] if self.device.type == "cuda" else None)
 
 
 def setup_runtime(config: TrainConfig) -> Runtime:
@@ -369,7 +377,10 @@ def setup_runtime(config: TrainConfig) -> Runtime:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = _device(config.device, int(os.environ.get("LOCAL_RANK", "0")))
-    if world > 1 and not dist.is_initialized():
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # before nccl starts, so that each rank talks from its own GPU
+    under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ or world > 1
+    if under_torchrun and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -378,10 +389,12 @@ def setup_runtime(config: TrainConfig) -> Runtime:
     torch.manual_seed(config.seed + rank)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-    return Runtime(device, rank, world)
+    return Runtime(device, rank, world, dist.is_initialized())
 
 
 def _device(name: str, local_rank: int) -> torch.device:
+    if name == "cuda":  # each torchrun rank on its own GPU
+        return torch.device("cuda", local_rank)
     if name != "auto":
         return torch.device(name)
     if torch.cuda.is_available():
@@ -389,6 +402,16 @@ def _device(name: str, local_rank: int) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def describe_device(runtime: Runtime) -> str:
+    """The device in words, for the log and the checkpoint: which GPU, or how many CPU threads."""
+    device = runtime.device
+    threads = torch.get_num_threads()
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"{threads} thread{'s' * (threads != 1)}" if device.type == "cpu" else device.type
+    group = f", {runtime.world} processes ({dist.get_backend()})" if runtime.distributed else ""
+    return f"{device} ({where}){group}"
 
 
 # ---------------------------------------------------------------------------- losses
@@ -608,6 +631,8 @@ def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: 
         "best_epoch": best_epoch,
         "config": json.dumps(config.to_dict()),
         "torch_rng": torch.get_rng_state(),
+        # dropout on a GPU draws from the GPU's generator, which the CPU's state does not cover
+        "cuda_rng": torch.cuda.get_rng_state() if next(model.parameters()).is_cuda else torch.empty(0),
         "python_rng": json.dumps(random.getstate()),
         "numpy_rng": json.dumps(rng.bit_generator.state),
     }, path)
@@ -661,6 +686,9 @@ def train(config: TrainConfig, log=print) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     _RUN["commit"] = _commit()
+    _RUN["device"] = describe_device(runtime)
+    if runtime.main:
+        log(f"device: {_RUN['device']}")
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -684,11 +712,13 @@ def train(config: TrainConfig, log=print) -> Path:
         start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
         best_epoch = state.get("best_epoch", 0)
         torch.set_rng_state(state["torch_rng"])
+        if runtime.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
+            torch.cuda.set_rng_state(state["cuda_rng"])
         random.setstate(_python_state(json.loads(state["python_rng"])))
         rng.bit_generator.state = json.loads(state["numpy_rng"])
         log(f"resumed from {config.resume} at epoch {start_epoch}")
     trainee = model
-    if runtime.world > 1:
+    if runtime.distributed:
         # A step may lack a task (an empty shard, no locatable bug), leaving a head without gradient.
         trainee = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     metrics_log = out / "metrics.jsonl"
@@ -746,14 +776,13 @@ def train(config: TrainConfig, log=print) -> Path:
 
     # finish: best weights, confidence from executed tests, thresholds, the final checkpoint
     model.load_state_dict(best_weights)
-    if runtime.world > 1:
-        dist.barrier()
+    runtime.barrier()
     if not runtime.main:
         dist.destroy_process_group()
         return best_path
     model.eval()
     final = _finish(model, corpus, config, started, out, log, best_epoch)
-    if runtime.world > 1:
+    if runtime.distributed:
         dist.destroy_process_group()
     return final
 
@@ -787,6 +816,7 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _RUN.get("commit"),
         "machine": describe_machine(),
+        "device": _RUN.get("device"),
         "duration_s": round(time.monotonic() - started, 1),
         "epoch": epoch,
         "data": corpus.summary,

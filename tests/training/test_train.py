@@ -13,7 +13,15 @@ import torch
 from model.checkpoint import load_checkpoint
 from model.confidence import confidence_scorer_from
 from model.layout import FEATURE_LAYOUT_VERSION
-from training.train import TrainConfig, _contrastive, _mutant_margin, best_f1_threshold, parse_config, train
+from training.train import (
+    TrainConfig,
+    _contrastive,
+    _device,
+    _mutant_margin,
+    best_f1_threshold,
+    parse_config,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,12 +75,18 @@ def _smoke(out: Path, cache: str, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def test_a_named_gpu_is_each_torchrun_ranks_own_and_a_named_cpu_stays_the_cpu():
+    assert _device("cuda", 1) == torch.device("cuda", 1)  # not cuda:0 for every rank
+    assert _device("cpu", 1) == torch.device("cpu")
+
+
 def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log(tmp_path, data_cache):
     best = train(_smoke(tmp_path, data_cache, checkpoint_every=1), log=lambda *_: None)
     checkpoint = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
     assert checkpoint.training["data"]["units"] > 0 and checkpoint.training["epoch"] in (1, 2)
     assert {"when", "commit", "machine", "duration_s", "metrics", "config"} <= set(checkpoint.training)
+    assert checkpoint.training["device"] == "cpu (1 thread)"  # the run's device, as its log said
     confidence = checkpoint.training["confidence_sites"]
     assert confidence["problems"] == 5 and confidence["recipe"]["mutants_per_kind"] == 3
     assert confidence_scorer_from(checkpoint.confidence_weights, confidence) is not None
@@ -122,4 +136,5 @@ def test_the_same_script_trains_under_torchrun_with_two_cpu_processes(tmp_path, 
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "device: cpu (1 thread), 2 processes (gloo)" in result.stdout + result.stderr
     assert (tmp_path / "best.safetensors").exists()
