@@ -124,6 +124,9 @@ class BridgeMethods:
             **{name: Route(Lane.INLINE, _validating(name, handler)) for name, handler in inline.items()},
             **{name: Route(Lane.QUEUED, _validating(name, handler)) for name, handler in queued.items()},
         }
+        # `exit` is a notification: an error about its params could never be sent, and the host has
+        # asked to stop, so whatever params it carries are ignored rather than refused unseen.
+        self._routes["exit"] = Route(Lane.INLINE, lambda params, *job: self.exit(None))
         missing = set(METHODS) ^ set(self._routes)
         assert not missing, f"methods handled here and in protocol.methods differ: {sorted(missing)}"
 

@@ -60,6 +60,14 @@ def test_exit_without_shutdown_exits_one():
         assert client.wait() == 1
 
 
+@pytest.mark.parametrize("params", [[1], {"code": 0}], ids=["array", "object"])
+def test_exit_with_params_still_exits_since_a_notification_cannot_be_told_they_are_wrong(params):
+    with spawn() as client:
+        assert client.call("ping") == "pong"
+        client.notify("exit", params)
+        assert client.wait() == 1
+
+
 def test_exit_sent_as_a_request_is_answered_before_the_daemon_exits():
     with spawn() as client:
         assert client.call("exit") is None
