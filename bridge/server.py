@@ -91,6 +91,9 @@ class ModelSlot:
 
             predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes))
             predictor.load()
+            reason = predictor.info()["reason"]
+            if reason:  # a checkpoint named but not loaded, or the untrained fallback: never silent
+                logger.warning("checkpoint: %s", reason)
             build = extractor_build()
             (logger.warning if build.stale else logger.info)("feature extractor: %s", build.describe())
             self._predictor = predictor

@@ -13,6 +13,7 @@ package; when none loads, deterministic untrained weights, reported as `trained:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -278,15 +279,24 @@ def check_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray
 
 
 def _search_and_load(explicit: str | os.PathLike[str] | None) -> _Loaded:
-    reasons = []
+    """The first candidate that loads. A checkpoint asked for by name (the explicit path or
+    `$YANTRA_CHECKPOINT`) that is missing, or any file that fails to load, is named in the result's
+    `reason`, so a typo in a path does not pass unseen behind the fallback."""
+    reasons, skipped = [], []
     for origin, path in checkpoint_candidates(explicit):
-        if not path.exists() and origin != "explicit path":
+        asked_for = origin in ("explicit path", f"${CHECKPOINT_ENV}")
+        if not path.exists() and not asked_for:
             reasons.append(f"{origin} {path}: not found")
             continue
         try:
-            return _load_file(path, origin)
+            loaded = _load_file(path, origin)
         except CheckpointError as exc:
             reasons.append(f"{origin} {path}: {exc}")
+            skipped.append(reasons[-1])
+            continue
+        if skipped:
+            return dataclasses.replace(loaded, reason="; ".join(skipped) + f"; loaded the {origin} instead")
+        return loaded
     return _untrained("no checkpoint loaded (" + "; ".join(reasons) + "); using untrained weights")
 
 

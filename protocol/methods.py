@@ -182,7 +182,8 @@ class ModelInfoResult(_Result):
     heads: dict[str, HeadInfo] = Field(description="Each prediction head by name.")
     device: str = Field(description="Where the forward pass runs, e.g. 'cpu'.")
     training: dict[str, Any] = Field(description="Training metadata and metrics stored in the checkpoint.")
-    reason: str | None = Field(description="Why the model is untrained or failed; null otherwise.")
+    reason: str | None = Field(description="Why the model is untrained or failed, or which checkpoint asked "
+                               "for (a path, $YANTRA_CHECKPOINT) did not load before another did; null otherwise.")
 
 
 class InitializeResult(_Result):

@@ -83,6 +83,28 @@ def test_a_corrupt_checkpoint_is_skipped_with_its_reason_and_the_search_goes_on(
     assert info["trained"] is False and str(broken) in info["reason"]
 
 
+@pytest.mark.parametrize("asked_by", ["explicit path", "environment"])
+def test_a_checkpoint_asked_for_that_is_missing_is_named_when_a_later_one_loads(tmp_path, monkeypatch, asked_by):
+    user = tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors"
+    write_checkpoint(user, IMPORTS, seed=3)
+    missing = tmp_path / "typo.safetensors"
+    if asked_by == "environment":
+        monkeypatch.setenv(CHECKPOINT_ENV, str(missing))
+    predictor = Predictor(missing if asked_by == "explicit path" else None)
+    predictor.load()
+    info = predictor.info()
+    assert info["checkpoint"] == str(user) and info["trained"] is True
+    assert str(missing) in info["reason"] and "loaded the user checkpoint instead" in info["reason"]
+
+
+def test_a_checkpoint_found_where_none_was_asked_for_has_no_reason(tmp_path):
+    user = tmp_path / "home" / ".yantra" / "checkpoints" / "graphsage" / "best_model.safetensors"
+    write_checkpoint(user, IMPORTS, seed=3)
+    predictor = Predictor()
+    predictor.load()
+    assert predictor.info()["reason"] is None  # the environment's and the explicit path's absence is normal
+
+
 def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(tmp_path):
     predictor = Predictor()
     predictor.load()
