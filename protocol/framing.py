@@ -73,8 +73,8 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        if "depth" in exc.msg:  # orjson stops at 1024 levels, past any bound we accept
-            raise _too_deep(max_depth, None) from None
+        if "depth" in exc.msg:  # orjson stops at 1024 levels, past any bound we accept: say where ours was
+            raise _too_deep(max_depth, _text_depth_exceeds(data.decode("utf-8", "replace"), max_depth)) from None
         if "UTF-8" in exc.msg:  # orjson says position 0 whatever the byte: find it
             _check_utf8(data)
         raise _parse_error(exc) from None

@@ -149,6 +149,7 @@ def test_nesting_past_the_bound_is_a_limit_error_without_recursion(kind: str, le
             decode_line(line)
         assert caught.value.limit == "json_depth"
         assert caught.value.maximum == DEFAULT_MAX_DEPTH
+        assert caught.value.actual == DEFAULT_MAX_DEPTH + 1  # the depth where it first went past
 
 
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
