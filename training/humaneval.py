@@ -18,17 +18,14 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import orjson
-from tqdm import tqdm
 
 from training.corpus import cache_dir, write_atomically
 from training.mutations import BUG_KINDS, mutants, normalise_source
-from training.sandbox import run_tests
+from training.sandbox import run_many
 
 __all__ = [
     "RESULTS_VERSION",
@@ -127,21 +124,10 @@ def _load_cache(path: Path) -> dict[str, dict]:
     return orjson.loads(path.read_bytes()) if path.is_file() else {}
 
 
-def _run(program: str) -> dict:
-    result = run_tests(program)
-    return {"passed": result.passed, "status": result.status, "detail": result.detail}
-
-
 def _execute(programs: Sequence[str], workers: int) -> Iterable[dict]:
-    """Results in order; each program runs in its own sandboxed subprocess, ``workers`` at a time."""
-    progress = dict(total=len(programs), desc="humaneval", unit="run", file=sys.stderr, disable=None)
-    if workers <= 1:
-        yield from tqdm(map(_run, programs), **progress)
-        return
-    # Worker processes, not threads: the sandbox forks with a preexec_fn, unsafe under threads. Forked
-    # (not spawned) so callers need no importable __main__; the pool starts before any progress thread.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        yield from tqdm(pool.map(_run, programs, chunksize=4), **progress)
+    """Results in order, as the cache stores them; each program runs in its own sandboxed subprocess."""
+    for result in run_many(programs, workers=workers, desc="humaneval"):
+        yield {"passed": result.passed, "status": result.status, "detail": result.detail}
 
 
 def label_humaneval(

@@ -1,11 +1,12 @@
 """Run untrusted Python code against its tests in a sandboxed subprocess, never in this process.
 
-Owns ``run_tests``: a fresh ``python -I`` in a temporary working directory with a clean environment,
-resource limits set in the child before it runs anything (address space, CPU seconds, file size,
-process count, no core dumps), no network (a new network namespace via ``unshare -rn`` when this
-machine allows it, and in every case ``socket`` disabled before the program starts), and the whole
-process group killed on timeout. Leaves to others: what the program and its tests are
-(training/humaneval.py) and caching results.
+Owns ``run_tests`` (and ``run_many``, the same for many programs at once): a fresh ``python -I``
+in a temporary working directory with a clean environment, resource limits set in the child before
+it runs anything (address space, CPU seconds, file size, process count, no core dumps), no network
+(a new network namespace via ``unshare -rn`` when this machine allows it, and in every case
+``socket`` disabled before the program starts), and the whole process group killed on timeout.
+Leaves to others: what the program and its tests are (training/humaneval.py,
+training/stdlib_tests.py) and caching results.
 
 Limits of the design: it is a guard against buggy code (infinite loops, memory bombs, stray network
 or file writes in the working directory), not a security boundary against hostile code. When the
@@ -31,10 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
-__all__ = ["RunResult", "network_isolation", "run_tests"]
+from tqdm import tqdm
+
+__all__ = ["RunResult", "network_isolation", "run_many", "run_tests"]
 
 _EXIT_FAILED, _EXIT_ERROR, _EXIT_MEMORY = 1, 2, 3
 _MAX_OUTPUT_BYTES = 8 << 20
@@ -183,3 +189,17 @@ def _detail(status: str, returncode: int, stderr: Path) -> str:
 def _kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_many(programs: Sequence[str], *, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 512,
+             desc: str = "tests") -> Iterator[RunResult]:
+    """``run_tests`` over ``programs``, results in order, ``workers`` at a time, with a progress bar."""
+    run = functools.partial(run_tests, timeout_s=timeout_s, memory_mb=memory_mb)
+    progress = dict(total=len(programs), desc=desc, unit="run", file=sys.stderr, disable=None)
+    if workers <= 1:
+        yield from tqdm(map(run, programs), **progress)
+        return
+    # Worker processes, not threads: the sandbox forks with a preexec_fn, unsafe under threads. Forked
+    # (not spawned) so callers need no importable __main__; the pool starts before any progress thread.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        yield from tqdm(pool.map(run, programs, chunksize=4), **progress)
