@@ -90,6 +90,7 @@ from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
 from training.sites import SiteData, function_scores, sample_maxima, site_data, sites_per_sample
+from training.stdlib_tests import label_stdlib
 
 __all__ = [
     "Scored",
@@ -99,6 +100,7 @@ __all__ = [
     "evaluate_confidence",
     "evaluate_embedding",
     "evaluate_imports",
+    "evaluate_stdlib_confidence",
     "import_category",
     "localisation_accuracy",
     "main",
@@ -593,6 +595,36 @@ def _confidence_by_kind(samples: Sequence[ExecutedSample], labels: np.ndarray, p
     return out
 
 
+def evaluate_stdlib_confidence(checkpoint: str, samples: Sequence[ExecutedSample],
+                               humaneval: Sequence[ExecutedSample]) -> dict[str, Any]:
+    """Confidence as served, on standard-library functions and classes and their mutants, each labelled
+    by the standard library's own tests (training/stdlib_tests.py); a second domain beside HumanEval.
+
+    No folds are needed: the modules are from the test split, so the network never saw them, and the
+    confidence scorer trains on HumanEval alone. The baseline is fitted on every executed HumanEval
+    sample, so both are judged away from the code they learned from. Beside the whole set (clean code
+    passes), the mutants alone: can the score tell the mutants the tests kill from those they miss?
+    """
+    labels = np.array([s.passed for s in samples], dtype=bool)
+    mutated = np.array([s.kind is not None for s in samples], dtype=bool)
+    metrics: dict[str, Any] = {
+        "n_samples": len(samples), "n_passed": int(labels.sum()), "n_mutants": int(mutated.sum()),
+        "n_mutants_passed": int(labels[mutated].sum()),
+        "modules": sorted({s.problem_id.split(".")[0] for s in samples}),
+    }
+    if len(set(labels.tolist())) < 2 or not humaneval:
+        metrics["skipped"] = "needs passing and failing samples, and HumanEval samples for the baseline"
+        return metrics
+    sources = [s.source for s in samples]
+    model = _served_confidence(checkpoint, sources)
+    baseline = AstCountBaseline().fit([s.source for s in humaneval], [s.passed for s in humaneval]).score(sources)
+    metrics["model"] = _calibration(labels, model)
+    metrics["baseline"] = _calibration(labels, baseline)
+    metrics["mutants_only"] = {"model": _auroc_or_none(labels[mutated], model[mutated]),
+                               "baseline": _auroc_or_none(labels[mutated], baseline[mutated])}
+    return metrics
+
+
 def _served_confidence(checkpoint: str, sources: list[str]) -> np.ndarray:
     """The confidence the daemon serves for `sources`, from the daemon's own Predictor: whichever of
     the confidence scorer and the network's head it picks for each source, this picks too."""
@@ -645,6 +677,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if "skipped" not in confidence:
         confidence["canonical_as_shipped"] = _distribution(_served_confidence(
             args.checkpoint, [s.source for group in executed.values() for s in group if s.kind is None]))
+    if args.stdlib_mutants > 0 and not args.smoke:
+        confidence["stdlib_tests"] = evaluate_stdlib_confidence(
+            args.checkpoint,
+            label_stdlib(TEST_SPLIT, per_module=args.stdlib_mutants, seed=args.seed, cache=data.cache_path()),
+            [s for group in executed.values() for s in group])
     metrics = {
         "meta": {
             "date": started.isoformat(timespec="seconds"),
@@ -696,6 +733,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=int, default=2, help="extra semantic variants per embedding anchor")
     parser.add_argument("--baseline-train-limit", type=int, default=20000,
                         help="training samples for the AST-count bugs baseline (a seeded subset)")
+    parser.add_argument("--stdlib-mutants", type=int, default=40,
+                        help="mutants per standard-library module judged by its own tests (0: skip that "
+                             "second confidence set; --smoke skips it too)")
     parser.add_argument("--skip-confidence", action="store_true",
                         help="measure the confidence baseline only, not the model's cross-validation")
     return parser

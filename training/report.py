@@ -121,12 +121,28 @@ def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
     for kind, value in (confidence.get("auroc_by_kind") or {}).items():
         rows.append(Row("confidence", f"AUROC, canonical solutions and {kind} mutants (grouped CV)",
                         value.get("auroc"), None, None, value.get("n_mutants")))
+    rows += _stdlib_rows(confidence.get("stdlib_tests") or {})
     for key, label in (("canonical_out_of_fold", "out of fold"), ("canonical_as_shipped", "as shipped")):
         spread = confidence.get(key)
         if spread and spread.get("n"):
             rows.append(Row("confidence", f"std of confidence on canonical solutions ({label})",
                             spread["std"], None, (">=", 0.01), spread["n"]))
     return rows
+
+
+def _stdlib_rows(stdlib: dict[str, Any]) -> list[Row]:
+    """Confidence on standard-library code judged by its own tests: a second domain, no goal of its own."""
+    if not stdlib.get("model"):
+        return []
+    where = "stdlib code and mutants judged by the stdlib's own tests"
+    n, mutants = stdlib.get("n_samples"), stdlib.get("n_mutants")
+    return [
+        Row("confidence", f"AUROC ({where})", _get(stdlib, "model", "auroc"), _get(stdlib, "baseline", "auroc"),
+            None, n),
+        Row("confidence", f"ECE ({where})", _get(stdlib, "model", "ece"), _get(stdlib, "baseline", "ece"), None, n),
+        Row("confidence", "AUROC, those mutants alone (survivors against those the tests kill)",
+            _get(stdlib, "mutants_only", "model"), _get(stdlib, "mutants_only", "baseline"), None, mutants),
+    ]
 
 
 def _import_rows(imports: dict[str, Any]) -> list[Row]:

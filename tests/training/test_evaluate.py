@@ -56,7 +56,8 @@ def engine(tiny) -> GraphSAGEEngine:
 def test_the_public_names_are_pinned():
     assert sorted(evaluate_module.__all__) == [
         "Scored", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence", "evaluate_embedding",
-        "evaluate_imports", "import_category", "localisation_accuracy", "main", "score_sources", "site_localisation",
+        "evaluate_imports", "evaluate_stdlib_confidence", "import_category", "localisation_accuracy", "main",
+        "score_sources", "site_localisation",
     ]
 
 
@@ -216,6 +217,34 @@ def test_with_a_confidence_scorer_the_model_is_the_scorers_refitted_per_fold_bes
     assert metrics["model"]["auroc"] != metrics["network_head"]["auroc"]
     assert set(curves) == {"model", "baseline", "network head"}
     assert set(metrics["auroc_by_kind"]) == {s.kind for s in samples if s.kind}
+
+
+def test_stdlib_confidence_is_what_the_daemon_serves_beside_a_baseline_fitted_on_humaneval(tiny):
+    from training.humaneval import ExecutedSample
+    from training.metrics import auroc
+    from training.report import report_rows
+
+    humaneval = [s for group in executed_samples(DataConfig.smoke(cache_dir=str(tiny["cache"]))).values()
+                 for s in group]
+    samples = [
+        ExecutedSample("m.f", "def f(a, b):\n    return a + b\n", None, True, "passed"),
+        ExecutedSample("m.f", "def f(a, b):\n    return a - b\n", "wrong_binary_operator", False, "failed"),
+        ExecutedSample("m.f", "def f(a, b):\n    return b + a\n", "swapped_operands", True, "passed"),
+        ExecutedSample("n.g", "def g(x):\n    return x <= 3\n", "wrong_comparison_operator", False, "failed"),
+    ]
+    metrics = evaluate_module.evaluate_stdlib_confidence(str(tiny["checkpoint"]), samples, humaneval)
+    assert (metrics["n_samples"], metrics["n_mutants"], metrics["n_mutants_passed"]) == (4, 3, 1)
+    assert metrics["modules"] == ["m", "n"]
+    served = evaluate_module._served_confidence(str(tiny["checkpoint"]), [s.source for s in samples])
+    labels = np.array([s.passed for s in samples])
+    assert metrics["model"]["auroc"] == pytest.approx(auroc(labels, served))
+    assert metrics["mutants_only"]["model"] == pytest.approx(auroc(labels[1:], served[1:]))
+    assert metrics["baseline"]["ece"] is not None
+    rows = [row.metric for row in report_rows({"confidence": {"stdlib_tests": metrics}})]
+    assert sum("stdlib" in metric or "mutants alone" in metric for metric in rows) == 3
+    one_class = evaluate_module.evaluate_stdlib_confidence(str(tiny["checkpoint"]), samples[:1], humaneval)
+    assert "skipped" in one_class
+    assert not any("stdlib" in row.metric for row in report_rows({"confidence": {"stdlib_tests": one_class}}))
 
 
 def _site_scorer(*favoured: str):

@@ -1,0 +1,191 @@
+"""Executed-test labels beyond HumanEval: mutants of standard-library modules, judged by the standard
+library's own test suite (``Lib/test/test_<module>.py``).
+
+Owns `tested_modules` (the single-file modules of a split that can be judged: their test module
+exists, passes on the normalised clean source within a time limit, and imports the copy under test),
+`judge_programs` (each module source against its tests, in the sandbox) and `label_stdlib` (clean and
+mutated top-level functions and classes, each labelled by whether its module still passes its tests;
+cached on disk). Leaves to others: running code (training/sandbox.py), making mutants
+(training/mutations.py), scoring and metrics (training/evaluate.py).
+
+Why: HumanEval's 164 problems are one style of code, and the daemon meets library code too. As with
+HumanEval, a mutant that survives is a real positive: the module's own tests cannot tell it from the
+original.
+
+The module under test is shadowed: its (mutated) copy sits in a temporary directory put first on
+``sys.path``, and the run fails unless the module it imports is that copy. A module that the
+interpreter or unittest import first (os, re, functools, ...) cannot be shadowed so, and is left out
+with those whose tests fail, or are slow, on the clean source. A missing test suite (some Python
+builds ship without it) leaves no module, never an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import random
+import sys
+import sysconfig
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import orjson
+
+from training.corpus import cache_dir, split_of, write_atomically
+from training.humaneval import ExecutedSample, summarise
+from training.mutations import Mutant, mutants, normalise_source
+from training.sandbox import RunResult, run_many
+
+__all__ = ["candidate_modules", "judge_programs", "judging_program", "label_stdlib", "tested_modules"]
+
+RESULTS_VERSION = 1
+"""Part of the cache's name and of every result's key: bump when what a run means changes."""
+
+CLEAN_LIMIT_S = 3.0
+"""A module whose clean tests take longer is left out (test_datetime takes 17 s here, test_queue 8)."""
+
+TIMEOUT_S = 10.0
+"""Per run by default: a mutant may make the tests loop or wait where the clean module does not."""
+
+MEMORY_MB = 1024
+
+_PROGRAM = """\
+import io, os, pathlib, sys, tempfile, unittest
+directory = tempfile.mkdtemp(dir=os.getcwd())
+path = os.path.join(directory, {filename!r})
+pathlib.Path(path).write_text({source!r}, encoding="utf-8")
+sys.path.insert(0, directory)
+import {module}
+assert {module}.__file__ == path, "the module under test is not the copy: " + str({module}.__file__)
+suite = unittest.defaultTestLoader.loadTestsFromName("test.test_{module}")
+result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(suite)
+assert result.testsRun > 0, "no tests ran"
+assert result.wasSuccessful(), f"{{len(result.failures)}} failures, {{len(result.errors)}} errors"
+"""
+
+
+def judging_program(module: str, source: str) -> str:
+    """A sandbox program: write `source` as `module` in its working directory, import that copy first,
+    and run the module's tests (an AssertionError, "failed", when any fails)."""
+    return _PROGRAM.format(module=module, filename=f"{module}.py", source=source)
+
+
+def judge_programs(programs: Sequence[str], *, workers: int = 2, timeout_s: float = TIMEOUT_S) -> list[RunResult]:
+    """Each program's verdict, in order (`run_many` with this module's memory limit)."""
+    return list(run_many(programs, workers=workers, timeout_s=timeout_s, memory_mb=MEMORY_MB, desc="stdlib tests"))
+
+
+def _stdlib() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def candidate_modules(split: str, *, seed: int = 0) -> list[str]:
+    """Public single-file stdlib modules of `split` (the corpus's split by package) with a test module."""
+    stdlib = _stdlib()
+    tests = stdlib / "test"
+    if not tests.is_dir():
+        return []
+    return sorted(
+        path.stem for path in stdlib.glob("*.py")
+        if not path.stem.startswith("_") and (tests / f"test_{path.stem}.py").is_file()
+        and split_of(path.stem, seed=seed) == split
+    )
+
+
+def tested_modules(split: str, *, seed: int = 0, workers: int = 2, timeout_s: float = TIMEOUT_S,
+                   cache: Path | None = None) -> dict[str, str]:
+    """module -> its normalised clean source, for the `split` modules whose tests pass on it quickly."""
+    clean = {}
+    for module in candidate_modules(split, seed=seed):
+        try:
+            clean[module] = normalise_source((_stdlib() / f"{module}.py").read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, RecursionError, ValueError):
+            continue
+    programs = {module: judging_program(module, source) for module, source in clean.items()}
+    results = _judge_cached(list(programs.values()), workers=workers, timeout_s=timeout_s, cache=cache)
+    return {module: clean[module] for module, result in zip(programs, results, strict=True)
+            if result["passed"] and result["duration_s"] <= CLEAN_LIMIT_S}
+
+
+def _scopes(source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    return [node for node in ast.parse(source).body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+
+
+def _segment(source: str, name: str) -> tuple[str, int]:
+    """The source of the top-level function or class `name` in `source`, and its first line."""
+    node = next(n for n in _scopes(source) if n.name == name)
+    return ast.get_source_segment(source, node) or "", node.lineno
+
+
+def _module_mutants(module: str, source: str, per_module: int, seed: int) -> list[tuple[str, Mutant]]:
+    """Up to `per_module` (scope, mutant) pairs: one of each kind per scope, then a seeded sample."""
+    rng = random.Random(f"{seed}:stdlib:{module}")
+    pairs = [(node.name, mutant) for node in _scopes(source)
+             for mutant in mutants(source, rng=rng, max_per_kind=1, scope=node.name)]
+    chosen = sorted(rng.sample(range(len(pairs)), min(per_module, len(pairs))))
+    return [pairs[i] for i in chosen]
+
+
+def label_stdlib(split: str = "test", *, per_module: int = 40, seed: int = 0, workers: int = 2,
+                 timeout_s: float = TIMEOUT_S, cache: Path | None = None) -> list[ExecutedSample]:
+    """Every top-level function and class of the `split`'s tested modules (clean: passed) and up to
+    `per_module` mutants per module, each labelled by its module's tests; `problem_id` is
+    "module.scope", `source` the scope's code alone (what a host would send), line and column within it."""
+    modules = tested_modules(split, seed=seed, workers=workers, timeout_s=timeout_s, cache=cache)
+    samples: list[ExecutedSample] = []
+    programs: list[str] = []
+    for module, source in modules.items():
+        for node in _scopes(source):
+            segment, _ = _segment(source, node.name)
+            samples.append(ExecutedSample(f"{module}.{node.name}", segment, None, True, "passed"))
+        for scope, mutant in _module_mutants(module, source, per_module, seed):
+            segment, first = _segment(mutant.source, scope)
+            samples.append(ExecutedSample(f"{module}.{scope}", segment, mutant.kind, False, "pending",
+                                          mutant.line - first + 1, mutant.column, mutant.description))
+            programs.append(judging_program(module, mutant.source))
+    results = iter(_judge_cached(programs, workers=workers, timeout_s=timeout_s, cache=cache))
+    return [s if s.kind is None else ExecutedSample(**{**asdict(s), **_verdict(next(results))}) for s in samples]
+
+
+def _verdict(result: dict) -> dict:
+    return {"passed": result["passed"], "status": result["status"]}
+
+
+def _judge_cached(programs: Sequence[str], *, workers: int, timeout_s: float, cache: Path | None) -> list[dict]:
+    """Verdicts for `programs`, in order; those in the cache (same program, interpreter, time limit and
+    version) are not run again. The interpreter is part of the key: its test suite is the judge."""
+    path = (cache or cache_dir()) / f"stdlib-results-v{RESULTS_VERSION}.json"
+    results: dict[str, dict] = orjson.loads(path.read_bytes()) if path.is_file() else {}
+    keys = [_cache_key(p, timeout_s) for p in programs]
+    missing = sorted({k: p for k, p in zip(keys, programs, strict=True) if k not in results}.items())
+    if missing:
+        verdicts = judge_programs([p for _, p in missing], workers=workers, timeout_s=timeout_s)
+        for (key, _), result in zip(missing, verdicts, strict=True):
+            results[key] = {"passed": result.passed, "status": result.status, "detail": result.detail,
+                            "duration_s": round(result.duration_s, 3)}
+        write_atomically(path, orjson.dumps(results, option=orjson.OPT_SORT_KEYS))
+    return [results[k] for k in keys]
+
+
+def _cache_key(program: str, timeout_s: float) -> str:
+    return hashlib.sha256(f"v{RESULTS_VERSION}\0{sys.version}\0{timeout_s:g}\0{program}".encode()).hexdigest()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Label stdlib mutants by running the stdlib's own tests.")
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    parser.add_argument("--per-module", type=int, default=40, help="mutants per module (default 40)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    samples = label_stdlib(args.split, per_module=args.per_module, seed=args.seed, workers=args.workers)
+    summary = {"modules": sorted({s.problem_id.split(".")[0] for s in samples}), **summarise(samples)}
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
