@@ -137,7 +137,8 @@ class ReloadParams(_Params):
     """Where to load the model from."""
 
     path: str | None = Field(
-        default=None, description="Checkpoint file to load; omitted: run the checkpoint search again."
+        default=None, min_length=1,
+        description="Checkpoint file to load; omitted: run the checkpoint search again.",
     )
 
 

@@ -121,6 +121,12 @@ def test_reload_of_a_bad_path_fails_and_the_old_model_keeps_serving(daemon, tmp_
     assert daemon.call("model_info")["status"] == "loaded"
 
 
+def test_reload_of_an_empty_path_is_invalid_params_not_a_search_of_the_working_directory(daemon):
+    with pytest.raises(BridgeError) as raised:
+        daemon.call("reload", {"path": ""})
+    assert raised.value.code == -32602 and raised.value.data["field"] == "path"
+
+
 def test_the_same_code_twice_gets_the_same_answer(daemon):
     first = daemon.call("predict", {"code": FUNCTION})
     assert daemon.call("predict", {"code": FUNCTION}) == first
