@@ -95,12 +95,25 @@ class InitializeParams(_Params):
     )
 
 
+_FEATURE_COUNT = 978
+"""The API's feature-vector length (model.layout's FEATURE_DIM; a test keeps the two equal). Stated
+in the schema only: the loaded model checks it, and its error names the length it expects."""
+
+
 class _CodeOrFeatures(_Params):
     """Exactly one input: Python source, or a feature vector the host computed."""
 
+    # The schema says "exactly one" too, so generated host types can enforce it: each branch wants its
+    # key present and not null, so `{"code": null, "features": [...]}` passes, as the daemon lets it.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["code"], "properties": {"code": {"type": "string"}}},
+        {"required": ["features"], "properties": {"features": {"type": "array"}}},
+    ]})
+
     code: str | None = Field(default=None, description="Python source to analyse.")
     features: list[FiniteFloat] | None = Field(
-        default=None, description="The 978 feature numbers of a piece of code, instead of `code`."
+        default=None, description="The 978 feature numbers of a piece of code, instead of `code`.",
+        json_schema_extra={"minItems": _FEATURE_COUNT, "maxItems": _FEATURE_COUNT},
     )
 
     @model_validator(mode="after")

@@ -82,7 +82,7 @@ EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
             "categories": [{"name": "syntax", "start": 0, "end": 2}, {"name": "names", "start": 2, "end": 3}],
         },
     ),
-    "embed": ({"features": [0.0, 1, 2.5]}, {"embedding": [0.6, 0.8], "dim": 2}),
+    "embed": ({"features": [0.0, 1, 2.5] + [0.0] * 975}, {"embedding": [0.6, 0.8], "dim": 2}),
     "model_info": ({}, MODEL_INFO),
     "get_model_info": ({}, {**MODEL_INFO, "status": "loading", "version": None, "heads": {}, "reason": "loading"}),
     "reload": ({"path": "/tmp/best.safetensors"}, MODEL_INFO),
@@ -261,6 +261,25 @@ def test_the_schema_refuses_what_the_models_refuse() -> None:
         jsonschema.validate({**PREDICTION, "confidence": 2}, methods["predict"]["result"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate("ping", methods["ping"]["result"])
+
+
+@pytest.mark.parametrize("method", ["predict", "embed"])
+def test_the_schema_wants_exactly_one_input_of_the_right_length_as_the_daemon_does(method: str) -> None:
+    params = json_schema()["methods"][method]["params"]
+    vector = [0.0] * 978
+    for refused in ({}, {"code": "x", "features": vector}, {"code": None}, {"features": [0.0] * 3}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused, params)
+    for accepted in ({"code": "x"}, {"features": vector}, {"code": None, "features": vector}):
+        jsonschema.validate(accepted, params)
+        validate_params(method, accepted)
+
+
+def test_the_schemas_feature_count_is_the_models() -> None:
+    from model.layout import FEATURE_DIM
+    from protocol.methods import _FEATURE_COUNT
+
+    assert _FEATURE_COUNT == FEATURE_DIM
 
 
 def _all_schemas(schema: dict) -> list[dict]:
