@@ -41,6 +41,8 @@ class BridgeConfig:
     workers: int = field(default_factory=lambda: auto_workers())
     """Processes that predict when requests pile up (0: the daemon alone)."""
     checkpoint: str | None = None
+    confidence_pass_rate: float | None = None
+    """How often the host's code passes its tests, if it knows: confidence is restated for that rate."""
     print_schema: bool = False
     project_index: bool = True
     """Index the project a `predict`'s `path` lies in and suggest its own modules as imports."""
@@ -81,6 +83,13 @@ def _json_depth(text: str) -> int:
     return value
 
 
+def _open_unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    return value
+
+
 def _worker_count(text: str) -> int:
     if text == "auto":
         return auto_workers()
@@ -115,6 +124,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         default=None,
         help="checkpoint to load (default: $YANTRA_CHECKPOINT, the user's, then the shipped one)",
+    )
+    parser.add_argument(
+        "--confidence-pass-rate",
+        type=_open_unit_interval,
+        default=None,
+        help="how often the host's code passes its tests (between 0 and 1, exclusive), if known: "
+        "confidence is restated for it instead of the rate it was calibrated at (see model_info)",
     )
     parser.add_argument(
         "--project-index",

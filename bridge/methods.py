@@ -186,6 +186,7 @@ class BridgeMethods:
             "device": "cpu",
             "training": {},
             "reason": reason,
+            "confidence_pass_rate": None,
         }
 
     def shutdown(self, params: Any) -> None:

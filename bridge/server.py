@@ -71,10 +71,13 @@ class Lifecycle(enum.Enum):
 class ModelSlot:
     """The predictor, loaded once in the background (a `reload` swaps the model inside it)."""
 
-    def __init__(self, checkpoint: str | None, *, max_code_bytes: int) -> None:
+    def __init__(self, checkpoint: str | None, *, max_code_bytes: int,
+                 confidence_pass_rate: float | None = None) -> None:
         self._checkpoint = checkpoint
         self.max_code_bytes = max_code_bytes
         """The model's own code-size bound: the daemon's `--max-code-bytes`, so one limit rules."""
+        self.confidence_pass_rate = confidence_pass_rate
+        """The host's pass rate (`--confidence-pass-rate`), for this predictor and the workers' alike."""
         self._ready = threading.Event()
         self._predictor: Any = None
         self._error: BaseException | None = None
@@ -89,7 +92,8 @@ class ModelSlot:
             from model.native import extractor_build
             from model.predictor import Predictor  # numpy and the network load here, off the reader
 
-            predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes))
+            predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes),
+                                  confidence_pass_rate=self.confidence_pass_rate)
             predictor.load()
             reason = predictor.info()["reason"]
             if reason:  # a checkpoint named but not loaded, or the untrained fallback: never silent
@@ -176,7 +180,8 @@ class ForwardLane:
     def _new_workers(self) -> PredictionWorkers | None:
         if not self._worker_count:
             return None
-        return PredictionWorkers(self._worker_count, max_code_bytes=self._model.max_code_bytes)
+        return PredictionWorkers(self._worker_count, max_code_bytes=self._model.max_code_bytes,
+                                 confidence_pass_rate=self._model.confidence_pass_rate)
 
     @property
     def depth(self) -> int:
@@ -451,7 +456,8 @@ class Server:
         self.state = Lifecycle.RUNNING
         self._reader = reader
         self._stop = stop
-        self.model = ModelSlot(config.checkpoint, max_code_bytes=config.max_code_bytes)
+        self.model = ModelSlot(config.checkpoint, max_code_bytes=config.max_code_bytes,
+                               confidence_pass_rate=config.confidence_pass_rate)
         self.forward = ForwardLane(
             self.model,
             capacity=config.queue_size,

@@ -39,7 +39,8 @@ _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
 
-def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int) -> None:
+def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int,
+                 confidence_pass_rate: float | None = None) -> None:
     """Load the daemon's checkpoint, ignore Ctrl-C (the daemon decides), exit when the daemon is gone.
 
     A pool worker otherwise outlives a daemon that died without shutting the pool down: it holds
@@ -51,7 +52,8 @@ def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int) -
     from model.graph import SourceLimits
     from model.predictor import Predictor
 
-    _predictor = Predictor(checkpoint, limits=SourceLimits(max_bytes=max_code_bytes))
+    _predictor = Predictor(checkpoint, limits=SourceLimits(max_bytes=max_code_bytes),
+                           confidence_pass_rate=confidence_pass_rate)
     _predictor.load()
 
 
@@ -117,9 +119,11 @@ def _or_error(compute: Callable[[], Any]) -> Any:
 class PredictionWorkers:
     """A pool of predicting processes: not started, starting, ready, or given up on."""
 
-    def __init__(self, workers: int, *, max_code_bytes: int = BridgeConfig().max_code_bytes) -> None:
+    def __init__(self, workers: int, *, max_code_bytes: int = BridgeConfig().max_code_bytes,
+                 confidence_pass_rate: float | None = None) -> None:
         self.workers = workers
         self._max_code_bytes = max_code_bytes
+        self._confidence_pass_rate = confidence_pass_rate
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._started = False
@@ -146,7 +150,7 @@ class PredictionWorkers:
             context.set_forkserver_preload(["bridge.workers", "model.predictor"])
             executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_init_worker,
-                initargs=(os.getpid(), checkpoint, self._max_code_bytes)
+                initargs=(os.getpid(), checkpoint, self._max_code_bytes, self._confidence_pass_rate)
             )
             warm = [executor.submit(predict_chunk, ["x = 1\n"], 0, False) for _ in range(self.workers)]
             for future in warm:

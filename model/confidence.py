@@ -8,6 +8,9 @@ reference solutions (short, self-contained functions, like the code an editor's 
 pair fitted on executed tests turns the highest site logit into a probability. Code without any
 site, and host-supplied vectors, keep the network's confidence head.
 
+Calibrated means calibrated to the executed samples' mix, where about a fifth pass; `shift_to_pass_rate`
+restates a probability for a host that knows its own code passes more (or less) often.
+
 Owns `ConfidenceScorer` and its checkpoint form: the nonzero weights as "confidence_sites." tensors
 (`ids`, `values`, `type_bias`) and `training["confidence_sites"]` (`version`, `platt`). The fit and
 its cross-validation are training/confidence_sites.py's.
@@ -15,6 +18,7 @@ its cross-validation are training/confidence_sites.py's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,7 +26,18 @@ import numpy as np
 
 from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
 
-__all__ = ["ConfidenceScorer", "confidence_scorer_from"]
+__all__ = ["ConfidenceScorer", "confidence_scorer_from", "shift_to_pass_rate"]
+
+
+def shift_to_pass_rate(probability: float, trained_rate: float, host_rate: float) -> float:
+    """`probability`, calibrated where a share `trained_rate` of the code passes, restated for a host
+    where a share `host_rate` does: its log-odds move by the difference of the two rates' log-odds (a
+    prior shift, as in Saerens et al., 2002). It keeps every ranking, and it assumes only the rate
+    differs: passing and failing code look alike in both places. 0 and 1 stay as they are."""
+    if not 0.0 < probability < 1.0:
+        return probability
+    shift = math.log(host_rate / (1.0 - host_rate)) - math.log(trained_rate / (1.0 - trained_rate))
+    return 1.0 / (1.0 + math.exp(-(math.log(probability / (1.0 - probability)) + shift)))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 
 from model.batch import collate
 from model.checkpoint import load_checkpoint
-from model.confidence import ConfidenceScorer, confidence_scorer_from
+from model.confidence import ConfidenceScorer, confidence_scorer_from, shift_to_pass_rate
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
@@ -78,6 +78,16 @@ class _Loaded:
     """Scores each bug site of the code (model/sites.py); None: the bugs head alone, at a function."""
     confidence_scorer: ConfidenceScorer | None = None
     """Code's confidence from its sites (model/confidence.py); None: the network's confidence head."""
+    trained_pass_rate: float | None = None
+    """The share of the checkpoint's executed samples that passed: what its confidence is calibrated to."""
+    host_pass_rate: float | None = None
+    """The host's own pass rate (`confidence_pass_rate`), to which each confidence is shifted."""
+
+    @property
+    def pass_rate(self) -> float | None:
+        """The pass rate the served confidence is calibrated to; None when no executed labels say."""
+        return self.host_pass_rate if self.trained_pass_rate is not None and self.host_pass_rate is not None \
+            else self.trained_pass_rate
 
     @cached_property
     def import_ranker(self) -> ImportRanker:
@@ -102,9 +112,14 @@ class Predictor:
     """Thread-safe access to the model: construction is cheap, `load()` does the work once."""
 
     def __init__(self, checkpoint: str | os.PathLike[str] | None = None, *,
-                 limits: SourceLimits = DEFAULT_LIMITS) -> None:
+                 limits: SourceLimits = DEFAULT_LIMITS, confidence_pass_rate: float | None = None) -> None:
+        """`confidence_pass_rate`: how often the host's code passes its tests, if it knows; confidence is
+        then restated for that rate instead of the checkpoint's (`model.confidence.shift_to_pass_rate`)."""
+        if confidence_pass_rate is not None and not 0.0 < confidence_pass_rate < 1.0:
+            raise ValueError(f"confidence_pass_rate must lie strictly between 0 and 1, not {confidence_pass_rate}")
         self._explicit = checkpoint
         self._limits = limits
+        self._host_pass_rate = confidence_pass_rate
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._error: str | None = None
@@ -120,7 +135,7 @@ class Predictor:
         with self._lock:
             if self._loaded is None:
                 try:
-                    self._loaded = _search_and_load(self._explicit)
+                    self._loaded = replace(_search_and_load(self._explicit), host_pass_rate=self._host_pass_rate)
                 except Exception as exc:  # the fallback itself failed: report, never crash the host
                     self._error = f"{type(exc).__name__}: {exc}"
                     raise
@@ -132,6 +147,7 @@ class Predictor:
         serving."""
         loaded = _load_file(Path(path), "explicit path") if path is not None else _search_and_load(
             self._explicit)
+        loaded = replace(loaded, host_pass_rate=self._host_pass_rate)
         with self._lock:
             if not cancelled():
                 self._loaded = loaded
@@ -153,7 +169,7 @@ class Predictor:
             status = "error" if self._error else "loading"
             return {"status": status, "version": None, "trained": False, "checkpoint": None,
                     "model_size_mb": 0.0, "parameters": 0, "feature_dim": FEATURE_DIM, "heads": {},
-                    "device": "cpu", "training": {}, "reason": self._error}
+                    "device": "cpu", "training": {}, "reason": self._error, "confidence_pass_rate": None}
         config = loaded.config
         heads = {
             "embedding": {"size": config.embedding_dim},
@@ -177,6 +193,7 @@ class Predictor:
             "device": "cpu",
             "training": {k: v for k, v in loaded.training.items() if k not in _MODEL_TABLES},
             "reason": loaded.reason,
+            "confidence_pass_rate": loaded.pass_rate,
         }
 
     # ------------------------------------------------------------------ predicting
@@ -327,8 +344,19 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         import_index=ImportIndex.from_json(training.get("import_index")),
         site_model=site_model,
         confidence_scorer=confidence_scorer,
+        trained_pass_rate=_pass_rate(training.get("confidence_labels")),
         parameters=sum(int(w.size) for w in used),
     )
+
+
+def _pass_rate(labels: object) -> float | None:
+    """The share of passing executed samples in a checkpoint's `confidence_labels`, when it says."""
+    if not isinstance(labels, dict):
+        return None
+    passed, samples = labels.get("passed"), labels.get("samples")
+    if not (isinstance(passed, int) and isinstance(samples, int) and 0 < passed < samples):
+        return None
+    return passed / samples
 
 
 def _threshold(thresholds: dict, head: str, path: Path) -> float:
@@ -401,11 +429,14 @@ def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int,
 def _confidence(model: _Loaded, out: EngineOutput, index: int, graph: CodeGraph) -> float:
     """From the code's sites when the checkpoint has a confidence scorer and the code a site, else
     the network's head (model/confidence.py says why)."""
+    probability = None
     if model.confidence_scorer is not None and graph.sites is not None:
         probability = model.confidence_scorer.probability(graph.sites)
-        if probability is not None:
-            return probability
-    return float(out.confidence[index])
+    if probability is None:
+        probability = float(out.confidence[index])
+    if model.trained_pass_rate is not None and model.host_pass_rate is not None:
+        return shift_to_pass_rate(probability, model.trained_pass_rate, model.host_pass_rate)
+    return probability
 
 
 def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,

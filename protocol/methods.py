@@ -198,6 +198,9 @@ class ModelInfoResult(_Result):
     training: dict[str, Any] = Field(description="Training metadata and metrics stored in the checkpoint.")
     reason: str | None = Field(description="Why the model is untrained or failed, or which checkpoint asked "
                                "for (a path, $YANTRA_CHECKPOINT) did not load before another did; null otherwise.")
+    confidence_pass_rate: Probability | None = Field(
+        default=None, description="How often code passes its tests where `confidence` is calibrated: the "
+        "checkpoint's executed samples, or the host's `--confidence-pass-rate`; null when unknown.")
 
 
 class InitializeResult(_Result):

@@ -604,6 +604,7 @@ def evaluate_stdlib_confidence(checkpoint: str, samples: Sequence[ExecutedSample
     confidence scorer trains on HumanEval alone. The baseline is fitted on every executed HumanEval
     sample, so both are judged away from the code they learned from. Beside the whole set (clean code
     passes), the mutants alone: can the score tell the mutants the tests kill from those they miss?
+    And the calibration a host would get by telling the daemon this set's pass rate.
     """
     labels = np.array([s.passed for s in samples], dtype=bool)
     mutated = np.array([s.kind is not None for s in samples], dtype=bool)
@@ -620,15 +621,20 @@ def evaluate_stdlib_confidence(checkpoint: str, samples: Sequence[ExecutedSample
     baseline = AstCountBaseline().fit([s.source for s in humaneval], [s.passed for s in humaneval]).score(sources)
     metrics["model"] = _calibration(labels, model)
     metrics["baseline"] = _calibration(labels, baseline)
+    rate = float(labels.mean())  # what a host that knew this set's pass rate would pass the daemon
+    metrics["model_at_its_pass_rate"] = {"pass_rate": rate, **_calibration(
+        labels, _served_confidence(checkpoint, sources, confidence_pass_rate=rate))}
     metrics["mutants_only"] = {"model": _auroc_or_none(labels[mutated], model[mutated]),
                                "baseline": _auroc_or_none(labels[mutated], baseline[mutated])}
     return metrics
 
 
-def _served_confidence(checkpoint: str, sources: list[str]) -> np.ndarray:
+def _served_confidence(checkpoint: str, sources: list[str], confidence_pass_rate: float | None = None
+                       ) -> np.ndarray:
     """The confidence the daemon serves for `sources`, from the daemon's own Predictor: whichever of
-    the confidence scorer and the network's head it picks for each source, this picks too."""
-    predictor = Predictor(checkpoint)
+    the confidence scorer and the network's head it picks for each source, this picks too (restated
+    for `confidence_pass_rate` when given, as `--confidence-pass-rate` does)."""
+    predictor = Predictor(checkpoint, confidence_pass_rate=confidence_pass_rate)
     predictor.load()
     return np.array([p.confidence for p in predictor.predict_sources(sources)], dtype=np.float64)
 

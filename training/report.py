@@ -136,10 +136,13 @@ def _stdlib_rows(stdlib: dict[str, Any]) -> list[Row]:
         return []
     where = "stdlib code and mutants judged by the stdlib's own tests"
     n, mutants = stdlib.get("n_samples"), stdlib.get("n_mutants")
+    at_rate = stdlib.get("model_at_its_pass_rate") or {}
     return [
         Row("confidence", f"AUROC ({where})", _get(stdlib, "model", "auroc"), _get(stdlib, "baseline", "auroc"),
             None, n),
         Row("confidence", f"ECE ({where})", _get(stdlib, "model", "ece"), _get(stdlib, "baseline", "ece"), None, n),
+        Row("confidence", f"ECE, the same with --confidence-pass-rate {_number(at_rate.get('pass_rate'))} "
+            "(that set's own pass rate)", at_rate.get("ece"), None, None, n),
         Row("confidence", "AUROC, those mutants alone (survivors against those the tests kill)",
             _get(stdlib, "mutants_only", "model"), _get(stdlib, "mutants_only", "baseline"), None, mutants),
     ]

@@ -44,11 +44,12 @@ def test_every_flag_reaches_the_config():
             "--max-forward-batch=4",
             "--workers=0",
             "--checkpoint=/tmp/x.safetensors",
+            "--confidence-pass-rate=0.4",
             "--print-schema",
             "--no-project-index",
         ]
     )
-    assert config == BridgeConfig("debug", 100, 3, 9, 50, 7, 4, 0, "/tmp/x.safetensors", True, False)
+    assert config == BridgeConfig("debug", 100, 3, 9, 50, 7, 4, 0, "/tmp/x.safetensors", 0.4, True, False)
 
 
 def test_the_project_index_is_on_unless_turned_off_and_help_says_what_it_does(capsys):
@@ -61,7 +62,8 @@ def test_the_project_index_is_on_unless_turned_off_and_help_says_what_it_does(ca
 
 
 @pytest.mark.parametrize(
-    "flag", ["--max-batch=0", "--max-line-bytes=-1", "--max-json-depth=513", "--workers=-1", "--log-level=loud"]
+    "flag", ["--max-batch=0", "--max-line-bytes=-1", "--max-json-depth=513", "--workers=-1", "--log-level=loud",
+             "--confidence-pass-rate=1", "--confidence-pass-rate=0", "--confidence-pass-rate=nan"]
 )
 def test_a_bad_value_is_refused_with_usage_exit_code_two(flag, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -99,3 +101,8 @@ def test_the_model_takes_its_code_size_bound_from_the_daemon_s_flag():
     with pytest.raises(SourceLimitError) as caught:
         slot.wait().predict_sources(["x = 1\n" * 50])
     assert caught.value.maximum == 100
+
+
+def test_a_hosts_pass_rate_is_read_as_a_number_and_is_off_by_default():
+    assert parse_args([]).confidence_pass_rate is None
+    assert parse_args(["--confidence-pass-rate", "0.35"]).confidence_pass_rate == 0.35

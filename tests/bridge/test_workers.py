@@ -32,8 +32,8 @@ def _run(workers: PredictionWorkers, sources: list[str], projects: list | None =
     return outcome[0]
 
 
-def _started(checkpoint: str | None) -> PredictionWorkers:
-    workers = PredictionWorkers(1)
+def _started(checkpoint: str | None, **options) -> PredictionWorkers:
+    workers = PredictionWorkers(1, **options)
     workers.start_in_background(checkpoint)
     for _ in range(WAIT_S * 10):
         if workers.ready:
@@ -123,5 +123,16 @@ def test_wait_ready_does_not_wait_for_a_pool_never_started_and_sees_one_come_up(
     workers.start_in_background(None)
     try:
         assert workers.wait_ready(WAIT_S)
+    finally:
+        workers.close()
+
+
+def test_a_worker_process_restates_confidence_for_the_hosts_pass_rate_as_the_daemon_does():
+    shipped = Predictor(confidence_pass_rate=0.6)
+    shipped.load()
+    workers = _started(shipped.info()["checkpoint"], confidence_pass_rate=0.6)
+    try:
+        (served,) = _run(workers, [CALLS_SLUGIFY])
+        assert served.confidence == shipped.predict_sources([CALLS_SLUGIFY])[0].confidence
     finally:
         workers.close()

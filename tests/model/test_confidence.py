@@ -103,3 +103,13 @@ def test_a_scorer_the_load_refuses_adds_no_parameters_and_no_head(tmp_path):
 def test_unsigned_ids_that_go_down_are_refused_too():
     tensors = {**_tensors([3, 2], [1.0, 1.0]), "ids": np.array([3, 2], np.uint32)}
     assert confidence_scorer_from(tensors, META) is None
+
+
+def test_a_shift_to_another_pass_rate_moves_the_log_odds_and_keeps_the_order():
+    from model.confidence import shift_to_pass_rate
+
+    assert shift_to_pass_rate(0.3, 0.2, 0.2) == pytest.approx(0.3)
+    assert shift_to_pass_rate(0.5, 0.2, 0.5) == pytest.approx(0.8)  # log-odds 0 + log 4
+    shifted = [shift_to_pass_rate(p, 0.2, 0.7) for p in (0.05, 0.3, 0.9)]
+    assert shifted == sorted(shifted) and all(a > b for a, b in zip(shifted, (0.05, 0.3, 0.9), strict=True))
+    assert shift_to_pass_rate(0.0, 0.2, 0.7) == 0.0 and shift_to_pass_rate(1.0, 0.2, 0.7) == 1.0

@@ -105,6 +105,29 @@ def test_a_checkpoint_found_where_none_was_asked_for_has_no_reason(tmp_path):
     assert predictor.info()["reason"] is None  # the environment's and the explicit path's absence is normal
 
 
+def test_a_hosts_pass_rate_restates_confidence_from_the_checkpoints_own(tmp_path):
+    from model.confidence import shift_to_pass_rate
+
+    labelled = write_checkpoint(tmp_path / "labelled.safetensors", IMPORTS, seed=1, training={
+        "trained": True, "confidence_labels": {"source": "HumanEval executed tests", "passed": 20, "samples": 100}})
+    source = stdlib_functions()[3]
+    own, host = Predictor(labelled), Predictor(labelled, confidence_pass_rate=0.5)
+    as_trained = own.predict_sources([source])[0].confidence
+    assert own.info()["confidence_pass_rate"] == pytest.approx(0.2)
+    assert host.predict_sources([source])[0].confidence == pytest.approx(shift_to_pass_rate(as_trained, 0.2, 0.5))
+    assert host.info()["confidence_pass_rate"] == 0.5
+    assert host.reload()["confidence_pass_rate"] == 0.5  # a reload keeps the host's rate
+
+
+def test_without_executed_labels_there_is_no_rate_to_shift_from(tmp_path):
+    source = stdlib_functions()[3]
+    plain = Predictor(confidence_pass_rate=0.5)  # the untrained fallback: no confidence_labels
+    assert plain.predict_sources([source])[0].confidence == Predictor().predict_sources([source])[0].confidence
+    assert plain.info()["confidence_pass_rate"] is None
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        Predictor(confidence_pass_rate=1.0)
+
+
 def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(tmp_path):
     predictor = Predictor()
     predictor.load()

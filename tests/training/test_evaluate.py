@@ -241,7 +241,8 @@ def test_stdlib_confidence_is_what_the_daemon_serves_beside_a_baseline_fitted_on
     assert metrics["mutants_only"]["model"] == pytest.approx(auroc(labels[1:], served[1:]))
     assert metrics["baseline"]["ece"] is not None
     rows = [row.metric for row in report_rows({"confidence": {"stdlib_tests": metrics}})]
-    assert sum("stdlib" in metric or "mutants alone" in metric for metric in rows) == 3
+    assert metrics["model_at_its_pass_rate"]["pass_rate"] == 0.5
+    assert sum("stdlib" in metric or "mutants alone" in metric or "own pass rate" in metric for metric in rows) == 4
     one_class = evaluate_module.evaluate_stdlib_confidence(str(tiny["checkpoint"]), samples[:1], humaneval)
     assert "skipped" in one_class
     assert not any("stdlib" in row.metric for row in report_rows({"confidence": {"stdlib_tests": one_class}}))
