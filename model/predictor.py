@@ -13,7 +13,6 @@ package; when none loads, deterministic untrained weights, reported as `trained:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import threading
@@ -312,7 +311,7 @@ def _search_and_load(explicit: str | os.PathLike[str] | None) -> _Loaded:
             skipped.append(reasons[-1])
             continue
         if skipped:
-            return dataclasses.replace(loaded, reason="; ".join(skipped) + f"; loaded the {origin} instead")
+            return replace(loaded, reason="; ".join(skipped) + f"; loaded the {origin} instead")
         return loaded
     return _untrained("no checkpoint loaded (" + "; ".join(reasons) + "); using untrained weights")
 
