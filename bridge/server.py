@@ -95,9 +95,13 @@ class ModelSlot:
             predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes),
                                   confidence_pass_rate=self.confidence_pass_rate)
             predictor.load()
-            reason = predictor.info()["reason"]
-            if reason:  # a checkpoint named but not loaded, or the untrained fallback: never silent
-                logger.warning("checkpoint: %s", reason)
+            info = predictor.info()
+            if info["reason"]:  # a checkpoint named but not loaded, or the untrained fallback: never silent
+                logger.warning("checkpoint: %s", info["reason"])
+            if self.confidence_pass_rate is not None and info["confidence_pass_rate"] != self.confidence_pass_rate:
+                logger.warning("--confidence-pass-rate %s is not applied: this checkpoint does not say at what "
+                               "pass rate its confidence was calibrated (no confidence_labels)",
+                               self.confidence_pass_rate)
             build = extractor_build()
             (logger.warning if build.stale else logger.info)("feature extractor: %s", build.describe())
             self._predictor = predictor

@@ -196,10 +196,11 @@ class ModelInfoResult(_Result):
     heads: dict[str, HeadInfo] = Field(description="Each prediction head by name.")
     device: str = Field(description="Where the forward pass runs, e.g. 'cpu'.")
     training: dict[str, Any] = Field(description="Training metadata and metrics stored in the checkpoint.")
-    reason: str | None = Field(description="Why the model is untrained or failed, or which checkpoint asked "
-                               "for (a path, $YANTRA_CHECKPOINT) did not load before another did; null otherwise.")
+    reason: str | None = Field(description="Why the model is untrained or failed, or which checkpoint did not "
+                               "load before another did (one asked for by path or $YANTRA_CHECKPOINT, or a "
+                               "corrupt one found in the search); null otherwise.")
     confidence_pass_rate: Probability | None = Field(
-        default=None, description="How often code passes its tests where `confidence` is calibrated: the "
+        description="How often code passes its tests where `confidence` is calibrated: the "
         "checkpoint's executed samples, or the host's `--confidence-pass-rate`; null when unknown.")
 
 
@@ -244,7 +245,8 @@ class PredictResult(_Result):
 
     code_suggestion: str = Field(description="The missing import lines, ready to insert; '' when none.")
     confidence: Probability = Field(description="Probability the code passes its tests, calibrated on executed "
-                                    "HumanEval tests (0 if it does not parse).")
+                                    "HumanEval tests, or restated for `--confidence-pass-rate` (see model_info's "
+                                    "`confidence_pass_rate`); 0 if it does not parse.")
     next_function: str | None = Field(description="Always null: no head predicts it yet.")
     predicted_imports: list[str] = Field(description="Modules of `imports`, best first.")
     potential_bugs: list[str] = Field(description="The distinct kinds of `bugs`, most likely first.")

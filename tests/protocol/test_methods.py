@@ -39,6 +39,7 @@ MODEL_INFO = {
     "device": "cpu",
     "training": {"epochs": 12, "metrics": {"auroc": 0.81}},
     "reason": None,
+    "confidence_pass_rate": 0.218,
 }
 PREDICTION = {
     "code_suggestion": "import os\nimport json",
