@@ -44,6 +44,7 @@ __all__ = ["RunResult", "network_isolation", "run_many", "run_tests"]
 
 _EXIT_FAILED, _EXIT_ERROR, _EXIT_MEMORY = 1, 2, 3
 _MAX_OUTPUT_BYTES = 8 << 20
+_MAX_OUTPUT_LINE = 64 << 10
 _DONE_MARKER = "done"
 
 _BOOTSTRAP = f"""
@@ -85,6 +86,8 @@ class RunResult:
     status: str
     duration_s: float
     detail: str
+    output: str = ""
+    """The last line the program printed (up to 64 KiB): how a program hands back a result."""
 
 
 @functools.cache
@@ -119,12 +122,12 @@ def _command(program: Path, marker: Path) -> list[str]:
     return [*prefix, sys.executable, "-I", "-c", _BOOTSTRAP, str(program), str(marker)]
 
 
-def _last_line(path: Path) -> str:
+def _last_line(path: Path, limit: int = 300) -> str:
     try:
         lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+    return lines[-1][:limit] if lines else ""
 
 
 def _status(returncode: int, finished: bool) -> str:
@@ -173,7 +176,8 @@ def run_tests(program: str, *, timeout_s: float = 5.0, memory_mb: int = 512) -> 
         if timed_out:
             return RunResult(False, "timeout", duration, f"killed after {timeout_s:g} s")
         status = _status(returncode, marker.is_file())
-        return RunResult(status == "passed", status, duration, _detail(status, returncode, work / "stderr"))
+        return RunResult(status == "passed", status, duration, _detail(status, returncode, work / "stderr"),
+                         _last_line(work / "stdout", limit=_MAX_OUTPUT_LINE))
 
 
 def _detail(status: str, returncode: int, stderr: Path) -> str:

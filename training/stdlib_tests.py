@@ -2,20 +2,26 @@
 library's own test suite (``Lib/test/test_<module>.py``).
 
 Owns `tested_modules` (the single-file modules of a split that can be judged: their test module
-exists, passes on the normalised clean source within a time limit, and imports the copy under test),
-`judge_programs` (each module source against its tests, in the sandbox) and `label_stdlib` (clean and
-mutated top-level functions and classes, each labelled by whether its module still passes its tests;
-cached on disk). Leaves to others: running code (training/sandbox.py), making mutants
-(training/mutations.py), scoring and metrics (training/evaluate.py).
+exists and passes on the normalised clean source within a time limit, run against that copy, and
+which of the copy's top-level functions and classes those tests run), `judge_programs` (each module
+source against its tests, in the sandbox) and `label_stdlib` (those functions and classes, clean and
+mutated, each labelled by whether its module still passes its tests; cached on disk). Leaves to
+others: running code (training/sandbox.py), making mutants (training/mutations.py), scoring and
+metrics (training/evaluate.py).
 
 Why: HumanEval's 164 problems are one style of code, and the daemon meets library code too. As with
 HumanEval, a mutant that survives is a real positive: the module's own tests cannot tell it from the
-original.
+original. Only code the tests run in their own process is used: a scope they never call (a Tk class
+under headless tests, `test_code.py`, which tests code objects and not the `code` module) or call
+only in a child interpreter (`python -m gzip`, which imports the real module) would "survive" any
+mutant, and say nothing.
 
 The module under test is shadowed: its (mutated) copy sits in a temporary directory put first on
 ``sys.path``, and the run fails unless the module it imports is that copy. A module that the
-interpreter or unittest import first (os, re, functools, ...) cannot be shadowed so, and is left out
-with those whose tests fail, or are slow, on the clean source. A missing test suite (some Python
+interpreter, the sandbox or unittest import first (os, re, functools, ...) cannot be shadowed so, and
+is left out with those whose tests fail, or are slow, on the clean source. The clean run also traces
+which functions of the copy are called (``sys.settrace``, calls only), and prints their top-level
+scopes as its last line. A missing test suite (some Python
 builds ship without it) leaves no module, never an error.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
+import os
 import random
 import sys
 import sysconfig
@@ -36,15 +43,16 @@ import orjson
 from training.corpus import cache_dir, split_of, write_atomically
 from training.humaneval import ExecutedSample, summarise
 from training.mutations import Mutant, mutants, normalise_source
-from training.sandbox import RunResult, run_many
+from training.sandbox import RunResult, network_isolation, run_many
 
 __all__ = ["candidate_modules", "judge_programs", "judging_program", "label_stdlib", "tested_modules"]
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 """Part of the cache's name and of every result's key: bump when what a run means changes."""
 
-CLEAN_LIMIT_S = 3.0
-"""A module whose clean tests take longer is left out (test_datetime takes 17 s here, test_queue 8)."""
+CLEAN_LIMIT_S = 6.0
+"""A module whose clean, traced tests take longer is left out (untraced, test_datetime takes 17 s
+here and test_queue 8; the rest under 1 s)."""
 
 TIMEOUT_S = 10.0
 """Per run by default: a mutant may make the tests loop or wait where the clean module does not."""
@@ -52,24 +60,45 @@ TIMEOUT_S = 10.0
 MEMORY_MB = 1024
 
 _PROGRAM = """\
-import io, os, pathlib, sys, tempfile, unittest
-directory = tempfile.mkdtemp(dir=os.getcwd())
+import io, os, sys, unittest
+directory = os.path.join(os.getcwd(), "under_test")
+os.mkdir(directory)
 path = os.path.join(directory, {filename!r})
-pathlib.Path(path).write_text({source!r}, encoding="utf-8")
+with open(path, "w", encoding="utf-8") as handle:
+    handle.write({source!r})
 sys.path.insert(0, directory)
 import {module}
 assert {module}.__file__ == path, "the module under test is not the copy: " + str({module}.__file__)
 suite = unittest.defaultTestLoader.loadTestsFromName("test.test_{module}")
-result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(suite)
-assert result.testsRun > 0, "no tests ran"
+{trace_on}result = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(suite)
+{trace_off}assert result.testsRun > 0, "no tests ran"
 assert result.wasSuccessful(), f"{{len(result.failures)}} failures, {{len(result.errors)}} errors"
 """
 
+_TRACE_ON = """\
+import threading
+called = set()
+def _trace(frame, event, arg):  # calls only (no line events): which functions of the copy run
+    code = frame.f_code
+    if code.co_filename == path and code.co_flags & 1:  # CO_OPTIMIZED: a function, not a class body
+        called.add(code.co_qualname.split(".")[0])
+sys.settrace(_trace)
+threading.settrace(_trace)
+"""
 
-def judging_program(module: str, source: str) -> str:
+_TRACE_OFF = """\
+sys.settrace(None)
+threading.settrace(None)
+print("called:", *sorted(name for name in called if not name.startswith("<")))
+"""
+
+
+def judging_program(module: str, source: str, *, trace: bool = False) -> str:
     """A sandbox program: write `source` as `module` in its working directory, import that copy first,
-    and run the module's tests (an AssertionError, "failed", when any fails)."""
-    return _PROGRAM.format(module=module, filename=f"{module}.py", source=source)
+    and run the module's tests (an AssertionError, "failed", when any fails). With `trace`, its last
+    printed line names the top-level functions and classes whose code the tests called."""
+    return _PROGRAM.format(module=module, filename=f"{module}.py", source=source,
+                           trace_on=_TRACE_ON if trace else "", trace_off=_TRACE_OFF if trace else "")
 
 
 def judge_programs(programs: Sequence[str], *, workers: int = 2, timeout_s: float = TIMEOUT_S) -> list[RunResult]:
@@ -95,18 +124,23 @@ def candidate_modules(split: str, *, seed: int = 0) -> list[str]:
 
 
 def tested_modules(split: str, *, seed: int = 0, workers: int = 2, timeout_s: float = TIMEOUT_S,
-                   cache: Path | None = None) -> dict[str, str]:
-    """module -> its normalised clean source, for the `split` modules whose tests pass on it quickly."""
+                   cache: Path | None = None) -> dict[str, tuple[str, frozenset[str]]]:
+    """module -> (its normalised clean source, the top-level scopes its tests call), for the `split`
+    modules whose tests pass on that source quickly and call at least one of its scopes."""
     clean = {}
     for module in candidate_modules(split, seed=seed):
         try:
             clean[module] = normalise_source((_stdlib() / f"{module}.py").read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, RecursionError, ValueError):
             continue
-    programs = {module: judging_program(module, source) for module, source in clean.items()}
+    programs = {module: judging_program(module, source, trace=True) for module, source in clean.items()}
     results = _judge_cached(list(programs.values()), workers=workers, timeout_s=timeout_s, cache=cache)
-    return {module: clean[module] for module, result in zip(programs, results, strict=True)
-            if result["passed"] and result["duration_s"] <= CLEAN_LIMIT_S}
+    tested = {}
+    for module, result in zip(programs, results, strict=True):
+        called = frozenset(result["output"].removeprefix("called:").split())
+        if result["passed"] and result["duration_s"] <= CLEAN_LIMIT_S and called:
+            tested[module] = (clean[module], called)
+    return tested
 
 
 def _scopes(source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
@@ -114,35 +148,45 @@ def _scopes(source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Cl
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
 
 
-def _segment(source: str, name: str) -> tuple[str, int]:
-    """The source of the top-level function or class `name` in `source`, and its first line."""
-    node = next(n for n in _scopes(source) if n.name == name)
-    return ast.get_source_segment(source, node) or "", node.lineno
+def _segment(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[str, int]:
+    """The code of a top-level function or class, its decorators included (what a host would send),
+    and the line it starts on. Normalised source puts each on whole lines of its own."""
+    first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+    return "\n".join(source.splitlines()[first - 1: node.end_lineno]) + "\n", first
 
 
-def _module_mutants(module: str, source: str, per_module: int, seed: int) -> list[tuple[str, Mutant]]:
-    """Up to `per_module` (scope, mutant) pairs: one of each kind per scope, then a seeded sample."""
+def _scope_named(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef:
+    """The first top-level definition of `name`, as `mutations.mutants(scope=...)` rewrites it."""
+    return next(node for node in _scopes(source) if node.name == name)
+
+
+def _module_mutants(module: str, source: str, scopes: frozenset[str], per_module: int, seed: int
+                    ) -> list[tuple[str, Mutant]]:
+    """Up to `per_module` (scope, mutant) pairs in the `scopes` named: one of each kind per scope,
+    then a seeded sample."""
     rng = random.Random(f"{seed}:stdlib:{module}")
-    pairs = [(node.name, mutant) for node in _scopes(source)
-             for mutant in mutants(source, rng=rng, max_per_kind=1, scope=node.name)]
+    named = list(dict.fromkeys(node.name for node in _scopes(source) if node.name in scopes))
+    pairs = [(name, mutant) for name in named for mutant in mutants(source, rng=rng, max_per_kind=1, scope=name)]
     chosen = sorted(rng.sample(range(len(pairs)), min(per_module, len(pairs))))
     return [pairs[i] for i in chosen]
 
 
 def label_stdlib(split: str = "test", *, per_module: int = 40, seed: int = 0, workers: int = 2,
                  timeout_s: float = TIMEOUT_S, cache: Path | None = None) -> list[ExecutedSample]:
-    """Every top-level function and class of the `split`'s tested modules (clean: passed) and up to
-    `per_module` mutants per module, each labelled by its module's tests; `problem_id` is
-    "module.scope", `source` the scope's code alone (what a host would send), line and column within it."""
+    """The top-level functions and classes that the tests of the `split`'s tested modules call (clean:
+    passed), and up to `per_module` mutants of them per module, each labelled by its module's tests;
+    `problem_id` is "module.scope", `source` the scope's code alone (what a host would send), line and
+    column within it."""
     modules = tested_modules(split, seed=seed, workers=workers, timeout_s=timeout_s, cache=cache)
     samples: list[ExecutedSample] = []
     programs: list[str] = []
-    for module, source in modules.items():
+    for module, (source, called) in modules.items():
         for node in _scopes(source):
-            segment, _ = _segment(source, node.name)
-            samples.append(ExecutedSample(f"{module}.{node.name}", segment, None, True, "passed"))
-        for scope, mutant in _module_mutants(module, source, per_module, seed):
-            segment, first = _segment(mutant.source, scope)
+            if node.name in called:
+                samples.append(ExecutedSample(f"{module}.{node.name}", _segment(source, node)[0], None, True,
+                                              "passed"))
+        for scope, mutant in _module_mutants(module, source, called, per_module, seed):
+            segment, first = _segment(mutant.source, _scope_named(mutant.source, scope))
             samples.append(ExecutedSample(f"{module}.{scope}", segment, mutant.kind, False, "pending",
                                           mutant.line - first + 1, mutant.column, mutant.description))
             programs.append(judging_program(module, mutant.source))
@@ -155,23 +199,30 @@ def _verdict(result: dict) -> dict:
 
 
 def _judge_cached(programs: Sequence[str], *, workers: int, timeout_s: float, cache: Path | None) -> list[dict]:
-    """Verdicts for `programs`, in order; those in the cache (same program, interpreter, time limit and
-    version) are not run again. The interpreter is part of the key: its test suite is the judge."""
+    """Verdicts for `programs`, in order; those in the cache (same program, interpreter, sandbox, time
+    limit and version) are not run again. A timeout is not kept: on a busy machine it may be the
+    machine's, so it is run again next time."""
     path = (cache or cache_dir()) / f"stdlib-results-v{RESULTS_VERSION}.json"
     results: dict[str, dict] = orjson.loads(path.read_bytes()) if path.is_file() else {}
     keys = [_cache_key(p, timeout_s) for p in programs]
     missing = sorted({k: p for k, p in zip(keys, programs, strict=True) if k not in results}.items())
     if missing:
         verdicts = judge_programs([p for _, p in missing], workers=workers, timeout_s=timeout_s)
-        for (key, _), result in zip(missing, verdicts, strict=True):
-            results[key] = {"passed": result.passed, "status": result.status, "detail": result.detail,
-                            "duration_s": round(result.duration_s, 3)}
-        write_atomically(path, orjson.dumps(results, option=orjson.OPT_SORT_KEYS))
+        fresh = {key: {"passed": result.passed, "status": result.status, "detail": result.detail,
+                       "output": result.output, "duration_s": round(result.duration_s, 3)}
+                 for (key, _), result in zip(missing, verdicts, strict=True)}
+        results.update(fresh)
+        kept = {key: value for key, value in results.items() if value["status"] != "timeout"}
+        write_atomically(path, orjson.dumps(kept, option=orjson.OPT_SORT_KEYS))
     return [results[k] for k in keys]
 
 
 def _cache_key(program: str, timeout_s: float) -> str:
-    return hashlib.sha256(f"v{RESULTS_VERSION}\0{sys.version}\0{timeout_s:g}\0{program}".encode()).hexdigest()
+    """The interpreter (its test suite is the judge) and the sandbox (no network namespace, or limits
+    that bind a non-root user, change what some tests do) are part of the key."""
+    sandbox = f"{network_isolation()}:{'root' if os.geteuid() == 0 else 'user'}"
+    text = f"v{RESULTS_VERSION}\0{sys.version}\0{sandbox}\0{timeout_s:g}\0{program}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,11 @@ def test_a_failing_assertion_fails():
     assert not result.passed and result.status == "failed"
 
 
+def test_the_last_line_a_program_prints_comes_back_as_its_output():
+    result = run_tests("print('first')\nprint('last: ' + 'x' * 1000)\n")
+    assert result.passed and result.output == "last: " + "x" * 1000
+
+
 def test_an_exception_or_a_syntax_error_is_an_error():
     assert run_tests("1 / 0\n").status == "error"
     assert run_tests("def f(:\n").status == "error"

@@ -45,22 +45,41 @@ def test_candidates_are_public_modules_of_one_split_with_a_test_module(monkeypat
     assert candidate_modules("test") == []
 
 
-def test_labels_cover_every_scope_clean_and_mutants_by_their_tests_and_a_rerun_reads_the_cache(
+def test_a_module_whose_tests_never_call_its_code_is_left_out(monkeypatch, tmp_path):
+    monkeypatch.setattr(stdlib_tests, "candidate_modules", lambda split, seed=0: ["code", "secrets"])
+    tested = stdlib_tests.tested_modules("test", cache=tmp_path, workers=1)
+    assert set(tested) == {"secrets"}  # test_code.py tests code objects, never the `code` module
+    source, called = tested["secrets"]
+    assert source == _secrets() and called == {"randbelow", "token_bytes", "token_hex", "token_urlsafe"}
+
+
+def test_labels_cover_the_called_scopes_clean_and_mutants_by_their_tests_and_a_rerun_reads_the_cache(
         monkeypatch, tmp_path):
     monkeypatch.setattr(stdlib_tests, "candidate_modules", lambda split, seed=0: ["secrets"])
     samples = label_stdlib("test", per_module=3, cache=tmp_path, workers=1, timeout_s=3)
-    clean = [s for s in samples if s.kind is None]
+    clean = {s.problem_id: s for s in samples if s.kind is None}
     mutated = [s for s in samples if s.kind is not None]
-    scopes = [n.name for n in ast.parse(_secrets()).body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    assert [s.problem_id for s in clean] == [f"secrets.{name}" for name in scopes]
-    assert all(s.passed for s in clean) and len(mutated) == 3
+    _, called = stdlib_tests.tested_modules("test", cache=tmp_path, workers=1, timeout_s=3)["secrets"]
+    assert set(clean) == {f"secrets.{name}" for name in called}
+    assert all(s.passed for s in clean.values()) and len(mutated) == 3
     assert all(s.status in ("passed", "failed", "error", "timeout", "crashed") for s in mutated)
     for sample in mutated:
         tree = ast.parse(sample.source)  # the scope alone, as a host would send it
-        assert f"secrets.{tree.body[0].name}" == sample.problem_id and sample.line >= 1
+        assert f"secrets.{tree.body[0].name}" == sample.problem_id
+        assert sample.source != clean[sample.problem_id].source
+        after = sample.description.split(" -> ")[1].strip("`")
+        line = sample.source.splitlines()[sample.line - 1]
+        assert line[sample.column - 1:].startswith(after)  # the rewrite sits where the sample says
 
     def no_runs(*args, **kwargs):
         raise AssertionError("a cached verdict was run again")
 
     monkeypatch.setattr(stdlib_tests, "judge_programs", no_runs)
-    assert label_stdlib("test", per_module=3, cache=tmp_path, workers=1, timeout_s=3) == samples
+    if all(s.status != "timeout" for s in mutated):  # a timeout is run again, by design
+        assert label_stdlib("test", per_module=3, cache=tmp_path, workers=1, timeout_s=3) == samples
+
+
+def test_a_scope_is_sent_with_its_decorators():
+    source = normalise_source("import functools\n\n@functools.cache\ndef f(x):\n    return x + 1\n")
+    node = stdlib_tests._scopes(source)[0]
+    assert stdlib_tests._segment(source, node) == ("@functools.cache\ndef f(x):\n    return x + 1\n", 3)
