@@ -716,6 +716,8 @@ def train(config: TrainConfig, log=print) -> Path:
             torch.cuda.set_rng_state(state["cuda_rng"])
         random.setstate(_python_state(json.loads(state["python_rng"])))
         rng.bit_generator.state = json.loads(state["numpy_rng"])
+        if runtime.rank > 0:  # state.pt holds rank 0's streams: the others draw their own again
+            rng = _reseed_rank(config.seed, runtime.rank, start_epoch)
         log(f"resumed from {config.resume} at epoch {start_epoch}")
     trainee = model
     if runtime.distributed:
@@ -785,6 +787,16 @@ def train(config: TrainConfig, log=print) -> Path:
     if runtime.distributed:
         dist.destroy_process_group()
     return final
+
+
+def _reseed_rank(seed: int, rank: int, epoch: int) -> np.random.Generator:
+    """Fresh streams for a rank other than 0 on resume (state.pt, written by rank 0, holds only its
+    own): still one per rank and seeded, so no two ranks share dropout masks or batch order, though
+    not the streams an uninterrupted run would have drawn."""
+    mixed = seed + rank + 1_000_003 * epoch
+    random.seed(mixed)
+    torch.manual_seed(mixed)
+    return np.random.default_rng(mixed)
 
 
 def _python_state(value: Any) -> Any:

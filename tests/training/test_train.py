@@ -18,6 +18,7 @@ from training.train import (
     _contrastive,
     _device,
     _mutant_margin,
+    _reseed_rank,
     best_f1_threshold,
     parse_config,
     train,
@@ -114,6 +115,11 @@ def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
     assert any("resumed" in m and "epoch 2" in m for m in messages)
     epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2]
+
+
+def test_on_resume_each_rank_past_the_first_draws_a_seeded_stream_of_its_own():
+    first, other, again = (_reseed_rank(0, rank, 3).random(4) for rank in (1, 2, 1))
+    assert not np.allclose(first, other) and np.array_equal(first, again)
 
 
 def test_the_same_script_trains_under_torchrun_with_two_cpu_processes(tmp_path, data_cache):
