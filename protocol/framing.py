@@ -2,6 +2,9 @@
 
 This module owns the byte-level rules of the wire: UTF-8, no NaN/Infinity, no lone surrogates,
 bounded nesting, integers of any size kept exact, and output lines that never contain a raw newline.
+A number too large for a double (`1e400`) is valid JSON: it reads as an infinite float, which no
+member of a message accepts, so the request gets its own error with its id (a feature vector with
+one is -32602) rather than a parse error that loses the id.
 It leaves reading and writing the stream (the byte-order mark at its start, blank lines, line-size
 limits, flushing) to the daemon's transport, and what the value means to `protocol.messages`.
 
@@ -58,8 +61,9 @@ _CLASS_TABLE = bytes(
 def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAULT_MAX_DEPTH) -> object:
     """One input line (with or without its "\\n" or "\\r\\n") -> the JSON value it holds.
 
-    Raises ParseError for anything but a single UTF-8 JSON text (NaN, Infinity, numbers that overflow
-    a double and lone surrogates included), and LimitExceeded(limit="json_depth") for nesting deeper
+    Raises ParseError for anything but a single UTF-8 JSON text (the NaN and Infinity tokens and lone
+    surrogates included; a number that overflows a double reads as an infinite float), and
+    LimitExceeded(limit="json_depth") for nesting deeper
     than `max_depth`, found without recursion however deep the input goes. A line that is both
     malformed and too deep gets whichever error the parser meets first.
     """
@@ -77,6 +81,8 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
             raise _too_deep(max_depth, _text_depth_exceeds(data.decode("utf-8", "replace"), max_depth)) from None
         if "UTF-8" in exc.msg:  # orjson says position 0 whatever the byte: find it
             _check_utf8(data)
+        if "infinity when parsed as double" in exc.msg:  # valid JSON beyond a double: the exact path reads it
+            return _decode_exactly(data, max_depth, may_be_deep)
         raise _parse_error(exc) from None
     if may_be_deep:
         depth = _depth_exceeds(value, max_depth)
@@ -139,7 +145,7 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
         if depth is not None:
             raise _too_deep(max_depth, depth)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc) from None
     except RecursionError:  # only if the interpreter's recursion limit was set below max_depth
@@ -193,13 +199,6 @@ def _bounded_int(literal: str) -> int:
             actual=digits,
         )
     return int(literal)
-
-
-def _finite_float(literal: str) -> float:
-    number = float(literal)
-    if not math.isfinite(number):
-        raise ParseError(f"Parse error: number {literal[:40]} is too large for a double")
-    return number
 
 
 def _refuse_lone_surrogates(value: object) -> None:

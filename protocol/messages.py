@@ -11,6 +11,7 @@ and `error_response`, which skip pydantic; the models document the wire and chec
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -48,11 +49,15 @@ JSONRPC_VERSION = "2.0"
 """The exact value of every message's "jsonrpc" member."""
 
 def _one_error_for_an_id(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """A bad id is one error ("should be a string, a number or null"), not one per union member."""
+    """A bad id is one error ("should be a string, a number or null"), not one per union member; a
+    number beyond a double's range (read as infinite) cannot be echoed, so it is a bad id too."""
     try:
-        return handler(value)
+        checked = handler(value)
     except ValidationError:
         raise PydanticCustomError("request_id", "should be a string, a number or null") from None
+    if isinstance(checked, float) and not math.isfinite(checked):
+        raise PydanticCustomError("request_id", "should be a number within a double's range")
+    return checked
 
 
 RequestId = Annotated[
@@ -132,7 +137,7 @@ MessageAdapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 _MEMBER_RULES = {
     "jsonrpc": 'should be exactly "2.0"',
-    "id": "should be a string, a number or null",
+    "id": "should be a string, a number (within a double's range) or null",
     "method": "should be a string",
     "params": "should be an array or an object",
 }
@@ -166,8 +171,10 @@ def error_response(id: str | int | float | None, error: JsonRpcError) -> dict[st
 
 
 def is_valid_id(value: object) -> bool:
-    """Whether `value` may be a request id: a string, a number or null, never a bool."""
-    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+    """Whether `value` may be a request id: a string, a number (finite) or null, never a bool."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
 
 
 def _invalid_request(exc: ValidationError, obj: dict[str, Any]) -> InvalidRequest:

@@ -111,7 +111,7 @@ def test_a_malformed_request_with_a_valid_id_is_invalid_request_echoing_the_id(d
     assert reply["error"]["code"] == -32600 and reply["id"] == 1
 
 
-@pytest.mark.parametrize("bad_id", ["true", "{}", "[1]"])
+@pytest.mark.parametrize("bad_id", ["true", "{}", "[1]", "1e400"])
 def test_a_request_whose_id_is_not_a_string_number_or_null_is_invalid_request_with_a_null_id(daemon, bad_id):
     reply = error_after(daemon, f'{{"jsonrpc": "2.0", "method": "ping", "id": {bad_id}}}\n')
     assert reply["error"]["code"] == -32600 and reply["id"] is None
@@ -140,6 +140,14 @@ def test_params_of_the_wrong_shape_are_invalid_params_naming_the_field(daemon, p
     reply = error_after(daemon, request_line("p", "predict", params))
     assert reply["id"] == "p" and reply["error"]["code"] == -32602
     assert reply["error"].get("data"), reply
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e999"])
+def test_a_number_beyond_a_double_in_params_is_invalid_params_and_the_id_comes_back(daemon, number):
+    vector = b"[" + number + b", 0" * 977 + b"]"
+    for params in (b'{"features": ' + vector + b"}", b'{"code": "x = 1", "top_k": ' + number + b"}"):
+        reply = error_after(daemon, b'{"jsonrpc": "2.0", "method": "predict", "id": 7, "params": ' + params + b"}\n")
+        assert reply["id"] == 7 and reply["error"]["code"] == -32602
 
 
 def test_an_unknown_method_is_method_not_found_naming_it(daemon):
