@@ -146,12 +146,26 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
             raise _too_deep(max_depth, depth)
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+        _refuse_lone_surrogates(value)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc) from None
     except RecursionError:  # only if the interpreter's recursion limit was set below max_depth
         raise _too_deep(max_depth, None) from None
-    _refuse_lone_surrogates(value)
+    except ParseError as exc:  # NaN or a lone surrogate: the stdlib does not say where, orjson does
+        if exc.position is None:
+            raise ParseError(str(exc), position=_orjson_position(data)) from None
+        raise
     return value
+
+
+def _orjson_position(data: bytes) -> int | None:
+    """Where orjson stops on `data` (it reads big integers as floats, but finds the same NaN or
+    surrogate), or None if it reads it or stops only at a number beyond a double."""
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return None if "infinity when parsed as double" in exc.msg else exc.pos
+    return None
 
 
 def _text_depth_exceeds(text: str, max_depth: int) -> int | None:

@@ -111,8 +111,9 @@ def test_text_that_is_not_one_json_value_is_a_parse_error(line: bytes) -> None:
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
 def test_the_non_finite_tokens_are_parse_errors_on_both_paths(literal: bytes) -> None:
     for line in on_both_paths(literal):
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError) as caught:
             decode_line(line)
+        assert caught.value.position in (6, 7)  # at the token, or past its sign; on the exact path too
 
 
 @pytest.mark.parametrize(("literal", "value"), [(b"1e400", math.inf), (b"-1e999", -math.inf), (b"1e-400", 0.0)])
@@ -124,8 +125,9 @@ def test_a_number_beyond_a_double_is_valid_json_and_reads_as_the_double_it_round
 @pytest.mark.parametrize("escape", [b'"\\ud800"', b'"\\udc00x"', b'"a\\ud800\\u0041"', b'{"\\udfff": 1}'])
 def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) -> None:
     for line in on_both_paths(escape):
-        with pytest.raises(ParseError):
+        with pytest.raises(ParseError) as caught:
             decode_line(line)
+        assert caught.value.position is not None  # the exact path asks orjson where
 
 
 @pytest.mark.parametrize("raw", [b'"\xff"', b'"\xc3"', b'"\xed\xa0\x80"', b'"\xf8\x88\x80\x80\x80"'])
