@@ -3,26 +3,30 @@ library's own test suite (``Lib/test/test_<module>.py``).
 
 Owns `tested_modules` (the single-file modules of a split that can be judged: their test module
 exists and passes on the normalised clean source within a time limit, run against that copy, and
-which of the copy's top-level functions and classes those tests run), `judge_programs` (each module
-source against its tests, in the sandbox) and `label_stdlib` (those functions and classes, clean and
-mutated, each labelled by whether its module still passes its tests; cached on disk). Leaves to
-others: running code (training/sandbox.py), making mutants (training/mutations.py), scoring and
-metrics (training/evaluate.py).
+which of the copy's functions those tests run), `judge_programs` (each module source against its
+tests, in the sandbox) and `label_stdlib` (the top-level functions and classes holding code the tests
+ran, clean and with mutants of that code, each labelled by whether its module still passes its
+tests; cached on disk). Leaves to others: running code (training/sandbox.py), making mutants
+(training/mutations.py), scoring and metrics (training/evaluate.py).
 
 Why: HumanEval's 164 problems are one style of code, and the daemon meets library code too. As with
 HumanEval, a mutant that survives is a real positive: the module's own tests cannot tell it from the
-original. Only code the tests run in their own process is used: a scope they never call (a Tk class
-under headless tests, `test_code.py`, which tests code objects and not the `code` module) or call
-only in a child interpreter (`python -m gzip`, which imports the real module) would "survive" any
-mutant, and say nothing.
+original. Only code the tests run in their own process is used: a function they never call (a Tk
+class under headless tests, a method no test reaches, `test_code.py`, which tests code objects and
+not the `code` module) or call only in a child interpreter (`python -m gzip`, which imports the real
+module) would "survive" any mutant, and say nothing.
 
 The module under test is shadowed: its (mutated) copy sits in a temporary directory put first on
 ``sys.path``, and the run fails unless the module it imports is that copy. A module that the
 interpreter, the sandbox or unittest import first (os, re, functools, ...) cannot be shadowed so, and
 is left out with those whose tests fail, or are slow, on the clean source. The clean run also traces
-which functions of the copy are called (``sys.settrace``, calls only), and prints their top-level
-scopes as its last line. A missing test suite (some Python
-builds ship without it) leaves no module, never an error.
+which functions of the copy run (``sys.settrace``: call events, and a generator's or coroutine's
+first line, since one closed unstarted gets a call event too), and prints their first lines after a
+marker as its last line. A mutant is kept when its line lies in a function that ran, or in no
+function (a class body runs at import). The trace can miss calls, never invent them: in a thread
+started before it, or in tests that set their own tracer (bdb, pdb, trace), which only leaves fewer
+samples; a test that imports the module again counts its import-time calls. A missing test suite
+(some Python builds ship without it) leaves no module, never an error.
 """
 
 from __future__ import annotations
@@ -78,10 +82,19 @@ assert result.wasSuccessful(), f"{{len(result.failures)}} failures, {{len(result
 _TRACE_ON = """\
 import threading
 called = set()
-def _trace(frame, event, arg):  # calls only (no line events): which functions of the copy run
+def _ran(frame, event, arg):  # a generator's or coroutine's first line: its body really ran
+    if event == "line":
+        called.add(frame.f_code.co_firstlineno)
+        return None
+    return _ran
+def _trace(frame, event, arg):  # calls of the copy's functions; no line events but for generators
     code = frame.f_code
-    if code.co_filename == path and code.co_flags & 1:  # CO_OPTIMIZED: a function, not a class body
-        called.add(code.co_qualname.split(".")[0])
+    if code.co_filename != path or not code.co_flags & 0x1:  # CO_OPTIMIZED: a function, not a class body
+        return None
+    if code.co_flags & 0x2A0:  # a generator or coroutine closed unstarted still gets a call event
+        return _ran
+    called.add(code.co_firstlineno)
+    return None
 sys.settrace(_trace)
 threading.settrace(_trace)
 """
@@ -89,16 +102,20 @@ threading.settrace(_trace)
 _TRACE_OFF = """\
 sys.settrace(None)
 threading.settrace(None)
-print("called:", *sorted(name for name in called if not name.startswith("<")))
+print("\\n{marker}", *sorted(called.copy()))
 """
+
+_CALLED_MARKER = "yantra-called-lines:"
+"""Starts the traced run's last line; output without it gives no coverage, so no module."""
 
 
 def judging_program(module: str, source: str, *, trace: bool = False) -> str:
     """A sandbox program: write `source` as `module` in its working directory, import that copy first,
     and run the module's tests (an AssertionError, "failed", when any fails). With `trace`, its last
-    printed line names the top-level functions and classes whose code the tests called."""
+    printed line gives the first line of each function of the copy that the tests ran."""
     return _PROGRAM.format(module=module, filename=f"{module}.py", source=source,
-                           trace_on=_TRACE_ON if trace else "", trace_off=_TRACE_OFF if trace else "")
+                           trace_on=_TRACE_ON if trace else "",
+                           trace_off=_TRACE_OFF.format(marker=_CALLED_MARKER) if trace else "")
 
 
 def judge_programs(programs: Sequence[str], *, workers: int = 2, timeout_s: float = TIMEOUT_S) -> list[RunResult]:
@@ -124,9 +141,9 @@ def candidate_modules(split: str, *, seed: int = 0) -> list[str]:
 
 
 def tested_modules(split: str, *, seed: int = 0, workers: int = 2, timeout_s: float = TIMEOUT_S,
-                   cache: Path | None = None) -> dict[str, tuple[str, frozenset[str]]]:
-    """module -> (its normalised clean source, the top-level scopes its tests call), for the `split`
-    modules whose tests pass on that source quickly and call at least one of its scopes."""
+                   cache: Path | None = None) -> dict[str, tuple[str, frozenset[int]]]:
+    """module -> (its normalised clean source, the first lines of the functions its tests call), for
+    the `split` modules whose tests pass on that source quickly and call at least one of them."""
     clean = {}
     for module in candidate_modules(split, seed=seed):
         try:
@@ -137,10 +154,32 @@ def tested_modules(split: str, *, seed: int = 0, workers: int = 2, timeout_s: fl
     results = _judge_cached(list(programs.values()), workers=workers, timeout_s=timeout_s, cache=cache)
     tested = {}
     for module, result in zip(programs, results, strict=True):
-        called = frozenset(result["output"].removeprefix("called:").split())
+        called = _called_functions(clean[module], result.get("output", ""))
         if result["passed"] and result["duration_s"] <= CLEAN_LIMIT_S and called:
             tested[module] = (clean[module], called)
     return tested
+
+
+def _called_functions(source: str, output: str) -> frozenset[int]:
+    """The first lines (a decorator's, if any, as in `co_firstlineno`) of the functions in `source`
+    that the traced run's `output` says ran; empty when its marker line is missing."""
+    if not output.startswith(_CALLED_MARKER):
+        return frozenset()
+    lines = {int(word) for word in output.removeprefix(_CALLED_MARKER).split() if word.isdigit()}
+    return frozenset(first for first, _ in _function_spans(source) if first in lines)
+
+
+def _function_spans(source: str) -> list[tuple[int, int]]:
+    """(first line, last line) of every function and method in `source`, nested ones too."""
+    return [(min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno or node.lineno)
+            for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _runs(line: int, spans: list[tuple[int, int]], called: frozenset[int]) -> bool:
+    """Whether code on `line` ran in the clean run: its innermost function was called, or it is in
+    no function at all (a class body runs at import)."""
+    around = [first for first, last in spans if first <= line <= last]
+    return not around or max(around) in called
 
 
 def _scopes(source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
@@ -160,13 +199,22 @@ def _scope_named(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionD
     return next(node for node in _scopes(source) if node.name == name)
 
 
-def _module_mutants(module: str, source: str, scopes: frozenset[str], per_module: int, seed: int
+def _called_scopes(source: str, called: frozenset[int]) -> list[str]:
+    """The top-level functions and classes in which at least one called function lies."""
+    return list(dict.fromkeys(node.name for node in _scopes(source)
+                              if any(_segment(source, node)[1] <= line <= (node.end_lineno or 0) for line in called)))
+
+
+def _module_mutants(module: str, source: str, called: frozenset[int], per_module: int, seed: int
                     ) -> list[tuple[str, Mutant]]:
-    """Up to `per_module` (scope, mutant) pairs in the `scopes` named: one of each kind per scope,
-    then a seeded sample."""
+    """Up to `per_module` (scope, mutant) pairs, each rewriting code the clean run ran: one of each
+    kind per scope that holds some, then a seeded sample."""
     rng = random.Random(f"{seed}:stdlib:{module}")
-    named = list(dict.fromkeys(node.name for node in _scopes(source) if node.name in scopes))
-    pairs = [(name, mutant) for name in named for mutant in mutants(source, rng=rng, max_per_kind=1, scope=name)]
+    spans = _function_spans(source)
+    pairs = []
+    for name in _called_scopes(source, called):
+        ran = [m for m in mutants(source, rng=rng, max_per_kind=4, scope=name) if _runs(m.line, spans, called)]
+        pairs += [(name, mutant) for mutant in {m.kind: m for m in reversed(ran)}.values()]  # each kind's first
     chosen = sorted(rng.sample(range(len(pairs)), min(per_module, len(pairs))))
     return [pairs[i] for i in chosen]
 
@@ -181,8 +229,9 @@ def label_stdlib(split: str = "test", *, per_module: int = 40, seed: int = 0, wo
     samples: list[ExecutedSample] = []
     programs: list[str] = []
     for module, (source, called) in modules.items():
+        scopes = set(_called_scopes(source, called))
         for node in _scopes(source):
-            if node.name in called:
+            if node.name in scopes:
                 samples.append(ExecutedSample(f"{module}.{node.name}", _segment(source, node)[0], None, True,
                                               "passed"))
         for scope, mutant in _module_mutants(module, source, called, per_module, seed):
@@ -200,8 +249,8 @@ def _verdict(result: dict) -> dict:
 
 def _judge_cached(programs: Sequence[str], *, workers: int, timeout_s: float, cache: Path | None) -> list[dict]:
     """Verdicts for `programs`, in order; those in the cache (same program, interpreter, sandbox, time
-    limit and version) are not run again. A timeout is not kept: on a busy machine it may be the
-    machine's, so it is run again next time."""
+    limit and version) are not run again. A timeout, or a run slower than a clean one may be, is not
+    kept: on a busy machine it may be the machine's, so it is run again next time."""
     path = (cache or cache_dir()) / f"stdlib-results-v{RESULTS_VERSION}.json"
     results: dict[str, dict] = orjson.loads(path.read_bytes()) if path.is_file() else {}
     keys = [_cache_key(p, timeout_s) for p in programs]
@@ -209,10 +258,12 @@ def _judge_cached(programs: Sequence[str], *, workers: int, timeout_s: float, ca
     if missing:
         verdicts = judge_programs([p for _, p in missing], workers=workers, timeout_s=timeout_s)
         fresh = {key: {"passed": result.passed, "status": result.status, "detail": result.detail,
-                       "output": result.output, "duration_s": round(result.duration_s, 3)}
+                       "duration_s": round(result.duration_s, 3),
+                       **({"output": result.output} if result.output.startswith(_CALLED_MARKER) else {})}
                  for (key, _), result in zip(missing, verdicts, strict=True)}
         results.update(fresh)
-        kept = {key: value for key, value in results.items() if value["status"] != "timeout"}
+        kept = {key: value for key, value in results.items()
+                if value["status"] != "timeout" and value["duration_s"] <= CLEAN_LIMIT_S}
         write_atomically(path, orjson.dumps(kept, option=orjson.OPT_SORT_KEYS))
     return [results[k] for k in keys]
 

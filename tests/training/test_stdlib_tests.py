@@ -50,7 +50,25 @@ def test_a_module_whose_tests_never_call_its_code_is_left_out(monkeypatch, tmp_p
     tested = stdlib_tests.tested_modules("test", cache=tmp_path, workers=1)
     assert set(tested) == {"secrets"}  # test_code.py tests code objects, never the `code` module
     source, called = tested["secrets"]
-    assert source == _secrets() and called == {"randbelow", "token_bytes", "token_hex", "token_urlsafe"}
+    assert source == _secrets()
+    assert stdlib_tests._called_scopes(source, called) == ["randbelow", "token_bytes", "token_hex", "token_urlsafe"]
+
+
+def test_the_trace_names_the_functions_the_tests_ran_and_not_one_they_never_call():
+    source = _secrets() + "\n\ndef never_called():\n    return 1\n"
+    result = run_tests(judging_program("secrets", source, trace=True), timeout_s=20)
+    called = stdlib_tests._called_functions(source, result.output)
+    spans = dict(stdlib_tests._function_spans(source))
+    never = max(spans)  # the function added last
+    assert result.passed and never not in called and len(called) == len(spans) - 1
+    assert stdlib_tests._called_functions(source, "partial" + result.output) == frozenset()  # no marker first
+
+
+def test_code_counts_as_run_inside_a_called_function_or_a_class_body_only():
+    source = "class C:\n    x = 1\n\n    def used(self):\n        return 2\n\n    def unused(self):\n        return 3\n"
+    spans = stdlib_tests._function_spans(source)
+    called = frozenset({4})  # `used` starts on line 4
+    assert [stdlib_tests._runs(line, spans, called) for line in (2, 5, 8)] == [True, True, False]
 
 
 def test_labels_cover_the_called_scopes_clean_and_mutants_by_their_tests_and_a_rerun_reads_the_cache(
@@ -59,8 +77,8 @@ def test_labels_cover_the_called_scopes_clean_and_mutants_by_their_tests_and_a_r
     samples = label_stdlib("test", per_module=3, cache=tmp_path, workers=1, timeout_s=3)
     clean = {s.problem_id: s for s in samples if s.kind is None}
     mutated = [s for s in samples if s.kind is not None]
-    _, called = stdlib_tests.tested_modules("test", cache=tmp_path, workers=1, timeout_s=3)["secrets"]
-    assert set(clean) == {f"secrets.{name}" for name in called}
+    source, called = stdlib_tests.tested_modules("test", cache=tmp_path, workers=1, timeout_s=3)["secrets"]
+    assert set(clean) == {f"secrets.{name}" for name in stdlib_tests._called_scopes(source, called)}
     assert all(s.passed for s in clean.values()) and len(mutated) == 3
     assert all(s.status in ("passed", "failed", "error", "timeout", "crashed") for s in mutated)
     for sample in mutated:
