@@ -151,21 +151,54 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
         raise _parse_error(exc) from None
     except RecursionError:  # only if the interpreter's recursion limit was set below max_depth
         raise _too_deep(max_depth, None) from None
-    except ParseError as exc:  # NaN or a lone surrogate: the stdlib does not say where, orjson does
+    except ParseError as exc:  # NaN or a lone surrogate: the stdlib does not say where
         if exc.position is None:
-            raise ParseError(str(exc), position=_orjson_position(data)) from None
+            raise ParseError(str(exc), position=_first_refused(text, surrogate="surrogate" in str(exc))) from None
         raise
     return value
 
 
-def _orjson_position(data: bytes) -> int | None:
-    """Where orjson stops on `data` (it reads big integers as floats, but finds the same NaN or
-    surrogate), or None if it reads it or stops only at a number beyond a double."""
-    try:
-        orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return None if "infinity when parsed as double" in exc.msg else exc.pos
+def _first_refused(text: str, *, surrogate: bool) -> int | None:
+    """Where in `text` the first NaN or Infinity token (outside strings) or, with `surrogate`, the first
+    lone surrogate escape (inside one) starts: the place the stdlib's error does not give."""
+    in_string = escaped = False
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if in_string:
+            if escaped:
+                escaped = False
+                if surrogate and char == "u" and _lone_surrogate_at(text, at - 1):
+                    return at - 1
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif not surrogate and text.startswith(("NaN", "Infinity", "-Infinity"), at):
+            return at
+        at += 1
     return None
+
+
+def _lone_surrogate_at(text: str, at: int) -> bool:
+    """Whether the escape `\\uXXXX` at `at` is a surrogate without its other half."""
+    unit = _escaped_unit(text, at)
+    if unit is None or not 0xD800 <= unit <= 0xDFFF:
+        return False
+    if unit >= 0xDC00:  # a low half: lone unless a high half just before it (which skipped it)
+        before = _escaped_unit(text, at - 6)
+        return before is None or not 0xD800 <= before <= 0xDBFF
+    after = _escaped_unit(text, at + 6)
+    return after is None or not 0xDC00 <= after <= 0xDFFF
+
+
+def _escaped_unit(text: str, at: int) -> int | None:
+    if at < 0 or not text.startswith("\\u", at):
+        return None
+    digits = text[at + 2: at + 6]
+    return int(digits, 16) if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits) else None
 
 
 def _text_depth_exceeds(text: str, max_depth: int) -> int | None:

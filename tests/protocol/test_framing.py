@@ -127,7 +127,29 @@ def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) ->
     for line in on_both_paths(escape):
         with pytest.raises(ParseError) as caught:
             decode_line(line)
-        assert caught.value.position is not None  # the exact path asks orjson where
+        assert caught.value.position is not None  # the exact path scans for it
+
+
+BIG_LITERAL = b"1234567890123456789012"
+"""An integer beyond 64 bits: a line holding one takes the exact path."""
+
+
+@pytest.mark.parametrize(
+    ("line", "at"),
+    [
+        (b"[" + b"1" * 400 + b", NaN]", b"NaN"),
+        (b"[1e400, NaN, " + BIG_LITERAL + b"]", b"NaN"),
+        (b'[1e400, "\\ud800", ' + BIG_LITERAL + b"]", b"\\ud800"),
+        (b'["\\ud83d\\ude00", "a\\udc00", ' + BIG_LITERAL + b"]", b"\\udc00\""),
+        (b'["NaN", -Infinity, ' + BIG_LITERAL + b"]", b"-Inf"),
+    ],
+    ids=["after-a-long-integer", "after-an-overflow", "surrogate-after-an-overflow", "low-half-alone",
+         "not-in-a-string"],
+)
+def test_on_the_exact_path_a_parse_error_points_at_what_it_names(line: bytes, at: bytes) -> None:
+    with pytest.raises(ParseError) as caught:
+        decode_line(line)
+    assert caught.value.position == line.index(at)
 
 
 @pytest.mark.parametrize("raw", [b'"\xff"', b'"\xc3"', b'"\xed\xa0\x80"', b'"\xf8\x88\x80\x80\x80"'])
