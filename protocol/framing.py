@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
@@ -161,25 +161,29 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
 def _first_refused(text: str, *, surrogate: bool) -> int | None:
     """Where in `text` the first NaN or Infinity token (outside strings) or, with `surrogate`, the first
     lone surrogate escape (inside one) starts: the place the stdlib's error does not give."""
-    in_string = escaped = False
-    at = 0
-    while at < len(text):
-        char = text[at]
-        if in_string:
-            if escaped:
-                escaped = False
-                if surrogate and char == "u" and _lone_surrogate_at(text, at - 1):
-                    return at - 1
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif not surrogate and text.startswith(("NaN", "Infinity", "-Infinity"), at):
+    for at, char, where in _scan(text):
+        if surrogate and where == "escaped" and char == "u" and _lone_surrogate_at(text, at - 1):
+            return at - 1
+        if not surrogate and where == "outside" and text.startswith(("NaN", "Infinity", "-Infinity"), at):
             return at
-        at += 1
     return None
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, str]]:
+    """Each character of `text` with where it stands by the parser's string rules: "outside" strings,
+    "escaped" (just after a backslash in one) or "inside" one (its quotes too)."""
+    in_string = escaped = False
+    for at, char in enumerate(text):
+        if not in_string:
+            in_string = char == '"'
+            yield at, char, "inside" if in_string else "outside"
+        elif escaped:
+            escaped = False
+            yield at, char, "escaped"
+        else:
+            escaped = char == "\\"
+            in_string = char != '"'
+            yield at, char, "inside"
 
 
 def _lone_surrogate_at(text: str, at: int) -> bool:
@@ -205,7 +209,8 @@ def _text_depth_exceeds(text: str, max_depth: int) -> int | None:
     """Like json_depth_exceeds, on the text itself, so the recursive parser never sees deep input.
 
     Follows the same string rules as the parser up to the first syntax error, which is as far as
-    the parser goes.
+    the parser goes. Its own loop rather than `_scan`'s: it reads every deep line of the exact path,
+    where the generator took 2.5 times as long (0.66 s against 0.26 s for 6 MB of brackets).
     """
     depth = 0
     in_string = False
