@@ -171,8 +171,13 @@ def _called_functions(source: str, output: str) -> frozenset[int]:
 
 def _function_spans(source: str) -> list[tuple[int, int]]:
     """(first line, last line) of every function and method in `source`, nested ones too."""
-    return [(min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno or node.lineno)
+    return [(_first_line(node), node.end_lineno or node.lineno)
             for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """Where a definition starts: its first decorator's line if it has one (as `co_firstlineno`)."""
+    return min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
 
 
 def _runs(line: int, spans: list[tuple[int, int]], called: frozenset[int]) -> bool:
@@ -190,7 +195,7 @@ def _scopes(source: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Cl
 def _segment(source: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[str, int]:
     """The code of a top-level function or class, its decorators included (what a host would send),
     and the line it starts on. Normalised source puts each on whole lines of its own."""
-    first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+    first = _first_line(node)
     return "\n".join(source.splitlines()[first - 1: node.end_lineno]) + "\n", first
 
 
@@ -199,20 +204,20 @@ def _scope_named(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionD
     return next(node for node in _scopes(source) if node.name == name)
 
 
-def _called_scopes(source: str, called: frozenset[int]) -> list[str]:
+def _called_scopes(source: str, called: frozenset[int]) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
     """The top-level functions and classes in which at least one called function lies."""
-    return list(dict.fromkeys(node.name for node in _scopes(source)
-                              if any(_segment(source, node)[1] <= line <= (node.end_lineno or 0) for line in called)))
+    return [node for node in _scopes(source)
+            if any(_first_line(node) <= line <= (node.end_lineno or 0) for line in called)]
 
 
-def _module_mutants(module: str, source: str, called: frozenset[int], per_module: int, seed: int
-                    ) -> list[tuple[str, Mutant]]:
-    """Up to `per_module` (scope, mutant) pairs, each rewriting code the clean run ran: one of each
-    kind per scope that holds some, then a seeded sample."""
+def _module_mutants(module: str, source: str, scopes: Sequence[str], called: frozenset[int], per_module: int,
+                    seed: int) -> list[tuple[str, Mutant]]:
+    """Up to `per_module` (scope, mutant) pairs in the `scopes` named, each rewriting code the clean run
+    ran: one of each kind per scope that holds some, then a seeded sample."""
     rng = random.Random(f"{seed}:stdlib:{module}")
     spans = _function_spans(source)
     pairs = []
-    for name in _called_scopes(source, called):
+    for name in scopes:
         ran = [m for m in mutants(source, rng=rng, max_per_kind=4, scope=name) if _runs(m.line, spans, called)]
         pairs += [(name, mutant) for mutant in {m.kind: m for m in reversed(ran)}.values()]  # each kind's first
     chosen = sorted(rng.sample(range(len(pairs)), min(per_module, len(pairs))))
@@ -229,12 +234,11 @@ def label_stdlib(split: str = "test", *, per_module: int = 40, seed: int = 0, wo
     samples: list[ExecutedSample] = []
     programs: list[str] = []
     for module, (source, called) in modules.items():
-        scopes = set(_called_scopes(source, called))
-        for node in _scopes(source):
-            if node.name in scopes:
-                samples.append(ExecutedSample(f"{module}.{node.name}", _segment(source, node)[0], None, True,
-                                              "passed"))
-        for scope, mutant in _module_mutants(module, source, called, per_module, seed):
+        scopes = _called_scopes(source, called)
+        samples += [ExecutedSample(f"{module}.{node.name}", _segment(source, node)[0], None, True, "passed")
+                    for node in scopes]
+        names = list(dict.fromkeys(node.name for node in scopes))
+        for scope, mutant in _module_mutants(module, source, names, called, per_module, seed):
             segment, first = _segment(mutant.source, _scope_named(mutant.source, scope))
             samples.append(ExecutedSample(f"{module}.{scope}", segment, mutant.kind, False, "pending",
                                           mutant.line - first + 1, mutant.column, mutant.description))
