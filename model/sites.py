@@ -476,7 +476,10 @@ class _Finder:
         features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
         if extra:
             features.extend(extra)
-        self.add(_CONSTANT, node, features)
+        # a negative literal starts at its sign: `-1` is one literal to a reader, and to the rewrites
+        # that make one (training/mutations.py), so its site is placed there
+        negative = isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub)
+        self.add(_CONSTANT, parent if negative else node, features)  # type: ignore[arg-type]
 
     def returned_constant(self, node: ast.Constant, returned: ast.Return, returns: dict[str, int]) -> None:
         """A constant a function returns, against what its other returns give (`returns`: how many give

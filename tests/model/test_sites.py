@@ -62,6 +62,12 @@ def test_every_kind_of_site_is_found_at_its_line_and_1_based_column():
     assert expected <= sites_of(SOURCE)
 
 
+def test_a_negative_literals_site_starts_at_its_sign():
+    assert ("constant", 2, 14) in sites_of("def f(a):\n    return a[-1] + a[1]\n")  # `-1`, not its `1`
+    assert ("constant", 2, 22) in sites_of("def f(a):\n    return a[-1] + a[1]\n")
+    assert ("constant", 2, 16) in sites_of("def f(a):\n    return not 1\n")  # only a minus joins the literal
+
+
 def test_only_the_codes_own_variables_are_name_sites():
     names = {(line, column) for kind, line, column in sites_of(SOURCE) if kind == "name"}
     assert (3, 24) in names  # items, a parameter

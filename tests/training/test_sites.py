@@ -235,6 +235,14 @@ def test_a_functions_score_is_the_daemons_top_site_probability_under_a_count_wei
         assert served.max() == pytest.approx(score, rel=1e-6)
 
 
+def test_a_rewrite_that_makes_a_literal_negative_is_labelled_at_that_literals_site():
+    made = [m for seed in range(20) for m in mutants("def f(a):\n    return a[0]\n", rng=random.Random(seed),
+                                                     kinds=["off_by_one"]) if "-1" in m.source]
+    assert made, "no `a[0]` -> `a[-1]` rewrite drawn"
+    data = site_data([BugSample.of_mutant(made[0], "train", "pkg")])
+    assert data.labels.sum() == 1 and SITE_TYPES[int(data.types[int(np.argmax(data.labels))])] == "constant"
+
+
 def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled():
     source = "def f(s, a, b, c, d):\n    return s.replace(b, a).replace(c, d)\n"
     sample = BugSample(source, True, "swapped_arguments", 2, 12, "", "train", "pkg")
