@@ -42,7 +42,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v7"
+SITE_FEATURES_VERSION = "sites-v8"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -136,6 +136,8 @@ def _label(node: ast.AST) -> str:
             return prefix + "." + node.attr
         elif isinstance(node, ast.Constant):
             return prefix + "c:" + repr_start(node.value, 12)
+        elif _is_negative_literal(node):
+            return prefix + "c:-" + repr_start(node.operand.value, 12)  # type: ignore[attr-defined]
         else:
             return prefix + type(node).__name__
     return prefix + "deep"
@@ -170,6 +172,8 @@ _LOAD: Final = ast.Load
 _DEL: Final = ast.Del
 _LAMBDA_NODE: Final = ast.Lambda
 _RETURN_NODE: Final = ast.Return
+_UNARYOP_NODE: Final = ast.UnaryOp
+_USUB: Final = ast.USub
 _FUNCTION_NODE: Final = ast.FunctionDef
 _ASYNC_FUNCTION_NODE: Final = ast.AsyncFunctionDef
 _RECENCY_HORIZON = 4
@@ -226,7 +230,7 @@ class _Finder:
         """Every function's parameter positions, kept alive so that their ids name the functions."""
         self.returned: dict[int, dict[str, int]] = {}
         """id(a function's parameter positions) -> how many of its returns give each text (`_returned_text`)."""
-        self.returned_constants: list[tuple[ast.Constant, ast.Return, int]] = []
+        self.returned_constants: list[tuple[ast.Constant | ast.UnaryOp, ast.Return, int]] = []
         """Constants that a return gives, with the return and its function's key into `returned`:
         scored after the walk, once every return of the function is known."""
         self.last_statements: set[int] = set()
@@ -300,8 +304,10 @@ class _Finder:
             self.params.add(node.arg)  # type: ignore[attr-defined]
             self.seen(node.arg, node)  # type: ignore[attr-defined]
             self.bindings.append((node.lineno, node.col_offset, node.arg))  # type: ignore[attr-defined]
-        elif t is _CONSTANT_NODE:
-            if type(parent) is _RETURN_NODE:
+        elif t is _CONSTANT_NODE or (t is _UNARYOP_NODE and _is_negative_literal(node)):
+            if t is _CONSTANT_NODE and _is_negative_literal(parent):
+                pass  # the digits of `-1`: the literal was sited at its sign, with its own context
+            elif type(parent) is _RETURN_NODE:
                 self.returned_constants.append((node, parent, id(scope)))  # type: ignore[arg-type]
             else:
                 self.constant(node, parent)  # type: ignore[arg-type]
@@ -467,8 +473,11 @@ class _Finder:
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
                                   f"o-nm\x1f{op}\x1f{labels}"])
 
-    def constant(self, node: ast.Constant, parent: ast.AST | None, extra: list[str] | None = None) -> None:
-        text = _constant_text(node.value)
+    def constant(self, node: ast.Constant | ast.UnaryOp, parent: ast.AST | None, extra: list[str] | None = None
+                 ) -> None:
+        """A literal: a constant, or a negative number (`-1`, one literal to a reader and to the rewrites
+        of training/mutations.py, so one site at its sign, seen in the context around the minus)."""
+        text = _literal_text(node)
         if text is None:
             return
         where = _type_name(parent)
@@ -476,17 +485,15 @@ class _Finder:
         features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
         if extra:
             features.extend(extra)
-        # a negative literal starts at its sign: `-1` is one literal to a reader, and to the rewrites
-        # that make one (training/mutations.py), so its site is placed there
-        negative = isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub)
-        self.add(_CONSTANT, parent if negative else node, features)  # type: ignore[arg-type]
+        self.add(_CONSTANT, node, features)
 
-    def returned_constant(self, node: ast.Constant, returned: ast.Return, returns: dict[str, int]) -> None:
+    def returned_constant(self, node: ast.Constant | ast.UnaryOp, returned: ast.Return, returns: dict[str, int]
+                          ) -> None:
         """A constant a function returns, against what its other returns give (`returns`: how many give
         each text): after `return True` in a loop, a function ends `return False`; a wrong literal
         makes the two alike. Probed on validation and on held-out training packages: wrong literal
         +0.016, bugs AUROC +0.0015."""
-        text = _constant_text(node.value)
+        text = _literal_text(node)
         if text is None:
             return
         same = returns.get(text, 0) - 1
@@ -615,10 +622,24 @@ def _constant_text(value: object) -> str | None:
 
 
 def _returned_text(value: ast.AST | None) -> str:
-    """What a return gives, as `returned_constant` compares it: a site constant's text, else "-"."""
-    if type(value) is _CONSTANT_NODE:
-        return _constant_text(value.value) or "-"  # type: ignore[attr-defined]
-    return "-" if value is not None else "None"
+    """What a return gives, as `returned_constant` compares it: a site literal's text, else "-"."""
+    if value is None:
+        return "None"
+    return _literal_text(value) or "-" if type(value) is _CONSTANT_NODE or _is_negative_literal(value) else "-"
+
+
+def _is_negative_literal(node: ast.AST | None) -> bool:
+    """`-1`: a unary minus on an integer constant (the negative numbers the rewrites make)."""
+    return (type(node) is _UNARYOP_NODE and type(node.op) is _USUB  # type: ignore[attr-defined]
+            and type(node.operand) is _CONSTANT_NODE and type(node.operand.value) is int)  # type: ignore[attr-defined]
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """How features name a literal site: a constant's `_constant_text`, with a minus for a negative one."""
+    if type(node) is _CONSTANT_NODE:
+        return _constant_text(node.value)  # type: ignore[attr-defined]
+    text = _constant_text(node.operand.value)  # type: ignore[attr-defined]  # a negative literal
+    return "-" + text if text is not None else None
 
 
 def _type_name(node: ast.AST | None) -> str:
@@ -676,7 +697,7 @@ def _role(node: ast.Name, parent: ast.AST | None, position: int, callee: str) ->
     return None
 
 
-def _constant_context(node: ast.Constant, text: str, parent: ast.AST | None, position: int, callee: str
+def _constant_context(node: ast.Constant | ast.UnaryOp, text: str, parent: ast.AST | None, position: int, callee: str
                       ) -> list[str]:
     """What a constant is part of: an operation, a comparison, a call argument (at `position`), a
     keyword, an index, a return."""
