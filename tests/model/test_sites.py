@@ -72,7 +72,7 @@ def test_a_negative_literal_is_named_with_its_minus_and_seen_in_the_context_arou
     source = "def f(a):\n    if a[-1] < -2:\n        return -1\n    return 0\n"
     assert {feature_id("k\x1f-1"), feature_id("k-sub\x1f-1\x1fa")} <= set(features_at(source, "constant", 2, 10))
     assert feature_id("k-cmp\x1f-2\x1f<\x1fsub:a") in features_at(source, "constant", 2, 16)
-    assert feature_id("k-ret-opp\x1f-1\x1fFalse") in features_at(source, "constant", 3, 16)
+    assert feature_id("k-ret-same\x1f-1\x1f0") in features_at(source, "constant", 3, 16)  # no other `return -1`
     assert feature_id("c-r\x1f<\x1fc:-2") in features_at(source, "compare", 2, 8)  # an operand's label too
     constants = {site for site in sites_of(source) if site[0] == "constant"}
     assert constants == {("constant", 2, 10), ("constant", 2, 16), ("constant", 3, 16), ("constant", 4, 12)}
