@@ -245,9 +245,11 @@ def localisation_accuracy(scored: Scored, samples: Sequence[BugSample]) -> dict[
 
 def site_localisation(site_logit: np.ndarray, data: SiteData, samples: Sequence[BugSample]) -> dict[str, Any]:
     """How often a buggy sample's highest-scored site (by `site_logit`, one per site of `data`) is the
-    one its bug rewrote, beside picking a site at random."""
+    one its bug rewrote, beside picking a site at random; and, as `at_place`, how often it starts
+    where that site does: what an editor shows is the place (the daemon reports one bug per place),
+    and sites of other types can start there too (`-1 < x`: the literal and the comparison)."""
     sites_per_sample = np.bincount(data.owners, minlength=len(samples))  # a sample's sites are contiguous
-    found = chance = counted = 0.0
+    found = chance = at_place = chance_at_place = counted = 0.0
     for index, sample in enumerate(samples):
         first = int(data.first_site[index])
         if not sample.buggy or first < 0:
@@ -257,10 +259,16 @@ def site_localisation(site_logit: np.ndarray, data: SiteData, samples: Sequence[
             continue  # the bug's site was not found (a rewrite the site finder does not cover)
         counted += 1
         chance += 1.0 / (end - first)
-        found += bool(data.labels[first + int(np.argmax(site_logit[first:end]))])
+        top = first + int(np.argmax(site_logit[first:end]))
+        found += bool(data.labels[top])
+        place = data.places[first + int(np.argmax(data.labels[first:end]))]
+        same_place = (data.places[first:end] == place).all(axis=1)
+        at_place += bool(same_place[top - first])
+        chance_at_place += float(same_place.mean())
     if counted == 0:
-        return {"n": 0, "model": None, "baseline": None}
-    return {"n": int(counted), "model": found / counted, "baseline": chance / counted}
+        return {"n": 0, "model": None, "baseline": None, "at_place": {"model": None, "baseline": None}}
+    return {"n": int(counted), "model": found / counted, "baseline": chance / counted,
+            "at_place": {"model": at_place / counted, "baseline": chance_at_place / counted}}
 
 
 def evaluate_bugs(

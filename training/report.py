@@ -101,6 +101,10 @@ def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
     if sites:
         rows.append(Row("bugs", "site localisation accuracy (baseline: random site)", sites.get("model"),
                         sites.get("baseline"), "beat baseline", sites.get("n")))
+        place = sites.get("at_place") or {}
+        if place.get("model") is not None:
+            rows.append(Row("bugs", "site localisation, the top site at the rewritten place (baseline: random site)",
+                            place["model"], place.get("baseline"), "beat baseline", sites.get("n")))
     local = bugs.get("localisation") or {}
     rows.append(Row("bugs", "localisation accuracy (baseline: random node)", local.get("model"),
                     local.get("baseline"), "beat baseline", local.get("n")))

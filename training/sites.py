@@ -46,7 +46,8 @@ NO_SITES = -30.0
 class SiteData:
     """Every site of a list of samples, flat: site i's feature ids are `ids[starts[i]: starts[i] + lengths[i]]`.
     Sites of one sample are contiguous; `first_site[s]` is sample s's first (-1 when it has none);
-    `buggy[s]` whether sample s holds an injected bug (at a site or not)."""
+    `buggy[s]` whether sample s holds an injected bug (at a site or not); `places[i]` where site i
+    starts (line, character column), the place the daemon reports."""
 
     ids: np.ndarray
     starts: np.ndarray
@@ -56,6 +57,7 @@ class SiteData:
     owners: np.ndarray
     first_site: np.ndarray
     buggy: np.ndarray
+    places: np.ndarray
 
     def __len__(self) -> int:
         return int(self.types.shape[0])
@@ -84,6 +86,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
     types: list[int] = []
     labels: list[bool] = []
     owners: list[int] = []
+    places: list[tuple[int, int]] = []
     first_site = np.full(len(samples), -1, dtype=np.int64)
     for index, sample in enumerate(samples):
         try:
@@ -97,6 +100,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
         types.extend(sites.types)
         labels.extend(_labels(sample, sites))
         owners.extend([index] * len(sites))
+        places.extend(zip(sites.lines, sites.columns, strict=True))
     length_array = np.array(lengths, dtype=np.int64)
     return SiteData(
         ids=np.array(ids, dtype=np.int64),
@@ -107,6 +111,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
         owners=np.array(owners, dtype=np.int64),
         first_site=first_site,
         buggy=np.array([s.buggy for s in samples], dtype=bool),
+        places=np.array(places, dtype=np.int32).reshape(-1, 2),
     )
 
 
@@ -127,6 +132,7 @@ def concatenate_sites(parts: Sequence[SiteData]) -> SiteData:
         first_site=np.concatenate([np.where(p.first_site >= 0, p.first_site + offset, -1)
                                    for p, offset in zip(parts, site_offsets, strict=True)]),
         buggy=np.concatenate([p.buggy for p in parts]),
+        places=np.concatenate([p.places for p in parts]),
     )
 
 

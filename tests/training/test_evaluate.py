@@ -274,6 +274,17 @@ def test_site_localisation_counts_the_top_site_against_picking_one_at_random():
     assert result["baseline"] == pytest.approx(1 / 3)  # each buggy sample has a call and two reads
 
 
+def test_site_localisation_at_a_place_counts_another_site_that_starts_where_the_bug_does():
+    from training.sites import site_data
+
+    shifted = BugSample("def f(x):\n    return -1 < x\n", True, "off_by_one", 2, 12, "", "test", "p")  # was 0
+    scorer, data = _site_scorer("c\x1f<"), site_data([shifted, MISUSED])  # comparisons win; else the first site
+    result = site_localisation(scorer.logits_of(data.ids, data.lengths, data.types), data, [shifted, MISUSED])
+    assert result["n"] == 2 and result["model"] == 0.0  # neither top site is the rewritten one...
+    assert result["at_place"]["model"] == pytest.approx(0.5)  # ...but the comparison starts at the `-1`
+    assert result["at_place"]["baseline"] == pytest.approx((2 / 3 + 1 / 3) / 2)  # -1 < x: 2 of its 3 sites there
+
+
 def test_with_a_site_scorer_the_bug_score_is_the_strongest_sites(engine):
     samples = [SWAPPED, replace(SWAPPED, source="def f(a, b):\n    return a\n", buggy=False, kind=None)]
     metrics, _ = evaluate_bugs(engine, samples, sites=_site_scorer("a\x1fg"), baseline_train_limit=0)
