@@ -10,7 +10,8 @@ making the samples (training/datasets.py, training/mutations.py), the trunk and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import ast
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -63,11 +64,21 @@ class SiteData:
         return int(self.types.shape[0])
 
 
-def _labels(sample: BugSample, sites: BugSites) -> list[bool]:
+_NESTING: dict[str, Callable[[ast.AST], bool]] = {
+    "binary": lambda node: isinstance(node, ast.BinOp | ast.AugAssign),
+    "compare": lambda node: isinstance(node, ast.Compare),
+    "call": lambda node: isinstance(node, ast.Call) and len(node.args) >= 2,
+    "boolean": lambda node: isinstance(node, ast.BoolOp),
+}
+"""The nodes that make a site of each type that can hold another of its type starting at its own
+place (`a - b - c`, `f(a, b).g(c, d)`): `find_sites` makes one site of each, the enclosing first."""
+
+
+def _labels(sample: BugSample, sites: BugSites, tree: ast.AST | None = None) -> list[bool]:
     """True for the site the sample's bug rewrote: at its line and column (both count characters), of
-    a type that holds its kind. Nested sites can start at one place (`a - b - c`, `f(a, b).g(c, d)`);
-    the rewritten node is the innermost of them, the last in `find_sites`'s order (among sites of one
-    type, a site's own sites come after it)."""
+    a type that holds its kind. Where several sites of that type start there (`a - b - c`), the one
+    whose node reads as the rewrite's result (`_rewritten`, given the parsed `tree`); failing that,
+    the innermost, the last in `find_sites`'s order."""
     labels = [False] * len(sites)
     if not sample.buggy or sample.kind is None:
         return labels
@@ -75,8 +86,31 @@ def _labels(sample: BugSample, sites: BugSites) -> list[bool]:
                                                                     strict=True))
                if line == sample.line and column == sample.column and sample.kind in SITE_KINDS[SITE_TYPES[site_type]]]
     if matches:
-        labels[matches[-1]] = True
+        labels[_rewritten(sample, sites, matches, tree)] = True
     return labels
+
+
+def _rewritten(sample: BugSample, sites: BugSites, matches: list[int], tree: ast.AST | None) -> int:
+    """Of the sites at the bug's place, the one the rewrite made: the last match, unless several of its
+    type start there, and exactly one of their nodes (enclosing first, as `find_sites` orders them)
+    unparses as the text the rewrite left (the `after` of "`before` -> `after`"). An off-by-one in
+    `a + b - 1` rewrites the inner or the outer operator alike, and both start at `a`."""
+    site_type = SITE_TYPES[sites.types[matches[-1]]]
+    same_type = [i for i in matches if sites.types[i] == sites.types[matches[-1]]]
+    nests = _NESTING.get(site_type)
+    after = sample.description.rpartition("` -> `")[2][:-1]
+    if len(same_type) < 2 or nests is None or tree is None or not after:
+        return matches[-1]
+    lines = sample.source.splitlines()
+    chain = [node for node in ast.walk(tree) if nests(node) and node.lineno == sample.line  # type: ignore[attr-defined]
+             and _character_column(lines[sample.line - 1], node.col_offset) == sample.column]  # type: ignore[attr-defined]
+    made = [site for site, node in zip(same_type, chain, strict=False) if ast.unparse(node) == after]
+    return made[0] if len(chain) == len(same_type) and len(made) == 1 else matches[-1]
+
+
+def _character_column(line: str, byte_offset: int) -> int:
+    """The 1-based character column of a UTF-8 byte offset into `line` (what sites and samples count)."""
+    return len(line.encode("utf-8", "surrogatepass")[:byte_offset].decode("utf-8", "replace")) + 1
 
 
 def site_data(samples: Sequence[BugSample]) -> SiteData:
@@ -90,7 +124,8 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
     first_site = np.full(len(samples), -1, dtype=np.int64)
     for index, sample in enumerate(samples):
         try:
-            sites = find_sites(parse_source(sample.source), sample.source)
+            tree = parse_source(sample.source)
+            sites = find_sites(tree, sample.source)
         except (SourceSyntaxError, SourceLimitError):
             continue
         if len(sites):
@@ -98,7 +133,7 @@ def site_data(samples: Sequence[BugSample]) -> SiteData:
         ids.extend(sites.ids)
         lengths.extend(sites.sizes)
         types.extend(sites.types)
-        labels.extend(_labels(sample, sites))
+        labels.extend(_labels(sample, sites, tree))
         owners.extend([index] * len(sites))
         places.extend(zip(sites.lines, sites.columns, strict=True))
     length_array = np.array(lengths, dtype=np.int64)

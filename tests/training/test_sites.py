@@ -243,10 +243,31 @@ def test_a_rewrite_that_makes_a_literal_negative_is_labelled_at_that_literals_si
     assert data.labels.sum() == 1 and SITE_TYPES[int(data.types[int(np.argmax(data.labels))])] == "constant"
 
 
-def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled():
+def test_of_nested_sites_that_start_at_one_place_the_innermost_is_labelled_when_the_rewrite_is_not_told():
     source = "def f(s, a, b, c, d):\n    return s.replace(b, a).replace(c, d)\n"
     sample = BugSample(source, True, "swapped_arguments", 2, 12, "", "train", "pkg")
     data = site_data([sample])
     calls = [i for i, t in enumerate(data.types.tolist()) if SITE_TYPES[t] == "call"]
     assert len(calls) == 2 and data.labels.sum() == 1
     assert data.labels[calls[-1]] == 1  # s.replace(b, a), inside the outer call, comes after it
+
+
+@pytest.mark.parametrize(("description", "labelled"), [
+    ("`a + b - c` -> `a + b + c`", 0),  # the outer operator: the enclosing site, first in find_sites' order
+    ("`a - b` -> `a + b`", 1),  # the inner one
+])
+def test_of_nested_sites_at_one_place_the_one_that_reads_as_the_rewrite_is_labelled(description, labelled):
+    source = "def f(a, b, c):\n    return a + b + c\n"
+    data = site_data([BugSample(source, True, "wrong_binary_operator", 2, 12, description, "train", "pkg")])
+    binary = [i for i, t in enumerate(data.types.tolist()) if SITE_TYPES[t] == "binary"]
+    assert len(binary) == 2 and data.labels.sum() == 1 and data.labels[binary[labelled]] == 1
+
+
+def test_a_mutant_of_an_outer_operator_is_labelled_there():
+    made = [m for seed in range(40) for m in mutants("def f(a, b, c):\n    return a * b * c\n",
+                                                     rng=random.Random(seed), kinds=["wrong_binary_operator"])]
+    outer = [m for m in made if m.description.startswith("`a * b * c`")]
+    assert outer, "no rewrite of the outer `*` drawn"
+    data = site_data([BugSample.of_mutant(outer[0], "train", "pkg")])
+    binary = [i for i, t in enumerate(data.types.tolist()) if SITE_TYPES[t] == "binary"]
+    assert data.labels.sum() == 1 and data.labels[binary[0]] == 1
