@@ -93,8 +93,8 @@ def _labels(sample: BugSample, sites: BugSites, tree: ast.AST | None = None) -> 
 def _rewritten(sample: BugSample, sites: BugSites, matches: list[int], tree: ast.AST | None) -> int:
     """Of the sites at the bug's place, the one the rewrite made: the last match, unless several of its
     type start there, and exactly one of their nodes (enclosing first, as `find_sites` orders them)
-    unparses as the text the rewrite left (the `after` of "`before` -> `after`"). An off-by-one in
-    `a + b - 1` rewrites the inner or the outer operator alike, and both start at `a`."""
+    unparses as the text the rewrite left (the `after` of "`before` -> `after`"): a wrong operator in
+    `a + b - c` may be the inner one or the outer, and both start at `a`."""
     site_type = SITE_TYPES[sites.types[matches[-1]]]
     same_type = [i for i in matches if sites.types[i] == sites.types[matches[-1]]]
     nests = _NESTING.get(site_type)

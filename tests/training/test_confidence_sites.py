@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from training import confidence_sites
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
 from training.datasets import BugSample
 from training.humaneval import ExecutedSample, canonical_program, load_problems, problem_mutants
-from training.sites import concatenate_sites, site_data
+from training.sites import SiteData, concatenate_sites, site_data
 
 RECIPE = ScorerRecipe(mutants_per_kind=1, epochs=2)
 
@@ -40,8 +42,8 @@ def test_concatenated_site_data_is_the_site_data_of_the_samples_concatenated():
     b = [BugSample("x = 1\n", False, None, 0, 0, "", "train", "q"), BugSample("pass\n", False, None, 0, 0, "", "", "q"),
          BugSample("y = f(2) < 3\n", False, None, 0, 0, "", "train", "q")]
     joined, whole = concatenate_sites([site_data(a), site_data(b)]), site_data(a + b)
-    for name in ("ids", "starts", "lengths", "types", "labels", "owners", "first_site"):
-        np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name), err_msg=name)
+    for field in dataclasses.fields(SiteData):
+        np.testing.assert_array_equal(getattr(joined, field.name), getattr(whole, field.name), err_msg=field.name)
 
 
 def test_each_problem_trains_on_its_mutants_at_their_sites_beside_as_many_clean_copies(problems, sites):
