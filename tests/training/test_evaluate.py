@@ -285,6 +285,17 @@ def test_site_localisation_at_a_place_counts_another_site_that_starts_where_the_
     assert result["at_place"]["baseline"] == pytest.approx((2 / 3 + 1 / 3) / 2)  # -1 < x: 2 of its 3 sites there
 
 
+def test_the_report_has_a_row_for_localisation_by_place_when_the_metrics_have_it():
+    from training.report import report_rows
+
+    sites = {"n": 7, "model": 0.5, "baseline": 0.1, "at_place": {"model": 0.6, "baseline": 0.2}}
+    rows = {row.metric: row for row in report_rows({"bugs": {"site_localisation": sites}})}
+    place = rows["site localisation, the top site at the rewritten place (baseline: random site)"]
+    assert (place.model, place.baseline, place.n) == (0.6, 0.2, 7)
+    older = {"n": 7, "model": 0.5, "baseline": 0.1}  # a metrics.json from before the row
+    assert not any("place" in row.metric for row in report_rows({"bugs": {"site_localisation": older}}))
+
+
 def test_with_a_site_scorer_the_bug_score_is_the_strongest_sites(engine):
     samples = [SWAPPED, replace(SWAPPED, source="def f(a, b):\n    return a\n", buggy=False, kind=None)]
     metrics, _ = evaluate_bugs(engine, samples, sites=_site_scorer("a\x1fg"), baseline_train_limit=0)

@@ -263,6 +263,14 @@ def test_of_nested_sites_at_one_place_the_one_that_reads_as_the_rewrite_is_label
     assert len(binary) == 2 and data.labels.sum() == 1 and data.labels[binary[labelled]] == 1
 
 
+def test_nested_sites_after_wider_characters_are_found_by_their_character_column():
+    source = "def f(a, b, c):\n    return ('\u00fc\U0001f600', a + b + c)\n"  # 2 characters, 6 bytes
+    description = "`a + b - c` -> `a + b + c`"
+    data = site_data([BugSample(source, True, "wrong_binary_operator", 2, 19, description, "train", "pkg")])
+    binary = [i for i, t in enumerate(data.types.tolist()) if SITE_TYPES[t] == "binary"]
+    assert len(binary) == 2 and data.labels[binary[0]] == 1  # the outer `+`, not the innermost fallback
+
+
 def test_a_mutant_of_an_outer_operator_is_labelled_there():
     made = [m for seed in range(40) for m in mutants("def f(a, b, c):\n    return a * b * c\n",
                                                      rng=random.Random(seed), kinds=["wrong_binary_operator"])]
