@@ -34,6 +34,7 @@ __all__ = [
     "BugSites",
     "SiteHidden",
     "SiteModel",
+    "character_column",
     "find_sites",
     "head_logit",
     "kind_at",
@@ -733,8 +734,13 @@ def _to_character_columns(sites: BugSites, lines: list[str]) -> None:
     for i, line in enumerate(sites.lines):
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         if not text.isascii():
-            prefix = text.encode("utf-8", "surrogatepass")[: sites.columns[i] - 1]
-            sites.columns[i] = len(prefix.decode("utf-8", "replace")) + 1
+            sites.columns[i] = character_column(text, sites.columns[i] - 1)
+
+
+def character_column(line: str, byte_offset: int) -> int:
+    """The 1-based character column of an AST's UTF-8 byte offset into `line` (what sites, mutants and
+    Python's tracebacks count)."""
+    return len(line.encode("utf-8", "surrogatepass")[:byte_offset].decode("utf-8", "replace")) + 1
 
 
 @dataclass(frozen=True)

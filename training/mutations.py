@@ -25,6 +25,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from model.sites import character_column
 from model.vocabulary import BUG_KINDS
 
 __all__ = [
@@ -385,9 +386,7 @@ def _location(source: str, index: int) -> tuple[int, int]:
     """1-based line and character column of the pre-order node ``index`` in ``source``."""
     node, _ = _preorder(ast.parse(source))[index]
     line = node.lineno  # type: ignore[attr-defined]
-    text = source.splitlines()[line - 1].encode("utf-8")
-    column = len(text[: node.col_offset].decode("utf-8", errors="replace"))  # type: ignore[attr-defined]
-    return line, column + 1
+    return line, character_column(source.splitlines()[line - 1], node.col_offset)  # type: ignore[attr-defined]
 
 
 def _apply(clean: str, site: _Site, rng: random.Random) -> Mutant | None:

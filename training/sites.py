@@ -28,6 +28,7 @@ from model.sites import (
     BugSites,
     SiteHidden,
     SiteModel,
+    character_column,
     find_sites,
     head_logit,
 )
@@ -103,14 +104,9 @@ def _rewritten(sample: BugSample, sites: BugSites, matches: list[int], tree: ast
         return matches[-1]
     lines = sample.source.splitlines()
     chain = [node for node in ast.walk(tree) if nests(node) and node.lineno == sample.line  # type: ignore[attr-defined]
-             and _character_column(lines[sample.line - 1], node.col_offset) == sample.column]  # type: ignore[attr-defined]
+             and character_column(lines[sample.line - 1], node.col_offset) == sample.column]  # type: ignore[attr-defined]
     made = [site for site, node in zip(same_type, chain, strict=False) if ast.unparse(node) == after]
     return made[0] if len(chain) == len(same_type) and len(made) == 1 else matches[-1]
-
-
-def _character_column(line: str, byte_offset: int) -> int:
-    """The 1-based character column of a UTF-8 byte offset into `line` (what sites and samples count)."""
-    return len(line.encode("utf-8", "surrogatepass")[:byte_offset].decode("utf-8", "replace")) + 1
 
 
 def site_data(samples: Sequence[BugSample]) -> SiteData:
