@@ -123,13 +123,19 @@ class TrainConfig:
     site_hidden: int = 32
     """Width of the hidden-layer bug-site scorer blended into the linear one; 0: the linear scorer alone."""
     site_hidden_epochs: int = 1
+    site_units_per_package: int | None = 2000
+    """Units of each package the bug-site scorers learn from (their clean/buggy pairs and the mutants
+    below), beside the network's `max_units_per_package`: a site costs a few hashed ids, so they can
+    take five times the code the network trains on (probed: validation AUROC 0.7443 -> 0.7523). None:
+    every unit. A smoke run keeps its own small corpus."""
     site_extra_mutants: int = 4
     """Up to this many more mutants of each training unit, beside its paired one, for the bug-site
     scorers alone (`training.datasets.training_mutants`); built once, then cached. 0: none."""
-    site_swapped_arguments: int = 2
+    site_swapped_arguments: int = 4
     """Up to this many swapped-arguments mutants of each training unit more, for the bug-site scorers
     alone (`training.datasets.mutants_of_kind`): drawn uniformly among kinds, too few calls are swapped
-    for the scorers to learn argument order beyond the callees they memorise. 0: none."""
+    for the scorers to learn argument order beyond the callees they memorise. 0: none. (4 rather than 2
+    since the scorers read 2,000 units a package: validation AUROC 0.7523 -> 0.7552.)"""
     confidence_site_epochs: int = 4
     """Epochs of the confidence scorer (model/confidence.py), trained on HumanEval mutants after the
     network; 0: none, the network's confidence head alone."""
@@ -153,6 +159,13 @@ class TrainConfig:
         if not self.smoke:
             overrides["humaneval_per_problem"] = self.humaneval_per_problem
         return dataclasses.replace(base, **overrides)
+
+    def site_data_config(self) -> DataConfig:
+        """The corpus the bug-site scorers learn from: the network's, with `site_units_per_package`."""
+        data = self.data_config()
+        if self.smoke:
+            return data
+        return dataclasses.replace(data, max_units_per_package=self.site_units_per_package)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -236,7 +249,8 @@ class Corpus:
     """More training-split mutants, for the bug-site scorers alone (`TrainConfig.site_extra_mutants` and
     `site_swapped_arguments`)."""
     bug_samples: dict[str, list[BugSample]] = field(default_factory=dict)
-    """The train and validation bug samples as used, for the bug-site scorer (training/sites.py)."""
+    """The bug-site scorers' clean/buggy pairs (training/sites.py): "train" from the site corpus
+    (`TrainConfig.site_units_per_package`), "validation" the network's validation samples as used."""
 
 
 def _limit(items: list, limit: int | None, seed: int) -> list:
@@ -268,10 +282,14 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
     aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
     kept_executed = [s for s in executed if table.has(s.source)]
-    extra_mutants = training_mutants(data, units, per_unit=config.site_extra_mutants) \
+    site_data = config.site_data_config()
+    site_units = units if site_data == data else corpus_units(site_data)
+    site_bugs = bugs if site_units is units else bug_samples(site_data, site_units)
+    extra_mutants = training_mutants(site_data, site_units, per_unit=config.site_extra_mutants) \
         if config.site_extra_mutants > 0 else []
-    swapped = mutants_of_kind(data, units, kind="swapped_arguments", per_unit=config.site_swapped_arguments) \
-        if config.site_swapped_arguments > 0 else []
+    swapped = mutants_of_kind(site_data, site_units, kind="swapped_arguments",
+                              per_unit=config.site_swapped_arguments) if config.site_swapped_arguments > 0 else []
+    site_train = _limit([s for s in site_bugs if s.split == "train"], config.max_samples_per_task, config.seed)
     corpus = Corpus(
         table=table,
         vocabulary=vocabulary,
@@ -287,13 +305,15 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_groups=[s.problem_id for s in kept_executed],
         executed=kept_executed,
         training_mutants=extra_mutants + swapped,
-        bug_samples={"train": by_split["train"]["bugs"],
+        bug_samples={"train": site_train,
                      "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
             "units": len(units),
             "packages": len({u.package for u in units}),
             "import_samples": len(imports),
             "bug_samples": len(bugs),
+            "site_units": len(site_units),
+            "site_bug_samples": len(site_train),
             "training_mutants": len(extra_mutants),
             "swapped_argument_mutants": len(swapped),
             "embedding_triples": len(triples),

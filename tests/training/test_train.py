@@ -1,5 +1,6 @@
 """The training loop: configuration, pure helpers, and short real runs (plain, resumed, two processes)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -40,6 +41,14 @@ def test_an_unknown_config_key_is_refused(tmp_path):
     path.write_text(json.dumps({"epocs": 3}))
     with pytest.raises(SystemExit):
         parse_config(["--config", str(path)])
+
+
+def test_the_bug_site_scorers_read_more_units_per_package_than_the_network_but_a_smoke_run_keeps_its_own():
+    config = parse_config(["--max-units-per-package", "300", "--site-units-per-package", "900"])
+    assert config.data_config().max_units_per_package == 300
+    assert config.site_data_config() == dataclasses.replace(config.data_config(), max_units_per_package=900)
+    smoke = parse_config(["--smoke", "--site-units-per-package", "900"])
+    assert smoke.site_data_config() == smoke.data_config()
 
 
 def test_the_f1_threshold_separates_perfectly_separated_scores():
