@@ -126,8 +126,9 @@ class TrainConfig:
     site_units_per_package: int | None = 2000
     """Units of each package the bug-site scorers learn from (their clean/buggy pairs and the mutants
     below), beside the network's `max_units_per_package`: a site costs a few hashed ids, so they can
-    take five times the code the network trains on (probed: validation AUROC 0.7443 -> 0.7523). None:
-    every unit. A smoke run keeps its own small corpus."""
+    take a cap five times the network's (on this machine's corpus, about twice the units; probed:
+    validation AUROC 0.7443 -> 0.7523). None: every unit. A smoke run keeps its own small corpus.
+    `max_samples_per_task` caps the pairs, not the mutants."""
     site_extra_mutants: int = 4
     """Up to this many more mutants of each training unit, beside its paired one, for the bug-site
     scorers alone (`training.datasets.training_mutants`); built once, then cached. 0: none."""
@@ -161,7 +162,8 @@ class TrainConfig:
         return dataclasses.replace(base, **overrides)
 
     def site_data_config(self) -> DataConfig:
-        """The corpus the bug-site scorers learn from: the network's, with `site_units_per_package`."""
+        """The corpus the bug-site scorers learn from: the network's, with `site_units_per_package`
+        (a smoke run: the network's own, whatever that field says)."""
         data = self.data_config()
         if self.smoke:
             return data
