@@ -50,6 +50,7 @@ from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
+from training.corpus import CodeUnit
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -73,7 +74,7 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["TrainConfig", "main", "train"]
+__all__ = ["SiteSamples", "TrainConfig", "limit_samples", "main", "site_samples", "train"]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -255,7 +256,8 @@ class Corpus:
     (`TrainConfig.site_units_per_package`), "validation" the network's validation samples as used."""
 
 
-def _limit(items: list, limit: int | None, seed: int) -> list:
+def limit_samples(items: list, limit: int | None, seed: int) -> list:
+    """At most `limit` of `items`, a seeded random choice (all of them when `limit` is None)."""
     if limit is None or len(items) <= limit:
         return items
     rng = random.Random(seed)
@@ -272,9 +274,9 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     executed = [s for group in executed_samples(data).values() for s in group]
     vocabulary = import_vocabulary(imports, config.import_vocab_size)
     by_split = {split: {
-        "imports": _limit([s for s in imports if s.split == split], config.max_samples_per_task, config.seed),
-        "bugs": _limit([s for s in bugs if s.split == split], config.max_samples_per_task, config.seed),
-        "embedding": _limit([s for s in triples if s.split == split], config.max_samples_per_task, config.seed),
+        "imports": limit_samples([s for s in imports if s.split == split], config.max_samples_per_task, config.seed),
+        "bugs": limit_samples([s for s in bugs if s.split == split], config.max_samples_per_task, config.seed),
+        "embedding": limit_samples([s for s in triples if s.split == split], config.max_samples_per_task, config.seed),
     } for split in ("train", "validation")}
     sources = [s.source for split in by_split.values() for s in split["imports"] + split["bugs"]]
     sources += [x for split in by_split.values() for t in split["embedding"] for x in (t.anchor, t.positive,
@@ -284,19 +286,12 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
     aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
     kept_executed = [s for s in executed if table.has(s.source)]
-    site_data = config.site_data_config()
-    site_units = units if site_data == data else corpus_units(site_data)
-    site_bugs = bugs if site_units is units else bug_samples(site_data, site_units)
-    extra_mutants = training_mutants(site_data, site_units, per_unit=config.site_extra_mutants) \
-        if config.site_extra_mutants > 0 else []
-    swapped = mutants_of_kind(site_data, site_units, kind="swapped_arguments",
-                              per_unit=config.site_swapped_arguments) if config.site_swapped_arguments > 0 else []
-    site_train = _limit([s for s in site_bugs if s.split == "train"], config.max_samples_per_task, config.seed)
+    sites = site_samples(config, units, bugs)
     corpus = Corpus(
         table=table,
         vocabulary=vocabulary,
         train={k: _task(k, v, table, vocabulary) for k, v in by_split["train"].items()},
-        validation={k: _task(k, _limit(v, config.validation_limit, config.seed), table, vocabulary, data)
+        validation={k: _task(k, limit_samples(v, config.validation_limit, config.seed), table, vocabulary, data)
                     for k, v in by_split["validation"].items()},
         import_aliases=aliases,
         import_names=names,
@@ -306,18 +301,18 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
         executed=kept_executed,
-        training_mutants=extra_mutants + swapped,
-        bug_samples={"train": site_train,
-                     "validation": _limit(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
+        training_mutants=sites.extra_mutants + sites.swapped,
+        bug_samples={"train": sites.pairs,
+                     "validation": limit_samples(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
         summary={
             "units": len(units),
             "packages": len({u.package for u in units}),
             "import_samples": len(imports),
             "bug_samples": len(bugs),
-            "site_units": len(site_units),
-            "site_bug_samples": len(site_train),
-            "training_mutants": len(extra_mutants),
-            "swapped_argument_mutants": len(swapped),
+            "site_units": sites.units,
+            "site_bug_samples": len(sites.pairs),
+            "training_mutants": len(sites.extra_mutants),
+            "swapped_argument_mutants": len(sites.swapped),
             "embedding_triples": len(triples),
             "executed_samples": len(executed),
             "executed_passed": int(sum(s.passed for s in executed)),
@@ -327,6 +322,34 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     )
     log(f"data: {json.dumps(corpus.summary)}")
     return corpus
+
+
+@dataclass(frozen=True)
+class SiteSamples:
+    """What the bug-site scorers train on: `pairs` (training-split clean/buggy samples), the extra mutants
+    and the swapped-argument ones, all from `units` units of the site corpus."""
+
+    units: int
+    pairs: list[BugSample]
+    extra_mutants: list[BugSample]
+    swapped: list[BugSample]
+
+
+def site_samples(config: TrainConfig, units: Sequence[CodeUnit] | None = None,
+                 bugs: Sequence[BugSample] | None = None) -> SiteSamples:
+    """The bug-site scorers' training samples for `config` (built or read from the cache); `units` and
+    `bugs`, the network's corpus and its bug samples when the caller has them, are reused when the
+    site corpus is the same."""
+    data, site_data = config.data_config(), config.site_data_config()
+    same = site_data == data and units is not None and bugs is not None
+    site_units = units if same else corpus_units(site_data)
+    site_bugs = bugs if same else bug_samples(site_data, site_units)
+    extra = training_mutants(site_data, site_units, per_unit=config.site_extra_mutants) \
+        if config.site_extra_mutants > 0 else []
+    swapped = mutants_of_kind(site_data, site_units, kind="swapped_arguments",
+                              per_unit=config.site_swapped_arguments) if config.site_swapped_arguments > 0 else []
+    pairs = limit_samples([s for s in site_bugs if s.split == "train"], config.max_samples_per_task, config.seed)
+    return SiteSamples(len(site_units), pairs, extra, swapped)
 
 
 def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str],

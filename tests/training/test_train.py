@@ -14,6 +14,8 @@ import torch
 from model.checkpoint import load_checkpoint
 from model.confidence import confidence_scorer_from
 from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import SHIPPED_CHECKPOINT
+from training import site_probe
 from training.train import (
     TrainConfig,
     _contrastive,
@@ -22,6 +24,7 @@ from training.train import (
     _reseed_rank,
     best_f1_threshold,
     parse_config,
+    site_samples,
     train,
 )
 
@@ -105,6 +108,18 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
     assert (tmp_path / "curves.png").stat().st_size > 1000
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_the_site_probe_refits_the_scorers_on_the_samples_training_gives_them_and_scores_the_test_split(
+        data_cache):
+    config = _smoke(Path(data_cache), data_cache, site_hidden=8)
+    sites = site_samples(config)
+    assert sites.pairs and all(s.split == "train" for s in sites.pairs + sites.extra_mutants + sites.swapped)
+    assert {s.kind for s in sites.swapped} == {"swapped_arguments"}
+    metrics = site_probe.probe(config, str(SHIPPED_CHECKPOINT), log=lambda *_: None)
+    assert metrics["score"] == "highest bug-site probability"  # the refitted scorers, not the head alone
+    assert 0.0 <= metrics["auroc"]["model"] <= 1.0 and metrics["n_buggy"] > 0
+    assert site_probe.summary(metrics).startswith(f"test AUROC {metrics['auroc']['model']:.4f} ")
 
 
 def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache):
