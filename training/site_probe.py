@@ -34,7 +34,7 @@ from training.evaluate import evaluate_bugs, score_sources
 from training.sites import SiteFit, fit_site_model
 from training.train import TrainConfig, limit_samples, parse_config, site_samples
 
-__all__ = ["main", "probe"]
+__all__ = ["head_probabilities", "main", "probe", "summary"]
 
 
 def head_probabilities(engine: GraphSAGEEngine, samples: Sequence[BugSample]) -> np.ndarray:
