@@ -53,8 +53,9 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
     loaded = load_checkpoint(checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
     engine = GraphSAGEEngine(loaded.config, loaded.weights)
     data = config.data_config()
-    bugs = bug_samples(data, corpus_units(data))
-    sites = site_samples(config)
+    units = corpus_units(data)
+    bugs = bug_samples(data, units)
+    sites = site_samples(config, units, bugs)  # as load_corpus: read once when the site corpus is the same
     train = sites.pairs + sites.extra_mutants + sites.swapped
     validation = limit_samples([s for s in bugs if s.split == "validation"], config.validation_limit, config.seed)
     log(f"site corpus: {sites.units} units, {len(train)} training samples; {len(validation)} validation samples")
