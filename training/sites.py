@@ -92,21 +92,36 @@ def _labels(sample: BugSample, sites: BugSites, tree: ast.AST | None = None) -> 
 
 
 def _rewritten(sample: BugSample, sites: BugSites, matches: list[int], tree: ast.AST | None) -> int:
-    """Of the sites at the bug's place, the one the rewrite made: the last match, unless several of its
-    type start there, and exactly one of their nodes (enclosing first, as `find_sites` orders them)
-    unparses as the text the rewrite left (the `after` of "`before` -> `after`"): a wrong operator in
-    `a + b - c` may be the inner one or the outer, and both start at `a`."""
-    site_type = SITE_TYPES[sites.types[matches[-1]]]
-    same_type = [i for i in matches if sites.types[i] == sites.types[matches[-1]]]
-    nests = _NESTING.get(site_type)
+    """Of the sites at the bug's place, the one the rewrite made: the last match, unless several nest
+    there and exactly one of their nodes (enclosing first, as `find_sites` orders them) unparses as the
+    text the rewrite left (the `after` of "`before` -> `after`"). A wrong operator in `a + b - c` may
+    be the inner one or the outer, and both start at `a`; swapping the operands of `i < n + 1` makes
+    `n + 1 < i`, where a comparison and a binary site start, and the comparison is the one rewritten.
+    Matches of a type that does not nest (a condition) leave only the last match's type in the running."""
+    candidates = _nesting_candidates(sites, matches)
     after = sample.description.rpartition("` -> `")[2][:-1]
-    if len(same_type) < 2 or nests is None or tree is None or not after:
+    if len(candidates) < 2 or tree is None or not after:
         return matches[-1]
+    tests = [_NESTING[SITE_TYPES[sites.types[i]]] for i in candidates]
     lines = sample.source.splitlines()
-    chain = [node for node in ast.walk(tree) if nests(node) and node.lineno == sample.line  # type: ignore[attr-defined]
+    chain = [node for node in ast.walk(tree) if any(test(node) for test in tests)
+             and node.lineno == sample.line  # type: ignore[attr-defined]
              and character_column(lines[sample.line - 1], node.col_offset) == sample.column]  # type: ignore[attr-defined]
-    made = [site for site, node in zip(same_type, chain, strict=False) if ast.unparse(node) == after]
-    return made[0] if len(chain) == len(same_type) and len(made) == 1 else matches[-1]
+    if len(chain) != len(candidates) or not all(test(node) for test, node in zip(tests, chain, strict=True)):
+        return matches[-1]
+    made = [site for site, node in zip(candidates, chain, strict=True) if ast.unparse(node) == after]
+    return made[0] if len(made) == 1 else matches[-1]
+
+
+def _nesting_candidates(sites: BugSites, matches: list[int]) -> list[int]:
+    """The matches `_rewritten` chooses among: all of them when every one's type nests, else those of
+    the last match's type when it nests, else none."""
+    if all(SITE_TYPES[sites.types[i]] in _NESTING for i in matches):
+        return matches
+    last_type = sites.types[matches[-1]]
+    if SITE_TYPES[last_type] not in _NESTING:
+        return []
+    return [i for i in matches if sites.types[i] == last_type]
 
 
 def site_data(samples: Sequence[BugSample]) -> SiteData:

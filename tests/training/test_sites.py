@@ -263,6 +263,27 @@ def test_of_nested_sites_at_one_place_the_one_that_reads_as_the_rewrite_is_label
     assert len(binary) == 2 and data.labels.sum() == 1 and data.labels[binary[labelled]] == 1
 
 
+@pytest.mark.parametrize(("source", "description", "labelled"), [
+    # the comparison's operands swapped: it now starts where its left operand `n + 1` does
+    ("def f(i, n):\n    return n + 1 < i\n", "`i < n + 1` -> `n + 1 < i`", "compare"),
+    # the inner sum's operands swapped: the comparison starts there too, but reads otherwise
+    ("def f(i, n):\n    return 1 + i < n\n", "`i + 1` -> `1 + i`", "binary"),
+])
+def test_of_sites_of_two_types_at_one_place_the_one_that_reads_as_the_rewrite_is_labelled(source, description,
+                                                                                         labelled):
+    data = site_data([BugSample(source, True, "swapped_operands", 2, 12, description, "train", "pkg")])
+    at_place = [SITE_TYPES[t] for t, place in zip(data.types.tolist(), data.places.tolist(), strict=True)
+                if place == [2, 12]]
+    assert {"binary", "compare"} <= set(at_place) and data.labels.sum() == 1
+    assert SITE_TYPES[int(data.types[int(np.argmax(data.labels))])] == labelled
+
+
+def test_a_negated_condition_keeps_its_label_on_the_comparison_inside_the_condition():
+    source = "def f(a, b):\n    if a >= b:\n        return a\n"
+    data = site_data([BugSample(source, True, "negated_condition", 2, 8, "`a < b` -> `a >= b`", "train", "pkg")])
+    assert data.labels.sum() == 1 and SITE_TYPES[int(data.types[int(np.argmax(data.labels))])] == "compare"
+
+
 def test_nested_sites_after_wider_characters_are_found_by_their_character_column():
     source = "def f(a, b, c):\n    return ('\u00fc\U0001f600', a + b + c)\n"  # 2 characters, 6 bytes
     description = "`a + b - c` -> `a + b + c`"
