@@ -50,7 +50,7 @@ from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
-from training.corpus import CodeUnit
+from training.corpus import CodeUnit, write_atomically
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -350,6 +350,27 @@ def site_samples(config: TrainConfig, units: Sequence[CodeUnit] | None = None,
                               per_unit=config.site_swapped_arguments) if config.site_swapped_arguments > 0 else []
     pairs = limit_samples([s for s in site_bugs if s.split == "train"], config.max_samples_per_task, config.seed)
     return SiteSamples(len(site_units), pairs, extra, swapped)
+
+
+def _restart_metrics_log(path: Path, start_epoch: int) -> None:
+    """Keep only the epochs before `start_epoch` in the metrics log: none for a fresh run (a folder
+    used before would otherwise put two runs in one log and one plot), the history up to the state
+    a resumed run starts from (later epochs of an abandoned run go, as does a line cut short by a
+    crash). Written atomically."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if start_epoch > 1 and _logged_epoch(line) < start_epoch]
+    write_atomically(path, "".join(f"{line}\n" for line in kept).encode("utf-8"))
+
+
+def _logged_epoch(line: str) -> float:
+    """The epoch a metrics line records; infinity for a line that is not a whole record."""
+    try:
+        epoch = json.loads(line).get("epoch")
+    except (json.JSONDecodeError, AttributeError):
+        return math.inf
+    return epoch if isinstance(epoch, int) else math.inf
 
 
 def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str],
@@ -769,6 +790,8 @@ def train(config: TrainConfig, log=print) -> Path:
         # A step may lack a task (an empty shard, no locatable bug), leaving a head without gradient.
         trainee = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     metrics_log = out / "metrics.jsonl"
+    if runtime.main:
+        _restart_metrics_log(metrics_log, start_epoch)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if config.resume and best_path.exists():  # the best so far, not the last epoch's weights

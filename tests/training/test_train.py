@@ -94,6 +94,7 @@ def test_a_named_gpu_is_each_torchrun_ranks_own_and_a_named_cpu_stays_the_cpu():
 
 
 def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log(tmp_path, data_cache):
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "val_loss": 9.0}\n{"epoch": 7, "val_loss": 9.0}\n')
     best = train(_smoke(tmp_path, data_cache, checkpoint_every=1), log=lambda *_: None)
     checkpoint = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
@@ -107,7 +108,8 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
         p.name for p in tmp_path.iterdir()}
     assert (tmp_path / "curves.png").stat().st_size > 1000
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]  # a fresh log: the folder's old one is gone
+    assert all(json.loads(line)["val_loss"] != 9.0 for line in lines)
 
 
 def test_the_site_probe_refits_the_scorers_on_the_samples_training_gives_them_and_scores_the_test_split(
@@ -134,11 +136,13 @@ def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache)
 
 def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
     train(_smoke(tmp_path, data_cache, epochs=1), log=lambda *_: None)
+    with open(tmp_path / "metrics.jsonl", "a") as log:  # an epoch of an abandoned run after the state
+        log.write('{"epoch": 2, "val_loss": 9.0}\n')
     messages = []
     train(_smoke(tmp_path, data_cache, epochs=2, resume=str(tmp_path / "state.pt")), log=messages.append)
     assert any("resumed" in m and "epoch 2" in m for m in messages)
-    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert epochs == [1, 2]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2] and lines[1]["val_loss"] != 9.0  # the resumed run's epoch 2
 
 
 def test_on_resume_each_rank_past_the_first_draws_a_seeded_stream_of_its_own():
