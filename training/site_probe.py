@@ -8,8 +8,9 @@ network again. This takes the network of a checkpoint as it is, gathers the scor
 samples as `yantra-train` would for the same TrainConfig flags (`training.train.site_samples`),
 fits them with `fit_site_model` (whose log prints the validation grid that chooses the blend and
 the call shift), and prints the test split's AUROC overall and per kind, measured as `yantra-eval`
-measures it. It writes nothing else. Rerun with the shipped checkpoint's own settings (the defaults)
-it comes within the last digits of that checkpoint's figures, not bit for bit: its hidden scorer's one
+measures it. It writes nothing else. Rerun with a shipped checkpoint's own settings (the defaults;
+measured against the one trained at 50a3f2e) it came within the last digits of that checkpoint's
+figures, not bit for bit: its hidden scorer's one
 epoch ended at loss 1.3299 where yantra-train's ended at 1.3298 (test AUROC 0.7338 against 0.7338,
 swapped arguments 0.742 against 0.743), which can be enough to move a near-tie of the validation grid.
 
