@@ -71,15 +71,16 @@ _NESTING: dict[str, Callable[[ast.AST], bool]] = {
     "call": lambda node: isinstance(node, ast.Call) and len(node.args) >= 2,
     "boolean": lambda node: isinstance(node, ast.BoolOp),
 }
-"""The nodes that make a site of each type that can hold another of its type starting at its own
-place (`a - b - c`, `f(a, b).g(c, d)`): `find_sites` makes one site of each, the enclosing first."""
+"""The nodes that make a site of each type that can hold another site starting at its own place, of
+its type (`a - b - c`, `f(a, b).g(c, d)`) or of another such type (`n + 1 < i`): `find_sites` makes
+one site of each, the enclosing first."""
 
 
 def _labels(sample: BugSample, sites: BugSites, tree: ast.AST | None = None) -> list[bool]:
     """True for the site the sample's bug rewrote: at its line and column (both count characters), of
-    a type that holds its kind. Where several sites of that type start there (`a - b - c`), the one
-    whose node reads as the rewrite's result (`_rewritten`, given the parsed `tree`); failing that,
-    the innermost, the last in `find_sites`'s order."""
+    a type that holds its kind. Where several such sites nest there (`a - b - c`, `n + 1 < i`), the
+    one whose node reads as the rewrite's result (`_rewritten`, given the parsed `tree`); failing
+    that, the innermost, the last in `find_sites`'s order."""
     labels = [False] * len(sites)
     if not sample.buggy or sample.kind is None:
         return labels

@@ -352,15 +352,18 @@ def site_samples(config: TrainConfig, units: Sequence[CodeUnit] | None = None,
     return SiteSamples(len(site_units), pairs, extra, swapped)
 
 
-def _restart_metrics_log(path: Path, start_epoch: int) -> None:
-    """Keep only the epochs before `start_epoch` in the metrics log: none for a fresh run (a folder
-    used before would otherwise put two runs in one log and one plot), the history up to the state
-    a resumed run starts from (later epochs of an abandoned run go, as does a line cut short by a
-    crash). Written atomically."""
-    if not path.exists():
+def _restart_metrics_log(path: Path, start_epoch: int, resumed_from: Path | None = None) -> None:
+    """Start the run's metrics log with the epochs before `start_epoch` of the run it resumes
+    (`resumed_from`, that run's state file; its folder's log), and nothing else: a fresh run starts
+    an empty log (a folder used before would otherwise put two runs in one log and one plot), and a
+    resumed one keeps its history but not the later epochs of an abandoned run, nor a line cut short
+    by a crash, nor the log of another run in the folder it writes to. Written atomically."""
+    history = resumed_from.parent / path.name if resumed_from is not None and start_epoch > 1 else None
+    if history is None or not history.exists():
+        if path.exists():
+            write_atomically(path, b"")
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if start_epoch > 1 and _logged_epoch(line) < start_epoch]
+    kept = [line for line in history.read_text(encoding="utf-8").splitlines() if _logged_epoch(line) < start_epoch]
     write_atomically(path, "".join(f"{line}\n" for line in kept).encode("utf-8"))
 
 
@@ -370,7 +373,7 @@ def _logged_epoch(line: str) -> float:
         epoch = json.loads(line).get("epoch")
     except (json.JSONDecodeError, AttributeError):
         return math.inf
-    return epoch if isinstance(epoch, int) else math.inf
+    return epoch if type(epoch) is int else math.inf
 
 
 def _task(kind: str, samples: list, table: GraphTable, vocabulary: list[str],
@@ -791,7 +794,7 @@ def train(config: TrainConfig, log=print) -> Path:
         trainee = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     metrics_log = out / "metrics.jsonl"
     if runtime.main:
-        _restart_metrics_log(metrics_log, start_epoch)
+        _restart_metrics_log(metrics_log, start_epoch, Path(config.resume) if config.resume else None)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if config.resume and best_path.exists():  # the best so far, not the last epoch's weights

@@ -22,6 +22,7 @@ from training.train import (
     _device,
     _mutant_margin,
     _reseed_rank,
+    _restart_metrics_log,
     best_f1_threshold,
     parse_config,
     site_samples,
@@ -143,6 +144,18 @@ def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
     assert any("resumed" in m and "epoch 2" in m for m in messages)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2] and lines[1]["val_loss"] != 9.0  # the resumed run's epoch 2
+
+
+def test_a_run_resumed_into_another_folder_starts_its_log_from_the_resumed_runs_history(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "metrics.jsonl").write_text('{"epoch": 1, "val_loss": 1.0}\n{"epoch": 2, "val_loss": 0.5}\n')
+    (second / "metrics.jsonl").write_text('{"epoch": 1, "val_loss": 9.0}\n')  # another run's, in the new folder
+    _restart_metrics_log(second / "metrics.jsonl", 2, first / "state.pt")
+    assert (second / "metrics.jsonl").read_text() == '{"epoch": 1, "val_loss": 1.0}\n'
+    _restart_metrics_log(second / "metrics.jsonl", 1)  # a fresh run
+    assert (second / "metrics.jsonl").read_text() == ""
 
 
 def test_on_resume_each_rank_past_the_first_draws_a_seeded_stream_of_its_own():
