@@ -43,7 +43,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v8"
+SITE_FEATURES_VERSION = "sites-v9"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -167,6 +167,8 @@ _CONSTANT_NODE: Final = ast.Constant
 _BINOP_NODE: Final = ast.BinOp
 _COMPARE_NODE: Final = ast.Compare
 _CALL_NODE: Final = ast.Call
+_ATTRIBUTE_NODE: Final = ast.Attribute
+_SUBSCRIPT_NODE: Final = ast.Subscript
 _AUGASSIGN_NODE: Final = ast.AugAssign
 _BOOLOP_NODE: Final = ast.BoolOp
 _LOAD: Final = ast.Load
@@ -175,6 +177,7 @@ _LAMBDA_NODE: Final = ast.Lambda
 _RETURN_NODE: Final = ast.Return
 _UNARYOP_NODE: Final = ast.UnaryOp
 _USUB: Final = ast.USub
+_NOT: Final = ast.Not
 _FUNCTION_NODE: Final = ast.FunctionDef
 _ASYNC_FUNCTION_NODE: Final = ast.AsyncFunctionDef
 _RECENCY_HORIZON = 4
@@ -464,6 +467,12 @@ class _Finder:
         op = _SYMBOLS.get(type(node.ops[0]), "?")
         features = _operands("c", op, node.left, node.comparators[0], parent)
         features.append(f"c-n\x1f{len(node.ops)}")
+        if isinstance(parent, ast.If | ast.While | ast.IfExp) and parent.test is node:
+            features.extend(_branch_uses(op, node, parent))
+        elif isinstance(parent, ast.BoolOp):
+            later = parent.values[parent.values.index(node) + 1:]
+            use = _use_of(_subject(op, node), list(later))
+            features.append(f"c-bool\x1f{op}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{use}")
         self.add(_COMPARE, node, features)
 
     def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
@@ -471,8 +480,10 @@ class _Finder:
         where = _type_name(parent)
         types = "\x1f".join(type(v).__name__ for v in node.values[:3])
         labels = "\x1f".join(_label(v) for v in node.values[:2])
+        guard, subject = _guard(node.values[0])
+        use = _use_of(subject, list(node.values[1:]))
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
-                                  f"o-nm\x1f{op}\x1f{labels}"])
+                                  f"o-nm\x1f{op}\x1f{labels}", f"o-guard\x1f{op}\x1f{guard}\x1f{use}"])
 
     def constant(self, node: ast.Constant | ast.UnaryOp, parent: ast.AST | None, extra: list[str] | None = None
                  ) -> None:
@@ -592,6 +603,11 @@ class _Finder:
         first = type(body[0]).__name__ if body else "-"
         features = [f"t\x1f{type(node).__name__}\x1f{negated}", f"t-sh\x1f{negated}\x1f{operand_shape(tested)}",
                     f"t-first\x1f{negated}\x1f{first}", f"t-nm\x1f{negated}\x1f{_label(tested)}"]
+        if not isinstance(tested, ast.Compare | ast.BoolOp) and not isinstance(node, ast.Assert):
+            subject = _guard(tested)[1]  # a comparison's or a boolean's own site reads the branches
+            then_use = _use_of(subject, [node.body] if isinstance(node, ast.IfExp) else list(node.body))
+            else_use = _use_of(subject, [node.orelse] if isinstance(node, ast.IfExp) else list(node.orelse))
+            features += [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
         if isinstance(node, ast.If) and isinstance(node.body[0], ast.Return | ast.Raise):
             exit_ = node.body[0]
             value = exit_.value if isinstance(exit_, ast.Return) else None
@@ -641,6 +657,80 @@ def _literal_text(node: ast.AST) -> str | None:
         return _constant_text(node.value)  # type: ignore[attr-defined]
     text = _constant_text(node.operand.value)  # type: ignore[attr-defined]  # a negative literal
     return "-" + text if text is not None else None
+
+
+_BRANCH_LOOK = 48
+"""AST nodes of a branch that `_branch_uses` looks through: enough for its first statements, and a
+condition around a whole function body stays cheap."""
+
+
+def _branch_uses(op: str, test: ast.Compare, condition: ast.If | ast.While | ast.IfExp) -> list[str]:
+    """What each branch of a condition does with what it compares (the container of `in`): `if x is
+    None: x = []` stores it, `if x is not None: x.close()` uses what it holds, and `if x is None:
+    x.close()` is a negated condition or a wrong operator; `if len(s) == 0: s[0]` likewise."""
+    right = _label(test.comparators[0])
+    subject = _subject(op, test)
+    body: list[ast.AST] = [condition.body] if isinstance(condition, ast.IfExp) else list(condition.body)
+    orelse: list[ast.AST] = [condition.orelse] if isinstance(condition, ast.IfExp) else list(condition.orelse)
+    then_use, else_use = _use_of(subject, body), _use_of(subject, orelse)
+    return [f"c-then\x1f{op}\x1f{then_use}", f"c-then-r\x1f{op}\x1f{right}\x1f{then_use}",
+            f"c-else\x1f{op}\x1f{else_use}\x1f{then_use}"]
+
+
+def _subject(op: str, test: ast.Compare) -> str:
+    """The label of what a comparison is about: the container of `in`, else its left side."""
+    return _label(test.comparators[0]) if op in ("in", "not in") else _compared(test.left)
+
+
+def _guard(first: ast.AST) -> tuple[str, str]:
+    """How a test (a boolean's first operand, a condition) checks something, and the label of what
+    it checks: ("is not", "x") for `x is not None`, ("not", "x") for `not x`, ("truth", "x") for `x`."""
+    if type(first) is _COMPARE_NODE:
+        op = _SYMBOLS.get(type(first.ops[0]), "?")  # type: ignore[attr-defined]
+        return op, _subject(op, first)  # type: ignore[arg-type]
+    if type(first) is _UNARYOP_NODE and type(first.op) is _NOT:  # type: ignore[attr-defined]
+        return "not", _compared(first.operand)  # type: ignore[attr-defined]
+    return "truth", _compared(first)
+
+
+def _compared(left: ast.AST) -> str:
+    """The label of what a comparison is about: `len(s) == 0` is about `s`."""
+    if type(left) is _CALL_NODE and left.args:  # type: ignore[attr-defined]
+        return _label(left.args[0])  # type: ignore[attr-defined]
+    return _label(left)
+
+
+def _use_of(subject: str, branch: list[ast.AST]) -> str:
+    """How the first `_BRANCH_LOOK` nodes of `branch` treat the variable or attribute a reader calls
+    `subject`: "store" (assigned, or an item of it), else "deref" (its attribute, item or call taken), "read"
+    (passed or compared), "none"; "-" for no branch."""
+    if not branch:
+        return "-"
+    use = "none"
+    stack = list(reversed(branch))
+    seen = 0
+    while stack and seen < _BRANCH_LOOK:
+        node = stack.pop()
+        seen += 1
+        t = type(node)
+        if (t is _NAME_NODE or t is _ATTRIBUTE_NODE) and _label(node) == subject:
+            if type(node.ctx) is not _LOAD:  # type: ignore[attr-defined]
+                return "store"
+            use = "read" if use == "none" else use
+        else:
+            held = node.value if t is _ATTRIBUTE_NODE or t is _SUBSCRIPT_NODE else (  # type: ignore[attr-defined]
+                node.func if t is _CALL_NODE else None)  # type: ignore[attr-defined]
+            if held is not None and _label(held) == subject:
+                if t is _SUBSCRIPT_NODE and type(node.ctx) is not _LOAD:  # type: ignore[attr-defined]
+                    return "store"  # `d[k] = v`: filled, as `x = v` assigns
+                use = "deref"
+        for field in _fields(t):
+            value = getattr(node, field, None)
+            if type(value) is list:
+                stack.extend(item for item in reversed(value) if isinstance(item, _AST_NODE))
+            elif isinstance(value, _AST_NODE):
+                stack.append(value)
+    return use
 
 
 def _type_name(node: ast.AST | None) -> str:

@@ -62,6 +62,57 @@ def test_every_kind_of_site_is_found_at_its_line_and_1_based_column():
     assert expected <= sites_of(SOURCE)
 
 
+@pytest.mark.parametrize(("branch", "then_use"), [
+    ("x = []", "store"),  # `if x is None: x = []`: filled in where it was missing
+    ("x.close()", "deref"),  # what it holds is used: right after `is not None`, a bug after `is None`
+    ("print(x)", "read"),
+    ("y = 1", "none"),
+])
+def test_a_comparison_that_is_a_conditions_test_sees_what_its_branch_does_with_the_compared_name(branch, then_use):
+    source = f"def f(x):\n    if x is None:\n        {branch}\n    return x\n"
+    features = features_at(source, "compare", 2, 8)
+    assert feature_id(f"c-then\x1fis\x1f{then_use}") in features
+    assert feature_id(f"c-else\x1fis\x1f-\x1f{then_use}") in features  # no else branch
+
+
+def test_the_branch_of_a_length_or_membership_test_is_read_for_the_sequence_or_container():
+    emptiness = "def f(s):\n    if len(s) == 0:\n        return s[0]\n    return None\n"
+    assert feature_id("c-then\x1f==\x1fderef") in features_at(emptiness, "compare", 2, 8)
+    filled = "def f(d, k):\n    if k not in d:\n        d[k] = 1\n    return d[k]\n"
+    assert feature_id("c-then\x1fnot in\x1fstore") in features_at(filled, "compare", 2, 8)
+    outside = "def f(x):\n    return x is None\n"  # not a condition's test: no branch to read
+    assert not any(feature_id(f"c-then\x1fis\x1f{use}") in features_at(outside, "compare", 2, 12)
+                   for use in ("store", "deref", "read", "none"))
+
+
+@pytest.mark.parametrize(("expression", "guard", "use"), [
+    ("x is not None and x.y", "and\x1fis not", "deref"),  # the guard protects the use
+    ("x is not None or x.y", "or\x1fis not", "deref"),  # a wrong boolean operator: x.y when x is None
+    ("not x or len(x) > 2", "or\x1fnot", "read"),
+    ("x and y", "and\x1ftruth", "none"),
+])
+def test_a_boolean_sees_what_its_later_operands_do_with_what_its_first_one_checks(expression, guard, use):
+    source = f"def f(x, y):\n    return {expression}\n"
+    assert feature_id(f"o-guard\x1f{guard}\x1f{use}") in features_at(source, "boolean", 2, 12)
+
+
+def test_a_comparison_inside_a_boolean_sees_what_the_operands_after_it_do_with_its_subject():
+    source = "def f(x):\n    return x is None or x.y\n"
+    assert feature_id("c-bool\x1fis\x1for\x1fderef") in features_at(source, "compare", 2, 12)
+
+
+@pytest.mark.parametrize(("test", "negated", "then_use", "else_use"), [
+    ("not x", True, "deref", "-"),  # `if not x: return x.y`: what it holds, where there is nothing
+    ("x", False, "deref", "store"),
+])
+def test_a_condition_sees_what_each_branch_does_with_what_it_tests(test, negated, then_use, else_use):
+    orelse = "\n    else:\n        x = 1" if else_use == "store" else ""
+    source = f"def f(x):\n    if {test}:\n        return x.y{orelse}\n"
+    features = features_at(source, "condition", 2, 8)
+    assert feature_id(f"t-then\x1f{negated}\x1f{then_use}") in features
+    assert feature_id(f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}") in features
+
+
 def test_a_negative_literals_site_starts_at_its_sign():
     assert ("constant", 2, 14) in sites_of("def f(a):\n    return a[-1] + a[1]\n")  # `-1`, not its `1`
     assert ("constant", 2, 22) in sites_of("def f(a):\n    return a[-1] + a[1]\n")
