@@ -239,6 +239,9 @@ class _Finder:
         scored after the walk, once every return of the function is known."""
         self.last_statements: set[int] = set()
         """id() of each function's last statement."""
+        self.boolean_rests: dict[int, tuple[str, Sequence[ast.AST]]] = {}
+        """id() of a comparison that is a boolean's operand -> the boolean's operator and the first
+        `_BRANCH_LOOK` operands after it: made once per boolean, so `a == 1 or a == 2 or ...` stays linear."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -469,10 +472,9 @@ class _Finder:
         features.append(f"c-n\x1f{len(node.ops)}")
         if isinstance(parent, ast.If | ast.While | ast.IfExp) and parent.test is node:
             features.extend(_branch_uses(op, node, parent))
-        elif isinstance(parent, ast.BoolOp):
-            later = parent.values[parent.values.index(node) + 1:]
-            use = _use_of(_subject(op, node), list(later))
-            features.append(f"c-bool\x1f{op}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{use}")
+        elif id(node) in self.boolean_rests:
+            boolean_op, later = self.boolean_rests[id(node)]
+            features.append(f"c-bool\x1f{op}\x1f{boolean_op}\x1f{_use_of(_subject(op, node), later)}")
         self.add(_COMPARE, node, features)
 
     def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
@@ -481,7 +483,10 @@ class _Finder:
         types = "\x1f".join(type(v).__name__ for v in node.values[:3])
         labels = "\x1f".join(_label(v) for v in node.values[:2])
         guard, subject = _guard(node.values[0])
-        use = _use_of(subject, list(node.values[1:]))
+        use = _use_of(subject, node.values[1: 1 + _BRANCH_LOOK])
+        for index, value in enumerate(node.values):
+            if type(value) is _COMPARE_NODE:
+                self.boolean_rests[id(value)] = (op, node.values[index + 1: index + 1 + _BRANCH_LOOK])
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
                                   f"o-nm\x1f{op}\x1f{labels}", f"o-guard\x1f{op}\x1f{guard}\x1f{use}"])
 
@@ -605,8 +610,8 @@ class _Finder:
                     f"t-first\x1f{negated}\x1f{first}", f"t-nm\x1f{negated}\x1f{_label(tested)}"]
         if not isinstance(tested, ast.Compare | ast.BoolOp) and not isinstance(node, ast.Assert):
             subject = _guard(tested)[1]  # a comparison's or a boolean's own site reads the branches
-            then_use = _use_of(subject, [node.body] if isinstance(node, ast.IfExp) else list(node.body))
-            else_use = _use_of(subject, [node.orelse] if isinstance(node, ast.IfExp) else list(node.orelse))
+            then_branch, else_branch = _branches(node)
+            then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
             features += [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
         if isinstance(node, ast.If) and isinstance(node.body[0], ast.Return | ast.Raise):
             exit_ = node.body[0]
@@ -670,8 +675,7 @@ def _branch_uses(op: str, test: ast.Compare, condition: ast.If | ast.While | ast
     x.close()` is a negated condition or a wrong operator; `if len(s) == 0: s[0]` likewise."""
     right = _label(test.comparators[0])
     subject = _subject(op, test)
-    body: list[ast.AST] = [condition.body] if isinstance(condition, ast.IfExp) else list(condition.body)
-    orelse: list[ast.AST] = [condition.orelse] if isinstance(condition, ast.IfExp) else list(condition.orelse)
+    body, orelse = _branches(condition)
     then_use, else_use = _use_of(subject, body), _use_of(subject, orelse)
     return [f"c-then\x1f{op}\x1f{then_use}", f"c-then-r\x1f{op}\x1f{right}\x1f{then_use}",
             f"c-else\x1f{op}\x1f{else_use}\x1f{then_use}"]
@@ -700,7 +704,15 @@ def _compared(left: ast.AST) -> str:
     return _label(left)
 
 
-def _use_of(subject: str, branch: list[ast.AST]) -> str:
+def _branches(condition: ast.If | ast.While | ast.IfExp) -> tuple[Sequence[ast.AST], Sequence[ast.AST]]:
+    """A condition's then and else branches, each cut to the first `_BRANCH_LOOK` statements (all a
+    walk of `_use_of` can reach)."""
+    if isinstance(condition, ast.IfExp):
+        return [condition.body], [condition.orelse]
+    return condition.body[:_BRANCH_LOOK], condition.orelse[:_BRANCH_LOOK]
+
+
+def _use_of(subject: str, branch: Sequence[ast.AST]) -> str:
     """How the first `_BRANCH_LOOK` nodes of `branch` treat the variable or attribute a reader calls
     `subject`: "store" (assigned, or an item of it), else "deref" (its attribute, item or call taken), "read"
     (passed or compared), "none"; "-" for no branch."""
@@ -726,8 +738,8 @@ def _use_of(subject: str, branch: list[ast.AST]) -> str:
                 use = "deref"
         for field in _fields(t):
             value = getattr(node, field, None)
-            if type(value) is list:
-                stack.extend(item for item in reversed(value) if isinstance(item, _AST_NODE))
+            if type(value) is list:  # past its first `_BRANCH_LOOK` items, no walk this short gets
+                stack.extend(item for item in reversed(value[:_BRANCH_LOOK]) if isinstance(item, _AST_NODE))
             elif isinstance(value, _AST_NODE):
                 stack.append(value)
     return use
