@@ -47,6 +47,7 @@ def _extensions() -> list:
         extensions = mypycify(COMPILED_MODULES, opt_level="3", group_name="yantra_extractor")
     except (Exception, SystemExit) as exc:  # no mypyc (ImportError), or mypy exits on a type error
         print(f"not compiling the extractor ({exc!r}): installing it as pure Python", file=sys.stderr)
+        _remove_compiled_modules()  # an editable checkout's earlier build would shadow the new sources
         return []
     for extension in extensions:
         extension.optional = True  # no C compiler: warn and install the pure-Python sources
