@@ -239,9 +239,10 @@ class _Finder:
         scored after the walk, once every return of the function is known."""
         self.last_statements: set[int] = set()
         """id() of each function's last statement."""
-        self.boolean_rests: dict[int, tuple[str, Sequence[ast.AST]]] = {}
-        """id() of a comparison that is a boolean's operand -> the boolean's operator and the first
-        `_BRANCH_LOOK` operands after it: made once per boolean, so `a == 1 or a == 2 or ...` stays linear."""
+        self.boolean_rests: dict[int, tuple[str, list[ast.expr], int]] = {}
+        """id() of a comparison that is a boolean's operand -> the boolean's operator, its operands and
+        the comparison's position among them: made once per boolean (no search, no copy), so
+        `a == 1 or a == 2 or ...` stays linear in time and memory."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -473,7 +474,8 @@ class _Finder:
         if isinstance(parent, ast.If | ast.While | ast.IfExp) and parent.test is node:
             features.extend(_branch_uses(op, node, parent))
         elif id(node) in self.boolean_rests:
-            boolean_op, later = self.boolean_rests[id(node)]
+            boolean_op, operands, index = self.boolean_rests[id(node)]
+            later = operands[index + 1: index + 1 + _BRANCH_LOOK]
             features.append(f"c-bool\x1f{op}\x1f{boolean_op}\x1f{_use_of(_subject(op, node), later)}")
         self.add(_COMPARE, node, features)
 
@@ -486,7 +488,7 @@ class _Finder:
         use = _use_of(subject, node.values[1: 1 + _BRANCH_LOOK])
         for index, value in enumerate(node.values):
             if type(value) is _COMPARE_NODE:
-                self.boolean_rests[id(value)] = (op, node.values[index + 1: index + 1 + _BRANCH_LOOK])
+                self.boolean_rests[id(value)] = (op, node.values, index)
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
                                   f"o-nm\x1f{op}\x1f{labels}", f"o-guard\x1f{op}\x1f{guard}\x1f{use}"])
 
