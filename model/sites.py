@@ -611,7 +611,9 @@ class _Finder:
         features = [f"t\x1f{type(node).__name__}\x1f{negated}", f"t-sh\x1f{negated}\x1f{operand_shape(tested)}",
                     f"t-first\x1f{negated}\x1f{first}", f"t-nm\x1f{negated}\x1f{_label(tested)}"]
         if not isinstance(tested, ast.Compare | ast.BoolOp) and not isinstance(node, ast.Assert):
-            subject = _guard(tested)[1]  # a comparison's or a boolean's own site reads the branches
+            # a comparison or boolean test is left to its own site, which reads the branches only when
+            # it is the test itself: `if not a is None:` and `if a is None or b:` read none (a gap)
+            subject = _guard(tested)[1]
             then_branch, else_branch = _branches(node)
             then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
             features += [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
@@ -667,8 +669,8 @@ def _literal_text(node: ast.AST) -> str | None:
 
 
 _BRANCH_LOOK = 48
-"""AST nodes of a branch that `_branch_uses` looks through: enough for its first statements, and a
-condition around a whole function body stays cheap."""
+"""AST nodes of a branch (or of a boolean's later operands) that `_use_of` looks through: enough for
+its first statements, and a condition around a whole function body stays cheap."""
 
 
 def _branch_uses(op: str, test: ast.Compare, condition: ast.If | ast.While | ast.IfExp) -> list[str]:
