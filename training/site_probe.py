@@ -33,7 +33,7 @@ from model.predictor import SHIPPED_CHECKPOINT
 from training.datasets import BugSample, DataConfig, bug_samples, corpus_units
 from training.evaluate import evaluate_bugs, score_sources
 from training.sites import SiteFit, fit_site_model
-from training.train import TrainConfig, limit_samples, parse_config, site_samples
+from training.train import TrainConfig, chosen_samples, limit_samples, parse_config, site_samples
 
 __all__ = ["head_probabilities", "main", "probe", "summary"]
 
@@ -58,7 +58,7 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
     bugs = bug_samples(data, units)
     sites = site_samples(config, units, bugs)  # as load_corpus: read once when the site corpus is the same
     train = sites.pairs + sites.extra_mutants + sites.swapped
-    validation = limit_samples([s for s in bugs if s.split == "validation"], config.validation_limit, config.seed)
+    validation = limit_samples(chosen_samples(bugs, "validation", config), config.validation_limit, config.seed)
     log(f"site corpus: {sites.units} units, {len(train)} training samples; {len(validation)} validation samples")
     fit: SiteFit | None = fit_site_model(
         train, validation, head_probabilities(engine, validation), false_alarm_rate=config.bug_false_alarm_rate,

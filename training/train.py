@@ -74,7 +74,7 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["SiteSamples", "TrainConfig", "limit_samples", "main", "site_samples", "train"]
+__all__ = ["SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples", "train"]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -264,6 +264,12 @@ def limit_samples(items: list, limit: int | None, seed: int) -> list:
     return rng.sample(items, limit)
 
 
+def chosen_samples(items: Sequence, split: str, config: TrainConfig) -> list:
+    """The samples of `split` that training takes: a seeded choice of at most `max_samples_per_task`
+    (validation is cut again to `validation_limit` where it is scored)."""
+    return limit_samples([s for s in items if s.split == split], config.max_samples_per_task, config.seed)
+
+
 def load_corpus(config: TrainConfig, log=print) -> Corpus:
     """Build (or read from cache) every task's samples and all their graphs."""
     data = config.data_config()
@@ -273,11 +279,9 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
     triples = embedding_triples(data, units)
     executed = [s for group in executed_samples(data).values() for s in group]
     vocabulary = import_vocabulary(imports, config.import_vocab_size)
-    by_split = {split: {
-        "imports": limit_samples([s for s in imports if s.split == split], config.max_samples_per_task, config.seed),
-        "bugs": limit_samples([s for s in bugs if s.split == split], config.max_samples_per_task, config.seed),
-        "embedding": limit_samples([s for s in triples if s.split == split], config.max_samples_per_task, config.seed),
-    } for split in ("train", "validation")}
+    by_split = {split: {"imports": chosen_samples(imports, split, config), "bugs": chosen_samples(bugs, split, config),
+                        "embedding": chosen_samples(triples, split, config)} for split in ("train", "validation")}
+    validation = {k: limit_samples(v, config.validation_limit, config.seed) for k, v in by_split["validation"].items()}
     sources = [s.source for split in by_split.values() for s in split["imports"] + split["bugs"]]
     sources += [x for split in by_split.values() for t in split["embedding"] for x in (t.anchor, t.positive,
                                                                                        t.negative)]
@@ -291,8 +295,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         table=table,
         vocabulary=vocabulary,
         train={k: _task(k, v, table, vocabulary) for k, v in by_split["train"].items()},
-        validation={k: _task(k, limit_samples(v, config.validation_limit, config.seed), table, vocabulary, data)
-                    for k, v in by_split["validation"].items()},
+        validation={k: _task(k, v, table, vocabulary, data) for k, v in validation.items()},
         import_aliases=aliases,
         import_names=names,
         import_bindings=[pair for s in imports if s.split == "train" for st in s.statements
@@ -302,8 +305,7 @@ def load_corpus(config: TrainConfig, log=print) -> Corpus:
         executed_groups=[s.problem_id for s in kept_executed],
         executed=kept_executed,
         training_mutants=sites.extra_mutants + sites.swapped,
-        bug_samples={"train": sites.pairs,
-                     "validation": limit_samples(by_split["validation"]["bugs"], config.validation_limit, config.seed)},
+        bug_samples={"train": sites.pairs, "validation": validation["bugs"]},
         summary={
             "units": len(units),
             "packages": len({u.package for u in units}),
@@ -348,7 +350,7 @@ def site_samples(config: TrainConfig, units: Sequence[CodeUnit] | None = None,
         if config.site_extra_mutants > 0 else []
     swapped = mutants_of_kind(site_data, site_units, kind="swapped_arguments",
                               per_unit=config.site_swapped_arguments) if config.site_swapped_arguments > 0 else []
-    pairs = limit_samples([s for s in site_bugs if s.split == "train"], config.max_samples_per_task, config.seed)
+    pairs = chosen_samples(site_bugs, "train", config)
     return SiteSamples(len(site_units), pairs, extra, swapped)
 
 
