@@ -43,7 +43,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v9"
+SITE_FEATURES_VERSION = "sites-v10"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -68,6 +68,9 @@ _SYMBOLS: dict[type, str] = {
     ast.MatMult: "@", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
     ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in", ast.And: "and", ast.Or: "or",
 }
+_NEGATED_COMPARISONS: Final = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "is": "is not",
+                                "is not": "is", "in": "not in", "not in": "in"}
+"""The operator a `not` in front of a comparison makes of it: `not x is None` tests `x is not None`."""
 _MAX_ARGUMENTS = 4
 """Positional arguments of a call that get features of their own."""
 _SMALL_INT = 16
@@ -169,6 +172,7 @@ _COMPARE_NODE: Final = ast.Compare
 _CALL_NODE: Final = ast.Call
 _ATTRIBUTE_NODE: Final = ast.Attribute
 _SUBSCRIPT_NODE: Final = ast.Subscript
+_NAMED_EXPR_NODE: Final = ast.NamedExpr
 _AUGASSIGN_NODE: Final = ast.AugAssign
 _BOOLOP_NODE: Final = ast.BoolOp
 _LOAD: Final = ast.Load
@@ -239,10 +243,14 @@ class _Finder:
         scored after the walk, once every return of the function is known."""
         self.last_statements: set[int] = set()
         """id() of each function's last statement."""
-        self.boolean_rests: dict[int, tuple[str, list[ast.expr], int]] = {}
-        """id() of a comparison that is a boolean's operand -> the boolean's operator, its operands and
-        the comparison's position among them: made once per boolean (no search, no copy), so
-        `a == 1 or a == 2 or ...` stays linear in time and memory."""
+        self.boolean_rests: dict[int, tuple[str, list[ast.expr], int, ast.AST | None]] = {}
+        """id() of a comparison that is a boolean's operand -> the boolean's operator, its operands,
+        the comparison's position among them and the condition the boolean is the test of (or None):
+        made once per boolean (no search, no copy), so `a == 1 or a == 2 or ...` stays linear in time
+        and memory."""
+        self.tested_by: dict[int, ast.AST] = {}
+        """id() of a boolean that is a condition's test, or of a comparison under the `not` that is
+        one (`if not x is None:`) -> that condition. Conditions come before their tests in the walk."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -473,10 +481,18 @@ class _Finder:
         features.append(f"c-n\x1f{len(node.ops)}")
         if isinstance(parent, ast.If | ast.While | ast.IfExp) and parent.test is node:
             features.extend(_branch_uses(op, node, parent))
+        elif id(node) in self.tested_by:  # `if not x is None:` tests `x is not None`
+            features.extend(_branch_uses(_NEGATED_COMPARISONS.get(op, op), node,
+                                         self.tested_by[id(node)]))  # type: ignore[arg-type]
         elif id(node) in self.boolean_rests:
-            boolean_op, operands, index = self.boolean_rests[id(node)]
+            boolean_op, operands, index, condition = self.boolean_rests[id(node)]
             later = operands[index + 1: index + 1 + _BRANCH_LOOK]
-            features.append(f"c-bool\x1f{op}\x1f{boolean_op}\x1f{_use_of(_subject(op, node), later)}")
+            subject = _subject(op, node)
+            features.append(f"c-bool\x1f{op}\x1f{boolean_op}\x1f{_use_of(subject, later)}")
+            if condition is not None:  # `if x is None or ...:` what the branches do with x
+                then_branch, else_branch = _branches(condition)  # type: ignore[arg-type]
+                features.append(f"c-bt\x1f{boolean_op}\x1f{op}\x1f{_use_of(subject, then_branch)}"
+                                f"\x1f{_use_of(subject, else_branch)}")
         self.add(_COMPARE, node, features)
 
     def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
@@ -486,9 +502,10 @@ class _Finder:
         labels = "\x1f".join(_label(v) for v in node.values[:2])
         guard, subject = _guard(node.values[0])
         use = _use_of(subject, node.values[1: 1 + _BRANCH_LOOK])
+        condition = self.tested_by.get(id(node))
         for index, value in enumerate(node.values):
             if type(value) is _COMPARE_NODE:
-                self.boolean_rests[id(value)] = (op, node.values, index)
+                self.boolean_rests[id(value)] = (op, node.values, index, condition)
         self.add(_BOOLEAN, node, [f"o\x1f{op}", f"o-par\x1f{op}\x1f{where}", f"o-ty\x1f{op}\x1f{types}",
                                   f"o-nm\x1f{op}\x1f{labels}", f"o-guard\x1f{op}\x1f{guard}\x1f{use}"])
 
@@ -610,18 +627,32 @@ class _Finder:
         first = type(body[0]).__name__ if body else "-"
         features = [f"t\x1f{type(node).__name__}\x1f{negated}", f"t-sh\x1f{negated}\x1f{operand_shape(tested)}",
                     f"t-first\x1f{negated}\x1f{first}", f"t-nm\x1f{negated}\x1f{_label(tested)}"]
-        if not isinstance(tested, ast.Compare | ast.BoolOp) and not isinstance(node, ast.Assert):
-            # a comparison or boolean test is left to its own site, which reads the branches only when
-            # it is the test itself: `if not a is None:` and `if a is None or b:` read none (a gap)
-            subject = _guard(tested)[1]
-            then_branch, else_branch = _branches(node)
-            then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
-            features += [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
+        if not isinstance(node, ast.Assert):
+            features += self.branch_features(node, tested, negated)
         if isinstance(node, ast.If) and isinstance(node.body[0], ast.Return | ast.Raise):
             exit_ = node.body[0]
             value = exit_.value if isinstance(exit_, ast.Return) else None
             features.append(f"t-exit\x1f{negated}\x1f{type(exit_).__name__}\x1f{_label(value) if value else '-'}")
         self.add(_CONDITION, test, features)
+
+
+    def branch_features(self, node: ast.If | ast.While | ast.IfExp, tested: ast.AST, negated: bool) -> list[str]:
+        """What a condition's branches do with what its test checks. A comparison or boolean test also
+        has a site of its own, told here which condition it tests (it comes later in the walk)."""
+        guard, subject = _guard(tested.values[0] if type(tested) is _BOOLOP_NODE else tested)  # type: ignore[attr-defined]
+        then_branch, else_branch = _branches(node)
+        then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
+        if type(tested) is _BOOLOP_NODE:
+            if not negated:
+                self.tested_by[id(tested)] = node
+            guard = f"{_SYMBOLS.get(type(tested.op), '?')}:{guard}"  # type: ignore[attr-defined]
+        elif type(tested) is _COMPARE_NODE:
+            if negated:
+                self.tested_by[id(tested)] = node
+        else:
+            return [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
+        return [f"t-then-g\x1f{negated}\x1f{guard}\x1f{then_use}",
+                f"t-else-g\x1f{negated}\x1f{guard}\x1f{else_use}\x1f{then_use}"]
 
 
 def _operands(prefix: str, op: str, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> list[str]:
@@ -685,13 +716,18 @@ def _branch_uses(op: str, test: ast.Compare, condition: ast.If | ast.While | ast
             f"c-else\x1f{op}\x1f{else_use}\x1f{then_use}"]
 
 
-def _subject(op: str, test: ast.Compare) -> str:
-    """The label of what a comparison is about: the container of `in`, else its left side."""
-    return _label(test.comparators[0]) if op in ("in", "not in") else _compared(test.left)
+def _subject(op: str, test: ast.Compare) -> str | None:
+    """The path of what a comparison is about: the container of `in`, else its left side, or its right
+    one where the left is a literal (`None is x`); None when it is about no variable or attribute."""
+    if op in ("in", "not in"):
+        return _path(test.comparators[0])
+    if type(test.left) is _CONSTANT_NODE:
+        return _compared(test.comparators[0])
+    return _compared(test.left)
 
 
-def _guard(first: ast.AST) -> tuple[str, str]:
-    """How a test (a boolean's first operand, a condition) checks something, and the label of what
+def _guard(first: ast.AST) -> tuple[str, str | None]:
+    """How a test (a boolean's first operand, a condition) checks something, and the path of what
     it checks: ("is not", "x") for `x is not None`, ("not", "x") for `not x`, ("truth", "x") for `x`."""
     if type(first) is _COMPARE_NODE:
         op = _SYMBOLS.get(type(first.ops[0]), "?")  # type: ignore[attr-defined]
@@ -701,11 +737,35 @@ def _guard(first: ast.AST) -> tuple[str, str]:
     return "truth", _compared(first)
 
 
-def _compared(left: ast.AST) -> str:
-    """The label of what a comparison is about: `len(s) == 0` is about `s`."""
-    if type(left) is _CALL_NODE and left.args:  # type: ignore[attr-defined]
-        return _label(left.args[0])  # type: ignore[attr-defined]
-    return _label(left)
+def _compared(left: ast.AST) -> str | None:
+    """The path of what a test is about: `len(s) == 0` and `s.strip()` are about `s`, `(m := f()) is
+    None` about `m`; None for no variable or attribute."""
+    if type(left) is _NAMED_EXPR_NODE:
+        return _path(left.target)  # type: ignore[attr-defined]
+    if type(left) is _CALL_NODE:
+        if left.args:  # type: ignore[attr-defined]
+            return _path(left.args[0])  # type: ignore[attr-defined]
+        func = left.func  # type: ignore[attr-defined]
+        return _path(func.value) if type(func) is _ATTRIBUTE_NODE else None
+    return _path(left)
+
+
+def _path(node: ast.AST) -> str | None:
+    """A variable or attribute as a reader names it, `self.buf` (so it differs from `other.buf`),
+    `d[]` for any item of `d`; None for anything else or past `_MAX_LABEL_DEPTH` steps."""
+    suffix = ""
+    for _ in range(_MAX_LABEL_DEPTH + 1):
+        t = type(node)
+        if t is _NAME_NODE:
+            return node.id + suffix  # type: ignore[attr-defined]
+        if t is _ATTRIBUTE_NODE:
+            suffix = "." + node.attr + suffix  # type: ignore[attr-defined]
+        elif t is _SUBSCRIPT_NODE:
+            suffix = "[]" + suffix
+        else:
+            return None
+        node = node.value  # type: ignore[attr-defined]
+    return None
 
 
 def _branches(condition: ast.If | ast.While | ast.IfExp) -> tuple[Sequence[ast.AST], Sequence[ast.AST]]:
@@ -716,12 +776,14 @@ def _branches(condition: ast.If | ast.While | ast.IfExp) -> tuple[Sequence[ast.A
     return condition.body[:_BRANCH_LOOK], condition.orelse[:_BRANCH_LOOK]
 
 
-def _use_of(subject: str, branch: Sequence[ast.AST]) -> str:
-    """How the first `_BRANCH_LOOK` nodes of `branch` treat the variable or attribute a reader calls
-    `subject`: "store" (assigned, or an item of it), else "deref" (its attribute, item or call taken), "read"
-    (passed or compared), "none"; "-" for no branch."""
+def _use_of(subject: str | None, branch: Sequence[ast.AST]) -> str:
+    """How the first `_BRANCH_LOOK` nodes of `branch` treat the variable, attribute or item at path
+    `subject`: "store" (assigned, or an item of it), else "del" (deleted), "deref" (its attribute,
+    item or call taken), "read" (passed or compared), "none"; "-" for no branch, "?" for no subject."""
     if not branch:
         return "-"
+    if subject is None:
+        return "?"
     use = "none"
     stack = list(reversed(branch))
     seen = 0
@@ -729,17 +791,21 @@ def _use_of(subject: str, branch: Sequence[ast.AST]) -> str:
         node = stack.pop()
         seen += 1
         t = type(node)
-        if (t is _NAME_NODE or t is _ATTRIBUTE_NODE) and _label(node) == subject:
-            if type(node.ctx) is not _LOAD:  # type: ignore[attr-defined]
-                return "store"
-            use = "read" if use == "none" else use
-        else:
-            held = node.value if t is _ATTRIBUTE_NODE or t is _SUBSCRIPT_NODE else (  # type: ignore[attr-defined]
-                node.func if t is _CALL_NODE else None)  # type: ignore[attr-defined]
-            if held is not None and _label(held) == subject:
-                if t is _SUBSCRIPT_NODE and type(node.ctx) is not _LOAD:  # type: ignore[attr-defined]
+        if t is _NAME_NODE or t is _ATTRIBUTE_NODE or t is _SUBSCRIPT_NODE:
+            context = type(node.ctx)  # type: ignore[attr-defined]
+            if _path(node) == subject:
+                if context is _DEL:
+                    use = "del" if use in ("none", "read") else use
+                elif context is not _LOAD:
+                    return "store"
+                else:
+                    use = "read" if use == "none" else use
+            elif t is not _NAME_NODE and _path(node.value) == subject:  # type: ignore[attr-defined]
+                if t is _SUBSCRIPT_NODE and context is not _LOAD and context is not _DEL:
                     return "store"  # `d[k] = v`: filled, as `x = v` assigns
                 use = "deref"
+        elif t is _CALL_NODE and _path(node.func) == subject:  # type: ignore[attr-defined]
+            use = "deref"
         for field in _fields(t):
             value = getattr(node, field, None)
             if type(value) is list:  # past its first `_BRANCH_LOOK` items, no walk this short gets

@@ -113,6 +113,35 @@ def test_a_condition_sees_what_each_branch_does_with_what_it_tests(test, negated
     assert feature_id(f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}") in features
 
 
+@pytest.mark.parametrize(("test", "branch", "then_use"), [
+    ("not x is None", "x.close()", "deref"),  # tests `x is not None`, and reads like it
+    ("(m := f(x)) is not None", "m.group()", "deref"),  # a walrus: about what it binds
+    ("None is x", "x = []", "store"),  # the literal on the left: about the other side
+    ("x is not None", "del x", "del"),  # deleting is not assigning
+    ("self.buf is None", "other.buf = []", "none"),  # another object's attribute of the same name
+    ("self.buf is None", "self.buf = []", "store"),
+    ("d.get(k) is None", "d[k] = []", "read"),  # a call with arguments is about its first one
+    ("(a, b) == x", "a.close()", "?"),  # about no one variable: nothing to match by name
+])
+def test_a_tests_subject_is_the_variable_or_attribute_it_is_about(test, branch, then_use):
+    source = f"def f(self, other, x, d, k, a, b):\n    if {test}:\n        {branch}\n"
+    compare = next(c for c in ast.walk(ast.parse(source)) if isinstance(c, ast.Compare))
+    op = "is not" if test.startswith("not ") else {ast.Is: "is", ast.IsNot: "is not", ast.Eq: "=="}[
+        type(compare.ops[0])]
+    features = features_at(source, "compare", 2, compare.col_offset + 1)
+    assert feature_id(f"c-then\x1f{op}\x1f{then_use}") in features
+
+
+def test_a_comparison_in_a_boolean_test_sees_what_the_branches_do_with_its_subject():
+    source = "def f(x, y):\n    if x is None or y:\n        return x.z\n    else:\n        x = 1\n"
+    assert feature_id("c-bt\x1for\x1fis\x1fderef\x1fstore") in features_at(source, "compare", 2, 8)
+    condition = features_at(source, "condition", 2, 8)
+    assert feature_id("t-then-g\x1fFalse\x1for:is\x1fderef") in condition
+    assert feature_id("t-else-g\x1fFalse\x1for:is\x1fstore\x1fderef") in condition
+    negated = "def f(x):\n    if not x is None:\n        return x.z\n"
+    assert feature_id("t-then-g\x1fTrue\x1fis\x1fderef") in features_at(negated, "condition", 2, 8)
+
+
 def test_a_negative_literals_site_starts_at_its_sign():
     assert ("constant", 2, 14) in sites_of("def f(a):\n    return a[-1] + a[1]\n")  # `-1`, not its `1`
     assert ("constant", 2, 22) in sites_of("def f(a):\n    return a[-1] + a[1]\n")
