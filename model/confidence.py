@@ -4,15 +4,17 @@ What makes code fail its tests is mostly a small slip: a wrong comparison, swapp
 misused variable, a negated condition. The network's readout of a whole function barely sees one
 (HumanEval, grouped cross-validation: AUROC 0.60), so for code the daemon's `confidence` comes from
 a site scorer of model/sites.py's linear form, trained on single-rewrite mutants of HumanEval's
-reference solutions (short, self-contained functions, like the code an editor's LLM writes); a Platt
-pair fitted on executed tests turns the highest site logit into a probability. Code without any
-site, and host-supplied vectors, keep the network's confidence head.
+reference solutions (short, self-contained functions, like the code an editor's LLM writes). A
+logistic combiner fitted on executed tests turns three figures into a probability: that scorer's
+highest site logit, the bug-site scorer's (model/sites.py's, trained on the corpus: many more
+functions, other slips) and how many sites the code has (the strongest of many sites is high by
+chance). Code without any site, and host-supplied vectors, keep the network's confidence head.
 
 Calibrated means calibrated to the executed samples' mix, where about a fifth pass; `shift_to_pass_rate`
 restates a probability for a host that knows its own code passes more (or less) often.
 
 Owns `ConfidenceScorer` and its checkpoint form: the nonzero weights as "confidence_sites." tensors
-(`ids`, `values`, `type_bias`) and `training["confidence_sites"]` (`version`, `platt`). The fit and
+(`ids`, `values`, `type_bias`) and `training["confidence_sites"]` (`version`, `combiner`). The fit and
 its cross-validation are training/confidence_sites.py's.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -40,24 +43,38 @@ def shift_to_pass_rate(probability: float, trained_rate: float, host_rate: float
     return 1.0 / (1.0 + math.exp(-(math.log(probability / (1.0 - probability)) + shift)))
 
 
+FIGURES: Final = ("confidence site logit", "bug site logit", "log1p sites")
+"""What the combiner weighs, per function: the highest logit of the confidence scorer's own sites, the
+highest of the bug-site scorer's, and log(1 + the number of sites)."""
+
+
 @dataclass(frozen=True)
 class ConfidenceScorer:
-    """`sites`: a linear site scorer (pass-through combiner); `scale`, `shift`: the Platt pair that
-    maps a function's highest site logit to the probability that it passes its tests."""
+    """`sites`: a linear site scorer (pass-through combiner); `weights` (one per FIGURES entry) and
+    `bias`: the logistic combiner that maps a function's figures to the probability that it passes its
+    tests."""
 
     sites: SiteModel
-    scale: float
-    shift: float
+    weights: tuple[float, float, float]
+    bias: float
 
-    def probability(self, sites: BugSites) -> float | None:
-        """The probability that code with these sites passes its tests; None without a site."""
-        if not len(sites):
+    @property
+    def reads_bug_sites(self) -> bool:
+        """Whether the bug-site scorer's logits count: without them the combiner cannot be applied."""
+        return self.weights[1] != 0.0
+
+    def probability(self, sites: BugSites, bug_site_logits: np.ndarray | None) -> float | None:
+        """The probability that code with these sites passes its tests; None without a site, or
+        without the bug-site scorer's logits of those sites where the combiner reads them."""
+        if not len(sites) or (bug_site_logits is None and self.reads_bug_sites):
             return None
-        return float(self.from_best_logits(np.array([self.sites.logits(sites).max()]))[0])
+        bug = float(bug_site_logits.max()) if bug_site_logits is not None else 0.0
+        figures = np.array([[float(self.sites.logits(sites).max()), bug, math.log1p(len(sites))]])
+        return float(self.from_figures(figures)[0])
 
-    def from_best_logits(self, best: np.ndarray) -> np.ndarray:
-        """Elementwise: each function's highest site logit to its probability of passing."""
-        return logistic(self.scale * np.asarray(best, dtype=np.float64) + self.shift)
+    def from_figures(self, figures: np.ndarray) -> np.ndarray:
+        """(functions, 3) rows of FIGURES to each function's probability of passing."""
+        return logistic(np.asarray(figures, dtype=np.float64) @ np.asarray(self.weights) + self.bias)
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The checkpoint's "confidence_sites." tensors: trained on a few thousand mutants, the scorer
@@ -67,7 +84,7 @@ class ConfidenceScorer:
                 "type_bias": self.sites.type_bias.astype(np.float32)}
 
     def metadata(self) -> dict:
-        return {"version": SITE_FEATURES_VERSION, "platt": [self.scale, self.shift]}
+        return {"version": SITE_FEATURES_VERSION, "combiner": [*self.weights, self.bias]}
 
 
 def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> ConfidenceScorer | None:
@@ -75,19 +92,20 @@ def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> C
     features (an older SITE_FEATURES_VERSION), or holds a malformed one (then the head speaks)."""
     if not tensors or not isinstance(meta, dict) or meta.get("version") != SITE_FEATURES_VERSION:
         return None
-    platt = meta.get("platt")
+    combiner = meta.get("combiner")
     ids, values, type_bias = (tensors.get(name) for name in ("ids", "values", "type_bias"))
-    if ids is None or values is None or type_bias is None or not isinstance(platt, list) or len(platt) != 2:
+    if ids is None or values is None or type_bias is None or not isinstance(combiner, list) or \
+            len(combiner) != len(FIGURES) + 1:
         return None
     try:
-        scale, shift = (float(value) for value in platt)
+        own, bug, count, bias = (float(value) for value in combiner)
         weight = _dense(np.asarray(ids), np.asarray(values, np.float32))
         scorer = SiteModel(weight, np.asarray(type_bias, np.float64), (1.0, 0.0, 0.0))
     except (ValueError, TypeError, OverflowError):
         return None
-    if not (np.isfinite([scale, shift]).all() and np.isfinite(scorer.type_bias).all()):
+    if not (np.isfinite([own, bug, count, bias]).all() and np.isfinite(scorer.type_bias).all()):
         return None
-    return ConfidenceScorer(scorer, scale, shift)
+    return ConfidenceScorer(scorer, (own, bug, count), bias)
 
 
 def _dense(ids: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -324,6 +324,8 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
     site_model = site_model_from(checkpoint.site_weights, training.get("bug_sites"))
     confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites"))
+    if confidence_scorer is not None and confidence_scorer.reads_bug_sites and site_model is None:
+        confidence_scorer = None  # its combiner reads the bug-site scorer's logits: the head speaks instead
     used = [*checkpoint.weights.values()]  # the parameters a scorer the load refused does not add
     used += [*checkpoint.site_weights.values()] if site_model is not None else []
     used += [w for name, w in checkpoint.confidence_weights.items() if name != "ids"] if confidence_scorer else []
@@ -417,20 +419,24 @@ def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
 
 def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int, graph: CodeGraph,
                 top_k: int, include_embedding: bool, project: ImportContext | None = None) -> Prediction:
+    site_logits = None  # the bug-site scorer's, read by the bug reports and the confidence alike
+    if model.site_model is not None and graph.sites is not None and len(graph.sites):
+        site_logits = model.site_model.logits(graph.sites)
     return Prediction(
-        confidence=_confidence(model, out, index, graph),
+        confidence=_confidence(model, out, index, graph, site_logits),
         imports=_imports(model, out.import_probs[index], graph, top_k, project),
-        bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k),
+        bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k, site_logits),
         embedding=out.embedding[index].copy() if out.embedding is not None else None,
     )
 
 
-def _confidence(model: _Loaded, out: EngineOutput, index: int, graph: CodeGraph) -> float:
+def _confidence(model: _Loaded, out: EngineOutput, index: int, graph: CodeGraph,
+                site_logits: np.ndarray | None) -> float:
     """From the code's sites when the checkpoint has a confidence scorer and the code a site, else
     the network's head (model/confidence.py says why)."""
     probability = None
     if model.confidence_scorer is not None and graph.sites is not None:
-        probability = model.confidence_scorer.probability(graph.sites)
+        probability = model.confidence_scorer.probability(graph.sites, site_logits)
     if probability is None:
         probability = float(out.confidence[index])
     if model.trained_pass_rate is not None and model.host_pass_rate is not None:
@@ -471,13 +477,13 @@ def import_statement(module: str, free_names: frozenset[str], model: _Loaded | N
 
 
 def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset: int, graph: CodeGraph,
-          top_k: int) -> list[BugReport]:
+          top_k: int, site_logits: np.ndarray | None) -> list[BugReport]:
     """Likely bugs above the threshold, most likely first: at the code's bug sites when the model scores
     them, else each kind the bugs head reports, at the node its location head picks."""
     if top_k <= 0:
         return []
     if model.site_model is not None and graph.sites is not None:  # no site: nowhere for such a bug to hide
-        return _site_bugs(model, model.site_model, probs, graph, top_k)
+        return _site_bugs(model, model.site_model, probs, graph, top_k, site_logits)
     line = column = None
     if graph.num_nodes > 1:
         local = node_probs[node_offset: node_offset + graph.num_nodes]
@@ -493,12 +499,16 @@ def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset
     return reports
 
 
-def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: CodeGraph, top_k: int) -> list[BugReport]:
-    """The sites most likely to hold a bug, each with the kind the bugs head favours among those its
-    type can hold; the head's strongest kind also enters each site's probability."""
+def _site_bugs(model: _Loaded, scorer: SiteModel, probs: np.ndarray, graph: CodeGraph, top_k: int,
+               site_logits: np.ndarray | None) -> list[BugReport]:
+    """The sites most likely to hold a bug (`site_logits`: the scorer's, None when there is no site), each
+    with the kind the bugs head favours among those its type can hold; the head's strongest kind also
+    enters each site's probability."""
     sites = graph.sites
     assert sites is not None
-    site_probs = scorer.probabilities(sites, float(probs.max()))
+    if site_logits is None:
+        return []
+    site_probs = scorer.combine(site_logits, float(probs.max()), len(sites))
     kinds: dict[str, float] = {}  # the head's probability per kind, once a site is reported
     reports: list[BugReport] = []
     reported: set[tuple[int, int]] = set()

@@ -2,15 +2,19 @@
 
 The scorer is a linear site scorer (training/sites.py trains it) fitted to "the rewrite is here" on
 single-rewrite mutants of each problem's reference solution, beside as many copies of the solution
-itself (clean); these labels come from the rewrite, not from running anything. The Platt pair comes
+itself (clean); these labels come from the rewrite, not from running anything. The combiner comes
 from executed tests: each executed sample's highest site logit is taken from a scorer that never saw
-its problem (folds grouped by problem), so the pair is fitted on logits as the daemon will meet them
-on new code. Owns those steps, and the nested cross-validation that gives the honest figure
-(`cross_validated_site_confidence`: each outer fold's scorer and pair never saw that fold's problems).
+its problem (folds grouped by problem), so the combiner is fitted on logits as the daemon will meet
+them on new code, beside the bug-site scorer's highest logit (trained on the corpus, never on
+HumanEval) and the site count. Owns those steps, and the nested cross-validation that gives the
+honest figure (`cross_validated_site_confidence`: each outer fold's scorer and combiner never saw that
+fold's problems).
 
 Chosen on HumanEval's grouped cross-validation, among about a dozen settings (mutants per kind 2-8,
 epochs 2-16, learning rate, positive weight, a hidden layer): all gave AUROC 0.68-0.69, these among
-the best; the corpus's own bug-site scorer gives 0.63 there, the network's readout 0.60.
+the best; the corpus's own bug-site scorer gave 0.63 there then (0.68 with `sites-v9`), the
+network's readout 0.60. The two scorers see different slips: with `sites-v9`, a combiner of both (and
+the site count) gave 0.716-0.722 over six cross-validation seeds where this scorer alone gave 0.698-0.701.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from training.datasets import BugSample
 from training.humaneval import ExecutedSample, Problem, canonical_program
 from training.metrics import grouped_folds
 from training.mutations import mutants
-from training.sites import NO_SITES, SiteData, concatenate_sites, max_site_logits, site_data, train_site_scorer
+from training.sites import (
+    NO_SITES,
+    SiteData,
+    concatenate_sites,
+    max_site_logits,
+    site_data,
+    sites_per_sample,
+    train_site_scorer,
+)
 
 __all__ = ["ScorerRecipe", "cross_validated_site_confidence", "fit_confidence_scorer", "mutant_sites",
            "source_sites"]
@@ -75,43 +87,61 @@ def _train(sites: dict[str, SiteData], problem_ids: Sequence[str], recipe: Score
                              learning_rate=recipe.learning_rate, seed=recipe.seed)
 
 
+def executed_figures(samples: Sequence[ExecutedSample], bug_sites: SiteModel | None) -> tuple[SiteData, np.ndarray]:
+    """The executed samples' sites, and per sample the combiner's figures (model/confidence.py's
+    FIGURES) with the first, the confidence scorer's own logit, left NO_SITES for the caller to fill:
+    the bug-site scorer's highest logit (0 without a scorer or a site) and log(1 + its sites)."""
+    executed = source_sites([s.source for s in samples])
+    figures = np.zeros((len(samples), 3))
+    figures[:, 0] = NO_SITES
+    if bug_sites is not None:
+        best = max_site_logits(bug_sites, executed, len(samples))
+        figures[:, 1] = np.where(best > NO_SITES, best, 0.0)
+    figures[:, 2] = np.log1p(sites_per_sample(executed, len(samples)))
+    return executed, figures
+
+
 def fit_confidence_scorer(samples: Sequence[ExecutedSample], sites: dict[str, SiteData], recipe: ScorerRecipe,
-                          *, folds: int = 5) -> ConfidenceScorer | None:
+                          *, bug_sites: SiteModel | None = None, folds: int = 5) -> ConfidenceScorer | None:
     """The scorer trained on the mutants of every problem the executed `samples` come from, and the
-    Platt pair fitted on their out-of-fold highest site logits; None when the samples cannot support
-    a fit (fewer than two problems, one label, or no sites)."""
+    combiner fitted on their out-of-fold highest site logits, beside `bug_sites`' (the corpus's bug-site
+    scorer; without one its weight is 0) and the site count; None when the samples cannot support a
+    fit (fewer than two problems, one label, or no sites)."""
     problems = [s.problem_id for s in samples]
     labels = np.array([s.passed for s in samples], dtype=np.float64)
     distinct = sorted(set(problems))
     if len(distinct) < 2 or len(set(labels.tolist())) < 2:
         return None
-    executed = source_sites([s.source for s in samples])
-    best = np.full(len(samples), NO_SITES)
+    executed, figures = executed_figures(samples, bug_sites)
     for fold in grouped_folds(problems, min(folds, len(distinct)), recipe.seed):
         held = {problems[i] for i in fold}
         scorer = _train(sites, [p for p in distinct if p not in held], recipe)
-        best[fold] = max_site_logits(scorer, executed, len(samples))[fold]
-    usable = best > NO_SITES
+        figures[fold, 0] = max_site_logits(scorer, executed, len(samples))[fold]
+    usable = figures[:, 0] > NO_SITES
     if len(set(labels[usable].tolist())) < 2:
         return None
-    weight, bias = fit_logistic(best[usable, None], labels[usable], l2=1.0)
-    return ConfidenceScorer(_train(sites, distinct, recipe), float(weight[0]), bias)
+    weight, bias = fit_logistic(figures[usable], labels[usable], l2=1.0)
+    own, bug, count = (float(w) for w in weight)
+    return ConfidenceScorer(_train(sites, distinct, recipe), (own, bug if bug_sites is not None else 0.0, count),
+                            bias)
 
 
 def cross_validated_site_confidence(samples: Sequence[ExecutedSample], sites: dict[str, SiteData],
-                                    recipe: ScorerRecipe, *, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Out-of-fold probabilities for executed `samples`: each outer fold's scorer and Platt pair are
+                                    recipe: ScorerRecipe, *, bug_sites: SiteModel | None = None, folds: int = 5,
+                                    seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities for executed `samples`: each outer fold's scorer and combiner are
     fitted (with `fit_confidence_scorer`'s own inner folds) on the other problems alone. NaN where
     the code has no site, or a fold could not be fitted: the daemon's network head speaks there."""
     problems = [s.problem_id for s in samples]
-    executed = source_sites([s.source for s in samples])
+    executed, figures = executed_figures(samples, bug_sites)
     out = np.full(len(samples), np.nan)
     for fold in grouped_folds(problems, min(folds, len(set(problems))), seed):
         held = set(fold.tolist())
         scorer = fit_confidence_scorer([s for i, s in enumerate(samples) if i not in held], sites, recipe,
-                                       folds=folds)
+                                       bug_sites=bug_sites, folds=folds)
         if scorer is None:
             continue
-        best = max_site_logits(scorer.sites, executed, len(samples))[fold]
-        out[fold] = np.where(best > NO_SITES, scorer.from_best_logits(best), np.nan)
+        figures[fold, 0] = max_site_logits(scorer.sites, executed, len(samples))[fold]
+        held_figures = figures[fold]
+        out[fold] = np.where(held_figures[:, 0] > NO_SITES, scorer.from_figures(held_figures), np.nan)
     return out

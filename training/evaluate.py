@@ -545,11 +545,13 @@ def evaluate_confidence(
     scorer: ConfidenceScorer | None = None,
     recipe: ScorerRecipe | None = None,
     problems: Sequence[Problem] = (),
+    bug_sites: SiteModel | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grouped cross-validation on executed HumanEval samples; returns (metrics, curves).
 
     With a confidence scorer (`scorer`, shipped; `recipe`, how it was trained; `problems`, whose
-    mutants it trains on), the model's figure is what the daemon serves: the scorer's, refitted on
+    mutants it trains on; `bug_sites`, the bug-site scorer its combiner reads), the model's figure is what
+    the daemon serves: the scorer's, refitted on
     each fold's other problems (training/confidence_sites.py), the network's head where code has no
     site; the head alone is reported beside it. Without one, the head is the model.
     """
@@ -579,7 +581,7 @@ def evaluate_confidence(
         recipe = recipe or ScorerRecipe()  # a checkpoint that does not say how: the default recipe
         metrics["recipe"] = recipe.to_dict()
         site_probs = cross_validated_site_confidence(samples, mutant_sites(problems, recipe), recipe,
-                                                     folds=k, seed=seed)
+                                                     bug_sites=bug_sites, folds=k, seed=seed)
         model_probs = np.where(np.isnan(site_probs), head_probs, site_probs)
         metrics["score"] = "confidence scorer (sites), the network's head where code has no site"
         metrics["n_scored_by_head"] = int(np.isnan(site_probs).sum())
@@ -687,6 +689,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         engine, executed, folds=args.folds, seed=args.seed,
         run_model=not args.skip_confidence, scorer=confidence_scorer,
         recipe=_recipe(checkpoint.training.get("confidence_sites")), problems=humaneval_problems(data),
+        bug_sites=sites if confidence_scorer is not None and confidence_scorer.reads_bug_sites else None,
     )
     if "skipped" not in confidence:
         confidence["canonical_as_shipped"] = _distribution(_served_confidence(

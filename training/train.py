@@ -45,7 +45,7 @@ from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.network import GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext
-from model.sites import logistic
+from model.sites import SiteModel, logistic, site_model_from
 from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
@@ -934,7 +934,8 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     site_weights = sites.tensors() if sites else None
     if sites:
         meta["bug_sites"] = sites.metadata()
-    confidence = fit_confidence_sites(corpus, config, log)
+    served_sites = site_model_from(site_weights, meta["bug_sites"]) if sites else None  # as the daemon reads them
+    confidence = fit_confidence_sites(corpus, config, log, served_sites)
     confidence_weights = confidence.tensors() if confidence else None
     if confidence:
         meta["confidence_sites"] = {**confidence.metadata(), "recipe": _confidence_recipe(config).to_dict(),
@@ -978,20 +979,22 @@ def _confidence_recipe(config: TrainConfig) -> ScorerRecipe:
                         seed=config.seed)
 
 
-def fit_confidence_sites(corpus: Corpus, config: TrainConfig, log) -> ConfidenceScorer | None:
+def fit_confidence_sites(corpus: Corpus, config: TrainConfig, log, bug_sites: SiteModel | None = None
+                         ) -> ConfidenceScorer | None:
     """The confidence scorer (training/confidence_sites.py) on the mutants of the executed samples'
-    problems; None when turned off or when the executed samples cannot support a fit."""
+    problems, its combiner reading `bug_sites` too; None when turned off or when the executed samples
+    cannot support a fit."""
     if config.confidence_site_epochs <= 0 or not corpus.executed:
         return None
     recipe = _confidence_recipe(config)
     used = {s.problem_id for s in corpus.executed}
     sites = mutant_sites([p for p in humaneval_problems(config.data_config()) if p.task_id in used], recipe)
-    scorer = fit_confidence_scorer(corpus.executed, sites, recipe)
+    scorer = fit_confidence_scorer(corpus.executed, sites, recipe, bug_sites=bug_sites)
     if scorer is None:
         log("confidence scorer: not fitted (the executed samples need two problems and both labels)")
     else:
         log(f"confidence scorer: {int(np.count_nonzero(scorer.sites.weight))} weights from the mutants of "
-            f"{len(sites)} problems; Platt pair {scorer.scale:.4f}, {scorer.shift:.4f}")
+            f"{len(sites)} problems; combiner {[round(w, 4) for w in scorer.weights]}, {scorer.bias:.4f}")
     return scorer
 
 

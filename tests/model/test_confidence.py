@@ -15,15 +15,16 @@ from tests.helpers import feature_id, write_checkpoint
 
 CALLS_MAX = "def f(a, b):\n    return max(a, b)\n"
 NO_SITES = "def f():\n    pass\n"
-META = {"version": SITE_FEATURES_VERSION, "platt": [-1.0, 2.0]}
+META = {"version": SITE_FEATURES_VERSION, "combiner": [-1.0, 0.0, 0.0, 2.0]}
 
 
-def _scorer(*favoured: str, scale: float = -1.0, shift: float = 2.0) -> ConfidenceScorer:
+def _scorer(*favoured: str, weights: tuple[float, float, float] = (-1.0, 0.0, 0.0), bias: float = 2.0
+            ) -> ConfidenceScorer:
     """Site logit 5 where one of the feature texts `favoured` is, -5 elsewhere."""
     weight = np.zeros(SITE_BUCKETS, np.float32)
     for text in favoured:
         weight[feature_id(text)] = 10.0
-    return ConfidenceScorer(SiteModel(weight, np.full(len(SITE_TYPES), -5.0), (1.0, 0.0, 0.0)), scale, shift)
+    return ConfidenceScorer(SiteModel(weight, np.full(len(SITE_TYPES), -5.0), (1.0, 0.0, 0.0)), weights, bias)
 
 
 def _sigmoid(z: float) -> float:
@@ -33,9 +34,17 @@ def _sigmoid(z: float) -> float:
 def test_a_likelier_slip_means_a_lower_confidence():
     scorer = _scorer("a\x1fmax")
     sites = build_graph(CALLS_MAX).sites
-    assert scorer.probability(sites) == pytest.approx(_sigmoid(-1.0 * 5.0 + 2.0))
-    assert _scorer().probability(sites) == pytest.approx(_sigmoid(-1.0 * -5.0 + 2.0))
-    assert scorer.probability(build_graph(NO_SITES).sites) is None  # no site: nothing to say
+    assert scorer.probability(sites, None) == pytest.approx(_sigmoid(-1.0 * 5.0 + 2.0))
+    assert _scorer().probability(sites, None) == pytest.approx(_sigmoid(-1.0 * -5.0 + 2.0))
+    assert scorer.probability(build_graph(NO_SITES).sites, None) is None  # no site: nothing to say
+
+
+def test_the_combiner_weighs_the_bug_site_scorers_strongest_site_and_the_site_count():
+    sites = build_graph(CALLS_MAX).sites
+    scorer = _scorer("a\x1fmax", weights=(-1.0, -0.5, 0.25))
+    expected = _sigmoid(-1.0 * 5.0 - 0.5 * 3.0 + 0.25 * np.log1p(len(sites)) + 2.0)
+    assert scorer.probability(sites, np.array([3.0, -1.0] + [-2.0] * (len(sites) - 2))) == pytest.approx(expected)
+    assert scorer.probability(sites, None) is None  # it reads the bug-site scorer: without it, the head speaks
 
 
 def test_only_the_nonzero_weights_are_stored_and_they_load_back_whole(tmp_path):
@@ -47,7 +56,7 @@ def test_only_the_nonzero_weights_are_stored_and_they_load_back_whole(tmp_path):
     checkpoint = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert not any(name.startswith("confidence_sites") for name in checkpoint.weights)
     loaded = confidence_scorer_from(checkpoint.confidence_weights, checkpoint.training["confidence_sites"])
-    assert loaded is not None and (loaded.scale, loaded.shift) == (scorer.scale, scorer.shift)
+    assert loaded is not None and (loaded.weights, loaded.bias) == (scorer.weights, scorer.bias)
     np.testing.assert_array_equal(loaded.sites.weight, scorer.sites.weight)
     np.testing.assert_array_equal(loaded.sites.type_bias, scorer.sites.type_bias)
 
@@ -64,9 +73,10 @@ def _tensors(ids, values) -> dict[str, np.ndarray]:
     (_tensors([1, 2], [1.0]), META),  # one value short
     (_tensors([1.5], [1.0]), META),  # not an integer id
     (_tensors([1], [np.nan]), META),
-    (_tensors([1], [1.0]), {**META, "platt": [float("inf"), 0.0]}),
-    (_tensors([1], [1.0]), {**META, "platt": [1.0]}),
-    (_tensors([1], [1.0]), {**META, "platt": ["a", 0.0]}),
+    (_tensors([1], [1.0]), {**META, "combiner": [float("inf"), 0.0, 0.0, 0.0]}),
+    (_tensors([1], [1.0]), {**META, "combiner": [1.0, 0.0]}),  # a Platt pair, as before `sites-v10`
+    (_tensors([1], [1.0]), {**META, "combiner": ["a", 0.0, 0.0, 0.0]}),
+    (_tensors([1], [1.0]), {"version": SITE_FEATURES_VERSION, "platt": [1.0, 0.0]}),
     (_tensors([1], [1.0]), {**META, "version": "sites-v0"}),  # fitted on other site features
     ({"ids": np.array([1]), "values": np.array([1.0], np.float32)}, META),  # no type biases
     ({**_tensors([1], [1.0]), "type_bias": np.zeros(2, np.float32)}, META),
@@ -87,6 +97,17 @@ def test_the_predictor_serves_the_scorers_confidence_for_code_with_a_site_and_th
     assert without.confidence == pytest.approx(plain.predict_sources([NO_SITES])[0].confidence, rel=1e-5)  # the head
     assert predictor.info()["heads"]["confidence_sites"] == {"size": SITE_BUCKETS}
     assert predictor.info()["parameters"] == plain.info()["parameters"] + 1 + len(SITE_TYPES)
+
+
+def test_a_scorer_that_reads_bug_sites_is_dropped_from_a_checkpoint_without_them(tmp_path):
+    scorer = _scorer("a\x1fmax", weights=(-1.0, -0.5, 0.0))
+    path = write_checkpoint(tmp_path / "c.safetensors", ["os"], confidence_weights=scorer.tensors(),
+                            training={"trained": True, "confidence_sites": scorer.metadata()})
+    plain = Predictor(write_checkpoint(tmp_path / "plain.safetensors", ["os"]))
+    predictor = Predictor(path)
+    assert "confidence_sites" not in predictor.info()["heads"]
+    expected = plain.predict_sources([CALLS_MAX])[0].confidence
+    assert predictor.predict_sources([CALLS_MAX])[0].confidence == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_scorer_the_load_refuses_adds_no_parameters_and_no_head(tmp_path):

@@ -44,7 +44,7 @@ def test_the_shipped_checkpoint_carries_both_site_scorers_so_the_daemon_uses_the
     checkpoint = load_checkpoint(SHIPPED_CHECKPOINT, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites")) is not None
     scorer = confidence_scorer_from(checkpoint.confidence_weights, checkpoint.training.get("confidence_sites"))
-    assert scorer is not None and scorer.scale < 0  # a likelier slip means a lower confidence
+    assert scorer is not None and scorer.weights[0] < 0  # a likelier slip means a lower confidence
 
 
 def test_the_shipped_confidence_drops_when_a_comparison_is_negated(monkeypatch, tmp_path):

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from model.sites import SITE_BUCKETS, SITE_TYPES, SiteModel
 from training import confidence_sites
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
 from training.datasets import BugSample
@@ -64,8 +65,20 @@ def test_a_fit_needs_two_problems_and_both_labels(executed, sites):
     all_fail = [s for s in executed if not s.passed]
     assert fit_confidence_scorer(all_fail, sites, RECIPE) is None
     scorer = fit_confidence_scorer(executed, sites, RECIPE, folds=2)
-    assert scorer is not None and np.isfinite([scorer.scale, scorer.shift]).all()
+    assert scorer is not None and np.isfinite([*scorer.weights, scorer.bias]).all()
     assert np.count_nonzero(scorer.sites.weight) > 0
+    assert scorer.weights[1] == 0.0 and not scorer.reads_bug_sites  # no bug-site scorer to read
+
+
+def test_the_combiner_reads_the_bug_site_scorer_it_is_given(executed, sites):
+    rng = np.random.default_rng(0)
+    bug_sites = SiteModel(rng.normal(size=SITE_BUCKETS).astype(np.float32), np.zeros(len(SITE_TYPES)),
+                          (1.0, 0.0, 0.0))
+    scorer = fit_confidence_scorer(executed, sites, RECIPE, bug_sites=bug_sites, folds=2)
+    assert scorer is not None and scorer.reads_bug_sites and np.isfinite([*scorer.weights, scorer.bias]).all()
+    probabilities = confidence_sites.cross_validated_site_confidence(executed, sites, RECIPE, bug_sites=bug_sites,
+                                                                     folds=2)
+    assert np.isfinite(probabilities).all() and ((probabilities > 0) & (probabilities < 1)).all()
 
 
 def test_cross_validation_fits_each_fold_on_the_other_problems_alone(executed, sites, monkeypatch):

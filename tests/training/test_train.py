@@ -132,7 +132,7 @@ def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache)
     assert all(np.array_equal(a.weights[name], b.weights[name]) for name in a.weights)
     assert a.confidence_weights and all(np.array_equal(a.confidence_weights[name], b.confidence_weights[name])
                                         for name in a.confidence_weights)
-    assert a.training["confidence_sites"]["platt"] == b.training["confidence_sites"]["platt"]
+    assert a.training["confidence_sites"]["combiner"] == b.training["confidence_sites"]["combiner"]
 
 
 def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
