@@ -8,7 +8,8 @@ reference solutions (short, self-contained functions, like the code an editor's 
 logistic combiner fitted on executed tests turns three figures into a probability: that scorer's
 highest site logit, the bug-site scorer's (model/sites.py's, trained on the corpus: many more
 functions, other slips) and how many sites the code has (the strongest of many sites is high by
-chance). Code without any site, and host-supplied vectors, keep the network's confidence head.
+chance). Code without any site, host-supplied vectors, and checkpoints whose combiner reads a
+bug-site scorer they do not hold keep the network's confidence head.
 
 Calibrated means calibrated to the executed samples' mix, where about a fifth pass; `shift_to_pass_rate`
 restates a probability for a host that knows its own code passes more (or less) often.
@@ -29,7 +30,7 @@ import numpy as np
 
 from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
 
-__all__ = ["ConfidenceScorer", "confidence_scorer_from", "shift_to_pass_rate"]
+__all__ = ["FIGURES", "ConfidenceScorer", "confidence_scorer_from", "served_scorer", "shift_to_pass_rate"]
 
 
 def shift_to_pass_rate(probability: float, trained_rate: float, host_rate: float) -> float:
@@ -44,8 +45,8 @@ def shift_to_pass_rate(probability: float, trained_rate: float, host_rate: float
 
 
 FIGURES: Final = ("confidence site logit", "bug site logit", "log1p sites")
-"""What the combiner weighs, per function: the highest logit of the confidence scorer's own sites, the
-highest of the bug-site scorer's, and log(1 + the number of sites)."""
+"""What the combiner weighs, per source scored (a function, a snippet, a file): the highest logit of
+the confidence scorer over its sites, the highest of the bug-site scorer's, and log(1 + its sites)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,14 @@ def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> C
     if not (np.isfinite([own, bug, count, bias]).all() and np.isfinite(scorer.type_bias).all()):
         return None
     return ConfidenceScorer(scorer, (own, bug, count), bias)
+
+
+def served_scorer(scorer: ConfidenceScorer | None, bug_sites: SiteModel | None) -> ConfidenceScorer | None:
+    """The scorer served beside the checkpoint's bug-site scorer `bug_sites`: None when its combiner
+    reads bug-site logits that the checkpoint cannot give (then the network's head speaks)."""
+    if scorer is None or (scorer.reads_bug_sites and bug_sites is None):
+        return None
+    return scorer
 
 
 def _dense(ids: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from model.batch import collate
 from model.checkpoint import load_checkpoint
-from model.confidence import ConfidenceScorer, confidence_scorer_from, shift_to_pass_rate
+from model.confidence import ConfidenceScorer, confidence_scorer_from, served_scorer, shift_to_pass_rate
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
@@ -323,9 +323,8 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     thresholds = training.get("thresholds", {}) if isinstance(training.get("thresholds"), dict) else {}
     engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
     site_model = site_model_from(checkpoint.site_weights, training.get("bug_sites"))
-    confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites"))
-    if confidence_scorer is not None and confidence_scorer.reads_bug_sites and site_model is None:
-        confidence_scorer = None  # its combiner reads the bug-site scorer's logits: the head speaks instead
+    confidence_scorer = served_scorer(
+        confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites")), site_model)
     used = [*checkpoint.weights.values()]  # the parameters a scorer the load refused does not add
     used += [*checkpoint.site_weights.values()] if site_model is not None else []
     used += [w for name, w in checkpoint.confidence_weights.items() if name != "ids"] if confidence_scorer else []

@@ -33,7 +33,6 @@ from training.humaneval import ExecutedSample, Problem, canonical_program
 from training.metrics import grouped_folds
 from training.mutations import mutants
 from training.sites import (
-    NO_SITES,
     SiteData,
     concatenate_sites,
     max_site_logits,
@@ -87,18 +86,19 @@ def _train(sites: dict[str, SiteData], problem_ids: Sequence[str], recipe: Score
                              learning_rate=recipe.learning_rate, seed=recipe.seed)
 
 
-def executed_figures(samples: Sequence[ExecutedSample], bug_sites: SiteModel | None) -> tuple[SiteData, np.ndarray]:
-    """The executed samples' sites, and per sample the combiner's figures (model/confidence.py's
-    FIGURES) with the first, the confidence scorer's own logit, left NO_SITES for the caller to fill:
-    the bug-site scorer's highest logit (0 without a scorer or a site) and log(1 + its sites)."""
+def executed_figures(samples: Sequence[ExecutedSample], bug_sites: SiteModel | None
+                     ) -> tuple[SiteData, np.ndarray, np.ndarray]:
+    """The executed samples' sites; per sample the combiner's figures (model/confidence.py's FIGURES)
+    as the daemon computes them, with the first, the confidence scorer's own logit, left 0 for the
+    caller to fill: the bug-site scorer's highest logit, however low (0 without a scorer), and
+    log(1 + its sites); and which samples have a site (the others are the network head's)."""
     executed = source_sites([s.source for s in samples])
+    has_sites = executed.first_site >= 0
     figures = np.zeros((len(samples), 3))
-    figures[:, 0] = NO_SITES
     if bug_sites is not None:
-        best = max_site_logits(bug_sites, executed, len(samples))
-        figures[:, 1] = np.where(best > NO_SITES, best, 0.0)
+        figures[has_sites, 1] = max_site_logits(bug_sites, executed, len(samples))[has_sites]
     figures[:, 2] = np.log1p(sites_per_sample(executed, len(samples)))
-    return executed, figures
+    return executed, figures, has_sites
 
 
 def fit_confidence_scorer(samples: Sequence[ExecutedSample], sites: dict[str, SiteData], recipe: ScorerRecipe,
@@ -112,12 +112,11 @@ def fit_confidence_scorer(samples: Sequence[ExecutedSample], sites: dict[str, Si
     distinct = sorted(set(problems))
     if len(distinct) < 2 or len(set(labels.tolist())) < 2:
         return None
-    executed, figures = executed_figures(samples, bug_sites)
+    executed, figures, usable = executed_figures(samples, bug_sites)
     for fold in grouped_folds(problems, min(folds, len(distinct)), recipe.seed):
         held = {problems[i] for i in fold}
         scorer = _train(sites, [p for p in distinct if p not in held], recipe)
         figures[fold, 0] = max_site_logits(scorer, executed, len(samples))[fold]
-    usable = figures[:, 0] > NO_SITES
     if len(set(labels[usable].tolist())) < 2:
         return None
     weight, bias = fit_logistic(figures[usable], labels[usable], l2=1.0)
@@ -133,7 +132,7 @@ def cross_validated_site_confidence(samples: Sequence[ExecutedSample], sites: di
     fitted (with `fit_confidence_scorer`'s own inner folds) on the other problems alone. NaN where
     the code has no site, or a fold could not be fitted: the daemon's network head speaks there."""
     problems = [s.problem_id for s in samples]
-    executed, figures = executed_figures(samples, bug_sites)
+    executed, figures, has_sites = executed_figures(samples, bug_sites)
     out = np.full(len(samples), np.nan)
     for fold in grouped_folds(problems, min(folds, len(set(problems))), seed):
         held = set(fold.tolist())
@@ -142,6 +141,5 @@ def cross_validated_site_confidence(samples: Sequence[ExecutedSample], sites: di
         if scorer is None:
             continue
         figures[fold, 0] = max_site_logits(scorer.sites, executed, len(samples))[fold]
-        held_figures = figures[fold]
-        out[fold] = np.where(held_figures[:, 0] > NO_SITES, scorer.from_figures(held_figures), np.nan)
+        out[fold] = np.where(has_sites[fold], scorer.from_figures(figures[fold]), np.nan)
     return out

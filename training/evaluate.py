@@ -28,7 +28,7 @@ Definitions the numbers depend on:
   half (a bag of AST types ties whenever the rewrite and the bug change no node type); ties are reported.
 - confidence: out-of-fold probabilities, folds grouped by problem: with a confidence scorer in the
   checkpoint (model/confidence.py), `training.confidence_sites.cross_validated_site_confidence` (scorer
-  and Platt pair refitted without the fold's problems), the head's where code has no site; the head
+  and combiner refitted without the fold's problems), the head's where code has no site; the head
   alone (`training.confidence.cross_validated_confidence`) is reported too. The baseline is
   `AstCountBaseline` cross-validated on folds grouped by problem (`training.metrics.grouped_folds`,
   same k and seed).
@@ -51,7 +51,7 @@ import orjson
 
 from model.batch import collate
 from model.checkpoint import Checkpoint, load_checkpoint
-from model.confidence import ConfidenceScorer, confidence_scorer_from
+from model.confidence import ConfidenceScorer, confidence_scorer_from, served_scorer
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
@@ -682,8 +682,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=args.seed, batch_size=args.batch_size)
-    confidence_scorer = confidence_scorer_from(checkpoint.confidence_weights,
-                                               checkpoint.training.get("confidence_sites"))
+    confidence_scorer = served_scorer(confidence_scorer_from(checkpoint.confidence_weights,
+                                                             checkpoint.training.get("confidence_sites")), sites)
     executed = executed_samples(data)
     confidence, confidence_curves = evaluate_confidence(
         engine, executed, folds=args.folds, seed=args.seed,

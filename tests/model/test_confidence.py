@@ -99,6 +99,24 @@ def test_the_predictor_serves_the_scorers_confidence_for_code_with_a_site_and_th
     assert predictor.info()["parameters"] == plain.info()["parameters"] + 1 + len(SITE_TYPES)
 
 
+def test_the_predictor_hands_the_bug_site_scorers_logits_and_the_site_count_to_the_combiner(tmp_path):
+    from model.sites import site_model_from
+
+    scorer = _scorer("a\x1fmax", weights=(-1.0, -0.5, 0.25))
+    bug_weight = np.zeros(SITE_BUCKETS, np.float32)
+    bug_weight[feature_id("a\x1fmax")] = 3.0
+    bug_tensors = {"weight": bug_weight, "type_bias": np.full(len(SITE_TYPES), -1.0, np.float32)}
+    bug_meta = {"version": SITE_FEATURES_VERSION, "combiner": [1.0, 0.0, 0.0]}
+    path = write_checkpoint(tmp_path / "c.safetensors", ["os"], site_weights=bug_tensors,
+                            confidence_weights=scorer.tensors(),
+                            training={"trained": True, "bug_sites": bug_meta, "confidence_sites": scorer.metadata()})
+    sites = build_graph(CALLS_MAX).sites
+    bug_best = float(site_model_from(bug_tensors, bug_meta).logits(sites).max())
+    assert bug_best == pytest.approx(2.0)  # the call's site: -1 + 3
+    expected = _sigmoid(-1.0 * 5.0 - 0.5 * bug_best + 0.25 * np.log1p(len(sites)) + 2.0)
+    assert Predictor(path).predict_sources([CALLS_MAX])[0].confidence == pytest.approx(expected)
+
+
 def test_a_scorer_that_reads_bug_sites_is_dropped_from_a_checkpoint_without_them(tmp_path):
     scorer = _scorer("a\x1fmax", weights=(-1.0, -0.5, 0.0))
     path = write_checkpoint(tmp_path / "c.safetensors", ["os"], confidence_weights=scorer.tensors(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 
 import numpy as np
@@ -70,15 +71,42 @@ def test_a_fit_needs_two_problems_and_both_labels(executed, sites):
     assert scorer.weights[1] == 0.0 and not scorer.reads_bug_sites  # no bug-site scorer to read
 
 
-def test_the_combiner_reads_the_bug_site_scorer_it_is_given(executed, sites):
+def test_the_combiner_reads_the_bug_site_scorer_it_is_given(executed, sites, monkeypatch):
     rng = np.random.default_rng(0)
     bug_sites = SiteModel(rng.normal(size=SITE_BUCKETS).astype(np.float32), np.zeros(len(SITE_TYPES)),
                           (1.0, 0.0, 0.0))
     scorer = fit_confidence_scorer(executed, sites, RECIPE, bug_sites=bug_sites, folds=2)
     assert scorer is not None and scorer.reads_bug_sites and np.isfinite([*scorer.weights, scorer.bias]).all()
+    handed: list[object] = []
+    real_fit = confidence_sites.fit_confidence_scorer
+
+    def fit(samples, *args, **kwargs):
+        handed.append(kwargs.get("bug_sites"))
+        return real_fit(samples, *args, **kwargs)
+
+    monkeypatch.setattr(confidence_sites, "fit_confidence_scorer", fit)
     probabilities = confidence_sites.cross_validated_site_confidence(executed, sites, RECIPE, bug_sites=bug_sites,
                                                                      folds=2)
-    assert np.isfinite(probabilities).all() and ((probabilities > 0) & (probabilities < 1)).all()
+    assert handed == [bug_sites, bug_sites]  # each outer fold's combiner reads it too
+    assert np.isfinite(probabilities).all()
+
+
+def test_training_computes_the_figures_the_daemon_serves_however_low_a_logit(executed, sites):
+    """`executed_figures` and `ConfidenceScorer.probability` must agree, or the combiner is fitted on
+    other numbers than it meets: here every bug-site logit is far below training's NO_SITES (-30)."""
+    from model.sites import find_sites
+
+    bug_sites = SiteModel(np.zeros(SITE_BUCKETS, np.float32), np.full(len(SITE_TYPES), -40.0), (1.0, 0.0, 0.0))
+    scorer = fit_confidence_scorer(executed, sites, RECIPE, bug_sites=bug_sites, folds=2)
+    assert scorer is not None
+    some = executed[:6]
+    _, figures, has_sites = confidence_sites.executed_figures(some, bug_sites)
+    assert has_sites.all() and (figures[:, 1] == -40.0).all()
+    for sample, row in zip(some, figures, strict=True):
+        found = find_sites(ast.parse(sample.source), sample.source)
+        row[0] = scorer.sites.logits(found).max()
+        served = scorer.probability(found, bug_sites.logits(found))
+        assert served == pytest.approx(float(scorer.from_figures(row[None, :])[0]))
 
 
 def test_cross_validation_fits_each_fold_on_the_other_problems_alone(executed, sites, monkeypatch):
