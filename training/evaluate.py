@@ -279,13 +279,14 @@ def evaluate_bugs(
     batch_size: int = 256,
     baseline_train_limit: int | None = 20000,
     seed: int = 0,
+    split: str = TEST_SPLIT,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Clean-vs-buggy AUROC overall and per kind, and localisation, for the model (with its bug-site scorer
-    when it has one) and `AstCountBaseline`.
+    when it has one) and `AstCountBaseline`, on the samples of `split` (a probe measures validation).
 
     Returns (metrics, curves): curves hold the ROC points the plots draw.
     """
-    test = _test(samples)
+    test = [s for s in samples if s.split == split]
     train = _subsample([s for s in samples if s.split == "train"], baseline_train_limit, seed)
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]

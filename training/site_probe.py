@@ -7,11 +7,12 @@ change to how they learn (their corpus, mutants, width, epochs) can be tried wit
 network again. This takes the network of a checkpoint as it is, gathers the scorers' training
 samples as `yantra-train` would for the same TrainConfig flags (`training.train.site_samples`),
 fits them with `fit_site_model` (whose log prints the validation grid that chooses the blend and
-the call shift), and prints the test split's AUROC overall and per kind, measured as `yantra-eval`
-measures it. It writes nothing else. Rerun with a shipped checkpoint's own settings (the defaults;
-measured against the one trained at 50a3f2e) it came within the last digits of that checkpoint's
-figures, not bit for bit: its hidden scorer's one
-epoch ended at loss 1.3299 where yantra-train's ended at 1.3298 (test AUROC 0.7338 against 0.7338,
+the call shift), and prints the AUROC overall and per kind on the validation samples the choice was
+made on (a change aimed at one kind shows there before it moves the overall figure) and on the test
+split, measured as `yantra-eval` measures it. It writes nothing else. Rerun with a shipped
+checkpoint's own settings (the defaults; measured against the one trained at 50a3f2e) it came within
+the last digits of that checkpoint's figures, not bit for bit: its hidden scorer's one epoch ended at
+loss 1.3299 where yantra-train's ended at 1.3298 (test AUROC 0.7338 against 0.7338,
 swapped arguments 0.742 against 0.743), which can be enough to move a near-tie of the validation grid.
 
     python -m training.site_probe --site-units-per-package 400 --site-swapped-arguments 2   # before 50a3f2e
@@ -48,9 +49,9 @@ def head_probabilities(engine: GraphSAGEEngine, samples: Sequence[BugSample]) ->
     return head
 
 
-def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = print) -> dict:
-    """Fit the scorers for `config` against `checkpoint`'s network; the test split's bug metrics
-    (as `evaluate_bugs` returns them, without its baseline)."""
+def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = print) -> tuple[dict, dict]:
+    """Fit the scorers for `config` against `checkpoint`'s network; the validation samples' and the
+    test split's bug metrics (as `evaluate_bugs` returns them, without its baseline)."""
     loaded = load_checkpoint(checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
     engine = GraphSAGEEngine(loaded.config, loaded.weights)
     data = config.data_config()
@@ -64,11 +65,13 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
         train, validation, head_probabilities(engine, validation), false_alarm_rate=config.bug_false_alarm_rate,
         seed=config.seed, epochs=config.site_epochs, hidden_width=config.site_hidden,
         hidden_epochs=config.site_hidden_epochs, log=log)
+    model = fit.model if fit is not None else None
+    chosen_on, _ = evaluate_bugs(engine, validation, sites=model, baseline_train_limit=0, seed=config.seed,
+                                 split="validation")
     held_out = _evaluation_data(config)
-    metrics, _ = evaluate_bugs(engine, bug_samples(held_out, corpus_units(held_out)),
-                               sites=fit.model if fit is not None else None, baseline_train_limit=0,
-                               seed=config.seed)
-    return metrics
+    metrics, _ = evaluate_bugs(engine, bug_samples(held_out, corpus_units(held_out)), sites=model,
+                               baseline_train_limit=0, seed=config.seed)
+    return chosen_on, metrics
 
 
 def _evaluation_data(config: TrainConfig) -> DataConfig:
@@ -77,11 +80,11 @@ def _evaluation_data(config: TrainConfig) -> DataConfig:
     return DataConfig.smoke(**options) if config.smoke else DataConfig(**options)
 
 
-def summary(metrics: dict) -> str:
+def summary(metrics: dict, split: str = "test") -> str:
     """One line: AUROC overall, then per kind."""
     kinds = " | ".join(f"{kind} {entry['model']:.3f}" for kind, entry in sorted(metrics["auroc_by_kind"].items())
                        if entry["model"] is not None)
-    return f"test AUROC {metrics['auroc']['model']:.4f} ({metrics['n_test']} samples) | {kinds}"
+    return f"{split} AUROC {metrics['auroc']['model']:.4f} ({metrics['n_test']} samples) | {kinds}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     known, rest = parser.parse_known_args(argv)
     config = parse_config(rest)  # every TrainConfig flag, as yantra-train takes it
     started = time.perf_counter()
-    metrics = probe(config, known.checkpoint, log=lambda message: print(message, file=sys.stderr, flush=True))
+    chosen_on, metrics = probe(config, known.checkpoint, log=lambda message: print(message, file=sys.stderr,
+                                                                                  flush=True))
+    print(summary(chosen_on, "validation"))
     print(summary(metrics))
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0

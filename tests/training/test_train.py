@@ -113,16 +113,19 @@ def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log
     assert all(json.loads(line)["val_loss"] != 9.0 for line in lines)
 
 
-def test_the_site_probe_refits_the_scorers_on_the_samples_training_gives_them_and_scores_the_test_split(
+def test_the_site_probe_refits_the_scorers_on_the_samples_training_gives_them_and_scores_both_held_splits(
         data_cache):
     config = _smoke(Path(data_cache), data_cache, site_hidden=8)
     sites = site_samples(config)
     assert sites.pairs and all(s.split == "train" for s in sites.pairs + sites.extra_mutants + sites.swapped)
     assert {s.kind for s in sites.swapped} == {"swapped_arguments"}
-    metrics = site_probe.probe(config, str(SHIPPED_CHECKPOINT), log=lambda *_: None)
-    assert metrics["score"] == "highest bug-site probability"  # the refitted scorers, not the head alone
-    assert 0.0 <= metrics["auroc"]["model"] <= 1.0 and metrics["n_buggy"] > 0
+    chosen_on, metrics = site_probe.probe(config, str(SHIPPED_CHECKPOINT), log=lambda *_: None)
+    for measured in (chosen_on, metrics):
+        assert measured["score"] == "highest bug-site probability"  # the refitted scorers, not the head alone
+        assert 0.0 <= measured["auroc"]["model"] <= 1.0 and measured["n_buggy"] > 0
+    assert chosen_on["n_test"] != metrics["n_test"]  # two different splits
     assert site_probe.summary(metrics).startswith(f"test AUROC {metrics['auroc']['model']:.4f} ")
+    assert site_probe.summary(chosen_on, "validation").startswith("validation AUROC ")
 
 
 def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache):
