@@ -637,8 +637,10 @@ class _Finder:
 
 
     def branch_features(self, node: ast.If | ast.While | ast.IfExp, tested: ast.AST, negated: bool) -> list[str]:
-        """What a condition's branches do with what its test checks. A comparison or boolean test also
-        has a site of its own, told here which condition it tests (it comes later in the walk)."""
+        """What a condition's branches do with what its test checks. A boolean test, and a comparison
+        under a `not`, also have a site of their own, told here which condition they test (they come
+        later in the walk). A negated chain (`not a < b < c`) is told too, and reads its branches as
+        `a >= b` would: a gap, since it means `a >= b or b >= c`."""
         guard, subject = _guard(tested.values[0] if type(tested) is _BOOLOP_NODE else tested)  # type: ignore[attr-defined]
         then_branch, else_branch = _branches(node)
         then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
@@ -778,8 +780,8 @@ def _branches(condition: ast.If | ast.While | ast.IfExp) -> tuple[Sequence[ast.A
 
 def _use_of(subject: str | None, branch: Sequence[ast.AST]) -> str:
     """How the first `_BRANCH_LOOK` nodes of `branch` treat the variable, attribute or item at path
-    `subject`: "store" (assigned, or an item of it), else "del" (deleted), "deref" (its attribute,
-    item or call taken), "read" (passed or compared), "none"; "-" for no branch, "?" for no subject."""
+    `subject`: "store" (assigned, or an item of it), else "deref" (its attribute, item or call taken),
+    else "del" (deleted), "read" (passed or compared), "none"; "-" for no branch, "?" for no subject."""
     if not branch:
         return "-"
     if subject is None:
