@@ -52,7 +52,7 @@ the confidence scorer over its sites, the highest of the bug-site scorer's, and 
 @dataclass(frozen=True)
 class ConfidenceScorer:
     """`sites`: a linear site scorer (pass-through combiner); `weights` (one per FIGURES entry) and
-    `bias`: the logistic combiner that maps a function's figures to the probability that it passes its
+    `bias`: the logistic combiner that maps a source's figures to the probability that it passes its
     tests."""
 
     sites: SiteModel
@@ -74,7 +74,7 @@ class ConfidenceScorer:
         return float(self.from_figures(figures)[0])
 
     def from_figures(self, figures: np.ndarray) -> np.ndarray:
-        """(functions, 3) rows of FIGURES to each function's probability of passing."""
+        """(sources, 3) rows of FIGURES to each source's probability of passing."""
         return logistic(np.asarray(figures, dtype=np.float64) @ np.asarray(self.weights) + self.bias)
 
     def tensors(self) -> dict[str, np.ndarray]:

@@ -551,10 +551,10 @@ def evaluate_confidence(
     """Grouped cross-validation on executed HumanEval samples; returns (metrics, curves).
 
     With a confidence scorer (`scorer`, shipped; `recipe`, how it was trained; `problems`, whose
-    mutants it trains on; `bug_sites`, the bug-site scorer its combiner reads), the model's figure is what
-    the daemon serves: the scorer's, refitted on
-    each fold's other problems (training/confidence_sites.py), the network's head where code has no
-    site; the head alone is reported beside it. Without one, the head is the model.
+    mutants it trains on; `bug_sites`, the bug-site scorer its combiner reads), the model's figure is
+    what the daemon serves: the scorer's, refitted with its combiner on each fold's other problems
+    (training/confidence_sites.py), the network's head where code has no site; the head alone is
+    reported beside it. Without one, the head is the model.
     """
     samples = [s for problem in by_problem.values() for s in problem]
     labels = np.array([s.passed for s in samples], dtype=bool)
