@@ -11,7 +11,8 @@ Definitions the numbers depend on:
 - bugs: a function's bug score is what the daemon reports for its likeliest bug: with a bug-site scorer in
   the checkpoint (model/sites.py), the highest site probability (0 for code without sites); without one,
   the MAX over the bug-kind probabilities. Per-kind AUROC is clean test samples against that kind's
-  mutants, with the same score. Site localisation counts a buggy sample as found when its highest-scored
+  mutants, with the same score; each AUROC has a 95% interval from redrawing whole test packages
+  (`training.metrics.grouped_bootstrap_auroc`). Site localisation counts a buggy sample as found when its highest-scored
   site is the one the bug rewrote (same line and column); the baseline picks one of its sites uniformly
   at random. Node localisation counts a buggy sample as found
   when the node with the highest location probability is a function or class (not the module node,
@@ -80,6 +81,7 @@ from training.metrics import (
     auroc,
     expected_calibration_error,
     first_is_needed,
+    grouped_bootstrap_auroc,
     grouped_folds,
     map_at_r,
     recall_at_k,
@@ -306,6 +308,7 @@ def evaluate_bugs(
     if train and kept:
         baseline = AstCountBaseline().fit([s.source for s in train], [s.buggy for s in train])
         baseline_score = baseline.score([s.source for s in kept])
+    packages = [s.group for s in kept]
     per_kind = {}
     for kind in sorted(set(kinds[labels].tolist())):
         mask = ~labels | (kinds == kind)
@@ -313,6 +316,8 @@ def evaluate_bugs(
             "n_buggy": int((kinds == kind).sum()),
             "model": _auroc_or_none(labels[mask], model_score[mask]),
             "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
+            "interval": grouped_bootstrap_auroc(labels[mask], model_score[mask],
+                                                [p for p, m in zip(packages, mask, strict=True) if m], seed=seed),
         }
     metrics = {
         "score": "highest bug-site probability" if sites is not None else "max over bug-kind probabilities",
@@ -320,7 +325,8 @@ def evaluate_bugs(
         "n_buggy": int(labels.sum()),
         "n_unbuildable": len(test) - len(kept),
         "n_baseline_train": len(train),
-        "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score)},
+        "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score),
+                  "interval": grouped_bootstrap_auroc(labels, model_score, packages, seed=seed)},
         "auroc_by_kind": per_kind,
         "localisation": localisation_accuracy(scored, test),
         **site_metrics,

@@ -21,6 +21,7 @@ __all__ = [
     "expected_calibration_error",
     "first_is_needed",
     "fit_platt",
+    "grouped_bootstrap_auroc",
     "grouped_folds",
     "map_at_r",
     "recall_at_k",
@@ -68,6 +69,33 @@ def auroc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarr
         raise ValueError(f"AUROC needs both classes; got {positives} positive and {negatives} negative")
     rank_sum = _average_ranks(s)[y].sum()
     return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def grouped_bootstrap_auroc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray,
+                            groups: Sequence[str], *, resamples: int = 200, seed: int = 0) -> dict[str, float] | None:
+    """How far an AUROC could move on other groups like these: whole groups (packages) are drawn again
+    with replacement, `resamples` times, and the AUROC of each draw taken. Returns the central 95% of
+    those (`low`, `high`) and their standard deviation (`se`); None with fewer than two groups.
+
+    Groups, not samples, because the test split is new packages: the clean and buggy versions of a
+    function, and a package's functions, rise and fall together. A draw that lacks a class is skipped.
+    """
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    names, owner = np.unique(np.asarray(groups), return_inverse=True)
+    if len(names) < 2:
+        return None
+    members = np.split(np.argsort(owner, kind="stable"), np.cumsum(np.bincount(owner))[:-1])
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        chosen = np.concatenate([members[g] for g in rng.integers(0, len(names), len(names))])
+        if 0 < y[chosen].sum() < len(chosen):
+            values.append(auroc(y[chosen], s[chosen]))
+    if len(values) < 2:
+        return None
+    low, high = np.quantile(values, [0.025, 0.975])
+    return {"low": float(low), "high": float(high), "se": float(np.std(values, ddof=1)), "resamples": len(values)}
 
 
 def roc_curve(

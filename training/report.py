@@ -40,6 +40,8 @@ class Row:
     baseline: float | None
     goal: tuple[str, float] | str | None = None
     n: int | None = None
+    interval: tuple[float, float] | None = None
+    """The model's 95% interval, where one was measured (bug AUROCs: a bootstrap over test packages)."""
 
     def goal_text(self) -> str:
         if self.goal is None:
@@ -89,11 +91,11 @@ def _get(tree: dict[str, Any], *path: str) -> Any:
 
 def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
     rows = [Row("bugs", "AUROC clean vs buggy", _get(bugs, "auroc", "model"), _get(bugs, "auroc", "baseline"),
-                (">=", 0.85), bugs.get("n_test"))]
+                (">=", 0.85), bugs.get("n_test"), _interval(_get(bugs, "auroc", "interval")))]
     goals = {"variable_misuse": (">=", 0.75), "swapped_arguments": (">=", 0.75)}
     for kind, entry in sorted((bugs.get("auroc_by_kind") or {}).items()):
         rows.append(Row("bugs", f"AUROC {kind}", entry["model"], entry["baseline"], goals.get(kind),
-                        entry["n_buggy"]))
+                        entry["n_buggy"], _interval(entry.get("interval"))))
     if bugs.get("auroc_head_alone") is not None:
         rows.append(Row("bugs", "AUROC clean vs buggy, bugs head alone (no sites)", bugs["auroc_head_alone"], None,
                         None, bugs.get("n_test")))
@@ -109,6 +111,10 @@ def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
     rows.append(Row("bugs", "localisation accuracy (baseline: random node)", local.get("model"),
                     local.get("baseline"), "beat baseline", local.get("n")))
     return rows
+
+
+def _interval(measured: dict[str, Any] | None) -> tuple[float, float] | None:
+    return (measured["low"], measured["high"]) if measured else None
 
 
 def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
@@ -197,12 +203,15 @@ def _number(value: float | None) -> str:
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    """head | metric | n | model | baseline | goal, one line per row."""
+    """head | metric | n | model | baseline | goal, one line per row; the model's 95% interval, where
+    measured, follows its figure in parentheses."""
     lines = ["| head | metric | n | model | baseline | goal |", "|---|---|---:|---:|---:|---|"]
     for row in rows:
         n = "" if row.n is None else str(row.n)
-        lines.append(f"| {row.head} | {row.metric} | {n} | {_number(row.model)} | {_number(row.baseline)} "
-                     f"| {row.goal_text()} |")
+        model = _number(row.model)
+        if row.interval is not None:
+            model += f" ({row.interval[0]:.3f}-{row.interval[1]:.3f})"
+        lines.append(f"| {row.head} | {row.metric} | {n} | {model} | {_number(row.baseline)} | {row.goal_text()} |")
     return "\n".join(lines)
 
 
@@ -237,6 +246,8 @@ def render_report(metrics: dict[str, Any], rows: Sequence[Row], plots: Sequence[
         f"{meta.get('split')} split (split by package); confidence on HumanEval by grouped cross-validation",
         f"- checkpoint: {checkpoint.get('path')} (feature layout {checkpoint.get('feature_layout_version')})",
         f"- bug score: {_get(metrics, 'bugs', 'score')}",
+        "- in parentheses after a bug AUROC: its 95% interval when whole test packages are drawn again with "
+        "replacement (200 draws): how far it could move on other packages like these",
     ]
     skipped = _get(metrics, "confidence", "model", "skipped")
     if skipped:

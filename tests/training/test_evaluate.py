@@ -152,6 +152,8 @@ def test_a_smoke_run_measures_every_head_beside_its_baseline_on_the_test_split(t
     assert metrics["bugs"]["n_test"] > 0
     assert 0.0 <= metrics["bugs"]["auroc"]["model"] <= 1.0
     assert 0.0 <= metrics["bugs"]["auroc"]["baseline"] <= 1.0
+    interval = metrics["bugs"]["auroc"]["interval"]  # the smoke corpus's test split holds several packages
+    assert interval is not None and interval["low"] <= interval["high"] and interval["resamples"] > 1
     assert metrics["imports"]["all"]["recall@5"]["baseline"] is not None
     with_project = metrics["imports"]["with_project"]
     assert with_project["n_with_project"] == metrics["imports"]["n_test"] > 0
@@ -283,6 +285,16 @@ def test_site_localisation_at_a_place_counts_another_site_that_starts_where_the_
     assert result["n"] == 2 and result["model"] == 0.0  # neither top site is the rewritten one...
     assert result["at_place"]["model"] == pytest.approx(0.5)  # ...but the comparison starts at the `-1`
     assert result["at_place"]["baseline"] == pytest.approx((2 / 3 + 1 / 3) / 2)  # -1 < x: 2 of its 3 sites there
+
+
+def test_a_bug_aurocs_interval_follows_its_figure_in_the_table():
+    from training.report import markdown_table, report_rows
+
+    bugs = {"n_test": 9, "auroc": {"model": 0.7, "baseline": 0.5, "interval": {"low": 0.61, "high": 0.78}},
+            "auroc_by_kind": {"swapped_arguments": {"n_buggy": 3, "model": 0.8, "baseline": 0.5, "interval": None}}}
+    table = markdown_table(report_rows({"bugs": bugs}))
+    assert "| bugs | AUROC clean vs buggy | 9 | 0.700 (0.610-0.780) | 0.500 | >= 0.85 (not met) |" in table
+    assert "| bugs | AUROC swapped_arguments | 3 | 0.800 | 0.500 | >= 0.75 (met) |" in table
 
 
 def test_the_report_has_a_row_for_localisation_by_place_when_the_metrics_have_it():

@@ -16,6 +16,7 @@ from training.metrics import (
     expected_calibration_error,
     first_is_needed,
     fit_platt,
+    grouped_bootstrap_auroc,
     grouped_folds,
     map_at_r,
     recall_at_k,
@@ -27,11 +28,25 @@ from training.metrics import (
 def test_the_public_names_are_pinned():
     assert sorted(metrics.__all__) == [
         "ReliabilityBins", "apply_platt", "auroc", "expected_calibration_error", "first_is_needed", "fit_platt",
-        "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
+        "grouped_bootstrap_auroc", "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
     ]
 
 
 # --- AUROC and ROC -------------------------------------------------------------------------------
+
+
+def test_a_bootstrap_over_groups_is_wide_where_groups_disagree_and_narrow_where_they_agree():
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1], 200)
+    groups = np.repeat([f"p{i}" for i in range(20)], 20)
+    agree = labels + rng.normal(0, 1.0, labels.size)  # every package alike: AUROC about 0.76
+    split = np.where(np.repeat(np.arange(20) % 2 == 0, 20), labels, 1 - labels) + rng.normal(0, 0.3, labels.size)
+    alike, apart = grouped_bootstrap_auroc(labels, agree, groups), grouped_bootstrap_auroc(labels, split, groups)
+    assert alike is not None and apart is not None
+    assert alike["low"] < auroc(labels, agree) < alike["high"] and alike["resamples"] == 200
+    assert apart["se"] > 3 * alike["se"]  # half the packages ranked backwards: it hinges on which are drawn
+    assert grouped_bootstrap_auroc(labels, agree, groups) == alike  # seeded
+    assert grouped_bootstrap_auroc(labels, agree, ["one"] * labels.size) is None  # one group: nothing to redraw
 
 
 def test_auroc_counts_the_pairs_a_positive_wins():
