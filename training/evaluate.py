@@ -32,7 +32,7 @@ Definitions the numbers depend on:
   and combiner refitted without the fold's problems), the head's where code has no site; the head
   alone (`training.confidence.cross_validated_confidence`) is reported too. The baseline is
   `AstCountBaseline` cross-validated on folds grouped by problem (`training.metrics.grouped_folds`,
-  same k and seed).
+  same k and seed). The model's AUROC has a 95% interval from redrawing whole problems.
 """
 
 from __future__ import annotations
@@ -595,6 +595,7 @@ def evaluate_confidence(
         metrics["network_head"] = _calibration(labels, head_probs)
         curves["network head"] = _curve(labels, head_probs)
     metrics["model"] = _calibration(labels, model_probs)
+    metrics["model"]["interval"] = grouped_bootstrap_auroc(labels, model_probs, groups, seed=seed)
     metrics["auroc_by_kind"] = _confidence_by_kind(samples, labels, model_probs, canonical)
     metrics["canonical_out_of_fold"] = _distribution(model_probs[canonical])
     curves["model"] = _curve(labels, model_probs)

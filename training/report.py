@@ -41,7 +41,8 @@ class Row:
     goal: tuple[str, float] | str | None = None
     n: int | None = None
     interval: tuple[float, float] | None = None
-    """The model's 95% interval, where one was measured (bug AUROCs: a bootstrap over test packages)."""
+    """The model's 95% interval, where one was measured (bug AUROCs: a bootstrap over test packages;
+    confidence AUROC: over HumanEval problems)."""
 
     def goal_text(self) -> str:
         if self.goal is None:
@@ -121,7 +122,7 @@ def _confidence_rows(confidence: dict[str, Any]) -> list[Row]:
     n = confidence.get("n_samples")
     rows = [
         Row("confidence", "AUROC (HumanEval, grouped CV)", _get(confidence, "model", "auroc"),
-            _get(confidence, "baseline", "auroc"), (">=", 0.80), n),
+            _get(confidence, "baseline", "auroc"), (">=", 0.80), n, _interval(_get(confidence, "model", "interval"))),
         Row("confidence", "ECE (HumanEval, grouped CV)", _get(confidence, "model", "ece"),
             _get(confidence, "baseline", "ece"), ("<=", 0.05), n),
     ]
@@ -247,7 +248,8 @@ def render_report(metrics: dict[str, Any], rows: Sequence[Row], plots: Sequence[
         f"- checkpoint: {checkpoint.get('path')} (feature layout {checkpoint.get('feature_layout_version')})",
         f"- bug score: {_get(metrics, 'bugs', 'score')}",
         "- in parentheses after a bug AUROC: its 95% interval when whole test packages are drawn again with "
-        "replacement (200 draws): how far it could move on other packages like these",
+        "replacement (200 draws): how far it could move on other packages like these; after the confidence "
+        "AUROC, the same over HumanEval problems",
     ]
     skipped = _get(metrics, "confidence", "model", "skipped")
     if skipped:

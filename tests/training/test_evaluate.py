@@ -217,6 +217,8 @@ def test_with_a_confidence_scorer_the_model_is_the_scorers_refitted_per_fold_bes
                                                           recipe=recipe, problems=problems)
     assert metrics["score"].startswith("confidence scorer") and metrics["n_scored_by_head"] == 0
     assert metrics["model"]["auroc"] != metrics["network_head"]["auroc"]
+    interval = metrics["model"]["interval"]  # problems redrawn
+    assert interval is not None and interval["low"] <= metrics["model"]["auroc"] <= interval["high"]
     assert set(curves) == {"model", "baseline", "network head"}
     assert set(metrics["auroc_by_kind"]) == {s.kind for s in samples if s.kind}
 
