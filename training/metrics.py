@@ -72,24 +72,34 @@ def auroc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarr
 
 
 def grouped_bootstrap_auroc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray,
-                            groups: Sequence[str], *, resamples: int = 200, seed: int = 0) -> dict[str, float] | None:
+                            groups: Sequence[object], *, resamples: int = 1000, seed: int = 0
+                            ) -> dict[str, float | int] | None:
     """How far an AUROC could move on other groups like these: whole groups (packages) are drawn again
     with replacement, `resamples` times, and the AUROC of each draw taken. Returns the central 95% of
-    those (`low`, `high`) and their standard deviation (`se`); None with fewer than two groups.
+    those (`low`, `high`), their standard deviation (`se`) and how many draws counted (`resamples`: a
+    draw without both classes is skipped, so the interval is conditional on both being drawn, which
+    matters only for a class that few groups hold). None with fewer than two groups, fewer than two
+    draws that count, or a score that is not finite (as `auroc` cannot rank it).
 
     Groups, not samples, because the test split is new packages: the clean and buggy versions of a
-    function, and a package's functions, rise and fall together. A draw that lacks a class is skipped.
+    function, and a package's functions, rise and fall together. With few groups the interval is wide
+    (two groups can give 0 to 1): it says how little so few can tell.
     """
     y = np.asarray(labels).astype(bool)
     s = np.asarray(scores, dtype=np.float64)
-    names, owner = np.unique(np.asarray(groups), return_inverse=True)
-    if len(names) < 2:
+    if len(groups) != len(y) or len(s) != len(y):
+        raise ValueError(f"labels, scores and groups must be as long: {len(y)}, {len(s)} and {len(groups)}")
+    if not np.isfinite(s).all():
+        return None
+    index: dict[object, int] = {}
+    owner = np.array([index.setdefault(group, len(index)) for group in groups], dtype=np.intp)
+    if len(index) < 2:
         return None
     members = np.split(np.argsort(owner, kind="stable"), np.cumsum(np.bincount(owner))[:-1])
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
-        chosen = np.concatenate([members[g] for g in rng.integers(0, len(names), len(names))])
+        chosen = np.concatenate([members[g] for g in rng.integers(0, len(index), len(index))])
         if 0 < y[chosen].sum() < len(chosen):
             values.append(auroc(y[chosen], s[chosen]))
     if len(values) < 2:

@@ -248,8 +248,9 @@ def render_report(metrics: dict[str, Any], rows: Sequence[Row], plots: Sequence[
         f"- checkpoint: {checkpoint.get('path')} (feature layout {checkpoint.get('feature_layout_version')})",
         f"- bug score: {_get(metrics, 'bugs', 'score')}",
         "- in parentheses after a bug AUROC: its 95% interval when whole test packages are drawn again with "
-        "replacement (200 draws): how far it could move on other packages like these; after the confidence "
-        "AUROC, the same over HumanEval problems",
+        "replacement (1,000 draws; one without both classes is skipped): how far it could move on other "
+        "packages like these, the scorers as fitted (a retrain's spread is not in it); after the confidence "
+        "AUROC, the same over HumanEval problems, each fold's fit held as it is",
     ]
     skipped = _get(metrics, "confidence", "model", "skipped")
     if skipped:

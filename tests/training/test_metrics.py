@@ -43,10 +43,20 @@ def test_a_bootstrap_over_groups_is_wide_where_groups_disagree_and_narrow_where_
     split = np.where(np.repeat(np.arange(20) % 2 == 0, 20), labels, 1 - labels) + rng.normal(0, 0.3, labels.size)
     alike, apart = grouped_bootstrap_auroc(labels, agree, groups), grouped_bootstrap_auroc(labels, split, groups)
     assert alike is not None and apart is not None
-    assert alike["low"] < auroc(labels, agree) < alike["high"] and alike["resamples"] == 200
+    assert alike["low"] < auroc(labels, agree) < alike["high"] and alike["resamples"] == 1000
     assert apart["se"] > 3 * alike["se"]  # half the packages ranked backwards: it hinges on which are drawn
     assert grouped_bootstrap_auroc(labels, agree, groups) == alike  # seeded
     assert grouped_bootstrap_auroc(labels, agree, ["one"] * labels.size) is None  # one group: nothing to redraw
+
+
+def test_a_bootstrap_skips_draws_without_both_classes_and_refuses_what_it_cannot_measure():
+    labels = np.array([0, 0, 0, 1, 0, 0])
+    groups = [("p", 1), ("p", 1), None, None, 3, 3]  # any hashable names a group; only None's holds a positive
+    result = grouped_bootstrap_auroc(labels, np.arange(6.0), groups, resamples=300)
+    assert result is not None and 150 < result["resamples"] < 300  # a draw without None's group is skipped
+    assert grouped_bootstrap_auroc(labels, np.array([0, 0, 0, np.nan, 0, 0]), groups) is None  # as auroc would
+    with pytest.raises(ValueError, match="as long"):
+        grouped_bootstrap_auroc(labels, np.arange(6.0), groups[:4])
 
 
 def test_auroc_counts_the_pairs_a_positive_wins():
