@@ -317,3 +317,23 @@ def test_with_a_site_scorer_the_bug_score_is_the_strongest_sites(engine):
     assert metrics["score"] == "highest bug-site probability"
     assert metrics["auroc"]["model"] == 1.0  # the call site of the buggy sample outscores a lone read
     assert metrics["site_localisation"]["n"] == 1 and metrics["auroc_head_alone"] is not None
+
+
+def test_each_kinds_interval_redraws_the_packages_of_its_own_samples(engine, monkeypatch):
+    clean = [replace(SWAPPED, source=f"def f{i}(a, b):\n    return a - {i}\n", buggy=False, kind=None, group=package)
+             for i, package in enumerate("pqrs")]
+    samples = [*clean, replace(SWAPPED, group="p"), replace(MISUSED, group="q"), replace(MISUSED, group="r")]
+    seen: list[tuple[list[bool], list[str]]] = []
+    real = evaluate_module.grouped_bootstrap_auroc
+
+    def record(labels, scores, groups, **kwargs):
+        seen.append(([bool(x) for x in labels], list(groups)))
+        return real(labels, scores, groups, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "grouped_bootstrap_auroc", record)
+    evaluate_bugs(engine, samples, baseline_train_limit=0)
+    by_buggy_groups = {tuple(g for g, buggy in zip(groups, labels, strict=True) if buggy): groups
+                       for labels, groups in seen}
+    assert set(by_buggy_groups) == {("p",), ("q", "r"), ("p", "q", "r")}  # swapped, misused, overall
+    assert all(sorted(g for g, buggy in zip(groups, labels, strict=True) if not buggy) == list("pqrs")
+               for labels, groups in seen)  # every clean sample, with its own package
