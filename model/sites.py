@@ -249,8 +249,12 @@ class _Finder:
         made once per boolean (no search, no copy), so `a == 1 or a == 2 or ...` stays linear in time
         and memory."""
         self.tested_by: dict[int, ast.AST] = {}
-        """id() of a boolean that is a condition's test, or of a comparison under the `not` that is
-        one (`if not x is None:`) -> that condition. Conditions come before their tests in the walk."""
+        """id() of a boolean that is a condition's test -> that condition. Conditions come before their
+        tests in the walk."""
+        self.branch_uses: dict[int, tuple[bool, str, str]] = {}
+        """id() of a comparison that is a condition's test, alone or under a `not` -> whether under a
+        `not`, and what the then and else branches do with its subject: the condition's own site
+        reads them first, and the comparison's site takes them from here instead of walking again."""
 
     def add(self, kind: int, node: ast.AST, features: list[str]) -> None:
         self.sites.types.append(kind)
@@ -479,11 +483,10 @@ class _Finder:
         op = _SYMBOLS.get(type(node.ops[0]), "?")
         features = _operands("c", op, node.left, node.comparators[0], parent)
         features.append(f"c-n\x1f{len(node.ops)}")
-        if isinstance(parent, ast.If | ast.While | ast.IfExp) and parent.test is node:
-            features.extend(_branch_uses(op, node, parent))
-        elif id(node) in self.tested_by:  # `if not x is None:` tests `x is not None`
-            features.extend(_branch_uses(_NEGATED_COMPARISONS.get(op, op), node,
-                                         self.tested_by[id(node)]))  # type: ignore[arg-type]
+        if id(node) in self.branch_uses:  # `if not x is None:` tests `x is not None`
+            negated, then_use, else_use = self.branch_uses[id(node)]
+            features.extend(_branch_uses(_NEGATED_COMPARISONS.get(op, op) if negated else op, node, then_use,
+                                         else_use))
         elif id(node) in self.boolean_rests:
             boolean_op, operands, index, condition = self.boolean_rests[id(node)]
             later = operands[index + 1: index + 1 + _BRANCH_LOOK]
@@ -637,10 +640,10 @@ class _Finder:
 
 
     def branch_features(self, node: ast.If | ast.While | ast.IfExp, tested: ast.AST, negated: bool) -> list[str]:
-        """What a condition's branches do with what its test checks. A boolean test, and a comparison
-        under a `not`, also have a site of their own, told here which condition they test (they come
-        later in the walk). A negated chain (`not a < b < c`) is told too, and reads its branches as
-        `a >= b` would: a gap, since it means `a >= b or b >= c`."""
+        """What a condition's branches do with what its test checks. A boolean or comparison test also
+        has a site of its own, told here which condition it tests or what the branches do with its
+        subject (it comes later in the walk). A negated chain (`not a < b < c`) is told too, and reads
+        its branches as `a >= b` would: a gap, since it means `a >= b or b >= c`."""
         guard, subject = _guard(tested.values[0] if type(tested) is _BOOLOP_NODE else tested)  # type: ignore[attr-defined]
         then_branch, else_branch = _branches(node)
         then_use, else_use = _use_of(subject, then_branch), _use_of(subject, else_branch)
@@ -649,8 +652,7 @@ class _Finder:
                 self.tested_by[id(tested)] = node
             guard = f"{_SYMBOLS.get(type(tested.op), '?')}:{guard}"  # type: ignore[attr-defined]
         elif type(tested) is _COMPARE_NODE:
-            if negated:
-                self.tested_by[id(tested)] = node
+            self.branch_uses[id(tested)] = (negated, then_use, else_use)
         else:
             return [f"t-then\x1f{negated}\x1f{then_use}", f"t-else\x1f{negated}\x1f{else_use}\x1f{then_use}"]
         return [f"t-then-g\x1f{negated}\x1f{guard}\x1f{then_use}",
@@ -706,14 +708,11 @@ _BRANCH_LOOK = 48
 its first statements, and a condition around a whole function body stays cheap."""
 
 
-def _branch_uses(op: str, test: ast.Compare, condition: ast.If | ast.While | ast.IfExp) -> list[str]:
-    """What each branch of a condition does with what it compares (the container of `in`): `if x is
+def _branch_uses(op: str, test: ast.Compare, then_use: str, else_use: str) -> list[str]:
+    """What each branch of a condition does with what it compares (`_use_of` its subject): `if x is
     None: x = []` stores it, `if x is not None: x.close()` uses what it holds, and `if x is None:
     x.close()` is a negated condition or a wrong operator; `if len(s) == 0: s[0]` likewise."""
     right = _label(test.comparators[0])
-    subject = _subject(op, test)
-    body, orelse = _branches(condition)
-    then_use, else_use = _use_of(subject, body), _use_of(subject, orelse)
     return [f"c-then\x1f{op}\x1f{then_use}", f"c-then-r\x1f{op}\x1f{right}\x1f{then_use}",
             f"c-else\x1f{op}\x1f{else_use}\x1f{then_use}"]
 
