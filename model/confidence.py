@@ -28,7 +28,7 @@ from typing import Final
 
 import numpy as np
 
-from model.sites import SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
+from model.sites import LOGIT_CLIP, SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
 
 __all__ = ["FIGURES", "ConfidenceScorer", "confidence_scorer_from", "served_scorer", "shift_to_pass_rate"]
 
@@ -70,8 +70,10 @@ class ConfidenceScorer:
         if not len(sites) or (bug_site_logits is None and self.reads_bug_sites):
             return None
         bug = float(bug_site_logits.max()) if bug_site_logits is not None else 0.0
-        figures = np.array([[float(self.sites.logits(sites).max()), bug, math.log1p(len(sites))]])
-        return float(self.from_figures(figures)[0])
+        own = float(self.sites.logits(sites).max())
+        w_own, w_bug, w_count = self.weights  # `from_figures` for one row, in scalars: once per prediction
+        z = w_own * own + w_bug * bug + w_count * math.log1p(len(sites)) + self.bias
+        return 1.0 / (1.0 + math.exp(-min(max(z, -LOGIT_CLIP), LOGIT_CLIP)))
 
     def from_figures(self, figures: np.ndarray) -> np.ndarray:
         """(sources, 3) rows of FIGURES to each source's probability of passing."""

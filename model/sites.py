@@ -27,6 +27,7 @@ from model.scan import operand_shape, repr_start, source_lines
 
 __all__ = [
     "HIDDEN_TENSORS",
+    "LOGIT_CLIP",
     "SITE_BUCKETS",
     "SITE_FEATURES_VERSION",
     "SITE_KINDS",
@@ -1025,16 +1026,24 @@ def site_logits(weight: np.ndarray, type_bias: np.ndarray, ids: Sequence[int] | 
 def _add_per_site(into: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> None:
     """Add to each site's entry of `into` the sum of its `counts[i]` rows (one site after another in
     `rows`); a site without ids keeps its entry."""
+    starts = np.cumsum(counts) - counts
+    if counts.all():  # the usual case (every site has ids): no mask to build and index with
+        if len(counts):
+            into += np.add.reduceat(rows, starts, axis=0)
+        return
     present = counts > 0
     if present.any():
-        starts = np.cumsum(counts) - counts
         into[present] += np.add.reduceat(rows, starts[present], axis=0)
+
+
+LOGIT_CLIP: Final = 30.0
+"""How far from 0 a combiner's logit may go before `logistic` (beyond it, exp could overflow)."""
 
 
 def logistic(z: np.ndarray | float) -> np.ndarray:
     """A combiner's logit as a probability (the bug sites', the confidence scorer's, the imports'),
-    clipped at +-30 so that no logit overflows exp."""
-    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float64), -30, 30)))
+    clipped at +-LOGIT_CLIP."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float64), -LOGIT_CLIP, LOGIT_CLIP)))
 
 
 def head_logit(probability: np.ndarray | float) -> np.ndarray:

@@ -47,6 +47,14 @@ def test_the_combiner_weighs_the_bug_site_scorers_strongest_site_and_the_site_co
     assert scorer.probability(sites, None) is None  # it reads the bug-site scorer: without it, the head speaks
 
 
+@pytest.mark.parametrize("bias", [1e6, -1e6])
+def test_an_extreme_combined_logit_is_clipped_as_the_combiner_is_fitted(bias):
+    sites = build_graph(CALLS_MAX).sites
+    probability = _scorer(bias=bias).probability(sites, None)
+    assert probability == pytest.approx(_sigmoid(30.0 if bias > 0 else -30.0), rel=1e-12)
+    assert probability == pytest.approx(float(_scorer(bias=bias).from_figures(np.zeros((1, 3)))[0]), rel=1e-12)
+
+
 def test_only_the_nonzero_weights_are_stored_and_they_load_back_whole(tmp_path):
     scorer = _scorer("a\x1fmax")
     tensors = scorer.tensors()

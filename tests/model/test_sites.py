@@ -24,6 +24,7 @@ from model.sites import (
     SiteModel,
     find_sites,
     kind_at,
+    site_logits,
     site_model_from,
 )
 from tests.helpers import feature_id, write_checkpoint
@@ -423,6 +424,19 @@ def hidden_tensors(width: int = 4, bits: int = 6, seed: int = 0) -> dict[str, np
     return {"embedding": rng.normal(size=(1 << bits, width)).astype(np.float16),
             "type_embedding": rng.normal(size=(len(SITE_TYPES), width)).astype(np.float32),
             "out_weight": rng.normal(size=width).astype(np.float32), "out_bias": np.array([0.25], np.float32)}
+
+
+@pytest.mark.parametrize("sizes", [[2, 1, 1], [2, 0, 2], [0, 0, 4], [0, 0, 0]],
+                         ids=["every site has ids", "a site without ids", "leading sites without", "no ids at all"])
+def test_each_sites_logit_sums_its_own_ids_weights_whether_or_not_some_sites_have_none(sizes):
+    weight = np.arange(SITE_BUCKETS, dtype=np.float32)
+    type_bias = np.array([0.5, 0.25, 0.125, 0, 0, 0, 0])
+    ids = [10, 20, 30, 40][: sum(sizes)]
+    expected, start = [], 0
+    for size, site_type in zip(sizes, [0, 1, 2], strict=True):
+        expected.append(sum(ids[start: start + size]) + type_bias[site_type])
+        start += size
+    assert site_logits(weight, type_bias, ids, sizes, [0, 1, 2]).tolist() == expected
 
 
 def test_a_hidden_part_adds_relu_of_the_summed_rows_of_the_ids_low_bits_plus_the_type_s_row():
