@@ -1,6 +1,6 @@
 """Compiles the feature extractor with mypyc when it can; everything else is in pyproject.toml.
 
-The extractor (`model.hashing`, `model.scan`, `model.features`) is the daemon's hot path: pure
+The extractor (`model.hashing`, `model.scan`, `model.features`, `model.sites`) is the daemon's hot path: pure
 Python that walks every AST node. mypyc compiles those same sources to C extensions, about 1.7x
 faster with no change to what they compute. The build is optional: without mypy or a C compiler,
 or with ``YANTRA_PURE_PYTHON=1`` in the environment, the package installs as pure Python and gives

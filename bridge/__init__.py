@@ -2,7 +2,10 @@
 
 The package is split like pygls: `transport` (bytes and lines), `dispatcher` (routing, the in-flight
 table, the one exception boundary), `server` (threads, lanes, lifecycle), `methods` (what each method
-does), `config` (flags), `logs` (stderr that never blocks) and `client` (spawn the daemon and call it).
+does), `config` (flags), `logs` (stderr that never blocks), `early` (the reader that answers `ping` while
+the rest imports), `stopping` (signals and the stop request), `workers` (the process pool),
+`projects` (each project's import index), `cache` (recent results) and `client` (spawn the daemon
+and call it).
 This module imports nothing heavy, so `python -m bridge` answers its first `ping` quickly; the wire
 format lives in protocol/ and the model in model/.
 """

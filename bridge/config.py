@@ -63,8 +63,9 @@ def auto_workers(cpus: int | None = None) -> int:
 
     They start only when predictions pile up (a host that asks one thing at a time never pays for
     them), so an idle or sequential host keeps its CPUs. Measured on 2 CPUs with the extractor
-    compiled: one worker took pipelined throughput from 1,260-1,500 to 2,140-2,180 predictions/s,
-    and the sequential round trip was no slower.
+    compiled, before bug sites were scored: one worker took pipelined throughput from 1,260-1,500 to
+    2,140-2,180 predictions/s, and the sequential round trip was no slower (the README gives today's
+    figures, with one worker).
     """
     return max(0, min(4, (cpus if cpus is not None else os.cpu_count() or 1) - 1))
 

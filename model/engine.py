@@ -10,9 +10,9 @@ predictions (model/predictor.py). No torch: the daemon starts and serves with nu
 Speed notes: input normalisation is folded into the first layer's weights, whose rows are then
 read only for the feature columns in use. Each SAGE layer is one matmul with [W_root | W_neigh]
 side by side, then the neighbour half is mean-aggregated (the mean commutes with the linear map,
-and aggregating after the matmul touches out_dim columns rather than in_dim). The four
-graph-level heads are one matmul too. Segment reductions use `np.add.reduceat` over the runs
-`GraphBatch` prepared, never `np.add.at`.
+and aggregating after the matmul touches out_dim columns rather than in_dim). The confidence,
+imports and bugs heads are one matmul too; the embedding head is apart, run only when asked.
+Segment reductions use `np.add.reduceat` over the runs `GraphBatch` prepared, never `np.add.at`.
 """
 
 from __future__ import annotations

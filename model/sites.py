@@ -1,8 +1,9 @@
 """Bug sites: the expressions where a one-token bug can hide, scored one by one from what surrounds them.
 
 Owns `find_sites` (a parsed source -> `BugSites`: each site's type, 1-based line and column, and the
-hashed ids of its local features), `SiteModel` (a logistic score per site over those ids, joined with
-the bugs head into one probability per site) and the tables that say which bug kinds each site type
+hashed ids of its local features), `SiteModel` (a logit per site: a weight per id summed, plus an optional
+hidden layer over the same ids; a combiner joins it with the bugs head and the site count into one
+probability per site) and the tables that say which bug kinds each site type
 can hold. Why: a graph node is a whole function, so `f(b, a)` for `f(a, b)` or `<` for `<=` is a few
 counts among hundreds in its vector. Scored where it happens, from the names and operators around
 it, the same change stands out, and the report can name the line and column.

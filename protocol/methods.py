@@ -325,7 +325,8 @@ METHODS: dict[str, MethodSpec] = {
         _spec("model_info", NoParams, ModelInfoResult, _MODEL_INFO_SUMMARY),
         _spec("get_model_info", NoParams, ModelInfoResult, "Alias of model_info (the original's name)."),
         _spec("reload", ReloadParams, ModelInfoResult, "Load a checkpoint without restarting.", "path"),
-        _spec("shutdown", NoParams, _NULL, "Finish pending work; then only `exit` is accepted."),
+        _spec("shutdown", NoParams, _NULL,
+              "Finish pending work; then only exit, ping, health, shutdown and $/cancelRequest are served."),
         _spec("exit", NoParams, _NULL, "Stop: exit code 0 after `shutdown`, 1 without."),
         _spec("$/cancelRequest", CancelParams, _NULL, "Cancel a pending request (answered -32800).", "id"),
     )

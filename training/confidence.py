@@ -1,7 +1,7 @@
 """The confidence head, fitted on executed-test labels over the frozen network's graph readouts.
 
 Confidence means "passes its tests". The only labels that say so are executed ones (HumanEval
-problems and their mutants run against the real tests), and there are a few thousand of them, so
+problems and their mutants run against the real tests), and there are about a thousand of them, so
 the trunk is trained on the corpus tasks and this head is a regularised logistic regression on the
 trunk's readout (mean and max of final node states). Cross-validation grouped by problem gives the
 honest figure: each fold's head never saw that fold's problems. Owns readouts, the fit and the CV;

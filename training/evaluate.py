@@ -19,7 +19,9 @@ Definitions the numbers depend on:
   which spans the whole source) whose lines hold the bug line; the denominator is the buggy samples
   whose graph has at least two non-module nodes, where a choice is needed. The baseline for it is the
   expected accuracy of picking one of those nodes uniformly at random.
-- imports: the model ranks its vocabulary by probability, skipping modules the source imports already;
+- imports: the model ranks as the daemon does (`model.imports.ImportRanker`: the head's probabilities
+  joined with the checkpoint's name table and, where given, the project's index, over the vocabulary
+  and any module those two offer), skipping modules the source imports already;
   recall counts every true module, in the vocabulary or not. Categories: "own" (same top-level package
   as the sample, or an unresolved relative import), "stdlib" (`sys.stdlib_module_names`), "third_party"
   (the rest), "aliased" (the import line has " as ").

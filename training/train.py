@@ -3,12 +3,14 @@
 Reads top to bottom like nanoGPT's train.py: configuration, data, model and optimiser, the loop
 (one combined forward per step over an imports batch, a bugs batch and an embedding batch), then
 the finishing steps (best weights restored, the confidence head fitted on executed-test labels,
-thresholds chosen on validation, the shipped checkpoint written). Runs on CPU, CUDA or MPS, and
+the bug-site scorers and the confidence scorer fitted, thresholds chosen on validation, the
+shipped checkpoint written). Runs on CPU, CUDA or MPS, and
 under `torchrun` with DistributedDataParallel (gloo on CPU, nccl on GPU).
 
 Owns the loop, the losses, the schedule, resumable training state and the metrics log. Data comes
 from `training.datasets`, graphs from `training.featurize`, the network from `model.network`, the
-file format from `model.checkpoint`, confidence fitting from `training.confidence`.
+file format from `model.checkpoint`, confidence fitting from `training.confidence`, the
+scorers from `training.sites` and `training.confidence_sites`.
 """
 
 from __future__ import annotations

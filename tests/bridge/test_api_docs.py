@@ -31,8 +31,8 @@ EXAMPLE = re.compile(
 LOOSE = frozenset(
     {
         "confidence", "score", "embedding", "features", "code_suggestion", "predicted_imports",
-        "potential_bugs", "imports", "bugs", "trained", "reason", "checkpoint", "training", "heads",
-        "parameters", "model_size_mb", "version", "uptime_s", "queue_depth", "message",
+        "potential_bugs", "imports", "bugs", "trained", "checkpoint", "training", "heads",
+        "parameters", "model_size_mb", "version", "uptime_s", "queue_depth",
     }
 )  # fmt: skip
 """Keys whose values depend on the model, the package version or the moment."""
