@@ -223,6 +223,7 @@ class ForwardLane:
                 return None
             returned = list(self._returned)
             self._returned.clear()
+            self._at_workers -= sum(len(chunk) for chunk, _ in returned)
             count = min(len(self._tasks), self._max_batch)
             return returned, [self._tasks.popleft() for _ in range(count)]
 
@@ -230,20 +231,29 @@ class ForwardLane:
         while (work := self._take()) is not None:
             returned, tasks = work
             try:
-                predictor = self._model.wait()
-            except Exception as exc:
+                self._serve(returned, tasks)
+            except Exception as exc:  # a fault here must not leave this and every later prediction unanswered
+                logger.exception("the predictions thread failed a round; its requests get an internal error")
                 for task in [task for chunk, _ in returned for task in chunk] + tasks:
-                    task.job.fail(exc)
-                continue
-            for chunk, outcome in returned:
-                self._finish_returned(predictor, chunk, outcome)
-            live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
-            to_workers = [task for task in live if task.code is not None and not task.embed_only]
-            if to_workers and self._workers_wanted(predictor, len(to_workers)):
-                kept = self._send_to_workers(to_workers)
-                live = [task for task in live if task.code is None or task.embed_only] + kept
-            for group in _groups(live):
-                self._deliver(group, functools.partial(_forward, predictor))
+                    task.job.fail(exc)  # a request already answered keeps its one reply
+
+    def _serve(self, returned: list[tuple[list[ForwardTask], Any]], tasks: list[ForwardTask]) -> None:
+        """One round: the chunks back from the workers, then the new tasks (some sent to the workers)."""
+        try:
+            predictor = self._model.wait()
+        except Exception as exc:
+            for task in [task for chunk, _ in returned for task in chunk] + tasks:
+                task.job.fail(exc)
+            return
+        for chunk, outcome in returned:
+            self._finish_returned(predictor, chunk, outcome)
+        live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
+        to_workers = [task for task in live if task.code is not None and not task.embed_only]
+        if to_workers and self._workers_wanted(predictor, len(to_workers)):
+            kept = self._send_to_workers(to_workers)
+            live = [task for task in live if task.code is None or task.embed_only] + kept
+        for group in _groups(live):
+            self._deliver(group, functools.partial(_forward, predictor))
 
     def _answered_from_cache(self, task: ForwardTask) -> bool:
         """Unchanged code the model has just scored is answered from the cache, with no work."""
@@ -316,14 +326,14 @@ class ForwardLane:
         logger.debug("%d of %d predictions sent to the prediction workers", len(tasks) - len(kept), len(tasks))
         for index in range(1, shares):
             chunk = tasks[index::shares]
-            with self._wakeup:
-                self._at_workers += len(chunk)
             workers.submit(
                 [task.code for task in chunk],
                 **_shared_options(chunk),
                 projects=[_context(task) for task in chunk],
                 done=functools.partial(self._on_returned, chunk),
             )
+            with self._wakeup:  # counted once handed over; only this thread uncounts them (`_take`), later
+                self._at_workers += len(chunk)
         return kept
 
     def _on_returned(self, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
@@ -333,8 +343,6 @@ class ForwardLane:
 
     def _finish_returned(self, predictor: Any, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
         """Shape the workers' predictions; a chunk whose worker failed is predicted here instead."""
-        with self._wakeup:
-            self._at_workers -= len(chunk)
         if isinstance(outcome, BaseException):
             self._deliver(chunk, functools.partial(_forward, predictor))
             return

@@ -175,10 +175,15 @@ class PredictionWorkers:
         done: Callable[[list[Any] | BaseException], None],
     ) -> None:
         """Predict `sources` in a worker (`projects`: each one's project context, parallel to them);
-        `done` gets the results (or the failure) on another thread."""
+        `done` gets the results (or the failure) on another thread, or on this one when the pool
+        refuses the work (a worker has died since: the pool is broken)."""
         assert self._executor is not None, "submit before ready"
         chunk = list(projects) if projects is not None else None
-        future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
+        try:
+            future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
+        except Exception as exc:  # BrokenProcessPool, or shut down by a reload
+            done(self._failed(exc))
+            return
         future.add_done_callback(lambda f: done(self._outcome(f)))
 
     def wait_ready(self, timeout: float) -> bool:
@@ -191,16 +196,24 @@ class PredictionWorkers:
         """`chunk_function(*args)` (`predict_chunk`, `embed_chunk` or `extract_chunk`) in a worker,
         waiting for the outcome: for a thread that may block (the slow lane)."""
         assert self._executor is not None, "run_now before ready"
-        return self._outcome(self._executor.submit(chunk_function, *args))
+        try:
+            future = self._executor.submit(chunk_function, *args)
+        except Exception as exc:
+            return self._failed(exc)
+        return self._outcome(future)
 
     def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
         try:
             return list(future.result())
         except BaseException as exc:  # a worker died, or the pool was shut down: predict in the daemon
-            if not self._broken:
-                self._broken = True
-                logger.warning("a prediction worker failed (%s); predicting in the daemon from now on", exc)
-            return exc
+            return self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """Give the pool up (the callers predict in the daemon from now on) and return `exc` as the outcome."""
+        if not self._broken:
+            self._broken = True
+            logger.warning("a prediction worker failed (%s); predicting in the daemon from now on", exc)
+        return exc
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the workers, waiting at most `timeout` s (they also exit by themselves with the daemon)."""

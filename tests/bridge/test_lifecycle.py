@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -221,3 +222,22 @@ def test_prediction_workers_exit_when_the_daemon_is_killed():
         client.process.kill()
         assert client.wait() != 0
         assert all(_wait_gone(pid, WAIT_S) for pid in helpers), "a helper process outlived the daemon"
+
+
+def test_a_daemon_whose_prediction_workers_are_killed_answers_every_request_itself():
+    """A worker killed (the OOM killer, a crash) breaks the pool, while requests stream in; the daemon
+    predicts in-process from then on, and every request gets its one reply."""
+    with spawn("--log-level=info", "--workers=1", stderr=subprocess.PIPE) as client:
+        ready, given_up = watch_stderr(client, WORKERS_READY, b"predicting in the daemon from now on")
+        codes = [FUNCTION.replace("mean_of", f"burst_{i}") for i in range(2_000)]
+        for future in [client.request("predict", {"code": code}) for code in codes[:64]]:
+            future.result(WAIT_S)  # a burst starts the prediction workers
+        assert ready.wait(WAIT_S), "the prediction workers never started"
+        stream = [client.request("predict", {"code": code}) for code in codes[64:1_000]]
+        for pid in _descendants(client.process.pid):  # while that stream is being served
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stream += [client.request("predict", {"code": code}) for code in codes[1_000:]]
+        assert all(0.0 <= future.result(WAIT_S)["confidence"] <= 1.0 for future in stream)
+        assert given_up.wait(WAIT_S), "the daemon never noticed its workers were gone"
+        assert client.call("health")["queue_depth"] == 0

@@ -1,19 +1,23 @@
-"""Prediction workers: a source over a limit fails alone, the pool keeps serving, and each source is
-predicted with its own project context."""
+"""Prediction workers: a source over a limit fails alone, the pool keeps serving, each source is
+predicted with its own project context, and a pool a dead worker broke is given up for the daemon."""
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
 
 import pytest
 
 import bridge.workers
+from bridge.server import ForwardLane, ForwardTask
 from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
 from model.errors import SourceLimitError, SourceSyntaxError
 from model.prediction import ImportSuggestion, Prediction
 from model.predictor import Predictor
 from model.project import ImportContext, ProjectIndex
 from tests.bridge.conftest import CALLS_SLUGIFY, write_project, write_project_checkpoint
+from tests.bridge.test_projects import Settled
 
 WAIT_S = 60
 TOO_DEEP = "x = a" + ".b" * 20_000 + "\n"
@@ -136,3 +140,89 @@ def test_a_worker_process_restates_confidence_for_the_hosts_pass_rate_as_the_dae
         assert served.confidence == shipped.predict_sources([CALLS_SLUGIFY])[0].confidence
     finally:
         workers.close()
+
+
+# -- a pool that breaks ----------------------------------------------------------------------------
+
+
+class _RefusingExecutor:
+    """An executor whose pool a dead worker has broken: it refuses new work at once."""
+
+    def submit(self, *args, **kwargs):
+        raise BrokenProcessPool("A child process terminated abruptly")
+
+
+def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up():
+    workers = PredictionWorkers(1)
+    workers._executor = _RefusingExecutor()  # type: ignore[assignment]
+    workers._ready.set()
+    assert workers.ready
+    outcome = _run(workers, ["x = 1\n"])
+    assert isinstance(outcome, BrokenProcessPool)
+    assert not workers.ready  # predicted in the daemon from now on
+    assert isinstance(workers.run_now(predict_chunk, ["x = 1\n"], 5, False), BrokenProcessPool)
+
+
+class _EchoPredictor:
+    def predict_sources(self, sources, *, top_k, include_embedding, projects=None):
+        return [f"scored {source}" for source in sources]
+
+    def info(self) -> dict:
+        return {"checkpoint": None}
+
+
+class _StubWorkers:
+    """A pool that is up, and whose `submit` either reports a dead worker or raises (a fault)."""
+
+    workers = 1
+
+    def __init__(self, submit_raises: bool) -> None:
+        self.ready = True
+        self.submit_raises = submit_raises
+
+    def start_in_background(self, checkpoint) -> None:
+        pass
+
+    def submit(self, sources, *, top_k, include_embedding, projects=None, done) -> None:
+        if self.submit_raises:
+            raise RuntimeError("a fault while handing work to the pool")
+        self.ready = False
+        done(BrokenProcessPool("A child process terminated abruptly"))
+
+    def close(self) -> None:
+        pass
+
+
+def _burst(lane: ForwardLane, codes: list[str]) -> list:
+    """Submit `codes` so that the lane's thread takes them in one round (several at once go to the pool)."""
+    jobs = [Settled() for _ in codes]
+    with lane._wakeup:  # the thread cannot take any until all are queued
+        for job, code in zip(jobs, codes, strict=True):
+            lane.submit(ForwardTask(job, code, None, lambda _task, output: output))  # type: ignore[arg-type]
+    for job in jobs:
+        assert job.done.wait(WAIT_S), "a prediction was never answered"
+    return [job.result for job in jobs]
+
+
+def test_predictions_a_dead_worker_cannot_take_are_made_in_the_daemon():
+    lane = ForwardLane(SimpleNamespace(wait=_EchoPredictor), capacity=50, max_batch=50, workers=0)
+    lane._workers = stub = _StubWorkers(submit_raises=False)  # type: ignore[assignment]
+    try:
+        codes = [f"x = {i}\n" for i in range(6)]
+        assert _burst(lane, codes) == [f"scored {code}" for code in codes]
+        assert not stub.ready and lane.depth == 0
+        assert _burst(lane, ["y = 1\n", "y = 2\n"]) == ["scored y = 1\n", "scored y = 2\n"]
+    finally:
+        lane.close()
+
+
+def test_a_fault_in_a_round_fails_that_rounds_predictions_and_the_lane_keeps_serving():
+    lane = ForwardLane(SimpleNamespace(wait=_EchoPredictor), capacity=50, max_batch=50, workers=0)
+    lane._workers = _StubWorkers(submit_raises=True)  # type: ignore[assignment]
+    try:
+        results = _burst(lane, [f"x = {i}\n" for i in range(4)])
+        assert all(isinstance(result, RuntimeError) for result in results)
+        assert _burst(lane, ["y = 1\n"]) == ["scored y = 1\n"]  # a lone prediction stays in the daemon
+        assert lane.depth == 0
+    finally:
+        lane.close()
