@@ -7,7 +7,6 @@ one thread, and hand over to bridge.server. Everything after that is the server'
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
@@ -52,12 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(name, "1")  # one intra-op thread: two would fight the reader for 2 cores
     from bridge.early import EarlyReader
     from bridge.logs import configure_logging
-    from bridge.transport import Writer, claim_stdout
+    from bridge.transport import Writer, claim_stdout, reader_of
 
     writer = Writer(claim_stdout())
     log_sink = configure_logging(config.log_level)
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
-    reader = EarlyReader(functools.partial(os.read, 0), writer, max_line_bytes=config.max_line_bytes)
+    reader = EarlyReader(reader_of(0), writer, max_line_bytes=config.max_line_bytes)
     from bridge.server import Server  # pydantic and the protocol models: ~100 ms, while pings are answered
 
     exit_code = Server(config, reader=reader, writer=writer, stop=stop, started=started).serve()

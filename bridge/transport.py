@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines", "write_all"]
+__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,24 @@ def claim_stdout() -> int:
     os.set_inheritable(private_fd, False)
     os.dup2(2, 1)
     return private_fd
+
+
+def reader_of(fd: int) -> Callable[[int], bytes]:
+    """`os.read` on `fd` for `read_lines`, waiting when nothing has arrived on a non-blocking fd.
+
+    A host may hand over a pipe in non-blocking mode (the flag belongs to the pipe, shared with the
+    host, so it is not ours to change). os.read then fails with EAGAIN while the pipe is empty,
+    which is no end of input: wait until it is readable and read again.
+    """
+
+    def read(size: int) -> bytes:
+        while True:
+            try:
+                return os.read(fd, size)
+            except BlockingIOError:
+                select.select([fd], [], [])
+
+    return read
 
 
 def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[bytes | LineTooLong]:
@@ -104,10 +123,15 @@ def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """Write all of `data` to `fd` (a pipe may take it in parts); OSError when the reader is gone."""
+    """Write all of `data` to `fd` (a pipe may take it in parts); OSError when the reader is gone.
+    A full pipe in non-blocking mode (EAGAIN) is waited on until the reader makes room, as a
+    blocking write would (see `reader_of`)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 class Writer:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,31 @@ def test_a_stdout_broken_before_the_server_is_up_still_makes_it_exit_while_stdin
         process.kill()
         process.stdin.close()
         process.stderr.close()
+
+
+def test_stdin_and_stdout_handed_over_non_blocking_are_waited_on_not_taken_for_closed():
+    """A host may pass pipes in non-blocking mode: an empty stdin is no end of input, and a full stdout
+    (the host reads later) no broken one. Twenty feature replies (~40 KB each) overflow a pipe's buffer."""
+    stdin_read, stdin_write = os.pipe()
+    stdout_read, stdout_write = os.pipe()
+    os.set_blocking(stdin_read, False)
+    os.set_blocking(stdout_write, False)
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers=0"], stdin=stdin_read,
+                               stdout=stdout_write, stderr=subprocess.DEVNULL)
+    os.close(stdin_read)
+    os.close(stdout_write)
+    try:
+        threading.Event().wait(0.5)  # the daemon meets an empty stdin first
+        requests = [request_line(i, "extract_features", {"code": FUNCTION}) for i in range(20)]
+        os.write(stdin_write, "".join(requests).encode())
+        threading.Event().wait(1.0)  # and then a full stdout, read by nobody yet
+        os.close(stdin_write)
+        with os.fdopen(stdout_read, "rb") as replies:
+            ids = [json.loads(line)["id"] for line in replies]
+        assert process.wait(timeout=WAIT_S) == 0
+    finally:
+        process.kill()
+    assert sorted(ids) == list(range(20))
 
 
 def test_when_its_parent_dies_it_exits():

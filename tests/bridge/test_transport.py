@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from bridge.transport import LineTooLong, Writer, read_lines
+from bridge.transport import LineTooLong, Writer, read_lines, reader_of
 from tests.bridge.conftest import chunked_reader
 
 
@@ -140,3 +140,44 @@ def test_a_line_gathered_from_many_reads_is_delivered_whole():
     line = b'{"code": "' + b"x" * 5000 + b'"}'
     chunks = [line[i : i + 7] for i in range(0, len(line), 7)] + [b"\n"]
     assert lines_of(*chunks, limit=10_000) == [line]
+
+
+def _non_blocking_pipe() -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    return read_end, write_end
+
+
+def test_a_read_on_an_empty_non_blocking_pipe_waits_for_data_rather_than_ending_the_input():
+    read_end, write_end = _non_blocking_pipe()
+    try:
+        threading.Timer(0.2, os.write, (write_end, b'{"a":1}\n')).start()
+        assert reader_of(read_end)(1024) == b'{"a":1}\n'
+        os.close(write_end)
+        assert reader_of(read_end)(1024) == b""  # the end of input is still the end
+    finally:
+        os.close(read_end)
+
+
+def test_a_write_to_a_full_non_blocking_pipe_waits_for_the_reader_and_loses_nothing():
+    read_end, write_end = _non_blocking_pipe()
+    data = bytes(range(256)) * 4096  # 1 MiB: many times a pipe's buffer
+    received = bytearray()
+
+    def drain_later() -> None:
+        threading.Event().wait(0.2)
+        os.set_blocking(read_end, True)
+        while chunk := os.read(read_end, 1 << 16):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain_later)
+    reader.start()
+    try:
+        writer = Writer(write_end)
+        assert writer.write(data) and not writer.broken
+    finally:
+        os.close(write_end)
+        reader.join()
+        os.close(read_end)
+    assert bytes(received) == data
