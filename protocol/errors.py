@@ -286,7 +286,7 @@ class CheckpointLoadFailed(JsonRpcError):
 
 
 class ServerShuttingDown(JsonRpcError):
-    """The server has been asked to shut down and accepts nothing but `exit`."""
+    """After `shutdown`, only `exit`, `ping`, `health`, `shutdown` and `$/cancelRequest` are served."""
 
     code = SERVER_SHUTTING_DOWN
     title = "Server shutting down"

@@ -276,7 +276,8 @@ def _refuse_lone_surrogates(value: object) -> None:
 
 
 def _parse_error(exc: json.JSONDecodeError) -> ParseError:
-    return ParseError(f"Parse error: {exc.msg} at character {exc.pos}", position=exc.pos)
+    message = exc.msg.removesuffix(" at")  # the standard library says "Invalid control character at"
+    return ParseError(f"Parse error: {message} at character {exc.pos}", position=exc.pos)
 
 
 def _too_deep(max_depth: int, actual: int | None) -> LimitExceeded:

@@ -98,6 +98,9 @@ class InitializeParams(_Params):
 _FEATURE_COUNT = 978
 """The API's feature-vector length (model.layout's FEATURE_DIM; a test keeps the two equal). Stated
 in the schema only: the loaded model checks it, and its error names the length it expects."""
+_FEATURE_MAGNITUDE = 1e15
+"""The largest feature magnitude the model takes (model.predictor's MAX_FEATURE_MAGNITUDE; a test
+keeps the two equal), stated in the schema only as the count is."""
 
 
 class _CodeOrFeatures(_Params):
@@ -113,7 +116,8 @@ class _CodeOrFeatures(_Params):
     code: str | None = Field(default=None, description="Python source to analyse.")
     features: list[FiniteFloat] | None = Field(
         default=None, description="The 978 feature numbers of a piece of code, instead of `code`.",
-        json_schema_extra={"minItems": _FEATURE_COUNT, "maxItems": _FEATURE_COUNT},
+        json_schema_extra={"minItems": _FEATURE_COUNT, "maxItems": _FEATURE_COUNT, "items": {
+            "type": "number", "minimum": -_FEATURE_MAGNITUDE, "maximum": _FEATURE_MAGNITUDE}},
     )
 
     @model_validator(mode="after")

@@ -160,6 +160,15 @@ def test_invalid_utf8_is_a_parse_error_at_its_byte_on_both_paths(raw: bytes) -> 
         assert caught.value.position == 7  # '{"x": "' is 7 bytes
 
 
+def test_a_raw_control_character_is_named_once_with_where_it_is_on_both_paths() -> None:
+    for line in on_both_paths(b'"a\tb"'):
+        with pytest.raises(ParseError) as caught:
+            decode_line(line)
+        message = str(caught.value.to_error()["message"])
+        assert "control character" in message and message.endswith(" at character 8")  # '{"x": "a' is 8
+        assert " at at " not in message
+
+
 def test_a_parse_error_says_where_the_parser_stopped() -> None:
     with pytest.raises(ParseError) as caught:
         decode_line(b'{"a": tru}')

@@ -268,7 +268,9 @@ def test_the_schema_refuses_what_the_models_refuse() -> None:
 def test_the_schema_wants_exactly_one_input_of_the_right_length_as_the_daemon_does(method: str) -> None:
     params = json_schema()["methods"][method]["params"]
     vector = [0.0] * 978
-    for refused in ({}, {"code": "x", "features": vector}, {"code": None}, {"features": [0.0] * 3}):
+    too_large = [1e16] + [0.0] * 977  # the model refuses it too (model.predictor.check_vectors)
+    for refused in ({}, {"code": "x", "features": vector}, {"code": None}, {"features": [0.0] * 3},
+                    {"features": too_large}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(refused, params)
     for accepted in ({"code": "x"}, {"features": vector}, {"code": None, "features": vector}):
@@ -276,11 +278,13 @@ def test_the_schema_wants_exactly_one_input_of_the_right_length_as_the_daemon_do
         validate_params(method, accepted)
 
 
-def test_the_schemas_feature_count_is_the_models() -> None:
+def test_the_schemas_feature_count_and_bound_are_the_models() -> None:
     from model.layout import FEATURE_DIM
-    from protocol.methods import _FEATURE_COUNT
+    from model.predictor import MAX_FEATURE_MAGNITUDE
+    from protocol.methods import _FEATURE_COUNT, _FEATURE_MAGNITUDE
 
     assert _FEATURE_COUNT == FEATURE_DIM
+    assert _FEATURE_MAGNITUDE == MAX_FEATURE_MAGNITUDE
 
 
 def _all_schemas(schema: dict) -> list[dict]:
