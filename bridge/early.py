@@ -47,8 +47,8 @@ def plain_ping_reply(line: bytes) -> bytes | None:
     request_id = message["id"]
     if type(request_id) is int and abs(request_id) > _MAX_EXACT_INT:
         return None  # orjson may have read a longer run of digits: leave exactness to the protocol layer
-    if type(request_id) not in (str, int):
-        return None
+    if type(request_id) not in (str, int) or (type(request_id) is str and not request_id.isascii()):
+        return None  # (a string id with a Unicode line break must be escaped: the protocol layer does that)
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": "pong"}) + b"\n"
 
 

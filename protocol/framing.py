@@ -115,17 +115,32 @@ def _depth_exceeds(value: object, max_depth: int) -> int | None:
 def encode_message(message: Mapping[str, object] | Sequence[Mapping[str, object]]) -> bytes:
     """A message (or a batch of them) -> one compact UTF-8 JSON line ending in b"\\n".
 
-    Never writes a raw newline inside the line (JSON escapes them in strings). Raises InternalError,
-    with the path of the value in `data`, for NaN or Infinity, lone surrogates and values that are
-    not JSON; integers of any size are written exactly.
+    Never writes a raw line break inside the line: JSON escapes newlines and other control
+    characters in strings, and the Unicode ones that some line splitters honour (Python's
+    `str.splitlines`, JavaScript before ES2019) are escaped here. Raises InternalError, with the path
+    of the value in `data`, for NaN or Infinity, lone surrogates and values that are not JSON;
+    integers of any size are written exactly.
     """
     payload = dict(message) if isinstance(message, Mapping) and not isinstance(message, dict) else message
     try:
         encoded = orjson.dumps(payload, option=orjson.OPT_APPEND_NEWLINE)
     except (TypeError, orjson.JSONEncodeError):
-        return _encode_with_stdlib(payload)
+        return _escape_unicode_breaks(_encode_with_stdlib(payload))
     if b"null" in encoded and _holds_non_finite(payload):  # orjson wrote NaN or Infinity as null
         _refuse_non_finite(payload)
+    return _escape_unicode_breaks(encoded)
+
+
+_UNICODE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+"""NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR in UTF-8, and their JSON escapes. In valid UTF-8
+these bytes are never part of another character, and JSON's structure is ASCII, so each occurrence
+is one of these characters inside a string."""
+
+
+def _escape_unicode_breaks(encoded: bytes) -> bytes:
+    if b"\xc2\x85" in encoded or b"\xe2\x80" in encoded:  # rare: most replies are scanned twice and kept
+        for raw, escaped in _UNICODE_BREAKS:
+            encoded = encoded.replace(raw, escaped)
     return encoded
 
 

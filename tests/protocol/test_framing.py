@@ -234,6 +234,17 @@ def test_newlines_and_carriage_returns_in_strings_are_escaped() -> None:
     assert decode_line(line) == {"code": "a\nb\rc\u2028d"}
 
 
+@pytest.mark.parametrize("big_id", [False, True], ids=["orjson", "stdlib (an id beyond 64 bits)"])
+def test_unicode_line_breaks_in_strings_are_escaped_so_no_line_splitter_breaks_a_reply(big_id: bool) -> None:
+    text = "a\u2028b\u2029c\x85d \u2014 \u00e9"  # the em dash shares their first two bytes: kept raw
+    message = {"jsonrpc": "2.0", "id": 10**30 if big_id else text, "result": {"why": text}}
+    line = encode_message(message)
+    assert len(line.decode("utf-8").splitlines()) == 1  # str.splitlines honours all three
+    assert b"\\u2028" in line and b"\\u2029" in line and b"\\u0085" in line
+    assert "\u2014 \u00e9".encode() in line
+    assert json.loads(line) == message
+
+
 def test_a_batch_of_messages_encodes_to_one_line() -> None:
     assert encode_message([{"id": 1}, {"id": 2}]) == b'[{"id":1},{"id":2}]\n'
 
