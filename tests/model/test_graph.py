@@ -69,6 +69,30 @@ def test_data_flow_links_attribute_writers_to_readers_and_globals_to_their_users
     assert ("<module>", "read", "data_flow") in edges  # LIMIT
 
 
+def _links(graph, kind: str) -> int:
+    return int((graph.edge_type == EDGE_TYPES.index(kind)).sum()) // 2
+
+
+def test_a_call_name_links_each_caller_to_its_first_32_definitions_only():
+    graph = build_graph("def f(a):\n    return f(a)\n" * 40 + "def g():\n    return f(1)\n")
+    g = graph.num_nodes - 1
+    callees_of_g = {int(b) for (a, b), t in zip(graph.edge_index.T, graph.edge_type, strict=True)
+                    if a == g and EDGE_TYPES[t] == "calls"}
+    assert callees_of_g == set(range(1, 33))  # the first 32 definitions of f, in source order
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["def f(a):\n    return f(a)\n" * 1000,
+     "class A:\n" + "".join(f"    def m{i}(self):\n        self.x = self.x\n" for i in range(2000))],
+    ids=["a thousand definitions calling each other", "two thousand methods reading and writing one attribute"],
+)
+def test_call_and_flow_edges_stay_linear_in_the_units_however_the_code_is_shaped(source):
+    graph = build_graph(source, sites=False)
+    assert _links(graph, "calls") + _links(graph, "data_flow") <= 64 * graph.num_nodes  # not units squared
+    assert _links(graph, "contains") == graph.num_nodes - 1  # every unit keeps its parent
+
+
 def test_a_graph_records_what_the_source_imports_and_what_it_reads_without_binding():
     graph = build_graph("import os.path\nfrom json import dumps\n\ndef f(x):\n    return np.array(dumps(x))\n")
     assert graph.imported == {"os", "os.path", "json"}
