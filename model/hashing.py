@@ -41,6 +41,7 @@ __all__ = [
     "H_STMT_BIGRAM",
     "H_STMT_CHILD",
     "H_STMT_DEPTH",
+    "MAX_REMEMBERED_LENGTH",
     "Hashed",
     "Memo",
     "stable_hash",
@@ -49,6 +50,10 @@ __all__ = [
 
 _SUBTOKEN_CACHE: Final[dict[str, tuple[str, ...]]] = {}
 CACHE_LIMIT: Final = 200_000
+MAX_REMEMBERED_LENGTH: Final = 80
+"""Longer texts (long names, as hostile code may hold: a million characters each) are computed each
+time and never kept, so the memo tables stay a few MB whatever comes in (CACHE_LIMIT entries alone
+would not bound their keys)."""
 _CAMEL: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 BUILTIN_NAMES: Final = frozenset(dir(builtins))
 
@@ -62,14 +67,25 @@ def subtokens(name: str) -> tuple[str, ...]:
     """`parseHTTPResponse_v2` -> ('parse', 'http', 'response', 'v', '2')."""
     tokens = _SUBTOKEN_CACHE.get(name)
     if tokens is None:
-        if len(_SUBTOKEN_CACHE) > CACHE_LIMIT:
-            _SUBTOKEN_CACHE.clear()
         parts: list[str] = []
         for piece in name.split("_"):
             if piece:
                 parts.extend(m.lower() for m in _CAMEL.findall(piece))
-        tokens = _SUBTOKEN_CACHE[name] = tuple(parts) or (name.lower() or "_",)
+        tokens = tuple(parts) or (name.lower() or "_",)
+        if len(name) <= MAX_REMEMBERED_LENGTH:
+            if len(_SUBTOKEN_CACHE) > CACHE_LIMIT:
+                _SUBTOKEN_CACHE.clear()
+            _SUBTOKEN_CACHE[name] = tokens
     return tokens
+
+
+def _rememberable(key: object) -> bool:
+    """Whether a memo may keep `key`: no text in it longer than MAX_REMEMBERED_LENGTH."""
+    if isinstance(key, str):
+        return len(key) <= MAX_REMEMBERED_LENGTH
+    if isinstance(key, tuple):
+        return all(not isinstance(part, str) or len(part) <= MAX_REMEMBERED_LENGTH for part in key)
+    return True
 
 
 class Hashed(dict):
@@ -81,9 +97,11 @@ class Hashed(dict):
         self.start, self.size = r.start, r.size
 
     def __missing__(self, text: str) -> int:
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        dim = self[text] = self.start + stable_hash(text) % self.size
+        dim = self.start + stable_hash(text) % self.size
+        if len(text) <= MAX_REMEMBERED_LENGTH:
+            if len(self) > CACHE_LIMIT:
+                self.clear()
+            self[text] = dim
         return dim
 
 
@@ -113,14 +131,17 @@ H_PARENT_CHILD: Final = Hashed("ast_parent_child")
 
 
 class Memo(dict):
-    """A table that computes each missing entry once from its key (`make(key)`), emptied past CACHE_LIMIT."""
+    """A table that computes each missing entry once from its key (`make(key)`), emptied past CACHE_LIMIT;
+    a key holding a text over MAX_REMEMBERED_LENGTH is computed each time instead."""
 
     def __init__(self, make) -> None:
         super().__init__()
         self.make = make
 
     def __missing__(self, key):
-        if len(self) > CACHE_LIMIT:
-            self.clear()
-        value = self[key] = self.make(key)
+        value = self.make(key)
+        if _rememberable(key):
+            if len(self) > CACHE_LIMIT:
+                self.clear()
+            self[key] = value
         return value

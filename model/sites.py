@@ -24,6 +24,7 @@ from typing import Final
 
 import numpy as np
 
+from model.hashing import MAX_REMEMBERED_LENGTH
 from model.scan import operand_shape, repr_start, source_lines
 
 __all__ = [
@@ -105,8 +106,8 @@ class BugSites:
 _IDS: dict[str, int] = {}
 """Feature text -> id, remembered: most texts recur from one request to the next ("b\x1f+")."""
 _MAX_REMEMBERED = 200_000
-_MAX_REMEMBERED_LENGTH = 80
-"""Longer texts (long names) are hashed each time, so the memo stays a few MB whatever comes in."""
+"""Entries before the memo is emptied; texts over MAX_REMEMBERED_LENGTH are hashed each time, never
+kept, so the memo stays a few MB whatever comes in."""
 
 
 def _hash(text: str) -> int:
@@ -114,7 +115,7 @@ def _hash(text: str) -> int:
     if known is not None:
         return known
     value = zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
-    if len(text) <= _MAX_REMEMBERED_LENGTH:
+    if len(text) <= MAX_REMEMBERED_LENGTH:
         if len(_IDS) >= _MAX_REMEMBERED:
             _IDS.clear()
         _IDS[text] = value

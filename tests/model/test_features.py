@@ -179,3 +179,16 @@ def test_source_lines_are_the_tokenizers_lines():
     assert source_lines("a\x0cb\r\nc\rd\n") == ["a\x0cb", "c", "d"]
     assert source_lines("a\n\n") == "a\n\n".splitlines() == ["a", ""]
     assert source_lines("") == []
+
+
+def test_a_name_too_long_to_remember_gives_the_same_features_and_stays_out_of_every_memo():
+    """Hostile code may hold million-character names; the memo tables keep short texts only."""
+    import model.hashing as hashing
+    import model.sites as sites
+
+    long_name = "v_" + "a" * 100_000
+    source = f"def f({long_name}):\n    return {long_name}.{long_name} + 1\n"
+    first = build_graph(source).features
+    assert np.array_equal(build_graph(source).features, first)  # computed again, the same
+    tables = [hashing._SUBTOKEN_CACHE, sites._IDS, hashing.H_NAME, hashing.H_IDENT, hashing.H_ROLE]
+    assert not any(key for table in tables for key in table if long_name in str(key))
