@@ -230,8 +230,8 @@ def _read_metadata(source: Path, data: bytes) -> dict[str, Any]:
         _fail(source, f"not a safetensors file: header length {header_size}, file size {len(data)} bytes")
     try:
         header = json.loads(data[_HEADER_SIZE_BYTES : _HEADER_SIZE_BYTES + header_size])
-    except (UnicodeDecodeError, ValueError) as exc:
-        _fail(source, f"not a safetensors file: corrupt header ({exc})")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested beyond the stack
+        _fail(source, f"not a safetensors file: corrupt header ({type(exc).__name__}: {exc})")
     if not isinstance(header, dict):
         _fail(source, "not a safetensors file: the header is not a JSON object")
     header_metadata = header.get("__metadata__")
@@ -240,8 +240,8 @@ def _read_metadata(source: Path, data: bytes) -> dict[str, Any]:
         _fail(source, f'not a yantra checkpoint: no "{METADATA_KEY}" metadata in the header')
     try:
         metadata = json.loads(raw)
-    except ValueError as exc:
-        _fail(source, f"corrupt checkpoint metadata: not JSON ({exc})")
+    except (ValueError, RecursionError) as exc:
+        _fail(source, f"corrupt checkpoint metadata: not JSON, or nested too deeply ({type(exc).__name__}: {exc})")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         found = metadata.get("format") if isinstance(metadata, dict) else None
         _fail(source, f"wrong format {found!r}: expected {FORMAT_NAME!r}")

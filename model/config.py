@@ -10,10 +10,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["FEATURE_STD_FLOOR", "ModelConfig"]
+__all__ = ["FEATURE_STD_FLOOR", "MAX_WEIGHT_MAGNITUDE", "ModelConfig"]
 
 FEATURE_STD_FLOOR = 1e-6
 """Input normalisation divides by max(std, this): a feature that never varied must not blow up."""
+
+MAX_WEIGHT_MAGNITUDE = 1e4
+"""The largest magnitude a checkpoint's tensors and combiner weights may hold. Trained ones are a few
+units (the shipped checkpoint's largest is under 10); finite values near float32's limit would
+overflow on the way through the network or a combiner and come out NaN, so loading refuses them
+as it refuses NaN itself (`(abs(x) <= bound).all()` is False for NaN and inf too). With
+FEATURE_STD_FLOOR it also keeps the first layer, once the normalisation is folded in, well inside
+float32 (at most about 1e4 * 1e4 / 1e-6 * 978, some 1e17)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.batch import GraphBatch
-from model.config import FEATURE_STD_FLOOR, ModelConfig
+from model.config import FEATURE_STD_FLOOR, MAX_WEIGHT_MAGNITUDE, ModelConfig
 
 __all__ = [
     "EngineOutput",
@@ -87,6 +87,9 @@ def weight_problems(config: ModelConfig, weights: dict[str, np.ndarray]) -> list
             problems.append(f'weight "{name}": expected dtype float32, got {value.dtype}')
         elif not np.isfinite(value).all():
             problems.append(f'weight "{name}" has non-finite values (NaN or inf)')
+        elif value.size and np.abs(value).max() > MAX_WEIGHT_MAGNITUDE:
+            problems.append(f'weight "{name}" holds values up to {np.abs(value).max():.3g} in magnitude, '
+                            f"beyond {MAX_WEIGHT_MAGNITUDE:g} (a trained network's are a few units)")
     return problems
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.config import MAX_WEIGHT_MAGNITUDE
 from model.project import ImportContext
 from model.sites import head_logit, logistic
 
@@ -59,9 +60,12 @@ class ImportIndex:
         lengths = (len(FEATURE_NAMES) + 1, len(FEATURE_NAMES) + 1 - _PROJECT_FEATURES)
         if not (isinstance(names, dict) and isinstance(weights, list) and len(weights) in lengths):
             return cls()
-        clean = {n: {m: float(s) for m, s in mods.items() if isinstance(m, str) and isinstance(s, int | float)}
+        numbers = [_number(w) for w in weights]
+        if any(w is None for w in numbers):
+            return cls()
+        clean = {n: {m: share for m, s in mods.items() if isinstance(m, str) and (share := _number(s)) is not None}
                  for n, mods in names.items() if isinstance(n, str) and isinstance(mods, dict)}
-        return cls(clean, tuple(float(w) for w in weights))
+        return cls(clean, tuple(w for w in numbers if w is not None))
 
     @classmethod
     def from_bindings(cls, bindings: Iterable[tuple[str, str]], weights: Sequence[float] | None = None
@@ -73,6 +77,18 @@ class ImportIndex:
             table[module] = table.get(module, 0) + 1
         shares = {n: {m: c / sum(t.values()) for m, c in t.items()} for n, t in counts.items()}
         return cls(shares, tuple(weights) if weights is not None else cls().weights)
+
+
+def _number(value: object) -> float | None:
+    """A checkpoint's number as a float, or None when it is not one, or not finite, or beyond
+    MAX_WEIGHT_MAGNITUDE (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if abs(number) <= MAX_WEIGHT_MAGNITUDE else None  # False for NaN too
 
 
 class ImportRanker:

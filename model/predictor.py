@@ -321,7 +321,13 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     vocab = checkpoint.vocabularies
     training = dict(checkpoint.training)
     thresholds = training.get("thresholds", {}) if isinstance(training.get("thresholds"), dict) else {}
-    engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
+    if checkpoint.config.feature_dim != FEATURE_DIM:
+        raise CheckpointError(f"cannot load checkpoint {path}: its network takes {checkpoint.config.feature_dim} "
+                              f"features per node, the extractor makes {FEATURE_DIM}", path=str(path))
+    try:
+        engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
+    except ValueError as exc:
+        raise CheckpointError(f"cannot load checkpoint {path}: {exc}", path=str(path)) from None
     site_model = site_model_from(checkpoint.site_weights, training.get("bug_sites"))
     confidence_scorer = served_scorer(
         confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites")), site_model)
@@ -340,7 +346,8 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         import_threshold=_threshold(thresholds, "imports", path),
         bug_threshold=_threshold(thresholds, "bugs", path),
         import_aliases=_str_map(training.get("import_aliases")),
-        import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()},
+        import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()
+                      if all(isinstance(name, str) for name in v)},
         import_index=ImportIndex.from_json(training.get("import_index")),
         site_model=site_model,
         confidence_scorer=confidence_scorer,

@@ -24,6 +24,7 @@ from typing import Final
 
 import numpy as np
 
+from model.config import MAX_WEIGHT_MAGNITUDE
 from model.hashing import MAX_REMEMBERED_LENGTH
 from model.scan import operand_shape, repr_start, source_lines
 
@@ -1076,7 +1077,12 @@ def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteMode
     except (ValueError, TypeError, OverflowError):
         return None
     numbers = [scorer.weight, scorer.type_bias, np.asarray(scorer.combiner)]
-    return scorer if all(np.isfinite(part).all() for part in numbers) else None
+    return scorer if all(_bounded(part) for part in numbers) else None
+
+
+def _bounded(values: np.ndarray) -> bool:
+    """Finite and within MAX_WEIGHT_MAGNITUDE (False for NaN and inf too)."""
+    return bool((np.abs(values) <= MAX_WEIGHT_MAGNITUDE).all())
 
 
 HIDDEN_TENSORS = ("embedding", "type_embedding", "out_weight", "out_bias")
@@ -1093,7 +1099,7 @@ def _hidden_from(tensors: Mapping[str, np.ndarray]) -> SiteHidden | None:
     if len(present) < len(HIDDEN_TENSORS):
         raise ValueError(f"the site scorer's hidden part lacks {sorted(set(HIDDEN_TENSORS) - set(present))}")
     embedding, type_embedding, out_weight, out_bias = (np.asarray(tensors[name], np.float32) for name in HIDDEN_TENSORS)
-    if out_bias.size != 1 or not all(np.isfinite(part).all() for part in (embedding, type_embedding, out_weight,
-                                                                              out_bias)):
-        raise ValueError("the site scorer's hidden part has a bias that is not one number, or values not finite")
+    if out_bias.size != 1 or not all(_bounded(part) for part in (embedding, type_embedding, out_weight, out_bias)):
+        raise ValueError("the site scorer's hidden part has a bias that is not one number, or values not finite "
+                         "or beyond MAX_WEIGHT_MAGNITUDE")
     return SiteHidden(np.ascontiguousarray(embedding), type_embedding, out_weight, float(out_bias.reshape(-1)[0]))

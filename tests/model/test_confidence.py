@@ -82,6 +82,8 @@ def _tensors(ids, values) -> dict[str, np.ndarray]:
     (_tensors([1.5], [1.0]), META),  # not an integer id
     (_tensors([1], [np.nan]), META),
     (_tensors([1], [1.0]), {**META, "combiner": [float("inf"), 0.0, 0.0, 0.0]}),
+    (_tensors([1], [1.0]), {**META, "combiner": [1e308, 1e308, 1e308, 1e308]}),  # finite, but overflows to NaN
+    (_tensors([1], [3e38]), META),
     (_tensors([1], [1.0]), {**META, "combiner": [1.0, 0.0]}),  # a Platt pair, as before `sites-v10`
     (_tensors([1], [1.0]), {**META, "combiner": ["a", 0.0, 0.0, 0.0]}),
     (_tensors([1], [1.0]), {"version": SITE_FEATURES_VERSION, "platt": [1.0, 0.0]}),

@@ -256,3 +256,74 @@ def test_import_statements_prefer_names_training_code_imported_from_the_module_t
         "from datetime import datetime, timedelta"
     assert import_statement("numpy", frozenset({"np"}), tables) == "import numpy as np"
     assert import_statement("numpy", frozenset({"numpy"}), tables) == "import numpy"
+
+
+def _rewritten(source, target, *, meta=None, tensors=None, raw_meta: str | None = None):
+    """`source` saved again at `target` with its metadata or tensors changed as `meta(m)` and
+    `tensors(t)` say, written raw (save_checkpoint would refuse what these tests need)."""
+    import json
+    import struct
+
+    from safetensors.numpy import load, save
+
+    data = source.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    metadata = json.loads(json.loads(data[8: 8 + size])["__metadata__"]["yantra"])
+    weights = dict(load(data))
+    if meta is not None:
+        meta(metadata)
+    if tensors is not None:
+        tensors(weights)
+    target.write_bytes(save(weights, metadata={"yantra": raw_meta or json.dumps(metadata)}))
+    return target
+
+
+def _narrow_network(meta: dict) -> None:
+    meta["config"]["feature_dim"] = 10
+
+
+def _narrow_tensors(weights: dict) -> None:
+    weights["feature_mean"] = np.zeros(10, np.float32)
+    weights["feature_std"] = np.ones(10, np.float32)
+    for half in ("root", "neigh"):
+        weights[f"layers.0.weight_{half}"] = np.zeros((weights[f"layers.0.weight_{half}"].shape[0], 10), np.float32)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"meta": _narrow_network, "tensors": _narrow_tensors}, "takes 10 features per node"),
+        ({"tensors": lambda w: w.update(feature_mean=np.full(978, 3e38, np.float32))}, "feature_mean"),
+        ({"raw_meta": "[" * 100_000 + "]" * 100_000}, "nested too deeply"),
+    ],
+    ids=["another feature width", "a huge finite feature mean", "metadata nested past the stack"],
+)
+def test_a_checkpoint_that_would_not_serve_fails_to_load_and_the_old_model_keeps_serving(tmp_path, change, message):
+    predictor = Predictor(write_checkpoint(tmp_path / "good.safetensors", IMPORTS))
+    predictor.load()
+    before = predictor.info()["checkpoint"]
+    bad = _rewritten(tmp_path / "good.safetensors", tmp_path / "bad.safetensors", **change)
+    with pytest.raises(CheckpointError, match=message):
+        predictor.reload(bad)
+    assert predictor.info()["checkpoint"] == before
+    assert 0.0 <= predictor.predict_sources(["x = 1\n"])[0].confidence <= 1.0
+    fresh = Predictor(bad)
+    fresh.load()  # an explicit path that fails: the untrained fallback, saying why
+    assert fresh.info()["trained"] is False and "bad.safetensors" in fresh.info()["reason"]
+
+
+@pytest.mark.parametrize(
+    "training",
+    [{"import_index": {"names": {}, "weights": ["x"] * 7}}, {"import_index": {"names": {}, "weights": [10**400] * 7}},
+     {"import_index": {"names": {"np": {"numpy": float("nan")}}, "weights": [float("nan")] * 7}},
+     {"import_names": {"numpy": [[1]]}}],
+    ids=["index weights not numbers", "index weights too large", "index NaN", "import names not strings"],
+)
+def test_malformed_import_tables_load_as_if_absent_and_predictions_still_work(tmp_path, training):
+    good = write_checkpoint(tmp_path / "good.safetensors", ["numpy", "os"])
+    path = _rewritten(good, tmp_path / "c.safetensors", meta=lambda m: m["training"].update(training))
+    predictor = Predictor(path)
+    predictor.load()
+    assert predictor.info()["checkpoint"] == str(path)
+    result = predictor.predict_sources(["def f(a):\n    return np.zeros(a)\n"])[0]
+    assert 0.0 <= result.confidence <= 1.0 and all(np.isfinite(i.score) for i in result.imports)

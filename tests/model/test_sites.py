@@ -486,6 +486,9 @@ def test_non_finite_linear_weights_or_combiner_give_no_site_scorer():
     assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}) is None
     tensors["weight"] = np.zeros(SITE_BUCKETS, np.float32)
     assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, float("inf"), 0]}) is None
+    assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1e308] * 4}) is None  # NaN later
+    tensors["type_bias"] = np.full(len(SITE_TYPES), 3e38, np.float32)
+    assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}) is None
 
 
 def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
