@@ -138,13 +138,27 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     column = exc.offset if isinstance(exc, SyntaxError) and line and exc.offset and exc.offset >= 1 else None
     if line is None and "null bytes" in message:  # raised before tokenizing, with no position
         line, column = _position(source, source.find("\0"))
+    elif isinstance(exc, UnicodeEncodeError):  # a lone surrogate: compile() encodes the source first
+        line, column = _position(source, exc.start)
+        message = f"lone surrogate U+{ord(source[exc.start]):04X} is not text"  # the codec's message quotes it raw
     elif line is not None and column is None and "integer string conversion" in message:
         column = _long_literal_column(source, line)
+    elif line is not None:
+        line, column = _within_source(source, line, column)
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
             return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=maximum)
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
+
+
+def _within_source(source: str, line: int, column: int | None) -> tuple[int, int | None]:
+    """A position past the last line (CPython puts an error at the end of input on the line after
+    it when lines end in "\r\n") moved to the end of the last line, where it is with "\n"."""
+    lines = source_lines(source)
+    if lines and line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    return line, column
 
 
 def _position(source: str, index: int) -> tuple[int | None, int | None]:
@@ -172,9 +186,15 @@ def _long_literal_column(source: str, line: int) -> int | None:
     return None
 
 
+_BOM = "\ufeff"
+
+
 def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bool = True) -> CodeGraph:
     """Parse `source` and return its graph; raises SourceSyntaxError or SourceLimitError. With `sites`
-    False the graph has no bug sites (None): a caller that will not score them skips their cost."""
+    False the graph has no bug sites (None): a caller that will not score them skips their cost.
+    A leading byte-order mark is dropped, as Python drops it from a file (an editor that decodes
+    with "utf-8" rather than "utf-8-sig" sends it): lines and columns count from after it."""
+    source = source.removeprefix(_BOM)
     tree = parse_source(source, limits)
     units, context = scan_units(tree, source)
     if len(units) > limits.max_units:

@@ -125,6 +125,31 @@ def test_null_bytes_are_a_syntax_error_at_the_first_one(source, line, column):
     assert (caught.value.line, caught.value.column) == (line, column)
 
 
+@pytest.mark.parametrize(("source", "line", "column"), [
+    ("def f():\r\n", 1, 9), ("x = 1\r\n\r\nif x:\r\n", 3, 6), ("x = 1 + \\\r\n", 1, 10),
+    ("def f():\n", 1, 9),
+])
+def test_an_error_at_the_end_of_input_is_placed_on_the_last_line_whatever_the_line_ends(source, line, column):
+    """CPython puts it on the line after the last when lines end in "\\r\\n" (as Windows editors write)."""
+    with pytest.raises(SourceSyntaxError) as caught:
+        build_graph(source)
+    assert (caught.value.line, caught.value.column) == (line, column)
+
+
+def test_a_lone_surrogate_is_a_syntax_error_at_it_whose_message_is_text():
+    with pytest.raises(SourceSyntaxError) as caught:
+        build_graph("x = 1\ny = '\ud800'\n")
+    assert (caught.value.line, caught.value.column) == (2, 6)
+    str(caught.value).encode("utf-8")  # no lone surrogate in the message itself
+
+
+def test_a_leading_byte_order_mark_is_dropped_as_python_drops_it_from_a_file():
+    with_mark = build_graph("\ufeffimport os\ndef f(a, b):\n    return a < b\n")
+    without = build_graph("import os\ndef f(a, b):\n    return a < b\n")
+    assert with_mark.imported == {"os"} and np.array_equal(with_mark.features, without.features)
+    assert with_mark.sites.columns == without.sites.columns
+
+
 @pytest.mark.parametrize(("line", "column"), [("yé = (" + "9" * 5000 + ")", 7),
                                               ("y = " + "1_" * 2200 + "1 + " + "2" * 4400, 4409)])
 def test_an_integer_literal_past_the_digit_limit_is_a_syntax_error_at_its_column(line, column):
