@@ -81,6 +81,15 @@ class DataConfig:
                     humaneval_per_problem=3, humaneval_limit=5)
         return replace(small, **overrides)
 
+    @classmethod
+    def evaluation(cls, *, seed: int, cache_dir: str | None, smoke: bool = False, max_files: int | None = None
+                   ) -> DataConfig:
+        """The corpus `yantra-eval` measures on (its test split), and so what a probe must compare with."""
+        options: dict[str, object] = {"seed": seed, "cache_dir": cache_dir}
+        if max_files is not None:
+            options["max_files"] = max_files
+        return cls.smoke(**options) if smoke else replace(cls(), **options)
+
     def cache_path(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else cache_dir()
 

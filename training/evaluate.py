@@ -676,10 +676,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Every head on held-out data; writes metrics.json, report.md and the plots under `args.out`."""
     checkpoint = load_checkpoint(args.checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
     engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
-    options: dict[str, Any] = {"seed": args.seed, "cache_dir": args.cache_dir}
-    if args.max_files is not None:
-        options["max_files"] = args.max_files
-    data = DataConfig.smoke(**options) if args.smoke else DataConfig(**options)
+    data = DataConfig.evaluation(seed=args.seed, cache_dir=args.cache_dir, smoke=args.smoke, max_files=args.max_files)
     units = corpus_units(data)
     started = datetime.now(UTC)
     sites = site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites"))

@@ -68,16 +68,10 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
     model = fit.model if fit is not None else None
     chosen_on, _ = evaluate_bugs(engine, validation, sites=model, baseline_train_limit=0, seed=config.seed,
                                  split="validation")
-    held_out = _evaluation_data(config)
+    held_out = DataConfig.evaluation(seed=config.seed, cache_dir=config.cache_dir, smoke=config.smoke)
     metrics, _ = evaluate_bugs(engine, bug_samples(held_out, corpus_units(held_out)), sites=model,
                                baseline_train_limit=0, seed=config.seed)
     return chosen_on, metrics
-
-
-def _evaluation_data(config: TrainConfig) -> DataConfig:
-    """The corpus `yantra-eval` draws its test split from for the same seed and cache."""
-    options = {"seed": config.seed, "cache_dir": config.cache_dir}
-    return DataConfig.smoke(**options) if config.smoke else DataConfig(**options)
 
 
 def summary(metrics: dict, split: str = "test") -> str:

@@ -152,3 +152,9 @@ def test_smoke_data_comes_from_the_stdlib_alone_so_a_checkout_path_cannot_change
 def test_the_smoke_corpus_reaches_every_split(tmp_path: Path):
     units = corpus_units(DataConfig.smoke(cache_dir=str(tmp_path)))
     assert {split_of(u.package) for u in units} == {"train", "validation", "test"}
+
+
+def test_the_evaluation_corpus_is_the_default_one_or_the_smoke_one_with_the_runs_seed_and_cache():
+    assert DataConfig.evaluation(seed=3, cache_dir="c") == DataConfig(seed=3, cache_dir="c")
+    assert DataConfig.evaluation(seed=3, cache_dir="c", smoke=True) == DataConfig.smoke(seed=3, cache_dir="c")
+    assert DataConfig.evaluation(seed=0, cache_dir=None, max_files=7).max_files == 7
