@@ -19,9 +19,12 @@ walk are here, keeping and refreshing indexes is the daemon's.
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import keyword
 import os
+import re
+import tokenize
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,14 @@ __all__ = ["ImportContext", "ProjectIndex", "ProjectView", "module_name", "proje
 MAX_FILES = 5_000
 """Files read at most per project: a bound on the time and memory one index may take."""
 MAX_FILE_BYTES = 1 << 20
+_PIECE_CHARS = 16 * 1024
+"""About how much source one `ast.parse` of the index reads at a time. CPython's parser holds the
+interpreter lock for a whole parse (1.4 s for a 1 MiB module here), and the index is built on a
+daemon thread beside `ping` and the predictions: read in pieces of top-level statements, a large
+module holds the lock some 20 ms at a time instead."""
+_STATEMENT_START = re.compile(r"^(?!(?:else|elif|except|finally)\b)(?=[A-Za-z_@])", re.MULTILINE)
+"""Lines that may start a top-level statement: at column 0, a name or a decorator, not a clause that
+continues the statement before (a line inside a string or brackets matches too: see `_top_level`)."""
 _NOT_WORD = {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
 """ASCII punctuation and spaces to blanks: splitting the result gives the words of code 2-4 times
 faster than a regular expression (the daemon does this per request on the reader thread)."""
@@ -124,9 +135,11 @@ class ProjectIndex:
                     files[path] = old
                 elif stat.st_size <= MAX_FILE_BYTES:
                     package = _package_of(module, path.name == "__init__.py")
-                    bound = _module_bindings(path.read_text(encoding="utf-8"), package)
+                    with tokenize.open(path) as handle:  # as Python reads it: a BOM, a coding line
+                        text = handle.read()
+                    bound = _module_bindings(text, package)
                     files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
-            except (OSError, UnicodeDecodeError):
+            except (OSError, UnicodeDecodeError, SyntaxError):  # SyntaxError: an unknown coding
                 continue
         return cls._from_bindings({f.module: (f.defined, f.re_exported) for f in files.values()}, base, files)
 
@@ -256,21 +269,49 @@ def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], fr
     """The names the module defines at top level, and, for `package`'s `__init__`, what its `from`
     imports of the project's own modules re-export (`from .text import slugify`; not `from typing
     import Any`, which is no part of the package's API)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset(), frozenset()
     names: set[str] = set()
     re_exported: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(_stored_names(targets))
-        elif package is not None and isinstance(node, ast.ImportFrom) and _own_import(node, package):
-            re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
+    try:
+        for node in _top_level(text):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(_stored_names(targets))
+            elif package is not None and isinstance(node, ast.ImportFrom) and _own_import(node, package):
+                re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
+    except _DoesNotParse:
+        return frozenset(), frozenset()
     return _public(names), _public(re_exported)
+
+
+class _DoesNotParse(Exception):
+    """The module is not Python (`_top_level` found out part of the way through)."""
+
+
+def _top_level(text: str) -> Iterator[ast.stmt]:
+    """The module's top-level statements, parsed `_PIECE_CHARS` or so at a time, each piece's handed
+    on before the next is parsed (a large module's whole tree alive at once would also make the
+    garbage collector's passes long, with the interpreter lock held); _DoesNotParse when it does not
+    parse. A piece ends where a later top-level statement may start; a piece cut inside a string or
+    brackets does not parse, and is read again twice as long (so a long string full of such lines
+    costs a few parses, not one per line), so the statements are exactly those of one parse of the
+    whole text."""
+    starts = [match.start() for match in _STATEMENT_START.finditer(text)]
+    begin = 0
+    while begin < len(text):
+        index = bisect.bisect_left(starts, begin + _PIECE_CHARS)
+        while True:
+            end = starts[index] if index < len(starts) else len(text)
+            try:
+                body = ast.parse(text[begin:end]).body
+                break
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                if end == len(text):
+                    raise _DoesNotParse from None
+                index = max(index + 1, bisect.bisect_left(starts, begin + 2 * (end - begin)))
+        yield from body
+        begin = end
 
 
 def _own_import(node: ast.ImportFrom, package: str) -> bool:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
 from model.predictor import import_statement
@@ -249,3 +250,75 @@ def test_a_top_level_module_s_name_stays_open_beside_a_submodule_of_that_name():
     context = ImportContext({"logging": {"tqdm.contrib": 1.0}}, own_module="tqdm.std")
     assert context.unclaimed(["logging"]) == []
     assert context.unclaimed(["logging"], module_names={"logging"}) == ["logging"]
+
+
+TRICKY_MODULE = '''"""A docstring whose lines look like code:
+def not_a_function():
+class NotAClass:
+"""
+import os
+
+@decorated
+def first():
+    return """
+def inside_a_string():
+"""
+
+
+TABLE = {
+    "a": 1,
+NOT_A_NAME: 2,
+}
+if os.name == "nt":
+    windows = True
+else:
+    windows = False
+try:
+    import json
+except ImportError:
+    json = None
+finally:
+    pass
+total = 1 + \\
+    2
+
+
+class Last:
+    pass
+'''
+
+
+@pytest.mark.parametrize("repeat", [1, 400], ids=["one piece", "many pieces"])
+def test_a_module_read_in_pieces_binds_exactly_what_one_parse_of_it_binds(repeat):
+    from model.project import _module_bindings
+
+    text = TRICKY_MODULE * repeat
+    assert _module_bindings(text, None)[0] == {"first", "TABLE", "Last", "total"}
+    assert _module_bindings(text + "def (:\n", None) == (frozenset(), frozenset())  # the whole does not parse
+
+
+def test_no_single_parse_of_the_index_reads_much_more_than_a_piece(tmp_path, monkeypatch):
+    """CPython's parser holds the interpreter lock for a whole parse: a 1 MiB module read at once
+    would hold up the daemon's ping and predictions for over a second."""
+    import model.project
+
+    lengths: list[int] = []
+    parse = model.project.ast.parse
+    def recording(text, *args, **kwargs):  # ast.parse for everyone (pytest too) while the test runs
+        lengths.append(len(text))
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(model.project.ast, "parse", recording)
+    _write(tmp_path, {"big.py": "".join(f"def f{i}(a):\n    return a + {i}\n" for i in range(25_000))})
+    names = ProjectIndex.scan(tmp_path).names
+    assert len((tmp_path / "big.py").read_bytes()) > 800_000 and "f24999" in names
+    assert max(lengths) < 3 * model.project._PIECE_CHARS
+
+
+def test_files_with_a_byte_order_mark_or_a_coding_line_are_read_as_python_reads_them(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "marked.py").write_bytes(b"\xef\xbb\xbfdef slugify(text):\n    return text\n")
+    (tmp_path / "pkg" / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\ndef titlecase(t):\n    return '\xe9'\n")
+    names = ProjectIndex.scan(tmp_path).names
+    assert names["slugify"] == {"pkg.marked": 1.0} and names["titlecase"] == {"pkg.latin": 1.0}
