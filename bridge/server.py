@@ -174,7 +174,8 @@ class ForwardLane:
         self._workers = self._new_workers()
         self._cache = PredictionCache()
         self._tasks: deque[ForwardTask] = deque()
-        self._returned: deque[tuple[list[ForwardTask], list[Any] | BaseException]] = deque()
+        self._returned: deque[tuple[list[ForwardTask], list[Any] | BaseException, int]] = deque()
+        """Chunks back from the workers: the tasks, their outcome and the cache generation they were sent at."""
         self._at_workers = 0
         self._wakeup = threading.Condition()
         self._closed = False
@@ -215,7 +216,7 @@ class ForwardLane:
         if workers is not None:
             workers.close()
 
-    def _take(self) -> tuple[list[tuple[list[ForwardTask], Any]], list[ForwardTask]] | None:
+    def _take(self) -> tuple[list[tuple[list[ForwardTask], Any, int]], list[ForwardTask]] | None:
         """Chunks back from the workers, and new tasks; None once closed and empty."""
         with self._wakeup:
             self._wakeup.wait_for(lambda: self._tasks or self._returned or self._closed)
@@ -223,7 +224,7 @@ class ForwardLane:
                 return None
             returned = list(self._returned)
             self._returned.clear()
-            self._at_workers -= sum(len(chunk) for chunk, _ in returned)
+            self._at_workers -= sum(len(chunk) for chunk, _, _ in returned)
             count = min(len(self._tasks), self._max_batch)
             return returned, [self._tasks.popleft() for _ in range(count)]
 
@@ -234,26 +235,27 @@ class ForwardLane:
                 self._serve(returned, tasks)
             except Exception as exc:  # a fault here must not leave this and every later prediction unanswered
                 logger.exception("the predictions thread failed a round; its requests get an internal error")
-                for task in [task for chunk, _ in returned for task in chunk] + tasks:
+                for task in [task for chunk, _, _ in returned for task in chunk] + tasks:
                     task.job.fail(exc)  # a request already answered keeps its one reply
 
-    def _serve(self, returned: list[tuple[list[ForwardTask], Any]], tasks: list[ForwardTask]) -> None:
+    def _serve(self, returned: list[tuple[list[ForwardTask], Any, int]], tasks: list[ForwardTask]) -> None:
         """One round: the chunks back from the workers, then the new tasks (some sent to the workers)."""
+        generation = self._cache.generation  # before the model: a reload after this is not cached
         try:
             predictor = self._model.wait()
         except Exception as exc:
-            for task in [task for chunk, _ in returned for task in chunk] + tasks:
+            for task in [task for chunk, _, _ in returned for task in chunk] + tasks:
                 task.job.fail(exc)
             return
-        for chunk, outcome in returned:
-            self._finish_returned(predictor, chunk, outcome)
+        for chunk, outcome, sent_at in returned:
+            self._finish_returned(predictor, chunk, outcome, sent_at, generation)
         live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
         to_workers = [task for task in live if task.code is not None and not task.embed_only]
         if to_workers and self._workers_wanted(predictor, len(to_workers)):
-            kept = self._send_to_workers(to_workers)
+            kept = self._send_to_workers(to_workers, generation)
             live = [task for task in live if task.code is None or task.embed_only] + kept
         for group in _groups(live):
-            self._deliver(group, functools.partial(_forward, predictor))
+            self._deliver(group, functools.partial(_forward, predictor), generation)
 
     def _answered_from_cache(self, task: ForwardTask) -> bool:
         """Unchanged code the model has just scored is answered from the cache, with no work."""
@@ -317,7 +319,7 @@ class ForwardLane:
         workers.start_in_background(predictor.info()["checkpoint"])
         return workers.ready
 
-    def _send_to_workers(self, tasks: list[ForwardTask]) -> list[ForwardTask]:
+    def _send_to_workers(self, tasks: list[ForwardTask], generation: int) -> list[ForwardTask]:
         """Send all but this process's own share to the workers; return the share kept here."""
         workers = self._workers
         assert workers is not None
@@ -330,25 +332,27 @@ class ForwardLane:
                 [task.code for task in chunk],
                 **_shared_options(chunk),
                 projects=[_context(task) for task in chunk],
-                done=functools.partial(self._on_returned, chunk),
+                done=functools.partial(self._on_returned, chunk, generation),
             )
             with self._wakeup:  # counted once handed over; only this thread uncounts them (`_take`), later
                 self._at_workers += len(chunk)
         return kept
 
-    def _on_returned(self, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
+    def _on_returned(self, chunk: list[ForwardTask], generation: int, outcome: list[Any] | BaseException) -> None:
         with self._wakeup:
-            self._returned.append((chunk, outcome))
+            self._returned.append((chunk, outcome, generation))
             self._wakeup.notify()
 
-    def _finish_returned(self, predictor: Any, chunk: list[ForwardTask], outcome: list[Any] | BaseException) -> None:
+    def _finish_returned(self, predictor: Any, chunk: list[ForwardTask], outcome: list[Any] | BaseException,
+                         sent_at: int, generation: int) -> None:
         """Shape the workers' predictions; a chunk whose worker failed is predicted here instead."""
         if isinstance(outcome, BaseException):
-            self._deliver(chunk, functools.partial(_forward, predictor))
+            self._deliver(chunk, functools.partial(_forward, predictor), generation)
             return
-        self._complete_all(chunk, outcome)
+        self._complete_all(chunk, outcome, sent_at)
 
-    def _deliver(self, group: list[ForwardTask], compute: Callable[[list[ForwardTask]], list[Any]]) -> None:
+    def _deliver(self, group: list[ForwardTask], compute: Callable[[list[ForwardTask]], list[Any]],
+                 generation: int) -> None:
         """One call for the whole group; if it fails, each task alone so each gets its own error."""
         try:
             outputs = compute(group)
@@ -357,11 +361,11 @@ class ForwardLane:
                 group[0].job.fail(exc)
             else:
                 for task in group:
-                    self._deliver([task], compute)
+                    self._deliver([task], compute, generation)
             return
-        self._complete_all(group, outputs)
+        self._complete_all(group, outputs, generation)
 
-    def _complete_all(self, group: list[ForwardTask], outputs: list[Any]) -> None:
+    def _complete_all(self, group: list[ForwardTask], outputs: list[Any], generation: int) -> None:
         """Answer each task from its output (an error fails it alone), caching code predictions."""
         options = _shared_options(group)
         for task, output in zip(group, outputs, strict=True):
@@ -369,7 +373,7 @@ class ForwardLane:
                 task.job.fail(output)
                 continue
             if task.code is not None and not task.embed_only:
-                self._cache.put(task.code, output, project=task.project, **options)
+                self._cache.put(task.code, output, project=task.project, generation=generation, **options)
             _complete(task, output)
 
 

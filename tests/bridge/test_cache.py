@@ -54,3 +54,36 @@ def test_a_prediction_made_with_a_project_context_serves_only_an_equal_context()
     cache.put("x = slugify(t)", "without", top_k=5, include_embedding=False)
     assert cache.get("x = slugify(t)", top_k=5, include_embedding=False) == "without"
     assert len(cache) == 1  # one entry per code: the latest context replaced the other
+
+
+def test_a_project_view_serves_only_the_same_index_from_the_same_file_and_does_not_keep_it_alive():
+    import gc
+    import weakref
+
+    from model.project import ProjectIndex, ProjectView
+
+    index = ProjectIndex.from_modules([("pkg.helpers", "def slugify(t):\n    return t\n", False)])
+    cache = PredictionCache()
+
+    def get(project):
+        return cache.get("x = slugify(t)", top_k=5, include_embedding=False, project=project)
+
+    cache.put("x = slugify(t)", "p", top_k=5, include_embedding=False, project=ProjectView(index, "/p/pkg/a.py"))
+    assert get(ProjectView(index, "/p/pkg/a.py")) == "p"
+    assert get(ProjectView(index, "/p/pkg/b.py")) is None and get(None) is None
+    rebuilt = ProjectIndex.from_modules([("pkg.helpers", "def slugify(t):\n    return t\n", False)])
+    assert get(ProjectView(rebuilt, "/p/pkg/a.py")) is None  # another index, however alike
+    alive = weakref.ref(index)
+    del index
+    gc.collect()
+    assert alive() is None  # the cache held it weakly: a rebuilt project's old index is freed
+
+
+def test_a_prediction_begun_before_a_clear_is_not_stored_after_it():
+    cache = PredictionCache()
+    begun = cache.generation
+    cache.clear()  # a reload swapped the model meanwhile
+    cache.put("x = 1", "old model", top_k=5, include_embedding=False, generation=begun)
+    assert cache.get("x = 1", top_k=5, include_embedding=False) is None
+    cache.put("x = 1", "new model", top_k=5, include_embedding=False, generation=cache.generation)
+    assert cache.get("x = 1", top_k=5, include_embedding=False) == "new model"

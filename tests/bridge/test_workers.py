@@ -226,3 +226,25 @@ def test_a_fault_in_a_round_fails_that_rounds_predictions_and_the_lane_keeps_ser
         assert lane.depth == 0
     finally:
         lane.close()
+
+
+def test_a_prediction_made_while_a_reload_swaps_the_model_is_answered_but_not_cached():
+    lane = ForwardLane(SimpleNamespace(wait=lambda: reloading), capacity=50, max_batch=50, workers=0)
+
+    class ReloadingPredictor(_EchoPredictor):
+        calls = 0
+
+        def predict_sources(self, sources, **options):
+            ReloadingPredictor.calls += 1
+            if ReloadingPredictor.calls == 1:
+                lane.model_changed()  # a reload swaps the model while this prediction is made
+            return super().predict_sources(sources, **options)
+
+    reloading = ReloadingPredictor()
+    try:
+        assert _burst(lane, ["x = 1\n"]) == ["scored x = 1\n"]
+        assert _burst(lane, ["x = 1\n"]) == ["scored x = 1\n"]
+        assert ReloadingPredictor.calls == 2  # the first answer, made by the old model, was not kept
+        assert _burst(lane, ["x = 1\n"]) == ["scored x = 1\n"] and ReloadingPredictor.calls == 2  # this one was
+    finally:
+        lane.close()
