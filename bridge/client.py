@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import io
 import itertools
 import json
 import queue
@@ -23,6 +24,9 @@ from typing import IO, Any
 __all__ = ["BridgeClient", "BridgeError", "ClientState", "decode_reply"]
 
 DEFAULT_TIMEOUT_S = 10.0
+_FIRST_ID = 1_000_000_001
+"""The client numbers its requests from here: far from the small ids tests write by hand in raw
+messages (`send`), whose replies must not resolve a call that happens to share the id."""
 
 
 class ClientState(enum.Enum):
@@ -78,7 +82,7 @@ class BridgeClient:
         self.state = ClientState.OPEN
         self.raw_lines: list[bytes] = []
         """Every line the daemon wrote to stdout, as it came (for tests of stdout purity)."""
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(_FIRST_ID)
         self._pending: dict[int, Future[Any]] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -98,25 +102,39 @@ class BridgeClient:
             self.process.stdin.flush()
 
     def send(self, message: Any) -> None:
-        """Write one JSON value as one line."""
-        self.send_raw(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        """Write one JSON value as one line; ValueError for a string that is not text (a lone
+        surrogate, as `os.fsdecode` makes of an undecodable file name), which the daemon could only
+        refuse with an error it cannot address to the request."""
+        self.send_raw(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
 
     def request(self, method: str, params: Any = None) -> Future[Any]:
-        """Send a request; the future resolves to the result or raises BridgeError."""
+        """Send a request; the future resolves to the result or raises BridgeError (EOFError at once
+        when the daemon has exited)."""
+        if self._closed_stdout.is_set():
+            raise EOFError("the daemon exited")
         request_id = next(self._ids)
         future: Future[Any] = Future()
-        with self._lock:
-            self._pending[request_id] = future
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        self.send(message)
+        with self._lock:
+            self._pending[request_id] = future
+        try:
+            self.send(message)
+        except (OSError, ValueError) as exc:  # OSError: the daemon's stdin is gone
+            with self._lock:
+                self._pending.pop(request_id, None)
+            if isinstance(exc, OSError):
+                raise EOFError(f"the daemon exited ({exc})") from exc
+            raise
         future.request_id = request_id  # type: ignore[attr-defined]
         return future
 
     def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
-        """Send a request and wait for its result (TimeoutError after `timeout` seconds)."""
-        return self.request(method, params).result(timeout or self.timeout)
+        """Send a request and wait for its result (TimeoutError after `timeout` seconds; 0 does not
+        wait). A request the daemon could not read at all is answered with id null: that reply
+        goes to `next_message`, and the call times out."""
+        return self.request(method, params).result(self._seconds(timeout))
 
     def notify(self, method: str, params: Any = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -136,20 +154,25 @@ class BridgeClient:
     def next_message(self, timeout: float | None = None) -> Any:
         """The next reply not matched to a `request` (TimeoutError, or EOFError once stdout closed)."""
         try:
-            item = self._unmatched.get(timeout=timeout or self.timeout)
+            item = self._unmatched.get(timeout=self._seconds(timeout))
         except queue.Empty:
-            raise TimeoutError(f"no message within {timeout or self.timeout} s") from None
+            raise TimeoutError(f"no message within {self._seconds(timeout)} s") from None
         if item is _EOF:
             self._unmatched.put(_EOF)  # keep telling later callers
             raise EOFError("the daemon closed its stdout")
         return item
 
     def wait_stdout_closed(self, timeout: float | None = None) -> bool:
-        return self._closed_stdout.wait(timeout or self.timeout)
+        return self._closed_stdout.wait(self._seconds(timeout))
+
+    def _seconds(self, timeout: float | None) -> float:
+        """A method's timeout: the client's own when none is given (0 is one: do not wait)."""
+        return self.timeout if timeout is None else timeout
 
     def _read_replies(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
+        # buffered: the pipe is unbuffered for writing, and reading lines from it raw costs a system call a byte
+        for line in io.BufferedReader(self.process.stdout, 1 << 16):  # type: ignore[arg-type]
             self.raw_lines.append(line)
             try:
                 message = decode_reply(line)
@@ -182,7 +205,7 @@ class BridgeClient:
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the daemon to exit and return its exit code (TimeoutExpired after `timeout`)."""
-        return self.process.wait(timeout or self.timeout)
+        return self.process.wait(self._seconds(timeout))
 
     def close(self, timeout: float | None = None) -> int | None:
         """Close stdin, wait for the exit (killing the daemon after `timeout`); safe to call twice."""
@@ -192,14 +215,14 @@ class BridgeClient:
         with contextlib.suppress(OSError):  # the daemon may already be gone
             self.close_stdin()
         try:
-            return self.process.wait(timeout or self.timeout)
+            return self.process.wait(self._seconds(timeout))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             return None
         finally:
             if self.process.stdout is not None:
-                self._reader.join(timeout or self.timeout)
+                self._reader.join(self._seconds(timeout))
 
     def __enter__(self) -> BridgeClient:
         return self
