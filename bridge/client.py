@@ -110,8 +110,6 @@ class BridgeClient:
     def request(self, method: str, params: Any = None) -> Future[Any]:
         """Send a request; the future resolves to the result or raises BridgeError (EOFError at once
         when the daemon has exited)."""
-        if self._closed_stdout.is_set():
-            raise EOFError("the daemon exited")
         request_id = next(self._ids)
         future: Future[Any] = Future()
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -120,8 +118,10 @@ class BridgeClient:
         with self._lock:
             self._pending[request_id] = future
         try:
+            if self._closed_stdout.is_set():  # checked once registered: the reader fails what it finds
+                raise EOFError("the daemon exited")
             self.send(message)
-        except (OSError, ValueError) as exc:  # OSError: the daemon's stdin is gone
+        except (OSError, ValueError, EOFError) as exc:  # OSError: the daemon's stdin is gone
             with self._lock:
                 self._pending.pop(request_id, None)
             if isinstance(exc, OSError):

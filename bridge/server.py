@@ -201,10 +201,12 @@ class ForwardLane:
             self._wakeup.notify()
 
     def model_changed(self) -> None:
-        """After a reload: forget cached predictions, and replace the workers (they hold the old model)."""
-        self._cache.clear()
+        """After a reload: replace the workers (they hold the old model), then forget cached predictions.
+        In that order: a round that reads the cache's new generation must also find the new workers,
+        or a chunk it sends to the old ones would be cached as the new model's."""
         with self._wakeup:
             old, self._workers = self._workers, self._new_workers()
+        self._cache.clear()
         if old is not None:
             old.close()
 

@@ -57,9 +57,22 @@ def reader_of(fd: int) -> Callable[[int], bytes]:
             try:
                 return os.read(fd, size)
             except BlockingIOError:
-                select.select([fd], [], [])
+                _wait_until_ready(fd, writing=False)
 
     return read
+
+
+def _wait_until_ready(fd: int, *, writing: bool) -> None:
+    """Block until `fd` can be read (or written) without EAGAIN: poll where there is one, as select()
+    refuses a descriptor of 1024 or more."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if writing else select.POLLIN)
+        poller.poll()
+    elif writing:
+        select.select([], [fd], [])
+    else:
+        select.select([fd], [], [])
 
 
 def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[bytes | LineTooLong]:
@@ -131,7 +144,7 @@ def write_all(fd: int, data: bytes) -> None:
         try:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
-            select.select([], [fd], [])
+            _wait_until_ready(fd, writing=True)
 
 
 class Writer:

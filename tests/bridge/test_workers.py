@@ -151,6 +151,9 @@ class _RefusingExecutor:
     def submit(self, *args, **kwargs):
         raise BrokenProcessPool("A child process terminated abruptly")
 
+    def shutdown(self, **kwargs) -> None:
+        pass
+
 
 def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up():
     workers = PredictionWorkers(1)
@@ -204,14 +207,37 @@ def _burst(lane: ForwardLane, codes: list[str]) -> list:
     return [job.result for job in jobs]
 
 
-def test_predictions_a_dead_worker_cannot_take_are_made_in_the_daemon():
+@pytest.mark.parametrize("refused_at_submit", [False, True], ids=["the future fails", "the pool refuses the work"])
+def test_predictions_a_dead_worker_cannot_take_are_made_in_the_daemon(refused_at_submit):
     lane = ForwardLane(SimpleNamespace(wait=_EchoPredictor), capacity=50, max_batch=50, workers=0)
-    lane._workers = stub = _StubWorkers(submit_raises=False)  # type: ignore[assignment]
+    if refused_at_submit:  # the real pool, broken before it could say so: its submit raises
+        workers = PredictionWorkers(1)
+        workers._executor = _RefusingExecutor()  # type: ignore[assignment]
+        workers._ready.set()
+    else:
+        workers = _StubWorkers(submit_raises=False)  # type: ignore[assignment]
+    lane._workers = workers
     try:
         codes = [f"x = {i}\n" for i in range(6)]
         assert _burst(lane, codes) == [f"scored {code}" for code in codes]
-        assert not stub.ready and lane.depth == 0
+        assert not workers.ready and lane.depth == 0
         assert _burst(lane, ["y = 1\n", "y = 2\n"]) == ["scored y = 1\n", "scored y = 2\n"]
+    finally:
+        lane.close()
+
+
+def test_a_reload_replaces_the_workers_before_it_forgets_the_cache():
+    """A round that reads the cache's new generation must find the new workers: one that sent a chunk
+    to the old ones under the new generation would cache the old model's answers as the new one's."""
+    slot = SimpleNamespace(wait=_EchoPredictor, max_code_bytes=1 << 20, confidence_pass_rate=None)
+    lane = ForwardLane(slot, capacity=50, max_batch=50, workers=1)  # its pool is made, never started
+    old = lane._workers
+    seen_at_clear = []
+    clear = lane._cache.clear
+    lane._cache.clear = lambda: (seen_at_clear.append(lane._workers), clear())  # type: ignore[method-assign]
+    try:
+        lane.model_changed()
+        assert seen_at_clear == [lane._workers] and lane._workers is not old
     finally:
         lane.close()
 

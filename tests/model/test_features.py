@@ -190,5 +190,14 @@ def test_a_name_too_long_to_remember_gives_the_same_features_and_stays_out_of_ev
     source = f"def f({long_name}):\n    return {long_name}.{long_name} + 1\n"
     first = build_graph(source).features
     assert np.array_equal(build_graph(source).features, first)  # computed again, the same
-    tables = [hashing._SUBTOKEN_CACHE, sites._IDS, hashing.H_NAME, hashing.H_IDENT, hashing.H_ROLE]
-    assert not any(key for table in tables for key in table if long_name in str(key))
+    import model.features as features
+    import model.scan as scan
+
+    def keys(table: object, depth: int = 2) -> list:  # a memo's keys, and those of the memos it holds
+        if not isinstance(table, dict) or depth == 0:
+            return []
+        return [*table, *(key for value in table.values() for key in keys(value, depth - 1))]
+
+    tables = [value for module in (hashing, scan, features, sites) for value in vars(module).values()]
+    assert any(isinstance(table, hashing.Memo) for table in tables)  # the Memo tables are among them
+    assert not any(long_name in str(key) for table in tables for key in keys(table))
