@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 
 from model.config import MAX_WEIGHT_MAGNITUDE
-from model.sites import LOGIT_CLIP, SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, logistic
+from model.sites import LOGIT_CLIP, SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, floats, logistic
 
 __all__ = ["FIGURES", "ConfidenceScorer", "confidence_scorer_from", "served_scorer", "shift_to_pass_rate"]
 
@@ -99,7 +99,7 @@ def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> C
     combiner = meta.get("combiner")
     ids, values, type_bias = (tensors.get(name) for name in ("ids", "values", "type_bias"))
     if ids is None or values is None or type_bias is None or not isinstance(combiner, list) or \
-            len(combiner) != len(FIGURES) + 1:
+            len(combiner) != len(FIGURES) + 1 or not floats(values, type_bias):
         return None
     try:
         own, bug, count, bias = (float(value) for value in combiner)

@@ -339,9 +339,9 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         config=checkpoint.config,
         imports=list(vocab["imports"]),
         bug_kinds=list(vocab["bug_kinds"]),
-        trained=bool(training.get("trained", True)),
+        trained=_trained(training),
         checkpoint=str(path),
-        reason=None if training.get("trained", True) else f"{origin} holds untrained weights",
+        reason=None if _trained(training) else f"{origin} holds untrained weights",
         training=training,
         import_threshold=_threshold(thresholds, "imports", path),
         bug_threshold=_threshold(thresholds, "bugs", path),
@@ -354,6 +354,13 @@ def _load_file(path: Path, origin: str) -> _Loaded:
         trained_pass_rate=_pass_rate(training.get("confidence_labels")),
         parameters=sum(int(w.size) for w in used),
     )
+
+
+def _trained(training: dict) -> bool:
+    """Whether the checkpoint says its weights are trained: `true`, or nothing said. Anything else
+    (`false`, or a value that is no boolean, such as the string "false") counts as untrained, whose
+    scores are not reported."""
+    return training.get("trained", True) is True
 
 
 def _pass_rate(labels: object) -> float | None:

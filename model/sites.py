@@ -40,6 +40,7 @@ __all__ = [
     "SiteModel",
     "character_column",
     "find_sites",
+    "floats",
     "head_logit",
     "kind_at",
     "logistic",
@@ -1069,7 +1070,7 @@ def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteMode
         return None
     combiner = meta.get("combiner")
     weight, type_bias = tensors.get("weight"), tensors.get("type_bias")
-    if weight is None or type_bias is None or not isinstance(combiner, list):
+    if weight is None or type_bias is None or not isinstance(combiner, list) or not floats(weight, type_bias):
         return None
     try:
         scorer = SiteModel(np.asarray(weight, np.float32), np.asarray(type_bias, np.float64),
@@ -1078,6 +1079,12 @@ def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteMode
         return None
     numbers = [scorer.weight, scorer.type_bias, np.asarray(scorer.combiner)]
     return scorer if all(_bounded(part) for part in numbers) else None
+
+
+def floats(*tensors: object) -> bool:
+    """Whether each tensor holds real floating-point numbers (not bools, integers or complex ones,
+    which a cast would take without a word or with only a warning)."""
+    return all(isinstance(t, np.ndarray) and t.dtype.kind == "f" for t in tensors)
 
 
 def _bounded(values: np.ndarray) -> bool:
@@ -1098,6 +1105,8 @@ def _hidden_from(tensors: Mapping[str, np.ndarray]) -> SiteHidden | None:
         return None
     if len(present) < len(HIDDEN_TENSORS):
         raise ValueError(f"the site scorer's hidden part lacks {sorted(set(HIDDEN_TENSORS) - set(present))}")
+    if not floats(*(tensors[name] for name in HIDDEN_TENSORS)):
+        raise ValueError("the site scorer's hidden part holds values that are not floating-point numbers")
     embedding, type_embedding, out_weight, out_bias = (np.asarray(tensors[name], np.float32) for name in HIDDEN_TENSORS)
     if out_bias.size != 1 or not all(_bounded(part) for part in (embedding, type_embedding, out_weight, out_bias)):
         raise ValueError("the site scorer's hidden part has a bias that is not one number, or values not finite "

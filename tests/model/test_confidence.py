@@ -83,6 +83,8 @@ def _tensors(ids, values) -> dict[str, np.ndarray]:
     (_tensors([1], [np.nan]), META),
     (_tensors([1], [1.0]), {**META, "combiner": [float("inf"), 0.0, 0.0, 0.0]}),
     (_tensors([1], [1.0]), {**META, "combiner": [1e308, 1e308, 1e308, 1e308]}),  # finite, but overflows to NaN
+    ({**_tensors([1], [1.0]), "type_bias": np.zeros(len(SITE_TYPES), np.complex64)}, META),
+    ({**_tensors([1], [1.0]), "values": np.array([True])}, META),
     (_tensors([1], [3e38]), META),
     (_tensors([1], [1.0]), {**META, "combiner": [1.0, 0.0]}),  # a Platt pair, as before `sites-v10`
     (_tensors([1], [1.0]), {**META, "combiner": ["a", 0.0, 0.0, 0.0]}),

@@ -327,3 +327,11 @@ def test_malformed_import_tables_load_as_if_absent_and_predictions_still_work(tm
     assert predictor.info()["checkpoint"] == str(path)
     result = predictor.predict_sources(["def f(a):\n    return np.zeros(a)\n"])[0]
     assert 0.0 <= result.confidence <= 1.0 and all(np.isfinite(i.score) for i in result.imports)
+
+
+@pytest.mark.parametrize("trained", [False, "false", 0, None])
+def test_only_a_checkpoint_that_says_true_or_nothing_counts_as_trained(tmp_path, trained):
+    path = write_checkpoint(tmp_path / "c.safetensors", IMPORTS, training={"trained": trained})
+    predictor = Predictor(path)
+    predictor.load()
+    assert predictor.info()["trained"] is False and "untrained" in predictor.info()["reason"]

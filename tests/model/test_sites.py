@@ -489,6 +489,10 @@ def test_non_finite_linear_weights_or_combiner_give_no_site_scorer():
     assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1e308] * 4}) is None  # NaN later
     tensors["type_bias"] = np.full(len(SITE_TYPES), 3e38, np.float32)
     assert site_model_from(tensors, {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}) is None
+    meta = {"version": SITE_FEATURES_VERSION, "combiner": [1, 0, 0]}
+    for weight, type_bias in [(np.zeros(SITE_BUCKETS, bool), np.zeros(len(SITE_TYPES), np.float32)),
+                              (np.zeros(SITE_BUCKETS, np.float32), np.zeros(len(SITE_TYPES), np.complex64))]:
+        assert site_model_from({"weight": weight, "type_bias": type_bias}, meta) is None  # not real numbers
 
 
 def site_checkpoint(path, *favoured: str, threshold: float = 0.5):
