@@ -87,8 +87,9 @@ def weight_problems(config: ModelConfig, weights: dict[str, np.ndarray]) -> list
             problems.append(f'weight "{name}": expected dtype float32, got {value.dtype}')
         elif not np.isfinite(value).all():
             problems.append(f'weight "{name}" has non-finite values (NaN or inf)')
-        elif value.size and np.abs(value).max() > MAX_WEIGHT_MAGNITUDE:
-            problems.append(f'weight "{name}" holds values up to {np.abs(value).max():.3g} in magnitude, '
+        elif value.size and max(float(value.max()), -float(value.min())) > MAX_WEIGHT_MAGNITUDE:
+            largest = max(float(value.max()), -float(value.min()))  # no abs(): no temporary as large as the weight
+            problems.append(f'weight "{name}" holds values up to {largest:.3g} in magnitude, '
                             f"beyond {MAX_WEIGHT_MAGNITUDE:g} (a trained network's are a few units)")
     return problems
 
