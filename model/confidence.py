@@ -29,7 +29,16 @@ from typing import Final
 import numpy as np
 
 from model.config import MAX_WEIGHT_MAGNITUDE
-from model.sites import LOGIT_CLIP, SITE_BUCKETS, SITE_FEATURES_VERSION, BugSites, SiteModel, floats, logistic
+from model.sites import (
+    LOGIT_CLIP,
+    SITE_BUCKETS,
+    SITE_FEATURES_VERSION,
+    BugSites,
+    SiteModel,
+    bounded,
+    floats,
+    logistic,
+)
 
 __all__ = ["FIGURES", "ConfidenceScorer", "confidence_scorer_from", "served_scorer", "shift_to_pass_rate"]
 
@@ -107,7 +116,7 @@ def confidence_scorer_from(tensors: Mapping[str, np.ndarray], meta: object) -> C
         scorer = SiteModel(weight, np.asarray(type_bias, np.float64), (1.0, 0.0, 0.0))
     except (ValueError, TypeError, OverflowError):
         return None
-    if not all((np.abs(part) <= MAX_WEIGHT_MAGNITUDE).all() for part in ([own, bug, count, bias], scorer.type_bias)):
+    if not (bounded([own, bug, count, bias]) and bounded(scorer.type_bias)):
         return None  # NaN, inf, or so large a combination would overflow
     return ConfidenceScorer(scorer, (own, bug, count), bias)
 
@@ -127,7 +136,7 @@ def _dense(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     ids = ids.astype(np.int64)  # unsigned ids would wrap around in np.diff
     if ids.size and (ids.min() < 0 or ids.max() >= SITE_BUCKETS or (np.diff(ids) <= 0).any()):
         raise ValueError(f"confidence scorer ids must be increasing and below {SITE_BUCKETS}")
-    if not (np.abs(values) <= MAX_WEIGHT_MAGNITUDE).all():
+    if not bounded(values):
         raise ValueError(f"confidence scorer values must be finite and at most {MAX_WEIGHT_MAGNITUDE:g} in magnitude")
     weight = np.zeros(SITE_BUCKETS, np.float32)
     weight[ids] = values

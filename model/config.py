@@ -19,7 +19,7 @@ MAX_WEIGHT_MAGNITUDE = 1e4
 """The largest magnitude a checkpoint's tensors and combiner weights may hold. Trained ones are a few
 units (the shipped checkpoint's largest is under 10); finite values near float32's limit would
 overflow on the way through the network or a combiner and come out NaN, so loading refuses them
-as it refuses NaN itself (`(abs(x) <= bound).all()` is False for NaN and inf too). With
+as it refuses NaN itself (`model.sites.bounded`, and the engine's weight check). With
 FEATURE_STD_FLOOR it also keeps the first layer, once the normalisation is folded in, well inside
 float32 (at most about 1e4 * 1e4 / 1e-6 * 978, some 1e17)."""
 

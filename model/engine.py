@@ -87,8 +87,8 @@ def weight_problems(config: ModelConfig, weights: dict[str, np.ndarray]) -> list
             problems.append(f'weight "{name}": expected dtype float32, got {value.dtype}')
         elif not np.isfinite(value).all():
             problems.append(f'weight "{name}" has non-finite values (NaN or inf)')
-        elif value.size and max(float(value.max()), -float(value.min())) > MAX_WEIGHT_MAGNITUDE:
-            largest = max(float(value.max()), -float(value.min()))  # no abs(): no temporary as large as the weight
+        elif value.size and (largest := max(float(value.max()), -float(value.min()))) > MAX_WEIGHT_MAGNITUDE:
+            # by the extremes, not abs(): no temporary as large as the weight (model.sites.bounded says why)
             problems.append(f'weight "{name}" holds values up to {largest:.3g} in magnitude, '
                             f"beyond {MAX_WEIGHT_MAGNITUDE:g} (a trained network's are a few units)")
     return problems

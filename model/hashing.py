@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import re
 import zlib
-from typing import Final
+from typing import Any, Final
 
 from model.layout import span
 
@@ -44,6 +44,7 @@ __all__ = [
     "MAX_REMEMBERED_LENGTH",
     "Hashed",
     "Memo",
+    "remember",
     "stable_hash",
     "subtokens",
 ]
@@ -71,12 +72,18 @@ def subtokens(name: str) -> tuple[str, ...]:
         for piece in name.split("_"):
             if piece:
                 parts.extend(m.lower() for m in _CAMEL.findall(piece))
-        tokens = tuple(parts) or (name.lower() or "_",)
-        if len(name) <= MAX_REMEMBERED_LENGTH:
-            if len(_SUBTOKEN_CACHE) > CACHE_LIMIT:
-                _SUBTOKEN_CACHE.clear()
-            _SUBTOKEN_CACHE[name] = tokens
+        tokens = remember(_SUBTOKEN_CACHE, name, tuple(parts) or (name.lower() or "_",))
     return tokens
+
+
+def remember(table: dict, key: object, value: Any) -> Any:
+    """Keep `value` under `key` in a memo table and return it: the one rule of every memo here. A key
+    with a text over MAX_REMEMBERED_LENGTH is not kept; a table past CACHE_LIMIT entries is emptied."""
+    if _rememberable(key):
+        if len(table) >= CACHE_LIMIT:
+            table.clear()
+        table[key] = value
+    return value
 
 
 def _rememberable(key: object) -> bool:
@@ -97,12 +104,7 @@ class Hashed(dict):
         self.start, self.size = r.start, r.size
 
     def __missing__(self, text: str) -> int:
-        dim = self.start + stable_hash(text) % self.size
-        if len(text) <= MAX_REMEMBERED_LENGTH:
-            if len(self) > CACHE_LIMIT:
-                self.clear()
-            self[text] = dim
-        return dim
+        return remember(self, text, self.start + stable_hash(text) % self.size)
 
 
 H_NAME: Final = Hashed("name_subtokens")
@@ -139,9 +141,4 @@ class Memo(dict):
         self.make = make
 
     def __missing__(self, key):
-        value = self.make(key)
-        if _rememberable(key):
-            if len(self) > CACHE_LIMIT:
-                self.clear()
-            self[key] = value
-        return value
+        return remember(self, key, self.make(key))

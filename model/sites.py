@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 
 from model.config import MAX_WEIGHT_MAGNITUDE
-from model.hashing import MAX_REMEMBERED_LENGTH
+from model.hashing import remember
 from model.scan import operand_shape, repr_start, source_lines
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "BugSites",
     "SiteHidden",
     "SiteModel",
+    "bounded",
     "character_column",
     "find_sites",
     "floats",
@@ -106,22 +107,15 @@ class BugSites:
 
 
 _IDS: dict[str, int] = {}
-"""Feature text -> id, remembered: most texts recur from one request to the next ("b\x1f+")."""
-_MAX_REMEMBERED = 200_000
-"""Entries before the memo is emptied; texts over MAX_REMEMBERED_LENGTH are hashed each time, never
-kept, so the memo stays a few MB whatever comes in."""
+"""Feature text -> id, remembered (`model.hashing.remember`: short texts, a bounded table): most
+texts recur from one request to the next ("b\x1f+")."""
 
 
 def _hash(text: str) -> int:
     known = _IDS.get(text)
     if known is not None:
         return known
-    value = zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK
-    if len(text) <= MAX_REMEMBERED_LENGTH:
-        if len(_IDS) >= _MAX_REMEMBERED:
-            _IDS.clear()
-        _IDS[text] = value
-    return value
+    return remember(_IDS, text, zlib.crc32(text.encode("utf-8", "surrogatepass")) & _MASK)
 
 
 _MAX_LABEL_DEPTH = 8
@@ -1078,7 +1072,7 @@ def site_model_from(tensors: Mapping[str, np.ndarray], meta: object) -> SiteMode
     except (ValueError, TypeError, OverflowError):
         return None
     numbers = [scorer.weight, scorer.type_bias, np.asarray(scorer.combiner)]
-    return scorer if all(_bounded(part) for part in numbers) else None
+    return scorer if all(bounded(part) for part in numbers) else None
 
 
 def floats(*tensors: object) -> bool:
@@ -1087,12 +1081,13 @@ def floats(*tensors: object) -> bool:
     return all(isinstance(t, np.ndarray) and t.dtype.kind == "f" for t in tensors)
 
 
-def _bounded(values: np.ndarray) -> bool:
-    """Finite and within MAX_WEIGHT_MAGNITUDE (False for NaN and inf too). By the extremes, not
-    `abs(values) <= bound`: the hidden embedding is 8 MB, and a temporary that size at load leaves
-    the daemon's resident memory that much higher for good (the allocator keeps it)."""
-    values = np.asarray(values)
-    return values.size == 0 or bool(values.max() <= MAX_WEIGHT_MAGNITUDE and values.min() >= -MAX_WEIGHT_MAGNITUDE)
+def bounded(values: object) -> bool:
+    """Finite and within MAX_WEIGHT_MAGNITUDE (False for NaN and inf too): the check every checkpoint
+    number passes. By the extremes, not `abs(values) <= bound`: the hidden embedding is 8 MB, and a
+    temporary that size at load leaves the daemon's resident memory that much higher for good (the
+    allocator keeps it)."""
+    array = np.asarray(values)
+    return array.size == 0 or bool(array.max() <= MAX_WEIGHT_MAGNITUDE and array.min() >= -MAX_WEIGHT_MAGNITUDE)
 
 
 HIDDEN_TENSORS = ("embedding", "type_embedding", "out_weight", "out_bias")
@@ -1111,7 +1106,7 @@ def _hidden_from(tensors: Mapping[str, np.ndarray]) -> SiteHidden | None:
     if not floats(*(tensors[name] for name in HIDDEN_TENSORS)):
         raise ValueError("the site scorer's hidden part holds values that are not floating-point numbers")
     embedding, type_embedding, out_weight, out_bias = (np.asarray(tensors[name], np.float32) for name in HIDDEN_TENSORS)
-    if out_bias.size != 1 or not all(_bounded(part) for part in (embedding, type_embedding, out_weight, out_bias)):
+    if out_bias.size != 1 or not all(bounded(part) for part in (embedding, type_embedding, out_weight, out_bias)):
         raise ValueError("the site scorer's hidden part has a bias that is not one number, or values not finite "
                          "or beyond MAX_WEIGHT_MAGNITUDE")
     return SiteHidden(np.ascontiguousarray(embedding), type_embedding, out_weight, float(out_bias.reshape(-1)[0]))

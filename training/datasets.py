@@ -88,7 +88,7 @@ class DataConfig:
         options: dict[str, object] = {"seed": seed, "cache_dir": cache_dir}
         if max_files is not None:
             options["max_files"] = max_files
-        return cls.smoke(**options) if smoke else replace(cls(), **options)
+        return cls.smoke(**options) if smoke else cls(**options)
 
     def cache_path(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else cache_dir()
