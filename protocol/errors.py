@@ -91,7 +91,8 @@ CHECKPOINT_LOAD_FAILED = -32004
 """`reload` could not load the checkpoint it was given; the old model keeps serving."""
 
 SERVER_SHUTTING_DOWN = -32005
-"""The request arrived after `shutdown`; only `exit` is accepted then."""
+"""The request arrived after `shutdown`; only `exit`, `ping`, `health`, `shutdown` and `$/cancelRequest`
+are served then."""
 
 
 class JsonRpcError(Exception):

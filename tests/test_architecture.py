@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("protocol", "model", "bridge", "training")
 # What each package may import from the others: arrows point one way.
 ALLOWED = {"protocol": set(), "model": set(), "bridge": {"protocol", "model"}, "training": {"model"}}
-# Modules of model/ that the daemon loads: they must work without torch.
-TORCH_FREE_MODEL = ("batch", "checkpoint", "config", "engine", "errors", "features", "graph", "hashing",
-                    "imports", "layout", "prediction", "predictor", "scan", "vocabulary")
+# Modules of model/ that the daemon loads: every one but the torch network that training uses.
+TRAINING_ONLY_MODEL = {"layers", "network"}
+TORCH_FREE_MODEL = tuple(sorted(path.stem for path in (ROOT / "model").glob("*.py")
+                                if path.stem not in TRAINING_ONLY_MODEL | {"__init__"}))
 
 
 def _imports(path: Path) -> set[str]:
