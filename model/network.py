@@ -42,8 +42,10 @@ class GraphSAGEModel(nn.Module):
     x is normalised as (x - feature_mean) / max(feature_std, floor), passes through the SAGE
     layers (ReLU and dropout between them), and each graph is read out as the mean and max of its
     final node states. Graph heads read that readout; the bug-location head reads node states.
-    feature_mean/feature_std and the Platt pair confidence_scale/confidence_shift are buffers:
-    training sets them from data, not by gradient.
+    feature_mean/feature_std are buffers that training sets from data, not by gradient.
+    confidence_scale/confidence_shift (a Platt pair the engine applies to the confidence logit) are
+    buffers too; training leaves them at the identity (1, 0), since for code the daemon's confidence
+    comes from model/confidence.py, and keeps them so that every checkpoint has the same tensors.
 
     Args:
         config: sizes; the model can always be rebuilt from it.
@@ -95,21 +97,11 @@ class GraphSAGEModel(nn.Module):
             bug_node_logits=self.bug_location_head(h).squeeze(1),
         )
 
-    def calibrated_confidence(self, confidence_logit: Tensor) -> Tensor:
-        """Probability the code is correct: sigmoid(scale * logit + shift), Platt scaling."""
-        return torch.sigmoid(self.confidence_scale * confidence_logit + self.confidence_shift)
-
     @torch.no_grad()
     def set_feature_statistics(self, mean: Tensor, std: Tensor) -> None:
         """Install the training corpus's per-feature mean and std for input normalisation."""
         self.feature_mean.copy_(mean)
         self.feature_std.copy_(std)
-
-    @torch.no_grad()
-    def set_calibration(self, scale: float, shift: float) -> None:
-        """Install the Platt pair fitted on held-out confidence logits."""
-        self.confidence_scale.fill_(scale)
-        self.confidence_shift.fill_(shift)
 
     def numpy_weights(self) -> dict[str, np.ndarray]:
         """Every parameter and buffer as a float32 numpy copy, named as the engine expects."""

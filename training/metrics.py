@@ -1,9 +1,9 @@
-"""Evaluation metrics, in plain numpy: ranking, calibration, retrieval, Platt scaling and grouped folds.
+"""Evaluation metrics, in plain numpy: ranking, calibration, retrieval and grouped folds.
 
 Owns the definitions every report number rests on, each pinned by tests against hand-computed values:
 AUROC (ties by average rank) and the ROC curve, expected calibration error and its reliability bins,
-recall@k for multi-label ranking, MAP@R for retrieval (Musgrave et al. 2020), Platt scaling fitted by
-Newton's method, and cross-validation folds that never split a group. Leaves to others: what is scored
+recall@k for multi-label ranking, MAP@R for retrieval (Musgrave et al. 2020), and cross-validation
+folds that never split a group. Leaves to others: what is scored
 (training/evaluate.py), the baselines (training/baselines.py) and the model (model/). No torch.
 """
 
@@ -16,11 +16,9 @@ import numpy as np
 
 __all__ = [
     "ReliabilityBins",
-    "apply_platt",
     "auroc",
     "expected_calibration_error",
     "first_is_needed",
-    "fit_platt",
     "grouped_bootstrap_auroc",
     "grouped_folds",
     "map_at_r",
@@ -29,8 +27,6 @@ __all__ = [
     "roc_curve",
 ]
 
-_PLATT_MAX_STEPS = 100
-_PLATT_TOLERANCE = 1e-10
 _NORM_FLOOR = 1e-12
 
 
@@ -244,56 +240,6 @@ def map_at_r(embeddings: np.ndarray, labels: Sequence | np.ndarray) -> float:
     if not precisions:
         raise ValueError("MAP@R needs at least one label shared by two items")
     return float(np.mean(precisions))
-
-
-def _platt_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, l2: float) -> float:
-    t = params[0] * z + params[1]
-    penalty = l2 * ((params[0] - 1.0) ** 2 + params[1] ** 2)
-    return float(np.mean(np.logaddexp(0.0, t) - y * t) + penalty)
-
-
-def fit_platt(
-    logits: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray, l2: float = 1e-3
-) -> tuple[float, float]:
-    """(scale, shift) minimising mean log loss of sigmoid(scale * logit + shift), plus
-    l2 * ((scale - 1)^2 + shift^2).
-
-    The penalty pulls towards the identity map, so a tiny or separable calibration set cannot send the
-    parameters to infinity. Newton's method with backtracking: the objective is convex in (scale, shift).
-    """
-    y, z = _binary_labels(labels, logits)
-    if y.size == 0:
-        raise ValueError("Platt scaling needs at least one sample")
-    target = y.astype(np.float64)
-    params = np.array([1.0, 0.0])
-    loss = _platt_loss(params, z, target, l2)
-    design = np.stack([z, np.ones_like(z)], axis=1)  # (n, 2)
-    for _ in range(_PLATT_MAX_STEPS):
-        p = 1.0 / (1.0 + np.exp(-(design @ params)))
-        gradient = design.T @ (p - target) / z.size + 2.0 * l2 * (params - [1.0, 0.0])
-        hessian = (design.T * (p * (1.0 - p))) @ design / z.size + 2.0 * l2 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        size = 1.0
-        while size > 1e-8:
-            candidate = params - size * step
-            candidate_loss = _platt_loss(candidate, z, target, l2)
-            if candidate_loss <= loss:
-                break
-            size /= 2.0
-        else:
-            break
-        improvement = loss - candidate_loss
-        params, loss = candidate, candidate_loss
-        if improvement < _PLATT_TOLERANCE:
-            break
-    return float(params[0]), float(params[1])
-
-
-def apply_platt(logits: Sequence[float] | np.ndarray, scale: float, shift: float) -> np.ndarray:
-    """sigmoid(scale * logit + shift), computed without overflow."""
-    t = scale * np.asarray(logits, dtype=np.float64) + shift
-    small = np.exp(-np.abs(t))
-    return np.where(t >= 0, 1.0, small) / (1.0 + small)
 
 
 def grouped_folds(groups: Sequence[str], k: int, seed: int) -> list[np.ndarray]:

@@ -43,7 +43,7 @@ def torch_reference(config: ModelConfig, weights: dict[str, np.ndarray], batch: 
         )
         return {
             "embedding": out.embedding.numpy(),
-            "confidence": model.calibrated_confidence(out.confidence_logit).numpy(),
+            "confidence": torch.sigmoid(model.confidence_scale * out.confidence_logit + model.confidence_shift).numpy(),
             "confidence_logit": out.confidence_logit.numpy(),
             "import_probs": torch.sigmoid(out.import_logits).numpy(),
             "bug_probs": torch.sigmoid(out.bug_logits).numpy(),

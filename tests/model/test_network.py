@@ -122,13 +122,6 @@ def test_inputs_are_normalised_with_the_feature_statistics_before_the_first_laye
     torch.testing.assert_close(run(model, [(x, edge_index)]).node_states, baseline.node_states)
 
 
-def test_confidence_calibration_is_the_identity_until_training_sets_it(model):
-    logits = torch.tensor([-3.0, 0.0, 2.5])
-    torch.testing.assert_close(model.calibrated_confidence(logits), torch.sigmoid(logits))
-    model.set_calibration(scale=2.0, shift=-1.0)
-    torch.testing.assert_close(model.calibrated_confidence(logits), torch.sigmoid(2.0 * logits - 1.0))
-
-
 def test_dropout_acts_in_training_mode_only():
     config = ModelConfig(feature_dim=12, hidden_dims=(64, 64, 8), embedding_dim=6, dropout=0.5)
     torch.manual_seed(9)

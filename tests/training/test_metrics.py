@@ -11,11 +11,9 @@ from hypothesis import strategies as st
 
 from training import metrics
 from training.metrics import (
-    apply_platt,
     auroc,
     expected_calibration_error,
     first_is_needed,
-    fit_platt,
     grouped_bootstrap_auroc,
     grouped_folds,
     map_at_r,
@@ -27,8 +25,8 @@ from training.metrics import (
 
 def test_the_public_names_are_pinned():
     assert sorted(metrics.__all__) == [
-        "ReliabilityBins", "apply_platt", "auroc", "expected_calibration_error", "first_is_needed", "fit_platt",
-        "grouped_bootstrap_auroc", "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
+        "ReliabilityBins", "auroc", "expected_calibration_error", "first_is_needed", "grouped_bootstrap_auroc",
+        "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
     ]
 
 
@@ -191,31 +189,6 @@ def test_map_at_r_excludes_the_query_from_its_own_ranking():
     # each item is most similar to itself; if it were not excluded, its partner would come second
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
     assert map_at_r(vectors, [0, 1, 0]) == 1.0
-
-
-# --- Platt scaling -------------------------------------------------------------------------------
-
-
-def test_platt_scaling_recovers_log_odds_that_fit_exactly():
-    # at logit 1 three of four pass, at -1 one of four, at 0 one of two: sigmoid(ln 3 * z) fits exactly
-    logits = [1, 1, 1, 1, -1, -1, -1, -1, 0, 0]
-    labels = [1, 1, 1, 0, 1, 0, 0, 0, 1, 0]
-    scale, shift = fit_platt(logits, labels, l2=0.0)
-    assert scale == pytest.approx(math.log(3), abs=1e-6)
-    assert shift == pytest.approx(0.0, abs=1e-6)
-    np.testing.assert_allclose(apply_platt([1.0, -1.0, 0.0], scale, shift), [0.75, 0.25, 0.5], atol=1e-6)
-
-
-def test_platt_scaling_stays_finite_on_separable_data():
-    scale, shift = fit_platt([-2, -1, 1, 2], [0, 0, 1, 1], l2=1e-3)
-    assert math.isfinite(scale) and math.isfinite(shift) and scale > 1
-
-
-def test_apply_platt_does_not_overflow():
-    np.testing.assert_allclose(apply_platt([-1e6, 1e6], 1.0, 0.0), [0.0, 1.0])
-
-
-# --- grouped folds -------------------------------------------------------------------------------
 
 
 def test_grouped_folds_cover_every_sample_once_and_never_split_a_group():
