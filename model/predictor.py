@@ -121,7 +121,6 @@ class Predictor:
         self._host_pass_rate = confidence_pass_rate
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
-        self._error: str | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -133,11 +132,7 @@ class Predictor:
         """Load by the search order, falling back to untrained weights; idempotent and thread-safe."""
         with self._lock:
             if self._loaded is None:
-                try:
-                    self._loaded = replace(_search_and_load(self._explicit), host_pass_rate=self._host_pass_rate)
-                except Exception as exc:  # the fallback itself failed: report, never crash the host
-                    self._error = f"{type(exc).__name__}: {exc}"
-                    raise
+                self._loaded = replace(_search_and_load(self._explicit), host_pass_rate=self._host_pass_rate)
 
     def reload(self, path: str | os.PathLike[str] | None = None, *,
                cancelled: Callable[[], bool] = lambda: False) -> dict[str, Any]:
@@ -150,7 +145,6 @@ class Predictor:
         with self._lock:
             if not cancelled():
                 self._loaded = loaded
-                self._error = None
         return self.info()
 
     def _model(self) -> _Loaded:
@@ -162,13 +156,10 @@ class Predictor:
         return loaded
 
     def info(self) -> dict[str, Any]:
-        """What `model_info` reports: status, provenance, sizes and the checkpoint's training metadata."""
-        loaded = self._loaded
-        if loaded is None:
-            status = "error" if self._error else "loading"
-            return {"status": status, "version": None, "trained": False, "checkpoint": None,
-                    "model_size_mb": 0.0, "parameters": 0, "feature_dim": FEATURE_DIM, "heads": {},
-                    "device": "cpu", "training": {}, "reason": self._error, "confidence_pass_rate": None}
+        """What `model_info` reports once a model is loaded (loading it first, as every method here does):
+        status, provenance, sizes and the checkpoint's training metadata. What is reported while the
+        model loads, or after it failed to, is the daemon's (bridge/methods.py), which alone sees that."""
+        loaded = self._model()
         config = loaded.config
         heads = {
             "embedding": {"size": config.embedding_dim},

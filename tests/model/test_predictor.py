@@ -31,11 +31,11 @@ def test_without_any_checkpoint_it_falls_back_to_untrained_weights_and_says_why(
     assert info["heads"]["bugs"]["size"] == len(BUG_KINDS)
 
 
-def test_the_version_names_the_loaded_network_and_is_null_until_one_is_loaded(tmp_path):
+def test_the_version_names_the_loaded_network_and_asking_for_it_loads_the_model(tmp_path):
     predictor = Predictor(write_checkpoint(tmp_path / "narrow.safetensors", IMPORTS, hidden_dims=(32, 16)))
-    assert predictor.info()["version"] is None
-    predictor.load()
+    assert not predictor.ready
     assert predictor.info()["version"] == "graphsage-978-32-16"
+    assert predictor.ready
 
 
 def test_the_untrained_fallback_is_deterministic_and_suggests_nothing():
