@@ -190,7 +190,7 @@ class Dispatcher:
         try:
             message = decode_line(line, max_depth=self._max_json_depth)
         except Exception as exc:
-            self._write_one(error_response(None, to_wire_error(exc)))
+            self._write_one(error_response(_error_id(exc), to_wire_error(exc)))
             return
         if isinstance(message, list):
             self._dispatch_batch(message)
@@ -346,5 +346,6 @@ class Dispatcher:
 
 
 def _error_id(exc: BaseException) -> object:
-    """The id to echo with an invalid-request error: the message's own id when that id was valid."""
-    return exc.request_id if isinstance(exc, InvalidRequest) else None
+    """The id to echo with an error about the message itself (invalid, or nested too deep): the
+    message's own id when it could be read and was valid."""
+    return exc.request_id if isinstance(exc, InvalidRequest | LimitExceeded) else None

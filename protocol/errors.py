@@ -12,7 +12,7 @@ failure happens to the framing, message and method layers, and sending the reply
     ├── RequestCancelled         -32800  cancelled by `$/cancelRequest` before it finished
     ├── ServerBusy               -32000  the request queue is full (queue_size)
     ├── ModelUnavailable         -32001  no model can serve (reason)
-    ├── LimitExceeded            -32002  a configured limit was crossed (limit, maximum, actual)
+    ├── LimitExceeded            -32002  a configured limit was crossed (limit, maximum, actual; request_id)
     ├── CodeSyntaxError          -32003  the code does not parse, for methods that need it (line, column)
     ├── CheckpointLoadFailed     -32004  `reload` could not load a checkpoint (path, reason)
     └── ServerShuttingDown       -32005  a request after `shutdown`
@@ -226,6 +226,8 @@ class LimitExceeded(JsonRpcError):
     """A limit was crossed: `limit` names it (e.g. "json_depth"), `maximum` is its bound.
 
     `actual` is the size seen, or None when counting stopped as soon as the bound was passed.
+    `request_id` is the id to answer with when the message could still be read (a message nested too
+    deep has one; a line too long does not); like InvalidRequest's, it is not part of `data`.
     """
 
     code = LIMIT_EXCEEDED
@@ -238,6 +240,7 @@ class LimitExceeded(JsonRpcError):
         limit: str,
         maximum: int,
         actual: int | None = None,
+        request_id: str | int | float | None = None,
         **data: object,
     ) -> None:
         if message is None:
@@ -246,6 +249,7 @@ class LimitExceeded(JsonRpcError):
         self.limit = limit
         self.maximum = maximum
         self.actual = actual
+        self.request_id = request_id
 
 
 class CodeSyntaxError(JsonRpcError):

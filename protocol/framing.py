@@ -86,9 +86,17 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
         raise _parse_error(exc) from None
     if may_be_deep:
         depth = _depth_exceeds(value, max_depth)
-        if depth is not None:
-            raise _too_deep(max_depth, depth)
+        if depth is not None:  # read all the same: answer with the message's id, as for -32600
+            raise _too_deep(max_depth, depth, request_id=_echoable_id(value))
     return value
+
+
+def _echoable_id(value: object) -> str | int | float | None:
+    """The id a reply about `value` may echo: a single message's own id when that id is valid."""
+    from protocol.messages import is_valid_id  # here: the daemon reads its flags before pydantic loads
+
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if is_valid_id(found) else None  # type: ignore[return-value]
 
 
 def _depth_exceeds(value: object, max_depth: int) -> int | None:
@@ -295,12 +303,13 @@ def _parse_error(exc: json.JSONDecodeError) -> ParseError:
     return ParseError(f"Parse error: {message} at character {exc.pos}", position=exc.pos)
 
 
-def _too_deep(max_depth: int, actual: int | None) -> LimitExceeded:
+def _too_deep(max_depth: int, actual: int | None, request_id: str | int | float | None = None) -> LimitExceeded:
     return LimitExceeded(
         f"Limit exceeded: JSON nests deeper than {max_depth} levels",
         limit="json_depth",
         maximum=max_depth,
         actual=actual,
+        request_id=request_id,
     )
 
 

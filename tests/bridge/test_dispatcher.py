@@ -226,3 +226,15 @@ def test_every_failure_maps_to_its_wire_error(exc, code, data):
     error = to_wire_error(exc).to_error()
     assert error["code"] == code
     assert data.items() <= error.get("data", {}).items()
+
+
+def test_a_message_nested_too_deep_is_answered_with_its_own_id_when_that_id_is_valid(wired):
+    dispatcher, writer, _ = wired
+    deep = [[[[[[[[[1]]]]]]]]]  # 9 levels, inside params: 10 with the message itself
+    dispatcher.dispatch_line(line(14, "echo", {"a": deep}))
+    dispatcher.dispatch_line(b'{"jsonrpc": "2.0", "id": true, "method": "echo", "params": {"a": ' +
+                             str(deep).replace(" ", "").encode() + b"}}")
+    dispatcher.dispatch_line(b"[" + line(15, "echo", {"a": deep}) + b"]")  # a batch: no single id to echo
+    replies = writer.replies()
+    assert [r["id"] for r in replies] == [14, None, None]
+    assert {r["error"]["data"]["limit"] for r in replies} == {"json_depth"}
