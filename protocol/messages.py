@@ -84,7 +84,8 @@ class _Call(_Envelope):
 
     method: str = Field(description="Name of the method to call.")
     params: Params | SkipJsonSchema[None] = Field(
-        default=None, description="An array or an object; may be left out."
+        default=None, description="An array or an object; may be left out.",
+        json_schema_extra=lambda schema: schema.pop("default"),  # absent, never null: no default to state
     )
 
     @field_validator("params", mode="before")

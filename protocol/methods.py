@@ -7,14 +7,17 @@ document those dicts and let tests check real replies (`PredictResult.model_vali
 
 Conventions: lines and columns are 1-based, as in Python's tracebacks; scores and confidences are
 probabilities in [0, 1]; params are strict (no "5" for 5, no 1 for true) and unknown params are refused.
+An optional param sent as null means its default (a host whose generated types make every optional
+field nullable sends null where it means "not given"), and the schema says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
@@ -58,10 +61,36 @@ OneBased = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 
 
+def _params_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Every params model's schema: an optional param whose default is not null takes null too
+    (meaning that default), and a model's own `schema_extra` (e.g. a `oneOf`) is added."""
+    properties = schema.get("properties", {})
+    for name in _defaulted(model):
+        own = properties[name]
+        said = {key: own.pop(key) for key in ("title", "description", "default") if key in own}
+        properties[name] = {"anyOf": [own, {"type": "null"}], **said}
+    schema.update(getattr(model, "schema_extra", {}))
+
+
+@cache
+def _defaulted(model: type[BaseModel]) -> frozenset[str]:
+    """The optional params of `model` whose default is not null: the ones where null means it."""
+    return frozenset(name for name, info in model.model_fields.items()
+                     if not info.is_required() and info.get_default(call_default_factory=True) is not None)
+
+
 class _Params(BaseModel):
     """Params are strict and closed: a typo in a name is an error, not a silently ignored option."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, json_schema_extra=_params_schema)
+    schema_extra: ClassVar[dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(data.get(name, 0) is None for name in _defaulted(cls)):
+            return {key: value for key, value in data.items() if value is not None or key not in _defaulted(cls)}
+        return data
 
 
 class _Result(BaseModel):
@@ -108,16 +137,16 @@ class _CodeOrFeatures(_Params):
 
     # The schema says "exactly one" too, so generated host types can enforce it: each branch wants its
     # key present and not null, so `{"code": null, "features": [...]}` passes, as the daemon lets it.
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["code"], "properties": {"code": {"type": "string"}}},
-        {"required": ["features"], "properties": {"features": {"type": "array"}}},
-    ]})
+    schema_extra: ClassVar[dict[str, Any]] = {"oneOf": [
+        {"type": "object", "title": "code", "required": ["code"], "properties": {"code": {"type": "string"}}},
+        {"type": "object", "title": "features", "required": ["features"],
+         "properties": {"features": {"type": "array"}}},
+    ]}
 
     code: str | None = Field(default=None, description="Python source to analyse.")
     features: list[FiniteFloat] | None = Field(
-        default=None, description="The 978 feature numbers of a piece of code, instead of `code`.",
-        json_schema_extra={"minItems": _FEATURE_COUNT, "maxItems": _FEATURE_COUNT, "items": {
-            "type": "number", "minimum": -_FEATURE_MAGNITUDE, "maximum": _FEATURE_MAGNITUDE}},
+        default=None, description=f"The {_FEATURE_COUNT} feature numbers of a piece of code, instead of `code`.",
+        json_schema_extra=lambda schema: _bound_feature_vector(schema),
     )
 
     @model_validator(mode="after")
@@ -125,6 +154,15 @@ class _CodeOrFeatures(_Params):
         if (self.code is None) == (self.features is None):
             raise ValueError("give exactly one of `code` (Python source) or `features` (978 numbers)")
         return self
+
+
+def _bound_feature_vector(schema: dict[str, Any]) -> None:
+    """Length and magnitude bounds inside the array branch of `features`' anyOf, where code generators
+    read them (beside the anyOf they made quicktype give up on the type)."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "array":
+            branch.update(minItems=_FEATURE_COUNT, maxItems=_FEATURE_COUNT, items={
+                "type": "number", "minimum": -_FEATURE_MAGNITUDE, "maximum": _FEATURE_MAGNITUDE})
 
 
 class PredictParams(_CodeOrFeatures):
@@ -138,6 +176,12 @@ class PredictParams(_CodeOrFeatures):
     )
     include_embedding: bool = Field(default=False, description="Add `embedding` to the result.")
     top_k: int = Field(default=5, ge=0, le=100, description="Most entries in `imports` and `bugs`.")
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _integral_number(cls, value: Any) -> Any:
+        """5.0 is an integer to JSON Schema (and to JavaScript), so it is one here."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class EmbedParams(_CodeOrFeatures):
@@ -257,14 +301,16 @@ class PredictResult(_Result):
     imports: list[SuggestedImport] = Field(description="At most `top_k`, best first.")
     bugs: list[LikelyBug] = Field(description="At most `top_k`, most likely first.")
     embedding: list[FiniteFloat] | SkipJsonSchema[None] = Field(
-        default=None, description="L2-normalised embedding; present only with `include_embedding`."
+        default=None, description="L2-normalised embedding; present only with `include_embedding`.",
+        json_schema_extra=lambda schema: schema.pop("default"),  # absent, never null: no default to state
     )
     model: ModelSummary
 
 
 class GraphNode(_Result):
     name: str = Field(description="Name of the code unit ('<module>' for the module).")
-    kind: str = Field(description="Kind of unit, e.g. 'module', 'function', 'class'.")
+    kind: Literal["module", "class", "function", "async_function", "method", "async_method", "decorated_method",
+                  "nested_function"] = Field(description="Kind of unit (model.scan.KINDS; a test keeps the two equal).")
     line: OneBased = Field(description="Line where the unit starts.")
     features: list[FiniteFloat] = Field(description="The unit's 978 features.")
 

@@ -15,6 +15,7 @@ from protocol.methods import (
     METHODS,
     CancelParams,
     EmbedParams,
+    GraphNode,
     HealthResult,
     InitializeParams,
     LikelyBug,
@@ -186,7 +187,7 @@ def test_positional_params_for_a_by_name_only_method_are_refused() -> None:
         ("predict", {"code": "x", "top_k": 101}, "top_k"),
         ("predict", {"code": "x", "top_k": -1}, "top_k"),
         ("predict", {"code": "x", "top_k": "5"}, "top_k"),
-        ("predict", {"code": "x", "top_k": 5.0}, "top_k"),
+        ("predict", {"code": "x", "top_k": 5.5}, "top_k"),
         ("predict", {"code": "x", "include_embedding": 1}, "include_embedding"),
         ("predict", {"code": "x", "verbose": True}, "verbose"),
         ("predict", {"features": [0.5, "1"]}, "features[1]"),
@@ -287,6 +288,28 @@ def test_the_schemas_feature_count_and_bound_are_the_models() -> None:
     assert _FEATURE_MAGNITUDE == MAX_FEATURE_MAGNITUDE
 
 
+def test_the_schemas_node_kinds_are_the_extractors() -> None:
+    from model.scan import KINDS
+
+    kinds = GraphNode.model_json_schema()["properties"]["kind"]["enum"]
+    assert sorted(kinds) == sorted(KINDS)
+
+
+def test_no_schema_states_a_null_default_for_a_value_that_cannot_be_null() -> None:
+    # a generated host type would otherwise default a non-optional field to null
+    def walk(node: object, path: str) -> list[str]:
+        if isinstance(node, list):
+            return [found for i, child in enumerate(node) for found in walk(child, f"{path}[{i}]")]
+        if not isinstance(node, dict):
+            return []
+        takes_null = node.get("type") == "null" or {"type": "null"} in node.get("anyOf", []) or not (
+            {"type", "anyOf", "$ref", "enum"} & set(node))  # no type at all: anything, null included
+        own = [path] if "default" in node and node["default"] is None and not takes_null else []
+        return own + [found for key, child in node.items() for found in walk(child, f"{path}/{key}")]
+
+    assert walk(json_schema(), "") == []
+
+
 def _all_schemas(schema: dict) -> list[dict]:
     documents = [entry[part] for entry in schema["methods"].values() for part in ("params", "result")]
     return documents + list(schema["envelopes"].values())
@@ -299,3 +322,27 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+def test_an_optional_param_sent_as_null_means_its_default():
+    # what a host's generated types send for "not given" when every optional field is nullable
+    params = validate_params("predict", {"code": "x", "features": None, "path": None,
+                                         "include_embedding": None, "top_k": None})
+    assert (params.include_embedding, params.top_k) == (False, 5)
+    assert validate_params("initialize", {"client_info": None, "notifications": None}).notifications == []
+
+
+def test_the_schema_says_null_means_the_default_where_the_daemon_takes_it():
+    top_k = PredictParams.model_json_schema()["properties"]["top_k"]
+    assert top_k["anyOf"][1] == {"type": "null"} and top_k["default"] == 5
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says():
+    assert validate_params("predict", {"code": "x", "top_k": 5.0}).top_k == 5
+
+
+def test_the_feature_vector_bounds_sit_inside_the_array_branch_where_code_generators_read_them():
+    features = PredictParams.model_json_schema()["properties"]["features"]
+    array = next(branch for branch in features["anyOf"] if branch.get("type") == "array")
+    assert array["minItems"] == array["maxItems"] == 978 and array["items"]["type"] == "number"
+    assert not {"items", "minItems", "maxItems"} & set(features)
