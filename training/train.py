@@ -76,7 +76,8 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples", "train"]
+__all__ = ["SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples", "steps_per_epoch",
+           "train"]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -598,6 +599,15 @@ def _shard(count: int, runtime: Runtime) -> np.ndarray:
     return np.arange(count)[runtime.rank:: runtime.world]
 
 
+def steps_per_epoch(task_sizes: Sequence[int], world: int, batch_size: int, max_steps: int = 0) -> int:
+    """Batches in one epoch, the same on every rank: enough for the largest task's largest shard
+    (rank 0's, ceil(n / world) samples). Under DistributedDataParallel every step all-reduces the
+    gradients, so a rank that stopped a step early would leave the others waiting on it for good."""
+    largest = max((math.ceil(size / world) for size in task_sizes), default=0)
+    steps = max(1, math.ceil(largest / batch_size))
+    return min(steps, max_steps) if max_steps else steps
+
+
 def _cycle(indices: np.ndarray, rng: np.random.Generator) -> Iterator[int]:
     while True:
         yield from rng.permutation(indices)
@@ -608,10 +618,8 @@ def epoch_batches(corpus: Corpus, config: TrainConfig, runtime: Runtime,
     """One epoch: as many steps as the largest task needs; smaller tasks cycle."""
     train = corpus.train
     shards = {k: _shard(len(v.positions), runtime) for k, v in train.items()}
-    largest = max(len(s) for s in shards.values())
-    steps = max(1, math.ceil(largest / config.batch_size))
-    if config.max_steps_per_epoch:
-        steps = min(steps, config.max_steps_per_epoch)
+    steps = steps_per_epoch([len(v.positions) for v in train.values()], runtime.world, config.batch_size,
+                            config.max_steps_per_epoch)
     iterators = {k: _cycle(s, rng) if len(s) else iter(()) for k, s in shards.items()}
     for _ in range(steps):
         picked = {k: np.fromiter((next(iterators[k]) for _ in range(min(config.batch_size, len(shards[k])))),
@@ -801,9 +809,8 @@ def train(config: TrainConfig, log=print) -> Path:
         _restart_metrics_log(metrics_log, start_epoch, Path(config.resume) if config.resume else None)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if config.resume and best_path.exists():  # the best so far, not the last epoch's weights
-        saved = load_checkpoint(best_path, expected_layout_version=FEATURE_LAYOUT_VERSION).weights
-        best_weights = {k: torch.from_numpy(saved[k].copy()) for k in best_weights}
+    if config.resume and best_epoch:  # the best so far, not the last epoch's weights
+        best_weights = _resumed_best(Path(config.resume).parent / "best.safetensors", best_weights)
 
     # the loop
     for epoch in range(start_epoch, config.epochs + 1):
@@ -862,6 +869,15 @@ def train(config: TrainConfig, log=print) -> Path:
     if runtime.distributed:
         dist.destroy_process_group()
     return final
+
+
+def _resumed_best(path: Path, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The best weights of the run being resumed, read from its own folder (the new `--out-dir` may
+    be another, or hold some other run's file): without them the run would end on the last epoch's."""
+    if not path.exists():
+        raise FileNotFoundError(f"cannot resume: the run's best weights, {path}, are missing beside its state")
+    saved = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION).weights
+    return {k: torch.from_numpy(saved[k].copy()) for k in like}
 
 
 def _reseed_rank(seed: int, rank: int, epoch: int) -> np.random.Generator:

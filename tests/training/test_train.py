@@ -15,6 +15,7 @@ from model.checkpoint import load_checkpoint
 from model.confidence import confidence_scorer_from
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
+from tests.helpers import write_checkpoint
 from training import site_probe
 from training.train import (
     TrainConfig,
@@ -23,9 +24,11 @@ from training.train import (
     _mutant_margin,
     _reseed_rank,
     _restart_metrics_log,
+    _resumed_best,
     best_f1_threshold,
     parse_config,
     site_samples,
+    steps_per_epoch,
     train,
 )
 
@@ -188,3 +191,23 @@ def test_the_same_script_trains_under_torchrun_with_two_cpu_processes(tmp_path, 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "device: cpu (1 thread), 2 processes (gloo)" in result.stdout + result.stderr
     assert (tmp_path / "best.safetensors").exists()
+
+
+def test_every_rank_takes_as_many_steps_as_the_largest_shard_needs():
+    # 129 samples over two ranks: shards of 65 and 64, two batches of 64 for rank 0, so two for rank 1
+    # too (DDP all-reduces every step; a rank one step short left the other waiting for good)
+    assert steps_per_epoch([129, 10], world=2, batch_size=64) == 2
+    assert steps_per_epoch([128, 10], world=2, batch_size=64) == 1
+    assert steps_per_epoch([129], world=1, batch_size=64, max_steps=2) == 2
+    assert steps_per_epoch([0], world=2, batch_size=64) == 1
+
+
+def test_a_resumed_run_restores_the_best_weights_of_the_run_it_resumes_not_of_its_new_folder(tmp_path):
+    resumed = write_checkpoint(tmp_path / "a" / "best.safetensors", ["os"], seed=1, hidden_dims=(8, 8))
+    write_checkpoint(tmp_path / "b" / "best.safetensors", ["os"], seed=2, hidden_dims=(8, 8))  # another run's
+    saved = load_checkpoint(resumed, expected_layout_version=None).weights
+    like = {name: torch.zeros(1) for name in saved}
+    restored = _resumed_best(tmp_path / "a" / "best.safetensors", like)  # train() passes the state's folder
+    assert all(np.array_equal(restored[name].numpy(), saved[name]) for name in saved)
+    with pytest.raises(FileNotFoundError, match="best weights"):
+        _resumed_best(tmp_path / "c" / "best.safetensors", like)
