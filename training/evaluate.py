@@ -98,6 +98,7 @@ from training.stdlib_tests import label_stdlib
 
 __all__ = [
     "Scored",
+    "SeedMismatch",
     "closer_rate",
     "evaluate",
     "evaluate_bugs",
@@ -110,6 +111,7 @@ __all__ = [
     "main",
     "score_sources",
     "site_localisation",
+    "split_seed",
 ]
 
 TEST_SPLIT = "test"
@@ -672,28 +674,47 @@ def _checkpoint_summary(checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
+class SeedMismatch(ValueError):
+    """`--seed` differs from the seed the checkpoint was trained with."""
+
+
+def split_seed(training: dict[str, Any], asked: int | None) -> int:
+    """The seed to evaluate with: the checkpoint's training seed, which drew its packages' split (a
+    package's split hashes the seed with its name), so that the test split holds no package it
+    trained on. `asked` may only repeat it; a checkpoint that does not record one takes `asked` (or 0)."""
+    config = training.get("config")
+    trained = config.get("seed") if isinstance(config, dict) else None
+    if not isinstance(trained, int) or isinstance(trained, bool):
+        return asked if asked is not None else 0
+    if asked is not None and asked != trained:
+        raise SeedMismatch(f"--seed {asked}: this checkpoint was trained with seed {trained}, and the split of "
+                           f"packages follows the seed, so seed {asked} would test on packages it trained on")
+    return trained
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Every head on held-out data; writes metrics.json, report.md and the plots under `args.out`."""
     checkpoint = load_checkpoint(args.checkpoint, expected_layout_version=FEATURE_LAYOUT_VERSION)
+    seed = split_seed(checkpoint.training, args.seed)
     engine = GraphSAGEEngine(checkpoint.config, checkpoint.weights)
-    data = DataConfig.evaluation(seed=args.seed, cache_dir=args.cache_dir, smoke=args.smoke, max_files=args.max_files)
+    data = DataConfig.evaluation(seed=seed, cache_dir=args.cache_dir, smoke=args.smoke, max_files=args.max_files)
     units = corpus_units(data)
     started = datetime.now(UTC)
     sites = site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites"))
     bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size, sites=sites,
-                                     baseline_train_limit=args.baseline_train_limit, seed=args.seed)
+                                     baseline_train_limit=args.baseline_train_limit, seed=seed)
     labelled_imports = import_samples(data, units)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
-                                   seed=args.seed, batch_size=args.batch_size)
+                                   seed=seed, batch_size=args.batch_size)
     confidence_scorer = served_scorer(confidence_scorer_from(checkpoint.confidence_weights,
                                                              checkpoint.training.get("confidence_sites")), sites)
     executed = executed_samples(data)
     confidence, confidence_curves = evaluate_confidence(
-        engine, executed, folds=args.folds, seed=args.seed,
+        engine, executed, folds=args.folds, seed=seed,
         run_model=not args.skip_confidence, scorer=confidence_scorer,
         recipe=_recipe(checkpoint.training.get("confidence_sites")), problems=humaneval_problems(data),
         bug_sites=sites if confidence_scorer is not None and confidence_scorer.reads_bug_sites else None,
@@ -704,7 +725,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     if args.stdlib_mutants > 0 and not args.smoke:
         confidence["stdlib_tests"] = evaluate_stdlib_confidence(
             args.checkpoint,
-            label_stdlib(TEST_SPLIT, per_module=args.stdlib_mutants, seed=args.seed, cache=data.cache_path()),
+            label_stdlib(TEST_SPLIT, per_module=args.stdlib_mutants, seed=seed, cache=data.cache_path()),
             [s for group in executed.values() for s in group])
     metrics = {
         "meta": {
@@ -713,7 +734,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "machine": machine_description(),
             "smoke": args.smoke,
             "max_files": data.max_files,
-            "seed": args.seed,
+            "seed": seed,
             "split": TEST_SPLIT,
             "checkpoint": _checkpoint_summary(checkpoint),
         },
@@ -749,7 +770,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/eval", help="directory for metrics.json, report.md, plots")
     parser.add_argument("--smoke", action="store_true", help="tiny data (DataConfig.smoke()): seconds, not hours")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for confidence")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the checkpoint's training seed (the default), which fixes the split of packages")
     parser.add_argument("--cache-dir", default=None, help="data cache (default: $YANTRA_CACHE_DIR or ~/.cache)")
     parser.add_argument("--max-files", type=int, default=None,
                         help="only the first N corpus files (a quick look; the report says so)")
@@ -769,7 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         metrics = evaluate(args)
-    except CheckpointError as exc:
+    except (CheckpointError, SeedMismatch) as exc:
         sys.stderr.write(f"yantra-eval: {exc}\n")
         return 2
     sys.stdout.write(markdown_table(report_rows(metrics)) + "\n")

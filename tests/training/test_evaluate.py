@@ -55,9 +55,9 @@ def engine(tiny) -> GraphSAGEEngine:
 
 def test_the_public_names_are_pinned():
     assert sorted(evaluate_module.__all__) == [
-        "Scored", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence", "evaluate_embedding",
+        "Scored", "SeedMismatch", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence", "evaluate_embedding",
         "evaluate_imports", "evaluate_stdlib_confidence", "import_category", "localisation_accuracy", "main",
-        "score_sources", "site_localisation",
+        "score_sources", "site_localisation", "split_seed",
     ]
 
 
@@ -337,3 +337,13 @@ def test_each_kinds_interval_redraws_the_packages_of_its_own_samples(engine, mon
     assert set(by_buggy_groups) == {("p",), ("q", "r"), ("p", "q", "r")}  # swapped, misused, overall
     assert all(sorted(g for g, buggy in zip(groups, labels, strict=True) if not buggy) == list("pqrs")
                for labels, groups in seen)  # every clean sample, with its own package
+
+
+def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is_refused():
+    # a package's split hashes the seed: another seed would put training packages in the test split
+    trained = {"config": {"seed": 3}}
+    assert evaluate_module.split_seed(trained, None) == 3
+    assert evaluate_module.split_seed(trained, 3) == 3
+    with pytest.raises(evaluate_module.SeedMismatch, match="trained with seed 3"):
+        evaluate_module.split_seed(trained, 0)
+    assert evaluate_module.split_seed({}, None) == 0 and evaluate_module.split_seed({}, 5) == 5
