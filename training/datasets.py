@@ -27,7 +27,8 @@ from typing import TypeVar
 import orjson
 from tqdm import tqdm
 
-from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of, write_atomically
+from model.checkpoint import write_atomically
+from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
 from training.mutations import Mutant, mutants, normalise_source, one_mutant
@@ -48,6 +49,7 @@ __all__ = [
     "import_vocabulary",
     "mutants_of_kind",
     "training_mutants",
+    "unit_packages",
 ]
 
 DATASETS_VERSION = 1
@@ -149,6 +151,12 @@ def corpus_units(config: DataConfig) -> list[CodeUnit]:
 
 def _unit_group(unit: CodeUnit) -> str:
     return f"{unit.path}:{unit.line}:{unit.qualname}"
+
+
+def unit_packages(units: Sequence[CodeUnit]) -> dict[str, str]:
+    """Each unit's sample group (a function's clean and buggy samples share it) -> its package: what a
+    bootstrap over packages redraws."""
+    return {_unit_group(unit): unit.package for unit in units}
 
 
 def _unit_rng(seed: int, unit: CodeUnit, purpose: str) -> random.Random:

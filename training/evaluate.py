@@ -43,7 +43,7 @@ import argparse
 import contextlib
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +77,7 @@ from training.datasets import (
     executed_samples,
     humaneval_problems,
     import_samples,
+    unit_packages,
 )
 from training.humaneval import ExecutedSample, Problem
 from training.metrics import (
@@ -286,9 +287,12 @@ def evaluate_bugs(
     baseline_train_limit: int | None = 20000,
     seed: int = 0,
     split: str = TEST_SPLIT,
+    packages: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Clean-vs-buggy AUROC overall and per kind, and localisation, for the model (with its bug-site scorer
     when it has one) and `AstCountBaseline`, on the samples of `split` (a probe measures validation).
+    Each model AUROC has a 95% interval from redrawing whole packages (`packages`: sample group ->
+    package, `datasets.unit_packages`), or whole functions where no package is known.
 
     Returns (metrics, curves): curves hold the ROC points the plots draw.
     """
@@ -312,7 +316,7 @@ def evaluate_bugs(
     if train and kept:
         baseline = AstCountBaseline().fit([s.source for s in train], [s.buggy for s in train])
         baseline_score = baseline.score([s.source for s in kept])
-    packages = [s.group for s in kept]
+    packages_of = [packages.get(s.group, s.group) if packages else s.group for s in kept]
     per_kind = {}
     for kind in sorted(set(kinds[labels].tolist())):
         mask = ~labels | (kinds == kind)
@@ -321,7 +325,7 @@ def evaluate_bugs(
             "model": _auroc_or_none(labels[mask], model_score[mask]),
             "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
             "interval": grouped_bootstrap_auroc(labels[mask], model_score[mask],
-                                                [p for p, m in zip(packages, mask, strict=True) if m], seed=seed),
+                                                [p for p, m in zip(packages_of, mask, strict=True) if m], seed=seed),
         }
     metrics = {
         "score": "highest bug-site probability" if sites is not None else "max over bug-kind probabilities",
@@ -329,8 +333,9 @@ def evaluate_bugs(
         "n_buggy": int(labels.sum()),
         "n_unbuildable": len(test) - len(kept),
         "n_baseline_train": len(train),
+        "interval_redraws": "packages" if packages else "functions",
         "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score),
-                  "interval": grouped_bootstrap_auroc(labels, model_score, packages, seed=seed)},
+                  "interval": grouped_bootstrap_auroc(labels, model_score, packages_of, seed=seed)},
         "auroc_by_kind": per_kind,
         "localisation": localisation_accuracy(scored, test),
         **site_metrics,
@@ -702,7 +707,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(UTC)
     sites = site_model_from(checkpoint.site_weights, checkpoint.training.get("bug_sites"))
     bugs, bug_curves = evaluate_bugs(engine, bug_samples(data, units), batch_size=args.batch_size, sites=sites,
-                                     baseline_train_limit=args.baseline_train_limit, seed=seed)
+                                     baseline_train_limit=args.baseline_train_limit, seed=seed,
+                                     packages=unit_packages(units))
     labelled_imports = import_samples(data, units)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),

@@ -31,7 +31,7 @@ from model.checkpoint import load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
-from training.datasets import BugSample, DataConfig, bug_samples, corpus_units
+from training.datasets import BugSample, DataConfig, bug_samples, corpus_units, unit_packages
 from training.evaluate import evaluate_bugs, score_sources
 from training.sites import SiteFit, fit_site_model
 from training.train import TrainConfig, chosen_samples, limit_samples, parse_config, site_samples
@@ -69,8 +69,9 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
     chosen_on, _ = evaluate_bugs(engine, validation, sites=model, baseline_train_limit=0, seed=config.seed,
                                  split="validation")
     held_out = DataConfig.evaluation(seed=config.seed, cache_dir=config.cache_dir, smoke=config.smoke)
-    metrics, _ = evaluate_bugs(engine, bug_samples(held_out, corpus_units(held_out)), sites=model,
-                               baseline_train_limit=0, seed=config.seed)
+    held_out_units = corpus_units(held_out)
+    metrics, _ = evaluate_bugs(engine, bug_samples(held_out, held_out_units), sites=model,
+                               baseline_train_limit=0, seed=config.seed, packages=unit_packages(held_out_units))
     return chosen_on, metrics
 
 

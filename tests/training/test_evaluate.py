@@ -55,9 +55,9 @@ def engine(tiny) -> GraphSAGEEngine:
 
 def test_the_public_names_are_pinned():
     assert sorted(evaluate_module.__all__) == [
-        "Scored", "SeedMismatch", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence", "evaluate_embedding",
-        "evaluate_imports", "evaluate_stdlib_confidence", "import_category", "localisation_accuracy", "main",
-        "score_sources", "site_localisation", "split_seed",
+        "Scored", "SeedMismatch", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence",
+        "evaluate_embedding", "evaluate_imports", "evaluate_stdlib_confidence", "import_category",
+        "localisation_accuracy", "main", "score_sources", "site_localisation", "split_seed",
     ]
 
 
@@ -347,3 +347,24 @@ def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is
     with pytest.raises(evaluate_module.SeedMismatch, match="trained with seed 3"):
         evaluate_module.split_seed(trained, 0)
     assert evaluate_module.split_seed({}, None) == 0 and evaluate_module.split_seed({}, 5) == 5
+
+
+def test_the_intervals_redraw_the_packages_the_samples_functions_belong_to(engine, monkeypatch):
+    # a sample's group is its function (path:line:name); a bootstrap over those would be too narrow
+    clean = [replace(SWAPPED, source=f"def f{i}(a, b):\n    return a - {i}\n", buggy=False, kind=None,
+                     group=f"pkg{i % 2}/m.py:{i}:f{i}") for i in range(4)]
+    samples = [*clean, replace(SWAPPED, group="pkg0/m.py:0:f0"), replace(MISUSED, group="pkg1/m.py:1:f1")]
+    packages = {s.group: s.group.split("/")[0] for s in samples}
+    seen: list[list[str]] = []
+    real = evaluate_module.grouped_bootstrap_auroc
+
+    def record(labels, scores, groups, **kwargs):
+        seen.append(list(groups))
+        return real(labels, scores, groups, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "grouped_bootstrap_auroc", record)
+    metrics, _ = evaluate_bugs(engine, samples, baseline_train_limit=0, packages=packages)
+    assert seen and all(set(groups) <= {"pkg0", "pkg1"} for groups in seen)
+    assert metrics["interval_redraws"] == "packages"
+    unmapped, _ = evaluate_bugs(engine, samples, baseline_train_limit=0)
+    assert unmapped["interval_redraws"] == "functions"
