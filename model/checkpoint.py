@@ -45,6 +45,7 @@ __all__ = [
     "Checkpoint",
     "load_checkpoint",
     "save_checkpoint",
+    "write_atomically",
 ]
 
 FORMAT_NAME = "yantra-bridge/graphsage"
@@ -121,7 +122,7 @@ def save_checkpoint(
     for prefix, extra in ((SITE_PREFIX, site_weights), (CONFIDENCE_PREFIX, confidence_weights)):
         tensors |= {prefix + name: np.ascontiguousarray(value) for name, value in (extra or {}).items()}
     payload = encode_tensors(tensors, metadata={METADATA_KEY: header})
-    _write_atomically(target, payload)
+    write_atomically(target, payload)
     return target
 
 
@@ -171,7 +172,9 @@ def _pop_prefixed(weights: dict[str, np.ndarray], prefix: str) -> dict[str, np.n
     return {name.removeprefix(prefix): weights.pop(name) for name in names}
 
 
-def _write_atomically(target: Path, payload: bytes) -> None:
+def write_atomically(target: Path, payload: bytes) -> None:
+    """Write `payload` to `target` so that a reader, or a crash, never sees half a file: a temporary file
+    beside it, flushed to disk, renamed over it, and the rename flushed too (readable by all, 0644)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

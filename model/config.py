@@ -13,7 +13,8 @@ from typing import Any
 __all__ = ["FEATURE_STD_FLOOR", "MAX_WEIGHT_MAGNITUDE", "ModelConfig"]
 
 FEATURE_STD_FLOOR = 1e-6
-"""Input normalisation divides by max(std, this): a feature that never varied must not blow up."""
+"""Input normalisation divides by max(std, this): a feature that never varied must not blow up. Training
+stores stds of at least training.train.TRAINING_STD_FLOOR (0.1); this guards any checkpoint."""
 
 MAX_WEIGHT_MAGNITUDE = 1e4
 """The largest magnitude a checkpoint's tensors and combiner weights may hold. Trained ones are a few

@@ -38,6 +38,7 @@ __all__ = [
     "GraphNode",
     "SourceLimits",
     "build_graph",
+    "unit_edges",
     "vector_graph",
 ]
 
@@ -203,7 +204,7 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
             limit="units", maximum=limits.max_units, actual=len(units),
         )
     features = unit_vectors(units, context)
-    edge_index, edge_type = _edges(units)
+    edge_index, edge_type = unit_edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units),
                      find_sites(tree, source) if sites else None)
@@ -237,7 +238,8 @@ _CALL_AND_FLOW_EDGES_PER_UNIT = 64
 edges stay linear in the code's size whatever its shape."""
 
 
-def _edges(units: list[Unit]) -> tuple[np.ndarray, np.ndarray]:
+def unit_edges(units: list[Unit]) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's edges between `units` (both directions) and each one's EDGE_TYPES index: (2, E), (E,)."""
     pairs: dict[tuple[int, int], int] = {}
     budget = _CALL_AND_FLOW_EDGES_PER_UNIT * len(units)
 

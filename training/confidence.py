@@ -79,7 +79,8 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
 
 
 L2_CANDIDATES = (1.0, 10.0, 100.0, 1000.0, 10000.0)
-"""Regularisation strengths tried; a few hundred labelled programs cannot support a free 512-d fit."""
+"""Regularisation strengths tried; about a thousand labelled programs (986 executed HumanEval samples
+for the shipped checkpoint) from 164 problems cannot support a free 512-d fit."""
 
 
 def choose_l2(features: np.ndarray, labels: np.ndarray, groups: Sequence[str], *, folds: int = 4,

@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from model.checkpoint import write_atomically
 from training.imports import ImportUse, parse_imports, strip_imports, used_imports
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "extract_units",
     "normalised_ast_key",
     "split_of",
-    "write_atomically",
 ]
 
 CORPUS_VERSION = 1
@@ -305,14 +305,6 @@ def _fingerprint(files: Sequence[SourceFile], options: CorpusOptions) -> str:
         stat = source.path.stat()
         digest.update(f"{source.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file, so readers never see a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
 
 
 def _collect_units(files: Sequence[SourceFile], options: CorpusOptions) -> list[CodeUnit]:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import orjson
 
-from training.corpus import cache_dir, write_atomically
+from model.checkpoint import write_atomically
+from training.corpus import cache_dir
 from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sandbox import run_many
 

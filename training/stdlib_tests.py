@@ -44,7 +44,8 @@ from pathlib import Path
 
 import orjson
 
-from training.corpus import cache_dir, split_of, write_atomically
+from model.checkpoint import write_atomically
+from training.corpus import cache_dir, split_of
 from training.humaneval import ExecutedSample, summarise
 from training.mutations import Mutant, mutants, normalise_source
 from training.sandbox import RunResult, network_isolation, run_many

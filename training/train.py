@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
 import os
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from model.checkpoint import load_checkpoint, save_checkpoint
+from model.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 from model.confidence import ConfidenceScorer
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
@@ -52,7 +53,7 @@ from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
 from training.confidence import choose_l2, fit_logistic, readouts
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
-from training.corpus import CodeUnit, write_atomically
+from training.corpus import CodeUnit
 from training.datasets import (
     BugSample,
     DataConfig,
@@ -691,12 +692,9 @@ def _to(tensors, device):
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomically(path, buffer.getvalue())
 
 
 def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: int, best: float,
@@ -895,9 +893,10 @@ def _python_state(value: Any) -> Any:
     return tuple(_python_state(v) for v in value) if isinstance(value, list) else value
 
 
-FEATURE_STD_MIN = 0.1
+TRAINING_STD_FLOOR = 0.1
 """Features are log-counts and ratios of order 1: a feature nearly constant in training must not turn a
-rare value at inference into a huge input, so its scale is floored here."""
+rare value at inference into a huge input, so the std stored in a checkpoint is at least this. (The
+model's own FEATURE_STD_FLOOR, 1e-6, only guards a division by zero in any checkpoint.)"""
 
 
 def _feature_statistics(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
@@ -908,7 +907,7 @@ def _feature_statistics(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
     positions = positions[:20000]
     rows = np.concatenate([corpus.table.graph(int(p))[0] for p in positions]) if len(positions) else \
         np.zeros((1, FEATURE_DIM), np.float32)
-    std = np.maximum(rows.std(axis=0), FEATURE_STD_MIN)
+    std = np.maximum(rows.std(axis=0), TRAINING_STD_FLOOR)
     return rows.mean(axis=0).astype(np.float32), std.astype(np.float32)
 
 

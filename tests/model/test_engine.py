@@ -292,7 +292,7 @@ def test_each_module_exports_exactly_its_public_names():
         "model.checkpoint": {
             "CONFIDENCE_PREFIX", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_KEY", "SITE_PREFIX", "VOCABULARY_KEYS",
             "Checkpoint",
-            "load_checkpoint", "save_checkpoint",
+            "load_checkpoint", "save_checkpoint", "write_atomically",
         },
         "model.config": {"FEATURE_STD_FLOOR", "MAX_WEIGHT_MAGNITUDE", "ModelConfig"},
         "model.engine": {"EngineOutput", "GraphSAGEEngine", "expected_shapes", "init_weights", "weight_problems"},

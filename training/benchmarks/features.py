@@ -30,7 +30,7 @@ from pathlib import Path
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.features import unit_vectors
-from model.graph import _edges, build_graph
+from model.graph import build_graph, unit_edges
 from model.native import extractor_build
 from model.predictor import SHIPPED_CHECKPOINT, Predictor
 from model.scan import scan_units
@@ -75,7 +75,7 @@ def _extract(tree_and_source: tuple[ast.Module, str]) -> None:
     tree, source = tree_and_source
     units, context = scan_units(tree, source)
     unit_vectors(units, context)
-    _edges(units)
+    unit_edges(units)
 
 
 def _line(name: str, samples: list[float]) -> str:
