@@ -197,7 +197,7 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     for item in dataclasses.fields(TrainConfig):
         raw = getattr(args, item.name)
         if raw is not None:
-            values[item.name] = raw if isinstance(raw, bool) else _parse_value(item.name, raw)
+            values[item.name] = raw if isinstance(raw, bool) else _parse_value(item, raw, parser)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -207,18 +207,25 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def _parse_value(name: str, raw: str) -> Any:
-    if raw.lower() in ("none", "null"):
+def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentParser) -> Any:
+    """A flag's text as its field's declared type: `--out-dir 2024` is a folder, not a number."""
+    kind = str(item.type)
+    if raw.lower() in ("none", "null") and "None" in kind:
         return None
-    if name in ("hidden_dims",):
-        return [int(v) for v in raw.split(",")]
-    if name == "loss_weights":
-        return json.loads(raw)
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
+    try:
+        if kind.startswith("tuple[int"):
+            return [int(v) for v in raw.split(",")]
+        if kind.startswith("dict"):
+            return json.loads(raw)
+        if kind.startswith("int"):
+            number = float(raw)  # 4e2 is 400; 2.5 is refused below
+            if not number.is_integer():
+                raise ValueError(f"{raw!r} is not a whole number")
+            return int(number)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError as exc:
+        parser.error(f"--{item.name.replace('_', '-')}: {exc}")
     return raw
 
 

@@ -211,3 +211,13 @@ def test_a_resumed_run_restores_the_best_weights_of_the_run_it_resumes_not_of_it
     assert all(np.array_equal(restored[name].numpy(), saved[name]) for name in saved)
     with pytest.raises(FileNotFoundError, match="best weights"):
         _resumed_best(tmp_path / "c" / "best.safetensors", like)
+
+
+def test_each_flag_is_read_as_its_fields_declared_type():
+    config = parse_config(["--out-dir", "2024", "--cache-dir", "1e3", "--max-units-per-package", "4e2",
+                           "--lr", "0.01", "--max-files", "none"])
+    assert (config.out_dir, config.cache_dir) == ("2024", "1e3")  # folders, not numbers
+    assert config.max_units_per_package == 400 and isinstance(config.max_units_per_package, int)
+    assert config.lr == 0.01 and config.max_files is None
+    with pytest.raises(SystemExit):
+        parse_config(["--epochs", "2.5"])
