@@ -171,6 +171,8 @@ _SUBMODULE_OF = {
     "validate_params": "protocol.methods",
 }
 
+# Written out, not sorted(_SUBMODULE_OF): linters and type checkers read the re-exports above from a
+# literal list. tests/protocol/test_exported_members.py keeps the three lists in step.
 __all__ = [
     "CHECKPOINT_LOAD_FAILED",
     "CODE_SYNTAX_ERROR",

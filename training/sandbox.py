@@ -9,10 +9,13 @@ Leaves to others: what the program and its tests are (training/humaneval.py,
 training/stdlib_tests.py) and caching results.
 
 Limits of the design: it is a guard against buggy code (infinite loops, memory bombs, stray network
-or file writes in the working directory), not a security boundary against hostile code. When the
-caller is root, RLIMIT_NPROC does not bind (the kernel exempts root) and the child keeps root's file
-permissions: the interpreter lives under /root here, so dropping to ``nobody`` would make it
-unreachable.
+use, files left behind in the working directory), not a security boundary against hostile code. The
+network is truly gone only in "namespace" mode (`network_isolation()`, what this machine has); the
+socket patch alone stops ordinary use (`socket.socket`, `SocketType`, `create_connection`) but not
+code that reaches the C layer some other way. Writes are not confined: the child may write anywhere
+its user may. When the caller is root, RLIMIT_NPROC does not bind (the kernel exempts root) and the
+child keeps root's file permissions: the interpreter lives under /root here, so dropping to
+``nobody`` would make it unreachable.
 
 Outcome (``RunResult.status``): "passed" (the program ran to its end), "failed" (an AssertionError:
 a test said no), "error" (any other exception, a syntax error, or an early exit), "timeout" (wall
@@ -54,10 +57,10 @@ def _refuse(*args, **kwargs):
 class _NoSocket(socket.socket):
     def __init__(self, *args, **kwargs):
         _refuse()
-socket.socket = _NoSocket
+socket.socket = socket.SocketType = _NoSocket
 socket.create_connection = socket.socketpair = socket.fromfd = _refuse
 import _socket
-_socket.socket = _NoSocket
+_socket.socket = _socket.SocketType = _NoSocket
 program_path, marker_path = sys.argv[1], sys.argv[2]
 sys.argv = [program_path]
 with open(program_path, encoding="utf-8") as handle:

@@ -56,6 +56,12 @@ def test_the_low_level_socket_module_is_refused_too():
     assert run_tests("import _socket\n_socket.socket()\n").status == "error"
 
 
+def test_the_socket_type_under_its_other_names_is_refused_too():
+    for program in ("import socket\nsocket.SocketType()\n", "import _socket\n_socket.SocketType()\n"):
+        result = run_tests(program)
+        assert result.status == "error" and "network" in result.detail, program
+
+
 def test_the_program_runs_in_its_own_empty_directory_with_a_clean_environment():
     program = "import os\nassert set(os.listdir('.')) == {'program.py', 'stdout', 'stderr'}\n"
     program += "assert 'VIRTUAL_ENV' not in os.environ and 'PYTHONPATH' not in os.environ\n"
