@@ -30,7 +30,6 @@ __all__ = [
     "H_FREE",
     "H_FREE_ATTR",
     "H_IDENT",
-    "H_IDENT_BIGRAM",
     "H_IMPORTED",
     "H_LAST",
     "H_MODULE_DEFS",
@@ -128,7 +127,6 @@ H_STMT_CHILD: Final = Hashed("statement_child_pairs")
 H_FIRST: Final = Hashed("first_statement")
 H_LAST: Final = Hashed("last_statement")
 H_STMT_BIGRAM: Final = Hashed("statement_bigrams")
-H_IDENT_BIGRAM: Final = Hashed("identifier_bigrams")
 H_PARENT_CHILD: Final = Hashed("ast_parent_child")
 
 

@@ -38,7 +38,6 @@ __all__ = [
     "build_corpus",
     "cache_dir",
     "corpus_files",
-    "discover",
     "discover_sources",
     "extract_units",
     "normalised_ast_key",
@@ -173,11 +172,6 @@ def discover_sources(
             seen.add(resolved)
             found.append(source)
     return found
-
-
-def discover(roots: Sequence[Path] | None = None) -> list[Path]:
-    """Paths of the parseable source files under ``roots`` (default: stdlib + site-packages), sorted."""
-    return [source.path for source in discover_sources(roots)]
 
 
 # --- units -----------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import pytest
 from training.corpus import (
     CorpusOptions,
     build_corpus,
-    discover,
     discover_sources,
     extract_units,
     normalised_ast_key,
@@ -54,7 +53,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_discover_is_sorted_and_skips_tests_and_unparseable_files(tree: Path):
-    paths = discover([tree])
+    paths = [source.path for source in discover_sources([tree])]
     assert [p.name for p in paths] == ["__init__.py", "copy.py", "mod.py"]
 
 
