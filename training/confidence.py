@@ -4,8 +4,9 @@ Confidence means "passes its tests". The only labels that say so are executed on
 problems and their mutants run against the real tests), and there are about a thousand of them, so
 the trunk is trained on the corpus tasks and this head is a regularised logistic regression on the
 trunk's readout (mean and max of final node states). Cross-validation grouped by problem gives the
-honest figure: each fold's head never saw that fold's problems. Owns readouts, the fit and the CV;
-the trunk's training is `training.train`'s, the metrics `training.metrics`'.
+honest figure: each fold's head never saw that fold's problems. Owns readouts, the choice of L2 and
+the CV; the fit is `training.logistic`'s, the trunk's training `training.train`'s, the metrics
+`training.metrics`'.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
 from model.graph import build_graph
 from model.sites import logistic
+from training.logistic import fit_logistic
 from training.metrics import grouped_folds
 
-__all__ = ["choose_l2", "cross_validated_confidence", "fit_logistic", "readouts", "source_readouts"]
+__all__ = ["choose_l2", "cross_validated_confidence", "readouts", "source_readouts"]
 
 _CHUNK = 256
 
@@ -48,34 +50,6 @@ def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarr
     chunks = [_pool(engine, [(g.features, g.edge_index) for g in graphs[i: i + _CHUNK]])
               for i in range(0, len(graphs), _CHUNK)]
     return np.concatenate(chunks)
-
-
-def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
-                        iterations: int = 25) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (Newton's method on standardised features).
-
-    Returns (weight, bias) for the raw features, so they drop into a linear head unchanged (the
-    confidence head here; the import combiner in training.train).
-    """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std[std < 1e-8] = 1.0
-    z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])  # (n, d + 1), last column the bias
-    w = np.zeros(z.shape[1])
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0
-    for _ in range(iterations):
-        p = logistic(z @ w)
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    weight = w[:-1] / std
-    bias = float(w[-1] - (w[:-1] * mean / std).sum())
-    return weight.astype(np.float32), bias
 
 
 L2_CANDIDATES = (1.0, 10.0, 100.0, 1000.0, 10000.0)

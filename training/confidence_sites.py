@@ -27,9 +27,9 @@ import numpy as np
 
 from model.confidence import ConfidenceScorer
 from model.sites import SiteModel
-from training.confidence import fit_logistic
 from training.datasets import BugSample
 from training.humaneval import ExecutedSample, Problem, canonical_program
+from training.logistic import fit_logistic
 from training.metrics import grouped_folds
 from training.mutations import mutants
 from training.sites import (

@@ -32,8 +32,8 @@ from model.sites import (
     find_sites,
     head_logit,
 )
-from training.confidence import fit_logistic
 from training.datasets import BugSample
+from training.logistic import fit_logistic
 from training.metrics import auroc
 
 __all__ = ["BLENDS", "CALL_SHIFTS", "NO_BUG_SLOPE", "NO_SITES", "SiteData", "SiteFit", "SiteScorerNet", "blend",

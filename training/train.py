@@ -51,7 +51,7 @@ from model.project import ImportContext
 from model.sites import SiteModel, logistic, site_model_from
 from model.vocabulary import BUG_KINDS
 from training.baselines import statement_bindings
-from training.confidence import choose_l2, fit_logistic, readouts
+from training.confidence import choose_l2, readouts
 from training.confidence_sites import ScorerRecipe, fit_confidence_scorer, mutant_sites
 from training.corpus import CodeUnit
 from training.datasets import (
@@ -72,6 +72,7 @@ from training.datasets import (
 from training.featurize import GraphTable, featurize
 from training.humaneval import ExecutedSample
 from training.imports import statement_tables
+from training.logistic import fit_logistic
 from training.metrics import auroc
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves

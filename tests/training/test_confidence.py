@@ -7,7 +7,8 @@ import numpy as np
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine, init_weights
 from model.vocabulary import BUG_KINDS
-from training.confidence import choose_l2, cross_validated_confidence, fit_logistic
+from training.confidence import choose_l2, cross_validated_confidence
+from training.logistic import fit_logistic
 
 
 def test_logistic_regression_recovers_a_separating_direction_on_raw_features():
