@@ -14,7 +14,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the model is wanted
+    from model.prediction import Prediction
+    from model.project import ProjectView
 
 __all__ = ["PredictionCache"]
 
@@ -66,7 +70,8 @@ class PredictionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, code: str, *, top_k: int, include_embedding: bool, project: Any = None) -> Any | None:
+    def get(self, code: str, *, top_k: int, include_embedding: bool, project: ProjectView | None = None
+            ) -> Prediction | None:
         """The cached prediction for `code` if it can serve this request, else None."""
         with self._lock:
             entry = self._entries.get(code)
@@ -77,8 +82,8 @@ class PredictionCache:
             self._entries.move_to_end(code)
             return entry.prediction
 
-    def put(self, code: str, prediction: Any, *, top_k: int, include_embedding: bool, project: Any = None,
-            generation: int | None = None) -> None:
+    def put(self, code: str, prediction: Prediction, *, top_k: int, include_embedding: bool,
+            project: ProjectView | None = None, generation: int | None = None) -> None:
         """Remember a prediction made with these options and project context (the least recently used
         one goes), unless the cache was cleared since `generation` (when given) was read."""
         if self._capacity < 1 or len(code) > self._max_code_chars:

@@ -19,8 +19,11 @@ from bridge.server import EXIT_OK, EXIT_WITHOUT_SHUTDOWN, ForwardTask, Lifecycle
 from protocol.errors import LimitExceeded, MethodNotFound, ServerShuttingDown
 from protocol.methods import METHODS, validate_params
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the model is wanted
+    import numpy as np
+
     from bridge.server import Server
+    from model.prediction import FeatureExtraction, Prediction
 
 __all__ = [
     "BULK_CODE_CHARS",
@@ -57,7 +60,7 @@ def server_version() -> str:
         return "0+unknown"
 
 
-def prediction_result(prediction: Any, *, top_k: int, include_embedding: bool, model: dict) -> dict:
+def prediction_result(prediction: Prediction, *, top_k: int, include_embedding: bool, model: dict) -> dict:
     """A model.prediction.Prediction as the `predict` result, keeping the original host's keys."""
     imports = prediction.imports[:top_k]
     bugs = prediction.bugs[:top_k]
@@ -76,13 +79,13 @@ def prediction_result(prediction: Any, *, top_k: int, include_embedding: bool, m
     return result
 
 
-def embedding_result(row: Any) -> dict:
+def embedding_result(row: np.ndarray) -> dict:
     """One L2-normalised embedding row as the `embed` result."""
     values = row.tolist()
     return {"embedding": values, "dim": len(values)}
 
 
-def extraction_result(extraction: Any) -> dict:
+def extraction_result(extraction: FeatureExtraction) -> dict:
     """A model.prediction.FeatureExtraction as the `extract_features` result."""
     return {
         "features": extraction.features.tolist(),

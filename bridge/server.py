@@ -32,7 +32,8 @@ from bridge.transport import Writer
 from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
 from protocol.errors import ModelUnavailable, ServerBusy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the model is wanted
+    from model.predictor import Predictor
     from model.project import ProjectView
 
 __all__ = [
@@ -79,7 +80,7 @@ class ModelSlot:
         self.confidence_pass_rate = confidence_pass_rate
         """The host's pass rate (`--confidence-pass-rate`), for this predictor and the workers' alike."""
         self._ready = threading.Event()
-        self._predictor: Any = None
+        self._predictor: Predictor | None = None
         self._error: BaseException | None = None
 
     def start_loading(self) -> None:
@@ -125,7 +126,7 @@ class ModelSlot:
     def error(self) -> BaseException | None:
         return self._error
 
-    def wait(self) -> Any:
+    def wait(self) -> Predictor:
         """The predictor, waiting for the load to finish; ModelUnavailable if it failed."""
         self._ready.wait()
         if self._predictor is None:
@@ -313,7 +314,7 @@ class ForwardLane:
             raise outcome[0]
         return outcome[0]
 
-    def _workers_wanted(self, predictor: Any, count: int) -> bool:
+    def _workers_wanted(self, predictor: Predictor, count: int) -> bool:
         """Under load (several predictions at once, or some already out) and the workers are up."""
         workers = self._workers
         if workers is None or (count < 2 and not self._at_workers):
@@ -345,7 +346,7 @@ class ForwardLane:
             self._returned.append((chunk, outcome, generation))
             self._wakeup.notify()
 
-    def _finish_returned(self, predictor: Any, chunk: list[ForwardTask], outcome: list[Any] | BaseException,
+    def _finish_returned(self, predictor: Predictor, chunk: list[ForwardTask], outcome: list[Any] | BaseException,
                          sent_at: int, generation: int) -> None:
         """Shape the workers' predictions; a chunk whose worker failed is predicted here instead."""
         if isinstance(outcome, BaseException):
@@ -405,7 +406,8 @@ def _groups(tasks: list[ForwardTask]) -> list[list[ForwardTask]]:
     return list(groups.values())
 
 
-def _forward(predictor: Any, group: list[ForwardTask]) -> list[Any]:
+def _forward(predictor: Predictor, group: list[ForwardTask]) -> list[Any]:
+    """Each task's Prediction, or its embedding row for `embed`."""
     from_code = group[0].code is not None
     inputs = [task.code if from_code else task.features for task in group]
     if group[0].embed_only:

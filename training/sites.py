@@ -242,7 +242,7 @@ scored lower still in the cross-validation). `fit_site_model(no_bug_slope=...)` 
 def train_site_scorer(data: SiteData, *, epochs: int = 1, hidden_width: int = 32, hidden_bits: int = 16,
                       batch_size: int = 4096, learning_rate: float = 0.05, positive_weight: float = 8.0,
                       per_function: bool = False, no_bug_slope: float = NO_BUG_SLOPE, seed: int = 0,
-                      log=lambda message: None) -> SiteModel:
+                      log: Callable[[str], None] = lambda message: None) -> SiteModel:
     """Fit "the bug is here" on each site's hashed features; returns the scorer with a pass-through
     combiner. Adagrad suits the hashed features: each bucket's step shrinks with how often it was
     updated. `hidden_width` 0 gives the linear scorer alone.
@@ -429,8 +429,8 @@ def _combined(scorer: SiteModel, held: SiteData, labels: np.ndarray, head_probab
 
 def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], head_probability: np.ndarray, *,
                    false_alarm_rate: float, seed: int = 0, epochs: int = 4, hidden_width: int = 32,
-                   hidden_epochs: int = 1, no_bug_slope: float = NO_BUG_SLOPE, log=lambda message: None
-                   ) -> SiteFit | None:
+                   hidden_epochs: int = 1, no_bug_slope: float = NO_BUG_SLOPE,
+                   log: Callable[[str], None] = lambda message: None) -> SiteFit | None:
     """Site weights from the training samples: a linear scorer (`epochs`, per site) and, with
     `hidden_width`, a scorer with a hidden layer (`hidden_epochs`, per function, see
     `train_site_scorer`: it learns what the linear one cannot, swapped arguments most, and loses it

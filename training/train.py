@@ -25,7 +25,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from model.batch import GraphBatch
 from model.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 from model.confidence import ConfidenceScorer
 from model.config import ModelConfig
@@ -45,7 +46,7 @@ from model.engine import GraphSAGEEngine
 from model.graph import build_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
-from model.network import GraphSAGEModel, batch_tensors
+from model.network import GraphOutput, GraphSAGEModel, batch_tensors
 from model.predictor import SHIPPED_CHECKPOINT
 from model.project import ImportContext
 from model.sites import SiteModel, logistic, site_model_from
@@ -282,7 +283,7 @@ def chosen_samples(items: Sequence, split: str, config: TrainConfig) -> list:
     return limit_samples([s for s in items if s.split == split], config.max_samples_per_task, config.seed)
 
 
-def load_corpus(config: TrainConfig, log=print) -> Corpus:
+def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corpus:
     """Build (or read from cache) every task's samples and all their graphs."""
     data = config.data_config()
     units = corpus_units(data)
@@ -515,7 +516,8 @@ class StepBatch:
         return np.concatenate([self.imports, self.bugs, self.triples[:, 0], self.triples[:, 1], self.triples[:, 2]])
 
 
-def forward_step(model: torch.nn.Module, table: GraphTable, step: StepBatch, device: torch.device):
+def forward_step(model: torch.nn.Module, table: GraphTable, step: StepBatch, device: torch.device
+                 ) -> tuple[GraphOutput, GraphBatch]:
     """One forward over all of a step's graphs: (outputs, the collated batch)."""
     batch = table.batch(step.positions())
     return model(*_to(batch_tensors(batch), device)), batch
@@ -528,7 +530,7 @@ def step_losses(model: torch.nn.Module, table: GraphTable, step: StepBatch, conf
     return task_losses(out, batch, table, step, config, device)
 
 
-def task_losses(out, batch, table: GraphTable, step: StepBatch, config: TrainConfig,
+def task_losses(out: GraphOutput, batch: GraphBatch, table: GraphTable, step: StepBatch, config: TrainConfig,
                 device: torch.device) -> dict[str, Tensor]:
     """The five task losses of one forward's outputs, sliced by the step's layout."""
     ni, nb, nt = len(step.imports), len(step.bugs), len(step.triples)
@@ -586,7 +588,8 @@ def bug_node_targets(table: GraphTable, positions: np.ndarray, lines: np.ndarray
     return targets
 
 
-def _location_loss(node_logits: Tensor, batch, table: GraphTable, step: StepBatch, offset: int) -> Tensor | None:
+def _location_loss(node_logits: Tensor, batch: GraphBatch, table: GraphTable, step: StepBatch, offset: int
+                   ) -> Tensor | None:
     targets = bug_node_targets(table, step.bugs, step.bug_lines)
     terms = []
     for i, target in enumerate(targets):
@@ -765,7 +768,7 @@ _RUN: dict[str, Any] = {}
 # ---------------------------------------------------------------------------- the run
 
 
-def train(config: TrainConfig, log=print) -> Path:
+def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     """Run training as configured; returns the path of the best inference checkpoint."""
     runtime = setup_runtime(config)
     out = Path(config.out_dir)
@@ -979,7 +982,8 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
     return best
 
 
-def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, log) -> SiteFit | None:
+def fit_bug_sites(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, log: Callable[[str], None]
+                  ) -> SiteFit | None:
     """The bug-site scorer (training/sites.py), its combiner with this network's bugs head and the report
     threshold; None when turned off or when validation lacks clean or buggy code to fit them on."""
     train, validation = corpus.bug_samples.get("train", []), corpus.bug_samples.get("validation", [])
@@ -1004,8 +1008,8 @@ def _confidence_recipe(config: TrainConfig) -> ScorerRecipe:
                         seed=config.seed)
 
 
-def fit_confidence_sites(corpus: Corpus, config: TrainConfig, log, bug_sites: SiteModel | None = None
-                         ) -> ConfidenceScorer | None:
+def fit_confidence_sites(corpus: Corpus, config: TrainConfig, log: Callable[[str], None],
+                         bug_sites: SiteModel | None = None) -> ConfidenceScorer | None:
     """The confidence scorer (training/confidence_sites.py) on the mutants of the executed samples'
     problems, its combiner reading `bug_sites` too; None when turned off or when the executed samples
     cannot support a fit."""
