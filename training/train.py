@@ -761,8 +761,14 @@ def _commit() -> str | None:
     return (head + ("-dirty" if dirty else "")) or None
 
 
-_RUN: dict[str, Any] = {}
-"""Facts fixed when a run starts (the commit its code came from)."""
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run's checkpoints say of it, fixed when it starts: the commit its code came from, the
+    device it trains on, and when it began (time.monotonic(), for its duration)."""
+
+    commit: str | None
+    device: str
+    started: float
 
 
 # ---------------------------------------------------------------------------- the run
@@ -774,11 +780,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     out = Path(config.out_dir)
     if runtime.main:
         out.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    _RUN["commit"] = _commit()
-    _RUN["device"] = describe_device(runtime)
+    run = RunFacts(commit=_commit(), device=describe_device(runtime), started=time.monotonic())
     if runtime.main:
-        log(f"device: {_RUN['device']}")
+        log(f"device: {run.device}")
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -795,19 +799,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     rng = np.random.default_rng(config.seed + runtime.rank)
     start_epoch, best, bad_epochs, best_epoch = 1, math.inf, 0, 0
     if config.resume:
-        state = load_state(Path(config.resume))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best, bad_epochs = state["epoch"] + 1, state["best"], state["bad_epochs"]
-        best_epoch = state.get("best_epoch", 0)
-        torch.set_rng_state(state["torch_rng"])
-        if runtime.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
-            torch.cuda.set_rng_state(state["cuda_rng"])
-        random.setstate(_python_state(json.loads(state["python_rng"])))
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        if runtime.rank > 0:  # state.pt holds rank 0's streams: the others draw their own again
-            rng = _reseed_rank(config.seed, runtime.rank, start_epoch)
+        (start_epoch, best, bad_epochs, best_epoch), rng = _resume(Path(config.resume), model, optimizer,
+                                                                    scheduler, rng, config, runtime)
         log(f"resumed from {config.resume} at epoch {start_epoch}")
     trainee = model
     if runtime.distributed:
@@ -854,7 +847,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
             log(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}))
             with open(metrics_log, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(metrics) + "\n")
-            meta = _metadata(config, corpus, metrics, epoch, started)
+            meta = _metadata(config, corpus, metrics, epoch, run)
             write_inference_checkpoint(out / "last.safetensors", model, corpus, meta)
             save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng,
                        best_epoch)
@@ -874,10 +867,31 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
         dist.destroy_process_group()
         return best_path
     model.eval()
-    final = _finish(model, corpus, config, started, out, log, best_epoch)
+    final = _finish(model, corpus, config, run, out, log, best_epoch)
     if runtime.distributed:
         dist.destroy_process_group()
     return final
+
+
+def _resume(path: Path, model: GraphSAGEModel, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, rng: np.random.Generator, config: TrainConfig,
+            runtime: Runtime) -> tuple[tuple[int, float, int, int], np.random.Generator]:
+    """Restore a run from its state.pt: model, optimizer, schedule and every random stream. Returns
+    (the epoch to start at, the best loss, epochs without improvement, the best epoch) and the numpy
+    generator to go on with."""
+    state = load_state(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    start_epoch = state["epoch"] + 1
+    torch.set_rng_state(state["torch_rng"])
+    if runtime.device.type == "cuda" and state.get("cuda_rng") is not None and state["cuda_rng"].numel():
+        torch.cuda.set_rng_state(state["cuda_rng"])
+    random.setstate(_python_state(json.loads(state["python_rng"])))
+    rng.bit_generator.state = json.loads(state["numpy_rng"])
+    if runtime.rank > 0:  # state.pt holds rank 0's streams: the others draw their own again
+        rng = _reseed_rank(config.seed, runtime.rank, start_epoch)
+    return (start_epoch, state["best"], state["bad_epochs"], state.get("best_epoch", 0)), rng
 
 
 def _resumed_best(path: Path, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -923,14 +937,14 @@ def _feature_statistics(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoch: int,
-              started: float) -> dict[str, Any]:
+              run: RunFacts) -> dict[str, Any]:
     return {
         "trained": True,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _RUN.get("commit"),
+        "commit": run.commit,
         "machine": describe_machine(),
-        "device": _RUN.get("device"),
-        "duration_s": round(time.monotonic() - started, 1),
+        "device": run.device,
+        "duration_s": round(time.monotonic() - run.started, 1),
         "epoch": epoch,
         "data": corpus.summary,
         "metrics": {k: v for k, v in metrics.items() if isinstance(v, int | float)},
@@ -940,8 +954,8 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
     }
 
 
-def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started: float, out: Path, log,
-            best_epoch: int) -> Path:
+def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, run: RunFacts, out: Path,
+            log: Callable[[str], None], best_epoch: int) -> Path:
     weights = model.numpy_weights()
     if len(corpus.executed_positions) and len(set(corpus.executed_labels.tolist())) == 2:
         features = readouts(model.config, weights, corpus.table, corpus.executed_positions)
@@ -952,7 +966,7 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, started:
         model.load_numpy_weights(weights)
         log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples (l2 {l2})")
     metrics = evaluate(model, corpus, config, next(model.parameters()).device)
-    meta = _metadata(config, corpus, metrics, best_epoch, started)
+    meta = _metadata(config, corpus, metrics, best_epoch, run)
     index, import_threshold = fit_import_index(model, corpus, config)
     meta["import_index"] = index.to_json()
     log(f"import combiner weights {[round(w, 3) for w in index.weights]} ({len(index.names)} names)")
