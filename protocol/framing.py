@@ -91,6 +91,30 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
     return value
 
 
+def _id_of_deep_text(text: str) -> str | int | float | None:
+    """The id a reply about a line nested deeper than its bound may echo, as `_echoable_id` gives on
+    orjson's path: read by the standard library only when the line nests no deeper than
+    MAX_SUPPORTED_DEPTH, so its recursive parser stays far from any stack limit."""
+    if _text_depth_exceeds(text, MAX_SUPPORTED_DEPTH) is not None:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+    except (ValueError, RecursionError, ParseError, LimitExceeded):  # JSONDecodeError is a ValueError
+        return None
+    found = _echoable_id(value)
+    if isinstance(found, str) and not _is_text(found):  # a lone surrogate could not be written back
+        return None
+    return found
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _echoable_id(value: object) -> str | int | float | None:
     """The id a reply about `value` may echo: a single message's own id when that id is valid."""
     from protocol.messages import is_valid_id  # here: the daemon reads its flags before pydantic loads
@@ -166,7 +190,7 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
     if may_be_deep:
         depth = _text_depth_exceeds(text, max_depth)
         if depth is not None:
-            raise _too_deep(max_depth, depth)
+            raise _too_deep(max_depth, depth, request_id=_id_of_deep_text(text))
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
         _refuse_lone_surrogates(value)

@@ -333,3 +333,19 @@ def test_arbitrary_bytes_decode_to_a_value_that_round_trips_or_raise_a_protocol_
     except (ParseError, LimitExceeded):
         return
     assert decode_line(encode_message({"v": value})) == {"v": value}
+
+
+@pytest.mark.parametrize("extra", ['"code": "1234567890123456789"', '"x": 1e400', '"n": 1'])
+def test_a_message_too_deep_carries_its_own_id_on_every_decoding_path(extra):
+    # a run of 19 digits or a number beyond a double sends the line to the standard library's decoder
+    line = ('{"jsonrpc": "2.0", "id": "a", "method": "ping", "params": {' + extra + ', "a": [[[[[[[[[1]]]]]]]]]}}')
+    with pytest.raises(LimitExceeded) as caught:
+        decode_line(line.encode(), max_depth=8)
+    assert caught.value.limit == "json_depth" and caught.value.request_id == "a"
+
+
+def test_a_line_past_the_deepest_supported_bound_is_not_read_for_its_id():
+    line = '{"id": "a", "x": 1e400, "a": ' + "[" * 600 + "]" * 600 + "}"
+    with pytest.raises(LimitExceeded) as caught:
+        decode_line(line.encode(), max_depth=8)
+    assert caught.value.request_id is None
