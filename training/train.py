@@ -209,6 +209,17 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def _whole_number(raw: str) -> int:
+    """`400` exactly, however large, and `4e2` as 400; `2.5` is refused."""
+    try:
+        return int(raw)
+    except ValueError:
+        number = float(raw)
+    if not number.is_integer():
+        raise ValueError(f"{raw!r} is not a whole number")
+    return int(number)
+
+
 def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentParser) -> Any:
     """A flag's text as its field's declared type: `--out-dir 2024` is a folder, not a number."""
     kind = str(item.type)
@@ -218,12 +229,12 @@ def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentPar
         if kind.startswith("tuple[int"):
             return [int(v) for v in raw.split(",")]
         if kind.startswith("dict"):
-            return json.loads(raw)
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError(f"{raw!r} is not a JSON object")
+            return value
         if kind.startswith("int"):
-            number = float(raw)  # 4e2 is 400; 2.5 is refused below
-            if not number.is_integer():
-                raise ValueError(f"{raw!r} is not a whole number")
-            return int(number)
+            return _whole_number(raw)
         if kind.startswith("float"):
             return float(raw)
     except ValueError as exc:
@@ -811,7 +822,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
         _restart_metrics_log(metrics_log, start_epoch, Path(config.resume) if config.resume else None)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if config.resume and best_epoch:  # the best so far, not the last epoch's weights
+    if config.resume and best_epoch and runtime.main:  # the best so far (only rank 0 finishes the run)
         best_weights = _resumed_best(Path(config.resume).parent / "best.safetensors", best_weights)
 
     # the loop
@@ -849,10 +860,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
                 handle.write(json.dumps(metrics) + "\n")
             meta = _metadata(config, corpus, metrics, epoch, run)
             write_inference_checkpoint(out / "last.safetensors", model, corpus, meta)
+            if improved:  # before the state that names this epoch best, so a crash between leaves them agreeing
+                write_inference_checkpoint(best_path, model, corpus, meta)
             save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng,
                        best_epoch)
-            if improved:
-                write_inference_checkpoint(best_path, model, corpus, meta)
             if config.checkpoint_every and epoch % config.checkpoint_every == 0:
                 write_inference_checkpoint(out / f"epoch-{epoch:03d}.safetensors", model, corpus, meta)
         if bad_epochs >= config.early_stopping_patience:

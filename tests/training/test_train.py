@@ -219,5 +219,7 @@ def test_each_flag_is_read_as_its_fields_declared_type():
     assert (config.out_dir, config.cache_dir) == ("2024", "1e3")  # folders, not numbers
     assert config.max_units_per_package == 400 and isinstance(config.max_units_per_package, int)
     assert config.lr == 0.01 and config.max_files is None
-    with pytest.raises(SystemExit):
-        parse_config(["--epochs", "2.5"])
+    assert parse_config(["--seed", "9007199254740993"]).seed == 9007199254740993  # exact, not via a float
+    for flags in (["--epochs", "2.5"], ["--loss-weights", "[1, 2]"]):
+        with pytest.raises(SystemExit):
+            parse_config(flags)
