@@ -44,7 +44,7 @@ __all__ = [
     "split_of",
 ]
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 """Bump when extraction or labelling changes: the version is part of the cache file name."""
 
 MAX_FILE_BYTES = 1_000_000

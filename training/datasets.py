@@ -171,6 +171,15 @@ def _corpus_digest(units: Sequence[CodeUnit]) -> str:
     return digest.hexdigest()
 
 
+def _labels_digest(units: Sequence[CodeUnit]) -> str:
+    """The units' import labels, for caches built from them: a labelling fix that leaves every unit's
+    source alone (so `_corpus_digest` as it was) must still rebuild them."""
+    digest = hashlib.blake2b(digest_size=12)
+    for unit in units:
+        digest.update(orjson.dumps([use.statement for use in unit.imports]) + b"\n")
+    return digest.hexdigest()
+
+
 def _cached(
     name: str,
     config: DataConfig,
@@ -214,7 +223,7 @@ def import_samples(config: DataConfig, units: Sequence[CodeUnit] | None = None) 
     return _cached(
         "imports",
         config,
-        _corpus_digest(units) + ":with-path",
+        _corpus_digest(units) + ":with-path:" + _labels_digest(units),
         lambda: _build_import_samples(units, config.seed),
         lambda d: ImportSample(**{**d, "modules": tuple(d["modules"]), "statements": tuple(d["statements"])}),
     )

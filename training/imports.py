@@ -106,7 +106,7 @@ def _attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:
     return (current.id, *reversed(parts))
 
 
-def _locally_bound(tree: ast.AST) -> set[str]:
+def _locally_bound(tree: ast.Module) -> set[str]:
     """Names the unit binds itself (other than by importing): they shadow a file's import."""
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -114,7 +114,30 @@ def _locally_bound(tree: ast.AST) -> set[str]:
             bound.add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
-    return bound
+    return bound | _defined_names(tree)
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    """Names that `def`, `class`, `except ... as` and `match` patterns bind where the unit's code can
+    read them: in a function's or the file's own scope, not in a class body (a method does not see
+    its class's names), and not the unit's own name when the unit is one definition (a method's
+    name is its class's; `def open(self): return open(p)` still reads the file's `open`)."""
+    unit = tree.body[0] if len(tree.body) == 1 and isinstance(tree.body[0], _DEFINITIONS) else None
+    names: set[str] = set()
+    stack: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]  # (node, in a class body)
+    while stack:
+        node, in_class = stack.pop()
+        if not in_class and node is not unit:
+            if isinstance(node, (*_DEFINITIONS, ast.MatchAs, ast.MatchStar, ast.ExceptHandler)) and node.name:
+                names.add(node.name)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                names.add(node.rest)
+        inner = isinstance(node, ast.ClassDef) or (in_class and not isinstance(node, _DEFINITIONS))
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return names
 
 
 def _name_uses(tree: ast.AST) -> tuple[set[str], list[tuple[str, ...]]]:

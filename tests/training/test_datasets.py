@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sysconfig
 from pathlib import Path
 
@@ -158,3 +159,11 @@ def test_the_evaluation_corpus_is_the_default_one_or_the_smoke_one_with_the_runs
     assert DataConfig.evaluation(seed=3, cache_dir="c") == DataConfig(seed=3, cache_dir="c")
     assert DataConfig.evaluation(seed=3, cache_dir="c", smoke=True) == DataConfig.smoke(seed=3, cache_dir="c")
     assert DataConfig.evaluation(seed=0, cache_dir=None, max_files=7).max_files == 7
+
+
+def test_import_samples_are_rebuilt_when_only_the_labels_of_the_same_code_change(config: DataConfig):
+    units = corpus_units(config)
+    before = import_samples(config, units)
+    relabelled = [dataclasses.replace(unit, imports=unit.imports[:-1]) if unit.imports else unit for unit in units]
+    after = import_samples(config, relabelled)  # same sources: a cache keyed by code alone would answer `before`
+    assert [s.statements for s in after] != [s.statements for s in before]

@@ -65,6 +65,22 @@ def test_unused_imports_and_shadowed_names_are_not_labels():
     assert _labels("def f():\n    return 1\n") == set()
 
 
+def test_a_name_the_unit_defines_or_catches_as_shadows_the_files_import():
+    assert _labels("def f(x):\n    def OrderedDict():\n        return x\n    return OrderedDict()\n") == set()
+    assert _labels("def f():\n    class dd:\n        pass\n    return dd\n") == set()
+    caught = "def f():\n    try:\n        pass\n    except ValueError as json:\n        return json.args\n"
+    assert _labels(caught) == set()
+    assert _labels("def f(v):\n    match v:\n        case [*np]:\n            return np\n") == set()
+    assert _labels("class OrderedDict(dict):\n    pass\nx = OrderedDict\n") == set()  # a file unit's own class
+
+
+def test_a_definitions_own_name_and_its_class_bodys_names_do_not_shadow_the_files_import():
+    # a method's name binds in its class, which its body does not see: `json` here is the module
+    assert _labels("def json(self):\n    return json.dumps(self)\n") == {("json", "import json")}
+    assert _labels("class A:\n    def dd(self):\n        return dd(list)\n") == {("collections", "from collections "
+                                                                                        "import defaultdict as dd")}
+
+
 def test_a_units_own_import_is_a_label():
     assert _labels("def f():\n    import re\n    return re.compile('x')\n") == {("re", "import re")}
 
