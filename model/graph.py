@@ -159,7 +159,18 @@ def _within_source(source: str, line: int, column: int | None) -> tuple[int, int
     lines = source_lines(source)
     if lines and line > len(lines):
         return len(lines), len(lines[-1]) + 1
+    if column is not None and lines and column > len(lines[line - 1]) + 1:
+        return line, _column_within(lines[line - 1], column)
     return line, column
+
+
+def _column_within(text: str, column: int) -> int:
+    """A column CPython gave past the end of its line, brought inside it: some tokenizer errors count
+    UTF-8 bytes (`日日=07`: 8 on a 5-character line), read here as the character they end in; an
+    error just after a string that spans lines counts from the string's first line, and goes to the
+    line's end."""
+    in_characters = len(text.encode("utf-8", "surrogatepass")[: column - 1].decode("utf-8", "ignore")) + 1
+    return min(in_characters, len(text) + 1)
 
 
 def _position(source: str, index: int) -> tuple[int | None, int | None]:

@@ -8,6 +8,7 @@ import pytest
 
 from model.errors import SourceLimitError, SourceSyntaxError
 from model.graph import EDGE_TYPES, SourceLimits, build_graph, vector_graph
+from model.scan import source_lines
 
 SOURCE = """\
 import os
@@ -134,6 +135,18 @@ def test_an_error_at_the_end_of_input_is_placed_on_the_last_line_whatever_the_li
     with pytest.raises(SourceSyntaxError) as caught:
         build_graph(source)
     assert (caught.value.line, caught.value.column) == (line, column)
+
+
+@pytest.mark.parametrize(("source", "line", "column"), [
+    ("日日=07\n", 1, 4),  # CPython counts this one in UTF-8 bytes (8): the literal starts at character 4
+    ('a:\\\n"日"\\', 2, 4),  # the same after a continuation line: the trailing backslash
+    ('"""\n"""\\%', 2, 6),  # counted from the string's first line: the end of the line it is on
+])
+def test_a_syntax_error_column_cpython_gives_past_its_line_is_brought_inside_it(source, line, column):
+    with pytest.raises(SourceSyntaxError) as caught:
+        build_graph(source)
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert column <= len(source_lines(source)[line - 1]) + 1
 
 
 def test_a_lone_surrogate_is_a_syntax_error_at_it_whose_message_is_text():
