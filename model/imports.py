@@ -166,7 +166,7 @@ class ImportRanker:
             skip.add(project.own_module)
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
-            if modules[i] in skip:
+            if modules[i] in skip or modules[i].startswith("."):  # relative to a training package: no import
                 continue
             ranked.append((modules[i], float(scores[i])))
             if len(ranked) >= k:

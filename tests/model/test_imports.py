@@ -19,6 +19,12 @@ def test_modules_already_imported_are_never_suggested():
     assert "json" not in [m for m, _ in ranked]
 
 
+def test_a_relative_module_from_training_code_is_never_suggested():
+    # `from . import x` in some training package: `import .` is no line a host can insert
+    ranked = ImportRanker([".", ".tests", "json"], ImportIndex()).rank(np.array([0.9, 0.8, 0.1]), set(), set(), 3)
+    assert [m for m, _ in ranked] == ["json"]
+
+
 def test_name_evidence_can_bring_in_a_module_outside_the_vocabulary():
     index = ImportIndex.from_bindings([("np", "numpy"), ("np", "numpy"), ("OrderedDict", "collections")],
                                       weights=(1.0, 4.0, 8.0, 2.0, -6.0))
