@@ -103,8 +103,8 @@ class BridgeClient:
 
     def send(self, message: Any) -> None:
         """Write one JSON value as one line; ValueError for a string that is not text (a lone
-        surrogate, as `os.fsdecode` makes of an undecodable file name), which the daemon could only
-        refuse with an error it cannot address to the request."""
+        surrogate, as `os.fsdecode` makes of an undecodable file name): the daemon would only refuse
+        it (-32600), so it is refused here, before anything is sent."""
         self.send_raw(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
 
     def request(self, method: str, params: Any = None) -> Future[Any]:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
-from protocol.errors import InternalError, LimitExceeded, ParseError
+from protocol.errors import InternalError, InvalidRequest, LimitExceeded, ParseError
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -62,8 +62,9 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
     """One input line (with or without its "\\n" or "\\r\\n") -> the JSON value it holds.
 
     Raises ParseError for anything but a single UTF-8 JSON text (the NaN and Infinity tokens and lone
-    surrogates included; a number that overflows a double reads as an infinite float), and
-    LimitExceeded(limit="json_depth") for nesting deeper
+    surrogate escapes included; a number that overflows a double reads as an infinite float), except
+    that a single message with a valid id whose strings hold a lone surrogate is InvalidRequest with
+    that id; and LimitExceeded(limit="json_depth") for nesting deeper
     than `max_depth`, found without recursion however deep the input goes. A line that is both
     malformed and too deep gets whichever error the parser meets first.
     """
@@ -81,7 +82,7 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
             raise _too_deep(max_depth, _text_depth_exceeds(data.decode("utf-8", "replace"), max_depth)) from None
         if "UTF-8" in exc.msg:  # orjson says position 0 whatever the byte: find it
             _check_utf8(data)
-        if "infinity when parsed as double" in exc.msg:  # valid JSON beyond a double: the exact path reads it
+        if "infinity when parsed as double" in exc.msg or "surrogate" in exc.msg:  # the exact path reads both
             return _decode_exactly(data, max_depth, may_be_deep)
         raise _parse_error(exc) from None
     if may_be_deep:
@@ -193,7 +194,7 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
             raise _too_deep(max_depth, depth, request_id=_id_of_deep_text(text))
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
-        _refuse_lone_surrogates(value)
+        _refuse_lone_surrogates(value, text)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc) from None
     except RecursionError:  # only if the interpreter's recursion limit was set below max_depth
@@ -300,26 +301,39 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _refuse_lone_surrogates(value: object) -> None:
-    """Strings from escapes like "\\ud800" cannot become UTF-8; orjson refuses them, so do we."""
-    stack = [value]
+def _refuse_lone_surrogates(value: object, text: str) -> None:
+    """Strings from escapes like "\\ud800" cannot become UTF-8; orjson refuses them, so do we. The
+    line is JSON all the same, so a single message with a valid id is told so with that id (-32600,
+    naming where: `params.code`), where a parse error could only answer null and leave the host
+    waiting (JavaScript's JSON.stringify writes such escapes); anything else is a parse error."""
+    where = _lone_surrogate_at_path(value)
+    if where is None:
+        return
+    request_id = _echoable_id(value)
+    if request_id is None or (isinstance(request_id, str) and not _is_text(request_id)):
+        raise ParseError("Parse error: lone surrogate escape in a string",
+                         position=_first_refused(text, surrogate=True))
+    reason = "holds a lone surrogate escape, which is not text"
+    raise InvalidRequest(f"Invalid Request: {where or 'a member name'} {reason}", field=where or None,
+                         reason=reason, request_id=request_id)
+
+
+def _lone_surrogate_at_path(value: object) -> str | None:
+    """The path of the first value (`params.code`, `params.features[3]`) or object (whose member
+    name it is) that holds a lone surrogate, "" for the top level; None when there is none."""
+    stack: list[tuple[object, str]] = [(value, "")]
     while stack:
-        item = stack.pop()
+        item, path = stack.pop()
         if isinstance(item, str):
-            strings: list[object] = [item]
+            if not _is_text(item):
+                return path
         elif isinstance(item, dict):
-            strings = list(item)
-            stack.extend(item.values())
+            if not all(_is_text(key) for key in item):
+                return path
+            stack.extend((child, f"{path}.{key}" if path else key) for key, child in reversed(item.items()))
         elif isinstance(item, list):
-            strings = []
-            stack.extend(item)
-        else:
-            continue
-        for text in strings:
-            try:
-                text.encode("utf-8")  # type: ignore[union-attr]
-            except UnicodeEncodeError:
-                raise ParseError("Parse error: lone surrogate escape in a string") from None
+            stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(item))))
+    return None
 
 
 def _parse_error(exc: json.JSONDecodeError) -> ParseError:

@@ -42,7 +42,7 @@ def error_after(daemon: BridgeClient, line: str | bytes) -> dict:
         b'{"jsonrpc": "2.0", "method": "ping", "id": 1\n',
         b"\xff\xfe{}\n",
         b'{"jsonrpc": "2.0", "method": "ping", "id": "\xc3\x28"}\n',
-        b'{"jsonrpc": "2.0", "method": "predict", "params": {"code": "\\ud800"}, "id": 1}\n',
+        b'{"jsonrpc": "2.0", "method": "predict", "params": {"code": "\\ud800"}}\n',  # no id to answer with
         b'{"jsonrpc": "2.0", "method": "predict", "params": {"features": [NaN]}, "id": 1}\n',
         b'{"jsonrpc": "2.0", "method": "predict", "params": {"features": [Infinity]}, "id": 1}\n',
         b"\x00\x01\x02\n",
@@ -61,6 +61,13 @@ def error_after(daemon: BridgeClient, line: str | bytes) -> dict:
 def test_input_that_is_not_json_we_accept_is_a_parse_error(daemon, line):
     reply = error_after(daemon, line)
     assert reply["id"] is None and reply["error"]["code"] == -32700
+
+
+def test_a_lone_surrogate_in_a_request_with_an_id_is_an_invalid_request_answered_with_that_id(daemon):
+    # JavaScript's JSON.stringify writes such escapes: the host must get its reply, not wait it out
+    reply = error_after(daemon, b'{"jsonrpc": "2.0", "method": "predict", "params": {"code": "x\\ud800"}, "id": 9}\n')
+    assert reply["id"] == 9 and reply["error"]["code"] == -32600
+    assert reply["error"]["data"]["field"] == "params.code"
 
 
 def test_a_line_over_the_size_limit_is_limit_exceeded_naming_the_limit(daemon):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import InternalError, LimitExceeded, ParseError
+from protocol.errors import InternalError, InvalidRequest, LimitExceeded, ParseError
 from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message
 
 BIG = 123456789012345678901234567890
@@ -128,6 +128,27 @@ def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) ->
         with pytest.raises(ParseError) as caught:
             decode_line(line)
         assert caught.value.position is not None  # the exact path scans for it
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "predict", "params": {"code": "\\ud800"}}', "params.code"),
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "predict", "params": {"features": [1, "\\udc00"]}}',
+     "params.features[1]"),
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"\\ud800": 1}}', "params"),
+])
+def test_a_lone_surrogate_in_a_message_with_a_valid_id_is_an_invalid_request_with_that_id(line, field):
+    for each in (line, line[:-1] + b", " + LONG_DIGITS + b"}"):  # orjson's path, then the standard library's
+        with pytest.raises(InvalidRequest) as caught:
+            decode_line(each)
+        assert caught.value.request_id == 7 and caught.value.field == field
+
+
+def test_a_lone_surrogate_without_an_id_to_echo_stays_a_parse_error():
+    for line in (b'{"jsonrpc": "2.0", "method": "ping", "params": {"x": "\\ud800"}}',  # a notification
+                 b'{"jsonrpc": "2.0", "id": "\\udc00", "method": "ping"}',  # an id that is no text
+                 b'[{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": ["\\ud800"]}]'):  # a batch
+        with pytest.raises(ParseError):
+            decode_line(line)
 
 
 BIG_LITERAL = b"1234567890123456789012"
