@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -306,34 +307,51 @@ def _refuse_lone_surrogates(value: object, text: str) -> None:
     line is JSON all the same, so a single message with a valid id is told so with that id (-32600,
     naming where: `params.code`), where a parse error could only answer null and leave the host
     waiting (JavaScript's JSON.stringify writes such escapes); anything else is a parse error."""
-    where = _lone_surrogate_at_path(value)
-    if where is None:
+    if not _SURROGATE_ESCAPE.search(text):  # the only way a lone surrogate gets in: most lines stop here
         return
+    found = _lone_surrogate_at_path(value)
+    if found is None:
+        return
+    where, in_a_name = found
     request_id = _echoable_id(value)
     if request_id is None or (isinstance(request_id, str) and not _is_text(request_id)):
         raise ParseError("Parse error: lone surrogate escape in a string",
                          position=_first_refused(text, surrogate=True))
     reason = "holds a lone surrogate escape, which is not text"
-    raise InvalidRequest(f"Invalid Request: {where or 'a member name'} {reason}", field=where or None,
-                         reason=reason, request_id=request_id)
+    subject = f"a member name of {where or 'the message'}" if in_a_name else where or "the message"
+    raise InvalidRequest(f"Invalid Request: {subject} {reason}", field=where or None, reason=reason,
+                         request_id=request_id)
 
 
-def _lone_surrogate_at_path(value: object) -> str | None:
-    """The path of the first value (`params.code`, `params.features[3]`) or object (whose member
-    name it is) that holds a lone surrogate, "" for the top level; None when there is none."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A \\uD800-\\uDFFF escape (the first backslash of an escaped backslash matches too, harmlessly:
+the walk below then finds nothing)."""
+
+
+def _lone_surrogate_at_path(value: object) -> tuple[str, bool] | None:
+    """Where the first lone surrogate sits: the path of the value that holds it (`params.code`,
+    `params.features[3]`; "" for the message itself) and whether it is in a member name of that
+    value rather than in the value; None when there is none."""
     stack: list[tuple[object, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             if not _is_text(item):
-                return path
+                return path, False
         elif isinstance(item, dict):
             if not all(_is_text(key) for key in item):
-                return path
-            stack.extend((child, f"{path}.{key}" if path else key) for key, child in reversed(item.items()))
+                return path, True
+            stack.extend((child, _member_path(path, key)) for key, child in reversed(item.items()))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(item))))
     return None
+
+
+def _member_path(path: str, key: str) -> str:
+    """`params` + `code` -> `params.code`; a member named "" reads `[""]`, never the message itself."""
+    if not key:
+        return f'{path}[""]'
+    return f"{path}.{key}" if path else key
 
 
 def _parse_error(exc: json.JSONDecodeError) -> ParseError:

@@ -135,6 +135,8 @@ def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) ->
     (b'{"jsonrpc": "2.0", "id": 7, "method": "predict", "params": {"features": [1, "\\udc00"]}}',
      "params.features[1]"),
     (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"\\ud800": 1}}', "params"),
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "": "\\ud800"}', '[""]'),  # a value, under the name ""
+    (b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "\\ud800": 1}', None),  # a name of the message itself
 ])
 def test_a_lone_surrogate_in_a_message_with_a_valid_id_is_an_invalid_request_with_that_id(line, field):
     for each in (line, line[:-1] + b", " + LONG_DIGITS + b"}"):  # orjson's path, then the standard library's
