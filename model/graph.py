@@ -145,7 +145,7 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     elif line is not None and column is None and "integer string conversion" in message:
         column = _long_literal_column(source, line)
     elif line is not None:
-        line, column = _within_source(source, line, column)
+        line, column = _within_source(source, line, column, in_bytes=message.startswith(_COUNTED_IN_BYTES))
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
@@ -153,24 +153,27 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
 
 
-def _within_source(source: str, line: int, column: int | None) -> tuple[int, int | None]:
-    """A position past the last line (CPython puts an error at the end of input on the line after
-    it when lines end in "\r\n") moved to the end of the last line, where it is with "\n"."""
+_COUNTED_IN_BYTES = ("leading zeros in decimal integer literals", "unexpected EOF while parsing")
+"""CPython 3.11 errors whose column counts UTF-8 bytes, not characters (`日日=07`: 8, where the
+literal starts at character 4); every other column counts characters."""
+
+
+def _within_source(source: str, line: int, column: int | None, *, in_bytes: bool = False
+                   ) -> tuple[int, int | None]:
+    """A position moved inside the source: past the last line (CPython puts an error at the end of
+    input on the line after it when lines end in "\r\n") to the end of the last line, where it is
+    with "\n"; a column counted in bytes (`in_bytes`) to the character it falls in; and a column past
+    its line's end (after a string that spans lines CPython counts from the string's first line) to
+    that end."""
     lines = source_lines(source)
     if lines and line > len(lines):
         return len(lines), len(lines[-1]) + 1
-    if column is not None and lines and column > len(lines[line - 1]) + 1:
-        return line, _column_within(lines[line - 1], column)
-    return line, column
-
-
-def _column_within(text: str, column: int) -> int:
-    """A column CPython gave past the end of its line, brought inside it: some tokenizer errors count
-    UTF-8 bytes (`日日=07`: 8 on a 5-character line), read here as the character they end in; an
-    error just after a string that spans lines counts from the string's first line, and goes to the
-    line's end."""
-    in_characters = len(text.encode("utf-8", "surrogatepass")[: column - 1].decode("utf-8", "ignore")) + 1
-    return min(in_characters, len(text) + 1)
+    if column is None or not lines:
+        return line, column
+    text = lines[line - 1]
+    if in_bytes:
+        column = len(text.encode("utf-8", "surrogatepass")[: column - 1].decode("utf-8", "ignore")) + 1
+    return line, min(column, len(text) + 1)
 
 
 def _position(source: str, index: int) -> tuple[int | None, int | None]:

@@ -141,8 +141,11 @@ def test_an_error_at_the_end_of_input_is_placed_on_the_last_line_whatever_the_li
     ("日日=07\n", 1, 4),  # CPython counts this one in UTF-8 bytes (8): the literal starts at character 4
     ('a:\\\n"日"\\', 2, 4),  # the same after a continuation line: the trailing backslash
     ('"""\n"""\\%', 2, 6),  # counted from the string's first line: the end of the line it is on
+    ("日日=07+1\n", 1, 4),  # counted in bytes, though the byte count (8) falls inside the line
+    ('s = """日日日\n語語語語語語語語""" $', 2, 14),  # from the string's first line, and not in bytes
+    ('x = "日日" $', 1, 10),  # CPython's own column, in characters, where it is one
 ])
-def test_a_syntax_error_column_cpython_gives_past_its_line_is_brought_inside_it(source, line, column):
+def test_a_syntax_error_column_is_in_characters_and_inside_its_line(source, line, column):
     with pytest.raises(SourceSyntaxError) as caught:
         build_graph(source)
     assert (caught.value.line, caught.value.column) == (line, column)
