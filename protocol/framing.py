@@ -210,12 +210,34 @@ def _decode_exactly(data: bytes, max_depth: int, may_be_deep: bool) -> object:
 def _first_refused(text: str, *, surrogate: bool) -> int | None:
     """Where in `text` the first NaN or Infinity token (outside strings) or, with `surrogate`, the first
     lone surrogate escape (inside one) starts: the place the stdlib's error does not give."""
-    for at, char, where in _scan(text):
-        if surrogate and where == "escaped" and char == "u" and _lone_surrogate_at(text, at - 1):
-            return at - 1
-        if not surrogate and where == "outside" and text.startswith(("NaN", "Infinity", "-Infinity"), at):
+    if surrogate:
+        return _first_lone_surrogate(text)
+    for at, _, where in _scan(text):
+        if where == "outside" and text.startswith(("NaN", "Infinity", "-Infinity"), at):
             return at
     return None
+
+
+def _first_lone_surrogate(text: str) -> int | None:
+    """Where the first `\\uXXXX` escape of a surrogate half without its other half starts. Only escapes
+    the parser reads count (`_scan` says which), so the text of an escaped backslash (`\\\\ud800`) is
+    never taken for a high half."""
+    high_at: int | None = None  # a high half's escape, until the next one says whether it is paired
+    for at, char, where in _scan(text):
+        if where == "escaped" and char == "u":
+            unit = _escaped_unit(text, at - 1)
+            if high_at is not None:
+                if unit is not None and 0xDC00 <= unit <= 0xDFFF and at - 1 == high_at + 6:
+                    high_at = None  # a pair
+                    continue
+                return high_at
+            if unit is not None and 0xD800 <= unit <= 0xDBFF:
+                high_at = at - 1
+            elif unit is not None and 0xDC00 <= unit <= 0xDFFF:
+                return at - 1
+        elif high_at is not None and at > high_at + 6:  # anything but an escape right after the high half
+            return high_at
+    return high_at
 
 
 def _scan(text: str) -> Iterator[tuple[int, str, str]]:
@@ -233,18 +255,6 @@ def _scan(text: str) -> Iterator[tuple[int, str, str]]:
             escaped = char == "\\"
             in_string = char != '"'
             yield at, char, "inside"
-
-
-def _lone_surrogate_at(text: str, at: int) -> bool:
-    """Whether the escape `\\uXXXX` at `at` is a surrogate without its other half."""
-    unit = _escaped_unit(text, at)
-    if unit is None or not 0xD800 <= unit <= 0xDFFF:
-        return False
-    if unit >= 0xDC00:  # a low half: lone unless a high half just before it (which skipped it)
-        before = _escaped_unit(text, at - 6)
-        return before is None or not 0xD800 <= before <= 0xDBFF
-    after = _escaped_unit(text, at + 6)
-    return after is None or not 0xDC00 <= after <= 0xDFFF
 
 
 def _escaped_unit(text: str, at: int) -> int | None:

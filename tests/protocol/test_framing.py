@@ -145,6 +145,14 @@ def test_a_lone_surrogate_in_a_message_with_a_valid_id_is_an_invalid_request_wit
         assert caught.value.request_id == 7 and caught.value.field == field
 
 
+def test_the_text_of_an_escaped_backslash_is_not_taken_for_the_high_half_of_a_pair():
+    line = b'{"a": "\\\\ud800\\udc00"}'  # a backslash, the letters ud800, then a lone low half
+    for each in (line, line[:-1] + b", " + LONG_DIGITS + b"}"):
+        with pytest.raises(ParseError) as caught:
+            decode_line(each)
+        assert caught.value.position == line.index(b"\\udc00")
+
+
 def test_a_lone_surrogate_without_an_id_to_echo_stays_a_parse_error():
     for line in (b'{"jsonrpc": "2.0", "method": "ping", "params": {"x": "\\ud800"}}',  # a notification
                  b'{"jsonrpc": "2.0", "id": "\\udc00", "method": "ping"}',  # an id that is no text
