@@ -204,9 +204,26 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         parser.error(f"unknown config keys {unknown}")
-    if "hidden_dims" in values:
-        values["hidden_dims"] = tuple(int(v) for v in values["hidden_dims"])
+    if "hidden_dims" in values:  # a list from a flag or a config file; "256,128" from a file too
+        dims = values["hidden_dims"]
+        parts = dims.split(",") if isinstance(dims, str) else dims
+        values["hidden_dims"] = tuple(_whole_number(str(v)) for v in parts)
     return TrainConfig(**values)
+
+
+def _finite(number: float) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f"{number} is not a finite number")
+    return number
+
+
+def _weights(value: object) -> dict[str, float]:
+    """A JSON object of finite numbers (`--loss-weights '{"bugs": 2}'`), so a typo fails here, not mid-run."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{json.dumps(value)} is not a JSON object")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value.values()):
+        raise ValueError(f"{json.dumps(value)} has a weight that is not a finite number")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def _whole_number(raw: str) -> int:
@@ -227,16 +244,13 @@ def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentPar
         return None
     try:
         if kind.startswith("tuple[int"):
-            return [int(v) for v in raw.split(",")]
+            return [_whole_number(v) for v in raw.split(",")]
         if kind.startswith("dict"):
-            value = json.loads(raw)
-            if not isinstance(value, dict):
-                raise ValueError(f"{raw!r} is not a JSON object")
-            return value
+            return _weights(json.loads(raw))
         if kind.startswith("int"):
             return _whole_number(raw)
         if kind.startswith("float"):
-            return float(raw)
+            return _finite(float(raw))
     except ValueError as exc:
         parser.error(f"--{item.name.replace('_', '-')}: {exc}")
     return raw

@@ -220,6 +220,8 @@ def test_each_flag_is_read_as_its_fields_declared_type():
     assert config.max_units_per_package == 400 and isinstance(config.max_units_per_package, int)
     assert config.lr == 0.01 and config.max_files is None
     assert parse_config(["--seed", "9007199254740993"]).seed == 9007199254740993  # exact, not via a float
-    for flags in (["--epochs", "2.5"], ["--loss-weights", "[1, 2]"]):
+    assert parse_config(["--hidden-dims", "2e2,64"]).hidden_dims == (200, 64)
+    for flags in (["--epochs", "2.5"], ["--loss-weights", "[1, 2]"], ["--loss-weights", '{"bugs": "x"}'],
+                  ["--lr", "nan"], ["--lr", "inf"]):
         with pytest.raises(SystemExit):
             parse_config(flags)
