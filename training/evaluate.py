@@ -278,6 +278,15 @@ def site_localisation(site_logit: np.ndarray, data: SiteData, samples: Sequence[
             "at_place": {"model": at_place / counted, "baseline": chance_at_place / counted}}
 
 
+def _redrawn(samples: Sequence[BugSample], packages: Mapping[str, str] | None) -> str:
+    """What the bug intervals redraw: "packages", "functions", or both when some samples' package is
+    unknown (each of those then counts as a package of its own)."""
+    known = sum(1 for s in samples if packages and s.group in packages)
+    if known == len(samples):
+        return "packages" if samples else "functions"
+    return "functions" if not known else f"packages ({known} samples), functions ({len(samples) - known})"
+
+
 def evaluate_bugs(
     engine: GraphSAGEEngine,
     samples: Sequence[BugSample],
@@ -333,7 +342,7 @@ def evaluate_bugs(
         "n_buggy": int(labels.sum()),
         "n_unbuildable": len(test) - len(kept),
         "n_baseline_train": len(train),
-        "interval_redraws": "packages" if packages else "functions",
+        "interval_redraws": _redrawn(kept, packages),
         "auroc": {"model": _auroc_or_none(labels, model_score), "baseline": _auroc_or_none(labels, baseline_score),
                   "interval": grouped_bootstrap_auroc(labels, model_score, packages_of, seed=seed)},
         "auroc_by_kind": per_kind,

@@ -368,3 +368,5 @@ def test_the_intervals_redraw_the_packages_the_samples_functions_belong_to(engin
     assert metrics["interval_redraws"] == "packages"
     unmapped, _ = evaluate_bugs(engine, samples, baseline_train_limit=0)
     assert unmapped["interval_redraws"] == "functions"
+    partly, _ = evaluate_bugs(engine, samples, baseline_train_limit=0, packages={"pkg0/m.py:0:f0": "pkg0"})
+    assert partly["interval_redraws"].startswith("packages (") and "functions (" in partly["interval_redraws"]
