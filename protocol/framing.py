@@ -103,10 +103,7 @@ def _id_of_deep_text(text: str) -> str | int | float | None:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except (ValueError, RecursionError, ParseError, LimitExceeded):  # JSONDecodeError is a ValueError
         return None
-    found = _echoable_id(value)
-    if isinstance(found, str) and not _is_text(found):  # a lone surrogate could not be written back
-        return None
-    return found
+    return _echoable_id(value)
 
 
 def _is_text(value: str) -> bool:
@@ -118,11 +115,14 @@ def _is_text(value: str) -> bool:
 
 
 def _echoable_id(value: object) -> str | int | float | None:
-    """The id a reply about `value` may echo: a single message's own id when that id is valid."""
+    """The id a reply about `value` may echo: a single message's own id when that id is valid and can be
+    written back (a string id with a lone surrogate cannot)."""
     from protocol.messages import is_valid_id  # here: the daemon reads its flags before pydantic loads
 
     found = value.get("id") if isinstance(value, dict) else None
-    return found if is_valid_id(found) else None  # type: ignore[return-value]
+    if not is_valid_id(found) or (isinstance(found, str) and not _is_text(found)):
+        return None
+    return found  # type: ignore[return-value]
 
 
 def _depth_exceeds(value: object, max_depth: int) -> int | None:
@@ -324,9 +324,8 @@ def _refuse_lone_surrogates(value: object, text: str) -> None:
         return
     where, in_a_name = found
     request_id = _echoable_id(value)
-    if request_id is None or (isinstance(request_id, str) and not _is_text(request_id)):
-        raise ParseError("Parse error: lone surrogate escape in a string",
-                         position=_first_refused(text, surrogate=True))
+    if request_id is None:  # `_decode_exactly` finds where, as for NaN
+        raise ParseError("Parse error: lone surrogate escape in a string")
     reason = "holds a lone surrogate escape, which is not text"
     subject = f"a member name of {where or 'the message'}" if in_a_name else where or "the message"
     raise InvalidRequest(f"Invalid Request: {subject} {reason}", field=where or None, reason=reason,
