@@ -236,20 +236,16 @@ class ForwardLane:
             returned, tasks = work
             try:
                 self._serve(returned, tasks)
+            except ModelUnavailable as exc:  # no model to predict with: the round's requests are told so
+                _fail_round(returned, tasks, exc)
             except Exception as exc:  # a fault here must not leave this and every later prediction unanswered
                 logger.exception("the predictions thread failed a round; its requests get an internal error")
-                for task in [task for chunk, _, _ in returned for task in chunk] + tasks:
-                    task.job.fail(exc)  # a request already answered keeps its one reply
+                _fail_round(returned, tasks, exc)
 
     def _serve(self, returned: list[tuple[list[ForwardTask], Any, int]], tasks: list[ForwardTask]) -> None:
         """One round: the chunks back from the workers, then the new tasks (some sent to the workers)."""
         generation = self._cache.generation  # before the model: a reload after this is not cached
-        try:
-            predictor = self._model.wait()
-        except Exception as exc:
-            for task in [task for chunk, _, _ in returned for task in chunk] + tasks:
-                task.job.fail(exc)
-            return
+        predictor = self._model.wait()
         for chunk, outcome, sent_at in returned:
             self._finish_returned(predictor, chunk, outcome, sent_at, generation)
         live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
@@ -404,6 +400,13 @@ def _groups(tasks: list[ForwardTask]) -> list[list[ForwardTask]]:
     for task in tasks:
         groups.setdefault((task.code is not None, task.embed_only), []).append(task)
     return list(groups.values())
+
+
+def _fail_round(returned: list[tuple[list[ForwardTask], Any, int]], tasks: list[ForwardTask],
+                exc: BaseException) -> None:
+    """Fail every request of a round with `exc`; one already answered keeps its one reply."""
+    for task in [task for chunk, _, _ in returned for task in chunk] + tasks:
+        task.job.fail(exc)
 
 
 def _forward(predictor: Predictor, group: list[ForwardTask]) -> list[Any]:
