@@ -132,6 +132,15 @@ _FEATURE_MAGNITUDE = 1e15
 keeps the two equal), stated in the schema only as the count is."""
 
 
+def _bound_feature_vector(schema: dict[str, Any]) -> None:
+    """Length and magnitude bounds inside the array branch of `features`' anyOf, where code generators
+    read them (beside the anyOf they made quicktype give up on the type)."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "array":
+            branch.update(minItems=_FEATURE_COUNT, maxItems=_FEATURE_COUNT, items={
+                "type": "number", "minimum": -_FEATURE_MAGNITUDE, "maximum": _FEATURE_MAGNITUDE})
+
+
 class _CodeOrFeatures(_Params):
     """Exactly one input: Python source, or a feature vector the host computed."""
 
@@ -146,7 +155,7 @@ class _CodeOrFeatures(_Params):
     code: str | None = Field(default=None, description="Python source to analyse.")
     features: list[FiniteFloat] | None = Field(
         default=None, description=f"The {_FEATURE_COUNT} feature numbers of a piece of code, instead of `code`.",
-        json_schema_extra=lambda schema: _bound_feature_vector(schema),
+        json_schema_extra=_bound_feature_vector,
     )
 
     @model_validator(mode="after")
@@ -154,15 +163,6 @@ class _CodeOrFeatures(_Params):
         if (self.code is None) == (self.features is None):
             raise ValueError("give exactly one of `code` (Python source) or `features` (978 numbers)")
         return self
-
-
-def _bound_feature_vector(schema: dict[str, Any]) -> None:
-    """Length and magnitude bounds inside the array branch of `features`' anyOf, where code generators
-    read them (beside the anyOf they made quicktype give up on the type)."""
-    for branch in schema.get("anyOf", []):
-        if branch.get("type") == "array":
-            branch.update(minItems=_FEATURE_COUNT, maxItems=_FEATURE_COUNT, items={
-                "type": "number", "minimum": -_FEATURE_MAGNITUDE, "maximum": _FEATURE_MAGNITUDE})
 
 
 class PredictParams(_CodeOrFeatures):
