@@ -204,10 +204,13 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         parser.error(f"unknown config keys {unknown}")
-    if "hidden_dims" in values:  # a list from a flag or a config file; "256,128" from a file too
+    if "hidden_dims" in values:  # "256,128" from a flag or a config file, or a config file's list
         dims = values["hidden_dims"]
         parts = dims.split(",") if isinstance(dims, str) else dims
-        values["hidden_dims"] = tuple(_whole_number(str(v)) for v in parts)
+        try:
+            values["hidden_dims"] = tuple(_whole_number(str(v)) for v in parts)
+        except ValueError as exc:
+            parser.error(f"--hidden-dims: {exc}")
     return TrainConfig(**values)
 
 
@@ -221,9 +224,9 @@ def _weights(value: object) -> dict[str, float]:
     """A JSON object of finite numbers (`--loss-weights '{"bugs": 2}'`), so a typo fails here, not mid-run."""
     if not isinstance(value, dict):
         raise ValueError(f"{json.dumps(value)} is not a JSON object")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value.values()):
-        raise ValueError(f"{json.dumps(value)} has a weight that is not a finite number")
-    return {str(k): float(v) for k, v in value.items()}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
+        raise ValueError(f"{json.dumps(value)} has a weight that is not a number")
+    return {str(k): _finite(float(v)) for k, v in value.items()}
 
 
 def _whole_number(raw: str) -> int:
@@ -243,8 +246,6 @@ def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentPar
     if raw.lower() in ("none", "null") and "None" in kind:
         return None
     try:
-        if kind.startswith("tuple[int"):
-            return [_whole_number(v) for v in raw.split(",")]
         if kind.startswith("dict"):
             return _weights(json.loads(raw))
         if kind.startswith("int"):
