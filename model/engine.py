@@ -230,16 +230,31 @@ def _sage_layer(both: np.ndarray, layer: _Layer, batch: GraphBatch) -> np.ndarra
     """h' = h W_root^T + mean_{j in N(i)} (h_j W_neigh^T) + b, from `both` = h [W_root^T | W_neigh^T]."""
     out = both[:, : layer.out_dim] + layer.bias  # (N, out)
     if batch.num_edges:
-        neighbour_part = both[:, layer.out_dim :][batch.neighbour_sources]  # (E, out), grouped by target
+        projected = both[:, layer.out_dim :]
         if batch.neighbour_targets.shape[0] == batch.num_edges:  # one in-neighbour each: the mean is it
-            neighbour_mean = neighbour_part
+            neighbour_mean = projected[batch.neighbour_sources]
         else:
-            neighbour_mean = np.add.reduceat(neighbour_part, batch.neighbour_starts, axis=0)  # (T, out)
+            neighbour_mean = _neighbour_sums(projected, batch)  # (T, out)
             neighbour_mean *= batch.inverse_degree
         if layer.neighbour_offset is not None:
             neighbour_mean -= layer.neighbour_offset
         out[batch.neighbour_targets] += neighbour_mean
     return out
+
+
+def _neighbour_sums(projected: np.ndarray, batch: GraphBatch) -> np.ndarray:
+    """Each target's sum of its in-neighbours' rows of `projected`, a chunk of edges at a time
+    (`GraphBatch.neighbour_chunks`), so no (E, out) temporary is made for a large graph."""
+    sources, starts = batch.neighbour_sources, batch.neighbour_starts
+    if len(batch.neighbour_chunks) == 1:
+        return np.add.reduceat(projected[sources], starts, axis=0)
+    sums = np.empty((starts.shape[0], projected.shape[1]), dtype=projected.dtype)
+    for first, end in batch.neighbour_chunks:
+        edge_first = starts[first]
+        edge_end = starts[end] if end < starts.shape[0] else sources.shape[0]
+        part = projected[sources[edge_first:edge_end]]
+        sums[first:end] = np.add.reduceat(part, starts[first:end] - edge_first, axis=0)
+    return sums
 
 
 def _project_features(x: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ and the batching it runs on."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.batch import GraphBatch, collate
+from model.batch import NEIGHBOUR_CHUNK_EDGES, GraphBatch, collate
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine, expected_shapes, init_weights, weight_problems
 from model.network import GraphSAGEModel, batch_tensors
@@ -248,6 +249,34 @@ def test_graph_batch_groups_edges_by_target_for_mean_aggregation():
     assert batch.inverse_degree.ravel().tolist() == [0.5, 1.0, 1.0]
 
 
+def test_a_graph_with_more_edges_than_a_chunk_is_summed_in_chunks_and_matches_torch():
+    rng = np.random.default_rng(12)
+    x, edges = random_graph(rng, 40, extra_edges=2 * NEIGHBOUR_CHUNK_EDGES)
+    spokes = np.array([np.arange(1, 40).repeat(60), np.zeros(39 * 60, dtype=np.int64)])  # node 0: 2,340 in-edges
+    graphs = [random_graph(rng, 3), (x, np.concatenate([edges, spokes], axis=1))]
+    batch = collate(graphs)
+    assert len(batch.neighbour_chunks) > 2
+    weights = trained_looking_weights(SMALL, 3)
+    output = GraphSAGEEngine(SMALL, weights).forward(batch)
+    for name, expected in torch_reference(SMALL, weights, batch).items():
+        np.testing.assert_allclose(getattr(output, name), expected, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_neighbour_chunks_cover_every_target_once_within_the_edge_limit():
+    rng = np.random.default_rng(4)
+    x, edges = random_graph(rng, 300, extra_edges=3 * NEIGHBOUR_CHUNK_EDGES)
+    batch = collate([(x, edges)])
+    chunks, starts = batch.neighbour_chunks, batch.neighbour_starts
+    ends = [*starts[1:].tolist(), batch.num_edges]
+    assert chunks[0][0] == 0 and chunks[-1][1] == starts.shape[0]
+    assert all(end == first for (_, end), (first, _) in itertools.pairwise(chunks))
+    for first, end in chunks:
+        assert end > first
+        assert ends[end - 1] - starts[first] <= NEIGHBOUR_CHUNK_EDGES or end == first + 1
+    small = collate([random_graph(rng, 5)])
+    assert small.neighbour_chunks == ((0, small.neighbour_targets.shape[0]),)
+
+
 @pytest.mark.parametrize(
     ("graphs", "message"),
     [
@@ -288,7 +317,7 @@ def test_each_module_exports_exactly_its_public_names():
         for module in (model.batch, model.checkpoint, model.config, model.engine, model.layers, model.network)
     }
     assert exported == {
-        "model.batch": {"GraphBatch", "collate"},
+        "model.batch": {"NEIGHBOUR_CHUNK_EDGES", "GraphBatch", "collate"},
         "model.checkpoint": {
             "CONFIDENCE_PREFIX", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_KEY", "SITE_PREFIX", "VOCABULARY_KEYS",
             "Checkpoint",
