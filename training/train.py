@@ -193,9 +193,7 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
         else:
             parser.add_argument(flag, dest=item.name, default=None, help=f"({item.type})")
     args = parser.parse_args(argv)
-    values: dict[str, Any] = {}
-    if args.config:
-        values.update(json.loads(Path(args.config).read_text()))
+    values: dict[str, Any] = _config_file(args.config, parser) if args.config else {}
     for item in dataclasses.fields(TrainConfig):
         raw = getattr(args, item.name)
         if raw is not None:
@@ -212,6 +210,49 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
         except ValueError as exc:
             parser.error(f"--hidden-dims: {exc}")
     return TrainConfig(**values)
+
+
+def _config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """A config file's fields, each checked as its flag would be (a typo fails here, not mid-run)."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        parser.error(f"--config {path}: {exc}")
+    if not isinstance(values, dict):
+        parser.error(f"--config {path}: expected a JSON object of TrainConfig fields")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            checked[name] = _file_value(fields[name], value) if name in fields else value
+        except ValueError as exc:
+            parser.error(f"--config {path}: {name}: {exc}")
+    return checked
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _file_value(item: dataclasses.Field, value: object) -> Any:
+    """A config file's JSON value as its field's declared type, or ValueError saying why not."""
+    kind = str(item.type)
+    if value is None and "None" in kind:
+        return None
+    if kind.startswith("dict"):
+        return _weights(value)
+    if kind.startswith("tuple"):  # hidden_dims: parse_config reads a list or "256,128" in one place
+        if not isinstance(value, list | str):
+            raise ValueError(f"{json.dumps(value)} is not a list of whole numbers")
+        return value
+    expected = {"bool": bool, "str": str, "int": int, "float": float}[kind.split(" ")[0]]
+    if expected is bool or expected is str:
+        if not isinstance(value, expected):
+            raise ValueError(f"{json.dumps(value)} is not a {kind}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{json.dumps(value)} is not a {kind}")
+    return _whole_number(json.dumps(value)) if expected is int else _finite(float(value))
 
 
 def _finite(number: float) -> float:

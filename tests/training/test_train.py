@@ -50,6 +50,38 @@ def test_an_unknown_config_key_is_refused(tmp_path):
         parse_config(["--config", str(path)])
 
 
+@pytest.mark.parametrize("fields", [
+    {"epochs": "12"}, {"epochs": 2.5}, {"epochs": True}, {"lr": "0.01"}, {"progress": 1}, {"out_dir": 7},
+    {"loss_weights": {"bugs": "x"}}, {"loss_weights": [1, 2]}, {"hidden_dims": 256}, {"hidden_dims": [64, "x"]},
+])
+def test_a_config_files_values_are_checked_as_flags_are(tmp_path, fields, capsys):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(fields))
+    with pytest.raises(SystemExit):
+        parse_config(["--config", str(path)])
+    assert next(iter(fields)).replace("_", "-") in capsys.readouterr().err.replace("_", "-")
+
+
+def test_a_config_file_that_is_not_a_json_object_of_finite_numbers_is_refused_with_its_name(tmp_path, capsys):
+    for text in ("[1, 2]", '{"lr": NaN}', "{", ""):
+        path = tmp_path / "run.json"
+        path.write_text(text)
+        with pytest.raises(SystemExit):
+            parse_config(["--config", str(path)])
+        assert "run.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_config(["--config", str(tmp_path / "missing.json")])
+
+
+def test_a_config_file_may_give_whole_floats_null_and_a_list_of_dims(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"epochs": 4e0, "max_files": None, "hidden_dims": [64, 32.0], "lr": 1,
+                                "loss_weights": {"bugs": 2}}))
+    config = parse_config(["--config", str(path)])
+    assert config.epochs == 4 and isinstance(config.epochs, int) and config.max_files is None
+    assert config.hidden_dims == (64, 32) and config.lr == 1.0 and config.loss_weights == {"bugs": 2.0}
+
+
 def test_the_bug_site_scorers_read_more_units_per_package_than_the_network_but_a_smoke_run_keeps_its_own():
     config = parse_config(["--max-units-per-package", "300", "--site-units-per-package", "900"])
     assert config.data_config().max_units_per_package == 300
