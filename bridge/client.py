@@ -132,8 +132,8 @@ class BridgeClient:
 
     def call(self, method: str, params: Any = None, *, timeout: float | None = None) -> Any:
         """Send a request and wait for its result (TimeoutError after `timeout` seconds; 0 does not
-        wait). A request the daemon could not read at all is answered with id null: that reply
-        goes to `next_message`, and the call times out."""
+        wait). A request over the daemon's line limit raises its BridgeError at once: the daemon
+        reads the id from the line's first bytes, where this client writes it."""
         return self.request(method, params).result(self._seconds(timeout))
 
     def notify(self, method: str, params: Any = None) -> None:

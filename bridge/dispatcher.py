@@ -32,7 +32,7 @@ from protocol.errors import (
     LimitExceeded,
     RequestCancelled,
 )
-from protocol.framing import decode_line, encode_message
+from protocol.framing import decode_line, encode_message, id_of_line_head
 from protocol.messages import Request, error_response, parse_message, result_response
 
 __all__ = ["Dispatcher", "Job", "Lane", "Route", "Router", "to_wire_error"]
@@ -185,7 +185,7 @@ class Dispatcher:
                 maximum=self._max_line_bytes,
                 actual=line.size,
             )
-            self._write_one(error_response(None, error))
+            self._write_one(error_response(id_of_line_head(line.head), error))
             return
         try:
             message = decode_line(line, max_depth=self._max_json_depth)

@@ -16,12 +16,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all"]
+__all__ = ["LINE_HEAD_BYTES", "LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all"]
 
 logger = logging.getLogger(__name__)
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 16
+LINE_HEAD_BYTES = 4096
+"""How much of a line over the limit is kept: a request's members before its params fit many times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,9 @@ class LineTooLong:
 
     size: int
     """How many bytes the line had (at least; counting stops at the limit's next newline)."""
+    head: bytes = b""
+    """Its first bytes (up to LINE_HEAD_BYTES), where a request's id usually is, so that the error
+    reply can echo it (`protocol.framing.id_of_line_head`)."""
 
 
 def claim_stdout() -> int:
@@ -86,6 +91,7 @@ def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[by
     """
     pending = bytearray()  # the start of a line whose newline has not arrived yet
     skipping = 0  # > 0 while dropping an oversized line: its bytes so far
+    line_head = b""  # the first bytes of the line being dropped
     head = b""  # the first bytes of the stream, until we know whether they are a byte-order mark
     at_start = True
     while chunk := read(_CHUNK):
@@ -97,7 +103,7 @@ def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[by
         start = 0
         while (newline := chunk.find(b"\n", start)) >= 0:
             if skipping:
-                yield LineTooLong(skipping + newline - start)
+                yield LineTooLong(skipping + newline - start, _topped_up(line_head, chunk, start, newline))
                 skipping = 0
             elif pending:
                 pending += chunk[start:newline]
@@ -109,17 +115,25 @@ def read_lines(read: Callable[[int], bytes], max_line_bytes: int) -> Iterator[by
         rest = len(chunk) - start
         if skipping:
             skipping += rest
+            line_head = _topped_up(line_head, chunk, start, len(chunk))
         elif len(pending) + rest > max_line_bytes + 1:  # (+1: its last byte may be the "\r" of "\r\n")
             skipping = len(pending) + rest
+            line_head = _topped_up(bytes(pending[:LINE_HEAD_BYTES]), chunk, start, len(chunk))
             pending.clear()
         else:
             pending += chunk[start:]
     if at_start:
         pending += head  # the whole input was a few bytes that began like a byte-order mark
     if skipping:
-        yield LineTooLong(skipping)
+        yield LineTooLong(skipping, line_head)
     else:
         yield from _complete(bytes(pending), max_line_bytes)  # a last line without its newline still counts
+
+
+def _topped_up(line_head: bytes, chunk: bytes, start: int, end: int) -> bytes:
+    """`line_head` with as much of `chunk[start:end]` as keeps it within LINE_HEAD_BYTES."""
+    room = LINE_HEAD_BYTES - len(line_head)
+    return line_head + chunk[start: min(end, start + room)] if room > 0 else line_head
 
 
 _JSON_WHITESPACE = b" \t\r"
@@ -130,7 +144,7 @@ def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]
     """A whole line as the reader yields it: too long (a final "\r" not counted), blank (nothing), or
     the line."""
     if len(line) - line.endswith(b"\r") > max_line_bytes:
-        yield LineTooLong(len(line))
+        yield LineTooLong(len(line), line[:LINE_HEAD_BYTES])
     elif line.strip(_JSON_WHITESPACE):
         yield line
 

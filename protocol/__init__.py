@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         MAX_SUPPORTED_DEPTH,
         decode_line,
         encode_message,
+        id_of_line_head,
     )
     from protocol.messages import (
         JSONRPC_VERSION,
@@ -128,6 +129,7 @@ _SUBMODULE_OF = {
     "MAX_SUPPORTED_DEPTH": "protocol.framing",
     "decode_line": "protocol.framing",
     "encode_message": "protocol.framing",
+    "id_of_line_head": "protocol.framing",
     # protocol.messages
     "JSONRPC_VERSION": "protocol.messages",
     "ErrorObject": "protocol.messages",
@@ -239,6 +241,7 @@ __all__ = [
     "encode_message",
     "error_from_wire",
     "error_response",
+    "id_of_line_head",
     "is_valid_id",
     "json_schema",
     "parse_message",

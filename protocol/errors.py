@@ -227,7 +227,8 @@ class LimitExceeded(JsonRpcError):
 
     `actual` is the size seen, or None when counting stopped as soon as the bound was passed.
     `request_id` is the id to answer with when the message could still be read (a message nested too
-    deep has one; a line too long does not); like InvalidRequest's, it is not part of `data`.
+    deep has one); like InvalidRequest's, it is not part of `data`. A line too long is never read
+    whole: the daemon takes its id from the line's first bytes (`protocol.framing.id_of_line_head`).
     """
 
     code = LIMIT_EXCEEDED

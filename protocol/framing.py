@@ -1,7 +1,8 @@
 """One JSON text per line: turning an input line into a JSON value and a message into an output line.
 
 This module owns the byte-level rules of the wire: UTF-8, no NaN/Infinity, no lone surrogates,
-bounded nesting, integers of any size kept exact, and output lines that never contain a raw newline.
+bounded nesting, integers of any size kept exact, and output lines that never contain a raw newline;
+and, for a line the transport dropped as too long, the id its first bytes hold (`id_of_line_head`).
 A number too large for a double (`1e400`) is valid JSON: it reads as an infinite float, which no
 member of a message accepts, so the request gets its own error with its id (a feature vector with
 one is -32602) rather than a parse error that loses the id.
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_SUPPORTED_DEPTH",
     "decode_line",
     "encode_message",
+    "id_of_line_head",
 ]
 
 DEFAULT_MAX_DEPTH = 64
@@ -104,6 +106,57 @@ def _id_of_deep_text(text: str) -> str | int | float | None:
     except (ValueError, RecursionError, ParseError, LimitExceeded):  # JSONDecodeError is a ValueError
         return None
     return _echoable_id(value)
+
+
+def id_of_line_head(head: bytes) -> str | int | float | None:
+    """The id a reply about a line too long to read may echo, from the line's first bytes: a single
+    message's top-level "id" when it, and every member before it, lies whole within them (the last
+    such "id" counts, as when a whole line is read). None for anything else: a batch, an id past the
+    cut or after a member cut short, an id that is not valid, bytes that are not UTF-8 JSON."""
+    text = _utf8_head(head)
+    position = _skip_space(text, 0) if text is not None else 0
+    if text is None or not text.startswith("{", position):
+        return None
+    found: str | int | float | None = None
+    position += 1
+    while text.startswith('"', position := _skip_space(text, position)):
+        try:
+            key, position = json.decoder.scanstring(text, position + 1)
+            position = _skip_space(text, position)
+            if not text.startswith(":", position):
+                break
+            value, position = _HEAD_DECODER.raw_decode(text, _skip_space(text, position + 1))
+        except (ValueError, RecursionError, ParseError, LimitExceeded):  # cut short, or not JSON
+            break
+        if position >= len(text):  # the value may go on past the cut (`"id": 12` of `"id": 1234`)
+            break
+        if key == "id":
+            found = _echoable_id({"id": value})
+        position = _skip_space(text, position)
+        if not text.startswith(",", position):
+            break
+        position += 1
+    return found
+
+
+def _utf8_head(head: bytes) -> str | None:
+    """`head` as text, less a character the cut split; None when it is not UTF-8 before that."""
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":
+            return None
+        try:
+            return head[: exc.start].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, position: int) -> int:
+    return _JSON_SPACE.match(text, position).end()  # type: ignore[union-attr]  # `*` always matches
 
 
 def _is_text(value: str) -> bool:
@@ -310,6 +363,10 @@ def _bounded_int(literal: str) -> int:
             actual=digits,
         )
     return int(literal)
+
+
+_HEAD_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int)
+"""Reads one member's value of a line's head, under decode_line's rules for numbers."""
 
 
 def _refuse_lone_surrogates(value: object, text: str) -> None:

@@ -74,7 +74,7 @@ def test_a_line_over_the_size_limit_is_limit_exceeded_naming_the_limit(daemon):
     code = "x" * (MAX_LINE * 3)
     reply = error_after(daemon, request_line(7, "predict", {"code": code}))
     error = reply["error"]
-    assert error["code"] == -32002
+    assert error["code"] == -32002 and reply["id"] == 7  # read from the line's first bytes
     assert error["data"]["limit"] == "line_bytes" and error["data"]["maximum"] == MAX_LINE
 
 

@@ -1,9 +1,11 @@
-"""The Python client: ids apart from hand-written ones, a dead daemon told at once, timeouts as given."""
+"""The Python client: ids apart from hand-written ones, a dead daemon told at once, timeouts as given,
+an over-long request failed at once."""
 
 from __future__ import annotations
 
 import pytest
 
+from bridge.client import BridgeError
 from tests.bridge.conftest import FUNCTION, WAIT_S, serving, spawn
 
 
@@ -39,3 +41,11 @@ def test_a_timeout_of_zero_does_not_wait():
         with pytest.raises(TimeoutError):
             client.call("extract_features", {"code": slow}, timeout=0)
         assert client.call("ping") == "pong"
+
+
+def test_a_call_over_the_daemons_line_limit_fails_at_once_with_its_error():
+    with serving("--max-line-bytes=4096") as client:
+        with pytest.raises(BridgeError) as caught:
+            client.call("predict", {"code": "x = 1\n" * 2000}, timeout=WAIT_S)
+        assert caught.value.code == -32002 and caught.value.data["limit"] == "line_bytes"
+        assert not client._pending and client.call("ping") == "pong"

@@ -190,6 +190,15 @@ def test_a_line_too_long_is_limit_exceeded_with_its_size(wired):
     assert reply["error"]["data"] == {"limit": "line_bytes", "maximum": 100, "actual": 500}
 
 
+def test_a_line_too_long_is_answered_with_the_id_its_first_bytes_hold(wired):
+    dispatcher, writer, _ = wired
+    dispatcher.dispatch_line(LineTooLong(500, b'{"jsonrpc": "2.0", "id": "r-7", "method": "predict", "params": {"co'))
+    dispatcher.dispatch_line(LineTooLong(500, b'{"jsonrpc": "2.0", "params": {"code": "def f(): ...'))
+    first, second = writer.replies()
+    assert first["id"] == "r-7" and first["error"]["code"] == -32002
+    assert second["id"] is None and second["error"]["code"] == -32002
+
+
 def test_a_batch_longer_than_the_limit_is_a_single_error(wired):
     dispatcher, writer, _ = wired
     dispatcher.dispatch_line(b"[" + b",".join(line(i, "echo") for i in range(10)) + b"]")

@@ -79,7 +79,7 @@ def test_held_lines_are_dispatched_in_order_at_hand_over_and_later_lines_directl
     os.write(write_fd, b"[3]\n")
     os.close(write_fd)
     assert ended.wait(10)
-    assert dispatched.lines == [b"[1]", LineTooLong(200), b"[2]", b"[3]"]
+    assert dispatched.lines == [b"[1]", LineTooLong(200, b"x" * 200), b"[2]", b"[3]"]
     for fd in (read_fd, out_read, out_write):
         os.close(fd)
 

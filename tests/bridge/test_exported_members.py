@@ -43,7 +43,9 @@ EXPECTED = {
         "Server",
         "SlowLane",
     ],
-    "bridge.transport": ["LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all"],
+    "bridge.transport": [
+        "LINE_HEAD_BYTES", "LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all",
+    ],
     "bridge.workers": ["PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk"],
 }
 

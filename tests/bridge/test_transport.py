@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from bridge.transport import LineTooLong, Writer, read_lines, reader_of
+from bridge.transport import LINE_HEAD_BYTES, LineTooLong, Writer, read_lines, reader_of
 from tests.bridge.conftest import chunked_reader
 
 
@@ -39,8 +39,8 @@ def test_a_carriage_return_before_the_newline_does_not_count_against_the_limit()
     exact = b"[" + b"1" * 8 + b"]"  # 10 bytes: the limit
     for chunks in ([exact + b"\r\n"], [exact, b"\r", b"\n"], [exact + b"\r"]):
         assert lines_of(*chunks, limit=10) == [exact + b"\r"]
-    assert lines_of(exact + b"x\r\n", limit=10) == [LineTooLong(12)]
-    assert lines_of(exact + b"x", limit=10) == [LineTooLong(11)]
+    assert lines_of(exact + b"x\r\n", limit=10) == [LineTooLong(12, exact + b"x\r")]
+    assert lines_of(exact + b"x", limit=10) == [LineTooLong(11, exact + b"x")]
 
 
 def test_a_last_line_without_its_newline_is_still_delivered():
@@ -49,7 +49,7 @@ def test_a_last_line_without_its_newline_is_still_delivered():
 
 def test_an_oversized_line_becomes_line_too_long_and_the_next_line_is_served():
     big = b"x" * 50
-    assert lines_of(big + b"\n[1]\n", limit=10) == [LineTooLong(50), b"[1]"]
+    assert lines_of(big + b"\n[1]\n", limit=10) == [LineTooLong(50, big), b"[1]"]
 
 
 def test_an_oversized_line_spread_over_many_reads_is_never_buffered_whole():
@@ -57,11 +57,21 @@ def test_an_oversized_line_spread_over_many_reads_is_never_buffered_whole():
     lines = lines_of(*chunks, limit=30)
     assert len(lines) == 2
     assert isinstance(lines[0], LineTooLong) and lines[0].size > 30
+    assert lines[0].head == b"".join(chunks)[: len(lines[0].head)] and len(lines[0].head) > 30
     assert lines[1] == b"[2]"
 
 
+def test_a_dropped_line_keeps_its_first_bytes_however_it_arrives():
+    line = b'{"id": 7, "params": "' + b"x" * (3 * LINE_HEAD_BYTES) + b'"}'
+    for size in (1, 5, 100, LINE_HEAD_BYTES, len(line)):
+        chunks = [line[i: i + size] for i in range(0, len(line), size)]
+        for ending in ([b"\n[1]\n"], []):
+            lines = lines_of(*chunks, *ending, limit=50)
+            assert lines[0] == LineTooLong(len(line), line[:LINE_HEAD_BYTES]), (size, ending)
+
+
 def test_an_oversized_last_line_without_newline_is_reported():
-    assert lines_of(b"[1]\n" + b"y" * 40, limit=10) == [b"[1]", LineTooLong(40)]
+    assert lines_of(b"[1]\n" + b"y" * 40, limit=10) == [b"[1]", LineTooLong(40, b"y" * 40)]
 
 
 def test_the_writer_writes_each_message_whole_even_from_many_threads():

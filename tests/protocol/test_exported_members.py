@@ -21,7 +21,7 @@ PINNED = {
     "ModelUnavailable", "LimitExceeded", "CodeSyntaxError", "CheckpointLoadFailed", "ServerShuttingDown",
     "error_from_wire",
     # framing
-    "DEFAULT_MAX_DEPTH", "MAX_SUPPORTED_DEPTH", "decode_line", "encode_message",
+    "DEFAULT_MAX_DEPTH", "MAX_SUPPORTED_DEPTH", "decode_line", "encode_message", "id_of_line_head",
     # messages
     "JSONRPC_VERSION", "RequestId", "Request", "Notification", "Response", "ErrorResponse", "ErrorObject",
     "Message", "MessageAdapter", "parse_message", "result_response", "error_response", "is_valid_id",

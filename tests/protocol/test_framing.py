@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.errors import InternalError, InvalidRequest, LimitExceeded, ParseError
-from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message
+from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message, id_of_line_head
 
 BIG = 123456789012345678901234567890
 LONG_DIGITS = b'"pad": 1234567890123456789012'
@@ -380,3 +380,43 @@ def test_a_line_past_the_deepest_supported_bound_is_not_read_for_its_id():
     with pytest.raises(LimitExceeded) as caught:
         decode_line(line.encode(), max_depth=8)
     assert caught.value.request_id is None
+
+
+# -- id_of_line_head: the id of a line cut at the size limit ---------------------------------------
+
+
+@pytest.mark.parametrize(("head", "expected"), [
+    (b'{"jsonrpc": "2.0", "id": 12, "method": "predict", "params": {"code": "def f(', 12),
+    (b'  {  "id" : "x" , "meth', "x"),
+    (b'{"a": [1, 2, {"b": "}"}], "id": 99, "p', 99),
+    (b'{"id": 123456789012345678901234567890, "p', BIG),
+    (b'{"id": 1.5, "p', 1.5),
+    (b'{"id": "a\xc3\xa9b", "x": "\xc3', "a\u00e9b"),  # a character split by the cut is dropped
+    (b'{"id": 1, "id": 2, "p', 2),  # the last one, as decoding the whole line gives
+])
+def test_the_id_of_a_cut_line_is_read_from_its_head(head, expected):
+    assert id_of_line_head(head) == expected
+
+
+@pytest.mark.parametrize("head", [
+    b'{"id": 1234',  # its digits may go on past the cut
+    b'{"id": "ab',
+    b'{"params": {"code": "x", "id": 5',  # not the top level, and cut before any top-level id
+    b'[{"id": 1, "method": "ping"}, {"id": 2',  # a batch
+    b'{"id": true, "p', b'{"id": {"a": 1}, "p', b'{"id": 1, "id": null, "p',  # not valid, or the last is null
+    b'{"id": NaN, "p', b'{"id": 1e400, "p', b'{"id": "\\ud800", "p',  # not a number, or not text
+    b'{"id": "a\xff", "p', b"\xef\xbb", b"", b"xyz", b'{"id" 1, "p', b'{"x": 1 "id": 2, "p',
+])
+def test_a_cut_line_without_a_whole_valid_top_level_id_gives_none(head):
+    assert id_of_line_head(head) is None
+
+
+@given(st.dictionaries(st.sampled_from(["jsonrpc", "id", "method", "params"]),
+                       st.recursive(st.none() | st.integers() | st.text(), lambda inner: st.lists(inner, max_size=3)),
+                       max_size=4),
+       st.integers(min_value=0, max_value=200))
+@settings(max_examples=300, deadline=None)
+def test_whatever_the_cut_an_id_read_from_a_head_is_the_whole_lines(message, cut):
+    line = json.dumps(message).encode()
+    found = id_of_line_head(line[:cut])
+    assert found is None or found == message.get("id")
