@@ -112,7 +112,9 @@ def id_of_line_head(head: bytes) -> str | int | float | None:
     """The id a reply about a line too long to read may echo, from the line's first bytes: a single
     message's top-level "id" when it, and every member before it, lies whole within them (the last
     such "id" counts, as when a whole line is read). None for anything else: a batch, an id past the
-    cut or after a member cut short, an id that is not valid, bytes that are not UTF-8 JSON."""
+    cut or after a member cut short, an "id" member cut short or followed by what JSON does not
+    allow there, an id that is not valid, bytes that are not UTF-8 JSON; never an id the line does
+    not hold."""
     text = _utf8_head(head)
     position = _skip_space(text, 0) if text is not None else 0
     if text is None or not text.startswith("{", position):
@@ -120,23 +122,32 @@ def id_of_line_head(head: bytes) -> str | int | float | None:
     found: str | int | float | None = None
     position += 1
     while text.startswith('"', position := _skip_space(text, position)):
+        key_start, key = position + 1, None
         try:
-            key, position = json.decoder.scanstring(text, position + 1)
+            key, position = json.decoder.scanstring(text, key_start)
             position = _skip_space(text, position)
             if not text.startswith(":", position):
-                break
+                raise ValueError("no colon after the key")
             value, position = _HEAD_DECODER.raw_decode(text, _skip_space(text, position + 1))
         except (ValueError, RecursionError, ParseError, LimitExceeded):  # cut short, or not JSON
-            break
-        if position >= len(text):  # the value may go on past the cut (`"id": 12` of `"id": 1234`)
-            break
+            return None if _may_name_id(key, text[key_start:]) else found
+        position = _skip_space(text, position)
+        if not text.startswith((",", "}"), position):  # cut (`12` of `1234`, `1.` of `1.5`), or not JSON
+            return None if key == "id" else found
         if key == "id":
             found = _echoable_id({"id": value})
-        position = _skip_space(text, position)
-        if not text.startswith(",", position):
+        if text.startswith("}", position):
             break
         position += 1
     return found
+
+
+def _may_name_id(key: str | None, rest: str) -> bool:
+    """Whether a member whose key is `key` (None: cut inside the key, whose text starts `rest`) may
+    be an "id" member, so that no earlier "id" can be trusted to be the message's last."""
+    if key is not None:
+        return key == "id"
+    return "\\" in rest or "id".startswith(rest)
 
 
 def _utf8_head(head: bytes) -> str | None:

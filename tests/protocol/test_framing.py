@@ -393,6 +393,8 @@ def test_a_line_past_the_deepest_supported_bound_is_not_read_for_its_id():
     (b'{"id": 1.5, "p', 1.5),
     (b'{"id": "a\xc3\xa9b", "x": "\xc3', "a\u00e9b"),  # a character split by the cut is dropped
     (b'{"id": 1, "id": 2, "p', 2),  # the last one, as decoding the whole line gives
+    (b'{"id": 3}', 3), (b'{"\\u0069d": 4, "p', 4), (b'{"id": 5, "met', 5),
+    (b'{"id": 6,, "p', 6),  # the id the host wrote, though what follows is not JSON
 ])
 def test_the_id_of_a_cut_line_is_read_from_its_head(head, expected):
     assert id_of_line_head(head) == expected
@@ -400,6 +402,8 @@ def test_the_id_of_a_cut_line_is_read_from_its_head(head, expected):
 
 @pytest.mark.parametrize("head", [
     b'{"id": 1234',  # its digits may go on past the cut
+    b'{"id": 1.', b'{"id": 1e', b'{"id": 2.5E', b'{"id": -0.', b'{"id": 5, "id": 1.', b'{"id": 12 ',
+    b'{"id": 7x', b'{"id": 5 "p', b'{"id": 5, "i', b'{"id": 5, "\\u00',  # not JSON, or a later "id" cut
     b'{"id": "ab',
     b'{"params": {"code": "x", "id": 5',  # not the top level, and cut before any top-level id
     b'[{"id": 1, "method": "ping"}, {"id": 2',  # a batch
@@ -411,12 +415,16 @@ def test_a_cut_line_without_a_whole_valid_top_level_id_gives_none(head):
     assert id_of_line_head(head) is None
 
 
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+
+
 @given(st.dictionaries(st.sampled_from(["jsonrpc", "id", "method", "params"]),
-                       st.recursive(st.none() | st.integers() | st.text(), lambda inner: st.lists(inner, max_size=3)),
-                       max_size=4),
-       st.integers(min_value=0, max_value=200))
+                       st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)), max_size=4),
+       st.sampled_from([", ", ",", " , "]))
 @settings(max_examples=300, deadline=None)
-def test_whatever_the_cut_an_id_read_from_a_head_is_the_whole_lines(message, cut):
-    line = json.dumps(message).encode()
-    found = id_of_line_head(line[:cut])
-    assert found is None or found == message.get("id")
+def test_wherever_the_cut_an_id_read_from_a_head_is_the_whole_lines(message, separator):
+    line = json.dumps(message, separators=(separator, ": ")).encode()
+    whole = decode_line(line)
+    for cut in range(len(line) + 1):
+        found = id_of_line_head(line[:cut])
+        assert found is None or (found == whole.get("id") and type(found) is type(whole.get("id"))), line[:cut]
