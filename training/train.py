@@ -209,6 +209,8 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
             values["hidden_dims"] = tuple(_whole_number(str(v)) for v in parts)
         except ValueError as exc:
             parser.error(f"--hidden-dims: {exc}")
+        if not values["hidden_dims"]:
+            parser.error("--hidden-dims: at least one layer")
     return TrainConfig(**values)
 
 
@@ -216,7 +218,7 @@ def _config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """A config file's fields, each checked as its flag would be (a typo fails here, not mid-run)."""
     try:
         values = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         parser.error(f"--config {path}: {exc}")
     if not isinstance(values, dict):
         parser.error(f"--config {path}: expected a JSON object of TrainConfig fields")
@@ -225,7 +227,7 @@ def _config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     for name, value in values.items():
         try:
             checked[name] = _file_value(fields[name], value) if name in fields else value
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: an integer beyond a float's range
             parser.error(f"--config {path}: {name}: {exc}")
     return checked
 
@@ -241,8 +243,9 @@ def _file_value(item: dataclasses.Field, value: object) -> Any:
         return None
     if kind.startswith("dict"):
         return _weights(value)
-    if kind.startswith("tuple"):  # hidden_dims: parse_config reads a list or "256,128" in one place
-        if not isinstance(value, list | str):
+    if kind.startswith("tuple"):  # hidden_dims: a list here, or "256,128" as the flag takes it
+        numbers = isinstance(value, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        if not (numbers or isinstance(value, str)):
             raise ValueError(f"{json.dumps(value)} is not a list of whole numbers")
         return value
     expected = {"bool": bool, "str": str, "int": int, "float": float}[kind.split(" ")[0]]

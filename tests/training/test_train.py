@@ -53,6 +53,7 @@ def test_an_unknown_config_key_is_refused(tmp_path):
 @pytest.mark.parametrize("fields", [
     {"epochs": "12"}, {"epochs": 2.5}, {"epochs": True}, {"lr": "0.01"}, {"progress": 1}, {"out_dir": 7},
     {"loss_weights": {"bugs": "x"}}, {"loss_weights": [1, 2]}, {"hidden_dims": 256}, {"hidden_dims": [64, "x"]},
+    {"hidden_dims": [64, "32"]}, {"hidden_dims": []}, {"lr": 10**400}, {"loss_weights": {"bugs": 10**400}},
 ])
 def test_a_config_files_values_are_checked_as_flags_are(tmp_path, fields, capsys):
     path = tmp_path / "run.json"
@@ -63,7 +64,7 @@ def test_a_config_files_values_are_checked_as_flags_are(tmp_path, fields, capsys
 
 
 def test_a_config_file_that_is_not_a_json_object_of_finite_numbers_is_refused_with_its_name(tmp_path, capsys):
-    for text in ("[1, 2]", '{"lr": NaN}', "{", ""):
+    for text in ("[1, 2]", '{"lr": NaN}', "{", "", "[" * 100_000):
         path = tmp_path / "run.json"
         path.write_text(text)
         with pytest.raises(SystemExit):
