@@ -244,7 +244,8 @@ def _sage_layer(both: np.ndarray, layer: _Layer, batch: GraphBatch) -> np.ndarra
 
 def _neighbour_sums(projected: np.ndarray, batch: GraphBatch) -> np.ndarray:
     """Each target's sum of its in-neighbours' rows of `projected`, a chunk of edges at a time
-    (`GraphBatch.neighbour_chunks`), so no (E, out) temporary is made for a large graph."""
+    (`GraphBatch.neighbour_chunks`): the gathered rows are one chunk's, not the whole graph's (a
+    target with more in-edges than a chunk holds is gathered alone)."""
     sources, starts = batch.neighbour_sources, batch.neighbour_starts
     if len(batch.neighbour_chunks) == 1:
         return np.add.reduceat(projected[sources], starts, axis=0)
