@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 Line = bytes | LineTooLong
 _PING_KEYS = frozenset({"jsonrpc", "id", "method"})
 _MAX_EXACT_INT = 2**63 - 1
+_CLOSE_WAIT_S = 2.0
+"""How long `EarlyReader.close` waits for a line's dispatch; dispatching takes microseconds unless a
+reply write is blocked on a full stdout."""
 
 
 def plain_ping_reply(line: bytes) -> bytes | None:
@@ -80,10 +83,14 @@ class EarlyReader:
         if ended:
             on_end()
 
-    def close(self) -> None:
-        """Stop dispatching: waits for the line being dispatched, and no later line is."""
-        with self._lock:
-            self._closed = True
+    def close(self, timeout: float = _CLOSE_WAIT_S) -> None:
+        """Stop dispatching: no later line is. Waits up to `timeout` s for the line being dispatched:
+        its reply may be stuck behind a host that stopped reading stdout, and a SIGTERM must not
+        wait on that for ever (the drain that follows has its own bound)."""
+        acquired = self._lock.acquire(timeout=timeout)
+        self._closed = True
+        if acquired:
+            self._lock.release()
 
     def _run(self) -> None:
         try:

@@ -518,10 +518,15 @@ class Server:
     # -- running --------------------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Run until a reason to stop, finish the work already read, and return the exit code."""
-        self._reader.hand_over(
-            self.dispatcher.dispatch_line, on_end=functools.partial(self.request_stop, "end of input")
-        )
+        """Run until a reason to stop, finish the work already read, and return the exit code.
+
+        The lines read so far are handed over on a thread of their own: answering them may block on
+        a host that is not reading its stdout, and this thread must stay free to act on a signal."""
+        threading.Thread(
+            target=self._reader.hand_over, args=(self.dispatcher.dispatch_line,),
+            kwargs={"on_end": functools.partial(self.request_stop, "end of input")},
+            name="bridge-hand-over", daemon=True,
+        ).start()
         self.model.start_loading()
         parent = os.getppid()
         while not self._stop.wait(_PARENT_CHECK_S):

@@ -171,6 +171,9 @@ class Writer:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._lock = threading.Lock()
+        """Held for a whole write, which blocks while a host does not read its stdout."""
+        self._state_lock = threading.Lock()
+        """Guards `_broken` and `_on_broken` alone, so registering a callback never waits on a write."""
         self._on_broken: Callable[[], None] | None = None
         self._broken = False
 
@@ -181,7 +184,7 @@ class Writer:
     def when_broken(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when stdout breaks, from the failing writer's thread; at once if it
         already has (an early ping's reply may have found it gone before the server was up)."""
-        with self._lock:
+        with self._state_lock:
             self._on_broken = callback
             broken = self._broken
         if broken:
@@ -189,17 +192,20 @@ class Writer:
 
     def write(self, data: bytes) -> bool:
         """Write `data` completely (one or more encoded messages); False when stdout is gone."""
+        on_broken: Callable[[], None] | None = None
         with self._lock:
             if self._broken:
                 return False
             try:
                 write_all(self._fd, data)
             except OSError as exc:
-                self._broken = True
+                with self._state_lock:
+                    self._broken = True
+                    on_broken = self._on_broken
                 level = logging.DEBUG if exc.errno in (errno.EPIPE, errno.EBADF) else logging.WARNING
                 logger.log(level, "stdout is gone (%s); replies from now on are dropped", exc)
             else:
                 return True
-        if self._on_broken is not None:
-            self._on_broken()
+        if on_broken is not None:
+            on_broken()
         return False

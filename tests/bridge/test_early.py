@@ -105,6 +105,32 @@ def test_after_close_no_line_is_dispatched():
     os.close(read_fd)
 
 
+def test_close_does_not_wait_for_ever_on_a_dispatch_stuck_behind_a_full_stdout():
+    read_fd, write_fd = os.pipe()
+    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(os.open(os.devnull, os.O_WRONLY)), max_line_bytes=99)
+    stuck, release = threading.Event(), threading.Event()
+    dispatched: list[bytes] = []
+
+    def dispatch(line: bytes) -> None:  # the reply write of a host that stopped reading stdout
+        dispatched.append(line)
+        stuck.set()
+        release.wait(30)
+
+    reader.hand_over(dispatch, on_end=lambda: None)
+    os.write(write_fd, b"[1]\n")
+    assert stuck.wait(10)
+    closer = threading.Thread(target=reader.close, kwargs={"timeout": 0.2})
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive()  # returned though the dispatch is still stuck
+    os.write(write_fd, b"[2]\n")
+    release.set()
+    os.close(write_fd)
+    reader._thread.join(10)
+    assert dispatched == [b"[1]"]
+    os.close(read_fd)
+
+
 def test_the_first_stop_reason_wins():
     stop = StopRequest()
     stop.set("received SIGTERM")

@@ -45,6 +45,27 @@ def test_a_stop_signal_answers_the_requests_already_read_then_exits_zero(signum)
         assert client.wait() == 0
 
 
+def test_a_stop_signal_ends_it_though_the_host_never_reads_its_stdout():
+    # thousands of pings whose replies fill the pipe: the reply writes block, the signal must not
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers", "0"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    try:
+        pings = "".join(request_line(i, "ping") for i in range(5000)).encode()
+        writer = threading.Thread(target=_write_quietly, args=(process.stdin, pings), daemon=True)
+        writer.start()
+        writer.join(2)  # long enough to fill stdout's pipe, the first replies written before start-up ends
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT_S) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _write_quietly(stream, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the daemon may stop reading, or exit, first
+        stream.write(data)
+
+
 def test_shutdown_then_exit_exits_zero_and_refuses_work_in_between():
     with spawn() as client:
         assert client.call("shutdown") is None

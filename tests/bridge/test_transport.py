@@ -191,3 +191,20 @@ def test_a_write_to_a_full_non_blocking_pipe_waits_for_the_reader_and_loses_noth
         reader.join()
         os.close(read_end)
     assert bytes(received) == data
+
+
+def test_a_callback_is_registered_while_a_write_is_stuck_on_a_full_pipe():
+    read_fd, write_fd = os.pipe()
+    writer = Writer(write_fd)
+    stuck = threading.Thread(target=writer.write, args=(b"x" * (4 << 20),), daemon=True)  # nobody reads
+    stuck.start()
+    stuck.join(0.2)
+    assert stuck.is_alive()
+    registering = threading.Thread(target=writer.when_broken, args=(lambda: None,))
+    registering.start()
+    registering.join(10)
+    assert not registering.is_alive()  # did not wait for the write (the server registers at start-up)
+    os.close(read_fd)  # the host goes away: the stuck write fails
+    stuck.join(10)
+    assert writer.broken
+    os.close(write_fd)
