@@ -1,7 +1,7 @@
 """The host projects the daemon knows: one `model.project.ProjectIndex` per project root, kept fresh.
 
-Owns the cache of project indexes (at most a few roots, the least recently used dropped), the one
-background thread that builds them, and when an index counts as stale. A prediction never waits for
+Owns the cache of project indexes (bounded in roots and in modules, the least recently used
+dropped), the one background thread that builds them, and when an index counts as stale. A prediction never waits for
 an index: until the first build of a project is done its code is scored without one, and a stale
 index keeps serving while its replacement is built (files change while someone types). What an
 index holds and how a project's root is found are model.project's; when to ask is bridge.methods'.
@@ -20,12 +20,17 @@ from pathlib import Path
 
 from model.project import ProjectIndex, ProjectView, project_root
 
-__all__ = ["MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
+__all__ = ["MAX_MODULES", "MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
 
 logger = logging.getLogger(__name__)
 
-MAX_PROJECTS = 8
-"""Project roots kept; one more drops the least recently used."""
+MAX_PROJECTS = 32
+"""Project roots kept; one more drops the least recently used. An editor with more folders open
+than this, used in turn, would drop each root just before it is asked for again, and never be
+served an index: the bound is set well above the folders one person works in at once."""
+MAX_MODULES = 10_000
+"""Modules kept in all indexes together (about 5 KB each: 50 MB); past it the least recently used
+roots are dropped, never the one just used."""
 REFRESH_S = 10.0
 """An index older than this is rebuilt (in the background) the next time it is used; a failed build
 is not retried sooner either."""
@@ -60,12 +65,14 @@ class ProjectIndexes:
         self,
         *,
         capacity: int = MAX_PROJECTS,
+        max_modules: int = MAX_MODULES,
         refresh_s: float = REFRESH_S,
         rebuild_factor: float = REBUILD_FACTOR,
         scan: Callable[[Path, ProjectIndex | None], ProjectIndex] = _rescan,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._capacity = capacity
+        self._max_modules = max_modules
         self._refresh_s = refresh_s
         self._rebuild_factor = rebuild_factor
         self._scan = scan
@@ -140,9 +147,8 @@ class ProjectIndexes:
             entry = self._entries.get(root)
             if entry is None:
                 entry = self._entries[root] = _Entry()
-                while len(self._entries) > self._capacity:
-                    self._entries.popitem(last=False)  # its pending build, if any, is dropped when done
             self._entries.move_to_end(root)
+            self._trim(keep=root)
             interval = max(self._refresh_s, self._rebuild_factor * entry.took)
             due = entry.attempted is None or now - entry.attempted >= interval
             if due and not entry.pending:
@@ -152,6 +158,15 @@ class ProjectIndexes:
                     self._builder = threading.Thread(target=self._build_queued, name="bridge-projects", daemon=True)
                     self._builder.start()
             return entry.index
+
+    def _trim(self, keep: Path) -> None:
+        """Drop the least recently used roots but `keep` while more than `capacity` roots, or more
+        than `max_modules` modules, are kept (a dropped root's pending build is dropped when done)."""
+        modules = sum(_size(entry) for entry in self._entries.values())
+        for oldest in [root for root in self._entries if root != keep]:  # least recently used first
+            if len(self._entries) <= self._capacity and modules <= self._max_modules:
+                return
+            modules -= _size(self._entries.pop(oldest))
 
     def _build_queued(self) -> None:
         """The builder thread: build each queued root in turn, and end when none is left."""
@@ -171,6 +186,8 @@ class ProjectIndexes:
                 if index is not None:
                     entry.index = index  # (an entry dropped meanwhile is out of the table: no harm)
                     entry.took = self._clock() - started
+                    if self._entries.get(root) is entry:
+                        self._trim(keep=root)
                 else:
                     entry.attempted = self._clock()  # the retry waits `refresh_s` from the failure
                 self._changed.notify_all()
@@ -186,6 +203,10 @@ class ProjectIndexes:
         logger.info("indexed the project %s: %d modules in %.0f ms",
                     root, len(index.modules), (time.perf_counter() - started) * 1e3)
         return index
+
+
+def _size(entry: _Entry) -> int:
+    return len(entry.index.modules) if entry.index is not None else 0
 
 
 _LOCATED_MAX = 4096

@@ -95,8 +95,8 @@ def test_a_path_that_cannot_be_a_file_gives_no_context_and_no_error(path):
     assert indexes.roots == []
 
 
-def test_at_most_eight_roots_are_kept_and_the_least_recently_used_goes(tmp_path):
-    indexes = ProjectIndexes()
+def test_at_most_capacity_roots_are_kept_and_the_least_recently_used_goes(tmp_path):
+    indexes = ProjectIndexes(capacity=8)
     roots = [tmp_path / f"project{n}" for n in range(9)]
     for root in roots[:8]:
         root.mkdir()
@@ -109,6 +109,39 @@ def test_at_most_eight_roots_are_kept_and_the_least_recently_used_goes(tmp_path)
     for root in indexes.roots:
         built(indexes, root)
     assert indexes.index(roots[1]) is None
+
+
+def test_more_folders_than_the_old_eight_used_in_turn_are_each_served_their_index(tmp_path):
+    # with eight roots kept, a ninth used in turn dropped each root just before it was asked for again
+    indexes = ProjectIndexes()
+    roots = [tmp_path / f"scripts{n}" for n in range(12)]
+    for root in roots:
+        root.mkdir()
+        (root / "util.py").write_text("def helper():\n    return 1\n")
+        context_of(indexes, "helper()\n", root / "main.py")
+        built(indexes, root)
+    for root in roots:  # the second round: every index is there, none rebuilt
+        context = context_of(indexes, "helper()\n", root / "main.py")
+        assert context is not None and context.evidence(["helper"]) == {"util": 1.0}
+
+
+def test_past_the_module_budget_the_least_recently_used_roots_go_never_the_one_just_used(tmp_path):
+    indexes = ProjectIndexes(max_modules=5)
+    roots = [tmp_path / f"project{n}" for n in range(3)]
+    for root, modules in zip(roots, (2, 2, 4), strict=True):
+        root.mkdir()
+        for m in range(modules):
+            (root / f"m{m}.py").write_text("x = 1\n")
+        context_of(indexes, "x = 1\n", root / "main.py")
+        built(indexes, root)
+    assert indexes.roots == roots[2:]  # 2 + 2 + 4 > 5: both older roots go, the newest stays
+    big = tmp_path / "big"
+    big.mkdir()
+    for m in range(7):
+        (big / f"m{m}.py").write_text("x = 1\n")
+    context_of(indexes, "x = 1\n", big / "main.py")
+    built(indexes, big)
+    assert indexes.roots == [big]  # over the budget alone, and kept: it is the one in use
 
 
 def test_a_stale_index_keeps_serving_while_it_is_rebuilt_in_the_background(tmp_path):
