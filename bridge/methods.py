@@ -252,9 +252,10 @@ class BridgeMethods:
         return projects.view(params.path)
 
     def _shape_prediction(self, task: ForwardTask, prediction: Any) -> dict:
-        return prediction_result(
-            prediction, top_k=task.top_k, include_embedding=task.include_embedding, model=self._model_meta()
-        )
+        """The reply says the model that made the prediction: a reload may have swapped it since."""
+        stamp = prediction.model
+        model = {"version": stamp.version, "trained": stamp.trained} if stamp is not None else self._model_meta()
+        return prediction_result(prediction, top_k=task.top_k, include_embedding=task.include_embedding, model=model)
 
     def embed(self, params: Any, job: Job) -> None:
         """Queue for the next forward pass, embeddings only (a large module goes to the slow lane)."""

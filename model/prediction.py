@@ -15,6 +15,7 @@ __all__ = [
     "CategorySpan",
     "FeatureExtraction",
     "ImportSuggestion",
+    "ModelStamp",
     "NodeFeatures",
     "Prediction",
 ]
@@ -40,6 +41,15 @@ class BugReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelStamp:
+    """Which model made a prediction. A reload swaps models while predictions are in flight (in this
+    process or in a worker), so a reply says the model that computed it, not the one serving now."""
+
+    version: str
+    trained: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """Everything the four heads say about one item (source code or a host vector)."""
 
@@ -48,6 +58,8 @@ class Prediction:
     bugs: list[BugReport] = field(default_factory=list)
     embedding: np.ndarray | None = None
     parsed: bool = True
+    model: ModelStamp | None = None
+    """The model that made it (the Predictor always says; None only where a caller builds one)."""
 
 
 @dataclass(frozen=True, slots=True)

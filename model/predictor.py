@@ -38,6 +38,7 @@ from model.prediction import (
     CategorySpan,
     FeatureExtraction,
     ImportSuggestion,
+    ModelStamp,
     NodeFeatures,
     Prediction,
 )
@@ -197,37 +198,20 @@ class Predictor:
         SourceLimitError when a source is too large or nests too deeply.
         """
         graphs: list[CodeGraph | SourceSyntaxError] = []
-        model = self._model()
+        model = self._model()  # one model for the whole call, though a reload may swap it meanwhile
         sites = model.site_model is not None or model.confidence_scorer is not None  # only site scorers read them
         for source in sources:
             try:
                 graphs.append(build_graph(source, limits=self._limits, sites=sites))
             except SourceSyntaxError as exc:
                 graphs.append(exc)
-        return self.predict_graphs(graphs, top_k=top_k, include_embedding=include_embedding, projects=projects)
+        return _predict_graphs(model, graphs, top_k, include_embedding, projects)
 
     def predict_graphs(self, graphs: Sequence[CodeGraph | SourceSyntaxError], *, top_k: int = 5,
                        include_embedding: bool = False,
                        projects: Sequence[ImportContext | ProjectView | None] | None = None) -> list[Prediction]:
         """Predict for graphs built elsewhere (e.g. in worker processes); syntax errors pass through."""
-        model = self._model()
-        good = [g for g in graphs if isinstance(g, CodeGraph)]
-        outputs = _forward(model.engine, good, embedding=include_embedding) if good else None
-        results: list[Prediction] = []
-        index = 0
-        node_offset = 0
-        for position, item in enumerate(graphs):
-            if isinstance(item, SourceSyntaxError):
-                results.append(_syntax_prediction(item))
-                continue
-            assert outputs is not None
-            project = projects[position] if projects is not None else None
-            if isinstance(project, ProjectView):
-                project = project.context_for(item.free_names)
-            results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding, project))
-            node_offset += item.num_nodes
-            index += 1
-        return results
+        return _predict_graphs(self._model(), graphs, top_k, include_embedding, projects)
 
     def predict_vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray, *, top_k: int = 5,
                         include_embedding: bool = False) -> list[Prediction]:
@@ -415,14 +399,40 @@ def _forward(engine: GraphSAGEEngine, graphs: Sequence[CodeGraph], *, embedding:
     return engine.forward(collate([(g.features, g.edge_index) for g in graphs]), embedding=embedding)
 
 
-def _syntax_prediction(error: SourceSyntaxError) -> Prediction:
+def _predict_graphs(model: _Loaded, graphs: Sequence[CodeGraph | SourceSyntaxError], top_k: int,
+                    include_embedding: bool, projects: Sequence[ImportContext | ProjectView | None] | None
+                    ) -> list[Prediction]:
+    """`Predictor.predict_graphs` with one loaded model, which stamps every prediction."""
+    good = [g for g in graphs if isinstance(g, CodeGraph)]
+    outputs = _forward(model.engine, good, embedding=include_embedding) if good else None
+    stamp = ModelStamp(model.config.version, model.trained)
+    results: list[Prediction] = []
+    index = 0
+    node_offset = 0
+    for position, item in enumerate(graphs):
+        if isinstance(item, SourceSyntaxError):
+            results.append(_syntax_prediction(item, stamp))
+            continue
+        assert outputs is not None
+        project = projects[position] if projects is not None else None
+        if isinstance(project, ProjectView):
+            project = project.context_for(item.free_names)
+        results.append(_prediction(model, outputs, index, node_offset, item, top_k, include_embedding, project,
+                                   stamp))
+        node_offset += item.num_nodes
+        index += 1
+    return results
+
+
+def _syntax_prediction(error: SourceSyntaxError, stamp: ModelStamp) -> Prediction:
     """Code that does not parse: confidence 0, one syntax_error bug where the parser stopped, no embedding."""
     bug = BugReport(SYNTAX_ERROR, 1.0, error.line, error.column)
-    return Prediction(confidence=0.0, imports=[], bugs=[bug], embedding=None, parsed=False)
+    return Prediction(confidence=0.0, imports=[], bugs=[bug], embedding=None, parsed=False, model=stamp)
 
 
 def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int, graph: CodeGraph,
-                top_k: int, include_embedding: bool, project: ImportContext | None = None) -> Prediction:
+                top_k: int, include_embedding: bool, project: ImportContext | None, stamp: ModelStamp
+                ) -> Prediction:
     site_logits = None  # the bug-site scorer's, read by the bug reports and the confidence alike
     if model.site_model is not None and graph.sites is not None and len(graph.sites):
         site_logits = model.site_model.logits(graph.sites)
@@ -431,6 +441,7 @@ def _prediction(model: _Loaded, out: EngineOutput, index: int, node_offset: int,
         imports=_imports(model, out.import_probs[index], graph, top_k, project),
         bugs=_bugs(model, out.bug_probs[index], out.bug_node_probs, node_offset, graph, top_k, site_logits),
         embedding=out.embedding[index].copy() if out.embedding is not None else None,
+        model=stamp,
     )
 
 

@@ -167,3 +167,17 @@ def test_a_reload_replaces_the_workers_exactly_when_it_swapped_even_if_cancelled
     server = _Recorder(Predictor())
     BridgeMethods(server).reload(type("Params", (), {"path": None})(), job)
     assert server.changed == (0 if cancelled_at_swap else 1)
+
+
+def test_a_reply_names_the_model_that_made_the_prediction_not_the_one_serving_now():
+    # a reload between the forward pass and the shaping of its reply must not relabel the reply
+    from types import SimpleNamespace
+
+    from bridge.methods import BridgeMethods
+    from model.prediction import ModelStamp, Prediction
+
+    methods = BridgeMethods(SimpleNamespace())
+    methods._model_summary = {"version": "reloaded-since", "trained": True}
+    task = SimpleNamespace(top_k=5, include_embedding=False)
+    result = methods._shape_prediction(task, Prediction(0.5, model=ModelStamp("made-it", False)))
+    assert result["model"] == {"version": "made-it", "trained": False}

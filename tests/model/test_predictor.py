@@ -138,6 +138,21 @@ def test_reload_swaps_in_a_new_checkpoint_and_a_failed_reload_keeps_the_old_one(
     assert predictor.info()["checkpoint"] == str(path)
 
 
+def test_every_prediction_says_which_model_made_it_before_and_after_a_reload(tmp_path):
+    predictor = Predictor()  # untrained: nothing on this machine's search path
+    sources = ["def f(x):\n    return x + 1\n", "def broken(:\n"]
+
+    def stamps() -> set[tuple[str, bool]]:
+        made = [*predictor.predict_sources(sources), *predictor.predict_vectors(np.zeros((1, 978)))]
+        return {(p.model.version, p.model.trained) for p in made}
+
+    info = predictor.info()
+    assert stamps() == {(info["version"], False)}
+    predictor.reload(write_checkpoint(tmp_path / "new.safetensors", IMPORTS, seed=1, hidden_dims=(64, 64)))
+    info = predictor.info()
+    assert info["version"] != Predictor().info()["version"] and stamps() == {(info["version"], True)}
+
+
 def test_a_reload_cancelled_while_its_file_was_read_leaves_the_old_model_serving(tmp_path):
     predictor = Predictor()
     predictor.load()
