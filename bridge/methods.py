@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the mod
 
 __all__ = [
     "BULK_CODE_CHARS",
+    "MAX_EXTRACT_NODES",
     "PROTOCOL_VERSION",
     "SERVER_NAME",
     "BridgeMethods",
@@ -85,8 +86,21 @@ def embedding_result(row: np.ndarray) -> dict:
     return {"embedding": values, "dim": len(values)}
 
 
+MAX_EXTRACT_NODES = 2_000
+"""Graph nodes an `extract_features` reply may hold: 978 numbers each, about 8.5 KB of JSON and 31 KB
+of Python floats while it is written. 2,000 make a 17 MB reply; the 20,000 units code may have would
+make a 170 MB one and take the daemon past a gigabyte, which it would keep."""
+
+
 def extraction_result(extraction: FeatureExtraction) -> dict:
-    """A model.prediction.FeatureExtraction as the `extract_features` result."""
+    """A model.prediction.FeatureExtraction as the `extract_features` result; LimitExceeded (`units`)
+    past MAX_EXTRACT_NODES nodes, before any of it is turned into Python numbers."""
+    if len(extraction.nodes) > MAX_EXTRACT_NODES:
+        raise LimitExceeded(
+            f"Limit exceeded: extract_features answers code of at most {MAX_EXTRACT_NODES} functions and "
+            f"classes (each node's 978 numbers), this code has {len(extraction.nodes)} nodes",
+            limit="units", maximum=MAX_EXTRACT_NODES, actual=len(extraction.nodes),
+        )
     return {
         "features": extraction.features.tolist(),
         "nodes": [

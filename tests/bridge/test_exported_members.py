@@ -24,6 +24,7 @@ EXPECTED = {
     "bridge.logs": ["StderrLogSink", "configure_logging"],
     "bridge.methods": [
         "BULK_CODE_CHARS",
+        "MAX_EXTRACT_NODES",
         "PROTOCOL_VERSION",
         "SERVER_NAME",
         "BridgeMethods",

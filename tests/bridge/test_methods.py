@@ -87,6 +87,19 @@ def test_extract_features_gives_the_whole_the_nodes_and_ten_contiguous_categorie
     assert all(end == next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
+def test_extract_features_of_more_nodes_than_a_reply_may_hold_is_limit_exceeded_and_service_goes_on(daemon):
+    from bridge.methods import MAX_EXTRACT_NODES
+
+    code = "".join(f"def f{i}():\n    return {i}\n" for i in range(MAX_EXTRACT_NODES))  # and the module node
+    with pytest.raises(BridgeError) as caught:
+        daemon.call("extract_features", {"code": code})
+    assert caught.value.code == -32002
+    assert caught.value.data == {"limit": "units", "maximum": MAX_EXTRACT_NODES, "actual": MAX_EXTRACT_NODES + 1}
+    assert "confidence" in daemon.call("predict", {"code": code})  # predict takes the same code
+    shorter = "".join(f"def f{i}():\n    return {i}\n" for i in range(MAX_EXTRACT_NODES - 1))
+    assert len(daemon.call("extract_features", {"code": shorter})["nodes"]) == MAX_EXTRACT_NODES
+
+
 @pytest.mark.parametrize("params", [{"code": FUNCTION}, {"features": [0.5] * FEATURE_DIM}], ids=["code", "vector"])
 def test_embed_returns_an_l2_normalised_vector_of_its_dim(daemon, params):
     result = EmbedResult.model_validate(daemon.call("embed", params))
