@@ -20,6 +20,7 @@ import os
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,19 @@ from model.errors import SourceError, SourceLimitError
 if TYPE_CHECKING:
     from model.project import ImportContext
 
-__all__ = ["PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk"]
+__all__ = [
+    "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk",
+]
 
 logger = logging.getLogger(__name__)
 
 _WATCHDOG_S = 1.0
+CHUNK_DEADLINE_S = 30.0
+"""How long a chunk sent to the workers may take before the daemon predicts it itself and gives the
+pool up (a worker that hangs would otherwise keep its requests unanswered for ever). A chunk of small
+code takes milliseconds; queued behind a full --queue-size of others, a few seconds."""
+RUN_NOW_DEADLINE_S = 120.0
+"""The same for one large source (`run_now`): a 2 MiB module takes a few seconds here."""
 _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
@@ -116,6 +125,17 @@ def _or_error(compute: Callable[[], Any]) -> Any:
         return exc
 
 
+def _once(done: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`done`, called at most once whoever calls it (a chunk's outcome, or its deadline)."""
+    called = threading.Lock()
+
+    def call_once(outcome: Any) -> None:
+        if called.acquire(blocking=False):
+            done(outcome)
+
+    return call_once
+
+
 class PredictionWorkers:
     """A pool of predicting processes: not started, starting, ready, or given up on."""
 
@@ -131,6 +151,9 @@ class PredictionWorkers:
         self._settled = threading.Event()
         """Set once starting has ended, either way."""
         self._broken = False
+        self._watched: list[tuple[float, Future[Any], Callable[[list[Any] | BaseException], None]]] = []
+        """(deadline, future, its once-only `done`) of each chunk out at the workers."""
+        self._watcher: threading.Thread | None = None
 
     @property
     def ready(self) -> bool:
@@ -184,7 +207,35 @@ class PredictionWorkers:
         except Exception as exc:  # BrokenProcessPool, or shut down by a reload
             done(self._failed(exc))
             return
-        future.add_done_callback(lambda f: done(self._outcome(f)))
+        once = _once(done)  # the outcome, or the deadline's failure, whichever comes first
+        self._watch(future, once)
+        future.add_done_callback(lambda f: once(self._outcome(f)))
+
+    def _watch(self, future: Future[Any], done: Callable[[list[Any] | BaseException], None]) -> None:
+        """Fail `future`'s chunk (through `done`) if it is still out at its deadline."""
+        with self._lock:
+            self._watched.append((time.monotonic() + CHUNK_DEADLINE_S, future, done))
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch_deadlines, name="bridge-workers-deadlines",
+                                                 daemon=True)
+                self._watcher.start()
+
+    def _watch_deadlines(self) -> None:
+        """The deadline thread: runs while chunks are out, ends when none is."""
+        while True:
+            threading.Event().wait(min(_WATCHDOG_S, CHUNK_DEADLINE_S))
+            now = time.monotonic()
+            with self._lock:
+                out = [entry for entry in self._watched if not entry[1].done()]
+                late = [entry for entry in out if entry[0] <= now]
+                self._watched = [entry for entry in out if entry[0] > now]
+                finished = not self._watched
+                if finished:
+                    self._watcher = None
+            for _, _, done in late:
+                done(self._failed(TimeoutError(f"a prediction worker took more than {CHUNK_DEADLINE_S:.0f} s")))
+            if finished:
+                return
 
     def wait_ready(self, timeout: float) -> bool:
         """Whether the workers are up, waiting at most `timeout` s for a start under way to end."""
@@ -200,11 +251,13 @@ class PredictionWorkers:
             future = self._executor.submit(chunk_function, *args)
         except Exception as exc:
             return self._failed(exc)
-        return self._outcome(future)
+        return self._outcome(future, RUN_NOW_DEADLINE_S)
 
-    def _outcome(self, future: Future[Any]) -> list[Any] | BaseException:
+    def _outcome(self, future: Future[Any], timeout: float | None = None) -> list[Any] | BaseException:
         try:
-            return list(future.result())
+            return list(future.result(timeout))
+        except TimeoutError:
+            return self._failed(TimeoutError(f"a prediction worker took more than {timeout:.0f} s"))
         except BaseException as exc:  # a worker died, or the pool was shut down: predict in the daemon
             return self._failed(exc)
 

@@ -47,7 +47,9 @@ EXPECTED = {
     "bridge.transport": [
         "LINE_HEAD_BYTES", "LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all",
     ],
-    "bridge.workers": ["PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk"],
+    "bridge.workers": [
+        "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk",
+    ],
 }
 
 

@@ -4,6 +4,7 @@ predicted with its own project context, and a pool a dead worker broke is given 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from types import SimpleNamespace
 
@@ -164,6 +165,39 @@ def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up
     assert isinstance(outcome, BrokenProcessPool)
     assert not workers.ready  # predicted in the daemon from now on
     assert isinstance(workers.run_now(predict_chunk, ["x = 1\n"], 5, False), BrokenProcessPool)
+
+
+def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_pool_given_up(monkeypatch):
+    monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 0.3)
+    workers = _started(None)
+    try:
+        hung = threading.Thread(target=workers.run_now, args=(time.sleep, 3), daemon=True)  # the one worker, busy
+        hung.start()
+        outcomes: list = []
+        answered = threading.Event()
+
+        def done(outcome) -> None:
+            outcomes.append(outcome)
+            answered.set()
+
+        workers.submit(["x = 1\n"], top_k=5, include_embedding=False, done=done)  # queued behind the sleep
+        assert answered.wait(WAIT_S) and isinstance(outcomes[0], TimeoutError)
+        assert not workers.ready  # predicted in the daemon from now on
+        hung.join(WAIT_S)
+        threading.Event().wait(1.0)  # the worker finishes the chunk after all: no second outcome
+        assert len(outcomes) == 1
+    finally:
+        workers.close()
+
+
+def test_a_large_source_a_hung_worker_keeps_past_its_deadline_is_handed_back_to_the_daemon(monkeypatch):
+    monkeypatch.setattr(bridge.workers, "RUN_NOW_DEADLINE_S", 0.3)
+    workers = _started(None)
+    try:
+        outcome = workers.run_now(time.sleep, 3)
+        assert isinstance(outcome, TimeoutError) and not workers.ready
+    finally:
+        workers.close()
 
 
 class _EchoPredictor:
