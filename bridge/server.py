@@ -54,6 +54,9 @@ EXIT_WITHOUT_SHUTDOWN = 1
 """`exit` arrived without a `shutdown` before it (the LSP rule)."""
 
 _DRAIN_TIMEOUT_S = 60.0
+_STUCK_WRITE_S = 2.0
+"""A reply write that has lasted this long is stuck behind a host that does not read stdout."""
+_HAND_OVER_POLL_S = 0.05
 _PARENT_CHECK_S = 1.0
 
 
@@ -491,6 +494,7 @@ class Server:
         self.projects = ProjectIndexes() if config.project_index else None
         """The host projects' indexes for import suggestions; None with `--no-project-index`."""
         writer.when_broken(functools.partial(self.request_stop, "stdout is broken"))
+        self._writer = writer
         self.methods = BridgeMethods(self)
         self.dispatcher = Dispatcher(
             writer,
@@ -499,6 +503,12 @@ class Server:
             max_json_depth=config.max_json_depth,
             max_line_bytes=config.max_line_bytes,
         )
+        self._hand_over = threading.Thread(
+            target=reader.hand_over, args=(self.dispatcher.dispatch_line,),
+            kwargs={"on_end": functools.partial(self.request_stop, "end of input")},
+            name="bridge-hand-over", daemon=True,
+        )
+        """Dispatches the lines read before start-up, then routes later ones (`serve` starts it)."""
 
     # -- stopping -------------------------------------------------------------------------------
 
@@ -522,11 +532,7 @@ class Server:
 
         The lines read so far are handed over on a thread of their own: answering them may block on
         a host that is not reading its stdout, and this thread must stay free to act on a signal."""
-        threading.Thread(
-            target=self._reader.hand_over, args=(self.dispatcher.dispatch_line,),
-            kwargs={"on_end": functools.partial(self.request_stop, "end of input")},
-            name="bridge-hand-over", daemon=True,
-        ).start()
+        self._hand_over.start()
         self.model.start_loading()
         parent = os.getppid()
         while not self._stop.wait(_PARENT_CHECK_S):
@@ -534,11 +540,22 @@ class Server:
                 self.request_stop("the parent process died")
         return self._drain()
 
+    def _finish_hand_over(self, deadline: float) -> None:
+        """Let the lines read before start-up all be dispatched (until `deadline`): they are requests
+        already read, and a reply or a job is what the drain waits for. Not while a reply write is
+        stuck behind a host that has stopped reading stdout: then no more can be answered."""
+        while self._hand_over.is_alive() and time.monotonic() < deadline:
+            if self._writer.blocked_for() > _STUCK_WRITE_S:
+                return
+            self._hand_over.join(_HAND_OVER_POLL_S)
+
     def _drain(self) -> int:
         logger.info("stopping: %s", self._stop.reason)
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        self._finish_hand_over(deadline)  # still RUNNING: these were read before the stop, and are served
         self.state = Lifecycle.STOPPING
-        self._reader.close()  # the line being dispatched (if any) is now in the table; no new one will be
-        if not self.dispatcher.wait_idle(_DRAIN_TIMEOUT_S):
+        self._reader.close()  # the line being dispatched (unless stuck writing) is in the table; no new one will be
+        if not self.dispatcher.wait_idle(max(0.0, deadline - time.monotonic())):
             logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight, _DRAIN_TIMEOUT_S)
         self.forward.close()
         self.slow.close()

@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -176,10 +177,17 @@ class Writer:
         """Guards `_broken` and `_on_broken` alone, so registering a callback never waits on a write."""
         self._on_broken: Callable[[], None] | None = None
         self._broken = False
+        self._writing_since: float | None = None
+        """When the write under way began (time.monotonic), None between writes: read without a lock."""
 
     @property
     def broken(self) -> bool:
         return self._broken
+
+    def blocked_for(self) -> float:
+        """How long the write under way has lasted: seconds mean a host that has stopped reading."""
+        since = self._writing_since
+        return time.monotonic() - since if since is not None else 0.0
 
     def when_broken(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when stdout breaks, from the failing writer's thread; at once if it
@@ -196,6 +204,7 @@ class Writer:
         with self._lock:
             if self._broken:
                 return False
+            self._writing_since = time.monotonic()
             try:
                 write_all(self._fd, data)
             except OSError as exc:
@@ -206,6 +215,8 @@ class Writer:
                 logger.log(level, "stdout is gone (%s); replies from now on are dropped", exc)
             else:
                 return True
+            finally:
+                self._writing_since = None
         if on_broken is not None:
             on_broken()
         return False

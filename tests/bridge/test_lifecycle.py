@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,49 @@ def test_a_stop_signal_ends_it_though_the_host_never_reads_its_stdout():
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_stop_signal_at_start_up_still_answers_the_lines_read_before_it():
+    # more lines than the hand-over dispatches in the reader's close timeout (2 s): those held at
+    # start-up are all served; only what was still in the pipe, or in the reader's last chunk, when
+    # the daemon stopped reading may go unanswered (or be told -32005, shutting down)
+    count = 100_000
+    lines = "".join(request_line(i, "predict", {"code": 1}) for i in range(count)).encode()
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers", "0"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    replies: list[bytes] = []
+    stdout = io.BufferedReader(process.stdout, 1 << 16)  # (the pipe itself is unbuffered: a read a byte)
+    reader = threading.Thread(target=lambda: replies.extend(stdout), daemon=True)
+    reader.start()
+    try:
+        process.stdin.write(lines)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        reader.join(WAIT_S)
+        codes = {json.loads(reply)["error"]["code"] for reply in replies}
+        unread_at_most = 2 * 65536 // min(len(line) for line in lines.splitlines(keepends=True))  # pipe, chunk
+        assert count - len(replies) <= unread_at_most and codes <= {-32602, -32005}, (len(replies), codes)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_drain_waits_for_the_hand_over_of_the_lines_read_at_start_up_unless_a_write_is_stuck():
+    from types import SimpleNamespace
+
+    from bridge.server import Server
+
+    slow = threading.Thread(target=threading.Event().wait, args=(0.5,))  # dispatching many held lines
+    slow.start()
+    Server._finish_hand_over(SimpleNamespace(_hand_over=slow, _writer=SimpleNamespace(blocked_for=lambda: 0.0)),
+                             deadline=time.monotonic() + 30)
+    assert not slow.is_alive()  # the drain went on only once every held line was dispatched
+    stuck = threading.Thread(target=threading.Event().wait, args=(5,))  # its reply write blocked
+    stuck.start()
+    started = time.monotonic()
+    Server._finish_hand_over(SimpleNamespace(_hand_over=stuck, _writer=SimpleNamespace(blocked_for=lambda: 3.0)),
+                             deadline=time.monotonic() + 30)
+    assert time.monotonic() - started < 1 and stuck.is_alive()  # nothing more could be answered
 
 
 def _write_quietly(stream, data: bytes) -> None:

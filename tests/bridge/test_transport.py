@@ -204,7 +204,8 @@ def test_a_callback_is_registered_while_a_write_is_stuck_on_a_full_pipe():
     registering.start()
     registering.join(10)
     assert not registering.is_alive()  # did not wait for the write (the server registers at start-up)
+    assert writer.blocked_for() > 0.1  # how long the stuck write has lasted
     os.close(read_fd)  # the host goes away: the stuck write fails
     stuck.join(10)
-    assert writer.broken
+    assert writer.broken and writer.blocked_for() == 0.0
     os.close(write_fd)
