@@ -89,18 +89,12 @@ def embedding_result(row: np.ndarray) -> dict:
 MAX_EXTRACT_NODES = 2_000
 """Graph nodes an `extract_features` reply may hold: 978 numbers each, about 8.5 KB of JSON and 31 KB
 of Python floats while it is written. 2,000 make a 17 MB reply; the 20,000 units code may have would
-make a 170 MB one and take the daemon past a gigabyte, which it would keep."""
+make a 170 MB one and take the daemon past a gigabyte, which it would keep. Checked where the graph is
+built (`Predictor.extract_features`), so a worker does not send the features back to be refused."""
 
 
 def extraction_result(extraction: FeatureExtraction) -> dict:
-    """A model.prediction.FeatureExtraction as the `extract_features` result; LimitExceeded (`units`)
-    past MAX_EXTRACT_NODES nodes, before any of it is turned into Python numbers."""
-    if len(extraction.nodes) > MAX_EXTRACT_NODES:
-        raise LimitExceeded(
-            f"Limit exceeded: extract_features answers code of at most {MAX_EXTRACT_NODES} functions and "
-            f"classes (each node's 978 numbers), this code has {len(extraction.nodes)} nodes",
-            limit="units", maximum=MAX_EXTRACT_NODES, actual=len(extraction.nodes),
-        )
+    """A model.prediction.FeatureExtraction as the `extract_features` result."""
     return {
         "features": extraction.features.tolist(),
         "nodes": [
@@ -288,9 +282,10 @@ class BridgeMethods:
         self._server.slow.submit(job, partial(self._extract, params.code))
 
     def _extract(self, code: str) -> dict:
+        """Refused past MAX_EXTRACT_NODES nodes where the graph is built, in a worker or here."""
         if _is_bulk(code):
-            return extraction_result(self._server.forward.extract_large(code))
-        return extraction_result(self._server.model.wait().extract_features(code))
+            return extraction_result(self._server.forward.extract_large(code, MAX_EXTRACT_NODES))
+        return extraction_result(self._server.model.wait().extract_features(code, max_nodes=MAX_EXTRACT_NODES))
 
     def reload(self, params: Any, job: Job) -> None:
         """Load a checkpoint in the slow lane; on success the worker processes are replaced too."""

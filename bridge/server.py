@@ -287,10 +287,11 @@ class ForwardLane:
         found = self._elsewhere(embed_chunk, [code])
         return found if found is not None else self._model.wait().embed_sources([code])[0]
 
-    def extract_large(self, code: str) -> Any:
-        """A large module's features, for the slow lane, as `predict_large`."""
-        found = self._elsewhere(extract_chunk, [code])
-        return found if found is not None else self._model.wait().extract_features(code)
+    def extract_large(self, code: str, max_nodes: int | None = None) -> Any:
+        """A large module's features, for the slow lane, as `predict_large` (`max_nodes`: see
+        `Predictor.extract_features`)."""
+        found = self._elsewhere(extract_chunk, [code], max_nodes)
+        return found if found is not None else self._model.wait().extract_features(code, max_nodes=max_nodes)
 
     def _elsewhere(self, chunk_function: Callable[..., list[Any]], sources: list[str], *args: Any) -> Any | None:
         """One large source's result from a worker process: CPython's parser holds the interpreter

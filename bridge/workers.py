@@ -113,9 +113,11 @@ def embed_chunk(sources: Sequence[str]) -> list[Any]:
     return [_or_error(lambda source=source: _predictor.embed_sources([source])[0]) for source in sources]
 
 
-def extract_chunk(sources: Sequence[str]) -> list[Any]:
-    """In a worker: each source's `model.prediction.FeatureExtraction`, or its model error."""
-    return [_or_error(lambda source=source: _predictor.extract_features(source)) for source in sources]
+def extract_chunk(sources: Sequence[str], max_nodes: int | None = None) -> list[Any]:
+    """In a worker: each source's `model.prediction.FeatureExtraction`, or its model error (one of
+    more than `max_nodes` nodes among them: refused here, so its features never cross the pipe)."""
+    return [_or_error(lambda source=source: _predictor.extract_features(source, max_nodes=max_nodes))
+            for source in sources]
 
 
 def _or_error(compute: Callable[[], Any]) -> Any:

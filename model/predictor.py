@@ -29,7 +29,7 @@ from model.checkpoint import load_checkpoint
 from model.confidence import ConfidenceScorer, confidence_scorer_from, served_scorer, shift_to_pass_rate
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
-from model.errors import CheckpointError, FeatureVectorError, SourceSyntaxError
+from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
@@ -229,9 +229,17 @@ class Predictor:
         matrix = check_vectors(vectors)
         return _forward(self._model().engine, [vector_graph(row) for row in matrix]).embedding
 
-    def extract_features(self, source: str) -> FeatureExtraction:
-        """The source's features as a whole (its module node) and per node, with the layout."""
+    def extract_features(self, source: str, *, max_nodes: int | None = None) -> FeatureExtraction:
+        """The source's features as a whole (its module node) and per node, with the layout;
+        SourceLimitError (`units`) for a graph of more than `max_nodes` nodes, before any is copied
+        out (978 numbers a node: a caller that must ship them bounds them)."""
         graph = build_graph(source, limits=self._limits, sites=False)
+        if max_nodes is not None and len(graph.nodes) > max_nodes:
+            raise SourceLimitError(
+                f"code has {len(graph.nodes)} graph nodes, more than the {max_nodes} whose features are given "
+                f"(978 numbers each)",
+                limit="units", maximum=max_nodes, actual=len(graph.nodes),
+            )
         nodes = [NodeFeatures(n.name, n.kind, n.line, graph.features[i]) for i, n in enumerate(graph.nodes)]
         return FeatureExtraction(graph.features[0], nodes, [CategorySpan(*c) for c in CATEGORIES])
 

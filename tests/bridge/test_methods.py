@@ -93,7 +93,11 @@ def test_extract_features_of_more_nodes_than_a_reply_may_hold_is_limit_exceeded_
     code = "".join(f"def f{i}():\n    return {i}\n" for i in range(MAX_EXTRACT_NODES))  # and the module node
     with pytest.raises(BridgeError) as caught:
         daemon.call("extract_features", {"code": code})
-    assert caught.value.code == -32002
+    assert caught.value.code == -32002 and "2001 graph nodes" in caught.value.message
+    assert caught.value.data == {"limit": "units", "maximum": MAX_EXTRACT_NODES, "actual": MAX_EXTRACT_NODES + 1}
+    bulk = code + "# " + "x" * (1 << 16) + "\n"  # over 64 Ki characters: extracted apart (in a worker if up)
+    with pytest.raises(BridgeError) as caught:
+        daemon.call("extract_features", {"code": bulk})
     assert caught.value.data == {"limit": "units", "maximum": MAX_EXTRACT_NODES, "actual": MAX_EXTRACT_NODES + 1}
     assert "confidence" in daemon.call("predict", {"code": code})  # predict takes the same code
     shorter = "".join(f"def f{i}():\n    return {i}\n" for i in range(MAX_EXTRACT_NODES - 1))

@@ -120,6 +120,9 @@ def test_extract_chunk_gives_each_source_its_features_or_its_own_error(monkeypat
     extraction, error = extract_chunk([good, "def f(:\n"])
     assert extraction.features.tolist() == predictor.extract_features(good).features.tolist()
     assert isinstance(error, SourceSyntaxError)
+    two_nodes, refused = extract_chunk([good, good + "def g():\n    pass\n"], 2)  # module and f; module, f, g
+    assert len(two_nodes.nodes) == 2
+    assert isinstance(refused, SourceLimitError) and (refused.limit, refused.maximum, refused.actual) == ("units", 2, 3)
 
 
 def test_wait_ready_does_not_wait_for_a_pool_never_started_and_sees_one_come_up():
