@@ -20,7 +20,7 @@ from pathlib import Path
 
 from model.project import ProjectIndex, ProjectView, project_root
 
-__all__ = ["MAX_MODULES", "MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
+__all__ = ["IDLE_S", "MAX_MODULES", "MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,10 @@ than this, used in turn, would drop each root just before it is asked for again,
 served an index: the bound is set well above the folders one person works in at once."""
 MAX_MODULES = 10_000
 """Modules kept in all indexes together (about 5 KB each: 50 MB); past it the least recently used
-roots are dropped, never the one just used."""
+roots are dropped, but only those unused for IDLE_S: projects used in turn are kept whatever their
+size, since dropping one that is asked for again means indexing it again from nothing."""
+IDLE_S = 300.0
+"""A root unused this long may be dropped to bring the indexes within MAX_MODULES."""
 REFRESH_S = 10.0
 """An index older than this is rebuilt (in the background) the next time it is used; a failed build
 is not retried sooner either."""
@@ -56,6 +59,8 @@ class _Entry:
     """A build is queued or running: no second one is started."""
     took: float = 0.0
     """How long the latest successful build took, in seconds."""
+    used: float = 0.0
+    """When a request last asked for this root (the clock's time)."""
 
 
 class ProjectIndexes:
@@ -66,6 +71,7 @@ class ProjectIndexes:
         *,
         capacity: int = MAX_PROJECTS,
         max_modules: int = MAX_MODULES,
+        idle_s: float = IDLE_S,
         refresh_s: float = REFRESH_S,
         rebuild_factor: float = REBUILD_FACTOR,
         scan: Callable[[Path, ProjectIndex | None], ProjectIndex] = _rescan,
@@ -73,6 +79,7 @@ class ProjectIndexes:
     ) -> None:
         self._capacity = capacity
         self._max_modules = max_modules
+        self._idle_s = idle_s
         self._refresh_s = refresh_s
         self._rebuild_factor = rebuild_factor
         self._scan = scan
@@ -147,8 +154,9 @@ class ProjectIndexes:
             entry = self._entries.get(root)
             if entry is None:
                 entry = self._entries[root] = _Entry()
+            entry.used = now
             self._entries.move_to_end(root)
-            self._trim(keep=root)
+            self._trim(now)
             interval = max(self._refresh_s, self._rebuild_factor * entry.took)
             due = entry.attempted is None or now - entry.attempted >= interval
             if due and not entry.pending:
@@ -159,12 +167,15 @@ class ProjectIndexes:
                     self._builder.start()
             return entry.index
 
-    def _trim(self, keep: Path) -> None:
-        """Drop the least recently used roots but `keep` while more than `capacity` roots, or more
-        than `max_modules` modules, are kept (a dropped root's pending build is dropped when done)."""
+    def _trim(self, now: float) -> None:
+        """Drop least recently used roots while more than `capacity` are kept, then while their
+        indexes hold more than `max_modules` modules and the oldest has been unused for `idle_s`; never
+        the root used last (a dropped root's pending build is dropped when done)."""
         modules = sum(_size(entry) for entry in self._entries.values())
-        for oldest in [root for root in self._entries if root != keep]:  # least recently used first
-            if len(self._entries) <= self._capacity and modules <= self._max_modules:
+        for oldest in list(self._entries)[:-1]:  # least recently used first, never the last used
+            entry = self._entries[oldest]
+            over_capacity = len(self._entries) > self._capacity
+            if not over_capacity and (modules <= self._max_modules or now - entry.used < self._idle_s):
                 return
             modules -= _size(self._entries.pop(oldest))
 
@@ -186,8 +197,7 @@ class ProjectIndexes:
                 if index is not None:
                     entry.index = index  # (an entry dropped meanwhile is out of the table: no harm)
                     entry.took = self._clock() - started
-                    if self._entries.get(root) is entry:
-                        self._trim(keep=root)
+                    self._trim(self._clock())
                 else:
                     entry.attempted = self._clock()  # the retry waits `refresh_s` from the failure
                 self._changed.notify_all()

@@ -32,7 +32,7 @@ EXPECTED = {
         "extraction_result",
         "prediction_result",
     ],
-    "bridge.projects": ["MAX_MODULES", "MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"],
+    "bridge.projects": ["IDLE_S", "MAX_MODULES", "MAX_PROJECTS", "REBUILD_FACTOR", "REFRESH_S", "ProjectIndexes"],
     "bridge.stopping": ["StopRequest", "install_stop_signals"],
     "bridge.server": [
         "EXIT_OK",

@@ -125,23 +125,56 @@ def test_more_folders_than_the_old_eight_used_in_turn_are_each_served_their_inde
         assert context is not None and context.evidence(["helper"]) == {"util": 1.0}
 
 
-def test_past_the_module_budget_the_least_recently_used_roots_go_never_the_one_just_used(tmp_path):
-    indexes = ProjectIndexes(max_modules=5)
-    roots = [tmp_path / f"project{n}" for n in range(3)]
-    for root, modules in zip(roots, (2, 2, 4), strict=True):
-        root.mkdir()
-        for m in range(modules):
-            (root / f"m{m}.py").write_text("x = 1\n")
-        context_of(indexes, "x = 1\n", root / "main.py")
-        built(indexes, root)
-    assert indexes.roots == roots[2:]  # 2 + 2 + 4 > 5: both older roots go, the newest stays
-    big = tmp_path / "big"
-    big.mkdir()
-    for m in range(7):
-        (big / f"m{m}.py").write_text("x = 1\n")
-    context_of(indexes, "x = 1\n", big / "main.py")
-    built(indexes, big)
-    assert indexes.roots == [big]  # over the budget alone, and kept: it is the one in use
+def _project_of(root: Path, modules: int) -> Path:
+    root.mkdir()
+    for m in range(modules):
+        (root / f"m{m}.py").write_text("x = 1\n")
+    return root / "main.py"
+
+
+def test_past_the_module_budget_only_roots_idle_for_a_while_go_never_the_one_used_last(tmp_path):
+    clock = FakeClock()
+    indexes = ProjectIndexes(max_modules=5, idle_s=300, clock=clock)
+    files = [_project_of(tmp_path / f"project{n}", modules) for n, modules in enumerate((2, 2, 4))]
+    for _ in range(2):  # used in turn: over the budget, but each is asked for again, so all are kept
+        for file in files:
+            context_of(indexes, "x = 1\n", file)
+            built(indexes, file.parent)
+            clock.now += 10
+    assert indexes.roots == [file.parent for file in files]
+    clock.now += 300  # the first two go idle; the third is used again
+    context_of(indexes, "x = 1\n", files[2])
+    assert indexes.roots == [files[2].parent]
+    big = _project_of(tmp_path / "big", 7)
+    context_of(indexes, "x = 1\n", big)
+    built(indexes, big.parent)
+    clock.now += 300
+    context_of(indexes, "x = 1\n", big)
+    assert indexes.roots == [big.parent]  # over the budget alone, and kept: it is the one in use
+
+
+def test_a_rebuild_that_ends_while_another_root_is_in_use_never_drops_that_root(tmp_path):
+    clock, gate = FakeClock(), threading.Event()
+    gate.set()
+
+    def scan(root: Path, previous: ProjectIndex | None) -> ProjectIndex:
+        gate.wait(WAIT_S)
+        return ProjectIndex.scan(root, previous=previous)
+
+    indexes = ProjectIndexes(max_modules=8, idle_s=0, refresh_s=5, scan=scan, clock=clock)
+    first, second = _project_of(tmp_path / "first", 3), _project_of(tmp_path / "second", 3)
+    for file in (first, second):
+        context_of(indexes, "x = 1\n", file)
+        built(indexes, file.parent)
+    for m in range(3, 6):
+        (first.parent / f"m{m}.py").write_text("x = 1\n")  # first grows: 6 + 3 modules, over the budget
+    clock.now += 10
+    gate.clear()
+    context_of(indexes, "x = 1\n", first)  # stale: its rebuild waits at the gate
+    context_of(indexes, "x = 1\n", second)  # the editor works in second now
+    gate.set()
+    indexes.wait_built(first.parent, WAIT_S)  # first's rebuild ends, over the budget: first goes, not second
+    assert indexes.roots == [second.parent] and context_of(indexes, "x = 1\n", second) is not None
 
 
 def test_a_stale_index_keeps_serving_while_it_is_rebuilt_in_the_background(tmp_path):
