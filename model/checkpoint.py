@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -242,9 +243,12 @@ def _read_metadata(source: Path, data: bytes) -> dict[str, Any]:
     if not isinstance(raw, str):
         _fail(source, f'not a yantra checkpoint: no "{METADATA_KEY}" metadata in the header')
     try:
-        metadata = json.loads(raw)
+        metadata = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         _fail(source, f"corrupt checkpoint metadata: not JSON, or nested too deeply ({type(exc).__name__}: {exc})")
+    if _LONE_SURROGATE_ESCAPE.search(raw) and not _is_text(metadata):
+        _fail(source, "corrupt checkpoint metadata: a string holds a lone surrogate (\\ud800-\\udfff), "
+                      "which no reply could carry")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         found = metadata.get("format") if isinstance(metadata, dict) else None
         _fail(source, f"wrong format {found!r}: expected {FORMAT_NAME!r}")
@@ -254,6 +258,25 @@ def _read_metadata(source: Path, data: bytes) -> dict[str, Any]:
             f"format version {metadata.get('format_version')!r} but this code reads version {FORMAT_VERSION}",
         )
     return metadata
+
+
+_LONE_SURROGATE_ESCAPE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+"""An escaped UTF-16 surrogate (a pair's half, as an emoji is written, or a lone one), or a surrogate
+the header's own escapes put in the text: only then are the strings checked."""
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (save_checkpoint never writes them): no reply could carry one."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _is_text(value: Any) -> bool:
+    """Whether every string in `value` can be written as UTF-8 (no lone surrogate)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_config(source: Path, metadata: dict[str, Any]) -> ModelConfig:
@@ -268,6 +291,8 @@ def _read_weights(source: Path, data: bytes) -> dict[str, np.ndarray]:
         return load_tensors(data)
     except (SafetensorError, ValueError, TypeError) as exc:
         _fail(source, f"corrupt tensor data: {exc}")
+    except KeyError as exc:  # a dtype safetensors' reader accepts and numpy has not (BF16, F8_*)
+        _fail(source, f"a tensor's dtype {exc} is not one numpy reads")
 
 
 def _vocabulary_problems(vocabularies: object, config: ModelConfig) -> list[str]:
@@ -276,9 +301,9 @@ def _vocabulary_problems(vocabularies: object, config: ModelConfig) -> list[str]
     problems = [f'missing vocabulary "{key}"' for key in VOCABULARY_KEYS if key not in vocabularies]
     problems += [f'unexpected vocabulary "{key}"' for key in vocabularies if key not in VOCABULARY_KEYS]
     for key, size_field in VOCABULARY_KEYS.items():
-        words = vocabularies.get(key)
-        if words is None:
+        if key not in vocabularies:
             continue
+        words = vocabularies[key]
         expected = getattr(config, size_field)
         if not isinstance(words, list | tuple) or not all(isinstance(word, str) for word in words):
             problems.append(f'vocabulary "{key}" must be a list of strings')

@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["FEATURE_STD_FLOOR", "MAX_WEIGHT_MAGNITUDE", "ModelConfig"]
+__all__ = ["FEATURE_STD_FLOOR", "MAX_LAYERS", "MAX_WEIGHT_MAGNITUDE", "MAX_WIDTH", "ModelConfig"]
 
 FEATURE_STD_FLOOR = 1e-6
 """Input normalisation divides by max(std, this): a feature that never varied must not blow up. Training
 stores stds of at least training.train.TRAINING_STD_FLOOR (0.1); this guards any checkpoint."""
+
+MAX_LAYERS = 16
+MAX_WIDTH = 1 << 16
+"""Bounds on a config's layers and on each of its sizes: a checkpoint's config is read before its
+weights, and a list of millions of widths would make as many expected shapes (gigabytes) to check."""
 
 MAX_WEIGHT_MAGNITUDE = 1e4
 """The largest magnitude a checkpoint's tensors and combiner weights may hold. Trained ones are a few
@@ -53,6 +58,8 @@ class ModelConfig:
         _require_int("num_bug_kinds", self.num_bug_kinds, minimum=0)
         if not self.hidden_dims:
             raise ValueError("hidden_dims must name at least one layer width")
+        if len(self.hidden_dims) > MAX_LAYERS:
+            raise ValueError(f"hidden_dims names {len(self.hidden_dims)} layers, more than {MAX_LAYERS}")
         for index, width in enumerate(self.hidden_dims):
             _require_int(f"hidden_dims[{index}]", width, minimum=1)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float):
@@ -111,3 +118,5 @@ def _require_int(name: str, value: object, *, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > MAX_WIDTH:
+        raise ValueError(f"{name} must be at most {MAX_WIDTH}, got {value}")

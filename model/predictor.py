@@ -300,6 +300,18 @@ def _search_and_load(explicit: str | os.PathLike[str] | None) -> _Loaded:
 
 
 def _load_file(path: Path, origin: str) -> _Loaded:
+    """The checkpoint at `path`, or CheckpointError: a failure no check of `_load_checked` foresaw
+    (a hostile file's shape nobody thought of) is a refused checkpoint too, so a bad file in the
+    search order never stops the daemon from starting, and `reload` answers it as a bad path."""
+    try:
+        return _load_checked(path, origin)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}", path=str(path)) from exc
+
+
+def _load_checked(path: Path, origin: str) -> _Loaded:
     checkpoint = load_checkpoint(path, expected_layout_version=FEATURE_LAYOUT_VERSION)
     vocab = checkpoint.vocabularies
     training = dict(checkpoint.training)
@@ -312,6 +324,9 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     except ValueError as exc:
         raise CheckpointError(f"cannot load checkpoint {path}: {exc}", path=str(path)) from None
     site_model = site_model_from(checkpoint.site_weights, training.get("bug_sites"))
+    if site_model is not None and not vocab["bug_kinds"]:
+        raise CheckpointError(f"cannot load checkpoint {path}: it has a bug-site scorer but no bug kinds "
+                              "for it to name", path=str(path))
     confidence_scorer = served_scorer(
         confidence_scorer_from(checkpoint.confidence_weights, training.get("confidence_sites")), site_model)
     used = [*checkpoint.weights.values()]  # the parameters a scorer the load refused does not add
@@ -353,7 +368,8 @@ def _pass_rate(labels: object) -> float | None:
     passed, samples = labels.get("passed"), labels.get("samples")
     if not (isinstance(passed, int) and isinstance(samples, int) and 0 < passed < samples):
         return None
-    return passed / samples
+    rate = passed / samples  # huge counts may round it to 0 or 1, which have no log-odds
+    return rate if 0.0 < rate < 1.0 else None
 
 
 def _threshold(thresholds: dict, head: str, path: Path) -> float:

@@ -14,7 +14,7 @@ from safetensors.numpy import save as encode_tensors
 
 from model.batch import collate
 from model.checkpoint import FORMAT_NAME, METADATA_KEY, Checkpoint, load_checkpoint, save_checkpoint
-from model.config import ModelConfig
+from model.config import MAX_LAYERS, MAX_WIDTH, ModelConfig
 from model.engine import GraphSAGEEngine, init_weights
 from model.errors import CheckpointError
 
@@ -260,3 +260,13 @@ def test_a_saved_checkpoint_is_readable_by_everyone_not_only_its_writer(tmp_path
     path = tmp_path / "shipped.safetensors"
     save(path)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("values", [
+    {"hidden_dims": [1] * (MAX_LAYERS + 1)}, {"hidden_dims": [MAX_WIDTH + 1]}, {"embedding_dim": MAX_WIDTH + 1},
+    {"num_imports": 10**9},
+], ids=["too many layers", "too wide a layer", "too wide an embedding", "too many imports"])
+def test_a_config_past_the_bounds_is_refused_before_any_shape_is_listed(values):
+    # a checkpoint's config is read before its weights: millions of layers would list millions of shapes
+    with pytest.raises(ValueError, match=r"more than|at most"):
+        ModelConfig.from_dict({**ModelConfig().to_dict(), **values})

@@ -323,7 +323,7 @@ def test_each_module_exports_exactly_its_public_names():
             "Checkpoint",
             "load_checkpoint", "save_checkpoint", "write_atomically",
         },
-        "model.config": {"FEATURE_STD_FLOOR", "MAX_WEIGHT_MAGNITUDE", "ModelConfig"},
+        "model.config": {"FEATURE_STD_FLOOR", "MAX_LAYERS", "MAX_WEIGHT_MAGNITUDE", "MAX_WIDTH", "ModelConfig"},
         "model.engine": {"EngineOutput", "GraphSAGEEngine", "expected_shapes", "init_weights", "weight_problems"},
         "model.layers": {"SAGEConv", "graph_log_softmax", "graph_max", "graph_mean", "mean_aggregate"},
         "model.network": {"GraphOutput", "GraphSAGEModel", "batch_tensors"},

@@ -330,9 +330,8 @@ def test_a_checkpoint_that_would_not_serve_fails_to_load_and_the_old_model_keeps
 @pytest.mark.parametrize(
     "training",
     [{"import_index": {"names": {}, "weights": ["x"] * 7}}, {"import_index": {"names": {}, "weights": [10**400] * 7}},
-     {"import_index": {"names": {"np": {"numpy": float("nan")}}, "weights": [float("nan")] * 7}},
      {"import_names": {"numpy": [[1]]}}],
-    ids=["index weights not numbers", "index weights too large", "index NaN", "import names not strings"],
+    ids=["index weights not numbers", "index weights too large", "import names not strings"],
 )
 def test_malformed_import_tables_load_as_if_absent_and_predictions_still_work(tmp_path, training):
     good = write_checkpoint(tmp_path / "good.safetensors", ["numpy", "os"])
@@ -342,6 +341,70 @@ def test_malformed_import_tables_load_as_if_absent_and_predictions_still_work(tm
     assert predictor.info()["checkpoint"] == str(path)
     result = predictor.predict_sources(["def f(a):\n    return np.zeros(a)\n"])[0]
     assert 0.0 <= result.confidence <= 1.0 and all(np.isfinite(i.score) for i in result.imports)
+
+
+@pytest.mark.parametrize("training", [
+    {"import_index": {"names": {"np": {"numpy": float("nan")}}, "weights": [float("nan")] * 7}},
+    {"metrics": {"val_loss": float("inf")}}, {"when": "\ud800"}, {"import_names": {"num\udcffpy": ["zeros"]}},
+], ids=["NaN", "Infinity", "a lone surrogate", "a lone surrogate in a table"])
+def test_metadata_no_reply_could_carry_is_refused_at_load(tmp_path, training):
+    # NaN, Infinity or a lone surrogate would reach model_info's or predict's reply, which cannot hold them
+    good = write_checkpoint(tmp_path / "good.safetensors", IMPORTS)
+    path = _rewritten(good, tmp_path / "c.safetensors", meta=lambda m: m["training"].update(training))
+    with pytest.raises(CheckpointError, match=r"not a JSON number|lone surrogate"):
+        Predictor().reload(path)
+
+
+def _with_tensor(dtype: str):
+    """A change for `_rewritten`'s raw writer: one extra tensor whose header says `dtype`."""
+    def change(data: bytes) -> bytes:
+        import json
+        import struct
+
+        size = struct.unpack("<Q", data[:8])[0]
+        header = json.loads(data[8: 8 + size])
+        end = max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
+        header["zzz"] = {"dtype": dtype, "shape": [2], "data_offsets": [end, end + 4]}
+        text = json.dumps(header).encode()
+        return struct.pack("<Q", len(text)) + text + data[8 + size:] + b"\0" * 4
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    lambda data: _with_tensor("BF16")(data),
+    "vocabulary null",
+], ids=["a bfloat16 tensor", "a null vocabulary"])
+def test_a_checkpoint_numpy_cannot_read_is_refused_and_does_not_stop_the_search(tmp_path, monkeypatch, change):
+    good = write_checkpoint(tmp_path / "good.safetensors", IMPORTS)
+    bad = tmp_path / "bad.safetensors"
+    if change == "vocabulary null":
+        _rewritten(good, bad, meta=lambda m: m["vocabularies"].update({"imports": None}))
+    else:
+        bad.write_bytes(change(good.read_bytes()))
+    with pytest.raises(CheckpointError):
+        Predictor().reload(bad)
+    monkeypatch.setenv(CHECKPOINT_ENV, str(bad))  # asked for by name, and broken: the search goes on
+    predictor = Predictor()
+    predictor.load()
+    assert predictor.info()["checkpoint"] != str(bad) and str(bad) in predictor.info()["reason"]
+
+
+def test_pass_rates_that_round_to_zero_or_one_are_ignored_not_divided_by(tmp_path):
+    for passed, samples in ((10**17 - 1, 10**17), (1, 10**400)):
+        path = write_checkpoint(tmp_path / f"c{passed % 7}.safetensors", IMPORTS,
+                                training={"trained": True, "confidence_labels": {"passed": passed, "samples": samples}})
+        predictor = Predictor(path, confidence_pass_rate=0.3)
+        predictor.load()
+        assert predictor.info()["confidence_pass_rate"] is None
+        assert 0.0 <= predictor.predict_sources(["def f(x):\n    return x + 1\n"])[0].confidence <= 1.0
+
+
+def test_metadata_with_a_character_beyond_the_basic_plane_loads(tmp_path):
+    good = write_checkpoint(tmp_path / "good.safetensors", IMPORTS)
+    path = _rewritten(good, tmp_path / "c.safetensors", meta=lambda m: m["training"].update({"note": "\U0001F600"}))
+    predictor = Predictor()
+    predictor.reload(path)  # json.dumps writes it as an escaped surrogate pair
+    assert predictor.info()["training"]["note"] == "\U0001F600"
 
 
 @pytest.mark.parametrize("trained", [False, "false", 0, None])
