@@ -258,8 +258,9 @@ class PredictionWorkers:
     def _outcome(self, future: Future[Any], timeout: float | None = None) -> list[Any] | BaseException:
         try:
             return list(future.result(timeout))
-        except TimeoutError:
-            return self._failed(TimeoutError(f"a prediction worker took more than {timeout:.0f} s"))
+        except TimeoutError as exc:  # our deadline, or (with none) the chunk's own error
+            late = TimeoutError(f"a prediction worker took more than {timeout:.0f} s") if timeout is not None else exc
+            return self._failed(late)
         except BaseException as exc:  # a worker died, or the pool was shut down: predict in the daemon
             return self._failed(exc)
 
