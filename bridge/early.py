@@ -5,8 +5,8 @@ protocol models take ~100 ms to import) it answers plain pings itself and holds 
 `hand_over` then dispatches the held lines in order and routes every later line straight to the
 dispatcher. `close` stops dispatching for good: once it returns, no later line will be dispatched,
 and none is being dispatched unless its reply write was stuck past close's timeout (a host that
-stopped reading stdout). The daemon lets `hand_over` finish before it closes. Only the standard
-library, orjson and bridge.transport are imported here (the stop request
+stopped reading stdout). The daemon lets `hand_over` finish before it closes, unless a reply write
+is stuck. Only the standard library, orjson and bridge.transport are imported here (the stop request
 and its signals are bridge.stopping's, set up before even this module loads).
 
 A "plain ping" is the exact shape the full protocol layer would answer "pong" to:

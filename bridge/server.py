@@ -543,10 +543,12 @@ class Server:
 
     def _finish_hand_over(self, deadline: float) -> None:
         """Let the lines read before start-up all be dispatched (until `deadline`): they are requests
-        already read, and a reply or a job is what the drain waits for. Not while a reply write is
-        stuck behind a host that has stopped reading stdout: then no more can be answered."""
+        already read, and a reply or a job is what the drain waits for. Not while a reply write has
+        been stuck for _STUCK_WRITE_S since the drain began (a host that paused reading before the
+        signal gets that long to resume): then no more can be answered."""
+        began = time.monotonic()
         while self._hand_over.is_alive() and time.monotonic() < deadline:
-            if self._writer.blocked_for() > _STUCK_WRITE_S:
+            if min(self._writer.blocked_for(), time.monotonic() - began) > _STUCK_WRITE_S:
                 return
             self._hand_over.join(_HAND_OVER_POLL_S)
 

@@ -32,18 +32,22 @@ if TYPE_CHECKING:
     from model.project import ImportContext
 
 __all__ = [
-    "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk", "extract_chunk", "predict_chunk",
+    "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "SECONDS_PER_SOURCE", "PredictionWorkers", "embed_chunk",
+    "extract_chunk", "predict_chunk",
 ]
 
 logger = logging.getLogger(__name__)
 
 _WATCHDOG_S = 1.0
 CHUNK_DEADLINE_S = 30.0
-"""How long a chunk sent to the workers may take before the daemon predicts it itself and gives the
-pool up (a worker that hangs would otherwise keep its requests unanswered for ever). A chunk of small
-code takes milliseconds; queued behind a full --queue-size of others, a few seconds."""
-RUN_NOW_DEADLINE_S = 120.0
-"""The same for one large source (`run_now`): a 2 MiB module takes a few seconds here."""
+"""How long a chunk sent to the workers may take, beyond SECONDS_PER_SOURCE for each source out at
+the workers when it was sent (its own and those queued ahead of it), before the daemon predicts it
+itself and gives the pool up: a worker that hangs would otherwise keep its requests unanswered for
+ever. A 30-line function takes about a millisecond, a 64 Ki-character one under 0.1 s."""
+SECONDS_PER_SOURCE = 1.0
+RUN_NOW_DEADLINE_S = 45.0
+"""The same for one large source (`run_now`): a 2 MiB module takes a few seconds here. Under the
+drain's 60 s, so that at end of input such a source is still predicted in the daemon and answered."""
 _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
@@ -153,8 +157,8 @@ class PredictionWorkers:
         self._settled = threading.Event()
         """Set once starting has ended, either way."""
         self._broken = False
-        self._watched: list[tuple[float, Future[Any], Callable[[list[Any] | BaseException], None]]] = []
-        """(deadline, future, its once-only `done`) of each chunk out at the workers."""
+        self._watched: list[tuple[float, int, Future[Any], Callable[[list[Any] | BaseException], None]]] = []
+        """(deadline, sources, future, its once-only `done`) of each chunk out at the workers."""
         self._watcher: threading.Thread | None = None
 
     @property
@@ -210,13 +214,15 @@ class PredictionWorkers:
             done(self._failed(exc))
             return
         once = _once(done)  # the outcome, or the deadline's failure, whichever comes first
-        self._watch(future, once)
+        self._watch(future, len(sources), once)
         future.add_done_callback(lambda f: once(self._outcome(f)))
 
-    def _watch(self, future: Future[Any], done: Callable[[list[Any] | BaseException], None]) -> None:
+    def _watch(self, future: Future[Any], sources: int, done: Callable[[list[Any] | BaseException], None]) -> None:
         """Fail `future`'s chunk (through `done`) if it is still out at its deadline."""
         with self._lock:
-            self._watched.append((time.monotonic() + CHUNK_DEADLINE_S, future, done))
+            queued = sources + sum(size for _, size, entry, _ in self._watched if not entry.done())
+            deadline = time.monotonic() + CHUNK_DEADLINE_S + SECONDS_PER_SOURCE * queued / max(self.workers, 1)
+            self._watched.append((deadline, sources, future, done))
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch_deadlines, name="bridge-workers-deadlines",
                                                  daemon=True)
@@ -228,13 +234,13 @@ class PredictionWorkers:
             threading.Event().wait(min(_WATCHDOG_S, CHUNK_DEADLINE_S))
             now = time.monotonic()
             with self._lock:
-                out = [entry for entry in self._watched if not entry[1].done()]
+                out = [entry for entry in self._watched if not entry[2].done()]
                 late = [entry for entry in out if entry[0] <= now]
                 self._watched = [entry for entry in out if entry[0] > now]
                 finished = not self._watched
                 if finished:
                     self._watcher = None
-            for _, _, done in late:
+            for _, _, _, done in late:
                 done(self._failed(TimeoutError(f"a prediction worker took more than {CHUNK_DEADLINE_S:.0f} s")))
             if finished:
                 return

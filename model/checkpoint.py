@@ -18,6 +18,7 @@ Loading never executes code from the file: the header is JSON and the tensors ar
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -243,10 +244,10 @@ def _read_metadata(source: Path, data: bytes) -> dict[str, Any]:
     if not isinstance(raw, str):
         _fail(source, f'not a yantra checkpoint: no "{METADATA_KEY}" metadata in the header')
     try:
-        metadata = json.loads(raw, parse_constant=_refuse_constant)
+        metadata = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         _fail(source, f"corrupt checkpoint metadata: not JSON, or nested too deeply ({type(exc).__name__}: {exc})")
-    if _LONE_SURROGATE_ESCAPE.search(raw) and not _is_text(metadata):
+    if _LONE_SURROGATE_ESCAPE.search(raw) and not _is_text(source, metadata):
         _fail(source, "corrupt checkpoint metadata: a string holds a lone surrogate (\\ud800-\\udfff), "
                       "which no reply could carry")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
@@ -270,12 +271,22 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _is_text(value: Any) -> bool:
+def _finite_float(literal: str) -> float:
+    """A number beyond a double's range (`1e400`) reads as infinite, which no reply could carry either."""
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is not a finite number")
+    return number
+
+
+def _is_text(source: Path, value: Any) -> bool:
     """Whether every string in `value` can be written as UTF-8 (no lone surrogate)."""
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return False
+    except RecursionError:  # read at a depth json.loads managed, but too deep to write back
+        _fail(source, "corrupt checkpoint metadata: nested too deeply")
     return True
 
 

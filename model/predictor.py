@@ -305,7 +305,7 @@ def _load_file(path: Path, origin: str) -> _Loaded:
     search order never stops the daemon from starting, and `reload` answers it as a bad path."""
     try:
         return _load_checked(path, origin)
-    except CheckpointError:
+    except (CheckpointError, MemoryError):  # out of memory is this machine's state, not the file's fault
         raise
     except Exception as exc:
         raise CheckpointError(f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}", path=str(path)) from exc

@@ -211,6 +211,10 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
             parser.error(f"--hidden-dims: {exc}")
         if not values["hidden_dims"]:
             parser.error("--hidden-dims: at least one layer")
+        try:  # the layer and width bounds any checkpoint must keep to, checked before the corpus loads
+            ModelConfig(hidden_dims=values["hidden_dims"])
+        except ValueError as exc:
+            parser.error(f"--hidden-dims: {exc}")
     return TrainConfig(**values)
 
 

@@ -172,6 +172,7 @@ def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up
 
 def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_pool_given_up(monkeypatch):
     monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 0.3)
+    monkeypatch.setattr(bridge.workers, "SECONDS_PER_SOURCE", 0.0)
     workers = _started(None)
     try:
         hung = threading.Thread(target=workers.run_now, args=(time.sleep, 3), daemon=True)  # the one worker, busy
@@ -191,6 +192,23 @@ def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_po
         assert len(outcomes) == 1
     finally:
         workers.close()
+
+
+def test_a_chunks_deadline_allows_for_its_sources_and_those_queued_ahead_of_it(monkeypatch):
+    from concurrent.futures import Future
+
+    monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 30.0)
+    monkeypatch.setattr(bridge.workers, "SECONDS_PER_SOURCE", 10.0)
+    workers = PredictionWorkers(2)  # two processes share the queue
+    first, second = Future(), Future()
+    now = time.monotonic()
+    workers._watch(first, 3, lambda outcome: None)
+    workers._watch(second, 5, lambda outcome: None)
+    deadlines = [entry[0] - now for entry in workers._watched]
+    assert deadlines[0] == pytest.approx(30 + 10 * 3 / 2, abs=1)  # its own 3 sources, over 2 workers
+    assert deadlines[1] == pytest.approx(30 + 10 * 8 / 2, abs=1)  # and the 3 queued ahead of its 5
+    first.set_result([])
+    second.set_result([])  # all done: the deadline thread ends by itself
 
 
 def test_a_large_source_a_hung_worker_keeps_past_its_deadline_is_handed_back_to_the_daemon(monkeypatch):

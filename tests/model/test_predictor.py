@@ -293,6 +293,15 @@ def _rewritten(source, target, *, meta=None, tensors=None, raw_meta: str | None 
     return target
 
 
+def _metadata_of(path) -> dict:
+    import json
+    import struct
+
+    data = path.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    return json.loads(json.loads(data[8: 8 + size])["__metadata__"]["yantra"])
+
+
 def _narrow_network(meta: dict) -> None:
     meta["config"]["feature_dim"] = 10
 
@@ -346,12 +355,17 @@ def test_malformed_import_tables_load_as_if_absent_and_predictions_still_work(tm
 @pytest.mark.parametrize("training", [
     {"import_index": {"names": {"np": {"numpy": float("nan")}}, "weights": [float("nan")] * 7}},
     {"metrics": {"val_loss": float("inf")}}, {"when": "\ud800"}, {"import_names": {"num\udcffpy": ["zeros"]}},
-], ids=["NaN", "Infinity", "a lone surrogate", "a lone surrogate in a table"])
+    {"duration_s": "OVERFLOW"},
+], ids=["NaN", "Infinity", "a lone surrogate", "a lone surrogate in a table", "a number beyond a double"])
 def test_metadata_no_reply_could_carry_is_refused_at_load(tmp_path, training):
     # NaN, Infinity or a lone surrogate would reach model_info's or predict's reply, which cannot hold them
+    import json
+
     good = write_checkpoint(tmp_path / "good.safetensors", IMPORTS)
-    path = _rewritten(good, tmp_path / "c.safetensors", meta=lambda m: m["training"].update(training))
-    with pytest.raises(CheckpointError, match=r"not a JSON number|lone surrogate"):
+    meta = json.loads(json.dumps({**_metadata_of(good), "training": {**_metadata_of(good)["training"], **training}}))
+    raw = json.dumps(meta).replace('"OVERFLOW"', "1e400")  # json.dumps cannot write such a number itself
+    path = _rewritten(good, tmp_path / "c.safetensors", raw_meta=raw)
+    with pytest.raises(CheckpointError, match=r"not a JSON number|not a finite number|lone surrogate"):
         Predictor().reload(path)
 
 

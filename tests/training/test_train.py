@@ -54,6 +54,7 @@ def test_an_unknown_config_key_is_refused(tmp_path):
     {"epochs": "12"}, {"epochs": 2.5}, {"epochs": True}, {"lr": "0.01"}, {"progress": 1}, {"out_dir": 7},
     {"loss_weights": {"bugs": "x"}}, {"loss_weights": [1, 2]}, {"hidden_dims": 256}, {"hidden_dims": [64, "x"]},
     {"hidden_dims": [64, "32"]}, {"hidden_dims": []}, {"lr": 10**400}, {"loss_weights": {"bugs": 10**400}},
+    {"hidden_dims": [8] * 17}, {"hidden_dims": [1 << 17]},
 ])
 def test_a_config_files_values_are_checked_as_flags_are(tmp_path, fields, capsys):
     path = tmp_path / "run.json"
