@@ -57,6 +57,8 @@ _DRAIN_TIMEOUT_S = 60.0
 _STUCK_WRITE_S = 2.0
 """A reply write that has lasted this long is stuck behind a host that does not read stdout."""
 _HAND_OVER_POLL_S = 0.05
+_PREDICT_HERE_S = 20.0
+"""The part of a stop's drain kept for predicting here what a hung worker still held."""
 _PARENT_CHECK_S = 1.0
 
 
@@ -213,6 +215,12 @@ class ForwardLane:
         self._cache.clear()
         if old is not None:
             old.close()
+
+    def give_up_workers_at(self, when: float) -> None:
+        """At a stop: whatever the workers still hold at `when` (time.monotonic) is predicted here."""
+        workers = self._workers
+        if workers is not None:
+            workers.give_up_at(when)
 
     def close(self) -> None:
         with self._wakeup:
@@ -558,6 +566,7 @@ class Server:
         self._finish_hand_over(deadline)  # still RUNNING: these were read before the stop, and are served
         self.state = Lifecycle.STOPPING
         self._reader.close()  # the line being dispatched (unless stuck writing) is in the table; no new one will be
+        self.forward.give_up_workers_at(deadline - _PREDICT_HERE_S)
         if not self.dispatcher.wait_idle(max(0.0, deadline - time.monotonic())):
             logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight, _DRAIN_TIMEOUT_S)
         self.forward.close()

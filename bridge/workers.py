@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from model.project import ImportContext
 
 __all__ = [
-    "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "SECONDS_PER_SOURCE", "PredictionWorkers", "embed_chunk",
+    "CHARACTERS_PER_SECOND", "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk",
     "extract_chunk", "predict_chunk",
 ]
 
@@ -40,14 +40,16 @@ logger = logging.getLogger(__name__)
 
 _WATCHDOG_S = 1.0
 CHUNK_DEADLINE_S = 30.0
-"""How long a chunk sent to the workers may take, beyond SECONDS_PER_SOURCE for each source out at
-the workers when it was sent (its own and those queued ahead of it), before the daemon predicts it
-itself and gives the pool up: a worker that hangs would otherwise keep its requests unanswered for
-ever. A 30-line function takes about a millisecond, a 64 Ki-character one under 0.1 s."""
-SECONDS_PER_SOURCE = 1.0
+"""How long the workers may go without finishing a chunk, beyond a second for each CHARACTERS_PER_SECOND
+of code in the oldest chunk still out, before the pool counts as hung: every chunk still out is then
+predicted in the daemon and the pool given up (a worker that hangs would otherwise keep its
+requests unanswered for ever)."""
+CHARACTERS_PER_SECOND = 1 << 16
+"""The slowest code measured here: 64 Ki characters of one-line functions take up to a second in a
+worker (a real 64 Ki-character module 0.1-0.2 s, a 30-line function about a millisecond)."""
 RUN_NOW_DEADLINE_S = 45.0
-"""The same for one large source (`run_now`): a 2 MiB module takes a few seconds here. Under the
-drain's 60 s, so that at end of input such a source is still predicted in the daemon and answered."""
+"""How long one large source (`run_now`) may take: a 2 MiB module takes a few seconds here. Under
+the drain's 60 s, so that at end of input such a source is still predicted in the daemon and answered."""
 _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
@@ -158,8 +160,12 @@ class PredictionWorkers:
         """Set once starting has ended, either way."""
         self._broken = False
         self._watched: list[tuple[float, int, Future[Any], Callable[[list[Any] | BaseException], None]]] = []
-        """(deadline, sources, future, its once-only `done`) of each chunk out at the workers."""
+        """(when sent, characters of code, future, its once-only `done`) of each chunk out, oldest first."""
         self._watcher: threading.Thread | None = None
+        self._progress = 0.0
+        """When a chunk last finished, or an idle pool was sent one (time.monotonic)."""
+        self._cutoff: float | None = None
+        """`give_up_at`'s time, once the daemon is stopping."""
 
     @property
     def ready(self) -> bool:
@@ -213,35 +219,57 @@ class PredictionWorkers:
         except Exception as exc:  # BrokenProcessPool, or shut down by a reload
             done(self._failed(exc))
             return
-        once = _once(done)  # the outcome, or the deadline's failure, whichever comes first
-        self._watch(future, len(sources), once)
-        future.add_done_callback(lambda f: once(self._outcome(f)))
+        once = _once(done)  # the outcome, or the pool given up as hung, whichever comes first
+        self._watch(future, sum(map(len, sources)), once)
+        future.add_done_callback(lambda f: self._progressed(once, self._outcome(f)))
 
-    def _watch(self, future: Future[Any], sources: int, done: Callable[[list[Any] | BaseException], None]) -> None:
-        """Fail `future`'s chunk (through `done`) if it is still out at its deadline."""
+    def give_up_at(self, when: float) -> None:
+        """Fail every chunk still out at time `when` (time.monotonic): the drain at a stop, so that
+        what a worker still holds is predicted in the daemon and answered before the daemon exits."""
         with self._lock:
-            queued = sources + sum(size for _, size, entry, _ in self._watched if not entry.done())
-            deadline = time.monotonic() + CHUNK_DEADLINE_S + SECONDS_PER_SOURCE * queued / max(self.workers, 1)
-            self._watched.append((deadline, sources, future, done))
+            self._cutoff = when
+
+    def _progressed(self, done: Callable[[list[Any] | BaseException], None], outcome: list[Any] | BaseException
+                    ) -> None:
+        with self._lock:
+            self._progress = time.monotonic()
+        done(outcome)
+
+    def _watch(self, future: Future[Any], characters: int, done: Callable[[list[Any] | BaseException], None]
+               ) -> None:
+        """Watch `future`'s chunk until it is done; start the watching thread if none runs."""
+        with self._lock:
+            if not any(not entry[2].done() for entry in self._watched):
+                self._progress = time.monotonic()  # an idle pool starts its clock with this chunk
+            self._watched.append((time.monotonic(), characters, future, done))
             if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch_deadlines, name="bridge-workers-deadlines",
+                self._watcher = threading.Thread(target=self._watch_progress, name="bridge-workers-progress",
                                                  daemon=True)
                 self._watcher.start()
 
-    def _watch_deadlines(self) -> None:
-        """The deadline thread: runs while chunks are out, ends when none is."""
+    def _watch_progress(self) -> None:
+        """The watching thread: while chunks are out, fail them all once the pool has gone longer
+        than its allowance without finishing one (see CHUNK_DEADLINE_S), or at `give_up_at`'s time."""
         while True:
-            threading.Event().wait(min(_WATCHDOG_S, CHUNK_DEADLINE_S))
+            threading.Event().wait(_WATCHDOG_S)
             now = time.monotonic()
             with self._lock:
                 out = [entry for entry in self._watched if not entry[2].done()]
-                late = [entry for entry in out if entry[0] <= now]
-                self._watched = [entry for entry in out if entry[0] > now]
+                oldest = out[0] if out else None
+                allowance = CHUNK_DEADLINE_S + oldest[1] / CHARACTERS_PER_SECOND if oldest else 0.0
+                idle = now - max(self._progress, oldest[0]) if oldest else 0.0
+                cut = self._cutoff is not None and now >= self._cutoff
+                hung = oldest is not None and (idle > allowance or cut)
+                self._watched = [] if hung else out
                 finished = not self._watched
                 if finished:
                     self._watcher = None
-            for _, _, _, done in late:
-                done(self._failed(TimeoutError(f"a prediction worker took more than {CHUNK_DEADLINE_S:.0f} s")))
+            if hung:
+                why = "the daemon is stopping" if cut and idle <= allowance else (
+                    f"no chunk finished in {idle:.0f} s (allowed {allowance:.0f} s)")
+                failure = self._failed(TimeoutError(f"prediction workers gave up: {why}"))
+                for _, _, _, done in out:
+                    done(failure)
             if finished:
                 return
 

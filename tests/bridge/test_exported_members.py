@@ -48,7 +48,7 @@ EXPECTED = {
         "LINE_HEAD_BYTES", "LineTooLong", "Writer", "claim_stdout", "read_lines", "reader_of", "write_all",
     ],
     "bridge.workers": [
-        "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "SECONDS_PER_SOURCE", "PredictionWorkers", "embed_chunk",
+        "CHARACTERS_PER_SECOND", "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk",
         "extract_chunk", "predict_chunk",
     ],
 }

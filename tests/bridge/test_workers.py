@@ -172,7 +172,7 @@ def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up
 
 def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_pool_given_up(monkeypatch):
     monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 0.3)
-    monkeypatch.setattr(bridge.workers, "SECONDS_PER_SOURCE", 0.0)
+    monkeypatch.setattr(bridge.workers, "CHARACTERS_PER_SECOND", 1e12)
     workers = _started(None)
     try:
         hung = threading.Thread(target=workers.run_now, args=(time.sleep, 3), daemon=True)  # the one worker, busy
@@ -194,21 +194,50 @@ def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_po
         workers.close()
 
 
-def test_a_chunks_deadline_allows_for_its_sources_and_those_queued_ahead_of_it(monkeypatch):
+def _watched_pool(monkeypatch, deadline: float, characters_per_second: float) -> tuple[PredictionWorkers, list]:
+    """A pool whose chunks are bare futures (no processes), watched every 20 ms; and its outcomes."""
+    monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", deadline)
+    monkeypatch.setattr(bridge.workers, "CHARACTERS_PER_SECOND", characters_per_second)
+    monkeypatch.setattr(bridge.workers, "_WATCHDOG_S", 0.02)
+    return PredictionWorkers(1), []
+
+
+def _send(workers: PredictionWorkers, outcomes: list, characters: int):
     from concurrent.futures import Future
 
-    monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 30.0)
-    monkeypatch.setattr(bridge.workers, "SECONDS_PER_SOURCE", 10.0)
-    workers = PredictionWorkers(2)  # two processes share the queue
-    first, second = Future(), Future()
-    now = time.monotonic()
-    workers._watch(first, 3, lambda outcome: None)
-    workers._watch(second, 5, lambda outcome: None)
-    deadlines = [entry[0] - now for entry in workers._watched]
-    assert deadlines[0] == pytest.approx(30 + 10 * 3 / 2, abs=1)  # its own 3 sources, over 2 workers
-    assert deadlines[1] == pytest.approx(30 + 10 * 8 / 2, abs=1)  # and the 3 queued ahead of its 5
-    first.set_result([])
-    second.set_result([])  # all done: the deadline thread ends by itself
+    future: Future = Future()
+    once = bridge.workers._once(outcomes.append)
+    workers._watch(future, characters, once)
+    future.add_done_callback(lambda f: workers._progressed(once, f.result()))
+    return future
+
+
+def test_a_pool_that_keeps_finishing_chunks_is_never_given_up_however_long_its_queue(monkeypatch):
+    workers, outcomes = _watched_pool(monkeypatch, deadline=0.3, characters_per_second=1e12)
+    chunks = [_send(workers, outcomes, 1) for _ in range(8)]
+    for chunk in chunks:  # 8 x 0.15 s: far past one allowance in all, never 0.3 s without progress
+        threading.Event().wait(0.15)
+        chunk.set_result(["ok"])
+    assert outcomes == [["ok"]] * 8 and not workers._broken
+
+
+def test_a_pool_that_finishes_nothing_for_its_allowance_fails_every_chunk_it_holds(monkeypatch):
+    workers, outcomes = _watched_pool(monkeypatch, deadline=0.2, characters_per_second=10)
+    chunks = [_send(workers, outcomes, 3) for _ in range(5)]  # the oldest allows 0.2 + 3 / 10 s
+    threading.Event().wait(0.3)
+    assert outcomes == []  # within the allowance
+    threading.Event().wait(0.6)
+    assert len(outcomes) == 5 and all(isinstance(o, TimeoutError) for o in outcomes) and workers._broken
+    chunks[0].set_result(["late"])  # the worker answers after all: ignored
+    assert len(outcomes) == 5
+
+
+def test_at_a_stop_the_chunks_a_worker_still_holds_are_failed_at_the_time_given(monkeypatch):
+    workers, outcomes = _watched_pool(monkeypatch, deadline=600.0, characters_per_second=1e12)
+    _send(workers, outcomes, 1)
+    workers.give_up_at(time.monotonic() + 0.1)
+    threading.Event().wait(0.4)
+    assert len(outcomes) == 1 and "stopping" in str(outcomes[0])
 
 
 def test_a_large_source_a_hung_worker_keeps_past_its_deadline_is_handed_back_to_the_daemon(monkeypatch):
