@@ -413,6 +413,17 @@ def test_pass_rates_that_round_to_zero_or_one_are_ignored_not_divided_by(tmp_pat
         assert 0.0 <= predictor.predict_sources(["def f(x):\n    return x + 1\n"])[0].confidence <= 1.0
 
 
+def test_running_out_of_memory_at_load_is_not_taken_for_a_bad_file(tmp_path, monkeypatch):
+    import model.predictor
+
+    def exhausted(path, origin):
+        raise MemoryError
+
+    monkeypatch.setattr(model.predictor, "_load_checked", exhausted)
+    with pytest.raises(MemoryError):
+        Predictor().reload(write_checkpoint(tmp_path / "c.safetensors", IMPORTS))
+
+
 def test_metadata_with_a_character_beyond_the_basic_plane_loads(tmp_path):
     good = write_checkpoint(tmp_path / "good.safetensors", IMPORTS)
     path = _rewritten(good, tmp_path / "c.safetensors", meta=lambda m: m["training"].update({"note": "\U0001F600"}))
