@@ -178,6 +178,8 @@ class ForwardLane:
         self._max_batch = max_batch
         self._worker_count = workers
         self._workers = self._new_workers()
+        self._workers_cutoff: float | None = None
+        """Set at a stop (`give_up_workers_at`): when the workers must hand back what they hold."""
         self._cache = PredictionCache()
         self._tasks: deque[ForwardTask] = deque()
         self._returned: deque[tuple[list[ForwardTask], list[Any] | BaseException, int]] = deque()
@@ -212,13 +214,18 @@ class ForwardLane:
         or a chunk it sends to the old ones would be cached as the new model's."""
         with self._wakeup:
             old, self._workers = self._workers, self._new_workers()
+            if self._workers is not None and self._workers_cutoff is not None:
+                self._workers.give_up_at(self._workers_cutoff)
         self._cache.clear()
         if old is not None:
             old.close()
 
     def give_up_workers_at(self, when: float) -> None:
-        """At a stop: whatever the workers still hold at `when` (time.monotonic) is predicted here."""
-        workers = self._workers
+        """At a stop: whatever the workers still hold at `when` (time.monotonic) is predicted here,
+        by this pool or one a reload under way puts in its place (`model_changed`)."""
+        with self._wakeup:
+            self._workers_cutoff = when
+            workers = self._workers
         if workers is not None:
             workers.give_up_at(when)
 
@@ -261,8 +268,9 @@ class ForwardLane:
             self._finish_returned(predictor, chunk, outcome, sent_at, generation)
         live = [task for task in tasks if not task.job.cancelled and not self._answered_from_cache(task)]
         to_workers = [task for task in live if task.code is not None and not task.embed_only]
-        if to_workers and self._workers_wanted(predictor, len(to_workers)):
-            kept = self._send_to_workers(to_workers, generation)
+        workers = self._workers  # read once: a reload may swap the pool during the round
+        if to_workers and workers is not None and self._workers_wanted(workers, predictor, len(to_workers)):
+            kept = self._send_to_workers(workers, to_workers, generation)
             live = [task for task in live if task.code is None or task.embed_only] + kept
         for group in _groups(live):
             self._deliver(group, functools.partial(_forward, predictor), generation)
@@ -322,18 +330,16 @@ class ForwardLane:
             raise outcome[0]
         return outcome[0]
 
-    def _workers_wanted(self, predictor: Predictor, count: int) -> bool:
+    def _workers_wanted(self, workers: PredictionWorkers, predictor: Predictor, count: int) -> bool:
         """Under load (several predictions at once, or some already out) and the workers are up."""
-        workers = self._workers
-        if workers is None or (count < 2 and not self._at_workers):
+        if count < 2 and not self._at_workers:
             return False
         workers.start_in_background(predictor.info()["checkpoint"])
         return workers.ready
 
-    def _send_to_workers(self, tasks: list[ForwardTask], generation: int) -> list[ForwardTask]:
+    def _send_to_workers(self, workers: PredictionWorkers, tasks: list[ForwardTask], generation: int
+                         ) -> list[ForwardTask]:
         """Send all but this process's own share to the workers; return the share kept here."""
-        workers = self._workers
-        assert workers is not None
         shares = min(workers.workers + 1, len(tasks))  # this process predicts one share itself
         kept = tasks[0::shares]
         logger.debug("%d of %d predictions sent to the prediction workers", len(tasks) - len(kept), len(tasks))

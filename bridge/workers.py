@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.config import BridgeConfig
@@ -133,6 +134,28 @@ def _or_error(compute: Callable[[], Any]) -> Any:
         return exc
 
 
+def _finished(future: Future[Any]) -> bool:
+    """Done with a result: progress (not a cancel or a failure, which a given-up pool makes too)."""
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """A chunk out at the workers, as the progress watch sees it."""
+
+    sent: float
+    characters: int
+    future: Future[Any]
+    done: Callable[[list[Any] | BaseException], None]
+    """Its once-only outcome callback."""
+    running_since: float | None = None
+    """When the watch first saw it handed to a worker (`Future.running`)."""
+
+    @property
+    def allowance(self) -> float:
+        return CHUNK_DEADLINE_S + self.characters / CHARACTERS_PER_SECOND
+
+
 def _once(done: Callable[[Any], None]) -> Callable[[Any], None]:
     """`done`, called at most once whoever calls it (a chunk's outcome, or its deadline)."""
     called = threading.Lock()
@@ -159,8 +182,8 @@ class PredictionWorkers:
         self._settled = threading.Event()
         """Set once starting has ended, either way."""
         self._broken = False
-        self._watched: list[tuple[float, int, Future[Any], Callable[[list[Any] | BaseException], None]]] = []
-        """(when sent, characters of code, future, its once-only `done`) of each chunk out, oldest first."""
+        self._watched: list[_Chunk] = []
+        """The chunks out at the workers, oldest first."""
         self._watcher: threading.Thread | None = None
         self._progress = 0.0
         """When a chunk last finished, or an idle pool was sent one (time.monotonic)."""
@@ -213,6 +236,9 @@ class PredictionWorkers:
         `done` gets the results (or the failure) on another thread, or on this one when the pool
         refuses the work (a worker has died since: the pool is broken)."""
         assert self._executor is not None, "submit before ready"
+        if self._broken:  # given up since the caller asked whether it is ready: predict in the daemon
+            done(RuntimeError("the prediction workers were given up"))
+            return
         chunk = list(projects) if projects is not None else None
         try:
             future = self._executor.submit(predict_chunk, list(sources), top_k, include_embedding, chunk)
@@ -231,47 +257,66 @@ class PredictionWorkers:
 
     def _progressed(self, done: Callable[[list[Any] | BaseException], None], outcome: list[Any] | BaseException
                     ) -> None:
-        with self._lock:
-            self._progress = time.monotonic()
+        """A chunk's outcome: a finished one is progress (a cancelled or failed one is not)."""
+        if not isinstance(outcome, BaseException):
+            with self._lock:
+                self._progress = time.monotonic()
         done(outcome)
 
     def _watch(self, future: Future[Any], characters: int, done: Callable[[list[Any] | BaseException], None]
                ) -> None:
         """Watch `future`'s chunk until it is done; start the watching thread if none runs."""
         with self._lock:
-            if not any(not entry[2].done() for entry in self._watched):
+            if not any(not chunk.future.done() for chunk in self._watched):
                 self._progress = time.monotonic()  # an idle pool starts its clock with this chunk
-            self._watched.append((time.monotonic(), characters, future, done))
+            self._watched.append(_Chunk(time.monotonic(), characters, future, done))
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch_progress, name="bridge-workers-progress",
                                                  daemon=True)
                 self._watcher.start()
 
     def _watch_progress(self) -> None:
-        """The watching thread: while chunks are out, fail them all once the pool has gone longer
-        than its allowance without finishing one (see CHUNK_DEADLINE_S), or at `give_up_at`'s time."""
+        """The watching thread: while chunks are out, fail them all when the pool looks hung (see
+        `_hung`), or at `give_up_at`'s time; ends once none is out."""
         while True:
             threading.Event().wait(_WATCHDOG_S)
-            now = time.monotonic()
             with self._lock:
-                out = [entry for entry in self._watched if not entry[2].done()]
-                oldest = out[0] if out else None
-                allowance = CHUNK_DEADLINE_S + oldest[1] / CHARACTERS_PER_SECOND if oldest else 0.0
-                idle = now - max(self._progress, oldest[0]) if oldest else 0.0
-                cut = self._cutoff is not None and now >= self._cutoff
-                hung = oldest is not None and (idle > allowance or cut)
-                self._watched = [] if hung else out
+                why = self._hung(time.monotonic())
+                out = [chunk for chunk in self._watched if not chunk.future.done()]
+                self._watched = [] if why else out
                 finished = not self._watched
                 if finished:
                     self._watcher = None
-            if hung:
-                why = "the daemon is stopping" if cut and idle <= allowance else (
-                    f"no chunk finished in {idle:.0f} s (allowed {allowance:.0f} s)")
+            if why:
                 failure = self._failed(TimeoutError(f"prediction workers gave up: {why}"))
-                for _, _, _, done in out:
-                    done(failure)
+                for chunk in out:
+                    chunk.done(failure)  # first: cancelling runs the future's callback, which `done` then ignores
+                    chunk.future.cancel()  # one not yet handed to a worker never runs there
             if finished:
                 return
+
+    def _hung(self, now: float) -> str | None:
+        """Why the chunks out should be given up, or None. Under the lock. The pool is hung when no
+        chunk finished for the oldest one's allowance, or one chunk has been at a worker for twice
+        its own (a worker may hold one more chunk queued behind the one it runs)."""
+        out = [chunk for chunk in self._watched if not chunk.future.done()]
+        if any(_finished(chunk.future) for chunk in self._watched):
+            self._progress = max(self._progress, now)  # one finished since the last look (its callback may lag)
+        for chunk in out:
+            if chunk.running_since is None and chunk.future.running():
+                chunk.running_since = now
+        if not out:
+            return None
+        if self._cutoff is not None and now >= self._cutoff:
+            return "the daemon is stopping"
+        oldest = out[0]
+        idle = now - max(self._progress, oldest.sent)
+        if idle > oldest.allowance:
+            return f"no chunk finished in {idle:.1f} s (allowed {oldest.allowance:.1f} s)"
+        stuck = [c for c in out if c.running_since is not None and now - c.running_since > 2 * c.allowance]
+        if stuck:
+            return f"a chunk has been at a worker for {now - stuck[0].running_since:.1f} s"
+        return None
 
     def wait_ready(self, timeout: float) -> bool:
         """Whether the workers are up, waiting at most `timeout` s for a start under way to end."""

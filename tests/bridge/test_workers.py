@@ -208,7 +208,7 @@ def _send(workers: PredictionWorkers, outcomes: list, characters: int):
     future: Future = Future()
     once = bridge.workers._once(outcomes.append)
     workers._watch(future, characters, once)
-    future.add_done_callback(lambda f: workers._progressed(once, f.result()))
+    future.add_done_callback(lambda f: workers._progressed(once, workers._outcome(f)))  # as `submit` does
     return future
 
 
@@ -228,8 +228,40 @@ def test_a_pool_that_finishes_nothing_for_its_allowance_fails_every_chunk_it_hol
     assert outcomes == []  # within the allowance
     threading.Event().wait(0.6)
     assert len(outcomes) == 5 and all(isinstance(o, TimeoutError) for o in outcomes) and workers._broken
-    chunks[0].set_result(["late"])  # the worker answers after all: ignored
-    assert len(outcomes) == 5
+    assert all(chunk.cancelled() for chunk in chunks) and len(outcomes) == 5  # none runs, none answers twice
+
+
+def test_a_chunk_stuck_at_one_worker_is_given_up_though_other_workers_keep_finishing(monkeypatch):
+    workers, outcomes = _watched_pool(monkeypatch, deadline=0.2, characters_per_second=1e12)
+    stuck = _send(workers, outcomes, 1)
+    stuck.set_running_or_notify_cancel()  # handed to a worker, which never answers
+    queued = _send(workers, outcomes, 1)  # not yet at a worker: cancelled when the pool is given up
+    for _ in range(6):  # the other worker keeps finishing chunks: the pool as a whole progresses
+        threading.Event().wait(0.1)
+        _send(workers, outcomes, 1).set_result(["ok"])
+    failures = [o for o in outcomes if isinstance(o, TimeoutError)]
+    assert len(failures) == 2 and "at a worker" in str(failures[0]) and workers._broken
+    assert queued.cancelled() and not stuck.cancelled()
+
+
+def test_a_pool_given_up_refuses_further_chunks_at_once():
+    workers = PredictionWorkers(1)
+    workers._executor = _RefusingExecutor()  # type: ignore[assignment]  # (never reached)
+    workers._broken = True
+    outcomes: list = []
+    workers.submit(["x = 1\n"], top_k=5, include_embedding=False, done=outcomes.append)
+    assert len(outcomes) == 1 and isinstance(outcomes[0], RuntimeError)
+
+
+def test_a_stops_cutoff_carries_over_to_the_pool_a_reload_puts_in_place():
+    model = SimpleNamespace(wait=_EchoPredictor, max_code_bytes=1 << 20, confidence_pass_rate=None)
+    lane = ForwardLane(model, capacity=10, max_batch=10, workers=1)  # type: ignore[arg-type]
+    try:
+        lane.give_up_workers_at(12345.0)
+        lane.model_changed()  # a reload that was under way when the stop came
+        assert lane._workers._cutoff == 12345.0
+    finally:
+        lane.close()
 
 
 def test_at_a_stop_the_chunks_a_worker_still_holds_are_failed_at_the_time_given(monkeypatch):
