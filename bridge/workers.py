@@ -268,13 +268,18 @@ class PredictionWorkers:
                ) -> None:
         """Watch `future`'s chunk until it is done; start the watching thread if none runs."""
         with self._lock:
-            if not any(not chunk.future.done() for chunk in self._watched):
-                self._progress = time.monotonic()  # an idle pool starts its clock with this chunk
-            self._watched.append(_Chunk(time.monotonic(), characters, future, done))
-            if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch_progress, name="bridge-workers-progress",
-                                                 daemon=True)
-                self._watcher.start()
+            refused = self._broken  # given up while this chunk was being sent
+            if not refused:
+                if not any(not chunk.future.done() for chunk in self._watched):
+                    self._progress = time.monotonic()  # an idle pool starts its clock with this chunk
+                self._watched.append(_Chunk(time.monotonic(), characters, future, done))
+                if self._watcher is None:
+                    self._watcher = threading.Thread(target=self._watch_progress, name="bridge-workers-progress",
+                                                     daemon=True)
+                    self._watcher.start()
+        if refused:  # predict it in the daemon now, rather than wait behind a hung worker
+            done(RuntimeError("the prediction workers were given up"))
+            future.cancel()
 
     def _watch_progress(self) -> None:
         """The watching thread: while chunks are out, fail them all when the pool looks hung (see
@@ -285,6 +290,7 @@ class PredictionWorkers:
                 why = self._hung(time.monotonic())
                 out = [chunk for chunk in self._watched if not chunk.future.done()]
                 self._watched = [] if why else out
+                self._broken = self._broken or why is not None  # under the lock: `_watch` sees it at once
                 finished = not self._watched
                 if finished:
                     self._watcher = None
@@ -298,14 +304,15 @@ class PredictionWorkers:
 
     def _hung(self, now: float) -> str | None:
         """Why the chunks out should be given up, or None. Under the lock. The pool is hung when no
-        chunk finished for the oldest one's allowance, or one chunk has been at a worker for twice
-        its own (a worker may hold one more chunk queued behind the one it runs)."""
+        chunk finished for the oldest one's allowance, or the oldest has been at a worker for twice
+        its own. Only the oldest: the call queue is first in, first out, so the oldest is at a
+        worker (or behind large sources of `run_now`, 45 s at most each), while a younger chunk
+        that `running()` calls handed over may wait behind older ones of any size."""
         out = [chunk for chunk in self._watched if not chunk.future.done()]
         if any(_finished(chunk.future) for chunk in self._watched):
             self._progress = max(self._progress, now)  # one finished since the last look (its callback may lag)
-        for chunk in out:
-            if chunk.running_since is None and chunk.future.running():
-                chunk.running_since = now
+        if out and out[0].running_since is None and out[0].future.running():
+            out[0].running_since = now  # the oldest only: a younger one may wait behind older ones, though running()
         if not out:
             return None
         if self._cutoff is not None and now >= self._cutoff:
@@ -314,9 +321,8 @@ class PredictionWorkers:
         idle = now - max(self._progress, oldest.sent)
         if idle > oldest.allowance:
             return f"no chunk finished in {idle:.1f} s (allowed {oldest.allowance:.1f} s)"
-        stuck = [c for c in out if c.running_since is not None and now - c.running_since > 2 * c.allowance]
-        if stuck:
-            return f"a chunk has been at a worker for {now - stuck[0].running_since:.1f} s"
+        if oldest.running_since is not None and now - oldest.running_since > 2 * oldest.allowance:
+            return f"a chunk has been at a worker for {now - oldest.running_since:.1f} s"
         return None
 
     def wait_ready(self, timeout: float) -> bool:

@@ -238,10 +238,24 @@ def test_a_chunk_stuck_at_one_worker_is_given_up_though_other_workers_keep_finis
     queued = _send(workers, outcomes, 1)  # not yet at a worker: cancelled when the pool is given up
     for _ in range(6):  # the other worker keeps finishing chunks: the pool as a whole progresses
         threading.Event().wait(0.1)
-        _send(workers, outcomes, 1).set_result(["ok"])
+        other = _send(workers, outcomes, 1)
+        if not other.cancelled():  # (once the pool is given up, a chunk sent to it is refused at once)
+            other.set_result(["ok"])
     failures = [o for o in outcomes if isinstance(o, TimeoutError)]
     assert len(failures) == 2 and "at a worker" in str(failures[0]) and workers._broken
     assert queued.cancelled() and not stuck.cancelled()
+
+
+def test_a_small_chunk_queued_behind_a_long_one_does_not_give_a_healthy_pool_up(monkeypatch):
+    workers, outcomes = _watched_pool(monkeypatch, deadline=0.1, characters_per_second=10)
+    long, short = _send(workers, outcomes, 20), _send(workers, outcomes, 1)  # allowed 2.1 s and 0.2 s
+    long.set_running_or_notify_cancel()
+    short.set_running_or_notify_cancel()  # in the call queue behind it: running() already says so
+    threading.Event().wait(0.8)  # far past twice the short one's allowance
+    assert outcomes == [] and not workers._broken
+    long.set_result(["long"])
+    short.set_result(["short"])
+    assert outcomes == [["long"], ["short"]]
 
 
 def test_a_pool_given_up_refuses_further_chunks_at_once():
