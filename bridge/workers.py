@@ -287,8 +287,8 @@ class PredictionWorkers:
         while True:
             threading.Event().wait(_WATCHDOG_S)
             with self._lock:
-                why = self._hung(time.monotonic())
                 out = [chunk for chunk in self._watched if not chunk.future.done()]
+                why = self._hung(time.monotonic(), out)
                 self._watched = [] if why else out
                 self._broken = self._broken or why is not None  # under the lock: `_watch` sees it at once
                 finished = not self._watched
@@ -302,13 +302,13 @@ class PredictionWorkers:
             if finished:
                 return
 
-    def _hung(self, now: float) -> str | None:
+    def _hung(self, now: float, out: list[_Chunk]) -> str | None:
         """Why the chunks out should be given up, or None. Under the lock. The pool is hung when no
         chunk finished for the oldest one's allowance, or the oldest has been at a worker for twice
         its own. Only the oldest: the call queue is first in, first out, so the oldest is at a
         worker (or behind large sources of `run_now`, 45 s at most each), while a younger chunk
-        that `running()` calls handed over may wait behind older ones of any size."""
-        out = [chunk for chunk in self._watched if not chunk.future.done()]
+        that `running()` calls handed over may wait behind older ones of any size. `out`: the
+        watched chunks not done, oldest first."""
         if any(_finished(chunk.future) for chunk in self._watched):
             self._progress = max(self._progress, now)  # one finished since the last look (its callback may lag)
         if out and out[0].running_since is None and out[0].future.running():

@@ -90,6 +90,11 @@ class _Loaded:
             else self.trained_pass_rate
 
     @cached_property
+    def stamp(self) -> ModelStamp:
+        """What each of this model's predictions says made it (built once, not per prediction)."""
+        return ModelStamp(self.config.version, self.trained)
+
+    @cached_property
     def import_ranker(self) -> ImportRanker:
         return ImportRanker(self.imports, self.import_index)
     parameters: int = 0
@@ -429,7 +434,7 @@ def _predict_graphs(model: _Loaded, graphs: Sequence[CodeGraph | SourceSyntaxErr
     """`Predictor.predict_graphs` with one loaded model, which stamps every prediction."""
     good = [g for g in graphs if isinstance(g, CodeGraph)]
     outputs = _forward(model.engine, good, embedding=include_embedding) if good else None
-    stamp = ModelStamp(model.config.version, model.trained)
+    stamp = model.stamp
     results: list[Prediction] = []
     index = 0
     node_offset = 0
