@@ -108,6 +108,8 @@ __all__ = [
     "evaluate_imports",
     "evaluate_stdlib_confidence",
     "import_category",
+    "import_label_sets",
+    "import_recalls",
     "localisation_accuracy",
     "main",
     "score_sources",
@@ -373,7 +375,7 @@ def _aliased_modules(sample: ImportSample) -> set[str]:
             for _, module in statement_bindings(statement)}
 
 
-def _label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
+def import_label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str]]]:
     """Per category, each sample's true modules of that category (possibly empty)."""
     sets: dict[str, list[set[str]]] = {"all": [], "stdlib": [], "third_party": [], "own": [], "aliased": []}
     for sample in samples:
@@ -416,15 +418,16 @@ def evaluate_imports(
     baseline = ImportDictionaryBaseline().fit(s for s in samples if s.split == "train")
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
-    truth = _label_sets(kept)
+    truth = import_label_sets(kept)
     no_project: list[ImportContext | None] = [None] * len(kept)
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
                                "vocabulary_size": len(vocabulary)}
-    results |= _recalls(truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project),
-                        _baseline_rankings(scored, baseline, no_project))
+    results |= import_recalls(
+        truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project),
+        _baseline_rankings(scored, baseline, no_project))
     if projects is not None:
         contexts = sample_contexts(kept, projects)
-        results["with_project"] = _recalls(
+        results["with_project"] = import_recalls(
             truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), contexts),
             _baseline_rankings(scored, baseline, contexts))
         results["with_project"]["n_with_project"] = sum(c is not None for c in contexts)
@@ -438,7 +441,8 @@ def _baseline_rankings(scored: Scored, baseline: ImportDictionaryBaseline,
             for row in range(len(scored.kept))]
 
 
-def _recalls(truth: dict[str, list[set[str]]], model: list[list[str]], baseline: list[list[str]]) -> dict[str, Any]:
+def import_recalls(truth: dict[str, list[set[str]]], model: list[list[str]], baseline: list[list[str]]
+                   ) -> dict[str, Any]:
     """Per category: n, recall@k of the model's and the baseline's rankings, and how often the first
     module either ranks is one the sample needs (`first_is_needed`)."""
     results: dict[str, Any] = {}

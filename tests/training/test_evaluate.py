@@ -57,7 +57,8 @@ def test_the_public_names_are_pinned():
     assert sorted(evaluate_module.__all__) == [
         "Scored", "SeedMismatch", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence",
         "evaluate_embedding", "evaluate_imports", "evaluate_stdlib_confidence", "import_category",
-        "localisation_accuracy", "main", "score_sources", "site_localisation", "split_seed",
+        "import_label_sets", "import_recalls", "localisation_accuracy", "main", "score_sources",
+        "site_localisation", "split_seed",
     ]
 
 
