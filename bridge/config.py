@@ -35,7 +35,8 @@ class BridgeConfig:
     max_code_bytes: int = 2 * MIB
     """Largest `code` param, in UTF-8 bytes."""
     queue_size: int = 4096
-    """Requests that may wait for a worker; one more is answered SERVER_BUSY."""
+    """Requests that may wait in each of the two queues (small predictions and embeddings in one,
+    everything else in the other); one more in a full queue is answered SERVER_BUSY."""
     max_forward_batch: int = 256
     """Most queued predictions taken into one forward pass."""
     workers: int = field(default_factory=lambda: auto_workers())

@@ -3,9 +3,9 @@
     ModelError
     ├── SourceError              code that cannot be turned into a graph
     │   ├── SourceSyntaxError    does not parse (line, column)
-    │   └── SourceLimitError     too large or nested too deep (limit, actual)
-    ├── FeatureVectorError       a host vector of the wrong length or with NaN/inf (expected)
-    └── CheckpointError          a checkpoint that cannot be loaded (path, reason)
+    │   └── SourceLimitError     too large or nested too deep (limit, maximum, actual)
+    ├── FeatureVectorError       a host vector of the wrong length or with NaN/inf (expected, index)
+    └── CheckpointError          a checkpoint that cannot be loaded (path; the message says why)
 
 The daemon maps these to JSON-RPC errors; this module knows nothing of the wire.
 """

@@ -161,8 +161,6 @@ OP_SYMBOL: Final[dict[type, str]] = {
     ast.Or: "or", ast.Invert: "~", ast.Not: "not", ast.UAdd: "+u", ast.USub: "-u",
 }
 
-_BRANCHES: Final = (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.ExceptHandler, ast.With,
-                    ast.AsyncWith, ast.Assert, ast.comprehension, ast.match_case)
 _LOOPS: Final = (ast.For, ast.AsyncFor, ast.While)
 _CONTROL: Final = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith,
                    ast.Match, ast.ExceptHandler)

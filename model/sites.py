@@ -26,7 +26,7 @@ import numpy as np
 
 from model.config import MAX_WEIGHT_MAGNITUDE
 from model.hashing import remember
-from model.scan import operand_shape, repr_start, source_lines
+from model.scan import OP_SYMBOL, operand_shape, repr_start, source_lines
 
 __all__ = [
     "HIDDEN_TENSORS",
@@ -68,12 +68,6 @@ SITE_KINDS: Mapping[str, tuple[str, ...]] = {
 
 _NAME, _BINARY, _COMPARE, _BOOLEAN, _CONSTANT, _CALL, _CONDITION = range(len(SITE_TYPES))
 
-_SYMBOLS: dict[type, str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
-    ast.MatMult: "@", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in", ast.And: "and", ast.Or: "or",
-}
 _NEGATED_COMPARISONS: Final = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "is": "is not",
                                 "is not": "is", "in": "not in", "not in": "in"}
 """The operator a `not` in front of a comparison makes of it: `not x is None` tests `x is not None`."""
@@ -475,11 +469,11 @@ class _Finder:
         return _RECENCY_HORIZON, "far-yes" if unread else "far-no"
 
     def operator(self, node: ast.BinOp | ast.AugAssign, left: ast.AST, right: ast.AST, parent: ast.AST | None) -> None:
-        op = _SYMBOLS.get(type(node.op), "?")
+        op = OP_SYMBOL.get(type(node.op), "?")
         self.add(_BINARY, node, _operands("b", op, left, right, parent))
 
     def compare(self, node: ast.Compare, parent: ast.AST | None) -> None:
-        op = _SYMBOLS.get(type(node.ops[0]), "?")
+        op = OP_SYMBOL.get(type(node.ops[0]), "?")
         features = _operands("c", op, node.left, node.comparators[0], parent)
         features.append(f"c-n\x1f{len(node.ops)}")
         if id(node) in self.branch_uses:  # `if not x is None:` tests `x is not None`
@@ -498,7 +492,7 @@ class _Finder:
         self.add(_COMPARE, node, features)
 
     def boolean(self, node: ast.BoolOp, parent: ast.AST | None) -> None:
-        op = _SYMBOLS.get(type(node.op), "?")
+        op = OP_SYMBOL.get(type(node.op), "?")
         where = _type_name(parent)
         types = "\x1f".join(type(v).__name__ for v in node.values[:3])
         labels = "\x1f".join(_label(v) for v in node.values[:2])
@@ -649,7 +643,7 @@ class _Finder:
         if type(tested) is _BOOLOP_NODE:
             if not negated:
                 self.tested_by[id(tested)] = node
-            guard = f"{_SYMBOLS.get(type(tested.op), '?')}:{guard}"  # type: ignore[attr-defined]
+            guard = f"{OP_SYMBOL.get(type(tested.op), '?')}:{guard}"  # type: ignore[attr-defined]
         elif type(tested) is _COMPARE_NODE:
             self.branch_uses[id(tested)] = (negated, then_use, else_use)
         else:
@@ -730,7 +724,7 @@ def _guard(first: ast.AST) -> tuple[str, str | None]:
     """How a test (a boolean's first operand, a condition) checks something, and the path of what
     it checks: ("is not", "x") for `x is not None`, ("not", "x") for `not x`, ("truth", "x") for `x`."""
     if type(first) is _COMPARE_NODE:
-        op = _SYMBOLS.get(type(first.ops[0]), "?")  # type: ignore[attr-defined]
+        op = OP_SYMBOL.get(type(first.ops[0]), "?")  # type: ignore[attr-defined]
         return op, _subject(op, first)  # type: ignore[arg-type]
     if type(first) is _UNARYOP_NODE and type(first.op) is _NOT:  # type: ignore[attr-defined]
         return "not", _compared(first.operand)  # type: ignore[attr-defined]
@@ -843,7 +837,7 @@ def _read_context(node: ast.Name, parent: ast.AST | None, position: int, callee:
             return []
         return [f"n-arg\x1f{callee}\x1f{position}\x1f{name}", f"n-argc\x1f{callee}\x1f{name}"]
     if isinstance(parent, ast.BinOp):
-        return [f"n-bin\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
+        return [f"n-bin\x1f{OP_SYMBOL.get(type(parent.op), '?')}\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
     if isinstance(parent, ast.Compare):
         return [f"n-cmp\x1f{name}\x1f{_label(_other_operand(node, parent))}"]
     if isinstance(parent, ast.Subscript):
@@ -876,10 +870,10 @@ def _constant_context(node: ast.Constant | ast.UnaryOp, text: str, parent: ast.A
     keyword, an index, a return."""
     if isinstance(parent, ast.BinOp):
         other = _label(_other_operand(node, parent))
-        return [f"k-bin\x1f{text}\x1f{_SYMBOLS.get(type(parent.op), '?')}\x1f{other}"]
+        return [f"k-bin\x1f{text}\x1f{OP_SYMBOL.get(type(parent.op), '?')}\x1f{other}"]
     if isinstance(parent, ast.Compare):
         other = _label(_other_operand(node, parent))
-        return [f"k-cmp\x1f{text}\x1f{_SYMBOLS.get(type(parent.ops[0]), '?')}\x1f{other}"]
+        return [f"k-cmp\x1f{text}\x1f{OP_SYMBOL.get(type(parent.ops[0]), '?')}\x1f{other}"]
     if isinstance(parent, ast.Call):
         return [f"k-arg\x1f{callee}\x1f{position}\x1f{text}"] if position >= 0 else []
     if isinstance(parent, ast.keyword):

@@ -224,7 +224,8 @@ class Limits(_Result):
     max_batch: OneBased = Field(description="Most messages in one batch.")
     max_json_depth: OneBased = Field(description="Deepest nesting of arrays and objects in a message.")
     max_code_bytes: OneBased = Field(description="Largest `code` param, in UTF-8 bytes.")
-    queue_size: OneBased = Field(description="Requests that may wait; one more is answered 'busy'.")
+    queue_size: OneBased = Field(
+        description="Requests that may wait in each of the two queues; one more in a full queue is answered 'busy'.")
 
 
 class HeadInfo(_Result):

@@ -38,7 +38,6 @@ _FRESH_NAMES = (
 )  # fmt: skip
 _DYNAMIC_SCOPE_CALLS = frozenset({"locals", "vars", "eval", "exec", "globals", "dir"})
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _KEPT_PARAMETERS = frozenset({"self", "cls"})
 
 
