@@ -98,14 +98,28 @@ def decode_line(line: bytes | bytearray | memoryview, *, max_depth: int = DEFAUL
 def _id_of_deep_text(text: str) -> str | int | float | None:
     """The id a reply about a line nested deeper than its bound may echo, as `_echoable_id` gives on
     orjson's path: read by the standard library only when the line nests no deeper than
-    MAX_SUPPORTED_DEPTH, so its recursive parser stays far from any stack limit."""
+    MAX_SUPPORTED_DEPTH, so its recursive parser stays far from any stack limit; deeper, by orjson,
+    as any line is, up to its 1,024 levels (`_id_read_by_orjson`)."""
     if _text_depth_exceeds(text, MAX_SUPPORTED_DEPTH) is not None:
-        return None
+        return _id_read_by_orjson(text)
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except (ValueError, RecursionError, ParseError, LimitExceeded):  # JSONDecodeError is a ValueError
         return None
     return _echoable_id(value)
+
+
+def _id_read_by_orjson(text: str) -> str | int | float | None:
+    """A deep line's id, read as orjson reads any line; None where orjson cannot read the line (past
+    1,024 levels, a number beyond a double) or may have rounded the id (an integer beyond 64 bits
+    reads as a whole float of at least 2**63: null rather than another number)."""
+    try:
+        found = _echoable_id(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(found, float) and found.is_integer() and abs(found) >= 2.0**63:
+        return None
+    return found
 
 
 def id_of_line_head(head: bytes) -> str | int | float | None:

@@ -375,11 +375,27 @@ def test_a_message_too_deep_carries_its_own_id_on_every_decoding_path(extra):
     assert caught.value.limit == "json_depth" and caught.value.request_id == "a"
 
 
-def test_a_line_past_the_deepest_supported_bound_is_not_read_for_its_id():
-    line = '{"id": "a", "x": 1e400, "a": ' + "[" * 600 + "]" * 600 + "}"
+@pytest.mark.parametrize(("id_text", "extra", "expected"), [
+    ('"a"', '"x": 1e400', None),  # orjson cannot read it, and the standard library's parser recurses
+    ("7", '"code": "1234567890123456789"', 7),  # a run of digits that orjson reads well enough here
+    ("1.5", '"n": 12345678901234567890', 1.5),
+    (str(BIG), '"n": 1', None),  # orjson would round it: null, never another number
+    ('"a"', '"n": 1', "a"),
+])
+def test_a_line_past_the_deepest_supported_bound_is_read_for_its_id_as_orjson_reads_any_line(
+        id_text, extra, expected):
+    line = '{"id": ' + id_text + ", " + extra + ', "a": ' + "[" * 600 + "]" * 600 + "}"
     with pytest.raises(LimitExceeded) as caught:
         decode_line(line.encode(), max_depth=8)
-    assert caught.value.request_id is None
+    assert caught.value.request_id == expected
+
+
+def test_a_line_past_orjsons_depth_gets_no_id_on_either_path():
+    for extra in ('"n": 1', '"n": 12345678901234567890'):
+        line = '{"id": "a", ' + extra + ', "a": ' + "[" * 1100 + "]" * 1100 + "}"
+        with pytest.raises(LimitExceeded) as caught:
+            decode_line(line.encode(), max_depth=8)
+        assert caught.value.request_id is None
 
 
 # -- id_of_line_head: the id of a line cut at the size limit ---------------------------------------
