@@ -47,11 +47,16 @@ def shift_to_pass_rate(probability: float, trained_rate: float, host_rate: float
     """`probability`, calibrated where a share `trained_rate` of the code passes, restated for a host
     where a share `host_rate` does: its log-odds move by the difference of the two rates' log-odds (a
     prior shift, as in Saerens et al., 2002). It keeps every ranking, and it assumes only the rate
-    differs: passing and failing code look alike in both places. 0 and 1 stay as they are."""
+    differs: passing and failing code look alike in both places. 0 and 1 stay as they are; a rate
+    within a few hundred log-odds of 0 or 1 (1e-308) may round the result to them, never overflow."""
     if not 0.0 < probability < 1.0:
         return probability
     shift = math.log(host_rate / (1.0 - host_rate)) - math.log(trained_rate / (1.0 - trained_rate))
-    return 1.0 / (1.0 + math.exp(-(math.log(probability / (1.0 - probability)) + shift)))
+    log_odds = math.log(probability / (1.0 - probability)) + shift
+    if log_odds >= 0.0:
+        return 1.0 / (1.0 + math.exp(-log_odds))
+    odds = math.exp(log_odds)  # exp of a negative number: at worst 0, where exp(-log_odds) overflows
+    return odds / (1.0 + odds)
 
 
 FIGURES: Final = ("confidence site logit", "bug site logit", "log1p sites")

@@ -164,3 +164,11 @@ def test_a_shift_to_another_pass_rate_moves_the_log_odds_and_keeps_the_order():
     shifted = [shift_to_pass_rate(p, 0.2, 0.7) for p in (0.05, 0.3, 0.9)]
     assert shifted == sorted(shifted) and all(a > b for a, b in zip(shifted, (0.05, 0.3, 0.9), strict=True))
     assert shift_to_pass_rate(0.0, 0.2, 0.7) == 0.0 and shift_to_pass_rate(1.0, 0.2, 0.7) == 1.0
+
+
+@pytest.mark.parametrize("host_rate", [1e-308, 5e-324, 1.0 - 2**-53])
+def test_a_pass_rate_at_the_edge_of_a_double_shifts_to_a_probability_not_an_overflow(host_rate):
+    from model.confidence import shift_to_pass_rate
+
+    shifted = [shift_to_pass_rate(p, 0.2, host_rate) for p in (1e-300, 0.3, 0.9, 1.0 - 1e-16)]
+    assert all(0.0 <= p <= 1.0 for p in shifted) and shifted == sorted(shifted)
