@@ -81,13 +81,10 @@ def to_wire_error(exc: BaseException) -> JsonRpcError:
     if isinstance(exc, SourceLimitError):
         return LimitExceeded(f"Limit exceeded: {exc}", limit=exc.limit, maximum=exc.maximum, actual=exc.actual)
     if isinstance(exc, FeatureVectorError):
-        return InvalidParams(
-            f"Invalid params: {exc}",
-            field="features",
-            reason=str(exc),
-            expected=exc.expected,
-            index=exc.index,
-        )
+        if exc.index is not None:  # one bad entry: named as validation names one (`features[3]`)
+            return InvalidParams(f"Invalid params: {exc}", field=f"features[{exc.index}]", reason=str(exc),
+                                 index=exc.index)
+        return InvalidParams(f"Invalid params: {exc}", field="features", reason=str(exc), expected=exc.expected)
     if isinstance(exc, CheckpointError):
         return CheckpointLoadFailed(f"Checkpoint load failed: {exc}", path=exc.path, reason=str(exc))
     logger.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))

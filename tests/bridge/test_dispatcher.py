@@ -227,6 +227,8 @@ def test_waiting_for_idle_times_out_while_a_request_is_in_flight(wired):
             {"limit": "nesting"},
         ),
         (FeatureVectorError("wrong length", expected=978), -32602, {"field": "features", "expected": 978}),
+        (FeatureVectorError("feature 3 is too large", expected=978, index=3), -32602,
+         {"field": "features[3]", "index": 3}),
         (CheckpointError("corrupt", path="/x.safetensors"), -32004, {"path": "/x.safetensors"}),
         (KeyError("surprise"), -32603, {}),
     ],
@@ -235,6 +237,8 @@ def test_every_failure_maps_to_its_wire_error(exc, code, data):
     error = to_wire_error(exc).to_error()
     assert error["code"] == code
     assert data.items() <= error.get("data", {}).items()
+    if isinstance(exc, FeatureVectorError) and exc.index is not None:
+        assert "expected" not in error["data"]  # the length was right: only the entry is named
 
 
 def test_a_message_nested_too_deep_is_answered_with_its_own_id_when_that_id_is_valid(wired):
