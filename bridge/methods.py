@@ -249,7 +249,7 @@ class BridgeMethods:
 
     def _predict_bulk(self, task: ForwardTask) -> Any:
         """A large module: in a worker process when one is up, so its parse leaves this one's lock free."""
-        return task.finish(task, self._server.forward.predict_large(task))
+        return task.shape(task, self._server.forward.predict_large(task))
 
     def _project(self, params: Any) -> Any:
         """`params.path`'s project as seen from that file (a model.project.ProjectView), or None: no

@@ -29,7 +29,7 @@ from bridge.early import EarlyReader
 from bridge.projects import ProjectIndexes
 from bridge.stopping import StopRequest
 from bridge.transport import Writer
-from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, predict_chunk
+from bridge.workers import PredictionWorkers, embed_chunk, extract_chunk, new_predictor, predict_chunk
 from protocol.errors import ModelUnavailable, ServerBusy
 
 if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the model is wanted
@@ -94,12 +94,10 @@ class ModelSlot:
     def _load(self) -> None:
         started = time.perf_counter()
         try:
-            from model.graph import SourceLimits
             from model.native import extractor_build
-            from model.predictor import Predictor  # numpy and the network load here, off the reader
 
-            predictor = Predictor(self._checkpoint, limits=SourceLimits(max_bytes=self.max_code_bytes),
-                                  confidence_pass_rate=self.confidence_pass_rate)
+            # numpy and the network load here, off the reader
+            predictor = new_predictor(self._checkpoint, self.max_code_bytes, self.confidence_pass_rate)
             predictor.load()
             info = predictor.info()
             if info["reason"]:  # a checkpoint named but not loaded, or the untrained fallback: never silent
@@ -148,7 +146,7 @@ class ForwardTask:
     job: Job
     code: str | None
     features: list[float] | None
-    finish: Callable[[Any, Any], Any]
+    shape: Callable[[Any, Any], Any]
     """(task, prediction or embedding row) -> result; the methods layer shapes results."""
     top_k: int = 5
     include_embedding: bool = False
@@ -401,7 +399,7 @@ def _busy(capacity: int) -> ServerBusy:
 def _complete(task: ForwardTask, output: Any) -> None:
     """Finish the task's job with its shaped result, or fail it if shaping fails."""
     try:
-        task.job.finish(task.finish(task, output))
+        task.job.finish(task.shape(task, output))
     except Exception as exc:
         task.job.fail(exc)
 

@@ -30,11 +30,12 @@ from bridge.config import BridgeConfig
 from model.errors import SourceError, SourceLimitError
 
 if TYPE_CHECKING:
+    from model.predictor import Predictor
     from model.project import ImportContext
 
 __all__ = [
     "CHARACTERS_PER_SECOND", "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk",
-    "extract_chunk", "predict_chunk",
+    "extract_chunk", "new_predictor", "predict_chunk",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,16 @@ _predictor: Any = None
 """The worker's own Predictor, loaded by its initializer."""
 
 
+def new_predictor(checkpoint: str | None, max_code_bytes: int, confidence_pass_rate: float | None) -> Predictor:
+    """A `model.predictor.Predictor`, not yet loaded, as the daemon and each of its workers build it:
+    a worker's replies must be the daemon's own. Imports the model (numpy, the network) on first call."""
+    from model.graph import SourceLimits
+    from model.predictor import Predictor
+
+    return Predictor(checkpoint, limits=SourceLimits(max_bytes=max_code_bytes),
+                     confidence_pass_rate=confidence_pass_rate)
+
+
 def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int,
                  confidence_pass_rate: float | None = None) -> None:
     """Load the daemon's checkpoint, ignore Ctrl-C (the daemon decides), exit when the daemon is gone.
@@ -66,11 +77,7 @@ def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int,
     global _predictor
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(daemon_pid,), name="bridge-worker-watchdog", daemon=True).start()
-    from model.graph import SourceLimits
-    from model.predictor import Predictor
-
-    _predictor = Predictor(checkpoint, limits=SourceLimits(max_bytes=max_code_bytes),
-                           confidence_pass_rate=confidence_pass_rate)
+    _predictor = new_predictor(checkpoint, max_code_bytes, confidence_pass_rate)
     _predictor.load()
 
 

@@ -49,7 +49,7 @@ EXPECTED = {
     ],
     "bridge.workers": [
         "CHARACTERS_PER_SECOND", "CHUNK_DEADLINE_S", "RUN_NOW_DEADLINE_S", "PredictionWorkers", "embed_chunk",
-        "extract_chunk", "predict_chunk",
+        "extract_chunk", "new_predictor", "predict_chunk",
     ],
 }
 
