@@ -20,6 +20,7 @@ from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
 from model.graph import build_graph
 from model.sites import logistic
+from training.featurize import GraphTable
 from training.logistic import fit_logistic
 from training.metrics import grouped_folds
 
@@ -36,20 +37,22 @@ def _pool(engine: GraphSAGEEngine, graphs: list[tuple[np.ndarray, np.ndarray]]) 
     return np.concatenate([mean, top], axis=1)  # (G, 2 * node_dim), as the network's readout
 
 
-def readouts(config: ModelConfig, weights: dict[str, np.ndarray], table, positions: Sequence[int]) -> np.ndarray:
+def _pooled(engine: GraphSAGEEngine, graphs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(len(graphs), readout_dim) readouts, _CHUNK graphs a forward pass."""
+    chunks = [_pool(engine, list(graphs[i: i + _CHUNK])) for i in range(0, len(graphs), _CHUNK)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, engine.config.readout_dim), np.float32)
+
+
+def readouts(config: ModelConfig, weights: dict[str, np.ndarray], table: GraphTable, positions: Sequence[int]
+             ) -> np.ndarray:
     """Readouts of graphs stored in a `training.featurize.GraphTable`."""
-    engine = GraphSAGEEngine(config, weights)
-    chunks = [_pool(engine, [table.graph(int(p)) for p in positions[i: i + _CHUNK]])
-              for i in range(0, len(positions), _CHUNK)]
-    return np.concatenate(chunks) if chunks else np.zeros((0, config.readout_dim), np.float32)
+    return _pooled(GraphSAGEEngine(config, weights), [table.graph(int(p)) for p in positions])
 
 
 def source_readouts(engine: GraphSAGEEngine, sources: Sequence[str]) -> np.ndarray:
     """Readouts of sources, built with the daemon's own graph builder."""
     graphs = [build_graph(s, sites=False) for s in sources]
-    chunks = [_pool(engine, [(g.features, g.edge_index) for g in graphs[i: i + _CHUNK]])
-              for i in range(0, len(graphs), _CHUNK)]
-    return np.concatenate(chunks)
+    return _pooled(engine, [(g.features, g.edge_index) for g in graphs])
 
 
 L2_CANDIDATES = (1.0, 10.0, 100.0, 1000.0, 10000.0)

@@ -18,6 +18,7 @@ __all__ = [
     "ReliabilityBins",
     "auroc",
     "expected_calibration_error",
+    "false_alarm_threshold",
     "first_is_needed",
     "grouped_bootstrap_auroc",
     "grouped_folds",
@@ -265,3 +266,11 @@ def grouped_folds(groups: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
         smallest = min(range(k), key=lambda f: len(folds[f]))
         folds[smallest].extend(members[name])
     return [np.array(sorted(fold), dtype=np.int64) for fold in folds]
+
+
+def false_alarm_threshold(clean_scores: np.ndarray, rate: float) -> float:
+    """The score that at most `rate` of clean code reaches (a quantile, rounded to four places for the
+    checkpoint's metadata); 0.5 without any clean score. A report threshold: most code an editor
+    checks is fine, so false alarms cost more than misses."""
+    scores = np.asarray(clean_scores)  # its own dtype: the quantile of float32 scores stays float32's
+    return round(float(np.quantile(scores, 1.0 - rate)), 4) if scores.size else 0.5

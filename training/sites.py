@@ -34,7 +34,7 @@ from model.sites import (
 )
 from training.datasets import BugSample
 from training.logistic import fit_logistic
-from training.metrics import auroc
+from training.metrics import auroc, false_alarm_threshold
 
 __all__ = ["BLENDS", "CALL_SHIFTS", "NO_BUG_SLOPE", "NO_SITES", "SiteData", "SiteFit", "SiteScorerNet", "blend",
            "concatenate_sites", "fit_site_model", "function_scores", "lower_type_bias", "max_site_logits",
@@ -463,7 +463,7 @@ def fit_site_model(train: Sequence[BugSample], validation: Sequence[BugSample], 
         log(f"bug sites: not used (combiner weights {[round(x, 3) for x in model.combiner]})")
         return None
     clean = scores[labels == 0]
-    threshold = round(float(np.quantile(clean, 1.0 - false_alarm_rate)), 4) if clean.size else 0.5
+    threshold = false_alarm_threshold(clean, false_alarm_rate)
     log(f"bug sites: hidden share {share:g}, call shift {shift:g}, combiner {[round(x, 3) for x in model.combiner]}, "
         f"threshold {threshold}")
     summary = {"train_sites": len(train_sites), "train_bugs_at_a_site": positives, "epochs": epochs,

@@ -74,7 +74,7 @@ from training.featurize import GraphTable, featurize
 from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.metrics import auroc
+from training.metrics import auroc, false_alarm_threshold
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -589,6 +589,16 @@ class StepBatch:
     def positions(self) -> np.ndarray:
         return np.concatenate([self.imports, self.bugs, self.triples[:, 0], self.triples[:, 1], self.triples[:, 2]])
 
+    @property
+    def bug_rows(self) -> slice:
+        """Where the bug samples' outputs sit in a forward over `positions()`."""
+        return slice(len(self.imports), len(self.imports) + len(self.bugs))
+
+
+def _strongest_bug_scores(out: GraphOutput, step: StepBatch) -> np.ndarray:
+    """(bugs,) each bug sample's most likely kind's probability: what a bug report is thresholded on."""
+    return torch.sigmoid(out.bug_logits[step.bug_rows]).max(dim=1).values.cpu().numpy()
+
 
 def forward_step(model: torch.nn.Module, table: GraphTable, step: StepBatch, device: torch.device
                  ) -> tuple[GraphOutput, GraphBatch]:
@@ -608,7 +618,7 @@ def task_losses(out: GraphOutput, batch: GraphBatch, table: GraphTable, step: St
                 device: torch.device) -> dict[str, Tensor]:
     """The five task losses of one forward's outputs, sliced by the step's layout."""
     ni, nb, nt = len(step.imports), len(step.bugs), len(step.triples)
-    bug_slice = slice(ni, ni + nb)
+    bug_slice = step.bug_rows
     losses: dict[str, Tensor] = {}
     if ni:
         losses["imports"] = F.binary_cross_entropy_with_logits(
@@ -747,8 +757,7 @@ def evaluate(model: torch.nn.Module, corpus: Corpus, config: TrainConfig, device
             counts[name] = counts.get(name, 0) + 1
         ni, nb = len(step.imports), len(step.bugs)
         if nb:
-            probs = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
-            bug_scores.extend(probs.tolist())
+            bug_scores.extend(_strongest_bug_scores(out, step).tolist())
             bug_truth.extend(step.bug_labels.max(axis=1).tolist())
         if ni:
             top = torch.topk(out.import_logits[:ni], k=min(5, out.import_logits.shape[1]), dim=1).indices.cpu()
@@ -782,7 +791,8 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     write_atomically(path, buffer.getvalue())
 
 
-def save_state(path: Path, model: torch.nn.Module, optimizer, scheduler, epoch: int, best: float,
+def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, epoch: int, best: float,
                bad_epochs: int, config: TrainConfig, rng: np.random.Generator, best_epoch: int = 0) -> None:
     """Everything `--resume` needs, loadable with torch.load(weights_only=True)."""
     _atomic_torch_save({
@@ -1127,13 +1137,9 @@ def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) ->
         if not nb:
             continue
         out, _ = forward_step(model, corpus.table, step, device)
-        ni = len(step.imports)
-        top = torch.sigmoid(out.bug_logits[ni: ni + nb]).max(dim=1).values.cpu().numpy()
-        clean_scores.append(top[step.bug_labels.max(axis=1) == 0])
-    if not clean_scores:
-        return 0.5
-    scores = np.concatenate(clean_scores)
-    return round(float(np.quantile(scores, 1.0 - config.bug_false_alarm_rate)), 4) if len(scores) else 0.5
+        clean_scores.append(_strongest_bug_scores(out, step)[step.bug_labels.max(axis=1) == 0])
+    return false_alarm_threshold(np.concatenate(clean_scores) if clean_scores else np.zeros(0),
+                                 config.bug_false_alarm_rate)
 
 
 @torch.no_grad()

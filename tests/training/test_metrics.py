@@ -13,6 +13,7 @@ from training import metrics
 from training.metrics import (
     auroc,
     expected_calibration_error,
+    false_alarm_threshold,
     first_is_needed,
     grouped_bootstrap_auroc,
     grouped_folds,
@@ -25,7 +26,8 @@ from training.metrics import (
 
 def test_the_public_names_are_pinned():
     assert sorted(metrics.__all__) == [
-        "ReliabilityBins", "auroc", "expected_calibration_error", "first_is_needed", "grouped_bootstrap_auroc",
+        "ReliabilityBins", "auroc", "expected_calibration_error", "false_alarm_threshold", "first_is_needed",
+        "grouped_bootstrap_auroc",
         "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
     ]
 
@@ -213,3 +215,11 @@ def test_grouped_folds_are_balanced_and_the_same_for_the_same_seed():
 def test_grouped_folds_refuse_more_folds_than_groups():
     with pytest.raises(ValueError, match="at least 3 groups"):
         grouped_folds(["a", "a", "b"], 3, seed=0)
+
+
+def test_the_false_alarm_threshold_lets_through_at_most_the_rate_of_clean_scores():
+    clean = np.linspace(0.0, 1.0, 1001)
+    threshold = false_alarm_threshold(clean, 0.05)
+    assert threshold == 0.95 and (clean >= threshold).mean() <= 0.05 + 1e-3
+    assert false_alarm_threshold(np.array([0.123456]), 0.05) == 0.1235  # rounded for the metadata
+    assert false_alarm_threshold(np.zeros(0), 0.05) == 0.5
