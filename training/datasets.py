@@ -31,7 +31,7 @@ from model.checkpoint import write_atomically
 from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
-from training.mutations import Mutant, mutants, normalise_source, one_mutant
+from training.mutations import MUTATIONS_VERSION, Mutant, mutants, normalise_source, one_mutant
 from training.rewrites import semantic_variants
 
 __all__ = [
@@ -306,9 +306,14 @@ def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit
                          make: Callable[[CodeUnit, int], list[BugSample]]) -> list[BugSample]:
     """`make(unit, seed)` over every unit, cached under `name`."""
     units = corpus_units(config) if units is None else units
-    return _cached(name, config, _corpus_digest(units),
+    return _cached(name, config, _mutants_key(units),
                    lambda: [s for unit in _progress(units, name) for s in make(unit, config.seed)],
                    lambda d: BugSample(**d))
+
+
+def _mutants_key(units: Sequence[CodeUnit]) -> str:
+    """The cache key of a data set of mutants: the corpus, and the rewrites that made them."""
+    return f"{_corpus_digest(units)}-mutations-v{MUTATIONS_VERSION}"
 
 
 # --- executed tests --------------------------------------------------------------------------------
@@ -359,4 +364,4 @@ def embedding_triples(config: DataConfig, units: Sequence[CodeUnit] | None = Non
         made = (_triple(unit, config.seed) for unit in _progress(units, "embedding"))
         return [t for t in made if t is not None]
 
-    return _cached("embedding", config, _corpus_digest(units), build, lambda d: EmbeddingTriple(**d))
+    return _cached("embedding", config, _mutants_key(units), build, lambda d: EmbeddingTriple(**d))

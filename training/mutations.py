@@ -11,7 +11,10 @@ Artefact rules, because a detector must not learn the injection instead of the b
 - no statement is replaced by ``pass`` and no ``not (...)`` wrapper is ever added (negation removes an
   existing ``not`` or flips a comparison);
 - string constants (docstrings included) are never touched, and a rewrite that leaves the text unchanged
-  is dropped.
+  is dropped;
+- no rewrite may leave an operation that does nothing where the code had none (`x + 0`, `x - 0`,
+  `x * 1`, `x ** 1`, `x += 0`, `s[0:]`): real code hardly ever holds one, so it would give the mutant
+  away (a review found 22 such mutants among the test split's 2,729, scored at AUROC 0.93-0.96).
 
 Sites are addressed by their index in a pre-order walk of the tree. Nodes before a site in that order
 are its ancestors or lie in earlier subtrees, so re-parsing the mutant finds the rewritten node at the
@@ -30,6 +33,7 @@ from model.vocabulary import BUG_KINDS
 
 __all__ = [
     "BUG_KINDS",
+    "MUTATIONS_VERSION",
     "Mutant",
     "mutants",
     "normalise_source",
@@ -38,6 +42,10 @@ __all__ = [
 ]
 
 # The kinds, in the order of the bugs head, are the model's vocabulary; this module knows how to make them.
+
+MUTATIONS_VERSION = 2
+"""Part of the cache key of every data set made of mutants (training/datasets.py): bump whenever the
+rewrites would make other mutants. 2: no idle operations (`x + 0`)."""
 
 
 @dataclass(frozen=True)
@@ -382,6 +390,38 @@ def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Rando
     return new
 
 
+_ZERO_IDLE = (ast.Add, ast.Sub, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
+"""Operators that do nothing with 0 on the right (`+` and `|`, `^` on the left too)."""
+_ONE_IDLE = (ast.Mult, ast.Div, ast.FloorDiv, ast.Pow)
+"""Operators that do nothing with 1 on the right (`*` on the left too)."""
+_SYMMETRIC_IDLE = (ast.Add, ast.BitOr, ast.BitXor, ast.Mult)
+
+
+def _is_literal(node: ast.AST | None, value: int) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == value
+
+
+def _idle_with(op: ast.operator, operand: ast.AST | None) -> bool:
+    """Whether `op` with `operand` on its right does nothing: `+ 0`, `* 1` and their kin."""
+    return (isinstance(op, _ZERO_IDLE) and _is_literal(operand, 0)) or \
+        (isinstance(op, _ONE_IDLE) and _is_literal(operand, 1))
+
+
+def _idle_operations(tree: ast.AST) -> int:
+    """How many operations in `tree` do nothing: `x + 0`, `0 + x`, `x - 0`, `x * 1`, `x ** 1`, `x += 0`,
+    `s[0:]`. A rewrite must not add one (see the module's artefact rules)."""
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            count += _idle_with(node.op, node.right) or (
+                isinstance(node.op, _SYMMETRIC_IDLE) and _idle_with(node.op, node.left))
+        elif isinstance(node, ast.AugAssign):
+            count += _idle_with(node.op, node.value)
+        elif isinstance(node, ast.Slice):
+            count += _is_literal(node.lower, 0) and node.step is None
+    return count
+
+
 def _location(source: str, index: int) -> tuple[int, int]:
     """1-based line and character column of the pre-order node ``index`` in ``source``."""
     node, _ = _preorder(ast.parse(source))[index]
@@ -395,10 +435,11 @@ def _apply(clean: str, site: _Site, rng: random.Random) -> Mutant | None:
     _, misuse = _collect_sites(tree, order, None)
     node, parent = order[site.index]
     before = ast.unparse(node)
+    idle_before = _idle_operations(tree)
     after_node = _rewrite(site.kind, node, parent, rng, misuse)
     after = ast.unparse(after_node)
     source = ast.unparse(tree)
-    if source == clean or before == after:
+    if source == clean or before == after or _idle_operations(tree) > idle_before:
         return None
     try:
         line, column = _location(source, site.index)

@@ -157,3 +157,22 @@ def test_code_without_sites_gives_no_mutant():
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown bug kinds"):
         mutants(SOURCE, rng=random.Random(0), kinds=("made_up",))
+
+
+@pytest.mark.parametrize(("kind", "before", "idle"), [
+    ("off_by_one", "def f(s, j):\n    return s.find('>', j) + 1\n", "+ 0"),
+    ("off_by_one", "def f(n):\n    return n - 1\n", "- 0"),
+    ("wrong_literal", "def f(x):\n    return x + 1\n", "+ 0"),
+    ("off_by_one", "def f(s):\n    return s[1:]\n", "[0:]"),
+    ("swapped_operands", "def f(x):\n    return 0 - x\n", "x - 0"),
+    ("wrong_literal", "def f(total):\n    total += 1\n    return total\n", "+= 0"),
+])
+def test_no_rewrite_leaves_an_operation_that_does_nothing(kind: str, before: str, idle: str):
+    made = [m for seed in range(20) for m in mutants(before, rng=random.Random(seed), max_per_kind=5, kinds=(kind,))]
+    assert all(idle not in m.source for m in made), [m.source for m in made]
+
+
+def test_an_operation_that_did_nothing_already_does_not_stop_a_rewrite_elsewhere():
+    made = mutants("def f(x, n):\n    return x + 0 < n - 2\n", rng=random.Random(0), max_per_kind=5,
+                   kinds=("off_by_one",))
+    assert {m.source.split("return ")[1].strip() for m in made} & {"x + 0 < n - 1", "x + 0 < n - 3"}
