@@ -11,7 +11,9 @@ Definitions the numbers depend on:
 - bugs: a function's bug score is what the daemon reports for its likeliest bug: with a bug-site scorer in
   the checkpoint (model/sites.py), the highest site probability (0 for code without sites); without one,
   the MAX over the bug-kind probabilities. Per-kind AUROC is clean test samples against that kind's
-  mutants, with the same score; each AUROC has a 95% interval from redrawing whole test packages
+  mutants, with the same score, and again against the clean samples a rewrite of that kind could be
+  injected into (`training.mutations.site_counts`; code that cannot hold a kind tends to be smaller
+  and to score lower, so all clean code flatters it); each AUROC has a 95% interval from redrawing whole test packages
   (`training.metrics.grouped_bootstrap_auroc`). Site localisation counts a buggy sample as found when its highest-scored
   site is the one the bug rewrote (same line and column); the baseline picks one of its sites uniformly
   at random. Node localisation counts a buggy sample as found
@@ -91,6 +93,7 @@ from training.metrics import (
     reliability_bins,
     roc_curve,
 )
+from training.mutations import site_counts
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
@@ -328,16 +331,21 @@ def evaluate_bugs(
         baseline = AstCountBaseline().fit([s.source for s in train], [s.buggy for s in train])
         baseline_score = baseline.score([s.source for s in kept])
     packages_of = [packages.get(s.group, s.group) if packages else s.group for s in kept]
+    admits = _kinds_admitted(kept, labels)
+
+    def against(negatives: np.ndarray, kind: str) -> dict[str, Any]:
+        mask = negatives | (kinds == kind)
+        return {"model": _auroc_or_none(labels[mask], model_score[mask]),
+                "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
+                "interval": grouped_bootstrap_auroc(labels[mask], model_score[mask],
+                                                    [p for p, m in zip(packages_of, mask, strict=True) if m],
+                                                    seed=seed)}
+
     per_kind = {}
     for kind in sorted(set(kinds[labels].tolist())):
-        mask = ~labels | (kinds == kind)
-        per_kind[kind] = {
-            "n_buggy": int((kinds == kind).sum()),
-            "model": _auroc_or_none(labels[mask], model_score[mask]),
-            "baseline": _auroc_or_none(labels[mask], baseline_score[mask]),
-            "interval": grouped_bootstrap_auroc(labels[mask], model_score[mask],
-                                                [p for p, m in zip(packages_of, mask, strict=True) if m], seed=seed),
-        }
+        eligible = ~labels & np.array([kind in admitted for admitted in admits])
+        per_kind[kind] = {"n_buggy": int((kinds == kind).sum()), **against(~labels, kind),
+                          "eligible_clean": {"n_clean": int(eligible.sum()), **against(eligible, kind)}}
     metrics = {
         "score": "highest bug-site probability" if sites is not None else "max over bug-kind probabilities",
         "n_test": len(kept),
@@ -356,6 +364,20 @@ def evaluate_bugs(
         mask = ~labels | (kinds == kind)
         curves[f"model: {kind}"] = _curve(labels[mask], model_score[mask])
     return metrics, curves
+
+
+def _kinds_admitted(samples: Sequence[BugSample], labels: np.ndarray) -> list[frozenset[str]]:
+    """For each clean sample, the bug kinds a rewrite could inject into it (empty for buggy ones): the
+    clean code a kind's AUROC is also measured against, since code that cannot hold a kind (no call of
+    two arguments, for swapped arguments) tends to be smaller and to score lower."""
+    admitted: list[frozenset[str]] = []
+    for sample, buggy in zip(samples, labels, strict=True):
+        try:
+            counts = {} if buggy else site_counts(sample.source)
+        except (SyntaxError, RecursionError, ValueError):
+            counts = {}
+        admitted.append(frozenset(kind for kind, count in counts.items() if count))
+    return admitted
 
 
 # --- imports -------------------------------------------------------------------------------------

@@ -97,6 +97,11 @@ def _bug_rows(bugs: dict[str, Any]) -> list[Row]:
     for kind, entry in sorted((bugs.get("auroc_by_kind") or {}).items()):
         rows.append(Row("bugs", f"AUROC {kind}", entry["model"], entry["baseline"], goals.get(kind),
                         entry["n_buggy"], _interval(entry.get("interval"))))
+        eligible = entry.get("eligible_clean")
+        if eligible:
+            rows.append(Row("bugs", f"AUROC {kind}, against the {eligible['n_clean']} clean functions it could be "
+                            "injected into", eligible["model"], eligible["baseline"], goals.get(kind),
+                            entry["n_buggy"], _interval(eligible.get("interval"))))
     if bugs.get("auroc_head_alone") is not None:
         rows.append(Row("bugs", "AUROC clean vs buggy, bugs head alone (no sites)", bugs["auroc_head_alone"], None,
                         None, bugs.get("n_test")))

@@ -333,11 +333,23 @@ def test_each_kinds_interval_redraws_the_packages_of_its_own_samples(engine, mon
 
     monkeypatch.setattr(evaluate_module, "grouped_bootstrap_auroc", record)
     evaluate_bugs(engine, samples, baseline_train_limit=0)
-    by_buggy_groups = {tuple(g for g, buggy in zip(groups, labels, strict=True) if buggy): groups
-                       for labels, groups in seen}
-    assert set(by_buggy_groups) == {("p",), ("q", "r"), ("p", "q", "r")}  # swapped, misused, overall
-    assert all(sorted(g for g, buggy in zip(groups, labels, strict=True) if not buggy) == list("pqrs")
-               for labels, groups in seen)  # every clean sample, with its own package
+    clean_by_buggy: dict[tuple[str, ...], list[list[str]]] = {}
+    for labels, groups in seen:
+        buggy = tuple(g for g, b in zip(groups, labels, strict=True) if b)
+        clean_by_buggy.setdefault(buggy, []).append(sorted(g for g, b in zip(groups, labels, strict=True) if not b))
+    assert set(clean_by_buggy) == {("p",), ("q", "r"), ("p", "q", "r")}  # swapped, misused, overall
+    assert all(list("pqrs") in cleans for cleans in clean_by_buggy.values())  # every clean one, its own package
+    # and against the clean code each kind could be injected into: `a - i` misuses a name, calls nothing
+    assert clean_by_buggy[("q", "r")] == [list("pqrs"), list("pqrs")]
+    assert clean_by_buggy[("p",)] == [list("pqrs"), []]
+
+
+def test_each_kind_is_also_measured_against_the_clean_code_it_could_be_injected_into(engine):
+    with_call = replace(SWAPPED, source="def g(a, b):\n    return h(a, b)\n", buggy=False, kind=None, group="p")
+    without = replace(SWAPPED, source="def k(a):\n    return a\n", buggy=False, kind=None, group="q")
+    metrics, _ = evaluate_bugs(engine, [with_call, without, replace(SWAPPED, group="r")], baseline_train_limit=0)
+    eligible = metrics["auroc_by_kind"]["swapped_arguments"]["eligible_clean"]
+    assert eligible["n_clean"] == 1 and eligible["model"] is not None
 
 
 def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is_refused():
