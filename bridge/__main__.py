@@ -57,9 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_sink = configure_logging(config.log_level)
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     reader = EarlyReader(reader_of(0), writer, max_line_bytes=config.max_line_bytes)
-    from bridge.server import Server  # pydantic and the protocol models: ~100 ms, while pings are answered
+    from bridge.methods import BridgeMethods  # pydantic and the protocol models: ~100 ms, while pings are answered
+    from bridge.server import Server
 
-    exit_code = Server(config, reader=reader, writer=writer, stop=stop, started=started).serve()
+    exit_code = Server(config, reader=reader, writer=writer, stop=stop, started=started, router=BridgeMethods).serve()
     log_sink.flush()
     os._exit(exit_code)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.cache import PredictionCache
 from bridge.config import BridgeConfig
-from bridge.dispatcher import Dispatcher, Job
+from bridge.dispatcher import Dispatcher, Job, Router
 from bridge.early import EarlyReader
 from bridge.projects import ProjectIndexes
 from bridge.stopping import StopRequest
@@ -486,10 +486,11 @@ class Server:
     """Wires transport, dispatcher, methods and lanes together and runs them until a stop."""
 
     def __init__(
-        self, config: BridgeConfig, *, reader: EarlyReader, writer: Writer, stop: StopRequest, started: float
+        self, config: BridgeConfig, *, reader: EarlyReader, writer: Writer, stop: StopRequest, started: float,
+        router: Callable[[Server], Router],
     ) -> None:
-        from bridge.methods import BridgeMethods  # methods imports server's lanes: wire here
-
+        """`router` makes the methods layer for this server (bridge.methods.BridgeMethods): the server
+        runs methods without knowing them, as the dispatcher does."""
         self.config = config
         self.started = started
         self.state = Lifecycle.RUNNING
@@ -508,7 +509,7 @@ class Server:
         """The host projects' indexes for import suggestions; None with `--no-project-index`."""
         writer.when_broken(functools.partial(self.request_stop, "stdout is broken"))
         self._writer = writer
-        self.methods = BridgeMethods(self)
+        self.methods = router(self)
         self.dispatcher = Dispatcher(
             writer,
             self.methods,
