@@ -18,8 +18,10 @@ import numpy as np
 
 from model.graph import build_graph
 from model.project import ImportContext
+from model.sites import logistic
 from training.datasets import ImportSample
 from training.imports import import_bindings, statement_nodes
+from training.logistic import fit_logistic
 
 __all__ = [
     "AST_NODE_TYPES",
@@ -69,60 +71,31 @@ def ast_bag_embedding(sources: Sequence[str]) -> np.ndarray:
     return (counts / np.maximum(norms, _STD_FLOOR)).astype(np.float32)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    small = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, small) / (1.0 + small)
-
-
 class AstCountBaseline:
-    """L2-regularised logistic regression on standardised log1p AST node-type counts.
+    """L2-regularised logistic regression on log1p AST node-type counts (`fit_logistic`, standardised
+    inside; the bias is not penalised). It sees how much of each construct a source has, never which
+    names go where, so it can only catch bugs that change the shape of the code."""
 
-    Fitted by Newton's method (the features are a few hundred columns, so the Hessian is small); the
-    bias is not penalised. It sees how much of each construct a source has, never which names go where,
-    so it can only catch bugs that change the shape of the code.
-    """
-
-    def __init__(self, l2: float = 1.0, max_iterations: int = 50, tolerance: float = 1e-8) -> None:
+    def __init__(self, l2: float = 1.0, max_iterations: int = 50) -> None:
         self.l2 = l2
         self.max_iterations = max_iterations
-        self.tolerance = tolerance
-        self.mean: np.ndarray | None = None
-        self.std: np.ndarray | None = None
-        self.weights: np.ndarray | None = None  # (columns + 1,), the bias last
-
-    def _design(self, sources: Sequence[str]) -> np.ndarray:
-        assert self.mean is not None and self.std is not None
-        features = (np.log1p(ast_type_counts(sources)) - self.mean) / self.std
-        return np.hstack([features, np.ones((features.shape[0], 1))])  # (n, columns + 1)
+        self.weight: np.ndarray | None = None  # (len(AST_NODE_TYPES),)
+        self.bias = 0.0
 
     def fit(self, sources: Sequence[str], labels: Sequence[int] | np.ndarray) -> AstCountBaseline:
         """Learn weights from `sources` labelled 1 (positive) or 0; returns self."""
         y = np.asarray(labels, dtype=np.float64).ravel()
         if len(sources) != y.shape[0] or y.shape[0] == 0:
             raise ValueError(f"need one label per source and at least one source; got {len(sources)}, {y.shape[0]}")
-        raw = np.log1p(ast_type_counts(sources))
-        self.mean = raw.mean(axis=0)
-        self.std = np.maximum(raw.std(axis=0), _STD_FLOOR)
-        x = self._design(sources)
-        penalty = np.full(x.shape[1], self.l2 / y.shape[0])
-        penalty[-1] = 0.0
-        w = np.zeros(x.shape[1])
-        for _ in range(self.max_iterations):
-            p = _sigmoid(x @ w)
-            gradient = x.T @ (p - y) / y.shape[0] + penalty * w
-            hessian = (x.T * (p * (1.0 - p))) @ x / y.shape[0] + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
-            step = np.linalg.solve(hessian, gradient)
-            w -= step
-            if np.abs(step).max() < self.tolerance:
-                break
-        self.weights = w
+        self.weight, self.bias = fit_logistic(np.log1p(ast_type_counts(sources)), y, l2=self.l2,
+                                              iterations=self.max_iterations)
         return self
 
     def score(self, sources: Sequence[str]) -> np.ndarray:
         """(n,) probability of the positive class for each source."""
-        if self.weights is None:
+        if self.weight is None:
             raise RuntimeError("fit the baseline before scoring")
-        return _sigmoid(self._design(sources) @ self.weights)
+        return logistic(np.log1p(ast_type_counts(sources)) @ self.weight.astype(np.float64) + self.bias)
 
 
 def statement_bindings(statement: str) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """L2-regularised logistic regression, the fit behind every small linear model training makes.
 
 The confidence head over the network's readout (training/confidence.py), the bug-site scorers'
-combiner (training/sites.py), the confidence scorer's combiner (training/confidence_sites.py) and
-the import combiner (training/train.py) are each a few weights over a few figures or a readout,
+combiner (training/sites.py), the confidence scorer's combiner (training/confidence_sites.py), the
+import combiner (training/train.py) and the AST-count baseline (training/baselines.py) are each a few
+weights over a few figures, a readout or a few hundred node-type counts,
 fitted on a few hundred to a few thousand labelled samples: Newton's method converges in a handful
 of steps where a gradient loop would need tuning. No torch.
 """
