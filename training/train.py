@@ -901,23 +901,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     # the loop
     for epoch in range(start_epoch, config.epochs + 1):
         epoch_started = time.monotonic()
-        train_sums: dict[str, float] = {}
-        steps = 0
-        batches = epoch_batches(corpus, config, runtime, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}", file=sys.stderr, disable=not (config.progress and runtime.main))
-        for step in bar:
-            losses = step_losses(trainee, corpus.table, step, config, runtime.device)
-            loss = sum(config.loss_weights.get(k, 1.0) * v for k, v in losses.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            steps += 1
-            for name, value in losses.items():
-                train_sums[name] = train_sums.get(name, 0.0) + value.item()
-            train_sums["loss"] = train_sums.get("loss", 0.0) + loss.item()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        metrics = {f"train_{k}": v / steps for k, v in train_sums.items()}
+        metrics = train_epoch(trainee, model, optimizer, epoch_batches(corpus, config, runtime, rng), corpus, config,
+                              runtime, f"epoch {epoch}")
         metrics.update(evaluate(model, corpus, config, runtime.device))
         scheduler.step(metrics["val_loss"])
         metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], seconds=time.monotonic() - epoch_started)
@@ -955,6 +940,29 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     if runtime.distributed:
         dist.destroy_process_group()
     return final
+
+
+def train_epoch(trainee: torch.nn.Module, model: GraphSAGEModel, optimizer: torch.optim.Optimizer,
+                batches: Iterator[StepBatch], corpus: Corpus, config: TrainConfig, runtime: Runtime,
+                desc: str) -> dict[str, float]:
+    """One pass over `batches`: a weighted multi-task loss, clipped gradients, an optimizer step each.
+    `trainee` is `model`, or its DistributedDataParallel wrapper. Returns the mean losses (`train_*`)."""
+    sums: dict[str, float] = {}
+    steps = 0
+    bar = tqdm(batches, desc=desc, file=sys.stderr, disable=not (config.progress and runtime.main))
+    for step in bar:
+        losses = step_losses(trainee, corpus.table, step, config, runtime.device)
+        loss = sum(config.loss_weights.get(k, 1.0) * v for k, v in losses.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        steps += 1
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+        sums["loss"] = sums.get("loss", 0.0) + loss.item()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return {f"train_{k}": v / steps for k, v in sums.items()}
 
 
 def _resume(path: Path, model: GraphSAGEModel, optimizer: torch.optim.Optimizer,
