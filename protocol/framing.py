@@ -111,8 +111,9 @@ def _id_of_deep_text(text: str) -> str | int | float | None:
 
 def _id_read_by_orjson(text: str) -> str | int | float | None:
     """A deep line's id, read as orjson reads any line; None where orjson cannot read the line (past
-    1,024 levels, a number beyond a double) or may have rounded the id (an integer beyond 64 bits
-    reads as a whole float of at least 2**63: null rather than another number)."""
+    1,024 levels, a number beyond a double, a lone surrogate) or may have rounded the id (an integer
+    beyond 64 bits reads as a whole float of at least 2**63, as `1e19` does: null for both, rather
+    than another number)."""
     try:
         found = _echoable_id(orjson.loads(text))
     except orjson.JSONDecodeError:
