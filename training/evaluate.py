@@ -12,7 +12,7 @@ Definitions the numbers depend on:
   the checkpoint (model/sites.py), the highest site probability (0 for code without sites); without one,
   the MAX over the bug-kind probabilities. Per-kind AUROC is clean test samples against that kind's
   mutants, with the same score, and again against the clean samples a rewrite of that kind could be
-  injected into (`training.mutations.site_counts`; code that cannot hold a kind tends to be smaller
+  injected into (`training.mutations.kinds_admitted`; code that cannot hold a kind tends to be smaller
   and to score lower, so all clean code flatters it); each AUROC has a 95% interval from redrawing whole test packages
   (`training.metrics.grouped_bootstrap_auroc`). Site localisation counts a buggy sample as found when its highest-scored
   site is the one the bug rewrote (same line and column); the baseline picks one of its sites uniformly
@@ -93,7 +93,7 @@ from training.metrics import (
     reliability_bins,
     roc_curve,
 )
-from training.mutations import site_counts
+from training.mutations import kinds_admitted
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
@@ -367,16 +367,15 @@ def evaluate_bugs(
 
 
 def _kinds_admitted(samples: Sequence[BugSample], labels: np.ndarray) -> list[frozenset[str]]:
-    """For each clean sample, the bug kinds a rewrite could inject into it (empty for buggy ones): the
+    """For each clean sample, the bug kinds a mutant of it can be made of (empty for buggy ones): the
     clean code a kind's AUROC is also measured against, since code that cannot hold a kind (no call of
     two arguments, for swapped arguments) tends to be smaller and to score lower."""
     admitted: list[frozenset[str]] = []
     for sample, buggy in zip(samples, labels, strict=True):
         try:
-            counts = {} if buggy else site_counts(sample.source)
+            admitted.append(frozenset() if buggy else kinds_admitted(sample.source))
         except (SyntaxError, RecursionError, ValueError):
-            counts = {}
-        admitted.append(frozenset(kind for kind, count in counts.items() if count))
+            admitted.append(frozenset())
     return admitted
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "BUG_KINDS",
     "MUTATIONS_VERSION",
     "Mutant",
+    "kinds_admitted",
     "mutants",
     "normalise_source",
     "one_mutant",
@@ -455,6 +456,12 @@ def _sites(clean: str, kinds: Sequence[str], scope: str | None) -> list[_Site]:
     tree = ast.parse(clean)
     found, _ = _collect_sites(tree, _preorder(tree), _find_scope(tree, scope))
     return [_Site(kind, index) for kind in kinds for index in found[kind]]
+
+
+def kinds_admitted(source: str) -> frozenset[str]:
+    """The bug kinds a mutant of ``source`` can be made of, trying every site with a fixed seed: what
+    `site_counts` offers less the kinds whose every rewrite is dropped (an idle `n + 0` from `n + 1`)."""
+    return frozenset(m.kind for m in mutants(source, rng=random.Random(0)))
 
 
 def site_counts(source: str, *, scope: str | None = None) -> dict[str, int]:

@@ -9,7 +9,7 @@ import tokenize
 
 import pytest
 
-from training.mutations import BUG_KINDS, Mutant, mutants, normalise_source, one_mutant, site_counts
+from training.mutations import BUG_KINDS, Mutant, kinds_admitted, mutants, normalise_source, one_mutant, site_counts
 
 SOURCE = '''
 def total_below(values, limit):
@@ -176,3 +176,10 @@ def test_an_operation_that_did_nothing_already_does_not_stop_a_rewrite_elsewhere
     made = mutants("def f(x, n):\n    return x + 0 < n - 2\n", rng=random.Random(0), max_per_kind=5,
                    kinds=("off_by_one",))
     assert {m.source.split("return ")[1].strip() for m in made} & {"x + 0 < n - 1", "x + 0 < n - 3"}
+
+
+def test_the_kinds_admitted_are_those_a_mutant_can_be_made_of():
+    assert site_counts("def f(n):\n    return n + 1\n")["wrong_literal"] == 1  # a site, but...
+    assert "wrong_literal" not in kinds_admitted("def f(n):\n    return n + 1\n")  # ...only `n + 0` from it
+    assert {"swapped_arguments", "variable_misuse"} <= kinds_admitted("def f(a, b):\n    return g(a, b)\n")
+    assert "swapped_arguments" not in kinds_admitted("def f(a):\n    return g(a)\n")
