@@ -220,7 +220,8 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     features = unit_vectors(units, context)
     edge_index, edge_type = unit_edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
-    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, _free_names(units),
+    free_names = _free_names(units) - _pattern_captures(tree, source)
+    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
                      find_sites(tree, source) if sites else None)
 
 
@@ -233,6 +234,25 @@ def _free_names(units: list[Unit]) -> frozenset[str]:
         bound.add(unit.name)
         read.update(unit.loads)
     return frozenset(read - bound - BUILTIN_NAMES)
+
+
+_CASE_LINE = re.compile(r"^[ \t]*case\b", re.MULTILINE)
+"""A line that may open a `case` block: only then is the tree walked for pattern captures."""
+
+
+def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
+    """Names `match` patterns bind (`case {"a": os}`, `case [*rest]`, `case C(x=y) as z`): bound by the
+    code itself, so no import should provide them. The scan's stores, which the features count,
+    leave them out; they are taken from the free names only, so the features stay as trained."""
+    if _CASE_LINE.search(source) is None:
+        return frozenset()
+    captured: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            captured.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            captured.add(node.rest)
+    return frozenset(captured)
 
 
 def vector_graph(vector: np.ndarray) -> CodeGraph:

@@ -225,3 +225,21 @@ def test_other_system_errors_are_not_swallowed(monkeypatch):
     monkeypatch.setattr(ast, "parse", lambda *a, **k: (_ for _ in ()).throw(SystemError("something else")))
     with pytest.raises(SystemError, match="something else"):
         build_graph("x = 1\n")
+
+
+@pytest.mark.parametrize("code", [
+    'match x:\n    case {"a": os}: os.getcwd()\n',
+    "match x:\n    case [*np]: np.array(1)\n",
+    "def f(x):\n    match x:\n        case {**json}: return json.dumps(x)\n",
+    "match x:\n    case [1] as os: os.sep\n",
+    "match x:\n    case (1 | 2) as os: os.sep\n",
+    "match x:\n    case C(a=os): os.sep\n",
+    "match x:\n    case os: os.sep\n",
+])
+def test_a_name_a_match_pattern_captures_is_bound_by_the_code_not_free(code):
+    assert "os" not in build_graph(code).free_names and not {"np", "json"} & build_graph(code).free_names
+
+
+def test_only_code_with_a_case_line_is_walked_for_pattern_captures():
+    graph = build_graph("def f(s):\n    return s.casefold() + lowercase\n")
+    assert graph.free_names == {"lowercase"}
