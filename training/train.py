@@ -1141,8 +1141,7 @@ def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) ->
     device = next(model.parameters()).device
     clean_scores = []
     for step in validation_batches(corpus.validation, config.batch_size):
-        nb = len(step.bugs)
-        if not nb:
+        if not len(step.bugs):
             continue
         out, _ = forward_step(model, corpus.table, step, device)
         clean_scores.append(_strongest_bug_scores(out, step)[step.bug_labels.max(axis=1) == 0])
