@@ -44,8 +44,9 @@ __all__ = [
     "split_of",
 ]
 
-CORPUS_VERSION = 2
-"""Bump when extraction or labelling changes: the version is part of the cache file name."""
+CORPUS_VERSION = 3
+"""Bump when extraction or labelling changes: the version is part of the cache file name. 3: import
+labels follow Python's scoping (a class body's names do not shadow its methods' reads)."""
 
 MAX_FILE_BYTES = 1_000_000
 MIN_UNIT_LINES, MAX_UNIT_LINES = 3, 200

@@ -6,8 +6,10 @@ the longest imported dotted module along an attribute chain such as ``xml.etree.
 stripping import statements from source, and the module vocabulary. Leaves to others: finding files and
 units (training/corpus.py) and turning labels into tensors (the training loop).
 
-A binding is shadowed, and so not a label, when the unit itself assigns the name (a parameter, an
-assignment target, a loop variable): the read then refers to the local.
+A binding is shadowed, and so not a label, when every read of the name finds one of the unit's own
+bindings by Python's scoping (a parameter, an assignment target, a loop variable of that scope or an
+enclosing function's): the read then refers to the local. A class body's names are not seen by its
+methods, nor one function's locals by another.
 """
 
 from __future__ import annotations
@@ -106,38 +108,90 @@ def _attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:
     return (current.id, *reversed(parts))
 
 
-def _locally_bound(tree: ast.Module) -> set[str]:
-    """Names the unit binds itself (other than by importing): they shadow a file's import."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            bound.add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return bound | _defined_names(tree)
-
-
+_FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _defined_names(tree: ast.Module) -> set[str]:
-    """Names that `def`, `class`, `except ... as` and `match` patterns bind where the unit's code can
-    read them: in a function's or the file's own scope, not in a class body (a method does not see
-    its class's names), and not the unit's own name when the unit is one definition (a method's
-    name is its class's; `def open(self): return open(p)` still reads the file's `open`)."""
+@dataclass
+class _Scope:
+    """One scope of the unit: what binds there, what is read there, and the scope around it."""
+
+    parent: _Scope | None
+    is_class: bool
+    bound: set[str]
+    reads: set[str]
+    declared_global: set[str]
+
+    def sees(self, name: str) -> bool:
+        """Whether a read here finds a binding of the unit's own: here, or in an enclosing function or
+        the unit's top level (a class body's names reach only reads in that body)."""
+        if name in self.bound:
+            return True
+        scope = self.parent
+        while scope is not None:
+            if not scope.is_class and name in scope.bound:
+                return True
+            scope = scope.parent
+        return False
+
+
+def _unbound_reads(tree: ast.Module) -> set[str]:
+    """Names the unit reads somewhere its own bindings (not its imports) do not reach, by Python's
+    scoping: only those can rely on an import. A method does not see its class body's names (`json =
+    None` in the class leaves `json.dumps` in a method to the module), a function does not see another
+    function's locals, and a definition's own name does not shadow when the unit is that one
+    definition (a method's name is its class's; `def open(self): return open(p)` reads the file's)."""
     unit = tree.body[0] if len(tree.body) == 1 and isinstance(tree.body[0], _DEFINITIONS) else None
-    names: set[str] = set()
-    stack: list[tuple[ast.AST, bool]] = [(node, False) for node in tree.body]  # (node, in a class body)
+    top = _Scope(None, False, set(), set(), set())
+    scopes = [top]
+    stack: list[tuple[ast.AST, _Scope]] = [(node, top) for node in tree.body]
     while stack:
-        node, in_class = stack.pop()
-        if not in_class and node is not unit:
-            if isinstance(node, (*_DEFINITIONS, ast.MatchAs, ast.MatchStar, ast.ExceptHandler)) and node.name:
-                names.add(node.name)
-            elif isinstance(node, ast.MatchMapping) and node.rest:
-                names.add(node.rest)
-        inner = isinstance(node, ast.ClassDef) or (in_class and not isinstance(node, _DEFINITIONS))
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
-    return names
+        node, scope = stack.pop()
+        if isinstance(node, _DEFINITIONS) and node is not unit:
+            scope.bound.add(node.name)
+        if isinstance(node, (*_DEFINITIONS, *_FUNCTION_SCOPES)):
+            inner = _Scope(scope, isinstance(node, ast.ClassDef), set(), set(), set())
+            scopes.append(inner)
+            stack.extend(_split_scope(node, scope, inner))
+            continue
+        _note(node, scope)
+        stack.extend((child, scope) for child in ast.iter_child_nodes(node))
+    for scope in scopes:  # `global x` then `x = ...`: bound at the top; `global x` then `import x` is not
+        top.bound.update(scope.declared_global & scope.bound)
+    return {name for scope in scopes for name in scope.reads if not scope.sees(name)}
+
+
+def _split_scope(node: ast.AST, outer: _Scope, inner: _Scope) -> list[tuple[ast.AST, _Scope]]:
+    """A definition's parts, each with the scope it is evaluated in: decorators, defaults, bases and
+    return annotations outside; the parameters, the body and a comprehension's clauses inside."""
+    if isinstance(node, ast.ClassDef):
+        outside = [*node.decorator_list, *node.bases, *node.keywords]
+        return [(part, outer) for part in outside] + [(part, inner) for part in node.body]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        arguments = node.args
+        parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                      *(a for a in (arguments.vararg, arguments.kwarg) if a)]
+        outside = [*arguments.defaults, *(d for d in arguments.kw_defaults if d)]
+        if not isinstance(node, ast.Lambda):
+            outside += [*node.decorator_list, *([node.returns] if node.returns else [])]
+        body = node.body if isinstance(node.body, list) else [node.body]
+        return [(part, outer) for part in outside] + [(part, inner) for part in [*parameters, *body]]
+    return [(part, inner) for part in ast.iter_child_nodes(node)]  # a comprehension
+
+
+def _note(node: ast.AST, scope: _Scope) -> None:
+    """Record what `node` itself binds, declares global or reads in `scope`."""
+    if isinstance(node, ast.Name):
+        (scope.reads if isinstance(node.ctx, ast.Load) else scope.bound).add(node.id)
+    elif isinstance(node, ast.arg):
+        scope.bound.add(node.arg)
+    elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        scope.bound.add(node.name)
+    elif isinstance(node, ast.MatchMapping) and node.rest:
+        scope.bound.add(node.rest)
+    elif isinstance(node, ast.Global):
+        scope.declared_global.update(node.names)
 
 
 def _name_uses(tree: ast.AST) -> tuple[set[str], list[tuple[str, ...]]]:
@@ -205,10 +259,10 @@ def used_imports(unit_source: str, file_imports: Sequence[ImportUse]) -> list[Im
     tree = ast.parse(textwrap.dedent(unit_source))
     bindings = [*file_imports, *parse_imports(tree, nested=True)]
     bare, chains = _name_uses(tree)
-    shadowed = _locally_bound(tree)
+    unbound = _unbound_reads(tree)
     by_name: dict[str, list[ImportUse]] = {}
     for binding in bindings:
-        if binding.names[0] not in shadowed:
+        if binding.names[0] in unbound:
             by_name.setdefault(binding.names[0], []).append(binding)
     used: dict[tuple[str, str], ImportUse] = {}
 

@@ -81,6 +81,24 @@ def test_a_definitions_own_name_and_its_class_bodys_names_do_not_shadow_the_file
                                                                                         "import defaultdict as dd")}
 
 
+def test_a_binding_shadows_only_the_reads_its_scope_reaches():
+    # a class body's names are not seen by its methods; one function's locals not by another
+    assert _labels("class A:\n    json = None\n    def f(self):\n        return json.dumps(1)\n") == {
+        ("json", "import json")}
+    module = "def f():\n    json = 1\n    return json\ndef g():\n    return json.dumps(1)\n"
+    assert _labels(module) == {("json", "import json")}
+    # an enclosing function's local, a class body's own read, and a `global` do shadow
+    assert _labels("def f():\n    json = 1\n    def g():\n        return json\n    return g\n") == set()
+    assert _labels("class A:\n    json = None\n    x = json\n") == set()
+    assert _labels("def f():\n    global json\n    json = 1\ndef g():\n    return json\n") == set()
+    declared = "def f():\n    global json\n    import json\ndef g():\n    return json.dumps(1)\n"
+    assert _labels(declared) == {("json", "import json")}  # bound by an import, which is a label
+    # a comprehension's variable is its own; a default is read where the function is defined
+    assert _labels("def f(xs):\n    return [os for os in xs], os.getcwd()\n") == {("os", "import os")}
+    assert _labels("def f():\n    def g(p=json.dumps):\n        json = 1\n    return g\n") == {
+        ("json", "import json")}
+
+
 def test_a_units_own_import_is_a_label():
     assert _labels("def f():\n    import re\n    return re.compile('x')\n") == {("re", "import re")}
 
