@@ -220,20 +220,33 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     features = unit_vectors(units, context)
     edge_index, edge_type = unit_edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
-    free_names = _free_names(units) - _pattern_captures(tree, source)
+    free_names = _free_names(units) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
                      find_sites(tree, source) if sites else None)
 
 
 def _free_names(units: list[Unit]) -> frozenset[str]:
-    """Names the source reads but never binds (nor are builtins): what imports would have to provide."""
-    bound: set[str] = set()
-    read: set[str] = set()
-    for unit in units:
-        bound.update(unit.stores, unit.params)
-        bound.add(unit.name)
-        read.update(unit.loads)
-    return frozenset(read - bound - BUILTIN_NAMES)
+    """Names the source reads where none of its own bindings reaches (nor are they builtins): what
+    imports would have to provide. A unit sees its own bindings (its stores, parameters and the names
+    of the definitions inside it) and those of the functions and module around it, but not a class
+    body's: a method reading `json` where its class sets `json = None` reads the module `json`, and a
+    function does not see another function's locals."""
+    bound = [_bindings(units, unit) for unit in units]
+    free: set[str] = set()
+    for unit, own in zip(units, bound, strict=True):
+        unread = unit.loads.keys() - own
+        scope = unit.parent
+        while unread and scope >= 0:
+            if units[scope].kind != "class":
+                unread -= bound[scope]
+            scope = units[scope].parent
+        free |= unread
+    return frozenset(free - BUILTIN_NAMES)
+
+
+def _bindings(units: list[Unit], unit: Unit) -> set[str]:
+    """The names `unit`'s own scope binds: stores (imports included), parameters, inner definitions."""
+    return {*unit.stores, *unit.params, *(units[child].name for child in unit.children)}
 
 
 _CASE_LINE = re.compile(r"^[ \t]*case\b", re.MULTILINE)
@@ -253,6 +266,19 @@ def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
         elif isinstance(node, ast.MatchMapping) and node.rest:
             captured.add(node.rest)
     return frozenset(captured)
+
+
+_GLOBAL_LINE = re.compile(r"^[ \t]*global\b", re.MULTILINE)
+
+
+def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[str]:
+    """Names a function declares `global` and binds (`global cache` then `cache = {}`): bound for the
+    whole module, so no import should provide them elsewhere. Walked for only when a line starts with
+    `global`."""
+    if _GLOBAL_LINE.search(source) is None:
+        return frozenset()
+    declared = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
+    return frozenset(name for name in declared if any(name in unit.stores for unit in units))
 
 
 def vector_graph(vector: np.ndarray) -> CodeGraph:

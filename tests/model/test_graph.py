@@ -243,3 +243,24 @@ def test_a_name_a_match_pattern_captures_is_bound_by_the_code_not_free(code):
 def test_only_code_with_a_case_line_is_walked_for_pattern_captures():
     graph = build_graph("def f(s):\n    return s.casefold() + lowercase\n")
     assert graph.free_names == {"lowercase"}
+
+
+@pytest.mark.parametrize(("code", "free"), [
+    # a class body's names are not seen by its methods, one function's locals not by another
+    ("class A:\n    json = None\n    def f(self):\n        return json.dumps(1)\n", {"json"}),
+    ("def f():\n    time = 1\n    return time\n\ndef g():\n    return time.time()\n", {"time"}),
+    ("class A:\n    def helper(self):\n        pass\n    def f(self):\n        return helper()\n", {"helper"}),
+    # an enclosing function's local, the module's names and a class body's own reads are bound
+    ("def f():\n    time = 1\n    def g():\n        return time\n    return g\n", set()),
+    ("time = 1\n\nclass A:\n    def f(self):\n        return time\n", set()),
+    ("def f():\n    return f()\n", set()),
+    ("class A:\n    json = None\n    x = json\n", set()),
+    ("def f():\n    global cache\n    cache = {}\n\ndef g():\n    return cache\n", set()),
+])
+def test_a_name_is_free_where_none_of_the_codes_own_bindings_reaches_its_read(code, free):
+    assert build_graph(code).free_names == free
+
+
+def test_a_global_the_code_declares_but_never_binds_stays_free():
+    graph = build_graph("def f():\n    global atlas\n    return atlas.graph_atlas_g()\n")
+    assert graph.free_names == {"atlas"}
