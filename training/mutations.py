@@ -13,8 +13,11 @@ Artefact rules, because a detector must not learn the injection instead of the b
 - string constants (docstrings included) are never touched, and a rewrite that leaves the text unchanged
   is dropped;
 - no rewrite may leave an operation that does nothing where the code had none (`x + 0`, `x - 0`,
-  `x * 1`, `x ** 1`, `x += 0`, `s[0:]`): real code hardly ever holds one, so it would give the mutant
-  away (a review found 22 such mutants among the test split's 2,729, scored at AUROC 0.93-0.96).
+  `x * 1`, `x ** 1`, `x += 0`, `s[0:]`, `range(0, n)`), nor `x & 0`, which is always 0: real code
+  hardly ever holds one, so it would give the mutant away (a review found 22 such mutants among the
+  test split's 2,729, scored at AUROC 0.93-0.96);
+- no rewrite may be equivalent by construction: `|` and `^` between two flag constants (`re.I | re.M`,
+  `os.O_WRONLY | os.O_TRUNC`) give the same number, so neither turns into the other there.
 
 Sites are addressed by their index in a pre-order walk of the tree. Nodes before a site in that order
 are its ancestors or lie in earlier subtrees, so re-parsing the mutant finds the rewritten node at the
@@ -44,9 +47,10 @@ __all__ = [
 
 # The kinds, in the order of the bugs head, are the model's vocabulary; this module knows how to make them.
 
-MUTATIONS_VERSION = 2
+MUTATIONS_VERSION = 3
 """Part of the cache key of every data set made of mutants (training/datasets.py): bump whenever the
-rewrites would make other mutants. 2: no idle operations (`x + 0`)."""
+rewrites would make other mutants. 2: no idle operations (`x + 0`). 3: nor `range(0, n)` or `x & 0`,
+no `|` <-> `^` between flags, and an off-by-one tries its other step before giving up a site."""
 
 
 @dataclass(frozen=True)
@@ -345,8 +349,10 @@ def _replace_child(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
     raise LookupError("node is not a child of its parent")
 
 
-def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Random, misuse: dict) -> ast.AST:
-    """Apply one rewrite of ``kind`` at ``node`` (in place or by replacing it); returns the new node."""
+def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Random, misuse: dict,
+             step: int) -> ast.AST:
+    """Apply one rewrite of ``kind`` at ``node`` (in place or by replacing it); returns the new node.
+    ``step`` is what an off-by-one adds to the integer (-1 or 1)."""
     if kind == "variable_misuse":
         node.id = rng.choice(misuse[id(node)])  # type: ignore[attr-defined]
         return node
@@ -364,7 +370,7 @@ def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Rando
     if kind == "off_by_one":
         value = _signed_int(node)
         assert value is not None
-        new: ast.AST = _int_node(value + rng.choice((-1, 1)))
+        new: ast.AST = _int_node(value + step)
     elif kind == "wrong_literal":
         current = node.value  # type: ignore[attr-defined]
         new = ast.Constant(_LITERAL_SWAPS[current] if type(current) is not int else 1 - current)
@@ -396,6 +402,7 @@ _ZERO_IDLE = (ast.Add, ast.Sub, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
 _ONE_IDLE = (ast.Mult, ast.Div, ast.FloorDiv, ast.Pow)
 """Operators that do nothing with 1 on the right (`*` on the left too)."""
 _SYMMETRIC_IDLE = (ast.Add, ast.BitOr, ast.BitXor, ast.Mult)
+_FLAG_OPERATORS = (ast.BitOr, ast.BitXor)
 
 
 def _is_literal(node: ast.AST | None, value: int) -> bool:
@@ -408,19 +415,43 @@ def _idle_with(op: ast.operator, operand: ast.AST | None) -> bool:
         (isinstance(op, _ONE_IDLE) and _is_literal(operand, 1))
 
 
+def _always_zero(op: ast.operator, operand: ast.AST | None) -> bool:
+    """Whether `op` with `operand` on either side gives 0 whatever the other is: `& 0`."""
+    return isinstance(op, ast.BitAnd) and _is_literal(operand, 0)
+
+
+def _is_flag(node: ast.AST) -> bool:
+    """A flag constant by its name: `re.I`, `stat.S_IEXEC`, `O_RDONLY` (a bare capital letter is as
+    often a variable, `N | M`)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr.isupper()
+    return isinstance(node, ast.Name) and len(node.id) > 1 and node.id.isupper()
+
+
 def _idle_operations(tree: ast.AST) -> int:
-    """How many operations in `tree` do nothing: `x + 0`, `0 + x`, `x - 0`, `x * 1`, `x ** 1`, `x += 0`,
-    `s[0:]`. A rewrite must not add one (see the module's artefact rules)."""
+    """How many operations in `tree` do nothing or always give 0: `x + 0`, `0 + x`, `x - 0`, `x * 1`,
+    `x ** 1`, `x += 0`, `s[0:]`, `range(0, n)`, `x & 0`. A rewrite must not add one (see the module's
+    artefact rules)."""
     count = 0
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp):
-            count += _idle_with(node.op, node.right) or (
-                isinstance(node.op, _SYMMETRIC_IDLE) and _idle_with(node.op, node.left))
+            count += _idle_with(node.op, node.right) or _always_zero(node.op, node.right) or (
+                isinstance(node.op, _SYMMETRIC_IDLE) and _idle_with(node.op, node.left)) or \
+                _always_zero(node.op, node.left)
         elif isinstance(node, ast.AugAssign):
-            count += _idle_with(node.op, node.value)
+            count += _idle_with(node.op, node.value) or _always_zero(node.op, node.value)
         elif isinstance(node, ast.Slice):
             count += _is_literal(node.lower, 0) and node.step is None
+        elif isinstance(node, ast.Call):
+            count += isinstance(node.func, ast.Name) and node.func.id == "range" and len(node.args) == 2 \
+                and _is_literal(node.args[0], 0)
     return count
+
+
+def _equivalent(kind: str, node: ast.AST) -> bool:
+    """Whether the rewritten `node` computes what it did: `|` <-> `^` between two flag constants."""
+    return kind == "wrong_binary_operator" and isinstance(node, ast.BinOp) and \
+        isinstance(node.op, _FLAG_OPERATORS) and _is_flag(node.left) and _is_flag(node.right)
 
 
 def _location(source: str, index: int) -> tuple[int, int]:
@@ -431,16 +462,29 @@ def _location(source: str, index: int) -> tuple[int, int]:
 
 
 def _apply(clean: str, site: _Site, rng: random.Random) -> Mutant | None:
+    """The mutant of ``clean`` at ``site``, or None when the rewrite breaks an artefact rule. An
+    off-by-one tries both steps in random order: where one would make an idle operation (`range(1,
+    n)` -> `range(0, n)`), the site still gives the other (`range(2, n)`)."""
+    steps = rng.sample((-1, 1), 2) if site.kind == "off_by_one" else [0]
+    for step in steps:
+        mutant = _apply_step(clean, site, rng, step)
+        if mutant is not None:
+            return mutant
+    return None
+
+
+def _apply_step(clean: str, site: _Site, rng: random.Random, step: int) -> Mutant | None:
     tree = ast.parse(clean)
     order = _preorder(tree)
     _, misuse = _collect_sites(tree, order, None)
     node, parent = order[site.index]
     before = ast.unparse(node)
     idle_before = _idle_operations(tree)
-    after_node = _rewrite(site.kind, node, parent, rng, misuse)
+    after_node = _rewrite(site.kind, node, parent, rng, misuse, step)
     after = ast.unparse(after_node)
     source = ast.unparse(tree)
-    if source == clean or before == after or _idle_operations(tree) > idle_before:
+    if source == clean or before == after or _idle_operations(tree) > idle_before or \
+            _equivalent(site.kind, after_node):
         return None
     try:
         line, column = _location(source, site.index)

@@ -166,10 +166,26 @@ def test_an_unknown_kind_is_refused():
     ("off_by_one", "def f(s):\n    return s[1:]\n", "[0:]"),
     ("swapped_operands", "def f(x):\n    return 0 - x\n", "x - 0"),
     ("wrong_literal", "def f(total):\n    total += 1\n    return total\n", "+= 0"),
+    ("off_by_one", "def f(n):\n    return range(1, n)\n", "range(0, n)"),
+    ("wrong_literal", "def f(x):\n    return x & 1\n", "& 0"),
+    ("wrong_binary_operator", "def f(p):\n    return re.compile(p, re.I | re.M)\n", "^"),
+    ("wrong_binary_operator", "def f():\n    return O_RDONLY ^ O_EXCL\n", "|"),
 ])
 def test_no_rewrite_leaves_an_operation_that_does_nothing(kind: str, before: str, idle: str):
     made = [m for seed in range(20) for m in mutants(before, rng=random.Random(seed), max_per_kind=5, kinds=(kind,))]
     assert all(idle not in m.source for m in made), [m.source for m in made]
+
+
+def test_an_off_by_one_whose_one_step_would_do_nothing_takes_the_other():
+    made = {m.source for seed in range(10) for m in mutants("def f(n):\n    return range(1, n)\n",
+                                                             rng=random.Random(seed), kinds=("off_by_one",))}
+    assert made == {"def f(n):\n    return range(2, n)"}
+
+
+def test_or_between_a_flag_and_a_variable_still_becomes_xor():
+    made = {m.source for seed in range(10) for m in mutants("def f(flags):\n    return flags | os.O_EXCL\n",
+                                                             rng=random.Random(seed), kinds=("wrong_binary_operator",))}
+    assert "def f(flags):\n    return flags ^ os.O_EXCL" in made
 
 
 def test_an_operation_that_did_nothing_already_does_not_stop_a_rewrite_elsewhere():
