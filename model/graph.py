@@ -228,14 +228,19 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
 def _free_names(units: list[Unit]) -> frozenset[str]:
     """Names the source reads where none of its own bindings reaches (nor are they builtins): what
     imports would have to provide. A unit sees its own bindings (its stores, parameters and the names
-    of the definitions inside it) and those of the functions and module around it, but not a class
-    body's: a method reading `json` where its class sets `json = None` reads the module `json`, and a
-    function does not see another function's locals."""
+    of the definitions inside it), its parent's, and those of the functions and module further out:
+    a function does not see another function's locals (`time = 1` in one leaves `time.time()` in the
+    next to an import). A class body's names reach its own definitions, since the scan files their
+    decorators, defaults and bases (`@path.setter`, `default=_missing`), read in the class body,
+    under them; so a method's `json.dumps` where its class sets `json = None` stays bound here."""
     bound = [_bindings(units, unit) for unit in units]
     free: set[str] = set()
     for unit, own in zip(units, bound, strict=True):
         unread = unit.loads.keys() - own
         scope = unit.parent
+        if scope >= 0:
+            unread -= bound[scope]
+            scope = units[scope].parent
         while unread and scope >= 0:
             if units[scope].kind != "class":
                 unread -= bound[scope]
@@ -272,13 +277,23 @@ _GLOBAL_LINE = re.compile(r"^[ \t]*global\b", re.MULTILINE)
 
 
 def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[str]:
-    """Names a function declares `global` and binds (`global cache` then `cache = {}`): bound for the
-    whole module, so no import should provide them elsewhere. Walked for only when a line starts with
-    `global`."""
+    """Names a function declares `global` and binds there (`global cache` then `cache = {}`): bound for
+    the whole module, so no import should provide them elsewhere. Walked for only when a line starts
+    with `global`."""
     if _GLOBAL_LINE.search(source) is None:
         return frozenset()
-    declared = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
-    return frozenset(name for name in declared if any(name in unit.stores for unit in units))
+    stored: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            unit = _innermost_unit(units, node.lineno)
+            stored.update(name for name in node.names if name in unit.stores)
+    return frozenset(stored)
+
+
+def _innermost_unit(units: list[Unit], line: int) -> Unit:
+    """The deepest unit whose lines hold `line` (the module holds every line)."""
+    holding = [unit for unit in units if unit.line <= line <= unit.end_line]
+    return max(holding, key=lambda unit: unit.unit_depth) if holding else units[0]
 
 
 def vector_graph(vector: np.ndarray) -> CodeGraph:

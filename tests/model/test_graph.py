@@ -246,10 +246,15 @@ def test_only_code_with_a_case_line_is_walked_for_pattern_captures():
 
 
 @pytest.mark.parametrize(("code", "free"), [
-    # a class body's names are not seen by its methods, one function's locals not by another
-    ("class A:\n    json = None\n    def f(self):\n        return json.dumps(1)\n", {"json"}),
+    # one function's locals are not seen by another, nor a class body's by a method's inner function
     ("def f():\n    time = 1\n    return time\n\ndef g():\n    return time.time()\n", {"time"}),
-    ("class A:\n    def helper(self):\n        pass\n    def f(self):\n        return helper()\n", {"helper"}),
+    ("class A:\n    json = None\n    def f(self):\n        def g():\n            return json\n"
+     "        return g\n", {"json"}),
+    # a class body's names reach its definitions' decorators, defaults and bases, filed under them
+    ("class A:\n    @property\n    def path(self):\n        return 1\n    @path.setter\n"
+     "    def path(self, v):\n        pass\n", set()),
+    ("class A:\n    _missing = object()\n    def get(self, k, default=_missing):\n        return k\n", set()),
+    ("class O:\n    class Base:\n        pass\n    class Child(Base):\n        pass\n", set()),
     # an enclosing function's local, the module's names and a class body's own reads are bound
     ("def f():\n    time = 1\n    def g():\n        return time\n    return g\n", set()),
     ("time = 1\n\nclass A:\n    def f(self):\n        return time\n", set()),
@@ -264,3 +269,8 @@ def test_a_name_is_free_where_none_of_the_codes_own_bindings_reaches_its_read(co
 def test_a_global_the_code_declares_but_never_binds_stays_free():
     graph = build_graph("def f():\n    global atlas\n    return atlas.graph_atlas_g()\n")
     assert graph.free_names == {"atlas"}
+
+
+def test_a_global_binds_for_the_module_only_where_the_function_declaring_it_binds_it():
+    graph = build_graph("def f():\n    global json\n    return json.dumps(1)\n\ndef g():\n    json = 1\n")
+    assert graph.free_names == {"json"}
