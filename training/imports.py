@@ -144,6 +144,8 @@ def _unbound_reads(tree: ast.Module) -> set[str]:
     definition (a method's name is its class's; `def open(self): return open(p)` reads the file's)."""
     unit = tree.body[0] if len(tree.body) == 1 and isinstance(tree.body[0], _DEFINITIONS) else None
     top = _Scope(None, False, set(), set(), set())
+    if unit is not None and unit.name in _names_read(unit.decorator_list):
+        top.bound.add(unit.name)  # `@path.setter` on `def path`: the property the unit's class made
     scopes = [top]
     stack: list[tuple[ast.AST, _Scope]] = [(node, top) for node in tree.body]
     while stack:
@@ -156,15 +158,21 @@ def _unbound_reads(tree: ast.Module) -> set[str]:
             stack.extend(_split_scope(node, scope, inner))
             continue
         _note(node, scope)
-        stack.extend((child, scope) for child in ast.iter_child_nodes(node))
+        if not isinstance(node, ast.arg):  # its annotation went outside with the definition's parts
+            stack.extend((child, scope) for child in ast.iter_child_nodes(node))
     for scope in scopes:  # `global x` then `x = ...`: bound at the top; `global x` then `import x` is not
         top.bound.update(scope.declared_global & scope.bound)
     return {name for scope in scopes for name in scope.reads if not scope.sees(name)}
 
 
+def _names_read(nodes: list[ast.expr]) -> set[str]:
+    return {node.id for tree in nodes for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
 def _split_scope(node: ast.AST, outer: _Scope, inner: _Scope) -> list[tuple[ast.AST, _Scope]]:
-    """A definition's parts, each with the scope it is evaluated in: decorators, defaults, bases and
-    return annotations outside; the parameters, the body and a comprehension's clauses inside."""
+    """A definition's parts, each with the scope it is evaluated in: decorators, defaults, bases,
+    annotations and a comprehension's first iterable outside; the parameters, the body and the rest
+    of a comprehension inside."""
     if isinstance(node, ast.ClassDef):
         outside = [*node.decorator_list, *node.bases, *node.keywords]
         return [(part, outer) for part in outside] + [(part, inner) for part in node.body]
@@ -172,12 +180,15 @@ def _split_scope(node: ast.AST, outer: _Scope, inner: _Scope) -> list[tuple[ast.
         arguments = node.args
         parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                       *(a for a in (arguments.vararg, arguments.kwarg) if a)]
-        outside = [*arguments.defaults, *(d for d in arguments.kw_defaults if d)]
+        outside = [*arguments.defaults, *(d for d in arguments.kw_defaults if d),
+                   *(p.annotation for p in parameters if p.annotation)]
         if not isinstance(node, ast.Lambda):
             outside += [*node.decorator_list, *([node.returns] if node.returns else [])]
         body = node.body if isinstance(node.body, list) else [node.body]
         return [(part, outer) for part in outside] + [(part, inner) for part in [*parameters, *body]]
-    return [(part, inner) for part in ast.iter_child_nodes(node)]  # a comprehension
+    first = node.generators[0]  # a comprehension: its first iterable is read where it stands
+    rest = [part for part in ast.iter_child_nodes(node) if part is not first]
+    return [(first.iter, outer)] + [(part, inner) for part in [first.target, *first.ifs, *rest]]
 
 
 def _note(node: ast.AST, scope: _Scope) -> None:

@@ -97,6 +97,13 @@ def test_a_binding_shadows_only_the_reads_its_scope_reaches():
     assert _labels("def f(xs):\n    return [os for os in xs], os.getcwd()\n") == {("os", "import os")}
     assert _labels("def f():\n    def g(p=json.dumps):\n        json = 1\n    return g\n") == {
         ("json", "import json")}
+    # a comprehension's first iterable and a parameter's annotation are read outside too
+    assert _labels("class A:\n    OrderedDict = ('a',)\n    up = [f for f in OrderedDict]\n") == set()
+    assert _labels("def f(s):\n    return [json for json in json.loads(s)]\n") == {("json", "import json")}
+    assert _labels("def f():\n    def g(json: json.JSONDecoder):\n        return json\n    return g\n") == {
+        ("json", "import json")}
+    # a setter's decorator reads the property its class made, not the file's import
+    assert _labels("@os.setter\ndef os(self, value):\n    self._os = value\n") == set()
 
 
 def test_a_units_own_import_is_a_label():
