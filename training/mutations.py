@@ -13,9 +13,9 @@ Artefact rules, because a detector must not learn the injection instead of the b
 - string constants (docstrings included) are never touched, and a rewrite that leaves the text unchanged
   is dropped;
 - no rewrite may leave an operation that does nothing where the code had none (`x + 0`, `x - 0`,
-  `x * 1`, `x ** 1`, `x += 0`, `s[0:]`, `range(0, n)`), nor `x & 0`, which is always 0: real code
-  hardly ever holds one, so it would give the mutant away (a review found 22 such mutants among the
-  test split's 2,729, scored at AUROC 0.93-0.96);
+  `x * 1`, `x ** 1`, `x += 0`, `s[0:]`, `range(0, n)`, `enumerate(xs, 0)`), nor `x & 0`, which is
+  always 0: real code hardly ever holds one, so it would give the mutant away (a review found 22
+  such mutants among the test split's 2,729, scored at AUROC 0.93-0.96);
 - no rewrite may be equivalent by construction: `|` and `^` between two flag constants (`re.I | re.M`,
   `os.O_WRONLY | os.O_TRUNC`) give the same number, so neither turns into the other there.
 
@@ -49,8 +49,8 @@ __all__ = [
 
 MUTATIONS_VERSION = 3
 """Part of the cache key of every data set made of mutants (training/datasets.py): bump whenever the
-rewrites would make other mutants. 2: no idle operations (`x + 0`). 3: nor `range(0, n)` or `x & 0`,
-no `|` <-> `^` between flags, and an off-by-one tries its other step before giving up a site."""
+rewrites would make other mutants. 2: no idle operations (`x + 0`). 3: nor `range(0, n)`,
+`enumerate(xs, 0)` or `x & 0`, and no `|` <-> `^` between flags."""
 
 
 @dataclass(frozen=True)
@@ -349,10 +349,8 @@ def _replace_child(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
     raise LookupError("node is not a child of its parent")
 
 
-def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Random, misuse: dict,
-             step: int) -> ast.AST:
-    """Apply one rewrite of ``kind`` at ``node`` (in place or by replacing it); returns the new node.
-    ``step`` is what an off-by-one adds to the integer (-1 or 1)."""
+def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Random, misuse: dict) -> ast.AST:
+    """Apply one rewrite of ``kind`` at ``node`` (in place or by replacing it); returns the new node."""
     if kind == "variable_misuse":
         node.id = rng.choice(misuse[id(node)])  # type: ignore[attr-defined]
         return node
@@ -370,7 +368,7 @@ def _rewrite(kind: str, node: ast.AST, parent: ast.AST | None, rng: random.Rando
     if kind == "off_by_one":
         value = _signed_int(node)
         assert value is not None
-        new: ast.AST = _int_node(value + step)
+        new: ast.AST = _int_node(value + rng.choice((-1, 1)))
     elif kind == "wrong_literal":
         current = node.value  # type: ignore[attr-defined]
         new = ast.Constant(_LITERAL_SWAPS[current] if type(current) is not int else 1 - current)
@@ -421,10 +419,12 @@ def _always_zero(op: ast.operator, operand: ast.AST | None) -> bool:
 
 
 def _is_flag(node: ast.AST) -> bool:
-    """A flag constant by its name: `re.I`, `stat.S_IEXEC`, `O_RDONLY` (a bare capital letter is as
-    often a variable, `N | M`)."""
+    """A flag constant by its name, or flags joined: `re.I`, `stat.S_IEXEC`, `O_RDONLY`, `os.O_WRONLY |
+    os.O_CREAT` (a bare capital letter is as often a variable, `N | M`)."""
     if isinstance(node, ast.Attribute):
         return node.attr.isupper()
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, _FLAG_OPERATORS) and _is_flag(node.left) and _is_flag(node.right)
     return isinstance(node, ast.Name) and len(node.id) > 1 and node.id.isupper()
 
 
@@ -443,14 +443,22 @@ def _idle_operations(tree: ast.AST) -> int:
         elif isinstance(node, ast.Slice):
             count += _is_literal(node.lower, 0) and node.step is None
         elif isinstance(node, ast.Call):
-            count += isinstance(node.func, ast.Name) and node.func.id == "range" and len(node.args) == 2 \
-                and _is_literal(node.args[0], 0)
+            count += _idle_start(node)
     return count
 
 
-def _equivalent(kind: str, node: ast.AST) -> bool:
-    """Whether the rewritten `node` computes what it did: `|` <-> `^` between two flag constants."""
-    return kind == "wrong_binary_operator" and isinstance(node, ast.BinOp) and \
+def _idle_start(call: ast.Call) -> bool:
+    """`range(0, n)` and `enumerate(xs, 0)`: a start that is the default."""
+    if not isinstance(call.func, ast.Name) or call.keywords or len(call.args) != 2:
+        return False
+    start = {"range": 0, "enumerate": 1}.get(call.func.id)
+    return start is not None and _is_literal(call.args[start], 0)
+
+
+def _equivalent(was: ast.AST, node: ast.AST) -> bool:
+    """Whether `node`, rewritten from an operator `was`, computes what it did: `|` <-> `^` between two
+    flag constants."""
+    return isinstance(was, _FLAG_OPERATORS) and isinstance(node, ast.BinOp) and \
         isinstance(node.op, _FLAG_OPERATORS) and _is_flag(node.left) and _is_flag(node.right)
 
 
@@ -462,29 +470,19 @@ def _location(source: str, index: int) -> tuple[int, int]:
 
 
 def _apply(clean: str, site: _Site, rng: random.Random) -> Mutant | None:
-    """The mutant of ``clean`` at ``site``, or None when the rewrite breaks an artefact rule. An
-    off-by-one tries both steps in random order: where one would make an idle operation (`range(1,
-    n)` -> `range(0, n)`), the site still gives the other (`range(2, n)`)."""
-    steps = rng.sample((-1, 1), 2) if site.kind == "off_by_one" else [0]
-    for step in steps:
-        mutant = _apply_step(clean, site, rng, step)
-        if mutant is not None:
-            return mutant
-    return None
-
-
-def _apply_step(clean: str, site: _Site, rng: random.Random, step: int) -> Mutant | None:
+    """The mutant of ``clean`` at ``site``, or None when the rewrite breaks an artefact rule."""
     tree = ast.parse(clean)
     order = _preorder(tree)
     _, misuse = _collect_sites(tree, order, None)
     node, parent = order[site.index]
     before = ast.unparse(node)
+    operator = getattr(node, "op", None)
     idle_before = _idle_operations(tree)
-    after_node = _rewrite(site.kind, node, parent, rng, misuse, step)
+    after_node = _rewrite(site.kind, node, parent, rng, misuse)
     after = ast.unparse(after_node)
     source = ast.unparse(tree)
     if source == clean or before == after or _idle_operations(tree) > idle_before or \
-            _equivalent(site.kind, after_node):
+            _equivalent(operator, after_node):
         return None
     try:
         line, column = _location(source, site.index)

@@ -18,7 +18,7 @@ def total_below(values, limit):
     count = len(values)
     for i in range(1, count):
         if values[i] < limit and not values[i] is None:
-            total += values[i - 1] * 2
+            total += values[i - 2] * 2
     return max(total, limit) - divide(total, limit)
 '''
 
@@ -170,16 +170,24 @@ def test_an_unknown_kind_is_refused():
     ("wrong_literal", "def f(x):\n    return x & 1\n", "& 0"),
     ("wrong_binary_operator", "def f(p):\n    return re.compile(p, re.I | re.M)\n", "^"),
     ("wrong_binary_operator", "def f():\n    return O_RDONLY ^ O_EXCL\n", "|"),
+    ("wrong_binary_operator", "def f(p):\n    return os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)\n", "^"),
+    ("off_by_one", "def f(xs):\n    return list(enumerate(xs, 1))\n", "enumerate(xs, 0)"),
 ])
 def test_no_rewrite_leaves_an_operation_that_does_nothing(kind: str, before: str, idle: str):
     made = [m for seed in range(20) for m in mutants(before, rng=random.Random(seed), max_per_kind=5, kinds=(kind,))]
     assert all(idle not in m.source for m in made), [m.source for m in made]
 
 
-def test_an_off_by_one_whose_one_step_would_do_nothing_takes_the_other():
+def test_an_off_by_one_whose_one_step_would_do_nothing_gives_only_the_other():
     made = {m.source for seed in range(10) for m in mutants("def f(n):\n    return range(1, n)\n",
                                                              rng=random.Random(seed), kinds=("off_by_one",))}
     assert made == {"def f(n):\n    return range(2, n)"}
+
+
+def test_and_between_flags_still_becomes_or():
+    made = {m.source for seed in range(10) for m in mutants("def f():\n    return stat.S_IRUSR & stat.S_IRWXU\n",
+                                                             rng=random.Random(seed), kinds=("wrong_binary_operator",))}
+    assert made == {"def f():\n    return stat.S_IRUSR | stat.S_IRWXU"}
 
 
 def test_or_between_a_flag_and_a_variable_still_becomes_xor():
