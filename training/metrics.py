@@ -9,6 +9,7 @@ folds that never split a group. Leaves to others: what is scored
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ __all__ = [
     "grouped_bootstrap_auroc",
     "grouped_folds",
     "map_at_r",
+    "metadata_threshold",
     "recall_at_k",
     "reliability_bins",
     "roc_curve",
@@ -269,8 +271,16 @@ def grouped_folds(groups: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
 
 
 def false_alarm_threshold(clean_scores: np.ndarray, rate: float) -> float:
-    """The score that at most `rate` of clean code reaches (a quantile, rounded to four places for the
-    checkpoint's metadata); 0.5 without any clean score. A report threshold: most code an editor
-    checks is fine, so false alarms cost more than misses."""
+    """The score that at most `rate` of clean code reaches (a quantile, rounded up to four places for
+    the checkpoint's metadata, so rounding never lets more through); 0.5 without any clean score. A
+    report threshold: most code an editor checks is fine, so false alarms cost more than misses."""
     scores = np.asarray(clean_scores)  # its own dtype: the quantile of float32 scores stays float32's
-    return round(float(np.quantile(scores, 1.0 - rate)), 4) if scores.size else 0.5
+    return metadata_threshold(float(np.quantile(scores, 1.0 - rate)), up=True) if scores.size else 0.5
+
+
+def metadata_threshold(threshold: float, *, up: bool) -> float:
+    """`threshold` to four places, for the checkpoint's metadata, rounded `up` or down so that every
+    score on the side the threshold was chosen to keep stays there: a threshold chosen at a score
+    many samples share (a lone project name's import score) must not drop them by rounding."""
+    scaled = threshold * 1e4
+    return (math.ceil(scaled) if up else math.floor(scaled)) / 1e4

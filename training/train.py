@@ -74,7 +74,7 @@ from training.featurize import GraphTable, featurize
 from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.metrics import auroc, false_alarm_threshold
+from training.metrics import auroc, false_alarm_threshold, metadata_threshold
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -1198,7 +1198,7 @@ def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
         f1 = 2 * precision * recall / max(precision + recall, 1e-9)
         if f1 >= best_f1:
             best_threshold, best_f1 = float(threshold), f1
-    return round(best_threshold, 4)
+    return metadata_threshold(best_threshold, up=False)  # what scored >= it still does
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -221,5 +221,6 @@ def test_the_false_alarm_threshold_lets_through_at_most_the_rate_of_clean_scores
     clean = np.linspace(0.0, 1.0, 1001)
     threshold = false_alarm_threshold(clean, 0.05)
     assert threshold == 0.95 and (clean >= threshold).mean() <= 0.05 + 1e-3
-    assert false_alarm_threshold(np.array([0.123456]), 0.05) == 0.1235  # rounded for the metadata
+    assert false_alarm_threshold(np.array([0.123456]), 0.05) == 0.1235  # rounded for the metadata...
+    assert false_alarm_threshold(np.array([0.123412]), 0.05) == 0.1235  # ...up: never more alarms
     assert false_alarm_threshold(np.zeros(0), 0.05) == 0.5

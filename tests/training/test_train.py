@@ -99,6 +99,16 @@ def test_the_f1_threshold_separates_perfectly_separated_scores():
     assert 0.3 < threshold <= 0.8
 
 
+def test_the_f1_threshold_keeps_every_score_it_was_chosen_at():
+    # many samples share one score (a lone project name's import score): the best threshold is that
+    # score, and four places rounded to nearest (0.3457) would have dropped all of them
+    shared = 0.34566020704767136
+    truth = np.array([1] * 30 + [0] * 10 + [0] * 60, dtype=float)
+    scores = np.array([shared] * 40 + [0.1] * 60)
+    threshold = best_f1_threshold(truth, scores)
+    assert threshold == 0.3456 and shared >= threshold
+
+
 def test_the_contrastive_loss_prefers_an_anchor_near_its_variant_to_one_near_its_mutant():
     anchors = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
     near = torch.nn.functional.normalize(anchors + 0.01 * torch.randn(8, 16), dim=1)
