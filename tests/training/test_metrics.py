@@ -28,7 +28,7 @@ def test_the_public_names_are_pinned():
     assert sorted(metrics.__all__) == [
         "ReliabilityBins", "auroc", "expected_calibration_error", "false_alarm_threshold", "first_is_needed",
         "grouped_bootstrap_auroc",
-        "grouped_folds", "map_at_r", "recall_at_k", "reliability_bins", "roc_curve",
+        "grouped_folds", "map_at_r", "metadata_threshold", "recall_at_k", "reliability_bins", "roc_curve",
     ]
 
 
