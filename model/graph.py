@@ -235,10 +235,10 @@ def _free_names(units: list[Unit]) -> frozenset[str]:
     under them; so a method's `json.dumps` where its class sets `json = None` stays bound here."""
     bound = [_bindings(units, unit) for unit in units]
     free: set[str] = set()
-    for unit, own in zip(units, bound, strict=True):
-        unread = unit.loads.keys() - own
+    for index, unit in enumerate(units):
+        unread = unit.loads.keys() - bound[index]
         scope = unit.parent
-        if scope >= 0:
+        if unread and scope >= 0:
             unread -= bound[scope]
             scope = units[scope].parent
         while unread and scope >= 0:
@@ -246,12 +246,17 @@ def _free_names(units: list[Unit]) -> frozenset[str]:
                 unread -= bound[scope]
             scope = units[scope].parent
         free |= unread
-    return frozenset(free - BUILTIN_NAMES)
+    free -= BUILTIN_NAMES
+    return frozenset(free)
 
 
 def _bindings(units: list[Unit], unit: Unit) -> set[str]:
     """The names `unit`'s own scope binds: stores (imports included), parameters, inner definitions."""
-    return {*unit.stores, *unit.params, *(units[child].name for child in unit.children)}
+    names = set(unit.stores)
+    names.update(unit.params)
+    for child in unit.children:
+        names.add(units[child].name)
+    return names
 
 
 _CASE_LINE = re.compile(r"^[ \t]*case\b", re.MULTILINE)
@@ -262,7 +267,7 @@ def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
     """Names `match` patterns bind (`case {"a": os}`, `case [*rest]`, `case C(x=y) as z`): bound by the
     code itself, so no import should provide them. The scan's stores, which the features count,
     leave them out; they are taken from the free names only, so the features stay as trained."""
-    if _CASE_LINE.search(source) is None:
+    if "case" not in source or _CASE_LINE.search(source) is None:  # the substring first: 50x cheaper
         return frozenset()
     captured: set[str] = set()
     for node in ast.walk(tree):
@@ -280,7 +285,7 @@ def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[s
     """Names a function declares `global` and binds there (`global cache` then `cache = {}`): bound for
     the whole module, so no import should provide them elsewhere. Walked for only when a line starts
     with `global`."""
-    if _GLOBAL_LINE.search(source) is None:
+    if "global" not in source or _GLOBAL_LINE.search(source) is None:
         return frozenset()
     stored: set[str] = set()
     for node in ast.walk(tree):
