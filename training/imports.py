@@ -108,9 +108,9 @@ def _attribute_chain(node: ast.Attribute) -> tuple[str, ...] | None:
     return (current.id, *reversed(parts))
 
 
-_FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_SCOPES = (*_DEFINITIONS, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+"""Nodes that open a scope of their own."""
 
 
 @dataclass
@@ -152,7 +152,7 @@ def _unbound_reads(tree: ast.Module) -> set[str]:
         node, scope = stack.pop()
         if isinstance(node, _DEFINITIONS) and node is not unit:
             scope.bound.add(node.name)
-        if isinstance(node, (*_DEFINITIONS, *_FUNCTION_SCOPES)):
+        if isinstance(node, _SCOPES):
             inner = _Scope(scope, isinstance(node, ast.ClassDef), set(), set(), set())
             scopes.append(inner)
             stack.extend(_split_scope(node, scope, inner))
@@ -166,6 +166,7 @@ def _unbound_reads(tree: ast.Module) -> set[str]:
 
 
 def _names_read(nodes: list[ast.expr]) -> set[str]:
+    """Every name that `nodes` (a decorator list) mention."""
     return {node.id for tree in nodes for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
