@@ -8,14 +8,17 @@ split assignment, and the on-disk cache of a built corpus. Leaves to others: wha
 turning units into samples (training/datasets.py).
 
 Determinism: files are visited in sorted order, caps keep the first files / units in that order, and
-the cache key covers the corpus version, the roots, the caps and a fingerprint (path, size, mtime) of
-every file found, so a rerun reuses the cache and a changed install rebuilds it.
+the cache key covers the corpus version, the roots, the caps, a fingerprint (path, size, mtime) of
+every file found and the code that cuts and labels units (`code_key`), so a rerun reuses the cache
+and a changed install or a labelling fix rebuilds it.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+import importlib
 import os
 import sys
 import sysconfig
@@ -31,12 +34,14 @@ from model.checkpoint import write_atomically
 from training.imports import ImportUse, parse_imports, strip_imports, used_imports
 
 __all__ = [
+    "CORPUS_CODE",
     "CORPUS_VERSION",
     "CodeUnit",
     "CorpusOptions",
     "SourceFile",
     "build_corpus",
     "cache_dir",
+    "code_key",
     "corpus_files",
     "discover_sources",
     "extract_units",
@@ -45,8 +50,11 @@ __all__ = [
 ]
 
 CORPUS_VERSION = 3
-"""Bump when extraction or labelling changes: the version is part of the cache file name. 3: import
-labels follow Python's scoping (a class body's names do not shadow its methods' reads)."""
+"""Part of the cache file name, bumped when extraction or labelling changes (the cache key also
+follows the code itself, `CORPUS_CODE`). 3: import labels follow Python's scoping (a class body's
+names do not shadow its methods' reads)."""
+CORPUS_CODE = ("training.corpus", "training.imports")
+"""The modules whose code decides a built corpus: its units and their import labels."""
 
 MAX_FILE_BYTES = 1_000_000
 MIN_UNIT_LINES, MAX_UNIT_LINES = 3, 200
@@ -293,9 +301,21 @@ def normalised_ast_key(source: str) -> str:
 # --- building and caching --------------------------------------------------------------------------
 
 
+@functools.cache
+def code_key(*modules: str) -> str:
+    """A digest of the named modules' code, comments, docstrings and layout aside: part of a cache
+    key, so that a fix to the code that builds a data set rebuilds it (a version constant is easy to
+    forget to bump), while a comment or docstring edit does not cost a rebuild."""
+    digest = hashlib.blake2b(digest_size=12)
+    for name in modules:
+        path = Path(importlib.import_module(name).__file__ or "")
+        digest.update(f"{name}\0{normalised_ast_key(path.read_text(encoding='utf-8'))}\n".encode())
+    return digest.hexdigest()
+
+
 def _fingerprint(files: Sequence[SourceFile], options: CorpusOptions) -> str:
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(orjson.dumps([CORPUS_VERSION, sys.version, asdict(options)]))
+    digest.update(orjson.dumps([CORPUS_VERSION, sys.version, asdict(options), code_key(*CORPUS_CODE)]))
     for source in files:
         stat = source.path.stat()
         digest.update(f"{source.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

@@ -9,7 +9,8 @@ Leaves to others: featurising and batching (model/), the loss and the loop (trai
 
 Every builder is a pure function of the config and the corpus: random choices come from a
 ``random.Random`` seeded per unit by (seed, path, qualname, line), so adding a unit never changes
-another unit's samples.
+another unit's samples. A cache file is keyed by the config, the corpus and the code that builds the
+samples (`SAMPLES_CODE`), so a fix to a builder, a rewrite or a label rebuilds what it changed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import orjson
 from tqdm import tqdm
 
 from model.checkpoint import write_atomically
-from training.corpus import CodeUnit, CorpusOptions, build_corpus, cache_dir, split_of
+from training.corpus import CORPUS_CODE, CodeUnit, CorpusOptions, build_corpus, cache_dir, code_key, split_of
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
 from training.mutations import MUTATIONS_VERSION, Mutant, mutants, normalise_source, one_mutant
@@ -36,6 +37,7 @@ from training.rewrites import semantic_variants
 
 __all__ = [
     "DATASETS_VERSION",
+    "SAMPLES_CODE",
     "BugSample",
     "DataConfig",
     "EmbeddingTriple",
@@ -53,7 +55,12 @@ __all__ = [
 ]
 
 DATASETS_VERSION = 1
-"""Part of every cache file name: bump when a builder changes what it produces."""
+"""Part of every cache file name: bump when a builder changes what it produces (the key also follows
+the code itself, `SAMPLES_CODE`)."""
+SAMPLES_CODE = (*CORPUS_CODE, "training.datasets", "training.mutations", "training.rewrites", "model.vocabulary")
+"""The modules whose code decides the cached samples: the units, their labels, the builders, the bug
+and variant rewrites and the bug kinds. Not model/sites.py, of which the rewrites use only
+`character_column`: its site features change far more often than that, and each rebuild is long."""
 
 T = TypeVar("T")
 
@@ -187,8 +194,8 @@ def _cached(
     build: Callable[[], list[T]],
     decode: Callable[[dict], T],
 ) -> list[T]:
-    """``build()`` once per (name, version, config, corpus); later calls read the JSON file."""
-    material = [DATASETS_VERSION, name, asdict(config), extra_key]
+    """``build()`` once per (name, version, config, corpus, code); later calls read the JSON file."""
+    material = [DATASETS_VERSION, name, asdict(config), extra_key, code_key(*SAMPLES_CODE)]
     key = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
     path = config.cache_path() / f"{name}-v{DATASETS_VERSION}-{key}.json"
     if config.use_cache and path.is_file():

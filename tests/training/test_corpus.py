@@ -9,6 +9,7 @@ import pytest
 from training.corpus import (
     CorpusOptions,
     build_corpus,
+    code_key,
     discover_sources,
     extract_units,
     normalised_ast_key,
@@ -116,6 +117,31 @@ def test_a_second_build_reads_the_cache(tree: Path, tmp_path: Path, monkeypatch:
 
     monkeypatch.setattr("training.corpus.extract_units", refuse)
     assert build_corpus(options, cache=tmp_path / "cache") == first
+
+
+def test_a_fix_to_the_labelling_code_rebuilds_the_corpus(tree: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    options = CorpusOptions(roots=(str(tree),))
+    build_corpus(options, cache=tmp_path / "cache")
+    monkeypatch.setattr("training.corpus.code_key", lambda *modules: "the labels as fixed")
+    build_corpus(options, cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("corpus-v*.json"))) == 2
+
+
+def test_the_code_key_follows_code_but_not_comments_docstrings_or_layout(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "yantra_code_key_probe.py"
+
+    def key_of(text: str) -> str:
+        module.write_text(text)
+        code_key.cache_clear()
+        return code_key("yantra_code_key_probe")
+
+    first = key_of('"""Labels."""\n\ndef label(x):\n    return x + 1\n')
+    assert key_of('"""Labels, said better."""\n\ndef label(x):  # why\n    return (x + 1)\n') == first
+    assert key_of('"""Labels."""\n\ndef label(x):\n    return x - 1\n') != first
+    code_key.cache_clear()
 
 
 def test_caps_keep_builds_small(tree: Path, tmp_path: Path):

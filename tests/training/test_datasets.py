@@ -123,6 +123,14 @@ def test_builders_are_deterministic_and_a_second_call_reads_the_cache(config: Da
     assert bug_samples(config) == first
 
 
+def test_a_fix_to_the_code_that_builds_samples_rebuilds_them(config: DataConfig, monkeypatch):
+    first = bug_samples(config)
+    monkeypatch.setattr("training.datasets.code_key", lambda *modules: "a rewrite as fixed")
+    calls = []
+    monkeypatch.setattr("training.datasets._bug_pair", lambda *args: calls.append(args) or [])
+    assert bug_samples(config) == [] and len(calls) == len(corpus_units(config)) and first
+
+
 def test_samples_of_one_package_share_a_split(config: DataConfig):
     units = corpus_units(config)
     assert {u.package for u in units} == {"alpha", "beta"}
