@@ -31,6 +31,7 @@ import orjson
 from tqdm import tqdm
 
 from model.checkpoint import write_atomically
+from training.cache import cache_dir, mark_used
 from training.imports import ImportUse, parse_imports, strip_imports, used_imports
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "CorpusOptions",
     "SourceFile",
     "build_corpus",
-    "cache_dir",
     "code_key",
     "corpus_files",
     "discover_sources",
@@ -103,12 +103,6 @@ class CorpusOptions:
     max_files: int | None = None
     max_units_per_package: int | None = 2000
     """Keeps the biggest installs (torch, sympy) from drowning every other package."""
-
-
-def cache_dir() -> Path:
-    """``$YANTRA_CACHE_DIR`` or ``~/.cache/yantra-bridge``."""
-    configured = os.environ.get("YANTRA_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "yantra-bridge"
 
 
 def default_roots() -> list[Path]:
@@ -364,6 +358,7 @@ def build_corpus(
     files = corpus_files(options)
     target = (cache or cache_dir()) / f"corpus-v{CORPUS_VERSION}-{_fingerprint(files, options)}.json"
     if use_cache and target.is_file():
+        mark_used(target)
         return [CodeUnit.from_dict(item) for item in orjson.loads(target.read_bytes())]
     units = _collect_units(files, options)
     if use_cache:

@@ -29,7 +29,8 @@ import orjson
 from tqdm import tqdm
 
 from model.checkpoint import write_atomically
-from training.corpus import CORPUS_CODE, CodeUnit, CorpusOptions, build_corpus, cache_dir, code_key, split_of
+from training.cache import cache_dir, mark_used
+from training.corpus import CORPUS_CODE, CodeUnit, CorpusOptions, build_corpus, code_key, split_of
 from training.humaneval import ExecutedSample, Problem, label_humaneval, load_problems
 from training.imports import vocabulary
 from training.mutations import MUTATIONS_VERSION, Mutant, mutants, normalise_source, one_mutant
@@ -199,6 +200,7 @@ def _cached(
     key = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
     path = config.cache_path() / f"{name}-v{DATASETS_VERSION}-{key}.json"
     if config.use_cache and path.is_file():
+        mark_used(path)
         return [decode(item) for item in orjson.loads(path.read_bytes())]
     samples = build()
     if config.use_cache:

@@ -25,6 +25,7 @@ from model.errors import SourceError
 from model.graph import build_graph
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.native import extractor_digest
+from training.cache import mark_used
 
 __all__ = ["GraphTable", "featurize", "source_key"]
 
@@ -121,6 +122,7 @@ def featurize(sources: Iterable[str], *, cache_dir: Path | None = None, workers:
         digest.update(key.encode())
     path = cache_dir / f"graphs-{FEATURE_LAYOUT_VERSION}-{digest.hexdigest()}.npz" if cache_dir else None
     if path is not None and path.exists():
+        mark_used(path)
         return GraphTable.load(path)
     texts = [s for _, s in unique]
     results = _run(texts, workers, progress)

@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 
 from model.checkpoint import write_atomically
-from training.corpus import cache_dir
+from training.cache import cache_dir, mark_used
 from training.mutations import BUG_KINDS, mutants, normalise_source
 from training.sandbox import run_many
 
@@ -122,7 +122,10 @@ def _cache_path(cache: Path | None) -> Path:
 
 
 def _load_cache(path: Path) -> dict[str, dict]:
-    return orjson.loads(path.read_bytes()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    mark_used(path)
+    return orjson.loads(path.read_bytes())
 
 
 def _execute(programs: Sequence[str], workers: int) -> Iterable[dict]:

@@ -45,7 +45,8 @@ from pathlib import Path
 import orjson
 
 from model.checkpoint import write_atomically
-from training.corpus import cache_dir, split_of
+from training.cache import cache_dir, mark_used
+from training.corpus import split_of
 from training.humaneval import ExecutedSample, summarise
 from training.mutations import Mutant, mutants, normalise_source
 from training.sandbox import RunResult, network_isolation, run_many
@@ -257,7 +258,10 @@ def _judge_cached(programs: Sequence[str], *, workers: int, timeout_s: float, ca
     limit and version) are not run again. A timeout, or a run slower than a clean one may be, is not
     kept: on a busy machine it may be the machine's, so it is run again next time."""
     path = (cache or cache_dir()) / f"stdlib-results-v{RESULTS_VERSION}.json"
-    results: dict[str, dict] = orjson.loads(path.read_bytes()) if path.is_file() else {}
+    results: dict[str, dict] = {}
+    if path.is_file():
+        mark_used(path)
+        results = orjson.loads(path.read_bytes())
     keys = [_cache_key(p, timeout_s) for p in programs]
     missing = sorted({k: p for k, p in zip(keys, programs, strict=True) if k not in results}.items())
     if missing:

@@ -1,0 +1,126 @@
+"""The on-disk cache of built training data: where it lives, which entries runs still use, and pruning.
+
+Each data set that training and evaluation build (the corpus, the samples, the graphs, the executed
+tests' verdicts) is one file under `cache_dir()`, named `<data set>-v<version>[-<key>].<json|npz>`.
+A key moves with the config, the corpus and the code that built the data, so an entry whose inputs
+moved on is never read again; it stays on disk until pruned (a few code changes leave gigabytes).
+Readers mark an entry used by touching it, so `yantra-cache --prune DAYS` removes what no run has
+read or written for that long, and `yantra-cache` lists what is there. Only files named as this
+package names them are ever listed or removed: the directory may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CacheEntry", "cache_dir", "entries", "main", "mark_used", "prune"]
+
+_ENTRY = re.compile(r"^\.?(?P<name>[a-z0-9_-]+?)-v\d+(?:-[0-9a-f]+)?\.(?:json|npz)(?P<temporary>\..*\.tmp|\.tmp)?$")
+"""An entry, or the temporary file of a write that never finished (`model.checkpoint.write_atomically`'s
+`.<entry>.<random>.tmp`, the graph table's `<entry>.tmp`)."""
+_DAY_S = 86_400.0
+
+
+def cache_dir() -> Path:
+    """``$YANTRA_CACHE_DIR`` or ``~/.cache/yantra-bridge``."""
+    configured = os.environ.get("YANTRA_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "yantra-bridge"
+
+
+def mark_used(path: Path) -> None:
+    """Note that a run read `path` (its modification time), so pruning keeps it; a read-only cache
+    is left as it is."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One file of the cache: the data set it holds (`corpus`, `bugs`, `graphs-yantra-978`, ...), its
+    size, when a run last used it, and whether it is the leftover of an interrupted write."""
+
+    path: Path
+    data_set: str
+    size: int
+    last_used: float
+    unfinished: bool
+
+
+def entries(directory: Path | None = None) -> list[CacheEntry]:
+    """The cache's entries, most recently used first; [] when there is no cache yet."""
+    directory = directory or cache_dir()
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _ENTRY.match(path.name)
+        if match is None or not path.is_file() or path.is_symlink():
+            continue
+        stat = path.stat()
+        found.append(CacheEntry(path, match["name"], stat.st_size, stat.st_mtime, match["temporary"] is not None))
+    return sorted(found, key=lambda entry: (-entry.last_used, entry.path.name))
+
+
+def prune(unused_days: float, directory: Path | None = None, *, dry_run: bool = False,
+          now: float | None = None) -> list[CacheEntry]:
+    """Remove the entries no run has used for `unused_days` days (0: every entry); the ones removed
+    (with `dry_run`, the ones that would be)."""
+    if unused_days < 0:
+        raise ValueError(f"days unused must be 0 or more, got {unused_days:g}")
+    cutoff = (time.time() if now is None else now) - unused_days * _DAY_S
+    stale = [entry for entry in entries(directory) if entry.last_used <= cutoff]
+    if not dry_run:
+        for entry in stale:
+            entry.path.unlink(missing_ok=True)
+    return stale
+
+
+def _size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.2f} GiB"
+
+
+def _table(found: Sequence[CacheEntry], now: float) -> list[str]:
+    return [f"{_size(e.size):>10}  {(now - e.last_used) / _DAY_S:6.1f} days ago  {e.path.name}"
+            + ("  (unfinished write)" if e.unfinished else "") for e in found]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="yantra-cache", description="List the training data cache, or remove what no run has used lately.")
+    parser.add_argument("--dir", type=Path, default=None, help="the cache (default: $YANTRA_CACHE_DIR or "
+                        "~/.cache/yantra-bridge)")
+    parser.add_argument("--prune", type=float, metavar="DAYS", default=None,
+                        help="remove the entries no run has read or written for DAYS days (0: all of them)")
+    parser.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, remove nothing")
+    args = parser.parse_args(argv)
+    if args.prune is not None and args.prune < 0:
+        parser.error(f"--prune takes 0 or more days, got {args.prune:g}")
+    directory = args.dir or cache_dir()
+    now = time.time()
+    gone: list[CacheEntry] = []
+    if args.prune is not None:
+        gone = prune(args.prune, directory, dry_run=args.dry_run, now=now)
+        verb = "would remove" if args.dry_run else "removed"
+        print("\n".join([*_table(gone, now), f"{verb} {len(gone)} entries, {_size(sum(e.size for e in gone))}"]))
+    removed = {entry.path for entry in gone}
+    kept = [entry for entry in entries(directory) if entry.path not in removed]
+    if args.prune is None:
+        print("\n".join(_table(kept, now)))
+    print(f"{directory}: {len(kept)} entries{' kept' if args.prune is not None else ''}, "
+          f"{_size(sum(e.size for e in kept))}")
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
