@@ -317,7 +317,7 @@ class ForwardLane:
         workers = self._workers
         if workers is None:
             return None
-        workers.start_in_background(self._model.wait().info()["checkpoint"])
+        workers.start_in_background(*self._model.wait().checkpoint_identity())
         if not workers.wait_ready(_WORKERS_START_S):
             return None
         outcome = workers.run_now(chunk_function, sources, *args)
@@ -332,7 +332,7 @@ class ForwardLane:
         """Under load (several predictions at once, or some already out) and the workers are up."""
         if count < 2 and not self._at_workers:
             return False
-        workers.start_in_background(predictor.info()["checkpoint"])
+        workers.start_in_background(*predictor.checkpoint_identity())
         return workers.ready
 
     def _send_to_workers(self, workers: PredictionWorkers, tasks: list[ForwardTask], generation: int

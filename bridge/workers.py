@@ -67,18 +67,31 @@ def new_predictor(checkpoint: str | None, max_code_bytes: int, confidence_pass_r
                      confidence_pass_rate=confidence_pass_rate)
 
 
-def _init_worker(daemon_pid: int, checkpoint: str | None, max_code_bytes: int,
+def _init_worker(daemon_pid: int, checkpoint: str | None, digest: str | None, max_code_bytes: int,
                  confidence_pass_rate: float | None = None) -> None:
     """Load the daemon's checkpoint, ignore Ctrl-C (the daemon decides), exit when the daemon is gone.
 
     A pool worker otherwise outlives a daemon that died without shutting the pool down: it holds
-    both ends of its own task pipe, so it never sees end of input.
+    both ends of its own task pipe, so it never sees end of input. The workers start long after the
+    daemon loaded its model, and load it again by path (or by the search, for the untrained
+    fallback): a worker that finds other bytes there (`digest`: the daemon's, None for untrained
+    weights) refuses to start, so the pool is given up and the daemon answers everything with the
+    model it reports, rather than some replies coming from a file replaced since.
     """
     global _predictor
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(daemon_pid,), name="bridge-worker-watchdog", daemon=True).start()
     _predictor = new_predictor(checkpoint, max_code_bytes, confidence_pass_rate)
     _predictor.load()
+    found, found_digest = _predictor.checkpoint_identity()
+    if found_digest != digest:
+        raise RuntimeError(f"the daemon serves {_described(checkpoint, digest)}, but a worker loading it now "
+                           f"found {_described(found, found_digest)}: the file changed since the daemon loaded "
+                           "it (`reload` loads it in the daemon and its workers alike)")
+
+
+def _described(checkpoint: str | None, digest: str | None) -> str:
+    return f"{checkpoint} (sha256 {digest[:12]})" if digest is not None else "untrained weights"
 
 
 def _exit_with(daemon_pid: int) -> None:
@@ -202,21 +215,24 @@ class PredictionWorkers:
     def ready(self) -> bool:
         return self._ready.is_set() and not self._broken
 
-    def start_in_background(self, checkpoint: str | None) -> None:
-        """Start the workers once, loading `checkpoint`; `ready` turns true when they are up."""
+    def start_in_background(self, checkpoint: str | None, digest: str | None) -> None:
+        """Start the workers once, loading the daemon's model (`Predictor.checkpoint_identity`: the
+        checkpoint's path and the digest of its bytes, or None and None); `ready` turns true when they
+        are up, and never when the file at that path holds other bytes now."""
         with self._lock:
             if self._started or self.workers < 1:
                 return
             self._started = True
-        threading.Thread(target=self._start, args=(checkpoint,), name="bridge-workers-start", daemon=True).start()
+        threading.Thread(target=self._start, args=(checkpoint, digest), name="bridge-workers-start",
+                         daemon=True).start()
 
-    def _start(self, checkpoint: str | None) -> None:
+    def _start(self, checkpoint: str | None, digest: str | None) -> None:
         try:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["bridge.workers", "model.predictor"])
             executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_init_worker,
-                initargs=(os.getpid(), checkpoint, self._max_code_bytes, self._confidence_pass_rate)
+                initargs=(os.getpid(), checkpoint, digest, self._max_code_bytes, self._confidence_pass_rate)
             )
             warm = [executor.submit(predict_chunk, ["x = 1\n"], 0, False) for _ in range(self.workers)]
             for future in warm:

@@ -17,6 +17,7 @@ Loading never executes code from the file: the header is JSON and the tensors ar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -81,6 +82,8 @@ class Checkpoint:
     """The bug-site scorer's tensors, without their prefix; empty when the file has none."""
     confidence_weights: dict[str, np.ndarray] = field(default_factory=dict)
     """The confidence scorer's tensors, without their prefix; empty when the file has none."""
+    digest: str = ""
+    """The SHA-256 of the bytes read: which checkpoint this is, whatever its path holds later."""
 
 
 def save_checkpoint(
@@ -165,6 +168,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_layout_version: st
         training=training,
         site_weights=site_weights,
         confidence_weights=confidence_weights,
+        digest=hashlib.sha256(data).hexdigest(),
     )
 
 

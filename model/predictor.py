@@ -82,6 +82,8 @@ class _Loaded:
     """The share of the checkpoint's executed samples that passed: what its confidence is calibrated to."""
     host_pass_rate: float | None = None
     """The host's own pass rate (`confidence_pass_rate`), to which each confidence is shifted."""
+    digest: str | None = None
+    """The SHA-256 of the checkpoint file as it was read; None for the untrained fallback."""
 
     @property
     def pass_rate(self) -> float | None:
@@ -160,6 +162,13 @@ class Predictor:
             loaded = self._loaded
         assert loaded is not None
         return loaded
+
+    def checkpoint_identity(self) -> tuple[str | None, str | None]:
+        """The path of the checkpoint serving now and the SHA-256 of the bytes it was loaded from;
+        (None, None) for the untrained fallback. Another process loading "the same model" must load
+        these bytes: the file at that path may have been replaced since (bridge/workers.py checks)."""
+        loaded = self._model()
+        return loaded.checkpoint, loaded.digest
 
     def info(self) -> dict[str, Any]:
         """What `model_info` reports once a model is loaded (loading it first, as every method here does):
@@ -356,6 +365,7 @@ def _load_checked(path: Path, origin: str) -> _Loaded:
         confidence_scorer=confidence_scorer,
         trained_pass_rate=_pass_rate(training.get("confidence_labels")),
         parameters=sum(int(w.size) for w in used),
+        digest=checkpoint.digest,
     )
 
 

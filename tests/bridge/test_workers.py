@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -37,9 +38,10 @@ def _run(workers: PredictionWorkers, sources: list[str], projects: list | None =
     return outcome[0]
 
 
-def _started(checkpoint: str | None, **options) -> PredictionWorkers:
+def _started(predictor: Predictor | None = None, **options) -> PredictionWorkers:
+    """A pool of one worker that has loaded `predictor`'s model (by default the one the search finds)."""
     workers = PredictionWorkers(1, **options)
-    workers.start_in_background(checkpoint)
+    workers.start_in_background(*(predictor or Predictor()).checkpoint_identity())
     for _ in range(WAIT_S * 10):
         if workers.ready:
             return workers
@@ -61,7 +63,7 @@ SLUGIFY = ImportSuggestion("pkg.helpers", pytest.approx(1.0, abs=1e-3), "from pk
 
 
 def test_a_lone_source_over_a_limit_gets_its_error_and_the_workers_stay_up():
-    workers = _started(None)
+    workers = _started()
     try:
         [error] = _run(workers, [TOO_DEEP])
         assert isinstance(error, SourceLimitError) and error.limit == "nesting"
@@ -93,7 +95,7 @@ def test_after_a_source_over_a_limit_each_other_source_keeps_its_own_project(pro
 
 def test_a_worker_process_gets_each_sources_project(project):
     predictor, context = project
-    workers = _started(predictor.info()["checkpoint"])
+    workers = _started(predictor)
     try:
         with_project, without = _run(workers, [CALLS_SLUGIFY, CALLS_SLUGIFY], [context, None])
         assert with_project.imports == [SLUGIFY] and without.imports == []
@@ -128,9 +130,33 @@ def test_extract_chunk_gives_each_source_its_features_or_its_own_error(monkeypat
 def test_wait_ready_does_not_wait_for_a_pool_never_started_and_sees_one_come_up():
     assert PredictionWorkers(1).wait_ready(WAIT_S) is False  # never started: answered at once
     workers = PredictionWorkers(1)
-    workers.start_in_background(None)
+    workers.start_in_background(*Predictor().checkpoint_identity())
     try:
         assert workers.wait_ready(WAIT_S)
+    finally:
+        workers.close()
+
+
+def test_workers_never_serve_a_checkpoint_replaced_since_the_daemon_loaded_it(tmp_path):
+    """They load the daemon's model again by path, long after the daemon did: a file swapped in the
+    meantime would make some replies come from another model than the one `model_info` reports."""
+    daemon = Predictor(write_project_checkpoint(tmp_path / "model.safetensors"))
+    identity = daemon.checkpoint_identity()
+    shipped = Predictor().info()["checkpoint"]  # copied over the daemon's file
+    (tmp_path / "model.safetensors").write_bytes(Path(shipped).read_bytes())
+    workers = PredictionWorkers(1)
+    workers.start_in_background(*identity)
+    try:
+        assert workers.wait_ready(WAIT_S) is False  # given up: the daemon predicts with its own model
+    finally:
+        workers.close()
+
+
+def test_workers_of_a_daemon_on_untrained_weights_do_not_load_a_checkpoint_found_since():
+    workers = PredictionWorkers(1)
+    workers.start_in_background(None, None)  # the search finds the shipped checkpoint now
+    try:
+        assert workers.wait_ready(WAIT_S) is False
     finally:
         workers.close()
 
@@ -138,7 +164,7 @@ def test_wait_ready_does_not_wait_for_a_pool_never_started_and_sees_one_come_up(
 def test_a_worker_process_restates_confidence_for_the_hosts_pass_rate_as_the_daemon_does():
     shipped = Predictor(confidence_pass_rate=0.6)
     shipped.load()
-    workers = _started(shipped.info()["checkpoint"], confidence_pass_rate=0.6)
+    workers = _started(shipped, confidence_pass_rate=0.6)
     try:
         (served,) = _run(workers, [CALLS_SLUGIFY])
         assert served.confidence == shipped.predict_sources([CALLS_SLUGIFY])[0].confidence
@@ -173,7 +199,7 @@ def test_a_pool_broken_before_a_submit_hands_the_failure_to_done_and_is_given_up
 def test_a_chunk_a_hung_worker_keeps_past_its_deadline_is_failed_once_and_the_pool_given_up(monkeypatch):
     monkeypatch.setattr(bridge.workers, "CHUNK_DEADLINE_S", 0.3)
     monkeypatch.setattr(bridge.workers, "CHARACTERS_PER_SECOND", 1e12)
-    workers = _started(None)
+    workers = _started()
     try:
         hung = threading.Thread(target=workers.run_now, args=(time.sleep, 3), daemon=True)  # the one worker, busy
         hung.start()
@@ -288,7 +314,7 @@ def test_at_a_stop_the_chunks_a_worker_still_holds_are_failed_at_the_time_given(
 
 def test_a_large_source_a_hung_worker_keeps_past_its_deadline_is_handed_back_to_the_daemon(monkeypatch):
     monkeypatch.setattr(bridge.workers, "RUN_NOW_DEADLINE_S", 0.3)
-    workers = _started(None)
+    workers = _started()
     try:
         outcome = workers.run_now(time.sleep, 3)
         assert isinstance(outcome, TimeoutError) and not workers.ready
@@ -303,6 +329,9 @@ class _EchoPredictor:
     def info(self) -> dict:
         return {"checkpoint": None}
 
+    def checkpoint_identity(self) -> tuple[None, None]:
+        return None, None
+
 
 class _StubWorkers:
     """A pool that is up, and whose `submit` either reports a dead worker or raises (a fault)."""
@@ -313,7 +342,7 @@ class _StubWorkers:
         self.ready = True
         self.submit_raises = submit_raises
 
-    def start_in_background(self, checkpoint) -> None:
+    def start_in_background(self, checkpoint, digest) -> None:
         pass
 
     def submit(self, sources, *, top_k, include_embedding, projects=None, done) -> None:

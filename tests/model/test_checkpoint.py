@@ -3,6 +3,7 @@ wrong, and saves that a crash cannot tear."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -86,6 +87,14 @@ def test_a_round_trip_keeps_config_vocabularies_layout_and_training_metadata(tmp
     assert checkpoint.training == TRAINING
     assert checkpoint.path == tmp_path / "best.safetensors"
     assert all(np.array_equal(checkpoint.weights[name], value) for name, value in weights().items())
+
+
+def test_a_loaded_checkpoint_knows_the_digest_of_the_bytes_it_was_read_from(tmp_path):
+    path = save(tmp_path / "best.safetensors")
+    first = load(path).digest
+    assert first == hashlib.sha256(path.read_bytes()).hexdigest()
+    save(path, weights=weights(seed=1))  # the same path, other bytes
+    assert load(path).digest not in ("", first)
 
 
 def test_a_checkpoint_is_one_safetensors_file_with_one_metadata_key(tmp_path):
