@@ -144,6 +144,8 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
         message = f"lone surrogate U+{ord(source[exc.start]):04X} is not text"  # the codec's message quotes it raw
     elif line is not None and column is None and "integer string conversion" in message:
         column = _long_literal_column(source, line)
+    elif line is not None and (place := _in_fstring_expression(source, exc, line)) is not None:
+        line, column = place
     elif line is not None:
         line, column = _within_source(source, line, column, in_bytes=message.startswith(_COUNTED_IN_BYTES))
     where = f" at line {line}, column {column}" if line else ""
@@ -174,6 +176,36 @@ def _within_source(source: str, line: int, column: int | None, *, in_bytes: bool
     if in_bytes:
         column = len(text.encode("utf-8", "surrogatepass")[: column - 1].decode("utf-8", "ignore")) + 1
     return line, min(column, len(text) + 1)
+
+
+def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
+                           ) -> tuple[int | None, int | None] | None:
+    """Where in the source an error inside an f-string's expression is. CPython 3.11 parses each such
+    expression on its own: the error's text is the expression in parentheses, `(name name)`, and its
+    column counts into that text (2 for `name name` at column 21). None for any other error, and on
+    3.12, which parses f-strings with the rest and gives the source line as the text."""
+    text = (exc.text or "").removesuffix("\n") if isinstance(exc, SyntaxError) else ""
+    if not (exc.msg.startswith("f-string") and len(text) >= 2 and text[0] == "(" and text[-1] == ")"  # type: ignore[union-attr]
+            and exc.offset):  # type: ignore[union-attr]
+        return None
+    lines = source_lines(source)
+    if line <= len(lines) and lines[line - 1] == text:
+        return None  # a position in the source line already
+    start = _line_start(source, line)
+    expression = text[1:-1]
+    found = source.find("{" + expression, start)
+    at = found + 1 if found >= 0 else source.find(expression, start)
+    if at < 0:
+        return line, None
+    return _position(source, at + max(exc.offset - 2, 0))  # type: ignore[union-attr]
+
+
+def _line_start(source: str, line: int) -> int:
+    """The index in `source` where its 1-based `line` starts (lines ending as the tokenizer ends them)."""
+    for number, match in enumerate(LINE_BREAK.finditer(source), start=2):
+        if number == line:
+            return match.end()
+    return 0 if line <= 1 else len(source)
 
 
 def _position(source: str, index: int) -> tuple[int | None, int | None]:

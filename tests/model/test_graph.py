@@ -152,6 +152,22 @@ def test_a_syntax_error_column_is_in_characters_and_inside_its_line(source, line
     assert column <= len(source_lines(source)[line - 1]) + 1
 
 
+@pytest.mark.parametrize(("source", "line", "column"), [
+    ('def greet(name):\n    return f"hello {name name}"\n', 2, 21),  # where `name name` starts
+    ('msg = f"{user.name} has {count +} items"\n', 1, 33),  # after the `+`, where an operand is missing
+    ('x = f"""\n{a +}\n"""\n', 2, 5),  # a triple-quoted string's second line
+    ('x = (f"{a}"\n     f"{b c}")\n', 2, 9),
+    ('x = f"{a:{b c}}"\n', 1, 11),  # a format spec's own expression
+    ('s = "b c" + f"日{b c}"\n', 1, 17),  # the expression's text also in a plain string before it
+    ('x = f"{a!z}"\n', 1, 13),  # CPython's own position, in the line already
+])
+def test_a_syntax_error_inside_an_fstring_expression_is_placed_in_the_source(source, line, column):
+    """CPython 3.11 parses such an expression alone and counts its column from a `(` before it."""
+    with pytest.raises(SourceSyntaxError) as caught:
+        build_graph(source)
+    assert (caught.value.line, caught.value.column) == (line, column)
+
+
 def test_a_lone_surrogate_is_a_syntax_error_at_it_whose_message_is_text():
     with pytest.raises(SourceSyntaxError) as caught:
         build_graph("x = 1\ny = '\ud800'\n")
