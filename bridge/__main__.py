@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer = Writer(claim_stdout())
     log_sink = configure_logging(config.log_level)
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
-    reader = EarlyReader(reader_of(0), writer, max_line_bytes=config.max_line_bytes)
+    reader = EarlyReader(reader_of(0), writer, max_line_bytes=config.max_line_bytes,
+                         max_json_depth=config.max_json_depth)
     from bridge.methods import BridgeMethods  # pydantic and the protocol models: ~100 ms, while pings are answered
     from bridge.server import Server
 

@@ -11,8 +11,9 @@ and its signals are bridge.stopping's, set up before even this module loads).
 
 A "plain ping" is the exact shape the full protocol layer would answer "pong" to:
 `{"jsonrpc": "2.0", "id": <string or integer>, "method": "ping"}`, with no params or empty ones and
-nothing else. Anything else (a batch, a notification, a float or 64-bit-overflowing id, any doubt) is
-held for the dispatcher, so the early answer is never different from the late one.
+nothing else, and no deeper than `--max-json-depth` allows (`{}` params nest 2 deep). Anything else
+(a batch, a notification, a float or 64-bit-overflowing id, any doubt) is held for the dispatcher,
+so the early answer is never different from the late one.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ _CLOSE_WAIT_S = 2.0
 reply write is blocked on a full stdout."""
 
 
-def plain_ping_reply(line: bytes) -> bytes | None:
-    """The encoded "pong" reply when `line` is a plain ping request, else None."""
+def plain_ping_reply(line: bytes, max_depth: int) -> bytes | None:
+    """The encoded "pong" reply when `line` is a plain ping request no deeper than `max_depth` (the
+    protocol's JSON depth: the message 1, params inside it 2), else None."""
     if b'"ping"' not in line:
         return None
     try:
@@ -49,6 +51,8 @@ def plain_ping_reply(line: bytes) -> bytes | None:
         return None
     if message.keys() - {"params"} != _PING_KEYS or message.get("params", []) not in ([], {}):
         return None
+    if ("params" in message) + 1 > max_depth:
+        return None  # the protocol layer refuses it as too deep
     request_id = message["id"]
     if type(request_id) is int and abs(request_id) > _MAX_EXACT_INT:
         return None  # orjson may have read a longer run of digits: leave exactness to the protocol layer
@@ -60,10 +64,12 @@ def plain_ping_reply(line: bytes) -> bytes | None:
 class EarlyReader:
     """Reads stdin on its own thread from the first moment; see the module docstring."""
 
-    def __init__(self, read: Callable[[int], bytes], writer: Writer, *, max_line_bytes: int) -> None:
+    def __init__(self, read: Callable[[int], bytes], writer: Writer, *, max_line_bytes: int,
+                 max_json_depth: int) -> None:
         self._read = read
         self._writer = writer
         self._max_line_bytes = max_line_bytes
+        self._max_json_depth = max_json_depth
         self._lock = threading.Lock()
         self._held: list[Line] = []
         self._dispatch: Callable[[Line], None] | None = None
@@ -117,7 +123,7 @@ class EarlyReader:
     def _answer_early(self, line: Line) -> bool:
         if isinstance(line, LineTooLong):
             return False
-        reply = plain_ping_reply(line)
+        reply = plain_ping_reply(line, self._max_json_depth)
         if reply is None:
             return False
         self._writer.write(reply)

@@ -23,7 +23,7 @@ from tests.bridge.conftest import chunked_reader
     ],
 )
 def test_a_plain_ping_is_answered_pong_with_its_id(line):
-    reply = json.loads(plain_ping_reply(line))
+    reply = json.loads(plain_ping_reply(line, 2))
     assert reply == {"jsonrpc": "2.0", "id": json.loads(line)["id"], "result": "pong"}
 
 
@@ -57,7 +57,14 @@ def test_a_plain_ping_is_answered_pong_with_its_id(line):
     ],
 )
 def test_anything_but_a_plain_ping_is_left_to_the_dispatcher(line):
-    assert plain_ping_reply(line) is None
+    assert plain_ping_reply(line, 2) is None
+
+
+def test_a_ping_deeper_than_the_depth_limit_is_left_to_the_dispatcher_which_refuses_it():
+    """`--max-json-depth 1` allows the message but not params inside it: the late answer is an error."""
+    assert plain_ping_reply(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}', 1) is None
+    assert plain_ping_reply(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":[]}', 1) is None
+    assert json.loads(plain_ping_reply(b'{"jsonrpc":"2.0","id":1,"method":"ping"}', 1))["result"] == "pong"
 
 
 class Recorder:
@@ -71,7 +78,7 @@ class Recorder:
 def test_held_lines_are_dispatched_in_order_at_hand_over_and_later_lines_directly():
     read_fd, write_fd = os.pipe()
     out_read, out_write = os.pipe()
-    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(out_write), max_line_bytes=100)
+    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(out_write), max_line_bytes=100, max_json_depth=2)
     os.write(write_fd, b'[1]\n{"jsonrpc":"2.0","id":9,"method":"ping"}\n' + b"x" * 200 + b"\n[2]\n")
     assert json.loads(os.read(out_read, 1000)) == {"jsonrpc": "2.0", "id": 9, "result": "pong"}
     dispatched, ended = Recorder(), threading.Event()
@@ -85,7 +92,8 @@ def test_held_lines_are_dispatched_in_order_at_hand_over_and_later_lines_directl
 
 
 def test_end_of_input_before_hand_over_is_reported_at_hand_over():
-    reader = EarlyReader(chunked_reader([b"[1]\n"]), Writer(os.open(os.devnull, os.O_WRONLY)), max_line_bytes=100)
+    reader = EarlyReader(chunked_reader([b"[1]\n"]), Writer(os.open(os.devnull, os.O_WRONLY)),
+                         max_line_bytes=100, max_json_depth=2)
     reader._thread.join(10)
     dispatched, ended = Recorder(), threading.Event()
     reader.hand_over(dispatched, on_end=ended.set)
@@ -94,7 +102,8 @@ def test_end_of_input_before_hand_over_is_reported_at_hand_over():
 
 def test_after_close_no_line_is_dispatched():
     read_fd, write_fd = os.pipe()
-    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(os.open(os.devnull, os.O_WRONLY)), max_line_bytes=99)
+    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(os.open(os.devnull, os.O_WRONLY)),
+                         max_line_bytes=99, max_json_depth=2)
     dispatched = Recorder()
     reader.hand_over(dispatched, on_end=lambda: None)
     reader.close()
@@ -107,7 +116,8 @@ def test_after_close_no_line_is_dispatched():
 
 def test_close_does_not_wait_for_ever_on_a_dispatch_stuck_behind_a_full_stdout():
     read_fd, write_fd = os.pipe()
-    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(os.open(os.devnull, os.O_WRONLY)), max_line_bytes=99)
+    reader = EarlyReader(lambda n: os.read(read_fd, n), Writer(os.open(os.devnull, os.O_WRONLY)),
+                         max_line_bytes=99, max_json_depth=2)
     stuck, release = threading.Event(), threading.Event()
     dispatched: list[bytes] = []
 
