@@ -51,6 +51,7 @@ class SourceLimits:
 
     max_bytes: int = 4 * 1024 * 1024
     max_units: int = 20_000
+    """Functions and classes (the graph's nodes but the module's own)."""
 
 
 DEFAULT_LIMITS = SourceLimits()
@@ -244,10 +245,11 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     source = source.removeprefix(_BOM)
     tree = parse_source(source, limits)
     units, context = scan_units(tree, source)
-    if len(units) > limits.max_units:
+    definitions = len(units) - 1  # the first unit is the module itself
+    if definitions > limits.max_units:
         raise SourceLimitError(
-            f"code defines {len(units)} functions and classes, more than the limit of {limits.max_units}",
-            limit="units", maximum=limits.max_units, actual=len(units),
+            f"code defines {definitions} functions and classes, more than the limit of {limits.max_units}",
+            limit="units", maximum=limits.max_units, actual=definitions,
         )
     features = unit_vectors(units, context)
     edge_index, edge_type = unit_edges(units)

@@ -217,6 +217,15 @@ def test_code_over_the_size_limit_is_refused_before_parsing():
     assert info.value.limit == "code_bytes" and info.value.maximum == 100 and info.value.actual == 600
 
 
+def test_the_units_limit_counts_functions_and_classes_not_the_module():
+    three = "def f():\n    pass\n\nclass C:\n    def m(self):\n        pass\n"
+    assert build_graph(three, limits=SourceLimits(max_units=3)).num_nodes == 4  # the module's node too
+    with pytest.raises(SourceLimitError) as info:
+        build_graph(three + "def g():\n    pass\n", limits=SourceLimits(max_units=3))
+    assert (info.value.limit, info.value.maximum, info.value.actual) == ("units", 3, 4)
+    assert "defines 4 functions and classes" in str(info.value)
+
+
 def test_a_spurious_ast_recursion_depth_mismatch_is_retried_once(monkeypatch):
     """python/cpython#106905: threads parsing at once can trip CPython 3.11's AST depth bookkeeping."""
     import ast
