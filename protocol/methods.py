@@ -452,6 +452,12 @@ def _invalid_params(method: str, exc: ValidationError) -> InvalidParams:
     reason = _reason(first)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     subject = "" if field_name == "params" else f"{field_name!r} "
+    location = first["loc"]
+    if location[:1] == ("features",) and len(location) == 2 and type(first["input"]) is int:
+        # an integer beyond a float's range (10**309): too large, as the model says of 1e20, and named
+        # by its index as the model names it (numbers within range reach the model's own check)
+        reason = f"feature {location[1]} is larger than {_FEATURE_MAGNITUDE:g} in magnitude"
+        return InvalidParams(f"Invalid params: {reason}", field=field_name, reason=reason, index=location[1])
     return InvalidParams(
         f"Invalid params for {method}: {subject}{reason}{more}", field=field_name, reason=reason
     )

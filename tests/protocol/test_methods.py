@@ -222,6 +222,18 @@ def test_features_may_be_integers_in_json() -> None:
     assert validate_params("embed", {"features": [0, 1, 2]}) == EmbedParams(features=[0.0, 1.0, 2.0])
 
 
+@pytest.mark.parametrize("number", [10**309, -(10**400)])
+def test_an_integer_beyond_a_floats_range_is_a_feature_too_large_named_by_its_index(number: int) -> None:
+    """As the model names 1e20 (model.predictor.check_vectors), not as "not a valid number"."""
+    with pytest.raises(InvalidParams) as caught:
+        validate_params("embed", {"features": [0, 0, number] + [0] * 975})
+    data = caught.value.to_error()["data"]
+    assert data == {"field": "features[2]", "index": 2, "reason": "feature 2 is larger than 1e+15 in magnitude"}
+    with pytest.raises(InvalidParams) as caught:
+        validate_params("embed", {"features": [0, "x"] + [0] * 976})
+    assert "index" not in caught.value.to_error()["data"]
+
+
 def test_notification_kinds_are_accepted_though_none_is_sent_yet() -> None:
     params = validate_params("initialize", {"notifications": ["model/status"]})
     assert params == InitializeParams(notifications=["model/status"])
