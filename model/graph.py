@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from model.errors import SourceLimitError, SourceSyntaxError
 from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
+from model.parsing import parse
 from model.scan import LINE_BREAK, Unit, scan_units, source_lines
 from model.sites import BugSites, find_sites
 
@@ -91,24 +91,6 @@ class CodeGraph:
         return len(self.nodes)
 
 
-_PARSE_LOCK = threading.Lock()
-"""CPython 3.11 keeps the AST constructor's recursion depth in state shared by all threads; a thread
-switch inside one conversion (a GC finalizer running Python code, say) while another thread parses
-raises "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). The daemon
-parses from several threads, so parses are serialised here (the GIL serialises them anyway), and a
-parse that still hits the error, through a caller outside this lock, is retried once."""
-
-
-def _parse(source: str) -> ast.Module:
-    with _PARSE_LOCK:
-        try:
-            return ast.parse(source)
-        except SystemError as exc:
-            if "recursion depth mismatch" not in str(exc):
-                raise
-            return ast.parse(source)
-
-
 def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Module:
     """Parse with bounded size and nesting; errors name the line, column or limit."""
     # at most 4 UTF-8 bytes per character: only code that could be over the limit is encoded to measure it
@@ -119,7 +101,7 @@ def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Modu
             limit="code_bytes", maximum=limits.max_bytes, actual=size,
         )
     try:
-        return _parse(source)
+        return parse(source)  # serialised with the daemon's other parses (model/parsing.py says why)
     except (RecursionError, MemoryError):  # MemoryError: "parser stack overflowed", not a lack of memory
         depth = _AST_DEPTH_SCALE * sys.getrecursionlimit()
         raise SourceLimitError(f"code nests deeper than the parser's {depth} levels", limit="nesting",

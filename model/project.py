@@ -29,6 +29,8 @@ from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.parsing import parse
+
 __all__ = ["ImportContext", "ProjectIndex", "ProjectView", "module_name", "project_root"]
 
 MAX_FILES = 5_000
@@ -304,7 +306,7 @@ def _top_level(text: str) -> Iterator[ast.stmt]:
         while True:
             end = starts[index] if index < len(starts) else len(text)
             try:
-                body = ast.parse(text[begin:end]).body
+                body = parse(text[begin:end]).body  # serialised with the daemon's other parses
                 break
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 if end == len(text):

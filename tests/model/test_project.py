@@ -36,6 +36,25 @@ def test_a_module_binds_its_top_level_definitions_and_assigned_names(tmp_path):
     assert names["x"] == names["y"] == names["z"] == {"shop.text": 1.0}
 
 
+def test_a_spurious_ast_recursion_depth_mismatch_while_indexing_is_retried_not_fatal(tmp_path, monkeypatch):
+    """python/cpython#106905: the index thread parses beside the daemon's lanes; one such error used
+    to fail the whole project's index."""
+    import ast
+
+    real_parse, calls = ast.parse, []
+
+    def flaky(source, *args, **kwargs):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=24, after=16)")
+        return real_parse(source, *args, **kwargs)
+
+    _write(tmp_path, PROJECT)
+    monkeypatch.setattr(ast, "parse", flaky)
+    assert ProjectIndex.scan(tmp_path).names["slugify"] == {"shop.text": 1.0}
+    assert len(calls) > 1
+
+
 def test_a_package_re_exports_what_it_imports_from_itself_not_from_elsewhere(tmp_path):
     init = "from typing import Any\nfrom shop.money import Price\nfrom .text import slug\n"
     _write(tmp_path, {"shop/__init__.py": init, "shop/money.py": "class Price:\n    pass\n",
