@@ -71,8 +71,9 @@ def entries(directory: Path | None = None) -> list[CacheEntry]:
 
 def prune(unused_days: float, directory: Path | None = None, *, dry_run: bool = False,
           now: float | None = None) -> list[CacheEntry]:
-    """Remove the entries no run has used for `unused_days` days (0: every entry); the ones removed
-    (with `dry_run`, the ones that would be)."""
+    """Remove the entries no run has used for `unused_days` days (0: every entry, the half-written
+    file of a run building data at the time included); the ones removed (with `dry_run`, the ones
+    that would be)."""
     if unused_days < 0:
         raise ValueError(f"days unused must be 0 or more, got {unused_days:g}")
     cutoff = (time.time() if now is None else now) - unused_days * _DAY_S
@@ -102,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="the cache (default: $YANTRA_CACHE_DIR or "
                         "~/.cache/yantra-bridge)")
     parser.add_argument("--prune", type=float, metavar="DAYS", default=None,
-                        help="remove the entries no run has read or written for DAYS days (0: all of them)")
+                        help="remove the entries no run has read or written for DAYS days (0: all of them, "
+                        "which a run building data at the time would miss)")
     parser.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, remove nothing")
     args = parser.parse_args(argv)
     if args.prune is not None and args.prune < 0:
@@ -121,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{directory}: {len(kept)} entries{' kept' if args.prune is not None else ''}, "
           f"{_size(sum(e.size for e in kept))}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
