@@ -79,11 +79,14 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples", "steps_per_epoch",
-           "train"]
+__all__ = ["LOSS_WEIGHTS", "SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples",
+           "steps_per_epoch", "train"]
 
 
 # ---------------------------------------------------------------------------- configuration
+
+LOSS_WEIGHTS: dict[str, float] = {"imports": 1.0, "bugs": 1.0, "location": 0.5, "confidence": 0.5, "embedding": 0.5}
+"""The multi-task loss's default weight of each task (`--loss-weights` changes the ones it names)."""
 
 
 @dataclass
@@ -111,8 +114,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
-    loss_weights: dict[str, float] = field(default_factory=lambda: {
-        "imports": 1.0, "bugs": 1.0, "location": 0.5, "confidence": 0.5, "embedding": 0.5})
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS))
+    """Per task; the tasks not given keep their LOSS_WEIGHTS."""
     embedding_temperature: float = 0.1
     embedding_margin: float = 0.0
     """With > 0, the embedding loss also asks each anchor to sit at least this much closer (cosine) to
@@ -158,6 +161,21 @@ class TrainConfig:
     ship: bool = False
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        """Merge the loss weights given with the defaults, and refuse values no run can use, before
+        any data is built (a typo in a weight, or `--batch-size 0`, fails here, not hours later)."""
+        unknown = sorted(set(self.loss_weights) - set(LOSS_WEIGHTS))
+        if unknown:
+            raise ValueError(f"loss_weights: no task {unknown}; the tasks are {sorted(LOSS_WEIGHTS)}")
+        self.loss_weights = {**LOSS_WEIGHTS, **self.loss_weights}
+        for name, (holds, wanted) in _BOUNDS.items():
+            value = getattr(self, name)
+            if value is not None and not holds(value):
+                raise ValueError(f"{name}: {value!r} must be {wanted}")
+        if self.ship and self.smoke:
+            raise ValueError("ship: a smoke run's network is too small and its data too few to ship")
+        _check_device(self.device)
+
     def data_config(self) -> DataConfig:
         base = DataConfig.smoke() if self.smoke else DataConfig()
         overrides: dict[str, Any] = {"seed": self.seed, "cache_dir": self.cache_dir}
@@ -180,6 +198,42 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["hidden_dims"] = list(self.hidden_dims)
         return values
+
+
+def _at_least(low: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: value >= low), f"{low:g} or more"
+
+
+def _between(low: float, high: float, *, open_low: bool = False) -> tuple[Callable[[Any], bool], str]:
+    if open_low:
+        return (lambda value: low < value < high), f"between {low:g} and {high:g}, both excluded"
+    return (lambda value: low <= value < high), f"at least {low:g} and below {high:g}"
+
+
+_MAX_SEED = 2**32 - 1 - 64
+"""numpy's global seed takes at most 2**32 - 1, and each torchrun process adds its rank."""
+
+_BOUNDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": ((lambda value: 0 <= value <= _MAX_SEED), f"a whole number from 0 to {_MAX_SEED}"),
+    **{name: _at_least(1) for name in (
+        "max_files", "max_units_per_package", "humaneval_limit", "import_vocab_size", "max_samples_per_task",
+        "featurize_workers", "embedding_dim", "epochs", "batch_size", "early_stopping_patience",
+        "max_steps_per_epoch", "validation_limit", "site_units_per_package", "confidence_mutants_per_kind")},
+    **{name: _at_least(0) for name in (
+        "humaneval_per_problem", "weight_decay", "embedding_margin", "plateau_patience", "min_delta", "site_epochs",
+        "site_hidden", "site_hidden_epochs", "site_extra_mutants", "site_swapped_arguments", "confidence_site_epochs",
+        "checkpoint_every", "threads")},
+    "dropout": _between(0, 1),
+    "lr": ((lambda value: value > 0), "more than 0"),
+    "grad_clip": ((lambda value: value > 0), "more than 0"),
+    "embedding_temperature": ((lambda value: value > 0), "more than 0"),
+    "plateau_factor": _between(0, 1, open_low=True),
+    "bug_false_alarm_rate": _between(0, 1, open_low=True),
+    "loss_weights": ((lambda weights: all(weight >= 0 for weight in weights.values())), "0 or more each"),
+}
+"""What each field must hold (None, where a field takes it, always passes): checked when a config is
+made, so a run never starts on a value it cannot use (`--epochs 0` wrote an untrained best, `--batch-size
+0` divided by zero once the data was built)."""
 
 
 def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
@@ -215,7 +269,11 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
             ModelConfig(hidden_dims=values["hidden_dims"])
         except ValueError as exc:
             parser.error(f"--hidden-dims: {exc}")
-    return TrainConfig(**values)
+    try:
+        return TrainConfig(**values)
+    except ValueError as exc:  # a bound of _BOUNDS, named as the flag is
+        name, _, reason = str(exc).partition(":")
+        parser.error(f"--{name.replace('_', '-')}:{reason}")
 
 
 def _config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -550,6 +608,21 @@ def setup_runtime(config: TrainConfig) -> Runtime:
     return Runtime(device, rank, world, dist.is_initialized())
 
 
+def _check_device(name: str) -> None:
+    """ValueError, said plainly, for a device this machine cannot train on (rather than torch's
+    traceback once the run has started)."""
+    if name == "auto":
+        return
+    try:
+        kind = torch.device(name).type
+    except RuntimeError:
+        raise ValueError(f"device: {name!r} is not a device: say auto, cpu, cuda, cuda:N or mps") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {name!r}, but this torch ({torch.__version__}) sees no CUDA GPU here")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise ValueError(f"device: {name!r}, but MPS is not available here")
+
+
 def _device(name: str, local_rank: int) -> torch.device:
     if name == "cuda":  # each torchrun rank on its own GPU
         return torch.device("cuda", local_rank)
@@ -769,7 +842,7 @@ def evaluate(model: torch.nn.Module, corpus: Corpus, config: TrainConfig, device
     metrics = {f"val_{k}": sums[k] / counts[k] for k in sums}
     # The confidence head is refitted on executed-test labels at the end, so its corpus loss (an
     # auxiliary task) does not choose the epoch; the other tasks' weighted losses do.
-    metrics["val_loss"] = sum(config.loss_weights.get(k, 1.0) * metrics[f"val_{k}"] for k in sums
+    metrics["val_loss"] = sum(config.loss_weights[k] * metrics[f"val_{k}"] for k in sums
                               if k != "confidence")
     if len(set(bug_truth)) == 2:
         metrics["val_bug_auroc"] = auroc(np.array(bug_truth), np.array(bug_scores))
@@ -952,7 +1025,7 @@ def train_epoch(trainee: torch.nn.Module, model: GraphSAGEModel, optimizer: torc
     bar = tqdm(batches, desc=desc, file=sys.stderr, disable=not (config.progress and runtime.main))
     for step in bar:
         losses = step_losses(trainee, corpus.table, step, config, runtime.device)
-        loss = sum(config.loss_weights.get(k, 1.0) * v for k, v in losses.items())
+        loss = sum(config.loss_weights[k] * v for k, v in losses.items())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -18,6 +18,7 @@ from model.predictor import SHIPPED_CHECKPOINT
 from tests.helpers import write_checkpoint
 from training import site_probe
 from training.train import (
+    LOSS_WEIGHTS,
     TrainConfig,
     _contrastive,
     _device,
@@ -81,7 +82,29 @@ def test_a_config_file_may_give_whole_floats_null_and_a_list_of_dims(tmp_path):
                                 "loss_weights": {"bugs": 2}}))
     config = parse_config(["--config", str(path)])
     assert config.epochs == 4 and isinstance(config.epochs, int) and config.max_files is None
-    assert config.hidden_dims == (64, 32) and config.lr == 1.0 and config.loss_weights == {"bugs": 2.0}
+    assert config.hidden_dims == (64, 32) and config.lr == 1.0
+    assert config.loss_weights == {**LOSS_WEIGHTS, "bugs": 2.0}  # the tasks not named keep their weights
+
+
+@pytest.mark.parametrize("flags", [
+    ["--epochs", "0"], ["--batch-size", "0"], ["--batch-size", "-4"], ["--max-steps-per-epoch", "-1"],
+    ["--validation-limit", "0"], ["--early-stopping-patience", "0"], ["--checkpoint-every", "-1"],
+    ["--max-files", "-1"], ["--seed", "-1"], ["--seed", "1e30"], ["--threads", "-1"], ["--dropout", "1.5"],
+    ["--lr", "-1"], ["--lr", "0"], ["--plateau-factor", "2"], ["--embedding-temperature", "0"],
+    ["--bug-false-alarm-rate", "1"], ["--loss-weights", '{"bugz": 5}'], ["--loss-weights", '{"bugs": -1}'],
+    ["--device", "bogus"], ["--ship", "--smoke"],
+])
+def test_a_value_no_run_can_use_is_refused_before_any_data_is_built(flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(flags)
+    assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_plainly(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--device", "cuda"])
+    assert "sees no CUDA GPU here" in capsys.readouterr().err
 
 
 def test_the_bug_site_scorers_read_more_units_per_package_than_the_network_but_a_smoke_run_keeps_its_own():
@@ -263,7 +286,7 @@ def test_each_flag_is_read_as_its_fields_declared_type():
     assert (config.out_dir, config.cache_dir) == ("2024", "1e3")  # folders, not numbers
     assert config.max_units_per_package == 400 and isinstance(config.max_units_per_package, int)
     assert config.lr == 0.01 and config.max_files is None
-    assert parse_config(["--seed", "9007199254740993"]).seed == 9007199254740993  # exact, not via a float
+    assert parse_config(["--max-files", "9007199254740993"]).max_files == 9007199254740993  # exact, not via a float
     assert parse_config(["--hidden-dims", "2e2,64"]).hidden_dims == (200, 64)
     for flags in (["--epochs", "2.5"], ["--loss-weights", "[1, 2]"], ["--loss-weights", '{"bugs": "x"}'],
                   ["--lr", "nan"], ["--lr", "inf"]):
