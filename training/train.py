@@ -79,8 +79,8 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["LOSS_WEIGHTS", "SiteSamples", "TrainConfig", "chosen_samples", "limit_samples", "main", "site_samples",
-           "steps_per_epoch", "train"]
+__all__ = ["LOSS_WEIGHTS", "ResumeError", "SiteSamples", "TrainConfig", "checked_state", "chosen_samples",
+           "limit_samples", "main", "site_samples", "steps_per_epoch", "train"]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -889,6 +889,48 @@ def load_state(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+class ResumeError(ValueError):
+    """A `--resume` state that cannot continue this run: unreadable, incomplete, or trained with
+    settings the new command changes."""
+
+
+_STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best", "bad_epochs", "config", "torch_rng",
+               "python_rng", "numpy_rng")
+_CHANGEABLE_ON_RESUME = frozenset({
+    "epochs", "early_stopping_patience", "out_dir", "checkpoint_every", "resume", "device", "threads", "progress",
+    "ship", "cache_dir", "featurize_workers", "bug_false_alarm_rate", "site_epochs", "site_hidden",
+    "site_hidden_epochs", "site_units_per_package", "site_extra_mutants", "site_swapped_arguments",
+    "confidence_site_epochs", "confidence_mutants_per_kind"})
+"""What a resumed run may set anew: how long it goes on and when it stops, where it writes, what it
+runs on, and the scorers fitted after the network. Everything else (the data, the network, the
+optimiser and its schedule, the losses) is fixed by the state: the optimizer's own state would keep
+the old learning rate while the checkpoint recorded the new one."""
+
+
+def checked_state(path: Path, config: TrainConfig) -> dict[str, Any]:
+    """The state at `path`, read before any data is built, or ResumeError saying why it cannot
+    continue a run configured as `config`."""
+    try:
+        state = load_state(path)
+    except Exception as exc:  # missing, a folder, empty, not a state, or one that is not weights-only
+        raise ResumeError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    missing = [key for key in _STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ResumeError(f"{path} is not a training state: it lacks {missing}")
+    try:
+        trained = json.loads(state["config"])
+    except (TypeError, ValueError):
+        raise ResumeError(f"{path} is not a training state: its config is not JSON") from None
+    now = config.to_dict()
+    changed = sorted(name for name in trained.keys() & now.keys()
+                     if name not in _CHANGEABLE_ON_RESUME and trained[name] != now[name])
+    if changed:
+        was = ", ".join(f"{name}={trained[name]!r} (now {now[name]!r})" for name in changed)
+        raise ResumeError(f"{path} was trained with {was}: resuming it with other values would not continue "
+                          "it; drop those flags, or start a new run")
+    return state
+
+
 def write_inference_checkpoint(path: Path, model: GraphSAGEModel, corpus: Corpus, training: dict[str, Any],
                                site_weights: dict[str, np.ndarray] | None = None,
                                confidence_weights: dict[str, np.ndarray] | None = None) -> Path:
@@ -940,6 +982,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     run = RunFacts(commit=_commit(), device=describe_device(runtime), started=time.monotonic())
     if runtime.main:
         log(f"device: {run.device}")
+    state = checked_state(Path(config.resume), config) if config.resume else None  # before hours of data
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -955,9 +998,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
                                                            patience=config.plateau_patience)
     rng = np.random.default_rng(config.seed + runtime.rank)
     start_epoch, best, bad_epochs, best_epoch = 1, math.inf, 0, 0
-    if config.resume:
-        (start_epoch, best, bad_epochs, best_epoch), rng = _resume(Path(config.resume), model, optimizer,
-                                                                    scheduler, rng, config, runtime)
+    if state is not None:
+        (start_epoch, best, bad_epochs, best_epoch), rng = _resume(state, model, optimizer, scheduler, rng, config,
+                                                                    runtime)
         log(f"resumed from {config.resume} at epoch {start_epoch}")
     trainee = model
     if runtime.distributed:
@@ -973,6 +1016,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
 
     # the loop
     for epoch in range(start_epoch, config.epochs + 1):
+        if bad_epochs >= config.early_stopping_patience:  # checked first: a resumed run may have stopped
+            log(f"early stopping after epoch {epoch - 1}: no improvement of {config.min_delta} in "
+                f"{bad_epochs} epochs")
+            break
         epoch_started = time.monotonic()
         metrics = train_epoch(trainee, model, optimizer, epoch_batches(corpus, config, runtime, rng), corpus, config,
                               runtime, f"epoch {epoch}")
@@ -997,10 +1044,6 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
                        best_epoch)
             if config.checkpoint_every and epoch % config.checkpoint_every == 0:
                 write_inference_checkpoint(out / f"epoch-{epoch:03d}.safetensors", model, corpus, meta)
-        if bad_epochs >= config.early_stopping_patience:
-            log(f"early stopping after epoch {epoch}: no improvement of {config.min_delta} in "
-                f"{bad_epochs} epochs")
-            break
 
     # finish: best weights, confidence from executed tests, thresholds, the final checkpoint
     model.load_state_dict(best_weights)
@@ -1038,13 +1081,12 @@ def train_epoch(trainee: torch.nn.Module, model: GraphSAGEModel, optimizer: torc
     return {f"train_{k}": v / steps for k, v in sums.items()}
 
 
-def _resume(path: Path, model: GraphSAGEModel, optimizer: torch.optim.Optimizer,
+def _resume(state: dict[str, Any], model: GraphSAGEModel, optimizer: torch.optim.Optimizer,
             scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, rng: np.random.Generator, config: TrainConfig,
             runtime: Runtime) -> tuple[tuple[int, float, int, int], np.random.Generator]:
-    """Restore a run from its state.pt: model, optimizer, schedule and every random stream. Returns
-    (the epoch to start at, the best loss, epochs without improvement, the best epoch) and the numpy
-    generator to go on with."""
-    state = load_state(path)
+    """Restore a run from its state.pt (`checked_state`): model, optimizer, schedule and every random
+    stream. Returns (the epoch to start at, the best loss, epochs without improvement, the best epoch)
+    and the numpy generator to go on with."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -1276,7 +1318,11 @@ def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
-    path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
+    try:
+        path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
+    except ResumeError as exc:
+        print(f"yantra-train: error: --resume: {exc}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.helpers import write_checkpoint
 from training import site_probe
 from training.train import (
     LOSS_WEIGHTS,
+    ResumeError,
     TrainConfig,
     _contrastive,
     _device,
@@ -27,7 +29,10 @@ from training.train import (
     _restart_metrics_log,
     _resumed_best,
     best_f1_threshold,
+    checked_state,
+    main,
     parse_config,
+    save_state,
     site_samples,
     steps_per_epoch,
     train,
@@ -217,6 +222,53 @@ def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
     assert any("resumed" in m and "epoch 2" in m for m in messages)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2] and lines[1]["val_loss"] != 9.0  # the resumed run's epoch 2
+
+
+def test_a_run_that_stopped_early_resumes_to_the_same_end_not_one_epoch_more(tmp_path, data_cache):
+    never_better = {"early_stopping_patience": 1, "min_delta": 100.0}  # epoch 1 improves on inf, then none
+    straight = train(_smoke(tmp_path / "a", data_cache, epochs=4, **never_better), log=lambda *_: None)
+    train(_smoke(tmp_path / "b", data_cache, epochs=2, **never_better), log=lambda *_: None)
+    messages = []
+    resumed = train(_smoke(tmp_path / "b", data_cache, epochs=4, resume=str(tmp_path / "b" / "state.pt"),
+                           **never_better), log=messages.append)
+    assert any(m.startswith("early stopping after epoch 2") for m in messages)
+    epochs = [[json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+              for run in (tmp_path / "a", tmp_path / "b")]
+    assert epochs == [[1, 2], [1, 2]]
+    a, b = (load_checkpoint(path, expected_layout_version=None).weights for path in (straight, resumed))
+    assert all(np.array_equal(a[name], b[name]) for name in a)
+
+
+def _state(path: Path, config: TrainConfig) -> Path:
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    save_state(path, model, optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer), 1, 1.0, 0, config,
+               np.random.default_rng(0))
+    return path
+
+
+def test_a_state_that_cannot_continue_the_run_is_refused_before_any_data_is_built(tmp_path):
+    config = TrainConfig(out_dir=str(tmp_path / "run"))
+    state = _state(tmp_path / "state.pt", config)
+    assert checked_state(state, dataclasses.replace(config, epochs=30, device="cpu", site_epochs=2))["epoch"] == 1
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "noise.pt").write_bytes(os.urandom(256))
+    torch.save({"model": {}}, tmp_path / "partial.pt")
+    for path, says in ((tmp_path / "missing.pt", "FileNotFoundError"), (tmp_path, "cannot read"),
+                       (tmp_path / "empty.pt", "cannot read"), (tmp_path / "noise.pt", "cannot read"),
+                       (tmp_path / "partial.pt", "lacks ['optimizer'")):
+        with pytest.raises(ResumeError, match=re.escape(says)):
+            checked_state(path, config)
+    with pytest.raises(ResumeError, match=r"lr=0.001 \(now 0.5\), weight_decay=0.0001 \(now 0.0\)"):
+        checked_state(state, dataclasses.replace(config, lr=0.5, weight_decay=0.0))
+    with pytest.raises(ResumeError, match="hidden_dims"):
+        checked_state(state, dataclasses.replace(config, hidden_dims=(64, 32)))
+
+
+def test_the_command_answers_a_state_it_cannot_resume_with_an_error_not_a_traceback(tmp_path, capsys):
+    flags = ["--smoke", "--no-progress", "--out-dir", str(tmp_path / "run"), "--resume", str(tmp_path / "none.pt")]
+    assert main(flags) == 2
+    assert "yantra-train: error: --resume: cannot read" in capsys.readouterr().err
 
 
 def test_a_run_resumed_into_another_folder_starts_its_log_from_the_resumed_runs_history(tmp_path):
