@@ -45,7 +45,7 @@ import argparse
 import contextlib
 import random
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +55,7 @@ import numpy as np
 import orjson
 
 from model.batch import collate
-from model.checkpoint import Checkpoint, load_checkpoint
+from model.checkpoint import Checkpoint, load_checkpoint, write_atomically
 from model.confidence import ConfidenceScorer, confidence_scorer_from, served_scorer
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
@@ -785,10 +785,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    write_atomically(out / "metrics.json",
+                     orjson.dumps(metrics, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     rows = report_rows(metrics)
     plots = write_plots(out, metrics, bug_curves, confidence_curves, Path(checkpoint.path).parent / "metrics.jsonl")
-    (out / "report.md").write_text(render_report(metrics, rows, [p.name for p in plots]), encoding="utf-8")
+    write_atomically(out / "report.md", render_report(metrics, rows, [p.name for p in plots]).encode("utf-8"))
     return metrics
 
 
@@ -809,17 +810,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="checkpoint to evaluate (default: the shipped one)")
     parser.add_argument("--out", default="runs/eval", help="directory for metrics.json, report.md, plots")
     parser.add_argument("--smoke", action="store_true", help="tiny data (DataConfig.smoke()): seconds, not hours")
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for confidence")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--folds", type=_at_least(2), default=5, help="cross-validation folds for confidence")
+    parser.add_argument("--seed", type=_at_least(0), default=None,
                         help="the checkpoint's training seed (the default), which fixes the split of packages")
-    parser.add_argument("--cache-dir", default=None, help="data cache (default: $YANTRA_CACHE_DIR or ~/.cache)")
-    parser.add_argument("--max-files", type=int, default=None,
+    parser.add_argument("--cache-dir", default=None,
+                        help="data cache (default: $YANTRA_CACHE_DIR or ~/.cache/yantra-bridge)")
+    parser.add_argument("--max-files", type=_at_least(1), default=None,
                         help="only the first N corpus files (a quick look; the report says so)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--variants", type=int, default=2, help="extra semantic variants per embedding anchor")
-    parser.add_argument("--baseline-train-limit", type=int, default=20000,
+    parser.add_argument("--batch-size", type=_at_least(1), default=256)
+    parser.add_argument("--variants", type=_at_least(0), default=2, help="extra semantic variants per embedding anchor")
+    parser.add_argument("--baseline-train-limit", type=_at_least(1), default=20000,
                         help="training samples for the AST-count bugs baseline (a seeded subset)")
-    parser.add_argument("--stdlib-mutants", type=int, default=40,
+    parser.add_argument("--stdlib-mutants", type=_at_least(0), default=40,
                         help="mutants per standard-library module judged by its own tests (0: skip that "
                              "second confidence set; --smoke skips it too)")
     parser.add_argument("--skip-confidence", action="store_true",
@@ -827,8 +829,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low` (`--folds 1` cannot cross-validate)."""
+    def whole(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{number} must be {low} or more")
+        return number
+    return whole
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:  # before the evaluation's minutes, not after them
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {args.out}: cannot make it a folder ({exc.strerror or exc})")
     try:
         metrics = evaluate(args)
     except (CheckpointError, SeedMismatch) as exc:

@@ -79,7 +79,7 @@ from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
 
-__all__ = ["LOSS_WEIGHTS", "ResumeError", "SiteSamples", "TrainConfig", "checked_state", "chosen_samples",
+__all__ = ["LOSS_WEIGHTS", "ResumeError", "RunError", "SiteSamples", "TrainConfig", "checked_state", "chosen_samples",
            "limit_samples", "main", "site_samples", "steps_per_epoch", "train"]
 
 
@@ -889,9 +889,23 @@ def load_state(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-class ResumeError(ValueError):
+class RunError(ValueError):
+    """A run that cannot start, found before any data is built; its message names the flag."""
+
+
+class ResumeError(RunError):
     """A `--resume` state that cannot continue this run: unreadable, incomplete, or trained with
     settings the new command changes."""
+
+
+def _folder(path: Path, flag: str) -> None:
+    """Make `path` a folder to write in, or RunError: at the start, not when the first file is due."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{flag} {path}: cannot make it a folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunError(f"{flag} {path}: cannot write there")
 
 
 _STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best", "bad_epochs", "config", "torch_rng",
@@ -913,21 +927,21 @@ def checked_state(path: Path, config: TrainConfig) -> dict[str, Any]:
     try:
         state = load_state(path)
     except Exception as exc:  # missing, a folder, empty, not a state, or one that is not weights-only
-        raise ResumeError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+        raise ResumeError(f"--resume: cannot read {path}: {type(exc).__name__}: {exc}") from None
     missing = [key for key in _STATE_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
-        raise ResumeError(f"{path} is not a training state: it lacks {missing}")
+        raise ResumeError(f"--resume: {path} is not a training state: it lacks {missing}")
     try:
         trained = json.loads(state["config"])
     except (TypeError, ValueError):
-        raise ResumeError(f"{path} is not a training state: its config is not JSON") from None
+        raise ResumeError(f"--resume: {path} is not a training state: its config is not JSON") from None
     now = config.to_dict()
     changed = sorted(name for name in trained.keys() & now.keys()
                      if name not in _CHANGEABLE_ON_RESUME and trained[name] != now[name])
     if changed:
         was = ", ".join(f"{name}={trained[name]!r} (now {now[name]!r})" for name in changed)
-        raise ResumeError(f"{path} was trained with {was}: resuming it with other values would not continue "
-                          "it; drop those flags, or start a new run")
+        raise ResumeError(f"--resume: {path} was trained with {was}: resuming it with other values would not "
+                          "continue it; drop those flags, or start a new run")
     return state
 
 
@@ -978,7 +992,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     runtime = setup_runtime(config)
     out = Path(config.out_dir)
     if runtime.main:
-        out.mkdir(parents=True, exist_ok=True)
+        _folder(out, "--out-dir")
+        _folder(config.data_config().cache_path(), "--cache-dir")
     run = RunFacts(commit=_commit(), device=describe_device(runtime), started=time.monotonic())
     if runtime.main:
         log(f"device: {run.device}")
@@ -1320,8 +1335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     try:
         path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
-    except ResumeError as exc:
-        print(f"yantra-train: error: --resume: {exc}", file=sys.stderr)
+    except RunError as exc:
+        print(f"yantra-train: error: {exc}", file=sys.stderr)
         return 2
     print(path)
     return 0

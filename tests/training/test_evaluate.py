@@ -197,6 +197,16 @@ def test_a_missing_checkpoint_is_a_clear_error_not_a_traceback(tmp_path, capsys)
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags", [["--folds", "1"], ["--folds", "0"], ["--max-files", "-1"], ["--batch-size", "0"],
+                                   ["--seed", "-1"], ["--out", "{file}"], ["--out", "{file}/sub"]])
+def test_an_unusable_option_or_output_folder_is_refused_before_the_evaluation_runs(flags, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    flags = [flag.replace("{file}", str(tmp_path / "file")) for flag in flags]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", str(tmp_path / "absent.safetensors"), *flags])  # refused before it is read
+    assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err
+
+
 def test_confidence_is_cross_validated_by_problem(tiny, engine):
     by_problem = executed_samples(DataConfig.smoke(cache_dir=str(tiny["cache"])))
     metrics, curves = evaluate_module.evaluate_confidence(engine, by_problem, folds=3, seed=0)

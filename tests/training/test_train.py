@@ -271,6 +271,14 @@ def test_the_command_answers_a_state_it_cannot_resume_with_an_error_not_a_traceb
     assert "yantra-train: error: --resume: cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--out-dir", "--cache-dir"])
+def test_a_folder_the_run_cannot_write_in_is_refused_before_any_data_is_built(flag, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    flags = {"--out-dir": str(tmp_path / "run"), "--cache-dir": str(tmp_path / "cache"), flag: str(tmp_path / "file")}
+    assert main(["--smoke", "--no-progress", *(item for pair in flags.items() for item in pair)]) == 2
+    assert f"yantra-train: error: {flag} {tmp_path / 'file'}: cannot make it a folder" in capsys.readouterr().err
+
+
 def test_a_run_resumed_into_another_folder_starts_its_log_from_the_resumed_runs_history(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
