@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import sys
@@ -23,9 +24,15 @@ from pathlib import Path
 
 __all__ = ["CacheEntry", "cache_dir", "entries", "main", "mark_used", "prune"]
 
-_ENTRY = re.compile(r"^\.?(?P<name>[a-z0-9_-]+?)-v\d+(?:-[0-9a-f]+)?\.(?:json|npz)(?P<temporary>\..*\.tmp|\.tmp)?$")
-"""An entry, or the temporary file of a write that never finished (`model.checkpoint.write_atomically`'s
-`.<entry>.<random>.tmp`, the graph table's `<entry>.tmp`)."""
+_NAMES = (r"(?:(?:corpus|imports|bugs|embedding|training-mutants(?:-[a-z_]+)?-\d+|graphs-[a-z0-9-]+)"
+          r"-v\d+-[0-9a-f]{24}\.(?:json|npz)|(?:humaneval|stdlib)-results-v\d+\.json)")
+"""The names this package gives its entries: a data set, its version and a 24-digit key (corpus.py,
+datasets.py, featurize.py), or a file of executed tests' verdicts (humaneval.py, stdlib_tests.py)."""
+_ENTRY = re.compile(rf"^(?P<entry>{_NAMES})$")
+_UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$")
+"""The temporary file of a write that never finished (`model.checkpoint.write_atomically`'s
+`.<entry>.<random>.tmp`)."""
+_DATA_SET = re.compile(r"^(?P<name>.+?)-v\d+[-.]")
 _DAY_S = 86_400.0
 
 
@@ -61,11 +68,13 @@ def entries(directory: Path | None = None) -> list[CacheEntry]:
         return []
     found = []
     for path in directory.iterdir():
-        match = _ENTRY.match(path.name)
+        match = _ENTRY.match(path.name) or _UNFINISHED.match(path.name)
         if match is None or not path.is_file() or path.is_symlink():
             continue
         stat = path.stat()
-        found.append(CacheEntry(path, match["name"], stat.st_size, stat.st_mtime, match["temporary"] is not None))
+        data_set = _DATA_SET.match(match["entry"])
+        assert data_set is not None  # every name of _NAMES has a version
+        found.append(CacheEntry(path, data_set["name"], stat.st_size, stat.st_mtime, match.re is _UNFINISHED))
     return sorted(found, key=lambda entry: (-entry.last_used, entry.path.name))
 
 
@@ -77,7 +86,7 @@ def prune(unused_days: float, directory: Path | None = None, *, dry_run: bool = 
     if unused_days < 0:
         raise ValueError(f"days unused must be 0 or more, got {unused_days:g}")
     cutoff = (time.time() if now is None else now) - unused_days * _DAY_S
-    stale = [entry for entry in entries(directory) if entry.last_used <= cutoff]
+    stale = [entry for entry in entries(directory) if unused_days == 0 or entry.last_used <= cutoff]
     if not dry_run:
         for entry in stale:
             entry.path.unlink(missing_ok=True)
@@ -93,8 +102,19 @@ def _size(size: float) -> str:
 
 
 def _table(found: Sequence[CacheEntry], now: float) -> list[str]:
-    return [f"{_size(e.size):>10}  {(now - e.last_used) / _DAY_S:6.1f} days ago  {e.path.name}"
+    return [f"{_size(e.size):>10}  {max(now - e.last_used, 0.0) / _DAY_S:6.1f} days ago  {e.path.name}"
             + ("  (unfinished write)" if e.unfinished else "") for e in found]
+
+
+def _days(text: str) -> float:
+    """An argparse type: a finite number of days, 0 or more."""
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(days) or days < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more days")
+    return days
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,14 +122,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="yantra-cache", description="List the training data cache, or remove what no run has used lately.")
     parser.add_argument("--dir", type=Path, default=None, help="the cache (default: $YANTRA_CACHE_DIR or "
                         "~/.cache/yantra-bridge)")
-    parser.add_argument("--prune", type=float, metavar="DAYS", default=None,
+    parser.add_argument("--prune", type=_days, metavar="DAYS", default=None,
                         help="remove the entries no run has read or written for DAYS days (0: all of them, "
                         "which a run building data at the time would miss)")
     parser.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, remove nothing")
     args = parser.parse_args(argv)
-    if args.prune is not None and args.prune < 0:
-        parser.error(f"--prune takes 0 or more days, got {args.prune:g}")
+    if args.dry_run and args.prune is None:
+        parser.error("--dry-run says what --prune would remove: give --prune DAYS too")
     directory = args.dir or cache_dir()
+    if directory.exists() and not directory.is_dir():
+        parser.error(f"--dir {directory}: not a folder")
+    if not directory.exists():
+        print(f"{directory}: no cache there (no such folder)")
+        return 0
     now = time.time()
     gone: list[CacheEntry] = []
     if args.prune is not None:

@@ -13,6 +13,8 @@ from training.corpus import CorpusOptions, build_corpus
 
 DAY = 86_400.0
 NOW = time.time()
+KEY = "0123456789abcdef01234567"
+"""A key as this package makes them: 12 bytes of blake2b in hex."""
 
 
 def _file(directory: Path, name: str, *, days_ago: float, size: int = 10) -> Path:
@@ -24,20 +26,21 @@ def _file(directory: Path, name: str, *, days_ago: float, size: int = 10) -> Pat
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
-    _file(tmp_path, "corpus-v3-0123abcd.json", days_ago=1)
-    _file(tmp_path, "graphs-yantra-978-v2-89ef.npz", days_ago=30, size=100)
+    _file(tmp_path, f"corpus-v3-{KEY}.json", days_ago=1)
+    _file(tmp_path, f"graphs-yantra-978-v2-{KEY}.npz", days_ago=30, size=100)
     _file(tmp_path, "humaneval-results-v1.json", days_ago=10)
-    _file(tmp_path, ".bugs-v1-77aa.json.k2j3h_x.tmp", days_ago=20)  # a write that never finished
-    _file(tmp_path, "notes.json", days_ago=400)  # a file of someone else's: never listed, never removed
-    _file(tmp_path, "corpus-v3-0123abcd.json.bak", days_ago=400)
-    (tmp_path / "training-mutants-4-v1-aa.json").mkdir()
+    _file(tmp_path, f".bugs-v1-{KEY}.json.k2j3h_x.tmp", days_ago=20)  # a write that never finished
+    for foreign in ("notes.json", f"corpus-v3-{KEY}.json.bak", "settings-v2.json", "backup-v1-2024.json",
+                    ".hidden-v1.json", "corpus-v3-0123abcd.json", f"bugs-v1-{KEY}.json.tmp"):
+        _file(tmp_path, foreign, days_ago=400)  # someone else's (or unlike ours): never listed, never removed
+    (tmp_path / f"training-mutants-4-v1-{KEY}.json").mkdir()
     return tmp_path
 
 
 def test_entries_are_this_packages_files_most_recently_used_first(cache: Path):
     found = entries(cache)
-    assert [e.path.name for e in found] == ["corpus-v3-0123abcd.json", "humaneval-results-v1.json",
-                                           ".bugs-v1-77aa.json.k2j3h_x.tmp", "graphs-yantra-978-v2-89ef.npz"]
+    assert [e.path.name for e in found] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json",
+                                           f".bugs-v1-{KEY}.json.k2j3h_x.tmp", f"graphs-yantra-978-v2-{KEY}.npz"]
     assert [e.data_set for e in found] == ["corpus", "humaneval-results", "bugs", "graphs-yantra-978"]
     assert [e.unfinished for e in found] == [False, False, True, False]
     assert found[-1].size == 100
@@ -46,14 +49,13 @@ def test_entries_are_this_packages_files_most_recently_used_first(cache: Path):
 
 def test_pruning_removes_only_entries_unused_for_that_long(cache: Path):
     assert [e.path.name for e in prune(15, cache, dry_run=True, now=NOW)] == [
-        ".bugs-v1-77aa.json.k2j3h_x.tmp", "graphs-yantra-978-v2-89ef.npz"]
+        f".bugs-v1-{KEY}.json.k2j3h_x.tmp", f"graphs-yantra-978-v2-{KEY}.npz"]
     assert len(entries(cache)) == 4  # a dry run removes nothing
     prune(15, cache, now=NOW)
-    assert [e.path.name for e in entries(cache)] == ["corpus-v3-0123abcd.json", "humaneval-results-v1.json"]
+    assert [e.path.name for e in entries(cache)] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json"]
     prune(0, cache, now=NOW)
     assert entries(cache) == []
-    assert {p.name for p in cache.iterdir()} == {"notes.json", "corpus-v3-0123abcd.json.bak",
-                                                 "training-mutants-4-v1-aa.json"}
+    assert len(list(cache.iterdir())) == 8  # the seven foreign files and the folder
     with pytest.raises(ValueError, match="0 or more"):
         prune(-1, cache)
 
@@ -73,12 +75,33 @@ def test_reading_an_entry_marks_it_used(tmp_path: Path):
 def test_the_command_lists_and_prunes(cache: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["--dir", str(cache)]) == 0
     listed = capsys.readouterr().out
-    assert "graphs-yantra-978-v2-89ef.npz" in listed and "notes.json" not in listed
+    assert f"graphs-yantra-978-v2-{KEY}.npz" in listed and "notes.json" not in listed
     assert "(unfinished write)" in listed and f"{cache}: 4 entries, 130 B" in listed
     assert main(["--dir", str(cache), "--prune", "0", "--dry-run"]) == 0
     assert "would remove 4 entries, 130 B" in capsys.readouterr().out and len(entries(cache)) == 4
     assert main(["--dir", str(cache), "--prune", "0"]) == 0
     assert f"removed 4 entries, 130 B\n{cache}: 0 entries kept, 0 B" in capsys.readouterr().out
+
+
+def test_pruning_everything_takes_an_entry_whose_clock_runs_ahead(tmp_path: Path):
+    _file(tmp_path, f"bugs-v1-{KEY}.json", days_ago=-3)  # a clock set back since
+    assert len(prune(0, tmp_path, dry_run=True)) == 1 and prune(1, tmp_path, dry_run=True) == []
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--prune", "nan"], "not 0 or more days"), (["--prune", "-1"], "not 0 or more days"),
+    (["--prune", "x"], "not a number of days"), (["--dry-run"], "give --prune DAYS too"),
+])
+def test_the_command_refuses_what_it_cannot_do(flags, says, capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--prune", "-2"])
-    assert exit_info.value.code == 2
+        main(flags)
+    assert exit_info.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_the_command_says_when_there_is_no_cache_and_refuses_a_file(tmp_path: Path, capsys):
+    assert main(["--dir", str(tmp_path / "none")]) == 0
+    assert "no cache there" in capsys.readouterr().out
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit):
+        main(["--dir", str(tmp_path / "file")])
+    assert "not a folder" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 import numpy as np
 
 from model.graph import build_graph
+from training.cache import entries
 from training.featurize import featurize
 
 SOURCES = ["def f(x):\n    return x + 1\n", "class A:\n    def m(self):\n        return self\n", "def (:\n"]
@@ -20,6 +21,12 @@ def test_stored_graphs_are_the_daemons_graphs(tmp_path):
 def test_code_that_does_not_parse_has_no_entry(tmp_path):
     table = featurize(SOURCES, cache_dir=tmp_path, workers=1, progress=False)
     assert len(table) == 2 and not table.has(SOURCES[2])
+
+
+def test_the_table_is_one_file_in_the_cache_with_no_temporary_file_left(tmp_path):
+    featurize(SOURCES, cache_dir=tmp_path, workers=1, progress=False)
+    [entry] = entries(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [entry.path.name] and entry.data_set.startswith("graphs-")
 
 
 def test_a_second_call_reads_the_cache(tmp_path, monkeypatch):
