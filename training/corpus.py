@@ -316,11 +316,11 @@ def _fingerprint(files: Sequence[SourceFile], options: CorpusOptions) -> str:
     return digest.hexdigest()
 
 
-def _collect_units(files: Sequence[SourceFile], options: CorpusOptions) -> list[CodeUnit]:
+def _collect_units(files: Sequence[SourceFile], options: CorpusOptions, progress: bool) -> list[CodeUnit]:
     per_package: dict[str, int] = {}
     seen_keys: set[str] = set()
     units: list[CodeUnit] = []
-    for source in tqdm(files, desc="corpus", unit="file", file=sys.stderr, disable=None):
+    for source in tqdm(files, desc="corpus", unit="file", file=sys.stderr, disable=None if progress else True):
         cap = options.max_units_per_package
         if cap is not None and per_package.get(source.package, 0) >= cap:
             continue
@@ -347,7 +347,7 @@ def corpus_files(options: CorpusOptions) -> list[SourceFile]:
 
 
 def build_corpus(
-    options: CorpusOptions | None = None, *, cache: Path | None = None, use_cache: bool = True
+    options: CorpusOptions | None = None, *, cache: Path | None = None, use_cache: bool = True, progress: bool = True
 ) -> list[CodeUnit]:
     """Discover, extract and de-duplicate units; read from / write to the on-disk cache.
 
@@ -360,7 +360,7 @@ def build_corpus(
     if use_cache and target.is_file():
         mark_used(target)
         return [CodeUnit.from_dict(item) for item in orjson.loads(target.read_bytes())]
-    units = _collect_units(files, options)
+    units = _collect_units(files, options, progress)
     if use_cache:
         write_atomically(target, orjson.dumps([asdict(unit) for unit in units]))
     return units

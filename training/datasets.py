@@ -78,6 +78,8 @@ class DataConfig:
     humaneval_limit: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    progress: bool = True
+    """Progress bars on stderr while building, on a terminal; no part of any cache key."""
 
     @classmethod
     def smoke(cls, **overrides: object) -> DataConfig:
@@ -154,7 +156,7 @@ class EmbeddingTriple:
 def corpus_units(config: DataConfig) -> list[CodeUnit]:
     """The (cached) corpus the config describes."""
     options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
-    return build_corpus(options, cache=config.cache_path(), use_cache=config.use_cache)
+    return build_corpus(options, cache=config.cache_path(), use_cache=config.use_cache, progress=config.progress)
 
 
 def _unit_group(unit: CodeUnit) -> str:
@@ -196,7 +198,8 @@ def _cached(
     decode: Callable[[dict], T],
 ) -> list[T]:
     """``build()`` once per (name, version, config, corpus, code); later calls read the JSON file."""
-    material = [DATASETS_VERSION, name, asdict(config), extra_key, code_key(*SAMPLES_CODE)]
+    settings = {key: value for key, value in asdict(config).items() if key != "progress"}
+    material = [DATASETS_VERSION, name, settings, extra_key, code_key(*SAMPLES_CODE)]
     key = hashlib.blake2b(orjson.dumps(material, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
     path = config.cache_path() / f"{name}-v{DATASETS_VERSION}-{key}.json"
     if config.use_cache and path.is_file():
@@ -208,8 +211,8 @@ def _cached(
     return samples
 
 
-def _progress(units: Sequence[CodeUnit], desc: str):
-    return tqdm(units, desc=desc, unit="unit", file=sys.stderr, disable=None)
+def _progress(units: Sequence[CodeUnit], desc: str, config: DataConfig):
+    return tqdm(units, desc=desc, unit="unit", file=sys.stderr, disable=None if config.progress else True)
 
 
 # --- imports ---------------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ def _bug_samples_by_unit(name: str, config: DataConfig, units: Sequence[CodeUnit
     """`make(unit, seed)` over every unit, cached under `name`."""
     units = corpus_units(config) if units is None else units
     return _cached(name, config, _mutants_key(units),
-                   lambda: [s for unit in _progress(units, name) for s in make(unit, config.seed)],
+                   lambda: [s for unit in _progress(units, name, config) for s in make(unit, config.seed)],
                    lambda d: BugSample(**d))
 
 
@@ -340,7 +343,7 @@ def executed_samples(config: DataConfig) -> dict[str, list[ExecutedSample]]:
     """
     samples = label_humaneval(
         humaneval_problems(config), per_problem=config.humaneval_per_problem, seed=config.seed,
-        cache=config.cache_path()
+        cache=config.cache_path(), progress=config.progress
     )
     grouped: dict[str, list[ExecutedSample]] = {}
     for sample in samples:
@@ -370,7 +373,7 @@ def embedding_triples(config: DataConfig, units: Sequence[CodeUnit] | None = Non
     units = corpus_units(config) if units is None else units
 
     def build() -> list[EmbeddingTriple]:
-        made = (_triple(unit, config.seed) for unit in _progress(units, "embedding"))
+        made = (_triple(unit, config.seed) for unit in _progress(units, "embedding", config))
         return [t for t in made if t is not None]
 
     return _cached("embedding", config, _mutants_key(units), build, lambda d: EmbeddingTriple(**d))

@@ -128,9 +128,9 @@ def _load_cache(path: Path) -> dict[str, dict]:
     return orjson.loads(path.read_bytes())
 
 
-def _execute(programs: Sequence[str], workers: int) -> Iterable[dict]:
+def _execute(programs: Sequence[str], workers: int, progress: bool) -> Iterable[dict]:
     """Results in order, as the cache stores them; each program runs in its own sandboxed subprocess."""
-    for result in run_many(programs, workers=workers, desc="humaneval"):
+    for result in run_many(programs, workers=workers, desc="humaneval", progress=progress):
         yield {"passed": result.passed, "status": result.status, "detail": result.detail}
 
 
@@ -141,6 +141,7 @@ def label_humaneval(
     seed: int = 0,
     workers: int = MAX_WORKERS,
     cache: Path | None = None,
+    progress: bool = True,
 ) -> list[ExecutedSample]:
     """Canonical solutions and mutants of ``problems`` (default: all 164), each labelled by its tests.
 
@@ -158,7 +159,7 @@ def label_humaneval(
     missing = sorted({_cache_key(p): p for p in programs if _cache_key(p) not in results}.items())
     if missing:
         workers = max(1, min(workers, MAX_WORKERS))
-        for (key, _), outcome in zip(missing, _execute([p for _, p in missing], workers), strict=True):
+        for (key, _), outcome in zip(missing, _execute([p for _, p in missing], workers, progress), strict=True):
             results[key] = outcome
         write_atomically(path, orjson.dumps(results, option=orjson.OPT_SORT_KEYS))
     return [

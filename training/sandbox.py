@@ -199,14 +199,15 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def run_many(programs: Sequence[str], *, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 512,
-             desc: str = "tests") -> Iterator[RunResult]:
-    """``run_tests`` over ``programs``, results in order, ``workers`` at a time, with a progress bar."""
+             desc: str = "tests", progress: bool = True) -> Iterator[RunResult]:
+    """``run_tests`` over ``programs``, results in order, ``workers`` at a time, with a progress bar on
+    a terminal unless ``progress`` is False."""
     run = functools.partial(run_tests, timeout_s=timeout_s, memory_mb=memory_mb)
-    progress = dict(total=len(programs), desc=desc, unit="run", file=sys.stderr, disable=None)
+    bar = dict(total=len(programs), desc=desc, unit="run", file=sys.stderr, disable=None if progress else True)
     if workers <= 1:
-        yield from tqdm(map(run, programs), **progress)
+        yield from tqdm(map(run, programs), **bar)
         return
     # Worker processes, not threads: the sandbox forks with a preexec_fn, unsafe under threads. Forked
     # (not spawned) so callers need no importable __main__; the pool starts before any progress thread.
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        yield from tqdm(pool.map(run, programs, chunksize=4), **progress)
+        yield from tqdm(pool.map(run, programs, chunksize=4), **bar)

@@ -178,7 +178,7 @@ class TrainConfig:
 
     def data_config(self) -> DataConfig:
         base = DataConfig.smoke() if self.smoke else DataConfig()
-        overrides: dict[str, Any] = {"seed": self.seed, "cache_dir": self.cache_dir}
+        overrides: dict[str, Any] = {"seed": self.seed, "cache_dir": self.cache_dir, "progress": self.progress}
         for name in ("max_files", "max_units_per_package", "humaneval_limit"):
             if getattr(self, name) is not None or not self.smoke:
                 overrides[name] = getattr(self, name)

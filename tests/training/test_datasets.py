@@ -131,6 +131,24 @@ def test_a_fix_to_the_code_that_builds_samples_rebuilds_them(config: DataConfig,
     assert bug_samples(config) == [] and len(calls) == len(corpus_units(config)) and first
 
 
+def test_no_progress_bar_is_drawn_when_asked_and_the_choice_is_no_part_of_the_cache_key(config: DataConfig,
+                                                                                         monkeypatch):
+    first = bug_samples(config)
+    bars = []
+
+    def recording(iterable=None, **options):
+        bars.append(options["disable"])
+        return iterable
+
+    monkeypatch.setattr("training.datasets.tqdm", recording)
+    monkeypatch.setattr("training.corpus.tqdm", recording)
+    quiet = dataclasses.replace(config, progress=False)
+    assert bug_samples(dataclasses.replace(quiet, use_cache=False)) == first
+    assert bars and all(disable is True for disable in bars)
+    monkeypatch.setattr("training.datasets._bug_pair", lambda *args: [])  # a rebuild would come out empty
+    assert bug_samples(quiet) == first
+
+
 def test_samples_of_one_package_share_a_split(config: DataConfig):
     units = corpus_units(config)
     assert {u.package for u in units} == {"alpha", "beta"}
