@@ -9,6 +9,7 @@ plotting. Leaves to others: computing the metrics (training/evaluate.py, trainin
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from model.checkpoint import write_atomically
 
 __all__ = [
     "Row",
@@ -297,8 +300,16 @@ def _plot_roc(path: Path, curves: dict[str, Any], title: str) -> None:
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1))
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> None:
+    """The figure as a PNG at `path`, written atomically (a run stopped mid-write leaves the old
+    plot or none, never half of one), then closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    _pyplot().close(figure)
+    write_atomically(path, buffer.getvalue())
 
 
 def _plot_reliability(path: Path, confidence: dict[str, Any]) -> None:
@@ -325,8 +336,7 @@ def _plot_reliability(path: Path, confidence: dict[str, Any]) -> None:
     histogram.set(xlabel="confidence", ylabel="canonical solutions", title="Confidence on canonical solutions")
     histogram.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(figure, path)
 
 
 def _is_score(key: str) -> bool:
@@ -361,8 +371,7 @@ def plot_training_curves(metrics_jsonl: Path, path: Path) -> bool:
         axis.legend(fontsize=7)
     figure.suptitle(f"Training curves ({metrics_jsonl.name})")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(figure, path)
     return True
 
 
