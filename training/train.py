@@ -866,9 +866,12 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, epoch: int, best: float,
-               bad_epochs: int, config: TrainConfig, rng: np.random.Generator, best_epoch: int = 0) -> None:
-    """Everything `--resume` needs, loadable with torch.load(weights_only=True)."""
+               bad_epochs: int, config: TrainConfig, rng: np.random.Generator, best_epoch: int = 0,
+               duration_s: float = 0.0) -> None:
+    """Everything `--resume` needs, loadable with torch.load(weights_only=True); `duration_s`: how
+    long the run has taken so far, so a resumed run's checkpoints count the time before it too."""
     _atomic_torch_save({
+        "duration_s": duration_s,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -987,6 +990,16 @@ class RunFacts:
 # ---------------------------------------------------------------------------- the run
 
 
+def _forget_earlier_epochs(out: Path, log: Callable[[str], None]) -> None:
+    """A fresh run in a folder an earlier run used: its periodic checkpoints go, as its metrics log
+    does (best, last and state.pt are overwritten), so every file there is this run's."""
+    earlier = sorted(out.glob("epoch-[0-9][0-9][0-9].safetensors"))
+    for path in earlier:
+        path.unlink(missing_ok=True)
+    if earlier:
+        log(f"removed {len(earlier)} periodic checkpoints of an earlier run in {out}")
+
+
 def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     """Run training as configured; returns the path of the best inference checkpoint."""
     runtime = setup_runtime(config)
@@ -998,6 +1011,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     if runtime.main:
         log(f"device: {run.device}")
     state = checked_state(Path(config.resume), config) if config.resume else None  # before hours of data
+    if state is not None:  # the run's clock goes on from where the state stopped it
+        run = dataclasses.replace(run, started=run.started - float(state.get("duration_s", 0.0)))
+    elif runtime.main:
+        _forget_earlier_epochs(out, log)
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -1056,7 +1073,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
             if improved:  # before the state that names this epoch best, so a crash between leaves them agreeing
                 write_inference_checkpoint(best_path, model, corpus, meta)
             save_state(out / "state.pt", model, optimizer, scheduler, epoch, best, bad_epochs, config, rng,
-                       best_epoch)
+                       best_epoch, time.monotonic() - run.started)
             if config.checkpoint_every and epoch % config.checkpoint_every == 0:
                 write_inference_checkpoint(out / f"epoch-{epoch:03d}.safetensors", model, corpus, meta)
 

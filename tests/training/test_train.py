@@ -171,7 +171,9 @@ def test_a_named_gpu_is_each_torchrun_ranks_own_and_a_named_cpu_stays_the_cpu():
 
 def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log(tmp_path, data_cache):
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "val_loss": 9.0}\n{"epoch": 7, "val_loss": 9.0}\n')
+    (tmp_path / "epoch-007.safetensors").write_bytes(b"an earlier run's")
     best = train(_smoke(tmp_path, data_cache, checkpoint_every=1), log=lambda *_: None)
+    assert not (tmp_path / "epoch-007.safetensors").exists()  # every file in the folder is this run's
     checkpoint = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
     assert checkpoint.training["data"]["units"] > 0 and checkpoint.training["epoch"] in (1, 2)
@@ -214,12 +216,15 @@ def test_two_runs_with_the_same_seed_give_the_same_weights(tmp_path, data_cache)
 
 
 def test_a_run_resumes_from_its_state_at_the_next_epoch(tmp_path, data_cache):
-    train(_smoke(tmp_path, data_cache, epochs=1), log=lambda *_: None)
+    first = train(_smoke(tmp_path, data_cache, epochs=1), log=lambda *_: None)
+    took = load_checkpoint(first, expected_layout_version=None).training["duration_s"]
     with open(tmp_path / "metrics.jsonl", "a") as log:  # an epoch of an abandoned run after the state
         log.write('{"epoch": 2, "val_loss": 9.0}\n')
     messages = []
     train(_smoke(tmp_path, data_cache, epochs=2, resume=str(tmp_path / "state.pt")), log=messages.append)
     assert any("resumed" in m and "epoch 2" in m for m in messages)
+    last = load_checkpoint(tmp_path / "last.safetensors", expected_layout_version=None).training
+    assert last["duration_s"] > took  # the run's clock, not the resumed process's alone
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2] and lines[1]["val_loss"] != 9.0  # the resumed run's epoch 2
 
