@@ -25,9 +25,10 @@ import re
 import stat
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 from safetensors import SafetensorError
@@ -178,14 +179,19 @@ def _pop_prefixed(weights: dict[str, np.ndarray], prefix: str) -> dict[str, np.n
     return {name.removeprefix(prefix): weights.pop(name) for name in names}
 
 
-def write_atomically(target: Path, payload: bytes) -> None:
+def write_atomically(target: Path, payload: bytes | Callable[[BinaryIO], object]) -> None:
     """Write `payload` to `target` so that a reader, or a crash, never sees half a file: a temporary file
-    beside it, flushed to disk, renamed over it, and the rename flushed too (readable by all, 0644)."""
+    beside it, flushed to disk, renamed over it, and the rename flushed too (readable by all, 0644).
+    `payload` may be a function that writes to the open file instead (a large table streamed rather
+    than held twice in memory)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
+            if isinstance(payload, bytes):
+                stream.write(payload)
+            else:
+                payload(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes 0600, and a checkpoint shipped in a package must be readable

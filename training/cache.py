@@ -29,9 +29,9 @@ _NAMES = (r"(?:(?:corpus|imports|bugs|embedding|training-mutants(?:-[a-z_]+)?-\d
 """The names this package gives its entries: a data set, its version and a 24-digit key (corpus.py,
 datasets.py, featurize.py), or a file of executed tests' verdicts (humaneval.py, stdlib_tests.py)."""
 _ENTRY = re.compile(rf"^(?P<entry>{_NAMES})$")
-_UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$")
-"""The temporary file of a write that never finished (`model.checkpoint.write_atomically`'s
-`.<entry>.<random>.tmp`)."""
+_UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$|^(?P<old>{_NAMES})\.tmp$")
+"""The temporary file of a write that never finished: `model.checkpoint.write_atomically`'s
+`.<entry>.<random>.tmp`, or the `<entry>.tmp` the graph table wrote before it wrote that way."""
 _DATA_SET = re.compile(r"^(?P<name>.+?)-v\d+[-.]")
 _DAY_S = 86_400.0
 
@@ -71,8 +71,11 @@ def entries(directory: Path | None = None) -> list[CacheEntry]:
         match = _ENTRY.match(path.name) or _UNFINISHED.match(path.name)
         if match is None or not path.is_file() or path.is_symlink():
             continue
-        stat = path.stat()
-        data_set = _DATA_SET.match(match["entry"])
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # renamed or removed since the listing (a run finishing a write)
+            continue
+        data_set = _DATA_SET.match(match["entry"] or match["old"])
         assert data_set is not None  # every name of _NAMES has a version
         found.append(CacheEntry(path, data_set["name"], stat.st_size, stat.st_mtime, match.re is _UNFINISHED))
     return sorted(found, key=lambda entry: (-entry.last_used, entry.path.name))

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.batch import GraphBatch, collate
+from model.checkpoint import write_atomically
 from model.errors import SourceError
 from model.graph import build_graph
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
@@ -79,22 +78,11 @@ class GraphTable:
         return collate([self.graph(i) for i in positions])
 
     def save(self, path: Path) -> None:
-        """Written as `model.checkpoint.write_atomically` writes, streamed rather than held twice in
-        memory (the full corpus's table is about 380 MB): a temporary file of its own beside `path`
-        (two runs building the same table never share one), flushed to disk, then renamed over it."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, keys=np.array(self.keys, dtype="S32"), x=self.x, node_offsets=self.node_offsets,
-                         lines=self.lines, end_lines=self.end_lines, edges=self.edges, edge_offsets=self.edge_offsets)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        """Written atomically, streamed rather than held twice in memory (the full corpus's table is
+        about 380 MB): two runs building the same table never share a temporary file."""
+        write_atomically(path, lambda stream: np.savez(
+            stream, keys=np.array(self.keys, dtype="S32"), x=self.x, node_offsets=self.node_offsets,
+            lines=self.lines, end_lines=self.end_lines, edges=self.edges, edge_offsets=self.edge_offsets))
 
     @classmethod
     def load(cls, path: Path) -> GraphTable:

@@ -30,8 +30,9 @@ def cache(tmp_path: Path) -> Path:
     _file(tmp_path, f"graphs-yantra-978-v2-{KEY}.npz", days_ago=30, size=100)
     _file(tmp_path, "humaneval-results-v1.json", days_ago=10)
     _file(tmp_path, f".bugs-v1-{KEY}.json.k2j3h_x.tmp", days_ago=20)  # a write that never finished
+    _file(tmp_path, f"graphs-yantra-978-v2-{KEY}.npz.tmp", days_ago=40)  # the graph table's, written before
     for foreign in ("notes.json", f"corpus-v3-{KEY}.json.bak", "settings-v2.json", "backup-v1-2024.json",
-                    ".hidden-v1.json", "corpus-v3-0123abcd.json", f"bugs-v1-{KEY}.json.tmp"):
+                    ".hidden-v1.json", "corpus-v3-0123abcd.json", f".bugs-v1-{KEY}.json.tmp"):
         _file(tmp_path, foreign, days_ago=400)  # someone else's (or unlike ours): never listed, never removed
     (tmp_path / f"training-mutants-4-v1-{KEY}.json").mkdir()
     return tmp_path
@@ -39,18 +40,20 @@ def cache(tmp_path: Path) -> Path:
 
 def test_entries_are_this_packages_files_most_recently_used_first(cache: Path):
     found = entries(cache)
-    assert [e.path.name for e in found] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json",
-                                           f".bugs-v1-{KEY}.json.k2j3h_x.tmp", f"graphs-yantra-978-v2-{KEY}.npz"]
-    assert [e.data_set for e in found] == ["corpus", "humaneval-results", "bugs", "graphs-yantra-978"]
-    assert [e.unfinished for e in found] == [False, False, True, False]
-    assert found[-1].size == 100
+    assert [e.path.name for e in found] == [
+        f"corpus-v3-{KEY}.json", "humaneval-results-v1.json", f".bugs-v1-{KEY}.json.k2j3h_x.tmp",
+        f"graphs-yantra-978-v2-{KEY}.npz", f"graphs-yantra-978-v2-{KEY}.npz.tmp"]
+    assert [e.data_set for e in found] == ["corpus", "humaneval-results", "bugs", "graphs-yantra-978",
+                                           "graphs-yantra-978"]
+    assert [e.unfinished for e in found] == [False, False, True, False, True]
+    assert found[3].size == 100
     assert entries(cache / "missing") == []
 
 
 def test_pruning_removes_only_entries_unused_for_that_long(cache: Path):
     assert [e.path.name for e in prune(15, cache, dry_run=True, now=NOW)] == [
-        f".bugs-v1-{KEY}.json.k2j3h_x.tmp", f"graphs-yantra-978-v2-{KEY}.npz"]
-    assert len(entries(cache)) == 4  # a dry run removes nothing
+        f".bugs-v1-{KEY}.json.k2j3h_x.tmp", f"graphs-yantra-978-v2-{KEY}.npz", f"graphs-yantra-978-v2-{KEY}.npz.tmp"]
+    assert len(entries(cache)) == 5  # a dry run removes nothing
     prune(15, cache, now=NOW)
     assert [e.path.name for e in entries(cache)] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json"]
     prune(0, cache, now=NOW)
@@ -76,11 +79,11 @@ def test_the_command_lists_and_prunes(cache: Path, capsys: pytest.CaptureFixture
     assert main(["--dir", str(cache)]) == 0
     listed = capsys.readouterr().out
     assert f"graphs-yantra-978-v2-{KEY}.npz" in listed and "notes.json" not in listed
-    assert "(unfinished write)" in listed and f"{cache}: 4 entries, 130 B" in listed
+    assert "(unfinished write)" in listed and f"{cache}: 5 entries, 140 B" in listed
     assert main(["--dir", str(cache), "--prune", "0", "--dry-run"]) == 0
-    assert "would remove 4 entries, 130 B" in capsys.readouterr().out and len(entries(cache)) == 4
+    assert "would remove 5 entries, 140 B" in capsys.readouterr().out and len(entries(cache)) == 5
     assert main(["--dir", str(cache), "--prune", "0"]) == 0
-    assert f"removed 4 entries, 130 B\n{cache}: 0 entries kept, 0 B" in capsys.readouterr().out
+    assert f"removed 5 entries, 140 B\n{cache}: 0 entries kept, 0 B" in capsys.readouterr().out
 
 
 def test_pruning_everything_takes_an_entry_whose_clock_runs_ahead(tmp_path: Path):
