@@ -303,7 +303,14 @@ def code_key(*modules: str) -> str:
     digest = hashlib.blake2b(digest_size=12)
     for name in modules:
         path = Path(importlib.import_module(name).__file__ or "")
-        digest.update(f"{name}\0{normalised_ast_key(path.read_text(encoding='utf-8'))}\n".encode())
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):  # every bare string: docstrings, and those that document an attribute
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(node, field, None)
+                if isinstance(block, list):
+                    block[:] = [s for s in block if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                                         and isinstance(s.value.value, str))]
+        digest.update(f"{name}\0{ast.dump(tree, include_attributes=False)}\n".encode())
     return digest.hexdigest()
 
 

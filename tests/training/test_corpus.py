@@ -138,8 +138,10 @@ def test_the_code_key_follows_code_but_not_comments_docstrings_or_layout(tmp_pat
         code_key.cache_clear()
         return code_key("yantra_code_key_probe")
 
-    first = key_of('"""Labels."""\n\ndef label(x):\n    return x + 1\n')
-    assert key_of('"""Labels, said better."""\n\ndef label(x):  # why\n    return (x + 1)\n') == first
+    first = key_of('"""Labels."""\n\nLIMIT = 3\n"""How many."""\n\ndef label(x):\n    return x + 1\n')
+    assert key_of('"""Labels, said better."""\n\nLIMIT = 3\n"""How many labels."""\n\n'
+                  'def label(x):  # why\n    return (x + 1)\n') == first
+    assert key_of('"""Labels."""\n\nLIMIT = 4\n"""How many."""\n\ndef label(x):\n    return x + 1\n') != first
     assert key_of('"""Labels."""\n\ndef label(x):\n    return x - 1\n') != first
     code_key.cache_clear()
 
