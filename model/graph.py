@@ -18,8 +18,10 @@ result is picklable, so callers may build graphs in worker processes.
 from __future__ import annotations
 
 import ast
+import io
 import re
 import sys
+import tokenize
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,22 +167,58 @@ def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
                            ) -> tuple[int | None, int | None] | None:
     """Where in the source an error inside an f-string's expression is. CPython 3.11 parses each such
     expression on its own: the error's text is the expression in parentheses, `(name name)`, and its
-    column counts into that text (2 for `name name` at column 21). None for any other error, and on
-    3.12, which parses f-strings with the rest and gives the source line as the text."""
-    text = (exc.text or "").removesuffix("\n") if isinstance(exc, SyntaxError) else ""
-    if not (exc.msg.startswith("f-string") and len(text) >= 2 and text[0] == "(" and text[-1] == ")"  # type: ignore[union-attr]
-            and exc.offset):  # type: ignore[union-attr]
+    column counts into that text (2 for `name name` at column 21), whatever the message ("f-string:
+    invalid syntax", "invalid hexadecimal literal"). None for any other error, when the expression
+    is not found, and on 3.12, which parses f-strings with the rest and gives the source line."""
+    text = (exc.text or "").rstrip("\r\n") if isinstance(exc, SyntaxError) else ""
+    offset = exc.offset if isinstance(exc, SyntaxError) else None
+    if not (offset and len(text) >= 2 and text[0] == "(" and text[-1] == ")"):
         return None
     lines = source_lines(source)
     if line <= len(lines) and lines[line - 1] == text:
         return None  # a position in the source line already
-    start = _line_start(source, line)
-    expression = text[1:-1]
-    found = source.find("{" + expression, start)
-    at = found + 1 if found >= 0 else source.find(expression, start)
-    if at < 0:
-        return line, None
-    return _position(source, at + max(exc.offset - 2, 0))  # type: ignore[union-attr]
+    at = _expression_start(source, text[1:-1], _line_start(source, line))
+    return None if at is None else _position(source, at + max(offset - 2, 0))
+
+
+def _expression_start(source: str, expression: str, start: int) -> int | None:
+    """Where `expression` starts after a `{` from `start` on, inside an f-string literal where the
+    source tokenizes that far (`"{a b}" + f"{a b}"`: the second)."""
+    needle = "{" + expression
+    found = [index + 1 for index in _occurrences(source, needle, start)]
+    if not found:
+        return None
+    spans = _fstring_spans(source)
+    inside = [index for index in found if any(first <= index < end for first, end in spans)]
+    return (inside or found)[0]
+
+
+def _occurrences(text: str, needle: str, start: int) -> list[int]:
+    found, index = [], text.find(needle, start)
+    while index >= 0:
+        found.append(index)
+        index = text.find(needle, index + 1)
+    return found
+
+
+def _fstring_spans(source: str) -> list[tuple[int, int]]:
+    """(start, end) in `source` of each f-string literal the tokenizer reads before any error."""
+    lines = io.StringIO(source).readlines()
+    offsets = [0]
+    for text in lines:
+        offsets.append(offsets[-1] + len(text))
+    spans = []
+    try:
+        for token in tokenize.generate_tokens(iter(lines).__next__):
+            if token.type == tokenize.STRING and "f" in token.string[:_quote(token.string)].lower():
+                spans.append((offsets[token.start[0] - 1] + token.start[1], offsets[token.end[0] - 1] + token.end[1]))
+    except (tokenize.TokenError, SyntaxError, StopIteration):
+        pass
+    return spans
+
+
+def _quote(literal: str) -> int:
+    return min((i for i in (literal.find("'"), literal.find('"')) if i >= 0), default=0)
 
 
 def _line_start(source: str, line: int) -> int:

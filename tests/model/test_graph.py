@@ -160,6 +160,9 @@ def test_a_syntax_error_column_is_in_characters_and_inside_its_line(source, line
     ('x = f"{a:{b c}}"\n', 1, 11),  # a format spec's own expression
     ('s = "b c" + f"日{b c}"\n', 1, 17),  # the expression's text also in a plain string before it
     ('x = f"{a!z}"\n', 1, 13),  # CPython's own position, in the line already
+    ('def f(name):\n    return f"hello {0x}"\n', 2, 22),  # a tokenizer's message, the same text and column
+    ('def f(name):\n    return f"{1_000_}"\n', 2, 20),
+    ('y = "{a b}" + f"{a b}"\n', 1, 18),  # not the plain string's braces before it
 ])
 def test_a_syntax_error_inside_an_fstring_expression_is_placed_in_the_source(source, line, column):
     """CPython 3.11 parses such an expression alone and counts its column from a `(` before it."""
