@@ -43,6 +43,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 from model.confidence import ConfidenceScorer
 from model.config import ModelConfig
 from model.engine import GraphSAGEEngine
+from model.errors import CheckpointError
 from model.graph import build_graph
 from model.imports import ImportIndex, ImportRanker
 from model.layout import FEATURE_DIM, FEATURE_LAYOUT_VERSION
@@ -914,12 +915,13 @@ def _folder(path: Path, flag: str) -> None:
 _STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best", "bad_epochs", "config", "torch_rng",
                "python_rng", "numpy_rng")
 _CHANGEABLE_ON_RESUME = frozenset({
-    "epochs", "early_stopping_patience", "out_dir", "checkpoint_every", "resume", "device", "threads", "progress",
-    "ship", "cache_dir", "featurize_workers", "bug_false_alarm_rate", "site_epochs", "site_hidden",
+    "epochs", "early_stopping_patience", "min_delta", "out_dir", "checkpoint_every", "resume", "device", "threads",
+    "progress", "ship", "cache_dir", "featurize_workers", "bug_false_alarm_rate", "site_epochs", "site_hidden",
     "site_hidden_epochs", "site_units_per_package", "site_extra_mutants", "site_swapped_arguments",
     "confidence_site_epochs", "confidence_mutants_per_kind"})
-"""What a resumed run may set anew: how long it goes on and when it stops, where it writes, what it
-runs on, and the scorers fitted after the network. Everything else (the data, the network, the
+"""What a resumed run may set anew: how long it goes on and when it stops (which epoch counts as
+better, and how many without), where it writes, what it runs on, and the scorers fitted after the
+network. Everything else (the data, the network, the
 optimiser and its schedule, the losses) is fixed by the state: the optimizer's own state would keep
 the old learning rate while the checkpoint recorded the new one."""
 
@@ -945,6 +947,12 @@ def checked_state(path: Path, config: TrainConfig) -> dict[str, Any]:
         was = ", ".join(f"{name}={trained[name]!r} (now {now[name]!r})" for name in changed)
         raise ResumeError(f"--resume: {path} was trained with {was}: resuming it with other values would not "
                           "continue it; drop those flags, or start a new run")
+    if state.get("best_epoch", 0):  # the run ends on its best weights, kept beside its state
+        best = path.parent / "best.safetensors"
+        try:
+            load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
+        except CheckpointError as exc:
+            raise ResumeError(f"--resume: the run's best weights beside its state cannot be read: {exc}") from None
     return state
 
 

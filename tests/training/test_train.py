@@ -244,11 +244,11 @@ def test_a_run_that_stopped_early_resumes_to_the_same_end_not_one_epoch_more(tmp
     assert all(np.array_equal(a[name], b[name]) for name in a)
 
 
-def _state(path: Path, config: TrainConfig) -> Path:
+def _state(path: Path, config: TrainConfig, best_epoch: int = 0) -> Path:
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     save_state(path, model, optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer), 1, 1.0, 0, config,
-               np.random.default_rng(0))
+               np.random.default_rng(0), best_epoch)
     return path
 
 
@@ -268,6 +268,9 @@ def test_a_state_that_cannot_continue_the_run_is_refused_before_any_data_is_buil
         checked_state(state, dataclasses.replace(config, lr=0.5, weight_decay=0.0))
     with pytest.raises(ResumeError, match="hidden_dims"):
         checked_state(state, dataclasses.replace(config, hidden_dims=(64, 32)))
+    (tmp_path / "alone").mkdir()  # a state copied without the best weights it names
+    with pytest.raises(ResumeError, match="best weights beside its state"):
+        checked_state(_state(tmp_path / "alone" / "state.pt", config, best_epoch=1), config)
 
 
 def test_the_command_answers_a_state_it_cannot_resume_with_an_error_not_a_traceback(tmp_path, capsys):
