@@ -177,17 +177,16 @@ def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
     lines = source_lines(source)
     if line <= len(lines) and lines[line - 1] == text:
         return None  # a position in the source line already
-    at = _expression_start(source, text[1:-1], _line_start(source, line))
+    at = _expression_start(source, text[1:-1], _line_start(source, line), _line_start(source, line + 1))
     return None if at is None else _position(source, at + max(offset - 2, 0))
 
 
-def _expression_start(source: str, expression: str, start: int) -> int | None:
-    """Where `expression` starts after a `{` from `start` on, inside an f-string literal where the
-    source tokenizes that far (`"{a b}" + f"{a b}"`: the second)."""
-    needle = "{" + expression
-    found = [index + 1 for index in _occurrences(source, needle, start)]
-    if not found:
-        return None
+def _expression_start(source: str, expression: str, start: int, end: int) -> int | None:
+    """Where `expression` starts after a `{` on the error's line (`start` to `end`), inside an
+    f-string literal where the source tokenizes that far (`"{a b}" + f"{a b}"`: the second)."""
+    found = [index + 1 for index in _occurrences(source[:end], "{" + expression, start)]
+    if len(found) < 2:  # one place or none: nothing to choose, and no need to tokenize a large module
+        return found[0] if found else None
     spans = _fstring_spans(source)
     inside = [index for index in found if any(first <= index < end for first, end in spans)]
     return (inside or found)[0]
