@@ -5,7 +5,8 @@ tests' verdicts) is one file under `cache_dir()`, named `<data set>-v<version>[-
 A key moves with the config, the corpus and the code that built the data, so an entry whose inputs
 moved on is never read again; it stays on disk until pruned (a few code changes leave gigabytes).
 Readers mark an entry used by touching it, so `yantra-cache --prune DAYS` removes what no run has
-read or written for that long, and `yantra-cache` lists what is there. Only files named as this
+read or written for that long (the executed tests' verdicts only with `--verdicts`), and
+`yantra-cache` lists what is there. Only files named as this
 package names them are ever listed or removed: the directory may be shared.
 """
 
@@ -33,6 +34,10 @@ _UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$|^(?P<old
 """The temporary file of a write that never finished: `model.checkpoint.write_atomically`'s
 `.<entry>.<random>.tmp`, or the `<entry>.tmp` the graph table wrote before it wrote that way."""
 _DATA_SET = re.compile(r"^(?P<name>.+?)-v\d+[-.]")
+_VERDICTS = frozenset({"humaneval-results", "stdlib-results"})
+"""The executed tests' verdicts: small, slow to make again (minutes of sandboxed runs), and a verdict
+can rest on chance (a test of a random bit), so made again they may differ from the labels a
+reported figure rests on. Pruning keeps them unless asked."""
 _DAY_S = 86_400.0
 
 
@@ -82,14 +87,15 @@ def entries(directory: Path | None = None) -> list[CacheEntry]:
 
 
 def prune(unused_days: float, directory: Path | None = None, *, dry_run: bool = False,
-          now: float | None = None) -> list[CacheEntry]:
+          now: float | None = None, verdicts: bool = False) -> list[CacheEntry]:
     """Remove the entries no run has used for `unused_days` days (0: every entry, the half-written
-    file of a run building data at the time included); the ones removed (with `dry_run`, the ones
-    that would be)."""
+    file of a run building data at the time included), the tests' verdicts only with `verdicts`;
+    the ones removed (with `dry_run`, the ones that would be)."""
     if unused_days < 0:
         raise ValueError(f"days unused must be 0 or more, got {unused_days:g}")
     cutoff = (time.time() if now is None else now) - unused_days * _DAY_S
-    stale = [entry for entry in entries(directory) if unused_days == 0 or entry.last_used <= cutoff]
+    stale = [entry for entry in entries(directory) if (unused_days == 0 or entry.last_used <= cutoff)
+             and (verdicts or entry.data_set not in _VERDICTS)]
     if not dry_run:
         for entry in stale:
             entry.path.unlink(missing_ok=True)
@@ -129,9 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="remove the entries no run has read or written for DAYS days (0: all of them, "
                         "which a run building data at the time would miss)")
     parser.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, remove nothing")
+    parser.add_argument("--verdicts", action="store_true",
+                        help="with --prune: the executed tests' verdicts too (kept otherwise: made again, a "
+                             "verdict that rests on chance may differ from the one a reported figure used)")
     args = parser.parse_args(argv)
-    if args.dry_run and args.prune is None:
-        parser.error("--dry-run says what --prune would remove: give --prune DAYS too")
+    if (args.dry_run or args.verdicts) and args.prune is None:
+        parser.error("--dry-run and --verdicts go with --prune DAYS")
     directory = args.dir or cache_dir()
     if directory.exists() and not directory.is_dir():
         parser.error(f"--dir {directory}: not a folder")
@@ -141,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = time.time()
     gone: list[CacheEntry] = []
     if args.prune is not None:
-        gone = prune(args.prune, directory, dry_run=args.dry_run, now=now)
+        gone = prune(args.prune, directory, dry_run=args.dry_run, now=now, verdicts=args.verdicts)
         verb = "would remove" if args.dry_run else "removed"
         print("\n".join([*_table(gone, now), f"{verb} {len(gone)} entries, {_size(sum(e.size for e in gone))}"]))
     removed = {entry.path for entry in gone}

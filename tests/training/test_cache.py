@@ -57,6 +57,8 @@ def test_pruning_removes_only_entries_unused_for_that_long(cache: Path):
     prune(15, cache, now=NOW)
     assert [e.path.name for e in entries(cache)] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json"]
     prune(0, cache, now=NOW)
+    assert [e.path.name for e in entries(cache)] == ["humaneval-results-v1.json"]  # verdicts: only if asked
+    prune(0, cache, now=NOW, verdicts=True)
     assert entries(cache) == []
     assert len(list(cache.iterdir())) == 8  # the seven foreign files and the folder
     with pytest.raises(ValueError, match="0 or more"):
@@ -81,9 +83,11 @@ def test_the_command_lists_and_prunes(cache: Path, capsys: pytest.CaptureFixture
     assert f"graphs-yantra-978-v2-{KEY}.npz" in listed and "notes.json" not in listed
     assert "(unfinished write)" in listed and f"{cache}: 5 entries, 140 B" in listed
     assert main(["--dir", str(cache), "--prune", "0", "--dry-run"]) == 0
-    assert "would remove 5 entries, 140 B" in capsys.readouterr().out and len(entries(cache)) == 5
+    assert "would remove 4 entries, 130 B" in capsys.readouterr().out and len(entries(cache)) == 5
     assert main(["--dir", str(cache), "--prune", "0"]) == 0
-    assert f"removed 5 entries, 140 B\n{cache}: 0 entries kept, 0 B" in capsys.readouterr().out
+    assert f"removed 4 entries, 130 B\n{cache}: 1 entries kept, 10 B" in capsys.readouterr().out
+    assert main(["--dir", str(cache), "--prune", "0", "--verdicts"]) == 0
+    assert f"removed 1 entries, 10 B\n{cache}: 0 entries kept, 0 B" in capsys.readouterr().out
 
 
 def test_pruning_everything_takes_an_entry_whose_clock_runs_ahead(tmp_path: Path):
@@ -93,7 +97,8 @@ def test_pruning_everything_takes_an_entry_whose_clock_runs_ahead(tmp_path: Path
 
 @pytest.mark.parametrize(("flags", "says"), [
     (["--prune", "nan"], "not 0 or more days"), (["--prune", "-1"], "not 0 or more days"),
-    (["--prune", "x"], "not a number of days"), (["--dry-run"], "give --prune DAYS too"),
+    (["--prune", "x"], "not a number of days"), (["--dry-run"], "go with --prune DAYS"),
+    (["--verdicts"], "go with --prune DAYS"),
 ])
 def test_the_command_refuses_what_it_cannot_do(flags, says, capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as exit_info:
