@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -950,9 +951,13 @@ def checked_state(path: Path, config: TrainConfig) -> dict[str, Any]:
     if state.get("best_epoch", 0):  # the run ends on its best weights, kept beside its state
         best = path.parent / "best.safetensors"
         try:
-            load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
+            network = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION).config
         except CheckpointError as exc:
             raise ResumeError(f"--resume: the run's best weights beside its state cannot be read: {exc}") from None
+        if (list(network.hidden_dims), network.embedding_dim) != (list(trained["hidden_dims"]),
+                                                                  trained["embedding_dim"]):
+            raise ResumeError(f"--resume: {best} holds another network ({list(network.hidden_dims)}, embedding "
+                              f"{network.embedding_dim}) than the state's: not this run's best weights")
     return state
 
 
@@ -998,10 +1003,15 @@ class RunFacts:
 # ---------------------------------------------------------------------------- the run
 
 
+_PERIODIC = re.compile(r"epoch-\d{3,}\.safetensors")
+"""The periodic checkpoints' names (`epoch-{epoch:03d}`: four digits past epoch 999)."""
+
+
 def _forget_earlier_epochs(out: Path, log: Callable[[str], None]) -> None:
     """A fresh run in a folder an earlier run used: its periodic checkpoints go, as its metrics log
-    does (best, last and state.pt are overwritten), so every file there is this run's."""
-    earlier = sorted(out.glob("epoch-[0-9][0-9][0-9].safetensors"))
+    does, once this run's data is built and its first epoch about to begin (best, last and state.pt
+    are overwritten in that epoch), so every file there is this run's."""
+    earlier = sorted(path for path in out.iterdir() if _PERIODIC.fullmatch(path.name))
     for path in earlier:
         path.unlink(missing_ok=True)
     if earlier:
@@ -1021,8 +1031,6 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     state = checked_state(Path(config.resume), config) if config.resume else None  # before hours of data
     if state is not None:  # the run's clock goes on from where the state stopped it
         run = dataclasses.replace(run, started=run.started - float(state.get("duration_s", 0.0)))
-    elif runtime.main:
-        _forget_earlier_epochs(out, log)
     corpus = load_corpus(config, log if runtime.main else (lambda *_: None))
 
     # model, normalisation, optimiser, schedule
@@ -1049,6 +1057,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     metrics_log = out / "metrics.jsonl"
     if runtime.main:
         _restart_metrics_log(metrics_log, start_epoch, Path(config.resume) if config.resume else None)
+        if state is None:
+            _forget_earlier_epochs(out, log)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if config.resume and best_epoch and runtime.main:  # the best so far (only rank 0 finishes the run)

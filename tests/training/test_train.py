@@ -171,9 +171,11 @@ def test_a_named_gpu_is_each_torchrun_ranks_own_and_a_named_cpu_stays_the_cpu():
 
 def test_a_smoke_run_writes_best_last_and_periodic_checkpoints_and_a_metrics_log(tmp_path, data_cache):
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "val_loss": 9.0}\n{"epoch": 7, "val_loss": 9.0}\n')
-    (tmp_path / "epoch-007.safetensors").write_bytes(b"an earlier run's")
+    for name in ("epoch-007.safetensors", "epoch-1000.safetensors", "epoch-7.safetensors"):
+        (tmp_path / name).write_bytes(b"an earlier run's")
     best = train(_smoke(tmp_path, data_cache, checkpoint_every=1), log=lambda *_: None)
     assert not (tmp_path / "epoch-007.safetensors").exists()  # every file in the folder is this run's
+    assert not (tmp_path / "epoch-1000.safetensors").exists() and (tmp_path / "epoch-7.safetensors").exists()
     checkpoint = load_checkpoint(best, expected_layout_version=FEATURE_LAYOUT_VERSION)
     assert checkpoint.training["trained"] is True and "thresholds" in checkpoint.training
     assert checkpoint.training["data"]["units"] > 0 and checkpoint.training["epoch"] in (1, 2)
@@ -271,6 +273,10 @@ def test_a_state_that_cannot_continue_the_run_is_refused_before_any_data_is_buil
     (tmp_path / "alone").mkdir()  # a state copied without the best weights it names
     with pytest.raises(ResumeError, match="best weights beside its state"):
         checked_state(_state(tmp_path / "alone" / "state.pt", config, best_epoch=1), config)
+    (tmp_path / "alone" / "best.safetensors").write_bytes(SHIPPED_CHECKPOINT.read_bytes())  # another network
+    small = dataclasses.replace(config, hidden_dims=(32, 16))
+    with pytest.raises(ResumeError, match="holds another network"):
+        checked_state(_state(tmp_path / "alone" / "state.pt", small, best_epoch=1), small)
 
 
 def test_the_command_answers_a_state_it_cannot_resume_with_an_error_not_a_traceback(tmp_path, capsys):
