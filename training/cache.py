@@ -30,7 +30,8 @@ _NAMES = (r"(?:(?:corpus|imports|bugs|embedding|training-mutants(?:-[a-z_]+)?-\d
 """The names this package gives its entries: a data set, its version and a 24-digit key (corpus.py,
 datasets.py, featurize.py), or a file of executed tests' verdicts (humaneval.py, stdlib_tests.py)."""
 _ENTRY = re.compile(rf"^(?P<entry>{_NAMES})$")
-_UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$|^(?P<old>{_NAMES})\.tmp$")
+_UNFINISHED = re.compile(rf"^\.(?P<entry>{_NAMES})\.[A-Za-z0-9_]+\.tmp$"
+                         r"|^(?P<old>graphs-[a-z0-9-]+-v\d+-[0-9a-f]{24}\.npz)\.tmp$")
 """The temporary file of a write that never finished: `model.checkpoint.write_atomically`'s
 `.<entry>.<random>.tmp`, or the `<entry>.tmp` the graph table wrote before it wrote that way."""
 _DATA_SET = re.compile(r"^(?P<name>.+?)-v\d+[-.]")
@@ -95,7 +96,7 @@ def prune(unused_days: float, directory: Path | None = None, *, dry_run: bool = 
         raise ValueError(f"days unused must be 0 or more, got {unused_days:g}")
     cutoff = (time.time() if now is None else now) - unused_days * _DAY_S
     stale = [entry for entry in entries(directory) if (unused_days == 0 or entry.last_used <= cutoff)
-             and (verdicts or entry.data_set not in _VERDICTS)]
+             and (verdicts or entry.unfinished or entry.data_set not in _VERDICTS)]
     if not dry_run:
         for entry in stale:
             entry.path.unlink(missing_ok=True)
@@ -132,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="the cache (default: $YANTRA_CACHE_DIR or "
                         "~/.cache/yantra-bridge)")
     parser.add_argument("--prune", type=_days, metavar="DAYS", default=None,
-                        help="remove the entries no run has read or written for DAYS days (0: all of them, "
-                        "which a run building data at the time would miss)")
+                        help="remove the entries no run has read or written for DAYS days (0: all of them "
+                        "but the tests' verdicts, and a write under way too)")
     parser.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, remove nothing")
     parser.add_argument("--verdicts", action="store_true",
                         help="with --prune: the executed tests' verdicts too (kept otherwise: made again, a "

@@ -32,7 +32,8 @@ def cache(tmp_path: Path) -> Path:
     _file(tmp_path, f".bugs-v1-{KEY}.json.k2j3h_x.tmp", days_ago=20)  # a write that never finished
     _file(tmp_path, f"graphs-yantra-978-v2-{KEY}.npz.tmp", days_ago=40)  # the graph table's, written before
     for foreign in ("notes.json", f"corpus-v3-{KEY}.json.bak", "settings-v2.json", "backup-v1-2024.json",
-                    ".hidden-v1.json", "corpus-v3-0123abcd.json", f".bugs-v1-{KEY}.json.tmp"):
+                    ".hidden-v1.json", "corpus-v3-0123abcd.json", f".bugs-v1-{KEY}.json.tmp",
+                    f"bugs-v1-{KEY}.json.tmp"):
         _file(tmp_path, foreign, days_ago=400)  # someone else's (or unlike ours): never listed, never removed
     (tmp_path / f"training-mutants-4-v1-{KEY}.json").mkdir()
     return tmp_path
@@ -56,11 +57,12 @@ def test_pruning_removes_only_entries_unused_for_that_long(cache: Path):
     assert len(entries(cache)) == 5  # a dry run removes nothing
     prune(15, cache, now=NOW)
     assert [e.path.name for e in entries(cache)] == [f"corpus-v3-{KEY}.json", "humaneval-results-v1.json"]
+    _file(cache, ".stdlib-results-v2.json.x1.tmp", days_ago=1)  # a verdicts write that never finished
     prune(0, cache, now=NOW)
     assert [e.path.name for e in entries(cache)] == ["humaneval-results-v1.json"]  # verdicts: only if asked
     prune(0, cache, now=NOW, verdicts=True)
     assert entries(cache) == []
-    assert len(list(cache.iterdir())) == 8  # the seven foreign files and the folder
+    assert len(list(cache.iterdir())) == 9  # the eight foreign files and the folder
     with pytest.raises(ValueError, match="0 or more"):
         prune(-1, cache)
 
