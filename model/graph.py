@@ -178,18 +178,35 @@ def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
     if line <= len(lines) and lines[line - 1] == text:
         return None  # a position in the source line already
     at = _expression_start(source, text[1:-1], _line_start(source, line), _line_start(source, line + 1))
-    return None if at is None else _position(source, at + max(offset - 2, 0))
+    if at is None:
+        return None
+    if exc.msg.startswith(("f-string", *_COUNTED_IN_BYTES)):  # type: ignore[union-attr]  # the parser's: bytes
+        offset = len(text.encode("utf-8", "surrogatepass")[: offset - 1].decode("utf-8", "ignore")) + 1
+    found_line, column = _position(source, at + max(offset - 2, 0))
+    return _within_source(source, found_line or line, column)
 
 
 def _expression_start(source: str, expression: str, start: int, end: int) -> int | None:
-    """Where `expression` starts after a `{` on the error's line (`start` to `end`), inside an
+    """Where `expression` starts after a `{` on the error's line (`start` to `end`): a `{` that opens
+    a replacement field (not `{{`), whose expression ends there (`{a +}`, not `{a + 1}`), inside an
     f-string literal where the source tokenizes that far (`"{a b}" + f"{a b}"`: the second)."""
-    found = [index + 1 for index in _occurrences(source[:end], "{" + expression, start)]
+    every = [index + 1 for index in _occurrences(source[:end], "{" + expression, start)]
+    found = [index for index in every if _opens_field(source, index - 1)
+             and source[index + len(expression): index + len(expression) + 1] in ("}", "!", ":", "=")] or every
     if len(found) < 2:  # one place or none: nothing to choose, and no need to tokenize a large module
         return found[0] if found else None
     spans = _fstring_spans(source)
     inside = [index for index in found if any(first <= index < end for first, end in spans)]
     return (inside or found)[0]
+
+
+def _opens_field(source: str, brace: int) -> bool:
+    """Whether the `{` at `brace` opens a replacement field: an odd run of braces ends there (`{{`
+    is a literal brace)."""
+    run = 0
+    while brace - run >= 0 and source[brace - run] == "{":
+        run += 1
+    return run % 2 == 1
 
 
 def _occurrences(text: str, needle: str, start: int) -> list[int]:

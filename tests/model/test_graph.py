@@ -163,6 +163,11 @@ def test_a_syntax_error_column_is_in_characters_and_inside_its_line(source, line
     ('def f(name):\n    return f"hello {0x}"\n', 2, 22),  # a tokenizer's message, the same text and column
     ('def f(name):\n    return f"{1_000_}"\n', 2, 20),
     ('y = "{a b}" + f"{a b}"\n', 1, 18),  # not the plain string's braces before it
+    ('x = f"{日本 +}"\ny = 2\n', 1, 12),  # the parser counts the expression's UTF-8 bytes
+    ('x = f"{é.}"\n', 1, 10),
+    ('x = f"{日 + 07}"\n', 1, 12),
+    ('x = f"{{a b}} {a b}"\n', 1, 16),  # `{{` is a literal brace, not a field
+    ('x = f"{a + 1}" + f"{a +}"\n', 1, 24),  # an expression that only starts as the broken one
 ])
 def test_a_syntax_error_inside_an_fstring_expression_is_placed_in_the_source(source, line, column):
     """CPython 3.11 parses such an expression alone and counts its column from a `(` before it."""
