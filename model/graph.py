@@ -32,7 +32,7 @@ from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
 from model.parsing import parse
 from model.scan import LINE_BREAK, Unit, scan_units, source_lines
-from model.sites import BugSites, find_sites
+from model.sites import BugSites, character_column, find_sites
 
 __all__ = [
     "EDGE_TYPES",
@@ -181,7 +181,7 @@ def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
     if at is None:
         return None
     if exc.msg.startswith(("f-string", *_COUNTED_IN_BYTES)):  # type: ignore[union-attr]  # the parser's: bytes
-        offset = len(text.encode("utf-8", "surrogatepass")[: offset - 1].decode("utf-8", "ignore")) + 1
+        offset = character_column(text, offset - 1)
     found_line, column = _position(source, at + max(offset - 2, 0))
     return _within_source(source, found_line or line, column)
 
