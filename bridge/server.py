@@ -62,6 +62,12 @@ _PREDICT_HERE_S = 20.0
 _PARENT_CHECK_S = 1.0
 
 
+def _writes_stuck(writer: Writer, began: float) -> bool:
+    """Whether a reply write has been stuck for _STUCK_WRITE_S, counted from `began` at the earliest
+    (a stop's drain: a host that paused reading before the signal gets that long to read again)."""
+    return min(writer.blocked_for(), time.monotonic() - began) > _STUCK_WRITE_S
+
+
 class Lifecycle(enum.Enum):
     """Where the daemon is in its life; it only ever moves down this list."""
 
@@ -554,26 +560,39 @@ class Server:
                 self.request_stop("the parent process died")
         return self._drain()
 
-    def _finish_hand_over(self, deadline: float) -> None:
+    def _finish_hand_over(self, deadline: float, began: float | None = None) -> None:
         """Let the lines read before start-up all be dispatched (until `deadline`): they are requests
-        already read, and a reply or a job is what the drain waits for. Not while a reply write has
-        been stuck for _STUCK_WRITE_S since the drain began (a host that paused reading before the
-        signal gets that long to resume): then no more can be answered."""
-        began = time.monotonic()
+        already read, and a reply or a job is what the drain waits for. Not once a reply write is
+        stuck (`_writes_stuck`): then no more can be answered."""
+        began = time.monotonic() if began is None else began
         while self._hand_over.is_alive() and time.monotonic() < deadline:
-            if min(self._writer.blocked_for(), time.monotonic() - began) > _STUCK_WRITE_S:
+            if _writes_stuck(self._writer, began):
                 return
             self._hand_over.join(_HAND_OVER_POLL_S)
 
+    def _wait_for_replies(self, deadline: float, began: float) -> None:
+        """Let every request read so far be answered (until `deadline`), unless a reply write is stuck:
+        a host that stopped reading stdout before a stop signal would otherwise hold the daemon for
+        the whole drain."""
+        while not self.dispatcher.wait_idle(min(_HAND_OVER_POLL_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight,
+                               _DRAIN_TIMEOUT_S)
+                return
+            if _writes_stuck(self._writer, began):
+                logger.warning("%d requests left unanswered: stdout has not been read for %.0f s",
+                               self.dispatcher.in_flight, self._writer.blocked_for())
+                return
+
     def _drain(self) -> int:
         logger.info("stopping: %s", self._stop.reason)
-        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
-        self._finish_hand_over(deadline)  # still RUNNING: these were read before the stop, and are served
+        began = time.monotonic()
+        deadline = began + _DRAIN_TIMEOUT_S
+        self._finish_hand_over(deadline, began)  # still RUNNING: these were read before the stop, and are served
         self.state = Lifecycle.STOPPING
         self._reader.close()  # the line being dispatched (unless stuck writing) is in the table; no new one will be
         self.forward.give_up_workers_at(deadline - _PREDICT_HERE_S)
-        if not self.dispatcher.wait_idle(max(0.0, deadline - time.monotonic())):
-            logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight, _DRAIN_TIMEOUT_S)
+        self._wait_for_replies(deadline, began)
         self.forward.close()
         self.slow.close()
         self.state = Lifecycle.STOPPED

@@ -63,6 +63,24 @@ def test_a_stop_signal_ends_it_though_the_host_never_reads_its_stdout():
         process.wait()
 
 
+def test_a_stop_signal_ends_it_promptly_when_the_host_stopped_reading_with_predictions_in_flight():
+    # once serving, a host stops reading and sends predictions: their replies cannot be written, and
+    # the drain must not wait its whole bound (60 s) for them
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers", "0"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    try:
+        process.stdin.write(request_line(0, "predict", {"code": "x = 1"}).encode())
+        assert b'"id":0' in process.stdout.readline()  # serving, the model loaded
+        lines = "".join(request_line(i, "predict", {"code": f"x = {i}"}) for i in range(1, 20_000)).encode()
+        threading.Thread(target=_write_quietly, args=(process.stdin, lines), daemon=True).start()
+        time.sleep(2)  # stdout's pipe fills, and the reply writes block
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT_S) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_a_stop_signal_at_start_up_still_answers_the_lines_read_before_it():
     # more lines than the hand-over dispatches in the reader's close timeout (2 s): those held at
     # start-up are all served; only what was still in the pipe, or in the reader's last chunk, when
