@@ -394,10 +394,11 @@ def validate_params(method: str, params: dict[str, Any] | list[Any] | None) -> B
     spec = METHODS.get(method)
     if spec is None:
         raise MethodNotFound(f"Method not found: {method!r}", method=method)
+    named = _by_name(spec, params)
     try:
-        return spec.params.model_validate(_by_name(spec, params))
+        return spec.params.model_validate(named)
     except ValidationError as exc:
-        raise _invalid_params(method, exc) from None
+        raise _invalid_params(method, exc, named) from None
 
 
 def json_schema() -> dict[str, Any]:
@@ -444,8 +445,9 @@ def _by_name(spec: MethodSpec, params: dict[str, Any] | list[Any] | None) -> dic
     return dict(zip(spec.positional, params, strict=False))
 
 
-def _invalid_params(method: str, exc: ValidationError) -> InvalidParams:
-    """The first problem, named by its field; the message counts the others."""
+def _invalid_params(method: str, exc: ValidationError, named: object = None) -> InvalidParams:
+    """The first problem, named by its field; the message counts the others. `named`, the params as
+    validated, tells a feature vector's length."""
     errors = exc.errors(include_url=False)
     first = errors[0]
     field_name = _field_path(first) or "params"
@@ -454,8 +456,13 @@ def _invalid_params(method: str, exc: ValidationError) -> InvalidParams:
     subject = "" if field_name == "params" else f"{field_name!r} "
     location = first["loc"]
     if location[:1] == ("features",) and len(location) == 2 and type(first["input"]) is int:
-        # an integer beyond a float's range (10**309): too large, as the model says of 1e20, and named
-        # by its index as the model names it (numbers within range reach the model's own check)
+        # an integer beyond a float's range (10**309): what the model says of 1e20 in its place, in its
+        # words (numbers within range reach the model's own checks, the length first)
+        features = named.get("features") if isinstance(named, dict) else None
+        if isinstance(features, list) and len(features) != _FEATURE_COUNT:
+            reason = f"expected {_FEATURE_COUNT} numbers per feature vector, got {len(features)}"
+            return InvalidParams(f"Invalid params: {reason}", field="features", reason=reason,
+                                 expected=_FEATURE_COUNT)
         reason = f"feature {location[1]} is larger than {_FEATURE_MAGNITUDE:g} in magnitude"
         return InvalidParams(f"Invalid params: {reason}", field=field_name, reason=reason, index=location[1])
     return InvalidParams(

@@ -234,6 +234,13 @@ def test_an_integer_beyond_a_floats_range_is_a_feature_too_large_named_by_its_in
     assert "index" not in caught.value.to_error()["data"]
 
 
+def test_a_short_vector_holding_such_an_integer_is_told_its_length_first_as_the_model_tells_it() -> None:
+    with pytest.raises(InvalidParams) as caught:
+        validate_params("predict", {"features": [10**309, 1]})
+    data = caught.value.to_error()["data"]
+    assert data == {"field": "features", "expected": 978, "reason": "expected 978 numbers per feature vector, got 2"}
+
+
 def test_notification_kinds_are_accepted_though_none_is_sent_yet() -> None:
     params = validate_params("initialize", {"notifications": ["model/status"]})
     assert params == InitializeParams(notifications=["model/status"])
