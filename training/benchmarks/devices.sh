@@ -1,7 +1,8 @@
 #!/bin/bash
 # The training smoke run on this machine's accelerator and on its CPU, side by side: does
-# `yantra-train` pick the GPU by itself, resume on it, and run under torchrun (nccl on a GPU),
-# and how long does an epoch take on each? Prints a summary; the logs, the metrics and the
+# `yantra-train` pick the GPU by itself, take it by name, resume on it (and refuse a resume with
+# another learning rate before building data), and run under torchrun (nccl on a GPU), and how long
+# does an epoch take on each? Prints a summary; the logs, the metrics and the
 # GPU run's checkpoint land in OUT. Needs the `train` extras importable (`pip install -e .[train]`).
 #
 #   bash training/benchmarks/devices.sh [OUT]     (OUT defaults to runs/devices)
@@ -22,7 +23,7 @@ step() {  # name, time limit in seconds, command...
   t0=$(date +%s)
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   echo "=== $name rc=$? wall=$(( $(date +%s) - t0 )) s"
-  grep -E "^device|^data|best checkpoint|early stop|Error" "$OUT/$name.log" | cut -c1-400 | head -8
+  grep -E "^device|^data|resumed|best checkpoint|early stop|Error|error:" "$OUT/$name.log" | cut -c1-400 | head -8
 }
 epochs() {  # the median seconds per epoch (training steps and validation) of a run's metrics log
   $PY -c "import json, statistics, sys
@@ -42,6 +43,8 @@ print(f'{sys.argv[2]}: {len(rows)} epochs, median epoch {statistics.median(r[\"s
     --out-dir "$work/torchrun"
   cp -r "$work/auto" "$work/resume"  # resumed epochs land in a copy: the auto run's log stays its own
   step resume 120 $PY -m training.train $smoke --out-dir "$work/resume" --resume "$work/resume/state.pt" --epochs 40
+  step named 90 $PY -m training.train $smoke --out-dir "$work/named" --device cuda:0 --epochs 2
+  step refused 60 $PY -m training.train $smoke --out-dir "$work/resume" --resume "$work/resume/state.pt" --lr 0.5
   larger="--max-files 800 --max-units-per-package 200 --humaneval-limit 5 --cache-dir $work/cache2 --no-progress
     --featurize-workers 12 --epochs 2 --max-steps-per-epoch 500 --batch-size 64 --site-epochs 0"
   step larger_auto 200 $PY -m training.train $larger --out-dir "$work/larger_auto"
