@@ -352,3 +352,21 @@ def test_a_daemon_whose_prediction_workers_are_killed_answers_every_request_itse
         assert all(0.0 <= future.result(WAIT_S)["confidence"] <= 1.0 for future in stream)
         assert given_up.wait(WAIT_S), "the daemon never noticed its workers were gone"
         assert client.call("health")["queue_depth"] == 0
+
+
+def test_the_hosts_working_directory_is_never_imported_from(tmp_path):
+    # a host may spawn the daemon in the user's workspace: a `model/` or `protocol/` folder there must
+    # not stand in for ours, in the daemon (`python -m bridge` puts the working directory first on
+    # sys.path) or in the worker pool's fork server (started by `python -c`, which does the same)
+    marker = tmp_path / "imported"
+    for package in ("model", "protocol"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('{package}')\n")
+    large = "".join(f"def f{i}(a, b):\n    return a + b * {i}\n\n" for i in range(3000))  # for a worker
+    lines = request_line(1, "predict", {"code": "x = 1\n"}) + request_line(2, "predict", {"code": large})
+    done = subprocess.run([sys.executable, "-m", "bridge", "--log-level", "info"], input=lines.encode(),
+                          capture_output=True, cwd=tmp_path, timeout=60)
+    answered = sorted(json.loads(line)["id"] for line in done.stdout.splitlines() if b'"result"' in line)
+    assert answered == [1, 2] and done.returncode == 0
+    assert b"prediction worker(s) ready" in done.stderr  # the large module went to a worker
+    assert not marker.exists(), marker.read_text()
