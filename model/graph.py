@@ -329,8 +329,9 @@ def _bindings(units: list[Unit], unit: Unit) -> set[str]:
     return names
 
 
-_CASE_LINE = re.compile(r"^[ \t]*case\b", re.MULTILINE)
-"""A line that may open a `case` block: only then is the tree walked for pattern captures."""
+_CASE_LINE = re.compile(r"(?:^|\r)[ \t\f]*case\b", re.MULTILINE)
+"""A line that may open a `case` block (lines may end in a lone `\r`, and a form feed is white space
+to Python): only then is the tree walked for pattern captures."""
 
 
 def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
@@ -348,13 +349,14 @@ def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
     return frozenset(captured)
 
 
-_GLOBAL_LINE = re.compile(r"^[ \t]*global\b", re.MULTILINE)
+_GLOBAL_LINE = re.compile(r"(?:^|[\r;:])[ \t\f]*global\b", re.MULTILINE)
+"""Where a `global` statement may start: a line's start, or after `;` or a one-line block's `:`."""
 
 
 def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[str]:
     """Names a function declares `global` and binds there (`global cache` then `cache = {}`): bound for
-    the whole module, so no import should provide them elsewhere. Walked for only when a line starts
-    with `global`."""
+    the whole module, so no import should provide them elsewhere. Walked for only when a statement may
+    start with `global` (`_GLOBAL_LINE`)."""
     if "global" not in source or _GLOBAL_LINE.search(source) is None:
         return frozenset()
     stored: set[str] = set()

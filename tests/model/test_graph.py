@@ -273,6 +273,17 @@ def test_a_name_a_match_pattern_captures_is_bound_by_the_code_not_free(code):
     assert "os" not in build_graph(code).free_names and not {"np", "json"} & build_graph(code).free_names
 
 
+@pytest.mark.parametrize("code", [
+    "def f(cmd):\r    match cmd:\r        case {'a': json}:\r            return json\r",  # lone CRs
+    "def f(cmd):\n    match cmd:\n\x0c        case {'a': json}:\n            return json\n",  # a form feed
+    "def init():\r    global json\r    json = load()\rdef use():\r    return json.dumps(3)\r",
+    "def init(): global json; json = load()\ndef use():\n    return json.dumps(3)\n",
+    "def init():\n    x = 1; global json\n    json = load()\ndef use():\n    return json.dumps(3)\n",
+])
+def test_captures_and_globals_are_found_whatever_ends_the_lines_or_precedes_the_statement(code):
+    assert "json" not in build_graph(code).free_names
+
+
 def test_only_code_with_a_case_line_is_walked_for_pattern_captures():
     graph = build_graph("def f(s):\n    return s.casefold() + lowercase\n")
     assert graph.free_names == {"lowercase"}
