@@ -132,7 +132,7 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     elif line is not None and (place := _in_fstring_expression(source, exc, line)) is not None:
         line, column = place
     elif line is not None:
-        line, column = _within_source(source, line, column, in_bytes=message.startswith(_COUNTED_IN_BYTES))
+        line, column = _within_source(source, line, column, in_bytes=_counted_in_bytes(exc, message))
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
@@ -143,6 +143,18 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
 _COUNTED_IN_BYTES = ("leading zeros in decimal integer literals", "unexpected EOF while parsing")
 """CPython 3.11 errors whose column counts UTF-8 bytes, not characters (`日日=07`: 8, where the
 literal starts at character 4); every other column counts characters."""
+
+
+def _counted_in_bytes(exc: SyntaxError | ValueError, message: str) -> bool:
+    """Whether the error's column counts bytes: one of _COUNTED_IN_BYTES, but an unexpected end of input
+    only after a backslash continues an earlier line (its text then holds both lines); on one line
+    CPython counts characters (`x = "日本" + \\`: 13, its end)."""
+    if not message.startswith(_COUNTED_IN_BYTES):
+        return False
+    if message.startswith("unexpected EOF"):
+        text = exc.text if isinstance(exc, SyntaxError) else None
+        return text is not None and "\n" in text.rstrip("\r\n")
+    return True
 
 
 def _within_source(source: str, line: int, column: int | None, *, in_bytes: bool = False

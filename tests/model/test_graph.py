@@ -144,6 +144,8 @@ def test_an_error_at_the_end_of_input_is_placed_on_the_last_line_whatever_the_li
     ("日日=07+1\n", 1, 4),  # counted in bytes, though the byte count (8) falls inside the line
     ('s = """日日日\n語語語語語語語語""" $', 2, 14),  # from the string's first line, and not in bytes
     ('x = "日日" $', 1, 10),  # CPython's own column, in characters, where it is one
+    ('x = "日本" + \\', 1, 13),  # an end of input on one line: CPython counts characters, to the end
+    ('日本 = 1 + \\', 1, 11),
 ])
 def test_a_syntax_error_column_is_in_characters_and_inside_its_line(source, line, column):
     with pytest.raises(SourceSyntaxError) as caught:
