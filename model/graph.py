@@ -22,7 +22,8 @@ import io
 import re
 import sys
 import tokenize
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -87,6 +88,11 @@ class CodeGraph:
     sites: BugSites | None = None
     """Where a one-token bug could hide (model/sites.py); None for a graph built from a host's vector
     or without them (`build_graph(..., sites=False)`)."""
+    attribute_reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """For each free name the code reads an attribute of, those attributes (`copy.deepcopy`: "copy"
+    -> {"deepcopy"}): a name used as a module is told apart from one imported from a module."""
+    star_import: bool = False
+    """Whether the code has `from m import *`, which may bind any of its free names."""
 
     @property
     def num_nodes(self) -> int:
@@ -304,7 +310,30 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     free_names = _free_names(units) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
-                     find_sites(tree, source) if sites else None)
+                     find_sites(tree, source) if sites else None, attribute_reads(source, free_names),
+                     _STAR_IMPORT.search(source) is not None if "*" in source else False)
+
+
+_STAR_IMPORT = re.compile(r"\bimport[ \t\f]*\*")
+
+
+def attribute_reads(source: str, names: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The attributes `source` reads off each of `names` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"}),
+    found in its text: walking the tree for them would cost more than all the rest of the import
+    ranking. A mention in a string or comment counts too (rare, and it only sways how a name reads)."""
+    reads: dict[str, set[str]] = {}
+    for name in names:
+        key = name + "."
+        at = source.find(key)
+        while at >= 0:
+            before = source[at - 1] if at else " "
+            end = after = at + len(key)
+            while end < len(source) and (source[end].isalnum() or source[end] == "_"):
+                end += 1
+            if end > after and not (before.isalnum() or before in "_."):  # not `mycopy.x` or `a.copy.x`
+                reads.setdefault(name, set()).add(source[after:end])
+            at = source.find(key, after)
+    return {name: frozenset(attributes) for name, attributes in reads.items()}
 
 
 def _free_names(units: list[Unit]) -> frozenset[str]:

@@ -22,7 +22,7 @@ from model.config import MAX_WEIGHT_MAGNITUDE
 from model.project import ImportContext
 from model.sites import head_logit, logistic
 
-__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker"]
+__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker", "is_private"]
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
                  "has_project_evidence")
@@ -101,24 +101,33 @@ class ImportRanker:
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
         self._module_names = frozenset(n for n, modules in index.names.items() if n in modules)
         """Names training code bound with `import <name>`: top-level modules a project cannot claim."""
+        self._top_modules = frozenset(m for modules in index.names.values() for m in modules if "." not in m) \
+            | frozenset(m for m in self.vocabulary if "." not in m)
+        """Top-level modules the table or the head knows: a name read as `name.attr` is one of them."""
 
-    def _evidence(self, free_names: Iterable[str]) -> dict[str, float]:
-        """module -> summed share of the free names the table says it binds."""
+    def _evidence(self, free_names: Iterable[str], used_as_module: Iterable[str] = ()) -> dict[str, float]:
+        """module -> summed share of the free names the table says it binds. A name in `used_as_module`
+        that is itself a known top-level module speaks only for that module and its submodules: code
+        reading `numpy.zeros` wants numpy, not the `numpy` some package imported `from safetensors`."""
+        as_module = frozenset(used_as_module) & self._top_modules
         evidence: dict[str, float] = {}
         for name in free_names:
             for module, share in self.index.names.get(name, {}).items():
+                if name in as_module and module != name and not module.startswith(name + "."):
+                    continue
                 evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
-    def _evidence_by_source(self, free_names: Iterable[str], project: ImportContext | None
-                            ) -> tuple[dict[str, float], dict[str, float]]:
+    def _evidence_by_source(self, free_names: Iterable[str], project: ImportContext | None,
+                            used_as_module: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, float]]:
         """module -> summed share, from the training name table and from the project, over the free
         names an import must bind (what the code's own file defines needs none); the table speaks only
         for the names the project does not define itself (`ImportContext.unclaimed`)."""
         if project is None:
-            return self._evidence(free_names), {}
+            return self._evidence(free_names, used_as_module), {}
         needed = project.needed(free_names)
-        return self._evidence(project.unclaimed(needed, self._module_names)), project.evidence(needed)
+        return (self._evidence(project.unclaimed(needed, self._module_names), used_as_module),
+                project.evidence(needed))
 
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
                  ) -> tuple[list[str], np.ndarray]:
@@ -140,14 +149,22 @@ class ImportRanker:
         return modules, features
 
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
-             k: int, project: ImportContext | None = None) -> list[tuple[str, float]]:
-        """The k most likely missing modules with their probabilities, best first; already-imported
-        modules (and the code's own) are skipped. The combiner of `features`, computed without
-        building its matrix: this runs once per prediction."""
+             k: int, project: ImportContext | None = None, *, used_as_module: Iterable[str] = (),
+             star_import: bool = False) -> list[tuple[str, float]]:
+        """The k most likely missing modules with their probabilities, best first. The combiner of
+        `features`, computed without building its matrix: this runs once per prediction. Beyond what
+        the combiner was fitted on, three rules for what an editor would insert: already-imported
+        modules (and the code's own) are skipped; so is a private module (`pip._vendor`,
+        `_pytest.main`: a package's internals, which training code imports from inside its own
+        package) unless the code's own project has it; and code with a star import gets nothing,
+        since the star may bind any of its free names. `used_as_module`: the free names the code reads
+        attributes of (`_evidence`)."""
+        if star_import:
+            return []
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
-        names, own = self._evidence_by_source(free_names, project)
+        names, own = self._evidence_by_source(free_names, project, used_as_module)
         for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
             for module, share in table.items():
                 row = self._position.get(module)
@@ -166,10 +183,17 @@ class ImportRanker:
             skip.add(project.own_module)
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
-            if modules[i] in skip or modules[i].startswith("."):  # relative to a training package: no import
-                continue
-            ranked.append((modules[i], float(scores[i])))
+            module = modules[i]
+            if module in skip or module.startswith(".") or (is_private(module) and module not in own):
+                continue  # (a module starting with "." is relative to a training package: no import)
+            ranked.append((module, float(scores[i])))
             if len(ranked) >= k:
                 break
         return ranked
 
+
+
+def is_private(module: str) -> bool:
+    """Whether a part of the dotted name starts with one underscore (`pip._vendor`, `_pytest.main`,
+    `numpy._core.numeric`): a package's internals, not what other code should import."""
+    return any(part.startswith("_") and not part.startswith("__") for part in module.split("."))

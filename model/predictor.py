@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -503,23 +503,31 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
     """Modules above the threshold that the code does not import already, best first."""
     if top_k <= 0:
         return []
-    ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project)
-    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model, project))
+    ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project,
+                                      used_as_module=graph.attribute_reads.keys(), star_import=graph.star_import)
+    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model, project,
+                                                             graph.attribute_reads))
             for module, score in ranked if score >= model.import_threshold]
 
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,
-                     project: ImportContext | None = None) -> str:
+                     project: ImportContext | None = None,
+                     attribute_reads: Mapping[str, frozenset[str]] | None = None) -> str:
     """The line that binds what the code uses from `module`: `from m import x`, `import m`, `import m as a`.
 
     A free name that the project binds in the module, or that training code usually imported *from*
-    it, wins (`datetime.now()` needs `from datetime import datetime`); then the module's own name,
+    it, wins (`datetime.now()` needs `from datetime import datetime`), unless the code reads off it
+    what training code imported from the module itself (`attribute_reads`: `copy.deepcopy(x)` and
+    `datetime.datetime.now()` need `import copy`, `import datetime`); then the module's own name,
     then its usual alias.
     """
     needed = set(project.needed(free_names)) if project is not None else free_names
     names = [n for n in project.binds(module, needed) if n != module] if project is not None else []
     if not names and model is not None:
-        names = [n for n in model.import_names.get(module, []) if n in needed]
+        exported = model.import_names.get(module, [])
+        reads = attribute_reads or {}
+        names = [n for n in exported if n in needed
+                 and not (n == module and not reads.get(n, frozenset()).isdisjoint(exported))]
     if names:
         return f"from {module} import {', '.join(sorted(names))}"
     if module.split(".")[0] in needed:

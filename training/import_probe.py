@@ -70,7 +70,9 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
             for row in (i for i, f in enumerate(folds) if f == fold):
                 graph, context = graphs[row], contexts[row] if project else None
                 model_ranked[row] = [m for m, _ in ranker.rank(no_head, graph.free_names, graph.imported,
-                                                               max(RECALL_KS), context)]
+                                                               max(RECALL_KS), context,
+                                                               used_as_module=graph.attribute_reads.keys(),
+                                                               star_import=graph.star_import)]
                 baseline_ranked[row] = baseline.rank_names(graph.free_names, exclude=graph.imported,
                                                            k=max(RECALL_KS), project=context)
         results[key] = import_recalls(truth, model_ranked, baseline_ranked)

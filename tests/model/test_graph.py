@@ -320,3 +320,17 @@ def test_a_global_the_code_declares_but_never_binds_stays_free():
 def test_a_global_binds_for_the_module_only_where_the_function_declaring_it_binds_it():
     graph = build_graph("def f():\n    global json\n    return json.dumps(1)\n\ndef g():\n    json = 1\n")
     assert graph.free_names == {"json"}
+
+
+def test_the_attributes_read_off_each_free_name_are_known():
+    graph = build_graph("def f(a, mycopy):\n    x = copy.deepcopy(a)\n    return mycopy.y, a.copy.z, copy.copy(x)\n")
+    assert graph.attribute_reads == {"copy": {"deepcopy", "copy"}}  # not `mycopy.y` nor `a.copy.z`
+    assert build_graph("def f():\n    return g()\n").attribute_reads == {}
+
+
+@pytest.mark.parametrize(("code", "star"), [
+    ("from math import *\nsqrt(2)\n", True), ("from . import*\n", True), ("x = a * b\n", False),
+    ("import math\n", False),
+])
+def test_a_star_import_is_noticed(code, star):
+    assert build_graph(code).star_import is star

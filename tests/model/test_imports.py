@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
+from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker, is_private
 
 VOCABULARY = ["os", "json", "collections"]
 
@@ -45,3 +45,28 @@ def test_the_index_survives_its_json_form_and_malformed_json_falls_back_to_the_h
     index = ImportIndex.from_bindings([("np", "numpy")], weights=(1, 2, 3, 4, 5))
     assert ImportIndex.from_json(index.to_json()) == index
     assert ImportIndex.from_json({"names": [], "weights": "x"}) == ImportIndex()
+
+
+def test_a_name_read_as_a_known_module_speaks_only_for_that_module():
+    index = ImportIndex.from_bindings([("numpy", "safetensors"), ("np", "numpy"), ("os", "os"), ("os", "os.path")],
+                                      weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranker = ImportRanker(VOCABULARY, index)
+    low = np.array([0.01, 0.01, 0.01])
+    assert [m for m, _ in ranker.rank(low, {"numpy"}, set(), 3)][:1] == ["safetensors"]  # `numpy` as a name
+    assert "safetensors" not in [m for m, _ in ranker.rank(low, {"numpy"}, set(), 3, used_as_module={"numpy"})]
+    kept = [m for m, _ in ranker.rank(low, {"os"}, set(), 2, used_as_module={"os"})]  # its submodules stay
+    assert sorted(kept) == ["os", "os.path"]
+
+
+def test_private_modules_are_suggested_only_from_the_codes_own_project():
+    assert is_private("pip._vendor") and is_private("_pytest.main") and is_private("numpy._core.numeric")
+    assert not is_private("os.path") and not is_private("__future__") and not is_private("a.__main__")
+    index = ImportIndex.from_bindings([("requests", "pip._vendor"), ("np", "numpy")],
+                                      weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"requests", "np"}, set(), 3)
+    assert [m for m, _ in ranked][:1] == ["numpy"] and "pip._vendor" not in [m for m, _ in ranked]
+
+
+def test_code_with_a_star_import_gets_no_suggestion():
+    ranker = ImportRanker(VOCABULARY, ImportIndex())
+    assert ranker.rank(np.array([0.2, 0.9, 0.5]), {"sqrt"}, {"math"}, 3, star_import=True) == []

@@ -273,6 +273,22 @@ def test_import_statements_prefer_names_training_code_imported_from_the_module_t
     assert import_statement("numpy", frozenset({"numpy"}), tables) == "import numpy"
 
 
+def test_a_name_read_as_the_module_it_is_named_after_is_imported_as_that_module():
+    from types import SimpleNamespace
+
+    tables = SimpleNamespace(import_names={"datetime": ["datetime", "timedelta"], "copy": ["copy", "deepcopy"]},
+                             import_aliases={})
+    # `copy.deepcopy(x)` reads off `copy` what training code imported from the module: `from copy import
+    # copy` would bind the function, and `copy.deepcopy` would fail
+    assert import_statement("copy", frozenset({"copy"}), tables, None, {"copy": frozenset({"deepcopy"})}) == \
+        "import copy"
+    assert import_statement("datetime", frozenset({"datetime"}), tables, None,
+                            {"datetime": frozenset({"datetime"})}) == "import datetime"
+    # `datetime.now()` reads what the class has, not the module: the class is imported
+    assert import_statement("datetime", frozenset({"datetime"}), tables, None, {"datetime": frozenset({"now"})}) == \
+        "from datetime import datetime"
+
+
 def _rewritten(source, target, *, meta=None, tensors=None, raw_meta: str | None = None):
     """`source` saved again at `target` with its metadata or tensors changed as `meta(m)` and
     `tensors(t)` say, written raw (save_checkpoint would refuse what these tests need)."""

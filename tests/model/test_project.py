@@ -341,3 +341,11 @@ def test_files_with_a_byte_order_mark_or_a_coding_line_are_read_as_python_reads_
     (tmp_path / "pkg" / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\ndef titlecase(t):\n    return '\xe9'\n")
     names = ProjectIndex.scan(tmp_path).names
     assert names["slugify"] == {"pkg.marked": 1.0} and names["titlecase"] == {"pkg.latin": 1.0}
+
+
+def test_a_private_module_of_the_codes_own_project_is_still_suggested():
+    # `pip._vendor` from the training table is a package's internals; `shop._impl` is the host's own
+    context = ImportContext({"slugify": {"shop._impl": 1.0}})
+    ranked = ImportRanker(["os"], ImportIndex(weights=(1.0, 4.0, 0.0, 0.0, 8.0, 2.0, -6.0))).rank(
+        np.array([0.01]), {"slugify"}, set(), 2, context)
+    assert [m for m, _ in ranked][:1] == ["shop._impl"]

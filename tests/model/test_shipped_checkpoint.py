@@ -4,6 +4,8 @@ A change to the feature layout without retraining would make the daemon fall bac
 weights on every machine; this test fails first.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,27 @@ def test_the_shipped_confidence_drops_when_a_comparison_is_negated(monkeypatch, 
     slipped = solution.replace("distance < threshold", "distance >= threshold")
     right, wrong = predictor.predict_sources([solution, slipped])
     assert wrong.confidence < right.confidence
+
+
+@functools.cache
+def _shipped() -> Predictor:
+    return Predictor(SHIPPED_CHECKPOINT)
+
+
+@pytest.mark.parametrize(("code", "statement"), [
+    ("def f(a):\n    return copy.deepcopy(a)\n", "import copy"),
+    ("def f():\n    return datetime.datetime.now()\n", "import datetime"),
+    ("def f():\n    return datetime.now()\n", "from datetime import datetime"),
+])
+def test_the_shipped_checkpoint_imports_what_the_code_reads_as_a_module(code, statement):
+    assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == [statement]
+
+
+@pytest.mark.parametrize("code", [
+    "def fetch(url):\n    return requests.get(url).json()\n",  # the table knows `from pip._vendor import requests`
+    "def f(n):\n    return numpy.zeros(n)\n",  # and `from safetensors import numpy`, a submodule
+    "s = Session()\n",  # and `from _pytest.main import Session`
+    "from math import *\nprint(sqrt(2), pi, floor(1.5))\n",  # the star binds them
+])
+def test_no_private_module_nor_another_packages_namesake_is_suggested_nor_anything_beside_a_star(code):
+    assert _shipped().predict_sources([code])[0].imports == []
