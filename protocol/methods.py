@@ -124,6 +124,11 @@ class InitializeParams(_Params):
     )
 
 
+BUG_KINDS = ("syntax_error", "variable_misuse", "wrong_binary_operator", "wrong_comparison_operator",
+             "wrong_boolean_operator", "off_by_one", "wrong_literal", "swapped_arguments", "swapped_operands",
+             "negated_condition")
+"""The bug kinds the shipped checkpoint reports (model.vocabulary's, a test keeps them equal), and
+`syntax_error` for code that does not parse."""
 _FEATURE_COUNT = 978
 """The API's feature-vector length (model.layout's FEATURE_DIM; a test keeps the two equal). Stated
 in the schema only: the loaded model checks it, and its error names the length it expects."""
@@ -278,7 +283,8 @@ class SuggestedImport(_Result):
 class LikelyBug(_Result):
     """A likely bug: the expression it is probably in (where the model scores bug sites), else the function."""
 
-    kind: str = Field(description="Bug kind, e.g. 'syntax_error'.")
+    kind: str = Field(description=f"Bug kind: {', '.join(BUG_KINDS)}; a checkpoint may add kinds, so a host "
+                                  "should show one it does not know by name.")
     score: Probability
     line: OneBased | None = Field(description="Line where the suspect expression (or function) starts, when known.")
     column: OneBased | None = Field(description="Column where it starts, when known.")
@@ -402,27 +408,49 @@ def validate_params(method: str, params: dict[str, Any] | list[Any] | None) -> B
 
 
 def json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of every method's params and result, the envelopes and error codes.
+    """JSON Schema (draft 2020-12) of every method's params and result, the envelopes and error codes:
+    what `yantra-bridge --print-schema` prints.
 
-    Shaped {"methods": {name: {"summary", "positional", "params", "result"}}, "envelopes": {...},
-    "errors": {code: {"name", "description"}}}: what `yantra-bridge --print-schema` prints.
+    One document, shaped {"$schema", "$defs", "methods": {name: {"summary", "positional", "params",
+    "result"}}, "envelopes": {...}, "errors": {code: {"name", "description"}}}. Every named type is in
+    the top-level `$defs`, once (a method's params and result are `$ref`s to theirs), and every `$ref`
+    points there, so the whole document loads as one resource and a type generator emits each type
+    once.
     """
+    definitions: dict[str, Any] = {}
+    methods = {
+        name: {
+            "summary": spec.summary,
+            "positional": list(spec.positional),
+            "params": _hoisted(_schema_of(spec.params), definitions),
+            "result": _hoisted(_schema_of(spec.result_adapter), definitions),
+        }
+        for name, spec in METHODS.items()
+    }
+    envelopes = {model.__name__: _hoisted(_schema_of(model), definitions) for model in _ENVELOPES}
     return {
-        "methods": {
-            name: {
-                "summary": spec.summary,
-                "positional": list(spec.positional),
-                "params": _schema_of(spec.params),
-                "result": _schema_of(spec.result_adapter),
-            }
-            for name, spec in METHODS.items()
-        },
-        "envelopes": {model.__name__: _schema_of(model) for model in _ENVELOPES},
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$defs": dict(sorted(definitions.items())),
+        "methods": methods,
+        "envelopes": envelopes,
         "errors": {
             str(code): {"name": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0]}
             for code, cls in ERRORS_BY_CODE.items()
         },
     }
+
+
+def _hoisted(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """A `$ref` to `schema` among `definitions` under its title (inline when it has none, as `ping`'s
+    "pong"), and its own `$defs` there too: pydantic writes `#/$defs/Name` refs, which then resolve
+    against the whole document's root, and a type several methods share (`ModelInfoResult`) is
+    defined once."""
+    own = {key: value for key, value in schema.items() if key not in ("$schema", "$defs")}
+    named = {**schema.get("$defs", {}), **({own["title"]: own} if "title" in own else {})}
+    for name, definition in named.items():
+        if definitions.setdefault(name, definition) != definition:
+            raise ValueError(f"two different types are named {name!r} in the API schema")
+    return {"$ref": f"#/$defs/{own['title']}"} if "title" in own else own
 
 
 _ENVELOPES = (Request, Notification, Response, ErrorResponse)

@@ -258,43 +258,46 @@ def test_the_schema_covers_every_method_and_error_code() -> None:
     assert json.loads(json.dumps(schema)) == schema
 
 
-def test_every_reference_in_the_schema_resolves() -> None:
-    for document in _all_schemas(json_schema()):
-        for ref in _refs(document):
-            assert ref.startswith("#/$defs/")
-            assert ref.removeprefix("#/$defs/") in document.get("$defs", {})
+def test_every_reference_in_the_schema_resolves_in_the_one_document_it_prints() -> None:
+    schema = json_schema()
+    for ref in _refs(schema):
+        assert ref.startswith("#/$defs/")
+        assert ref.removeprefix("#/$defs/") in schema["$defs"]
+    assert all("$defs" not in document and "$schema" not in document for document in _all_schemas(schema))
+    # each type once: a generator emits ModelInfoResult once, not once a method that returns it
+    results = [schema["methods"][m]["result"] for m in ("model_info", "get_model_info", "reload")]
+    assert results == [{"$ref": "#/$defs/ModelInfoResult"}] * 3
 
 
 def test_every_schema_is_valid_json_schema_and_accepts_the_examples() -> None:
     schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
     for document in _all_schemas(schema):
         jsonschema.Draft202012Validator.check_schema(document)
     for method, (params, result) in EXAMPLES.items():
-        jsonschema.validate(params, schema["methods"][method]["params"])
-        jsonschema.validate(result, schema["methods"][method]["result"])
+        _validate(params, method, "params")
+        _validate(result, method, "result")
 
 
 def test_the_schema_refuses_what_the_models_refuse() -> None:
-    methods = json_schema()["methods"]
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"code": "x", "top_k": 101}, methods["predict"]["params"])
+        _validate({"code": "x", "top_k": 101}, "predict", "params")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**PREDICTION, "confidence": 2}, methods["predict"]["result"])
+        _validate({**PREDICTION, "confidence": 2}, "predict", "result")
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate("ping", methods["ping"]["result"])
+        _validate("ping", "ping", "result")
 
 
 @pytest.mark.parametrize("method", ["predict", "embed"])
 def test_the_schema_wants_exactly_one_input_of_the_right_length_as_the_daemon_does(method: str) -> None:
-    params = json_schema()["methods"][method]["params"]
     vector = [0.0] * 978
     too_large = [1e16] + [0.0] * 977  # the model refuses it too (model.predictor.check_vectors)
     for refused in ({}, {"code": "x", "features": vector}, {"code": None}, {"features": [0.0] * 3},
                     {"features": too_large}):
         with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate(refused, params)
+            _validate(refused, method, "params")
     for accepted in ({"code": "x"}, {"features": vector}, {"code": None, "features": vector}):
-        jsonschema.validate(accepted, params)
+        _validate(accepted, method, "params")
         validate_params(method, accepted)
 
 
@@ -305,6 +308,14 @@ def test_the_schemas_feature_count_and_bound_are_the_models() -> None:
 
     assert _FEATURE_COUNT == FEATURE_DIM
     assert _FEATURE_MAGNITUDE == MAX_FEATURE_MAGNITUDE
+
+
+def test_the_bug_kinds_the_schema_names_are_the_models() -> None:
+    from model.vocabulary import BUG_KINDS as MODEL_KINDS
+    from protocol.methods import BUG_KINDS
+
+    assert tuple(BUG_KINDS) == ("syntax_error", *MODEL_KINDS)
+    assert all(kind in LikelyBug.model_json_schema()["properties"]["kind"]["description"] for kind in BUG_KINDS)
 
 
 def test_the_schemas_node_kinds_are_the_extractors() -> None:
@@ -327,6 +338,13 @@ def test_no_schema_states_a_null_default_for_a_value_that_cannot_be_null() -> No
         return own + [found for key, child in node.items() for found in walk(child, f"{path}/{key}")]
 
     assert walk(json_schema(), "") == []
+
+
+def _validate(instance: object, method: str, part: str) -> None:
+    """Validate against a method's params or result in the printed document, its refs resolved
+    against the whole (a JSON pointer escapes the "/" of `$/cancelRequest`)."""
+    key = method.replace("~", "~0").replace("/", "~1")
+    jsonschema.validate(instance, {**json_schema(), "$ref": f"#/methods/{key}/{part}"})
 
 
 def _all_schemas(schema: dict) -> list[dict]:
