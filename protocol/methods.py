@@ -493,8 +493,9 @@ def _invalid_params(method: str, exc: ValidationError, named: object = None) -> 
                                  expected=_FEATURE_COUNT)
         reason = f"feature {location[1]} is larger than {_FEATURE_MAGNITUDE:g} in magnitude"
         return InvalidParams(f"Invalid params: {reason}", field=field_name, reason=reason, index=location[1])
-    return InvalidParams(
-        f"Invalid params for {method}: {subject}{reason}{more}", field=field_name, reason=reason
+    entry = {"index": location[1]} if location[:1] == ("features",) and len(location) == 2 else {}
+    return InvalidParams(  # a feature vector's bad entry has its `index`, as the model's own checks give it
+        f"Invalid params for {method}: {subject}{reason}{more}", field=field_name, reason=reason, **entry
     )
 
 

@@ -231,7 +231,11 @@ def test_an_integer_beyond_a_floats_range_is_a_feature_too_large_named_by_its_in
     assert data == {"field": "features[2]", "index": 2, "reason": "feature 2 is larger than 1e+15 in magnitude"}
     with pytest.raises(InvalidParams) as caught:
         validate_params("embed", {"features": [0, "x"] + [0] * 976})
-    assert "index" not in caught.value.to_error()["data"]
+    assert caught.value.to_error()["data"]["index"] == 1  # every bad entry is named by its index too
+    with pytest.raises(InvalidParams) as caught:
+        validate_params("embed", {"features": [0, 0, 0, float("inf")] + [0] * 974})  # 1e400 in JSON
+    data = caught.value.to_error()["data"]
+    assert data == {"field": "features[3]", "index": 3, "reason": "should be a finite number"}
 
 
 def test_a_short_vector_holding_such_an_integer_is_told_its_length_first_as_the_model_tells_it() -> None:
