@@ -32,7 +32,7 @@ from model.features import unit_vectors
 from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
 from model.parsing import parse
-from model.scan import LINE_BREAK, Unit, scan_units, source_lines
+from model.scan import LINE_BREAK, R_STAR_IMPORTS, Unit, scan_units, source_lines
 from model.sites import BugSites, character_column, find_sites
 
 __all__ = [
@@ -88,15 +88,25 @@ class CodeGraph:
     sites: BugSites | None = None
     """Where a one-token bug could hide (model/sites.py); None for a graph built from a host's vector
     or without them (`build_graph(..., sites=False)`)."""
-    attribute_reads: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """For each free name the code reads an attribute of, those attributes (`copy.deepcopy`: "copy"
-    -> {"deepcopy"}): a name used as a module is told apart from one imported from a module."""
     star_import: bool = False
     """Whether the code has `from m import *`, which may bind any of its free names."""
+    tree: ast.Module | None = field(default=None, repr=False, compare=False)
+    """The parsed source, kept for the rare question only it answers (`attribute_reads`)."""
+    _attribute_reads: Mapping[str, frozenset[str]] | None = field(default=None, init=False, repr=False,
+                                                                  compare=False)
 
     @property
     def num_nodes(self) -> int:
         return len(self.nodes)
+
+    def attribute_reads(self) -> Mapping[str, frozenset[str]]:
+        """For each free name the code reads attributes of, those attributes (`copy.deepcopy(x)`:
+        "copy" -> {"deepcopy"}), which tell a name used as a module from one imported from a module.
+        Walked for on first use: the walk costs more than the rest of a prediction's import ranking,
+        and the ranking asks only in rare cases."""
+        if self._attribute_reads is None:
+            self._attribute_reads = attribute_reads(self.tree, self.free_names) if self.tree is not None else {}
+        return self._attribute_reads
 
 
 def parse_source(source: str, limits: SourceLimits = DEFAULT_LIMITS) -> ast.Module:
@@ -138,7 +148,9 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     elif line is not None and (place := _in_fstring_expression(source, exc, line)) is not None:
         line, column = place
     elif line is not None:
-        line, column = _within_source(source, line, column, in_bytes=_counted_in_bytes(exc, message))
+        if message.startswith("unexpected EOF while parsing"):  # at a backslash ending the last line; CPython's
+            column = sys.maxsize  # count is off where an earlier line of the statement has wide characters
+        line, column = _within_source(source, line, column, in_bytes=message.startswith(_COUNTED_IN_BYTES))
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
@@ -146,21 +158,9 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
 
 
-_COUNTED_IN_BYTES = ("leading zeros in decimal integer literals", "unexpected EOF while parsing")
+_COUNTED_IN_BYTES = ("leading zeros in decimal integer literals",)
 """CPython 3.11 errors whose column counts UTF-8 bytes, not characters (`日日=07`: 8, where the
 literal starts at character 4); every other column counts characters."""
-
-
-def _counted_in_bytes(exc: SyntaxError | ValueError, message: str) -> bool:
-    """Whether the error's column counts bytes: one of _COUNTED_IN_BYTES, but an unexpected end of input
-    only after a backslash continues an earlier line (its text then holds both lines); on one line
-    CPython counts characters (`x = "日本" + \\`: 13, its end)."""
-    if not message.startswith(_COUNTED_IN_BYTES):
-        return False
-    if message.startswith("unexpected EOF"):
-        text = exc.text if isinstance(exc, SyntaxError) else None
-        return text is not None and "\n" in text.rstrip("\r\n")
-    return True
 
 
 def _within_source(source: str, line: int, column: int | None, *, in_bytes: bool = False
@@ -198,7 +198,7 @@ def _in_fstring_expression(source: str, exc: SyntaxError | ValueError, line: int
     at = _expression_start(source, text[1:-1], _line_start(source, line), _line_start(source, line + 1))
     if at is None:
         return None
-    if exc.msg.startswith(("f-string", *_COUNTED_IN_BYTES)):  # type: ignore[union-attr]  # the parser's: bytes
+    if exc.msg.startswith(("f-string", "unexpected EOF", *_COUNTED_IN_BYTES)):  # type: ignore[union-attr]  # the parser's: bytes
         offset = character_column(text, offset - 1)
     found_line, column = _position(source, at + max(offset - 2, 0))
     return _within_source(source, found_line or line, column)
@@ -310,29 +310,16 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     free_names = _free_names(units) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
-                     find_sites(tree, source) if sites else None, attribute_reads(source, free_names),
-                     _STAR_IMPORT.search(source) is not None if "*" in source else False)
+                     find_sites(tree, source) if sites else None, units[0].raw[R_STAR_IMPORTS] > 0, tree)
 
 
-_STAR_IMPORT = re.compile(r"\bimport[ \t\f]*\*")
-
-
-def attribute_reads(source: str, names: frozenset[str]) -> dict[str, frozenset[str]]:
-    """The attributes `source` reads off each of `names` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"}),
-    found in its text: walking the tree for them would cost more than all the rest of the import
-    ranking. A mention in a string or comment counts too (rare, and it only sways how a name reads)."""
+def attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The attributes `tree` reads off each of `names` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"})."""
     reads: dict[str, set[str]] = {}
-    for name in names:
-        key = name + "."
-        at = source.find(key)
-        while at >= 0:
-            before = source[at - 1] if at else " "
-            end = after = at + len(key)
-            while end < len(source) and (source[end].isalnum() or source[end] == "_"):
-                end += 1
-            if end > after and not (before.isalnum() or before in "_."):  # not `mycopy.x` or `a.copy.x`
-                reads.setdefault(name, set()).add(source[after:end])
-            at = source.find(key, after)
+    if names:
+        for node in ast.walk(tree):
+            if type(node) is ast.Attribute and type(node.value) is ast.Name and node.value.id in names:
+                reads.setdefault(node.value.id, set()).add(node.attr)
     return {name: frozenset(attributes) for name, attributes in reads.items()}
 
 

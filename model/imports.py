@@ -13,7 +13,7 @@ measure what the daemon serves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +22,10 @@ from model.config import MAX_WEIGHT_MAGNITUDE
 from model.project import ImportContext
 from model.sites import head_logit, logistic
 
-__all__ = ["FEATURE_NAMES", "ImportIndex", "ImportRanker", "is_private"]
+__all__ = ["FEATURE_NAMES", "AttributeReads", "ImportIndex", "ImportRanker", "is_private"]
+
+AttributeReads = Callable[[], Mapping[str, frozenset[str]]]
+"""What the code reads off each free name (`CodeGraph.attribute_reads`), computed when first asked."""
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
                  "has_project_evidence")
@@ -105,28 +108,32 @@ class ImportRanker:
             | frozenset(m for m in self.vocabulary if "." not in m)
         """Top-level modules the table or the head knows: a name read as `name.attr` is one of them."""
 
-    def _evidence(self, free_names: Iterable[str], used_as_module: Iterable[str] = ()) -> dict[str, float]:
-        """module -> summed share of the free names the table says it binds. A name in `used_as_module`
-        that is itself a known top-level module speaks only for that module and its submodules: code
-        reading `numpy.zeros` wants numpy, not the `numpy` some package imported `from safetensors`."""
-        as_module = frozenset(used_as_module) & self._top_modules
+    def _evidence(self, free_names: Iterable[str], attribute_reads: AttributeReads | None = None
+                  ) -> dict[str, float]:
+        """module -> summed share of the free names the table says it binds. A name the code reads
+        attributes of (`attribute_reads`, asked only here) that is itself a known top-level module
+        speaks only for that module and its submodules: code reading `numpy.zeros` wants numpy, not
+        the `numpy` some package imported `from safetensors`."""
         evidence: dict[str, float] = {}
         for name in free_names:
-            for module, share in self.index.names.get(name, {}).items():
-                if name in as_module and module != name and not module.startswith(name + "."):
-                    continue
+            table = self.index.names.get(name, {})
+            if attribute_reads is not None and name in self._top_modules and \
+                    any(_elsewhere(name, module) for module in table) and name in attribute_reads():
+                table = {module: share for module, share in table.items() if not _elsewhere(name, module)}
+            for module, share in table.items():
                 evidence[module] = evidence.get(module, 0.0) + share
         return evidence
 
     def _evidence_by_source(self, free_names: Iterable[str], project: ImportContext | None,
-                            used_as_module: Iterable[str] = ()) -> tuple[dict[str, float], dict[str, float]]:
+                            attribute_reads: AttributeReads | None = None
+                            ) -> tuple[dict[str, float], dict[str, float]]:
         """module -> summed share, from the training name table and from the project, over the free
         names an import must bind (what the code's own file defines needs none); the table speaks only
         for the names the project does not define itself (`ImportContext.unclaimed`)."""
         if project is None:
-            return self._evidence(free_names, used_as_module), {}
+            return self._evidence(free_names, attribute_reads), {}
         needed = project.needed(free_names)
-        return (self._evidence(project.unclaimed(needed, self._module_names), used_as_module),
+        return (self._evidence(project.unclaimed(needed, self._module_names), attribute_reads),
                 project.evidence(needed))
 
     def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
@@ -149,7 +156,7 @@ class ImportRanker:
         return modules, features
 
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
-             k: int, project: ImportContext | None = None, *, used_as_module: Iterable[str] = (),
+             k: int, project: ImportContext | None = None, *, attribute_reads: AttributeReads | None = None,
              star_import: bool = False) -> list[tuple[str, float]]:
         """The k most likely missing modules with their probabilities, best first. The combiner of
         `features`, computed without building its matrix: this runs once per prediction. Beyond what
@@ -157,14 +164,14 @@ class ImportRanker:
         modules (and the code's own) are skipped; so is a private module (`pip._vendor`,
         `_pytest.main`: a package's internals, which training code imports from inside its own
         package) unless the code's own project has it; and code with a star import gets nothing,
-        since the star may bind any of its free names. `used_as_module`: the free names the code reads
-        attributes of (`_evidence`)."""
+        since the star may bind any of its free names. `attribute_reads`: what the code reads off each
+        free name (`CodeGraph.attribute_reads`; see `_evidence`)."""
         if star_import:
             return []
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
-        names, own = self._evidence_by_source(free_names, project, used_as_module)
+        names, own = self._evidence_by_source(free_names, project, attribute_reads)
         for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
             for module, share in table.items():
                 row = self._position.get(module)
@@ -191,6 +198,11 @@ class ImportRanker:
                 break
         return ranked
 
+
+
+def _elsewhere(name: str, module: str) -> bool:
+    """Whether `module` is neither the module `name` nor one of its submodules."""
+    return module != name and not module.startswith(name + ".")
 
 
 def is_private(module: str) -> bool:

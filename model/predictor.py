@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +31,7 @@ from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
-from model.imports import ImportIndex, ImportRanker
+from model.imports import AttributeReads, ImportIndex, ImportRanker
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
     BugReport,
@@ -504,7 +504,7 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
     if top_k <= 0:
         return []
     ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project,
-                                      used_as_module=graph.attribute_reads.keys(), star_import=graph.star_import)
+                                      attribute_reads=graph.attribute_reads, star_import=graph.star_import)
     return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model, project,
                                                              graph.attribute_reads))
             for module, score in ranked if score >= model.import_threshold]
@@ -512,7 +512,7 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,
                      project: ImportContext | None = None,
-                     attribute_reads: Mapping[str, frozenset[str]] | None = None) -> str:
+                     attribute_reads: AttributeReads | None = None) -> str:
     """The line that binds what the code uses from `module`: `from m import x`, `import m`, `import m as a`.
 
     A free name that the project binds in the module, or that training code usually imported *from*
@@ -525,9 +525,10 @@ def import_statement(module: str, free_names: frozenset[str], model: _Loaded | N
     names = [n for n in project.binds(module, needed) if n != module] if project is not None else []
     if not names and model is not None:
         exported = model.import_names.get(module, [])
-        reads = attribute_reads or {}
-        names = [n for n in exported if n in needed
-                 and not (n == module and not reads.get(n, frozenset()).isdisjoint(exported))]
+        names = [n for n in exported if n in needed]
+        if module in names and attribute_reads is not None and \
+                not attribute_reads().get(module, frozenset()).isdisjoint(exported):
+            names.remove(module)
     if names:
         return f"from {module} import {', '.join(sorted(names))}"
     if module.split(".")[0] in needed:

@@ -137,8 +137,8 @@ class Scored:
     nodes: list[list[GraphNode]]
     imported: list[frozenset[str]]
     free_names: list[frozenset[str]]
-    used_as_module: list[frozenset[str]]
-    """The free names each source reads attributes of (`CodeGraph.attribute_reads`)."""
+    attribute_reads: list[Mapping[str, frozenset[str]]]
+    """What each source reads off its free names (`CodeGraph.attribute_reads`)."""
     star_import: list[bool]
     embedding: np.ndarray
     confidence: np.ndarray
@@ -150,7 +150,7 @@ class Scored:
 def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size: int = 256) -> Scored:
     """Build each source's graph and run the engine in batches; sources that cannot be built are left out."""
     kept: list[int] = []
-    nodes, imported, free_names, used_as_module, star_import, node_probs = [], [], [], [], [], []
+    nodes, imported, free_names, attribute_reads, star_import, node_probs = [], [], [], [], [], []
     outputs: dict[str, list[np.ndarray]] = {"embedding": [], "confidence": [], "import_probs": [], "bug_probs": []}
     pending: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -171,7 +171,7 @@ def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size
         nodes.append(graph.nodes)
         imported.append(graph.imported)
         free_names.append(graph.free_names)
-        used_as_module.append(frozenset(graph.attribute_reads))
+        attribute_reads.append(graph.attribute_reads())  # walked now: a graph's tree is not kept
         star_import.append(graph.star_import)
         pending.append((graph.features, graph.edge_index))
         if len(pending) >= batch_size:
@@ -179,7 +179,7 @@ def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size
     if pending:
         flush()
     stacked = {name: _stack(parts, engine, name) for name, parts in outputs.items()}
-    return Scored(np.array(kept, dtype=np.int64), nodes, imported, free_names, used_as_module, star_import,
+    return Scored(np.array(kept, dtype=np.int64), nodes, imported, free_names, attribute_reads, star_import,
                   node_probs=node_probs, **stacked)
 
 
@@ -422,7 +422,7 @@ def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportInde
     return [
         [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
                                              scored.imported[row], k, projects[row],
-                                             used_as_module=scored.used_as_module[row],
+                                             attribute_reads=lambda reads=scored.attribute_reads[row]: reads,
                                              star_import=scored.star_import[row])]
         for row in range(len(scored.kept))
     ]

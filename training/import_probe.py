@@ -71,7 +71,7 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
                 graph, context = graphs[row], contexts[row] if project else None
                 model_ranked[row] = [m for m, _ in ranker.rank(no_head, graph.free_names, graph.imported,
                                                                max(RECALL_KS), context,
-                                                               used_as_module=graph.attribute_reads.keys(),
+                                                               attribute_reads=graph.attribute_reads,
                                                                star_import=graph.star_import)]
                 baseline_ranked[row] = baseline.rank_names(graph.free_names, exclude=graph.imported,
                                                            k=max(RECALL_KS), project=context)

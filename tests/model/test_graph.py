@@ -139,7 +139,8 @@ def test_an_error_at_the_end_of_input_is_placed_on_the_last_line_whatever_the_li
 
 @pytest.mark.parametrize(("source", "line", "column"), [
     ("日日=07\n", 1, 4),  # CPython counts this one in UTF-8 bytes (8): the literal starts at character 4
-    ('a:\\\n"日"\\', 2, 4),  # the same after a continuation line: the trailing backslash
+    ('a:\\\n"日"\\', 2, 5),  # an end of input after a continuation: the end of the last line, as with ASCII
+    ('x = "日日日日日日" + \\\nyyyyyyyyyyyyyyyyyyyy + \\', 2, 25),  # (CPython says 13, counted off the first line)
     ('"""\n"""\\%', 2, 6),  # counted from the string's first line: the end of the line it is on
     ("日日=07+1\n", 1, 4),  # counted in bytes, though the byte count (8) falls inside the line
     ('s = """日日日\n語語語語語語語語""" $', 2, 14),  # from the string's first line, and not in bytes
@@ -323,14 +324,16 @@ def test_a_global_binds_for_the_module_only_where_the_function_declaring_it_bind
 
 
 def test_the_attributes_read_off_each_free_name_are_known():
-    graph = build_graph("def f(a, mycopy):\n    x = copy.deepcopy(a)\n    return mycopy.y, a.copy.z, copy.copy(x)\n")
-    assert graph.attribute_reads == {"copy": {"deepcopy", "copy"}}  # not `mycopy.y` nor `a.copy.z`
-    assert build_graph("def f():\n    return g()\n").attribute_reads == {}
+    graph = build_graph('def f(a, mycopy):\n    """copy.shallow"""\n    x = copy.deepcopy(a)  # copy.nothing\n'
+                        "    return mycopy.y, a.copy.z, copy.copy(x)\n")
+    assert graph.attribute_reads() == {"copy": {"deepcopy", "copy"}}  # not mycopy's, a's, a string's or a comment's
+    assert build_graph("def f():\n    return g()\n").attribute_reads() == {}
 
 
 @pytest.mark.parametrize(("code", "star"), [
-    ("from math import *\nsqrt(2)\n", True), ("from . import*\n", True), ("x = a * b\n", False),
-    ("import math\n", False),
+    ("from math import *\nsqrt(2)\n", True), ("from . import*\n", True), ("from math import \\\n  *\n", True),
+    ("x = a * b\n", False), ("import math\n", False), ("# from helpers import *\nx = 1\n", False),
+    ('"""from helpers import *"""\n', False),
 ])
 def test_a_star_import_is_noticed(code, star):
     assert build_graph(code).star_import is star

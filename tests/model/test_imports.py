@@ -53,8 +53,9 @@ def test_a_name_read_as_a_known_module_speaks_only_for_that_module():
     ranker = ImportRanker(VOCABULARY, index)
     low = np.array([0.01, 0.01, 0.01])
     assert [m for m, _ in ranker.rank(low, {"numpy"}, set(), 3)][:1] == ["safetensors"]  # `numpy` as a name
-    assert "safetensors" not in [m for m, _ in ranker.rank(low, {"numpy"}, set(), 3, used_as_module={"numpy"})]
-    kept = [m for m, _ in ranker.rank(low, {"os"}, set(), 2, used_as_module={"os"})]  # its submodules stay
+    read = {"numpy": frozenset({"zeros"}), "os": frozenset({"path"})}
+    assert "safetensors" not in [m for m, _ in ranker.rank(low, {"numpy"}, set(), 3, attribute_reads=lambda: read)]
+    kept = [m for m, _ in ranker.rank(low, {"os"}, set(), 2, attribute_reads=lambda: read)]  # its submodules stay
     assert sorted(kept) == ["os", "os.path"]
 
 

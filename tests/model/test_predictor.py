@@ -280,12 +280,14 @@ def test_a_name_read_as_the_module_it_is_named_after_is_imported_as_that_module(
                              import_aliases={})
     # `copy.deepcopy(x)` reads off `copy` what training code imported from the module: `from copy import
     # copy` would bind the function, and `copy.deepcopy` would fail
-    assert import_statement("copy", frozenset({"copy"}), tables, None, {"copy": frozenset({"deepcopy"})}) == \
-        "import copy"
-    assert import_statement("datetime", frozenset({"datetime"}), tables, None,
-                            {"datetime": frozenset({"datetime"})}) == "import datetime"
+    def reads(name: str, attribute: str):
+        return lambda: {name: frozenset({attribute})}
+
+    assert import_statement("copy", frozenset({"copy"}), tables, None, reads("copy", "deepcopy")) == "import copy"
+    assert import_statement("datetime", frozenset({"datetime"}), tables, None, reads("datetime", "datetime")) == \
+        "import datetime"
     # `datetime.now()` reads what the class has, not the module: the class is imported
-    assert import_statement("datetime", frozenset({"datetime"}), tables, None, {"datetime": frozenset({"now"})}) == \
+    assert import_statement("datetime", frozenset({"datetime"}), tables, None, reads("datetime", "now")) == \
         "from datetime import datetime"
 
 

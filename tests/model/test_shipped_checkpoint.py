@@ -75,6 +75,7 @@ def _shipped() -> Predictor:
     ("def f(a):\n    return copy.deepcopy(a)\n", "import copy"),
     ("def f():\n    return datetime.datetime.now()\n", "import datetime"),
     ("def f():\n    return datetime.now()\n", "from datetime import datetime"),
+    ('def f(d):\n    """Unlike copy.deepcopy, one level."""\n    return copy(d)\n', "from copy import copy"),
 ])
 def test_the_shipped_checkpoint_imports_what_the_code_reads_as_a_module(code, statement):
     assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == [statement]
@@ -85,6 +86,12 @@ def test_the_shipped_checkpoint_imports_what_the_code_reads_as_a_module(code, st
     "def f(n):\n    return numpy.zeros(n)\n",  # and `from safetensors import numpy`, a submodule
     "s = Session()\n",  # and `from _pytest.main import Session`
     "from math import *\nprint(sqrt(2), pi, floor(1.5))\n",  # the star binds them
+    "from math import \\\n    *\nprint(sqrt(2))\n",
 ])
 def test_no_private_module_nor_another_packages_namesake_is_suggested_nor_anything_beside_a_star(code):
     assert _shipped().predict_sources([code])[0].imports == []
+
+
+def test_a_star_in_a_comment_takes_no_suggestion_away():
+    code = "# see: from helpers import *\ndef f(s):\n    return json.loads(s)\n"
+    assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == ["import json"]
