@@ -62,10 +62,28 @@ _PREDICT_HERE_S = 20.0
 _PARENT_CHECK_S = 1.0
 
 
-def _writes_stuck(writer: Writer, began: float) -> bool:
-    """Whether a reply write has been stuck for _STUCK_WRITE_S, counted from `began` at the earliest
-    (a stop's drain: a host that paused reading before the signal gets that long to read again)."""
-    return min(writer.blocked_for(), time.monotonic() - began) > _STUCK_WRITE_S
+class _HostReading:
+    """Whether the host still reads stdout, for a stop's drain. Once a stop signal has come (`stop`), a
+    reply write blocked for _STUCK_WRITE_S with no byte read from the pipe meanwhile means no more
+    can be answered; the host gets that long after the signal to read again. Without a signal (end
+    of input, `exit`) every reply is owed, and the drain waits its whole bound for a host that pauses.
+    A host that reads, however slowly, keeps the drain waiting either way."""
+
+    def __init__(self, writer: Writer, stop: StopRequest) -> None:
+        self._writer = writer
+        self._stop = stop
+        self._unread = writer.unread()
+        self._moved = time.monotonic()
+        """When the pipe last moved (at first, when the drain began)."""
+
+    def stopped(self) -> bool:
+        unread, now = self._writer.unread(), time.monotonic()
+        if unread != self._unread:  # the host read, or a blocked write went on because it did
+            self._unread, self._moved = unread, now
+        signalled = self._stop.signalled_at
+        if signalled is None:
+            return False
+        return min(self._writer.blocked_for(), now - max(self._moved, signalled)) > _STUCK_WRITE_S
 
 
 class Lifecycle(enum.Enum):
@@ -560,39 +578,39 @@ class Server:
                 self.request_stop("the parent process died")
         return self._drain()
 
-    def _finish_hand_over(self, deadline: float, began: float | None = None) -> None:
+    def _finish_hand_over(self, deadline: float, host: _HostReading | None = None) -> None:
         """Let the lines read before start-up all be dispatched (until `deadline`): they are requests
-        already read, and a reply or a job is what the drain waits for. Not once a reply write is
-        stuck (`_writes_stuck`): then no more can be answered."""
-        began = time.monotonic() if began is None else began
+        already read, and a reply or a job is what the drain waits for. Not once the host has stopped
+        reading and sent a stop signal (`_HostReading`): then no more can be answered."""
+        host = host or _HostReading(self._writer, self._stop)
         while self._hand_over.is_alive() and time.monotonic() < deadline:
-            if _writes_stuck(self._writer, began):
+            if host.stopped():
                 return
             self._hand_over.join(_HAND_OVER_POLL_S)
 
-    def _wait_for_replies(self, deadline: float, began: float) -> None:
-        """Let every request read so far be answered (until `deadline`), unless a reply write is stuck:
-        a host that stopped reading stdout before a stop signal would otherwise hold the daemon for
+    def _wait_for_replies(self, deadline: float, host: _HostReading) -> None:
+        """Let every request read so far be answered (until `deadline`), unless the host has stopped
+        reading stdout and sent a stop signal (`_HostReading`): it would otherwise hold the daemon for
         the whole drain."""
         while not self.dispatcher.wait_idle(min(_HAND_OVER_POLL_S, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 logger.warning("%d requests still pending after %.0f s", self.dispatcher.in_flight,
                                _DRAIN_TIMEOUT_S)
                 return
-            if _writes_stuck(self._writer, began):
+            if host.stopped():
                 logger.warning("%d requests left unanswered: stdout has not been read for %.0f s",
-                               self.dispatcher.in_flight, self._writer.blocked_for())
+                               self.dispatcher.in_flight, _STUCK_WRITE_S)
                 return
 
     def _drain(self) -> int:
         logger.info("stopping: %s", self._stop.reason)
-        began = time.monotonic()
-        deadline = began + _DRAIN_TIMEOUT_S
-        self._finish_hand_over(deadline, began)  # still RUNNING: these were read before the stop, and are served
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        host = _HostReading(self._writer, self._stop)
+        self._finish_hand_over(deadline, host)  # still RUNNING: these were read before the stop, and are served
         self.state = Lifecycle.STOPPING
         self._reader.close()  # the line being dispatched (unless stuck writing) is in the table; no new one will be
         self.forward.give_up_workers_at(deadline - _PREDICT_HERE_S)
-        self._wait_for_replies(deadline, began)
+        self._wait_for_replies(deadline, host)
         self.forward.close()
         self.slow.close()
         self.state = Lifecycle.STOPPED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 __all__ = ["StopRequest", "install_stop_signals"]
 
@@ -21,12 +22,21 @@ class StopRequest:
         self._event = threading.Event()
         self.reason = ""
         self.exit_code = 0
+        self.signalled_at: float | None = None
+        """When the first stop signal came (time.monotonic), also one during a drain begun for another
+        reason: from then on a host that does not read stdout is not waited for long."""
 
     def set(self, reason: str, exit_code: int = 0) -> None:
         if not self._event.is_set():  # the first reason wins
             self.reason = reason
             self.exit_code = exit_code
             self._event.set()
+
+    def signal(self, reason: str) -> None:
+        """A stop signal: stop for it, unless already stopping, and note when it came."""
+        if self.signalled_at is None:
+            self.signalled_at = time.monotonic()
+        self.set(reason)
 
     def is_set(self) -> bool:
         return self._event.is_set()
@@ -39,7 +49,7 @@ def install_stop_signals(stop: StopRequest) -> None:
     """SIGTERM and SIGINT ask for a graceful stop (answer what was read, exit 0) instead of killing."""
 
     def on_signal(signum: int, _frame: object) -> None:
-        stop.set(f"received {signal.Signals(signum).name}")
+        stop.signal(f"received {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

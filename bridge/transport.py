@@ -8,6 +8,7 @@ JSON and never sees a handler: what a line means is the dispatcher's business.
 
 from __future__ import annotations
 
+import array
 import errno
 import logging
 import os
@@ -185,9 +186,25 @@ class Writer:
         return self._broken
 
     def blocked_for(self) -> float:
-        """How long the write under way has lasted: seconds mean a host that has stopped reading."""
+        """How long the write under way has lasted: a host that reads slowly, or not at all (`unread`
+        tells the two apart)."""
         since = self._writing_since
         return time.monotonic() - since if since is not None else 0.0
+
+    def unread(self) -> int | None:
+        """How many bytes written to stdout its reader has not read yet (FIONREAD, which a pipe answers
+        on its write end too); None where the fd cannot say (a file, a closed fd)."""
+        try:
+            import fcntl
+            import termios
+        except ImportError:  # not POSIX
+            return None
+        count = array.array("i", [0])
+        try:
+            fcntl.ioctl(self._fd, termios.FIONREAD, count)
+        except OSError:
+            return None
+        return count[0]
 
     def when_broken(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when stdout breaks, from the failing writer's thread; at once if it

@@ -81,6 +81,23 @@ def test_a_stop_signal_ends_it_promptly_when_the_host_stopped_reading_with_predi
         process.wait()
 
 
+def test_a_host_that_pauses_before_reading_still_gets_every_reply_at_end_of_input(tmp_path):
+    # stdout's pipe fills while the host is away; once it reads, slowly or not, nothing is dropped
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(request_line(i, "predict", {"code": f"x = {i}\n"}) for i in range(600)))
+    with requests.open("rb") as stdin:
+        process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers", "0"], stdin=stdin,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(4)  # the replies fill the pipe, and the daemon reaches the end of input meanwhile
+            replies = process.stdout.read().splitlines()
+            assert process.wait(WAIT_S) == 0
+        finally:
+            process.kill()
+            process.wait()
+    assert sum(b'"result"' in reply for reply in replies) == 600
+
+
 def test_a_stop_signal_at_start_up_still_answers_the_lines_read_before_it():
     # more lines than the hand-over dispatches in the reader's close timeout (2 s): those held at
     # start-up are all served; only what was still in the pipe, or in the reader's last chunk, when
@@ -113,13 +130,16 @@ def test_the_drain_waits_for_the_hand_over_of_the_lines_read_at_start_up_unless_
 
     slow = threading.Thread(target=threading.Event().wait, args=(0.5,))  # dispatching many held lines
     slow.start()
-    Server._finish_hand_over(SimpleNamespace(_hand_over=slow, _writer=SimpleNamespace(blocked_for=lambda: 0.0)),
+    writing = SimpleNamespace(blocked_for=lambda: 0.0, unread=lambda: None)
+    signalled = SimpleNamespace(signalled_at=time.monotonic())
+    Server._finish_hand_over(SimpleNamespace(_hand_over=slow, _writer=writing, _stop=signalled),
                              deadline=time.monotonic() + 30)
     assert not slow.is_alive()  # the drain went on only once every held line was dispatched
     stuck = threading.Thread(target=threading.Event().wait, args=(8,))  # its reply write blocked
     stuck.start()
     started = time.monotonic()
-    Server._finish_hand_over(SimpleNamespace(_hand_over=stuck, _writer=SimpleNamespace(blocked_for=lambda: 3.0)),
+    blocked = SimpleNamespace(blocked_for=lambda: 3.0, unread=lambda: 4096)  # nothing read from the pipe
+    Server._finish_hand_over(SimpleNamespace(_hand_over=stuck, _writer=blocked, _stop=signalled),
                              deadline=time.monotonic() + 30)
     waited = time.monotonic() - started
     assert 1.9 < waited < 4 and stuck.is_alive()  # the host had 2 s after the signal to read again
