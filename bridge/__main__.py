@@ -12,7 +12,30 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bridge.stopping import StopRequest, install_stop_signals
+
+def _imports_off_the_working_directory() -> None:
+    """Keep the host's working directory, often the user's workspace, off the import path: `python -m
+    bridge` puts it first on sys.path, where a workspace's own `model/` or `protocol/` folder would
+    be imported (and run) instead of ours, and the worker pool's fork server, started by `python -c`,
+    would do the same. Not when this package itself was loaded from there (a run from a checkout).
+    Run when this module is imported, as early as it can be; what Python imported before that
+    (`python -m bridge` imports the package first) can still come from there, so a host should spawn
+    `yantra-bridge`, or `python -P -m bridge`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        here = os.getcwd()
+    except OSError:  # the working directory was removed: nothing can be imported from it either
+        return
+    if os.path.normcase(root) == os.path.normcase(here):
+        return
+    sys.path[:] = [entry for entry in sys.path
+                   if os.path.normcase(os.path.abspath(entry or os.curdir)) != os.path.normcase(here)]
+    os.environ["PYTHONSAFEPATH"] = "1"  # the children's `-c` adds no working directory either
+
+
+_imports_off_the_working_directory()
+
+from bridge.stopping import StopRequest, install_stop_signals  # noqa: E402  (after the path is safe)
 
 __all__ = ["main"]
 
@@ -21,20 +44,6 @@ _SWITCH_INTERVAL_S = 0.0005
 which would put a 5 ms floor under `ping` while a forward pass runs)."""
 
 _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def _imports_off_the_working_directory() -> None:
-    """Keep the host's working directory, often the user's workspace, off the import path: `python -m
-    bridge` puts it first on sys.path, where a workspace's own `model/` or `protocol/` folder would
-    be imported (and run) instead of ours, and the worker pool's fork server, started by `python -c`,
-    would do the same. Not when this package itself was loaded from there (a run from a checkout)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    here = os.getcwd()
-    if os.path.normcase(root) == os.path.normcase(here):
-        return
-    sys.path[:] = [entry for entry in sys.path
-                   if os.path.normcase(os.path.abspath(entry or os.curdir)) != os.path.normcase(here)]
-    os.environ["PYTHONSAFEPATH"] = "1"  # the children's `-c` adds no working directory either
 
 
 def _print_schema() -> int:
@@ -56,7 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     stop = StopRequest()
     install_stop_signals(stop)  # first: a signal during start-up stops it gracefully, not by default action
-    _imports_off_the_working_directory()
     from bridge.config import parse_args
 
     config = parse_args(argv)

@@ -390,3 +390,13 @@ def test_the_hosts_working_directory_is_never_imported_from(tmp_path):
     assert answered == [1, 2] and done.returncode == 0
     assert b"prediction worker(s) ready" in done.stderr  # the large module went to a worker
     assert not marker.exists(), marker.read_text()
+
+
+def test_a_working_directory_removed_before_start_up_does_not_stop_the_daemon(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+            "from bridge.__main__ import main; sys.exit(main(['--workers', '0']))")
+    done = subprocess.run([sys.executable, "-c", code], input=request_line(1, "ping").encode(),
+                          capture_output=True, timeout=WAIT_S)
+    assert json.loads(done.stdout)["result"] == "pong", done.stderr
