@@ -163,15 +163,17 @@ class ImportRanker:
         the combiner was fitted on, three rules for what an editor would insert: already-imported
         modules (and the code's own) are skipped; so is a private module (`pip._vendor`,
         `_pytest.main`: a package's internals, which training code imports from inside its own
-        package) unless the code's own project has it; and code with a star import gets nothing,
+        package) unless the code's own project has it or the code reads it by name (`_thread.x`);
+        and code with a star import gets nothing,
         since the star may bind any of its free names. `attribute_reads`: what the code reads off each
         free name (`CodeGraph.attribute_reads`; see `_evidence`)."""
         if star_import:
             return []
+        free = free_names if isinstance(free_names, frozenset | set) else frozenset(free_names)
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
         z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
-        names, own = self._evidence_by_source(free_names, project, attribute_reads)
+        names, own = self._evidence_by_source(free, project, attribute_reads)
         for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
             for module, share in table.items():
                 row = self._position.get(module)
@@ -191,7 +193,8 @@ class ImportRanker:
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             module = modules[i]
-            if module in skip or module.startswith(".") or (is_private(module) and module not in own):
+            if module in skip or module.startswith(".") or (is_private(module) and module not in own
+                                                            and module.partition(".")[0] not in free):
                 continue  # (a module starting with "." is relative to a training package: no import)
             ranked.append((module, float(scores[i])))
             if len(ranked) >= k:

@@ -71,3 +71,9 @@ def test_private_modules_are_suggested_only_from_the_codes_own_project():
 def test_code_with_a_star_import_gets_no_suggestion():
     ranker = ImportRanker(VOCABULARY, ImportIndex())
     assert ranker.rank(np.array([0.2, 0.9, 0.5]), {"sqrt"}, {"math"}, 3, star_import=True) == []
+
+
+def test_a_private_module_the_code_reads_by_name_is_still_suggested():
+    index = ImportIndex.from_bindings([("_thread", "_thread")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"_thread"}, set(), 3)
+    assert [m for m, _ in ranked][:1] == ["_thread"]  # `_thread.allocate_lock()`: asked for by name
