@@ -188,8 +188,10 @@ class ImportRanker:
             z = np.concatenate([z, [extra[m] for m in names]])
         scores = logistic(z)
         skip = set(imported)
-        if project is not None and project.own_module:
-            skip.add(project.own_module)
+        if project is not None:
+            skip.update(project.file_imports)  # what the code's own file imports already
+            if project.own_module:
+                skip.add(project.own_module)
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             module = modules[i]

@@ -57,8 +57,11 @@ class ImportContext:
     names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     own_module: str | None = None
     own_defines: frozenset[str] = frozenset()
-    """The names the code mentions that its own module defines: a function sent alone reads its
-    file's other functions and constants, which need no import."""
+    """The names the code mentions that its own module defines, or imports at its top: a function sent
+    alone reads its file's other functions, constants and imports, which need no import."""
+    file_imports: frozenset[str] = frozenset()
+    """The modules the code's own file imports at its top (and their parents): never suggested, as
+    the code's own imports are not."""
 
     def needed(self, free_names: Iterable[str]) -> list[str]:
         """The free names an import must bind: all but those the code's own module defines."""
@@ -98,6 +101,7 @@ class _FileBindings:
     size: int
     defined: frozenset[str]
     re_exported: frozenset[str]
+    imports: _Imports
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,11 +116,13 @@ class ProjectIndex:
     """module -> the names it defines itself (not those a package re-exports)."""
     _files: Mapping[Path, _FileBindings] = field(default_factory=dict, repr=False)
     """What `scan` read from each file, so that a rescan reads only the files that changed."""
+    imports: Mapping[str, _Imports] = field(default_factory=dict, repr=False)
+    """module -> what its file imports at its top (the names bound, the modules read)."""
 
     @classmethod
     def from_modules(cls, modules: Iterable[tuple[str, str, bool]], root: Path | None = None) -> ProjectIndex:
         """From (dotted module, source text, is a package `__init__`) triples; unparsable text is skipped."""
-        bindings = {module: _module_bindings(text, _package_of(module, is_package))
+        bindings = {module: _module_bindings(text, _package_of(module, is_package), _home(module, is_package))
                     for module, text, is_package in modules}
         return cls._from_bindings(bindings, root)
 
@@ -136,42 +142,52 @@ class ProjectIndex:
                 if old is not None and (old.mtime_ns, old.size) == (stat.st_mtime_ns, stat.st_size):
                     files[path] = old
                 elif stat.st_size <= MAX_FILE_BYTES:
-                    package = _package_of(module, path.name == "__init__.py")
+                    is_package = path.name == "__init__.py"
                     with tokenize.open(path) as handle:  # as Python reads it: a BOM, a coding line
                         text = handle.read()
-                    bound = _module_bindings(text, package)
+                    bound = _module_bindings(text, _package_of(module, is_package), _home(module, is_package))
                     files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
             except (OSError, UnicodeDecodeError, SyntaxError):  # SyntaxError: an unknown coding
                 continue
-        return cls._from_bindings({f.module: (f.defined, f.re_exported) for f in files.values()}, base, files)
+        return cls._from_bindings({f.module: (f.defined, f.re_exported, f.imports) for f in files.values()}, base,
+                                  files)
 
     @classmethod
-    def _from_bindings(cls, bindings: Mapping[str, tuple[frozenset[str], frozenset[str]]], root: Path | None,
-                       files: Mapping[Path, _FileBindings] | None = None) -> ProjectIndex:
-        """From module -> (names it defines, names it re-exports), and what `scan` read per file."""
+    def _from_bindings(cls, bindings: Mapping[str, tuple[frozenset[str], frozenset[str], _Imports]],
+                       root: Path | None, files: Mapping[Path, _FileBindings] | None = None) -> ProjectIndex:
+        """From module -> (names it defines, names it re-exports, what it imports), and what `scan`
+        read per file."""
         bound: dict[str, set[str]] = {}
-        for module, (defined, re_exported) in bindings.items():
+        for module, (defined, re_exported, _) in bindings.items():
             for name in defined | re_exported:
                 bound.setdefault(name, set()).add(module)
             parent, _, last = module.rpartition(".")
             bound.setdefault(last, set()).add(parent or module)  # from parent import last / import module
         names = {name: {m: 1.0 / len(mods) for m in sorted(mods)} for name, mods in bound.items()}
-        return cls(names, frozenset(bindings), root, {module: pair[0] for module, pair in bindings.items()},
-                   files or {})
+        return cls(names, frozenset(bindings), root, {module: found[0] for module, found in bindings.items()},
+                   files or {}, {module: found[2] for module, found in bindings.items()})
 
-    def context(self, source: str, path: str | os.PathLike[str] | None = None) -> ImportContext:
+    def context(self, source: str, path: str | os.PathLike[str] | None = None, *,
+                file_imports: bool = True) -> ImportContext:
         """The part of the index `source` can use: entries for the identifiers it mentions."""
-        return self.context_for(set(source.translate(_NOT_WORD).split()), path)
+        return self.context_for(set(source.translate(_NOT_WORD).split()), path, file_imports=file_imports)
 
-    def context_for(self, words: Iterable[str], path: str | os.PathLike[str] | None = None) -> ImportContext:
+    def context_for(self, words: Iterable[str], path: str | os.PathLike[str] | None = None, *,
+                    file_imports: bool = True) -> ImportContext:
         """The part of the index for these names (the code's words, or just its free names: what the
-        ranking reads), seen from the file at `path`."""
+        ranking reads), seen from the file at `path`. With `file_imports` (the daemon's case: code
+        sent from a file that has its imports on disk), what that file imports at its top needs no
+        import again; without it (training and evaluation, whose samples are units cut from their
+        file with those very imports taken away to be found), only what the file defines."""
         table = self.names
         words = words if isinstance(words, set | frozenset) else set(words)
         names = {word: table[word] for word in words if word in table}
         own = _module_of(os.fspath(path), self.root) if path is not None and self.root is not None else None
-        own_defines = frozenset(words.intersection(self.defined.get(own, ()))) if own else frozenset()
-        return ImportContext(names, own, own_defines)
+        if own is None:
+            return ImportContext(names)
+        imports = self.imports.get(own, _NO_IMPORTS) if file_imports else _NO_IMPORTS
+        own_defines = frozenset(words.intersection(self.defined.get(own, ()))) | words.intersection(imports.names)
+        return ImportContext(names, own, frozenset(own_defines), imports.modules)
 
 
 @dataclass(frozen=True)
@@ -267,12 +283,34 @@ def _package_of(module: str, is_package: bool) -> str | None:
     return module if is_package else None
 
 
-def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], frozenset[str]]:
-    """The names the module defines at top level, and, for `package`'s `__init__`, what its `from`
-    imports of the project's own modules re-export (`from .text import slugify`; not `from typing
-    import Any`, which is no part of the package's API)."""
+def _home(module: str, is_package: bool) -> str:
+    """The package a module's relative imports start from: itself for an `__init__`, else its parent."""
+    return module if is_package else module.rpartition(".")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Imports:
+    """What a module imports at its top: the names the imports bind, and the modules they read (with
+    their parents: `import os.path` reads os and os.path; relative ones resolved in the package)."""
+
+    names: frozenset[str] = frozenset()
+    modules: frozenset[str] = frozenset()
+
+
+_NO_IMPORTS = _Imports()
+
+
+def _module_bindings(text: str, package: str | None, home: str = "") -> tuple[frozenset[str], frozenset[str],
+                                                                              _Imports]:
+    """The names the module defines at top level; for `package`'s `__init__`, what its `from` imports
+    of the project's own modules re-export (`from .text import slugify`; not `from typing import
+    Any`, which is no part of the package's API); and what it imports at its top, also inside a
+    top-level `try` or `if` (`try: import ujson as json`, `if TYPE_CHECKING:`), relative ones read
+    from the package `home`."""
     names: set[str] = set()
     re_exported: set[str] = set()
+    imported: set[str] = set()
+    modules: set[str] = set()
     try:
         for node in _top_level(text):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -282,9 +320,40 @@ def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], fr
                 names.update(_stored_names(targets))
             elif package is not None and isinstance(node, ast.ImportFrom) and _own_import(node, package):
                 re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
+            for statement in _imports_at_top(node):
+                _note_import(statement, home, imported, modules)
     except _DoesNotParse:
-        return frozenset(), frozenset()
-    return _public(names), _public(re_exported)
+        return frozenset(), frozenset(), _NO_IMPORTS
+    return _public(names), _public(re_exported), _Imports(frozenset(imported), frozenset(modules))
+
+
+def _imports_at_top(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
+    """`node` if it is an import, or the imports in the blocks of a top-level `try` or `if`."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        yield node
+    elif isinstance(node, ast.Try | ast.If):
+        blocks = [node.body, node.orelse, *([h.body for h in node.handlers] if isinstance(node, ast.Try) else [])]
+        for block in blocks:
+            for statement in block:
+                yield from _imports_at_top(statement)
+
+
+def _note_import(node: ast.Import | ast.ImportFrom, home: str, names: set[str], modules: set[str]) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            names.add(alias.asname or alias.name.partition(".")[0])
+            parts = alias.name.split(".")
+            modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        return
+    base = node.module or ""
+    if node.level:
+        anchor = home.split(".") if home else []
+        anchor = anchor[: max(len(anchor) - (node.level - 1), 0)]
+        base = ".".join(part for part in (*anchor, base) if part)
+    if base:
+        parts = base.split(".")
+        modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    names.update(alias.asname or alias.name for alias in node.names if alias.name != "*")
 
 
 class _DoesNotParse(Exception):

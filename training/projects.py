@@ -49,5 +49,7 @@ def sample_contexts(samples: Sequence[ImportSample], projects: dict[str, Project
     contexts: list[ImportContext | None] = []
     for sample in samples:
         index = projects.get(sample.group)
-        contexts.append(index.context(sample.source, Path(sample.path)) if index and sample.path else None)
+        # the sample's file on disk still holds the imports taken from the sample: they are the labels
+        contexts.append(index.context(sample.source, Path(sample.path), file_imports=False)
+                        if index and sample.path else None)
     return contexts

@@ -118,8 +118,13 @@ def test_a_package_s_re_exports_are_not_what_it_defines(tmp_path):
     _write(tmp_path, PROJECT)
     index = ProjectIndex.scan(tmp_path)
     assert index.defined["shop"] == frozenset() and index.defined["shop.money"] == {"Price", "CURRENCY"}
-    context = index.context("def f():\n    return Price, slugify\n", tmp_path / "shop" / "__init__.py")
+    # a unit cut from the package's __init__ with its imports taken away (training): Price is needed
+    context = index.context("def f():\n    return Price, slugify\n", tmp_path / "shop" / "__init__.py",
+                            file_imports=False)
     assert context.own_defines == frozenset() and context.needed(["Price"]) == ["Price"]
+    # code sent from that file, which imports Price at its top: nothing to add
+    context = index.context("def f():\n    return Price, slugify\n", tmp_path / "shop" / "__init__.py")
+    assert context.needed(["Price"]) == [] and "shop.money" in context.file_imports
 
 
 def test_evidence_never_points_at_the_code_s_own_module():
@@ -210,7 +215,7 @@ def test_a_rescan_reads_again_only_the_files_that_changed(tmp_path, monkeypatch)
     os.utime(text, ns=(1, 1))
     read: list[str] = []
     original = project._module_bindings
-    monkeypatch.setattr(project, "_module_bindings", lambda t, p: read.append(t) or original(t, p))
+    monkeypatch.setattr(project, "_module_bindings", lambda t, *rest: read.append(t) or original(t, *rest))
     second = ProjectIndex.scan(tmp_path, previous=first)
     assert len(read) == 1 and "titlecase" in read[0]
     assert second.names["titlecase"] == {"shop.text": 1.0}
@@ -313,7 +318,7 @@ def test_a_module_read_in_pieces_binds_exactly_what_one_parse_of_it_binds(repeat
 
     text = TRICKY_MODULE * repeat
     assert _module_bindings(text, None)[0] == {"first", "TABLE", "Last", "total"}
-    assert _module_bindings(text + "def (:\n", None) == (frozenset(), frozenset())  # the whole does not parse
+    assert _module_bindings(text + "def (:\n", None)[:2] == (frozenset(), frozenset())  # the whole does not parse
 
 
 def test_no_single_parse_of_the_index_reads_much_more_than_a_piece(tmp_path, monkeypatch):
@@ -349,3 +354,20 @@ def test_a_private_module_of_the_codes_own_project_is_still_suggested():
     ranked = ImportRanker(["os"], ImportIndex(weights=(1.0, 4.0, 0.0, 0.0, 8.0, 2.0, -6.0))).rank(
         np.array([0.01]), {"slugify"}, set(), 2, context)
     assert [m for m, _ in ranked][:1] == ["shop._impl"]
+
+
+def test_names_and_modules_the_code_s_file_imports_at_its_top_are_not_suggested_again(tmp_path):
+    _write(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": "def titlecase(s):\n    return s\n",
+                      "pkg/views.py": "import json\nimport os.path\nfrom .helpers import titlecase\n"
+                                      "try:\n    import ujson as fast\nexcept ImportError:\n    fast = None\n"
+                                      "def show(x):\n    return x\n"})
+    index = ProjectIndex.scan(tmp_path)
+    code = "def page(t):\n    return fast.dumps(json.dumps(titlecase(os.path.basename(t))))\n"
+    context = index.context(code, tmp_path / "pkg" / "views.py")
+    assert set(context.needed(["json", "os", "titlecase", "fast", "slugify"])) == {"slugify"}
+    assert {"json", "os", "os.path", "pkg.helpers", "ujson"} <= context.file_imports
+    ranked = ImportRanker(["json", "os"], ImportIndex()).rank(np.array([0.99, 0.99]), {"json", "os"}, set(), 3,
+                                                              context)
+    assert ranked == []  # the head's own confidence in json and os does not bring them back
+    # another file of the project imports none of them
+    assert set(index.context(code, tmp_path / "pkg" / "helpers.py").needed(["json", "titlecase"])) == {"json"}
