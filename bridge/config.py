@@ -108,19 +108,30 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Code-intelligence sidecar for the Yantra editor: JSON-RPC 2.0, one message per line "
         "on stdin/stdout. Logs go to stderr.",
     )
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level)
-    parser.add_argument("--max-line-bytes", type=_positive_int, default=defaults.max_line_bytes)
-    parser.add_argument("--max-batch", type=_positive_int, default=defaults.max_batch)
-    parser.add_argument("--max-json-depth", type=_json_depth, default=defaults.max_json_depth)
-    parser.add_argument("--max-code-bytes", type=_positive_int, default=defaults.max_code_bytes)
-    parser.add_argument("--queue-size", type=_positive_int, default=defaults.queue_size)
-    parser.add_argument("--max-forward-batch", type=_positive_int, default=defaults.max_forward_batch)
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=defaults.log_level,
+                        help="what goes to stderr (default: %(default)s)")
+    parser.add_argument("--max-line-bytes", type=_positive_int, default=defaults.max_line_bytes,
+                        help="longest input line; a longer one is answered -32002 (default: %(default)s, "
+                        f"{defaults.max_line_bytes / MIB:g} MiB)")
+    parser.add_argument("--max-batch", type=_positive_int, default=defaults.max_batch,
+                        help="most messages in one batch (default: %(default)s)")
+    parser.add_argument("--max-json-depth", type=_json_depth, default=defaults.max_json_depth,
+                        help=f"deepest nesting of arrays and objects in a message, at most {MAX_SUPPORTED_DEPTH} "
+                        "(default: %(default)s)")
+    parser.add_argument("--max-code-bytes", type=_positive_int, default=defaults.max_code_bytes,
+                        help="largest `code` param, in UTF-8 bytes (default: %(default)s, "
+                        f"{defaults.max_code_bytes / MIB:g} MiB)")
+    parser.add_argument("--queue-size", type=_positive_int, default=defaults.queue_size,
+                        help="requests that may wait in each of the two queues; one more is answered 'busy', "
+                        "-32000 (default: %(default)s)")
+    parser.add_argument("--max-forward-batch", type=_positive_int, default=defaults.max_forward_batch,
+                        help="most predictions scored in one forward pass (default: %(default)s)")
     parser.add_argument(
         "--workers",
         type=_worker_count,
         default="auto",
         help="processes that predict when requests pile up: a number (0: the daemon alone) or 'auto' "
-        "(one per CPU beyond the first, at most 4)",
+        "(one per CPU beyond the first, at most 4; the default)",
     )
     parser.add_argument(
         "--checkpoint",
