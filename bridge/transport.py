@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import select
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -151,7 +152,7 @@ def _complete(line: bytes, max_line_bytes: int) -> Iterator[bytes | LineTooLong]
         yield line
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write all of `data` to `fd` (a pipe may take it in parts); OSError when the reader is gone.
     A full pipe in non-blocking mode (EAGAIN) is waited on until the reader makes room, as a
     blocking write would (see `reader_of`)."""
@@ -161,6 +162,11 @@ def write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view) :]
         except BlockingIOError:
             _wait_until_ready(fd, writing=True)
+
+
+_WRITE_PIECE = 4096
+"""The most a reply write hands the kernel at once (PIPE_BUF on Linux): a write of a piece returns as
+soon as the reader has taken that much, so a large reply shows progress while a slow host reads it."""
 
 
 class Writer:
@@ -179,32 +185,45 @@ class Writer:
         self._on_broken: Callable[[], None] | None = None
         self._broken = False
         self._writing_since: float | None = None
-        """When the write under way began (time.monotonic), None between writes: read without a lock."""
+        """When the write under way began or last moved a piece out (time.monotonic), None between
+        writes: read without a lock."""
 
     @property
     def broken(self) -> bool:
         return self._broken
 
     def blocked_for(self) -> float:
-        """How long the write under way has lasted: a host that reads slowly, or not at all (`unread`
-        tells the two apart)."""
+        """How long the write under way has gone without progress: it is written in pieces of at most
+        _WRITE_PIECE bytes, and each piece that goes out counts (a large reply to a host that reads,
+        however slowly, keeps moving; one to a host that stopped does not)."""
         since = self._writing_since
         return time.monotonic() - since if since is not None else 0.0
 
     def unread(self) -> int | None:
-        """How many bytes written to stdout its reader has not read yet (FIONREAD, which a pipe answers
-        on its write end too); None where the fd cannot say (a file, a closed fd)."""
-        try:
-            import fcntl
-            import termios
-        except ImportError:  # not POSIX
+        """How many bytes written to stdout its reader has not taken yet: a pipe's FIONREAD (answered
+        on the write end too), a socket's send queue (TIOCOUTQ); None for anything else (a file, a
+        terminal, a closed fd), whose count says nothing of a reader."""
+        kind = self._kind()
+        if kind is None:
             return None
+        import fcntl
+        import termios
+
         count = array.array("i", [0])
         try:
-            fcntl.ioctl(self._fd, termios.FIONREAD, count)
+            fcntl.ioctl(self._fd, termios.FIONREAD if kind == "pipe" else termios.TIOCOUTQ, count)
         except OSError:
             return None
         return count[0]
+
+    def _kind(self) -> str | None:
+        """"pipe" or "socket" for a stdout whose queue can be read (POSIX), else None."""
+        try:
+            import fcntl  # noqa: F401  (POSIX only)
+            mode = os.fstat(self._fd).st_mode
+        except (ImportError, OSError):
+            return None
+        return "pipe" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else None
 
     def when_broken(self, callback: Callable[[], None]) -> None:
         """Call `callback` once when stdout breaks, from the failing writer's thread; at once if it
@@ -223,7 +242,10 @@ class Writer:
                 return False
             self._writing_since = time.monotonic()
             try:
-                write_all(self._fd, data)
+                view = memoryview(data)
+                for start in range(0, len(view), _WRITE_PIECE):  # each piece that goes out is progress
+                    write_all(self._fd, view[start: start + _WRITE_PIECE])
+                    self._writing_since = time.monotonic()
             except OSError as exc:
                 with self._state_lock:
                     self._broken = True

@@ -98,6 +98,31 @@ def test_a_host_that_pauses_before_reading_still_gets_every_reply_at_end_of_inpu
     assert sum(b'"result"' in reply for reply in replies) == 600
 
 
+def test_after_a_stop_signal_a_host_reading_one_large_reply_slowly_gets_all_of_it():
+    # one batch's reply of about half a megabyte: the write blocks for seconds while the host reads it
+    # in pieces, and each piece the host takes is progress, not a stopped host
+    process = subprocess.Popen([sys.executable, "-m", "bridge", "--workers", "0"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+    try:
+        process.stdin.write(request_line(0, "predict", {"code": "x = 1\n"}).encode())
+        assert b'"id":0' in process.stdout.readline()
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "predict",
+                  "params": {"code": f"def f{i}(a):\n    return a + {i}\n", "include_embedding": True}}
+                 for i in range(1, 101)]
+        process.stdin.write((json.dumps(batch) + "\n").encode())
+        time.sleep(1)  # the reply fills the pipe
+        process.send_signal(signal.SIGTERM)
+        received = b""
+        while chunk := os.read(process.stdout.fileno(), 16384):
+            received += chunk
+            time.sleep(0.1)
+        assert process.wait(WAIT_S) == 0
+        assert len(json.loads(received)) == 100
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_a_stop_signal_at_start_up_still_answers_the_lines_read_before_it():
     # more lines than the hand-over dispatches in the reader's close timeout (2 s): those held at
     # start-up are all served; only what was still in the pipe, or in the reader's last chunk, when

@@ -209,3 +209,26 @@ def test_a_callback_is_registered_while_a_write_is_stuck_on_a_full_pipe():
     stuck.join(10)
     assert writer.broken and writer.blocked_for() == 0.0
     os.close(write_fd)
+
+
+def test_unread_counts_what_the_reader_has_not_taken_on_a_pipe_or_socket_and_says_nothing_for_a_file(tmp_path):
+    import socket
+
+    read_end, write_end = os.pipe()
+    try:
+        writer = Writer(write_end)
+        assert writer.write(b"x" * 5000) and writer.unread() == 5000
+        os.read(read_end, 1000)
+        assert writer.unread() == 4000
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    ours, theirs = socket.socketpair()  # how some hosts (libuv's) make a child's stdio
+    with ours, theirs:
+        writer = Writer(ours.fileno())
+        assert writer.write(b"x" * 5000) and writer.unread() > 0  # its send queue, not what it could receive
+        while len(theirs.recv(65536)) and writer.unread():
+            pass
+        assert writer.unread() == 0
+    with (tmp_path / "out").open("wb") as file:
+        assert Writer(file.fileno()).unread() is None
