@@ -1,6 +1,6 @@
 """A small client that spawns the daemon and calls its methods, for scripts and integration tests.
 
-Owns the host side of the pipe: spawning `python -m bridge`, a reader thread that matches replies to
+Owns the host side of the pipe: spawning `python -P -m bridge`, a reader thread that matches replies to
 requests by id, blocking `call`s with timeouts, notifications, and raw access (send any bytes, read
 any reply) for tests that speak malformed JSON-RPC on purpose. It depends on nothing but the standard
 library, so it is usable from any script; the daemon's internals are not its business.
@@ -69,7 +69,7 @@ class BridgeClient:
         stderr: int | IO[bytes] | None = subprocess.DEVNULL,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        base = list(command) if command is not None else [sys.executable, "-m", "bridge"]
+        base = list(command) if command is not None else [sys.executable, "-P", "-m", "bridge"]  # -P: no cwd import
         self.process = subprocess.Popen(
             [*base, *args],
             stdin=subprocess.PIPE,

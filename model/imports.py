@@ -167,7 +167,7 @@ class ImportRanker:
         and code with a star import gets nothing,
         since the star may bind any of its free names. `attribute_reads`: what the code reads off each
         free name (`CodeGraph.attribute_reads`; see `_evidence`)."""
-        if star_import:
+        if star_import or (project is not None and project.file_star):
             return []
         free = free_names if isinstance(free_names, frozenset | set) else frozenset(free_names)
         w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
@@ -196,7 +196,7 @@ class ImportRanker:
         for i in np.argsort(-scores, kind="stable"):
             module = modules[i]
             if module in skip or module.startswith(".") or (is_private(module) and module not in own
-                                                            and module.partition(".")[0] not in free):
+                                                            and not _read_by_name(module, free)):
                 continue  # (a module starting with "." is relative to a training package: no import)
             ranked.append((module, float(scores[i])))
             if len(ranked) >= k:
@@ -208,6 +208,13 @@ class ImportRanker:
 def _elsewhere(name: str, module: str) -> bool:
     """Whether `module` is neither the module `name` nor one of its submodules."""
     return module != name and not module.startswith(name + ".")
+
+
+def _read_by_name(module: str, free_names: frozenset[str]) -> bool:
+    """Whether the code reads a private module's own private name (`_thread.x`, `_pytest.main.y`),
+    not merely the public package above it (`pip.main` is no call for `pip._vendor`)."""
+    top = module.partition(".")[0]
+    return top.startswith("_") and top in free_names
 
 
 def is_private(module: str) -> bool:

@@ -60,8 +60,11 @@ class ImportContext:
     """The names the code mentions that its own module defines, or imports at its top: a function sent
     alone reads its file's other functions, constants and imports, which need no import."""
     file_imports: frozenset[str] = frozenset()
-    """The modules the code's own file imports at its top (and their parents): never suggested, as
-    the code's own imports are not."""
+    """The modules the code's own file imports at its top as modules (`import a.b`: a and a.b): never
+    suggested, as the code's own imports are not."""
+    file_star: bool = False
+    """The code's own file has a star import at its top, which may bind any name: nothing is
+    suggested, as for code with one of its own."""
 
     def needed(self, free_names: Iterable[str]) -> list[str]:
         """The free names an import must bind: all but those the code's own module defines."""
@@ -187,7 +190,7 @@ class ProjectIndex:
             return ImportContext(names)
         imports = self.imports.get(own, _NO_IMPORTS) if file_imports else _NO_IMPORTS
         own_defines = frozenset(words.intersection(self.defined.get(own, ()))) | words.intersection(imports.names)
-        return ImportContext(names, own, frozenset(own_defines), imports.modules)
+        return ImportContext(names, own, frozenset(own_defines), imports.modules, imports.star)
 
 
 @dataclass(frozen=True)
@@ -295,6 +298,8 @@ class _Imports:
 
     names: frozenset[str] = frozenset()
     modules: frozenset[str] = frozenset()
+    star: bool = False
+    """A star import (`from numpy import *`): it may bind any name the code reads."""
 
 
 _NO_IMPORTS = _Imports()
@@ -311,6 +316,7 @@ def _module_bindings(text: str, package: str | None, home: str = "") -> tuple[fr
     re_exported: set[str] = set()
     imported: set[str] = set()
     modules: set[str] = set()
+    star = False
     try:
         for node in _top_level(text):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -322,15 +328,20 @@ def _module_bindings(text: str, package: str | None, home: str = "") -> tuple[fr
                 re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
             for statement in _imports_at_top(node):
                 _note_import(statement, home, imported, modules)
+                star = star or any(alias.name == "*" for alias in statement.names)
     except _DoesNotParse:
         return frozenset(), frozenset(), _NO_IMPORTS
-    return _public(names), _public(re_exported), _Imports(frozenset(imported), frozenset(modules))
+    return _public(names), _public(re_exported), _Imports(frozenset(imported), frozenset(modules), star)
 
 
 def _imports_at_top(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
-    """`node` if it is an import, or the imports in the blocks of a top-level `try` or `if`."""
+    """`node` if it is an import, or the imports in the blocks of a top-level `try` or `if`; not those
+    under `if TYPE_CHECKING:` or `if __name__ == "__main__":`, which bind nothing for code that runs
+    when the module is imported."""
     if isinstance(node, ast.Import | ast.ImportFrom):
         yield node
+    elif isinstance(node, ast.If) and _binds_nothing_at_run_time(node.test):
+        yield from (i for statement in node.orelse for i in _imports_at_top(statement))
     elif isinstance(node, ast.Try | ast.If):
         blocks = [node.body, node.orelse, *([h.body for h in node.handlers] if isinstance(node, ast.Try) else [])]
         for block in blocks:
@@ -338,21 +349,23 @@ def _imports_at_top(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
                 yield from _imports_at_top(statement)
 
 
+def _binds_nothing_at_run_time(test: ast.expr) -> bool:
+    """`TYPE_CHECKING`, `typing.TYPE_CHECKING` or `__name__ == "__main__"`."""
+    if isinstance(test, ast.Name | ast.Attribute):
+        return (test.id if isinstance(test, ast.Name) else test.attr) == "TYPE_CHECKING"
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+
+
 def _note_import(node: ast.Import | ast.ImportFrom, home: str, names: set[str], modules: set[str]) -> None:
+    """The names an import binds, and the modules the code can then reach as the import wrote them:
+    `import a.b` reaches a and a.b, `import a.b as c` a.b alone (as c), `from a.b import x` neither
+    (only x: a suggested `import a` is still needed for `a.y`)."""
     if isinstance(node, ast.Import):
         for alias in node.names:
             names.add(alias.asname or alias.name.partition(".")[0])
             parts = alias.name.split(".")
-            modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+            modules.update([alias.name] if alias.asname else (".".join(parts[: i + 1]) for i in range(len(parts))))
         return
-    base = node.module or ""
-    if node.level:
-        anchor = home.split(".") if home else []
-        anchor = anchor[: max(len(anchor) - (node.level - 1), 0)]
-        base = ".".join(part for part in (*anchor, base) if part)
-    if base:
-        parts = base.split(".")
-        modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
     names.update(alias.asname or alias.name for alias in node.names if alias.name != "*")
 
 

@@ -77,3 +77,9 @@ def test_a_private_module_the_code_reads_by_name_is_still_suggested():
     index = ImportIndex.from_bindings([("_thread", "_thread")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
     ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"_thread"}, set(), 3)
     assert [m for m, _ in ranked][:1] == ["_thread"]  # `_thread.allocate_lock()`: asked for by name
+
+
+def test_a_public_package_read_by_name_does_not_bring_in_its_private_parts():
+    index = ImportIndex.from_bindings([("main", "pip._vendor"), ("np", "numpy")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"pip", "main", "np"}, set(), 3)
+    assert "pip._vendor" not in [m for m, _ in ranked]  # `pip.main()` asks for pip, not pip's internals

@@ -124,7 +124,7 @@ def test_a_package_s_re_exports_are_not_what_it_defines(tmp_path):
     assert context.own_defines == frozenset() and context.needed(["Price"]) == ["Price"]
     # code sent from that file, which imports Price at its top: nothing to add
     context = index.context("def f():\n    return Price, slugify\n", tmp_path / "shop" / "__init__.py")
-    assert context.needed(["Price"]) == [] and "shop.money" in context.file_imports
+    assert context.needed(["Price"]) == [] and context.file_imports == frozenset()  # a from-import reaches no module
 
 
 def test_evidence_never_points_at_the_code_s_own_module():
@@ -365,9 +365,27 @@ def test_names_and_modules_the_code_s_file_imports_at_its_top_are_not_suggested_
     code = "def page(t):\n    return fast.dumps(json.dumps(titlecase(os.path.basename(t))))\n"
     context = index.context(code, tmp_path / "pkg" / "views.py")
     assert set(context.needed(["json", "os", "titlecase", "fast", "slugify"])) == {"slugify"}
-    assert {"json", "os", "os.path", "pkg.helpers", "ujson"} <= context.file_imports
+    assert context.file_imports == {"json", "os", "os.path", "ujson"}  # not pkg.helpers: only titlecase is bound
     ranked = ImportRanker(["json", "os"], ImportIndex()).rank(np.array([0.99, 0.99]), {"json", "os"}, set(), 3,
                                                               context)
     assert ranked == []  # the head's own confidence in json and os does not bring them back
     # another file of the project imports none of them
     assert set(index.context(code, tmp_path / "pkg" / "helpers.py").needed(["json", "titlecase"])) == {"json"}
+
+
+def test_what_a_file_imports_counts_only_as_it_binds_at_run_time(tmp_path):
+    _write(tmp_path, {"app/__init__.py": "",
+                      "app/geo.py": "from os.path import join\nimport numpy.linalg as la\n",
+                      "app/tc.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                   "    from collections import OrderedDict\nelse:\n    import json\n"
+                                   "if __name__ == '__main__':\n    import sys\n",
+                      "app/star.py": "from numpy import *\n"})
+    index = ProjectIndex.scan(tmp_path)
+    geo = index.context("def cwd():\n    return os.getcwd(), join, la\n", tmp_path / "app" / "geo.py")
+    assert geo.file_imports == {"numpy.linalg"} and geo.needed(["os", "join", "la"]) == ["os"]  # os is unbound
+    tc = index.context("def make():\n    return OrderedDict(), json, sys\n", tmp_path / "app" / "tc.py")
+    assert sorted(tc.needed(["OrderedDict", "json", "sys"])) == ["OrderedDict", "sys"]
+    star = index.context("def norm(v):\n    return sqrt(dot(v, v))\n", tmp_path / "app" / "star.py")
+    assert star.file_star
+    ranked = ImportRanker(["math"], ImportIndex()).rank(np.array([0.99]), {"sqrt", "dot"}, set(), 3, star)
+    assert ranked == []  # the file's star may bind them
