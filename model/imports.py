@@ -161,12 +161,12 @@ class ImportRanker:
         """The k most likely missing modules with their probabilities, best first. The combiner of
         `features`, computed without building its matrix: this runs once per prediction. Beyond what
         the combiner was fitted on, three rules for what an editor would insert: already-imported
-        modules (and the code's own) are skipped; so is a private module (`pip._vendor`,
+        modules (the code's own, and its file's) are skipped; so is a private module (`pip._vendor`,
         `_pytest.main`: a package's internals, which training code imports from inside its own
         package) unless the code's own project has it or the code reads it by name (`_thread.x`);
-        and code with a star import gets nothing,
-        since the star may bind any of its free names. `attribute_reads`: what the code reads off each
-        free name (`CodeGraph.attribute_reads`; see `_evidence`)."""
+        and code with a star import, or sent from a file with one, gets nothing, since the star may
+        bind any of its free names. `attribute_reads`: what the code reads off each free name
+        (`CodeGraph.attribute_reads`; see `_evidence`)."""
         if star_import or (project is not None and project.file_star):
             return []
         free = free_names if isinstance(free_names, frozenset | set) else frozenset(free_names)
@@ -202,7 +202,6 @@ class ImportRanker:
             if len(ranked) >= k:
                 break
         return ranked
-
 
 
 def _elsewhere(name: str, module: str) -> bool:
