@@ -125,7 +125,7 @@ class ProjectIndex:
     @classmethod
     def from_modules(cls, modules: Iterable[tuple[str, str, bool]], root: Path | None = None) -> ProjectIndex:
         """From (dotted module, source text, is a package `__init__`) triples; unparsable text is skipped."""
-        bindings = {module: _module_bindings(text, _package_of(module, is_package), _home(module, is_package))
+        bindings = {module: _module_bindings(text, _package_of(module, is_package))
                     for module, text, is_package in modules}
         return cls._from_bindings(bindings, root)
 
@@ -148,7 +148,7 @@ class ProjectIndex:
                     is_package = path.name == "__init__.py"
                     with tokenize.open(path) as handle:  # as Python reads it: a BOM, a coding line
                         text = handle.read()
-                    bound = _module_bindings(text, _package_of(module, is_package), _home(module, is_package))
+                    bound = _module_bindings(text, _package_of(module, is_package))
                     files[path] = _FileBindings(module, stat.st_mtime_ns, stat.st_size, *bound)
             except (OSError, UnicodeDecodeError, SyntaxError):  # SyntaxError: an unknown coding
                 continue
@@ -286,15 +286,10 @@ def _package_of(module: str, is_package: bool) -> str | None:
     return module if is_package else None
 
 
-def _home(module: str, is_package: bool) -> str:
-    """The package a module's relative imports start from: itself for an `__init__`, else its parent."""
-    return module if is_package else module.rpartition(".")[0]
-
-
 @dataclass(frozen=True, slots=True)
 class _Imports:
-    """What a module imports at its top: the names the imports bind, and the modules they read (with
-    their parents: `import os.path` reads os and os.path; relative ones resolved in the package)."""
+    """What a module imports at its top: the names the imports bind, and the modules they make reachable
+    (`_note_import`)."""
 
     names: frozenset[str] = frozenset()
     modules: frozenset[str] = frozenset()
@@ -305,13 +300,11 @@ class _Imports:
 _NO_IMPORTS = _Imports()
 
 
-def _module_bindings(text: str, package: str | None, home: str = "") -> tuple[frozenset[str], frozenset[str],
-                                                                              _Imports]:
+def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], frozenset[str], _Imports]:
     """The names the module defines at top level; for `package`'s `__init__`, what its `from` imports
     of the project's own modules re-export (`from .text import slugify`; not `from typing import
     Any`, which is no part of the package's API); and what it imports at its top, also inside a
-    top-level `try` or `if` (`try: import ujson as json`, `if TYPE_CHECKING:`), relative ones read
-    from the package `home`."""
+    top-level `try` or `if` (`try: import ujson as json`)."""
     names: set[str] = set()
     re_exported: set[str] = set()
     imported: set[str] = set()
@@ -327,7 +320,7 @@ def _module_bindings(text: str, package: str | None, home: str = "") -> tuple[fr
             elif package is not None and isinstance(node, ast.ImportFrom) and _own_import(node, package):
                 re_exported.update(a.asname or a.name for a in node.names if a.name != "*")
             for statement in _imports_at_top(node):
-                _note_import(statement, home, imported, modules)
+                _note_import(statement, imported, modules)
                 star = star or any(alias.name == "*" for alias in statement.names)
     except _DoesNotParse:
         return frozenset(), frozenset(), _NO_IMPORTS
@@ -356,7 +349,7 @@ def _binds_nothing_at_run_time(test: ast.expr) -> bool:
     return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
 
 
-def _note_import(node: ast.Import | ast.ImportFrom, home: str, names: set[str], modules: set[str]) -> None:
+def _note_import(node: ast.Import | ast.ImportFrom, names: set[str], modules: set[str]) -> None:
     """The names an import binds, and the modules the code can then reach as the import wrote them:
     `import a.b` reaches a and a.b, `import a.b as c` a.b alone (as c), `from a.b import x` neither
     (only x: a suggested `import a` is still needed for `a.y`)."""
