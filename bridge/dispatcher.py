@@ -79,7 +79,9 @@ def to_wire_error(exc: BaseException) -> JsonRpcError:
     if isinstance(exc, SourceSyntaxError):
         return CodeSyntaxError(f"Code syntax error: {exc}", line=exc.line, column=exc.column)
     if isinstance(exc, SourceLimitError):
-        return LimitExceeded(f"Limit exceeded: {exc}", limit=exc.limit, maximum=exc.maximum, actual=exc.actual)
+        place = {key: value for key, value in (("line", exc.line), ("column", exc.column)) if value is not None}
+        return LimitExceeded(f"Limit exceeded: {exc}", limit=exc.limit, maximum=exc.maximum, actual=exc.actual,
+                             **place)
     if isinstance(exc, FeatureVectorError):
         if exc.index is not None:  # one bad entry: named as validation names one (`features[3]`)
             return InvalidParams(f"Invalid params: {exc}", field=f"features[{exc.index}]", reason=str(exc),

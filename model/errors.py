@@ -54,11 +54,15 @@ class SourceSyntaxError(SourceError):
 class SourceLimitError(SourceError):
     """The source exceeds a bound (size, nesting) that keeps extraction fast and safe."""
 
-    def __init__(self, message: str, *, limit: str, maximum: int, actual: int | None = None) -> None:
+    def __init__(self, message: str, *, limit: str, maximum: int, actual: int | None = None,
+                 line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.limit = limit
         self.maximum = maximum
         self.actual = actual
+        self.line = line
+        """Where the source crosses the bound, when known (1-based, as a syntax error's)."""
+        self.column = column
 
 
 class FeatureVectorError(ModelError):

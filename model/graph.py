@@ -154,7 +154,8 @@ def _syntax_error(exc: SyntaxError | ValueError, source: str) -> SourceSyntaxErr
     where = f" at line {line}, column {column}" if line else ""
     for text, maximum in _TOKENIZER_LIMITS.items():
         if text in message:
-            return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=maximum)
+            return SourceLimitError(f"code nests too deeply: {message}{where}", limit="nesting", maximum=maximum,
+                                    line=line, column=column)
     return SourceSyntaxError(f"code does not parse: {message}{where}", line=line, column=column)
 
 

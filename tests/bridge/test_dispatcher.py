@@ -226,6 +226,11 @@ def test_waiting_for_idle_times_out_while_a_request_is_in_flight(wired):
             -32002,
             {"limit": "nesting"},
         ),
+        (
+            SourceLimitError("too deep", limit="nesting", maximum=200, line=1, column=205),
+            -32002,
+            {"limit": "nesting", "maximum": 200, "line": 1, "column": 205},  # where, for the host's editor
+        ),
         (FeatureVectorError("wrong length", expected=978), -32602, {"field": "features", "expected": 978}),
         (FeatureVectorError("feature 3 is too large", expected=978, index=3), -32602,
          {"field": "features[3]", "index": 3}),

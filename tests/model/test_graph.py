@@ -201,6 +201,12 @@ def test_an_integer_literal_past_the_digit_limit_is_a_syntax_error_at_its_column
     assert (caught.value.line, caught.value.column) == (2, column)
 
 
+def test_a_tokenizer_limit_says_where_the_code_crosses_it():
+    with pytest.raises(SourceLimitError) as caught:
+        build_graph("x = " + "(" * 250 + "1" + ")" * 250 + "\n")
+    assert (caught.value.line, caught.value.column) == (1, 205)  # the 201st parenthesis
+
+
 @pytest.mark.parametrize(
     "source",
     [
