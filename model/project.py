@@ -328,13 +328,15 @@ def _module_bindings(text: str, package: str | None) -> tuple[frozenset[str], fr
 
 
 def _imports_at_top(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
-    """`node` if it is an import, or the imports in the blocks of a top-level `try` or `if`; not those
-    under `if TYPE_CHECKING:` or `if __name__ == "__main__":`, which bind nothing for code that runs
-    when the module is imported."""
+    """`node` if it is an import, or the imports in the blocks of a top-level `try` or `if`; not the
+    block of `if __name__ == "__main__":` (or the `else` of `!=`), which runs only as a script. Those
+    under `if TYPE_CHECKING:` count: the names they bind are mostly read in annotations, and
+    suggesting them would bring in at run time what the guard keeps out."""
     if isinstance(node, ast.Import | ast.ImportFrom):
         yield node
-    elif isinstance(node, ast.If) and _binds_nothing_at_run_time(node.test):
-        yield from (i for statement in node.orelse for i in _imports_at_top(statement))
+    elif isinstance(node, ast.If) and (main := _tests_for_main(node.test)) is not None:
+        for statement in node.orelse if main else node.body:
+            yield from _imports_at_top(statement)
     elif isinstance(node, ast.Try | ast.If):
         blocks = [node.body, node.orelse, *([h.body for h in node.handlers] if isinstance(node, ast.Try) else [])]
         for block in blocks:
@@ -342,11 +344,14 @@ def _imports_at_top(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
                 yield from _imports_at_top(statement)
 
 
-def _binds_nothing_at_run_time(test: ast.expr) -> bool:
-    """`TYPE_CHECKING`, `typing.TYPE_CHECKING` or `__name__ == "__main__"`."""
-    if isinstance(test, ast.Name | ast.Attribute):
-        return (test.id if isinstance(test, ast.Name) else test.attr) == "TYPE_CHECKING"
-    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+def _tests_for_main(test: ast.expr) -> bool | None:
+    """True for `__name__ == "__main__"` (either way round), False for `!=`, None for any other test."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq | ast.NotEq)):
+        return None
+    sides = {ast.dump(side) for side in (test.left, test.comparators[0])}
+    if sides != {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}:
+        return None
+    return isinstance(test.ops[0], ast.Eq)
 
 
 def _note_import(node: ast.Import | ast.ImportFrom, names: set[str], modules: set[str]) -> None:
