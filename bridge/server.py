@@ -64,17 +64,18 @@ _PARENT_CHECK_S = 1.0
 
 class _HostReading:
     """Whether the host still reads stdout, for a stop's drain. Once a stop signal has come (`stop`), a
-    reply write blocked for _STUCK_WRITE_S with no byte read from the pipe meanwhile means no more
-    can be answered; the host gets that long after the signal to read again. Without a signal (end
-    of input, `exit`) every reply is owed, and the drain waits its whole bound for a host that pauses.
-    A host that reads, however slowly, keeps the drain waiting either way."""
+    reply write that has moved no piece out for _STUCK_WRITE_S (`Writer.blocked_for`), while what
+    the host has not read stayed the same (`Writer.unread`), means no more can be answered; the
+    host gets that long after the signal to read again. Without a signal (end of input, `exit`)
+    every reply is owed, and the drain waits its whole bound for a host that pauses. A host that
+    keeps reading keeps the drain waiting either way."""
 
     def __init__(self, writer: Writer, stop: StopRequest) -> None:
         self._writer = writer
         self._stop = stop
         self._unread = writer.unread()
         self._moved = time.monotonic()
-        """When the pipe last moved (at first, when the drain began)."""
+        """When the unread count last moved (at first, when the drain began)."""
 
     def stopped(self) -> bool:
         unread, now = self._writer.unread(), time.monotonic()
