@@ -9,7 +9,6 @@ plotting. Leaves to others: computing the metrics (training/evaluate.py, trainin
 
 from __future__ import annotations
 
-import io
 import os
 import platform
 from collections.abc import Sequence
@@ -306,10 +305,10 @@ def _plot_roc(path: Path, curves: dict[str, Any], title: str) -> None:
 def _save(figure: Any, path: Path) -> None:
     """The figure as a PNG at `path`, written atomically (a run stopped mid-write leaves the old
     plot or none, never half of one), then closed."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    _pyplot().close(figure)
-    write_atomically(path, buffer.getvalue())
+    try:
+        write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=100))
+    finally:
+        _pyplot().close(figure)
 
 
 def _plot_reliability(path: Path, confidence: dict[str, Any]) -> None:
