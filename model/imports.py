@@ -13,7 +13,7 @@ measure what the daemon serves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,12 +160,14 @@ class ImportRanker:
              star_import: bool = False) -> list[tuple[str, float]]:
         """The k most likely missing modules with their probabilities, best first. The combiner of
         `features`, computed without building its matrix: this runs once per prediction. Beyond what
-        the combiner was fitted on, three rules for what an editor would insert: already-imported
-        modules (the code's own, and its file's) are skipped; so is a private module (`pip._vendor`,
-        `_pytest.main`: a package's internals, which training code imports from inside its own
-        package) unless the code's own project has it or the code reads it by name (`_thread.x`);
-        and code with a star import, or sent from a file with one, gets nothing, since the star may
-        bind any of its free names. `attribute_reads`: what the code reads off each free name
+        the combiner was fitted on, three rules for what an editor would insert: a module the code
+        (or its file) imports already is skipped unless one of the free names speaks for it (`from
+        typing import List` leaves `Dict` unbound; `import numpy as np` in one function leaves the
+        next function's `np` unbound); so is a private module (`pip._vendor`, `_pytest.main`: a
+        package's internals, which training code imports from inside its own package) unless the
+        code's own project has it or the code reads it by name (`_thread.x`); and code with a star
+        import, or sent from a file with one, gets nothing, since the star may bind any of its free
+        names. `attribute_reads`: what the code reads off each free name
         (`CodeGraph.attribute_reads`; see `_evidence`)."""
         if star_import or (project is not None and project.file_star):
             return []
@@ -174,6 +176,7 @@ class ImportRanker:
         z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
         names, own = self._evidence_by_source(free, project, attribute_reads)
+        wanted = names.keys() | own.keys()  # modules some free name needs, imported elsewhere or not
         for table, w_table, w_present in ((names, w_share, w_evidence), (own, w_project, w_in_project)):
             for module, share in table.items():
                 row = self._position.get(module)
@@ -183,15 +186,11 @@ class ImportRanker:
                     z[row] += w_table * share + w_present
         modules = self.vocabulary
         if extra:
-            names = sorted(extra)
-            modules = modules + names
-            z = np.concatenate([z, [extra[m] for m in names]])
+            outside = sorted(extra)  # modules beyond the head's vocabulary
+            modules = modules + outside
+            z = np.concatenate([z, [extra[m] for m in outside]])
         scores = logistic(z)
-        skip = set(imported)
-        if project is not None:
-            skip.update(project.file_imports)  # what the code's own file imports already
-            if project.own_module:
-                skip.add(project.own_module)
+        skip = _already_imported(imported, project, wanted)
         ranked = []
         for i in np.argsort(-scores, kind="stable"):
             module = modules[i]
@@ -202,6 +201,18 @@ class ImportRanker:
             if len(ranked) >= k:
                 break
         return ranked
+
+
+def _already_imported(imported: Iterable[str], project: ImportContext | None, wanted: Set[str]) -> set[str]:
+    """The modules not to suggest: those the code (or its file) imports already, unless a free name
+    the import would bind speaks for one (`wanted`), and the code's own module always."""
+    skip = set(imported)
+    if project is not None:
+        skip.update(project.file_imports)  # what the code's own file imports already
+    skip -= wanted
+    if project is not None and project.own_module:
+        skip.add(project.own_module)
+    return skip
 
 
 def _elsewhere(name: str, module: str) -> bool:

@@ -19,6 +19,15 @@ def test_modules_already_imported_are_never_suggested():
     assert "json" not in [m for m, _ in ranked]
 
 
+def test_an_imported_module_a_free_name_speaks_for_is_still_suggested():
+    # `from collections import OrderedDict` then `defaultdict(list)`: collections is imported, the name is not
+    index = ImportIndex.from_bindings([("defaultdict", "collections")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranker = ImportRanker(VOCABULARY, index)
+    probs = np.array([0.01, 0.01, 0.01])
+    assert [m for m, _ in ranker.rank(probs, {"defaultdict"}, {"collections"}, 1)] == ["collections"]
+    assert "collections" not in [m for m, _ in ranker.rank(probs, set(), {"collections"}, 3)]  # no name: skipped
+
+
 def test_a_relative_module_from_training_code_is_never_suggested():
     # `from . import x` in some training package: `import .` is no line a host can insert
     ranked = ImportRanker([".", ".tests", "json"], ImportIndex()).rank(np.array([0.9, 0.8, 0.1]), set(), set(), 3)

@@ -92,6 +92,17 @@ def test_no_private_module_nor_another_packages_namesake_is_suggested_nor_anythi
     assert _shipped().predict_sources([code])[0].imports == []
 
 
+@pytest.mark.parametrize(("code", "statement"), [
+    ("from typing import List\n\ndef f(xs: List[int]) -> Dict[str, int]:\n    return {}\n",
+     "from typing import Dict"),
+    ("def f():\n    import numpy as np\n    return np.zeros(3)\n\ndef g():\n    return np.ones(3)\n",
+     "import numpy as np"),
+    ("from os import path\n\ndef f():\n    return os.getcwd()\n", "import os"),
+])
+def test_a_module_imported_for_another_name_or_scope_is_still_suggested_for_an_unbound_one(code, statement):
+    assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == [statement]
+
+
 def test_a_star_in_a_comment_takes_no_suggestion_away():
     code = "# see: from helpers import *\ndef f(s):\n    return json.loads(s)\n"
     assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == ["import json"]
