@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -407,11 +407,20 @@ def validate_params(method: str, params: dict[str, Any] | list[Any] | None) -> B
         raise _invalid_params(method, exc, named) from None
 
 
+SCHEMA_DESCRIPTION: Final = (
+    "Each method's `params` is the by-name form, a JSON object. The same params may come by position "
+    "instead, as a JSON array of at most as many values as `positional` names, in that order (an empty "
+    "array where it names none). Omitted params take their defaults, and leaving `params` out is the "
+    "same as sending `{}`."
+)
+"""How a host reads `methods`: the schemas describe the object form, `positional` the array form."""
+
+
 def json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of every method's params and result, the envelopes and error codes:
     what `yantra-bridge --print-schema` prints.
 
-    One document, shaped {"$schema", "$defs", "methods": {name: {"summary", "positional", "params",
+    One document, shaped {"$schema", "description", "$defs", "methods": {name: {"summary", "positional", "params",
     "result"}}, "envelopes": {...}, "errors": {code: {"name", "description"}}}. Every named type is in
     the top-level `$defs`, once (a method's params and result are `$ref`s to theirs), and every `$ref`
     points there, so the whole document loads as one resource and a type generator emits each type
@@ -430,6 +439,7 @@ def json_schema() -> dict[str, Any]:
     envelopes = {model.__name__: _hoisted(_schema_of(model), definitions) for model in _ENVELOPES}
     return {
         "$schema": JSON_SCHEMA_DIALECT,
+        "description": SCHEMA_DESCRIPTION,
         "$defs": dict(sorted(definitions.items())),
         "methods": methods,
         "envelopes": envelopes,

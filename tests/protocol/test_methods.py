@@ -262,6 +262,15 @@ def test_the_schema_covers_every_method_and_error_code() -> None:
     assert json.loads(json.dumps(schema)) == schema
 
 
+def test_each_methods_positional_names_are_params_its_schema_describes() -> None:
+    # the document's description: an array in `positional` order stands for the object the schema describes
+    schema = json_schema()
+    assert "positional" in schema["description"]
+    for name, method in schema["methods"].items():
+        params = schema["$defs"][method["params"]["$ref"].removeprefix("#/$defs/")]
+        assert set(method["positional"]) <= set(params["properties"]), name
+
+
 def test_every_reference_in_the_schema_resolves_in_the_one_document_it_prints() -> None:
     schema = json_schema()
     for ref in _refs(schema):
