@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.dispatcher import Job, Lane, Route
 from bridge.server import EXIT_OK, EXIT_WITHOUT_SHUTDOWN, ForwardTask, Lifecycle
+from model.prediction import import_lines  # numpy-free, unlike the rest of model/
 from protocol.errors import LimitExceeded, MethodNotFound, ServerShuttingDown
 from protocol.methods import METHODS, validate_params
 
-if TYPE_CHECKING:  # model/ loads numpy: the daemon imports it only once the model is wanted
+if TYPE_CHECKING:  # the rest of model/ loads numpy: the daemon imports it only once the model is wanted
     import numpy as np
 
     from bridge.server import Server
@@ -66,7 +67,7 @@ def prediction_result(prediction: Prediction, *, top_k: int, include_embedding: 
     imports = prediction.imports[:top_k]
     bugs = prediction.bugs[:top_k]
     result: dict[str, Any] = {
-        "code_suggestion": "\n".join(suggestion.statement for suggestion in imports),
+        "code_suggestion": "\n".join(import_lines(imports)),
         "confidence": float(prediction.confidence),
         "next_function": None,
         "predicted_imports": [suggestion.module for suggestion in imports],

@@ -7,8 +7,10 @@ without knowing anything about the network that produced them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the daemon's reply shaping imports this before numpy is needed
+    import numpy as np
 
 __all__ = [
     "BugReport",
@@ -18,6 +20,8 @@ __all__ = [
     "ModelStamp",
     "NodeFeatures",
     "Prediction",
+    "import_lines",
+    "statement_binds",
 ]
 
 
@@ -88,3 +92,42 @@ class FeatureExtraction:
     features: np.ndarray
     nodes: list[NodeFeatures]
     categories: list[CategorySpan]
+
+
+def statement_binds(statement: str) -> list[str]:
+    """The names an import line binds, for the lines `import_statement` writes: `import a.b` binds a,
+    `import a.b as c` c, `from a import b, c as d` b and d."""
+    words = statement.split()
+    if not words:
+        return []
+    if words[0] == "import":
+        return [words[3] if len(words) == 4 and words[2] == "as" else words[1].partition(".")[0]]
+    listed = statement.partition(" import ")[2]
+    return [item.split()[-1] for item in listed.split(",") if item.strip()]
+
+
+def import_lines(suggestions: list[ImportSuggestion]) -> list[str]:
+    """The lines to insert for `suggestions` (best first), binding each name once: a later suggestion
+    for a name an earlier one binds is an alternative, not a line to add (`Callable` from typing after
+    `collections.abc`'s; a project's `app.logging` after `import logging`), and a `from` line keeps
+    only the names still unbound. A suggestion's `statement` may hold more than one line."""
+    bound: set[str] = set()
+    lines: list[str] = []
+    for suggestion in suggestions:
+        for line in suggestion.statement.splitlines():
+            names = statement_binds(line)
+            fresh = [name for name in names if name not in bound]
+            if not fresh:
+                continue
+            if len(fresh) < len(names):  # a `from` line some of whose names are bound already
+                line = _from_line_for(line, fresh)
+            bound.update(fresh)
+            lines.append(line)
+    return lines
+
+
+def _from_line_for(line: str, names: list[str]) -> str:
+    """`from m import a, b as c` cut to the items that bind `names`."""
+    head, _, listed = line.partition(" import ")
+    kept = [item.strip() for item in listed.split(",") if item.strip() and item.split()[-1] in names]
+    return f"{head} import {', '.join(kept)}"
