@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -513,30 +513,48 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,
                      project: ImportContext | None = None,
                      attribute_reads: AttributeReads | None = None) -> str:
-    """The line that binds what the code uses from `module`: `from m import x`, `import m`, `import m as a`.
+    """The line, or two, that bind what the code uses from `module`: `from m import x`, `import m`,
+    `import m as a`, and `import m` above `from m import x` for code that reads both (`math.pi` and
+    `sqrt`), so that no name the suggestion stands for is left unbound.
 
-    A free name that the project binds in the module, or that training code usually imported *from*
-    it, wins (`datetime.now()` needs `from datetime import datetime`), unless the code reads off it
-    what training code imported from the module itself (`attribute_reads`: `copy.deepcopy(x)` and
+    A free name that the project binds in the module, or that training code imported *from* it
+    (`model.import_names`, or the name table where the module is the name's likeliest), wins
+    (`datetime.now()` needs `from datetime import datetime`), unless the code reads off it what
+    training code imported from the module itself (`attribute_reads`: `copy.deepcopy(x)` and
     `datetime.datetime.now()` need `import copy`, `import datetime`); then the module's own name,
     then its usual alias.
     """
     needed = set(project.needed(free_names)) if project is not None else free_names
     names = [n for n in project.binds(module, needed) if n != module] if project is not None else []
-    if not names and model is not None:
-        exported = model.import_names.get(module, [])
-        names = [n for n in exported if n in needed]
-        if module in names and attribute_reads is not None and \
-                not attribute_reads().get(module, frozenset()).isdisjoint(exported):
-            names.remove(module)
-    if names:
-        return f"from {module} import {', '.join(sorted(names))}"
-    if module.split(".")[0] in needed:
-        return f"import {module}"
     alias = model.import_aliases.get(module) if model is not None else None
-    if alias and alias in needed:
-        return f"import {module} as {alias}"
-    return f"import {module}"
+    if not names and model is not None:
+        names = _imported_from(module, needed, model, alias, attribute_reads)
+    top = module.split(".")[0]
+    as_module = f"import {module}" if top in needed else \
+        f"import {module} as {alias}" if alias and alias in needed else None
+    if not names:
+        return as_module or f"import {module}"
+    from_line = f"from {module} import {', '.join(sorted(names))}"
+    return f"{as_module}\n{from_line}" if as_module and top not in names and alias not in names else from_line
+
+
+def _imported_from(module: str, needed: Container[str], model: _Loaded, alias: str | None,
+                   attribute_reads: AttributeReads | None) -> list[str]:
+    """The needed names training code imported from `module`: those it imported most often from there
+    (`import_names`), and those whose likeliest module in the name table is this one (`mean` from
+    statistics), but not the module's own name or alias."""
+    exported = model.import_names.get(module, [])
+    names = [n for n in exported if n in needed]
+    table = model.import_index.names
+    top = module.split(".")[0]
+    for name in needed:
+        shares = table.get(name)
+        if shares and name not in names and name not in (top, alias) and max(shares, key=shares.__getitem__) == module:
+            names.append(name)
+    if module in names and attribute_reads is not None and \
+            not attribute_reads().get(module, frozenset()).isdisjoint(exported):
+        names.remove(module)
+    return names
 
 
 def _bugs(model: _Loaded, probs: np.ndarray, node_probs: np.ndarray, node_offset: int, graph: CodeGraph,

@@ -75,9 +75,15 @@ class ImportContext:
         evidence: dict[str, float] = {}
         for name in self.needed(free_names):
             for module, share in self.names.get(name, {}).items():
-                if module != self.own_module:
+                if not self._is_own(name, module):
                     evidence[module] = evidence.get(module, 0.0) + share
         return evidence
+
+    def _is_own(self, name: str, module: str) -> bool:
+        """Whether importing `name` from `module` would import the code's own module: the module
+        itself, or its package's binding of it (`from shop import serializers` in shop/serializers.py,
+        where the code's `serializers` is some library's: Django's files are named after them)."""
+        return self.own_module is not None and (module == self.own_module or f"{module}.{name}" == self.own_module)
 
     def unclaimed(self, names: Iterable[str], module_names: Container[str] = frozenset()) -> list[str]:
         """The names no module of the project (but the code's own) binds, or that are `module_names`.
@@ -88,11 +94,12 @@ class ImportContext:
         submodule of that name (`logging` beside `tqdm.contrib.logging`): `import logging` finds
         the top-level module."""
         return [n for n in names
-                if n in module_names or not any(m != self.own_module for m in self.names.get(n, ()))]
+                if n in module_names or all(self._is_own(n, m) for m in self.names.get(n, ()))]
 
     def binds(self, module: str, free_names: Iterable[str]) -> list[str]:
         """The needed free names `module` binds in this project, sorted."""
-        return sorted(n for n in self.needed(free_names) if module in self.names.get(n, {}))
+        return sorted(n for n in self.needed(free_names)
+                      if module in self.names.get(n, {}) and not self._is_own(n, module))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from model.errors import CheckpointError, FeatureVectorError
+from model.imports import ImportIndex
 from model.predictor import CHECKPOINT_ENV, MAX_FEATURE_MAGNITUDE, Predictor, import_statement
 from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
@@ -266,7 +267,8 @@ def test_import_statements_use_the_name_the_code_reads():
 def test_import_statements_prefer_names_training_code_imported_from_the_module_then_aliases():
     from types import SimpleNamespace
 
-    tables = SimpleNamespace(import_names={"datetime": ["datetime", "timedelta"]}, import_aliases={"numpy": "np"})
+    tables = SimpleNamespace(import_names={"datetime": ["datetime", "timedelta"]}, import_aliases={"numpy": "np"},
+                             import_index=ImportIndex())
     assert import_statement("datetime", frozenset({"datetime", "timedelta"}), tables) == \
         "from datetime import datetime, timedelta"
     assert import_statement("numpy", frozenset({"np"}), tables) == "import numpy as np"
@@ -277,7 +279,7 @@ def test_a_name_read_as_the_module_it_is_named_after_is_imported_as_that_module(
     from types import SimpleNamespace
 
     tables = SimpleNamespace(import_names={"datetime": ["datetime", "timedelta"], "copy": ["copy", "deepcopy"]},
-                             import_aliases={})
+                             import_aliases={}, import_index=ImportIndex())
     # `copy.deepcopy(x)` reads off `copy` what training code imported from the module: `from copy import
     # copy` would bind the function, and `copy.deepcopy` would fail
     def reads(name: str, attribute: str):
@@ -289,6 +291,21 @@ def test_a_name_read_as_the_module_it_is_named_after_is_imported_as_that_module(
     # `datetime.now()` reads what the class has, not the module: the class is imported
     assert import_statement("datetime", frozenset({"datetime"}), tables, None, reads("datetime", "now")) == \
         "from datetime import datetime"
+
+
+def test_code_reading_a_module_and_names_from_it_gets_both_lines():
+    from types import SimpleNamespace
+
+    index = ImportIndex.from_bindings([("mean", "statistics"), ("mean", "numpy"), ("mean", "statistics")])
+    tables = SimpleNamespace(import_names={"math": ["sqrt", "pi"], "statistics": ["stdev"]},
+                             import_aliases={"numpy": "np"}, import_index=index)
+    assert import_statement("math", frozenset({"math", "sqrt"}), tables) == "import math\nfrom math import sqrt"
+    assert import_statement("numpy", frozenset({"np", "ndarray"}), SimpleNamespace(
+        import_names={"numpy": ["ndarray"]}, import_aliases={"numpy": "np"}, import_index=ImportIndex())) == \
+        "import numpy as np\nfrom numpy import ndarray"
+    # `mean` is not among the names most imported from statistics, but statistics is its likeliest module
+    assert import_statement("statistics", frozenset({"mean", "stdev"}), tables) == "from statistics import mean, stdev"
+    assert import_statement("numpy", frozenset({"mean"}), tables) == "import numpy"
 
 
 def _rewritten(source, target, *, meta=None, tensors=None, raw_meta: str | None = None):

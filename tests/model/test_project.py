@@ -132,6 +132,20 @@ def test_evidence_never_points_at_the_code_s_own_module():
     assert context.evidence({"helper", "unknown"}) == {"app.b": 0.5}
 
 
+def test_the_package_binding_of_the_code_s_own_module_is_no_evidence_for_its_namesake(tmp_path):
+    # shop/serializers.py reads Django REST framework's `serializers`: `from shop import serializers`
+    # would import the file into itself
+    _write(tmp_path, {"shop/__init__.py": "", "shop/serializers.py": "",
+                      "shop/models.py": "class Product:\n    pass\n"})
+    index = ProjectIndex.scan(tmp_path)
+    code = "class ProductSerializer(serializers.ModelSerializer):\n    model = Product\n"
+    context = index.context(code, tmp_path / "shop" / "serializers.py")
+    assert context.evidence({"serializers", "Product"}) == {"shop.models": 1.0}
+    assert context.unclaimed(["serializers"]) == ["serializers"]  # the library's name table may speak for it
+    assert context.binds("shop", {"serializers"}) == []
+    assert index.context(code, tmp_path / "shop" / "models.py").evidence({"serializers"}) == {"shop": 1.0}
+
+
 def test_a_name_the_project_defines_elsewhere_is_claimed_but_not_one_only_the_code_s_module_defines():
     context = ImportContext({"util": {"pkg.util": 1.0}, "helper": {"pkg.a": 1.0}, "path": {}}, own_module="pkg.a")
     assert context.unclaimed(["util", "helper", "path", "os"]) == ["helper", "path", "os"]
@@ -245,7 +259,10 @@ def test_a_file_or_package_named_after_a_keyword_is_not_importable(tmp_path):
 
 def test_a_package_that_re_exports_a_name_is_imported_from_by_that_name():
     context = ImportContext({"slugify": {"shop": 0.5, "shop.text": 0.5}, "shop": {"shop": 1.0}})
-    assert import_statement("shop", frozenset({"slugify", "shop"}), None, context) == "from shop import slugify"
+    assert import_statement("shop", frozenset({"slugify"}), None, context) == "from shop import slugify"
+    # code that reads `shop.x` too needs the package bound as well
+    assert import_statement("shop", frozenset({"slugify", "shop"}), None, context) == \
+        "import shop\nfrom shop import slugify"
 
 
 def test_the_statement_never_imports_a_name_the_code_s_own_file_defines():
