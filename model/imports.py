@@ -113,13 +113,17 @@ class ImportRanker:
         """module -> summed share of the free names the table says it binds. A name the code reads
         attributes of (`attribute_reads`, asked only here) that is itself a known top-level module
         speaks only for that module and its submodules: code reading `numpy.zeros` wants numpy, not
-        the `numpy` some package imported `from safetensors`."""
+        the `numpy` some package imported `from safetensors`. Nor does `import urllib.parse` speak for
+        code that reads `urllib.request`: a submodule binding the name counts only where the code reads
+        that submodule off it (`_submodules_read`)."""
         evidence: dict[str, float] = {}
         for name in free_names:
             table = self.index.names.get(name, {})
             if attribute_reads is not None and name in self._top_modules and \
                     any(_elsewhere(name, module) for module in table) and name in attribute_reads():
                 table = {module: share for module, share in table.items() if not _elsewhere(name, module)}
+            if attribute_reads is not None and any(module.startswith(name + ".") for module in table):
+                table = _submodules_read(name, table, attribute_reads().get(name))
             for module, share in table.items():
                 evidence[module] = evidence.get(module, 0.0) + share
         return evidence
@@ -213,6 +217,17 @@ def _already_imported(imported: Iterable[str], project: ImportContext | None, wa
     if project is not None and project.own_module:
         skip.add(project.own_module)
     return skip
+
+
+def _submodules_read(name: str, table: Mapping[str, float], reads: frozenset[str] | None) -> Mapping[str, float]:
+    """`table` without the submodules of `name` (`import xml.dom` binds `xml`) that the code does not
+    read off it (`xml.etree.ElementTree.parse(f)` reads `etree`); all of it where the code reads
+    nothing off the name."""
+    if not reads:
+        return table
+    start = len(name) + 1
+    return {module: share for module, share in table.items()
+            if not module.startswith(name + ".") or module[start:].partition(".")[0] in reads}
 
 
 def _elsewhere(name: str, module: str) -> bool:

@@ -56,6 +56,22 @@ def test_the_index_survives_its_json_form_and_malformed_json_falls_back_to_the_h
     assert ImportIndex.from_json({"names": [], "weights": "x"}) == ImportIndex()
 
 
+def test_a_submodule_binding_a_name_speaks_only_for_code_that_reads_that_submodule():
+    index = ImportIndex.from_bindings([("urllib", "urllib.parse")] * 3 + [("urllib", "urllib.request"), ("os", "os"),
+                                      ("os", "os.path")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
+    ranker = ImportRanker(VOCABULARY, index)
+    low = np.array([0.01, 0.01, 0.01])
+
+    def reads(**attributes):
+        return lambda: {name: frozenset(values) for name, values in attributes.items()}
+
+    ranked = [m for m, _ in ranker.rank(low, {"urllib"}, set(), 2, attribute_reads=reads(urllib={"request"}))]
+    assert ranked[:1] == ["urllib.request"] and "urllib.parse" not in ranked
+    assert [m for m, _ in ranker.rank(low, {"urllib"}, set(), 1)] == ["urllib.parse"]  # nothing read: as before
+    # the module itself stays (`import os` serves `os.path.join`)
+    assert "os" in [m for m, _ in ranker.rank(low, {"os"}, set(), 2, attribute_reads=reads(os={"path"}))]
+
+
 def test_a_name_read_as_a_known_module_speaks_only_for_that_module():
     index = ImportIndex.from_bindings([("numpy", "safetensors"), ("np", "numpy"), ("os", "os"), ("os", "os.path")],
                                       weights=(1.0, 4.0, 8.0, 2.0, -6.0))
