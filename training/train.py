@@ -23,6 +23,7 @@ import math
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -156,6 +157,9 @@ class TrainConfig:
     """Mutants of each kind per HumanEval problem the confidence scorer trains on."""
     # bookkeeping
     out_dir: str = "runs/train"
+    overwrite: bool = False
+    """Start afresh in an `out_dir` that holds another run's state.pt, replacing its files; without it
+    such a folder is refused (`--resume` its state.pt to go on with that run)."""
     checkpoint_every: int = 4
     resume: str | None = None
     device: str = "auto"
@@ -176,6 +180,11 @@ class TrainConfig:
                 raise ValueError(f"{name}: {value!r} must be {wanted}")
         if self.ship and self.smoke:
             raise ValueError("ship: a smoke run's network is too small and its data too few to ship")
+        for name in ("out_dir", "resume", "cache_dir"):  # an unset shell variable, `--resume "$STATE"`
+            if getattr(self, name) is not None and not str(getattr(self, name)).strip():
+                raise ValueError(f"{name}: an empty path")
+        if self.resume and Path(self.resume).is_dir():  # a run's folder: its state
+            self.resume = str(Path(self.resume) / "state.pt")
         _check_device(self.device)
 
     def data_config(self) -> DataConfig:
@@ -240,14 +249,20 @@ made, so a run never starts on a value it cannot use (`--epochs 0` wrote an untr
 
 def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     """Defaults, then `--config file.json`, then `--name value` flags, in that order of precedence."""
-    parser = argparse.ArgumentParser(prog="yantra-train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="a JSON file of TrainConfig fields")
+    parser = argparse.ArgumentParser(
+        prog="yantra-train", description=__doc__.splitlines()[0],
+        epilog="Each flag overrides the same field of --config, which overrides the default shown. "
+               "--resume takes a run's state.pt (its folder will do).")
+    parser.add_argument("--config", help="a JSON object of TrainConfig fields, named as the flags with _ for -")
+    defaults = TrainConfig()
     for item in dataclasses.fields(TrainConfig):
         flag = "--" + item.name.replace("_", "-")
+        shown = f"default {_shown(getattr(defaults, item.name))}"
         if item.type in ("bool",):
-            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"({shown})")
         else:
-            parser.add_argument(flag, dest=item.name, default=None, help=f"({item.type})")
+            parser.add_argument(flag, dest=item.name, default=None, help=f"({item.type}; {shown})")
     args = parser.parse_args(argv)
     values: dict[str, Any] = _config_file(args.config, parser) if args.config else {}
     for item in dataclasses.fields(TrainConfig):
@@ -276,6 +291,15 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     except ValueError as exc:  # a bound of _BOUNDS, named as the flag is
         name, _, reason = str(exc).partition(":")
         parser.error(f"--{name.replace('_', '-')}:{reason}")
+
+
+def _shown(value: object) -> str:
+    """A default as a flag takes it: `256,128` for a tuple, JSON for the loss weights."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value).replace("%", "%%")
+    return str(value).replace("%", "%%")
 
 
 def _config_file(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -355,7 +379,11 @@ def _parse_value(item: dataclasses.Field, raw: str, parser: argparse.ArgumentPar
         return None
     try:
         if kind.startswith("dict"):
-            return _weights(json.loads(raw))
+            try:
+                weights = json.loads(raw)
+            except ValueError:
+                raise ValueError(f"expected a JSON object such as '{{\"bugs\": 2.0}}', got {raw!r}") from None
+            return _weights(weights)
         if kind.startswith("int"):
             return _whole_number(raw)
         if kind.startswith("float"):
@@ -616,11 +644,16 @@ def _check_device(name: str) -> None:
     if name == "auto":
         return
     try:
-        kind = torch.device(name).type
+        device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"device: {name!r} is not a device: say auto, cpu, cuda, cuda:N or mps") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):  # torch names xpu, meta, hpu, ... too
+        raise ValueError(f"device: {name!r} is not one training runs on: say auto, cpu, cuda, cuda:N or mps")
+    kind = device.type
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {name!r}, but this torch ({torch.__version__}) sees no CUDA GPU here")
+    if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device: {name!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     if kind == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
         raise ValueError(f"device: {name!r}, but MPS is not available here")
 
@@ -913,12 +946,22 @@ def _folder(path: Path, flag: str) -> None:
         raise RunError(f"{flag} {path}: cannot write there")
 
 
+def _check_not_another_run(out: Path, config: TrainConfig) -> None:
+    """RunError for an `--out-dir` holding a run this one would overwrite (the default folder, or a
+    command run twice), unless `--overwrite` says so or this run resumes that very state."""
+    state = out / "state.pt"
+    resumed = Path(config.resume).resolve() if config.resume else None
+    if state.exists() and not config.overwrite and resumed != state.resolve():
+        raise RunError(f"--out-dir {out} holds another run (its state.pt): --resume {state} to go on with it, "
+                       f"--overwrite to replace it, or another --out-dir")
+
+
 _STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best", "bad_epochs", "config", "torch_rng",
                "python_rng", "numpy_rng")
 _CHANGEABLE_ON_RESUME = frozenset({
-    "epochs", "early_stopping_patience", "min_delta", "out_dir", "checkpoint_every", "resume", "device", "threads",
-    "progress", "ship", "cache_dir", "featurize_workers", "bug_false_alarm_rate", "site_epochs", "site_hidden",
-    "site_hidden_epochs", "site_units_per_package", "site_extra_mutants", "site_swapped_arguments",
+    "epochs", "early_stopping_patience", "min_delta", "out_dir", "overwrite", "checkpoint_every", "resume",
+    "device", "threads", "progress", "ship", "cache_dir", "featurize_workers", "bug_false_alarm_rate", "site_epochs",
+    "site_hidden", "site_hidden_epochs", "site_units_per_package", "site_extra_mutants", "site_swapped_arguments",
     "confidence_site_epochs", "confidence_mutants_per_kind"})
 """What a resumed run may set anew: how long it goes on and when it stops (which epoch counts as
 better, and how many without), where it writes, what it runs on, and the scorers fitted after the
@@ -1025,6 +1068,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     if runtime.main:
         _folder(out, "--out-dir")
         _folder(config.data_config().cache_path(), "--cache-dir")
+        _check_not_another_run(out, config)
     run = RunFacts(commit=_commit(), device=describe_device(runtime), started=time.monotonic())
     if runtime.main:
         log(f"device: {run.device}")
@@ -1057,7 +1101,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
     metrics_log = out / "metrics.jsonl"
     if runtime.main:
         _restart_metrics_log(metrics_log, start_epoch, Path(config.resume) if config.resume else None)
-        if state is None:
+        if state is None or Path(config.resume).resolve().parent != out.resolve():  # not the resumed run's own
             _forget_earlier_epochs(out, log)
     best_path = out / "best.safetensors"
     best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -1074,8 +1118,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> Path:
         metrics = train_epoch(trainee, model, optimizer, epoch_batches(corpus, config, runtime, rng), corpus, config,
                               runtime, f"epoch {epoch}")
         metrics.update(evaluate(model, corpus, config, runtime.device))
-        scheduler.step(metrics["val_loss"])
         metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], seconds=time.monotonic() - epoch_started)
+        scheduler.step(metrics["val_loss"])  # after the log takes the rate this epoch trained with
         improved = metrics["val_loss"] < best - config.min_delta
         if improved:
             best, bad_epochs, best_epoch = metrics["val_loss"], 0, epoch
@@ -1115,7 +1159,9 @@ def train_epoch(trainee: torch.nn.Module, model: GraphSAGEModel, optimizer: torc
     `trainee` is `model`, or its DistributedDataParallel wrapper. Returns the mean losses (`train_*`)."""
     sums: dict[str, float] = {}
     steps = 0
-    bar = tqdm(batches, desc=desc, file=sys.stderr, disable=not (config.progress and runtime.main))
+    total = steps_per_epoch([len(v.positions) for v in corpus.train.values()], runtime.world, config.batch_size,
+                            config.max_steps_per_epoch)  # as `epoch_batches` counts them: a bar with an ETA
+    bar = tqdm(batches, desc=desc, total=total, file=sys.stderr, disable=not (config.progress and runtime.main))
     for step in bar:
         losses = step_losses(trainee, corpus.table, step, config, runtime.device)
         loss = sum(config.loss_weights[k] * v for k, v in losses.items())
@@ -1126,8 +1172,12 @@ def train_epoch(trainee: torch.nn.Module, model: GraphSAGEModel, optimizer: torc
         steps += 1
         for name, value in losses.items():
             sums[name] = sums.get(name, 0.0) + value.item()
-        sums["loss"] = sums.get("loss", 0.0) + loss.item()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        value = loss.item()
+        if not math.isfinite(value):  # the weights are lost from here on: stop with the last epoch's files
+            raise RunError(f"{desc}, step {steps}: the loss became {value}; try a lower --lr or --grad-clip "
+                           f"(the files of the last finished epoch are kept)")
+        sums["loss"] = sums.get("loss", 0.0) + value
+        bar.set_postfix(loss=f"{value:.3f}")
     return {f"train_{k}": v / steps for k, v in sums.items()}
 
 
@@ -1368,13 +1418,25 @@ def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's preemption stops it as Ctrl-C does
     try:
         path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
     except RunError as exc:
         print(f"yantra-train: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # files are written atomically: what is there is whole, and a temporary is gone
+        state = Path(config.out_dir) / "state.pt"
+        hint = f"; go on with --resume {state}" if state.exists() else ""
+        print(f"yantra-train: interrupted{hint}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(path)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from training import site_probe
 from training.train import (
     LOSS_WEIGHTS,
     ResumeError,
+    RunError,
     TrainConfig,
     _contrastive,
     _device,
@@ -97,12 +99,32 @@ def test_a_config_file_may_give_whole_floats_null_and_a_list_of_dims(tmp_path):
     ["--max-files", "-1"], ["--seed", "-1"], ["--seed", "1e30"], ["--threads", "-1"], ["--dropout", "1.5"],
     ["--lr", "-1"], ["--lr", "0"], ["--plateau-factor", "2"], ["--embedding-temperature", "0"],
     ["--bug-false-alarm-rate", "1"], ["--loss-weights", '{"bugz": 5}'], ["--loss-weights", '{"bugs": -1}'],
-    ["--device", "bogus"], ["--ship", "--smoke"],
+    ["--device", "bogus"], ["--ship", "--smoke"], ["--device", "meta"], ["--device", "xpu"], ["--resume", ""],
+    ["--out-dir", ""], ["--out-dir", "  "],
 ])
 def test_a_value_no_run_can_use_is_refused_before_any_data_is_built(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_config(flags)
     assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err
+
+
+def test_loss_weights_that_are_not_json_say_what_the_flag_wants(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--loss-weights", "bugs=1"])
+    assert "expected a JSON object such as" in capsys.readouterr().err
+
+
+def test_help_shows_each_default_and_which_source_wins(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"--epochs EPOCHS (int; default {TrainConfig().epochs})" in shown
+    assert "--smoke, --no-smoke (default False)" in shown
+    assert "overrides the same field of --config" in shown and "default runs/train" in shown
+
+
+def test_resume_takes_a_runs_folder_for_its_state(tmp_path):
+    assert TrainConfig(resume=str(tmp_path)).resume == str(tmp_path / "state.pt")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -291,6 +313,36 @@ def test_a_folder_the_run_cannot_write_in_is_refused_before_any_data_is_built(fl
     flags = {"--out-dir": str(tmp_path / "run"), "--cache-dir": str(tmp_path / "cache"), flag: str(tmp_path / "file")}
     assert main(["--smoke", "--no-progress", *(item for pair in flags.items() for item in pair)]) == 2
     assert f"yantra-train: error: {flag} {tmp_path / 'file'}: cannot make it a folder" in capsys.readouterr().err
+
+
+def test_a_fresh_run_into_a_folder_holding_another_run_is_refused_unless_told_to_overwrite(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.pt").write_bytes(b"an earlier run's")
+    assert main(["--smoke", "--no-progress", "--out-dir", str(run), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert f"--out-dir {run} holds another run" in err and f"--resume {run / 'state.pt'}" in err
+    assert (run / "state.pt").read_bytes() == b"an earlier run's"
+
+
+def test_a_diverging_run_stops_with_a_message_naming_the_step_not_a_traceback(tmp_path, data_cache):
+    with pytest.raises(RunError, match=r"epoch 1, step \d+: the loss became (nan|inf)"):
+        train(_smoke(tmp_path, data_cache, lr=1e30), log=lambda *_: None)
+
+
+@pytest.mark.parametrize("how", ["interrupt", "terminate"])
+def test_an_interrupted_run_exits_130_saying_how_to_go_on(how, tmp_path, monkeypatch, capsys):
+    def stopped(config, log):
+        (Path(config.out_dir) / "state.pt").write_bytes(b"")
+        if how == "terminate":  # a scheduler's preemption
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("training.train.train", stopped)
+    (tmp_path / "run").mkdir()
+    assert main(["--smoke", "--out-dir", str(tmp_path / "run")]) == 130
+    assert f"yantra-train: interrupted; go on with --resume {tmp_path / 'run' / 'state.pt'}" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
 def test_a_run_resumed_into_another_folder_starts_its_log_from_the_resumed_runs_history(tmp_path):
