@@ -28,10 +28,14 @@ AttributeReads = Callable[[], Mapping[str, frozenset[str]]]
 """What the code reads off each free name (`CodeGraph.attribute_reads`), computed when first asked."""
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
-                 "has_project_evidence")
-"""What each of the combiner's inputs is; the weight after them is the bias."""
+                 "has_project_evidence", "named")
+"""What each of the combiner's inputs is; the weight after them is the bias. `named`: the code reads
+the module by its own name or its usual alias (`csv.reader`, `pd.read_csv`), which a name table
+spread over many modules, or counting few packages, can leave weak."""
 _PROJECT_FEATURES = 2
-"""The last two inputs came later: weights saved without them get zeros there (the project unused)."""
+"""The project's two inputs came after the first four: weights saved without them get zeros there."""
+_NAMED_FEATURES = 1
+"""`named` came last: weights saved without it get a zero there (the combiner as it was fitted)."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,12 @@ class ImportIndex:
     outside the vocabulary then scores sigmoid(-30), never)."""
 
     names: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    weights: tuple[float, ...] = (1.0, 30.0, 0.0, 0.0, 0.0, 0.0, -30.0)
+    weights: tuple[float, ...] = (1.0, 30.0, 0.0, 0.0, 0.0, 0.0, 0.0, -30.0)
 
     def __post_init__(self) -> None:
-        if len(self.weights) == len(FEATURE_NAMES) + 1 - _PROJECT_FEATURES:
-            padded = (*self.weights[:-1], *[0.0] * _PROJECT_FEATURES, self.weights[-1])
+        missing = len(FEATURE_NAMES) + 1 - len(self.weights)  # inputs added since the weights were saved
+        if missing in (_NAMED_FEATURES, _NAMED_FEATURES + _PROJECT_FEATURES):
+            padded = (*self.weights[:-1], *[0.0] * missing, self.weights[-1])
             object.__setattr__(self, "weights", padded)
         if len(self.weights) != len(FEATURE_NAMES) + 1:
             raise ValueError(f"expected {len(FEATURE_NAMES) + 1} combiner weights, got {len(self.weights)}")
@@ -60,7 +65,8 @@ class ImportIndex:
             return cls()
         names = value.get("names", {})
         weights = value.get("weights", [])
-        lengths = (len(FEATURE_NAMES) + 1, len(FEATURE_NAMES) + 1 - _PROJECT_FEATURES)
+        lengths = (len(FEATURE_NAMES) + 1, len(FEATURE_NAMES) + 1 - _NAMED_FEATURES,
+                   len(FEATURE_NAMES) + 1 - _NAMED_FEATURES - _PROJECT_FEATURES)
         if not (isinstance(names, dict) and isinstance(weights, list) and len(weights) in lengths):
             return cls()
         numbers = [_number(w) for w in weights]
@@ -98,10 +104,16 @@ class ImportRanker:
     """Ranks candidate modules for one vocabulary and index; the per-vocabulary work is done once,
     since the daemon ranks with the same model thousands of times."""
 
-    def __init__(self, vocabulary: Sequence[str], index: ImportIndex) -> None:
+    def __init__(self, vocabulary: Sequence[str], index: ImportIndex, aliases: Mapping[str, str] | None = None
+                 ) -> None:
         self.vocabulary = list(vocabulary)
         self.index = index
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
+        self._aliased: dict[str, list[str]] = {}
+        """alias -> the modules training code most often imports under it (`np` -> numpy), from `aliases`
+        (module -> its usual alias, as the checkpoint's `import_aliases`)."""
+        for module, alias in sorted((aliases or {}).items()):
+            self._aliased.setdefault(alias, []).append(module)
         self._module_names = frozenset(n for n, modules in index.names.items() if n in modules)
         """Names training code bound with `import <name>`: top-level modules a project cannot claim."""
         self._top_modules = frozenset(m for modules in index.names.values() for m in modules if "." not in m) \
@@ -157,7 +169,19 @@ class ImportRanker:
                 row = row if row is not None else extra_position[module]
                 features[row, column] = share
                 features[row, column + 1] = 1.0
+        for module in self._named(free_names):
+            row = position.get(module, extra_position.get(module))
+            if row is not None:
+                features[row, 6] = 1.0
         return modules, features
+
+    def _named(self, free_names: Iterable[str]) -> set[str]:
+        """The modules the code reads by their own name (`csv`) or usual alias (`np`)."""
+        named: set[str] = set()
+        for name in free_names:
+            named.add(name)
+            named.update(self._aliased.get(name, ()))
+        return named
 
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
              k: int, project: ImportContext | None = None, *, attribute_reads: AttributeReads | None = None,
@@ -176,7 +200,7 @@ class ImportRanker:
         if star_import or (project is not None and project.file_star):
             return []
         free = free_names if isinstance(free_names, frozenset | set) else frozenset(free_names)
-        w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, bias = self.index.weights
+        w_logit, w_vocabulary, w_share, w_evidence, w_project, w_in_project, w_named, bias = self.index.weights
         z = w_logit * head_logit(probs) + (w_vocabulary + bias)
         extra: dict[str, float] = {}
         names, own = self._evidence_by_source(free, project, attribute_reads)
@@ -188,6 +212,13 @@ class ImportRanker:
                     extra[module] = extra.get(module, bias) + w_table * share + w_present
                 else:
                     z[row] += w_table * share + w_present
+        if w_named:
+            for module in self._named(free):
+                row = self._position.get(module)
+                if row is not None:
+                    z[row] += w_named
+                elif module in extra:
+                    extra[module] += w_named
         modules = self.vocabulary
         if extra:
             outside = sorted(extra)  # modules beyond the head's vocabulary

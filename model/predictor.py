@@ -98,7 +98,7 @@ class _Loaded:
 
     @cached_property
     def import_ranker(self) -> ImportRanker:
-        return ImportRanker(self.imports, self.import_index)
+        return ImportRanker(self.imports, self.import_index, self.import_aliases)
     parameters: int = 0
 
 

@@ -118,13 +118,16 @@ class ImportDictionaryBaseline:
         self.by_name: dict[str, Counter[str]] = {}
         self.prior: Counter[str] = Counter()
 
-    def fit(self, samples: Iterable[ImportSample]) -> ImportDictionaryBaseline:
-        """Count bindings and modules in `samples` (pass only the training split)."""
+    def fit(self, samples: Iterable[ImportSample], lines: Iterable[str] | None = None) -> ImportDictionaryBaseline:
+        """Count modules in `samples` (pass only the training split), and bindings in `lines`, the
+        import lines the model's name table counts (`training.name_table`), so that both read the same
+        training code; without `lines`, in the samples' own statements."""
+        samples = list(samples)
         for sample in samples:
             self.prior.update(sample.modules)
-            for statement in sample.statements:
-                for name, module in statement_bindings(statement):
-                    self.by_name.setdefault(name, Counter())[module] += 1
+        for statement in lines if lines is not None else (st for sample in samples for st in sample.statements):
+            for name, module in statement_bindings(statement):
+                self.by_name.setdefault(name, Counter())[module] += 1
         return self
 
     def rank_names(self, free_names: Iterable[str], *, exclude: Iterable[str] = (), k: int = 5,

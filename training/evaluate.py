@@ -94,6 +94,7 @@ from training.metrics import (
     roc_curve,
 )
 from training.mutations import kinds_admitted
+from training.name_table import package_import_lines, table_lines
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
@@ -415,10 +416,11 @@ def import_label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str
 
 
 def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int,
-                    projects: Sequence[ImportContext | None]) -> list[list[str]]:
+                    projects: Sequence[ImportContext | None], aliases: Mapping[str, str] | None = None
+                    ) -> list[list[str]]:
     """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)
     and, where given, the project's."""
-    ranker = ImportRanker(vocabulary, index)
+    ranker = ImportRanker(vocabulary, index, aliases)
     return [
         [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
                                              scored.imported[row], k, projects[row],
@@ -435,16 +437,19 @@ def evaluate_imports(
     *,
     index: ImportIndex | None = None,
     projects: dict[str, ProjectIndex] | None = None,
+    name_lines: Sequence[str] | None = None,
+    aliases: Mapping[str, str] | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Recall@1 and @5 of the model's import ranking (head + the checkpoint's name index, as served) and
-    of `ImportDictionaryBaseline` (fitted on the train split), overall and per category, on the test split.
+    of `ImportDictionaryBaseline` (fitted on the train split: its modules, and `name_lines`, the import lines
+    the name table counts), overall and per category, on the test split.
 
     With `projects` (a ProjectIndex per package), "with_project" repeats the figures as a host that
     sends `path` gets them: the model with its package's index against the dictionary given the same
     index, the fairer comparison (an IDE indexes the open project too)."""
     test = _test(samples)
-    baseline = ImportDictionaryBaseline().fit(s for s in samples if s.split == "train")
+    baseline = ImportDictionaryBaseline().fit((s for s in samples if s.split == "train"), name_lines)
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
     truth = import_label_sets(kept)
@@ -452,12 +457,12 @@ def evaluate_imports(
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
                                "vocabulary_size": len(vocabulary)}
     results |= import_recalls(
-        truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project),
+        truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project, aliases),
         _baseline_rankings(scored, baseline, no_project))
     if projects is not None:
         contexts = sample_contexts(kept, projects)
         results["with_project"] = import_recalls(
-            truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), contexts),
+            truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), contexts, aliases),
             _baseline_rankings(scored, baseline, contexts))
         results["with_project"]["n_with_project"] = sum(c is not None for c in contexts)
     return results
@@ -755,6 +760,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
+                               name_lines=table_lines(package_import_lines(data), {
+                                   st for s in labelled_imports if s.split == "train" for st in s.statements}),
+                               aliases=checkpoint.training.get("import_aliases"),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=seed, batch_size=args.batch_size)

@@ -8,7 +8,8 @@ two packages), so a change to the ranking can hardly be chosen on them. The trai
 larger and holds every kind of import. It cannot be used as it is: the network's import head learned
 these samples, and the name table holds their own import lines. So the training packages are
 split in halves by package, and each half is ranked with a name table and a dictionary built from
-the other half's samples, its packages indexed as their projects as the daemon would index them.
+the import lines of the other half's files (as `training.name_table` builds the shipped table),
+its packages indexed as their projects as the daemon would index them.
 The network's head is left out (its weight set to 0): what is compared is the evidence the two
 share, the names the code needs, weighed by the checkpoint's combiner or summed by the dictionary.
 Prints recall@1 / @5 and how often the first suggestion is needed, per category, as `yantra-eval`
@@ -33,6 +34,8 @@ from model.predictor import SHIPPED_CHECKPOINT
 from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import ImportSample, corpus_units, import_samples
 from training.evaluate import RECALL_KS, import_label_sets, import_recalls
+from training.imports import statement_tables
+from training.name_table import package_import_lines, table_lines
 from training.projects import package_projects, sample_contexts
 from training.train import TrainConfig, parse_config
 
@@ -55,6 +58,7 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
     weights = (0.0, *ImportIndex.from_json(loaded.training.get("import_index")).weights[1:])
     data = config.data_config()
     samples = [s for s in import_samples(data, corpus_units(data)) if s.split == "train"]
+    lines = package_import_lines(data)
     contexts = sample_contexts(samples, package_projects(data, {s.group for s in samples}))
     log(f"{len(samples)} training-split import samples of {len({s.group for s in samples})} packages")
     graphs = [build_graph(s.source, sites=False) for s in samples]
@@ -66,7 +70,7 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
         model_ranked: list[list[str]] = [[] for _ in samples]
         baseline_ranked: list[list[str]] = [[] for _ in samples]
         for fold in range(FOLDS):
-            ranker, baseline = _fitted_without(samples, folds, fold, vocabulary, weights)
+            ranker, baseline = _fitted_without(samples, folds, fold, vocabulary, weights, lines)
             for row in (i for i, f in enumerate(folds) if f == fold):
                 graph, context = graphs[row], contexts[row] if project else None
                 model_ranked[row] = [m for m, _ in ranker.rank(no_head, graph.free_names, graph.imported,
@@ -80,12 +84,16 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
 
 
 def _fitted_without(samples: Sequence[ImportSample], folds: Sequence[int], fold: int, vocabulary: Sequence[str],
-                    weights: tuple[float, ...]) -> tuple[ImportRanker, ImportDictionaryBaseline]:
-    """The ranker and the dictionary for one fold, from the other folds' samples alone."""
+                    weights: tuple[float, ...], lines: Sequence[tuple[str, str]]
+                    ) -> tuple[ImportRanker, ImportDictionaryBaseline]:
+    """The ranker and the dictionary for one fold, from the other folds' samples and the import lines
+    of their packages' files (`training.name_table`) alone."""
     others = [s for s, f in zip(samples, folds, strict=True) if f != fold]
-    index = ImportIndex.from_bindings((pair for s in others for statement in s.statements
-                                       for pair in statement_bindings(statement)), weights)
-    return ImportRanker(vocabulary, index), ImportDictionaryBaseline().fit(others)
+    other_lines = table_lines(((package, line) for package, line in lines if fold_of(package) != fold),
+                              {statement for s in others for statement in s.statements})
+    index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
+    aliases, _ = statement_tables(other_lines)
+    return ImportRanker(vocabulary, index, aliases), ImportDictionaryBaseline().fit(others, other_lines)
 
 
 def summary(results: dict) -> str:

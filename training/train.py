@@ -78,6 +78,7 @@ from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
+from training.name_table import package_import_lines, table_lines
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -463,7 +464,9 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
     sources += [s.source for s in executed]
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
-    aliases, names = statement_tables(st for s in imports if s.split == "train" for st in s.statements)
+    used = {st for s in imports if s.split == "train" for st in s.statements}
+    name_lines = table_lines(package_import_lines(data), used)  # the training split's files, per package
+    aliases, names = statement_tables(name_lines)
     kept_executed = [s for s in executed if table.has(s.source)]
     sites = site_samples(config, units, bugs)
     corpus = Corpus(
@@ -473,8 +476,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         validation={k: _task(k, v, table, vocabulary, data) for k, v in validation.items()},
         import_aliases=aliases,
         import_names=names,
-        import_bindings=[pair for s in imports if s.split == "train" for st in s.statements
-                         for pair in statement_bindings(st)],
+        import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -1385,7 +1387,7 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
     probs = np.concatenate(probs)
     rows, labels = [], []
-    ranker = ImportRanker(corpus.vocabulary, index)
+    ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases)
     projects = task.projects or [None] * len(task.sources)
     for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True):
         free_names = build_graph(source).free_names

@@ -50,6 +50,27 @@ def test_candidate_features_mark_vocabulary_membership_and_name_shares():
     assert features[0, share] == 0.5 and features[3, share] == 0.5 and features[1, share] == 0.0
 
 
+def test_a_module_the_code_reads_by_its_name_or_usual_alias_is_marked_and_weighed():
+    index = ImportIndex.from_bindings([("csv", "csv"), ("pd", "pandas")],
+                                      weights=(1.0, 4.0, 1.0, 1.0, 0.0, 0.0, 6.0, -6.0))
+    ranker = ImportRanker(VOCABULARY, index, {"pandas": "pd", "numpy": "np"})
+    modules, features = ranker.features(np.array([0.5, 0.5, 0.5]), {"csv", "pd", "json"})
+    named = FEATURE_NAMES.index("named")
+    assert {m for m, row in zip(modules, features, strict=True) if row[named]} == {"csv", "pandas", "json"}
+    scores = dict(ranker.rank(np.array([0.01, 0.01, 0.01]), {"csv", "pd"}, set(), 5))
+    assert scores["csv"] > 0.85 and scores["pandas"] > 0.85  # sigmoid(2); without `named`, sigmoid(-4)
+    without = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"pd"}, set(), 1)
+    assert without[0][1] < 0.1  # no alias table: `pd` names nothing
+
+
+def test_weights_saved_before_an_input_existed_read_as_zero_there():
+    head_and_table = (1.0, 4.0, 8.0, 2.0, -6.0)
+    with_project = (1.0, 4.0, 8.0, 2.0, 10.0, 4.0, -6.0)
+    assert ImportIndex(weights=head_and_table).weights == (1.0, 4.0, 8.0, 2.0, 0.0, 0.0, 0.0, -6.0)
+    assert ImportIndex(weights=with_project).weights == (1.0, 4.0, 8.0, 2.0, 10.0, 4.0, 0.0, -6.0)
+    assert ImportIndex.from_json({"names": {}, "weights": list(with_project)}).weights[-2:] == (0.0, -6.0)
+
+
 def test_the_index_survives_its_json_form_and_malformed_json_falls_back_to_the_head():
     index = ImportIndex.from_bindings([("np", "numpy")], weights=(1, 2, 3, 4, 5))
     assert ImportIndex.from_json(index.to_json()) == index

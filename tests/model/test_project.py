@@ -198,7 +198,7 @@ def test_project_features_fill_their_own_columns():
 
 def test_weights_saved_before_the_project_inputs_load_with_the_project_unused():
     old = ImportIndex.from_json({"names": {}, "weights": [1.0, 2.0, 3.0, 4.0, -5.0]})
-    assert old.weights == (1.0, 2.0, 3.0, 4.0, 0.0, 0.0, -5.0)
+    assert old.weights == (1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, -5.0)
     assert ImportIndex({}, (1.0, 2.0, 3.0, 4.0, -5.0)) == old
 
 

@@ -81,10 +81,16 @@ def test_the_shipped_checkpoint_imports_what_the_code_reads_as_a_module(code, st
     assert [s.statement for s in _shipped().predict_sources([code])[0].imports][:1] == [statement]
 
 
+@pytest.mark.parametrize(("code", "statement"), [
+    ("def fetch(url):\n    return requests.get(url).json()\n", "import requests"),  # not `from pip._vendor ...`
+    ("def f(n):\n    return numpy.zeros(n)\n", "import numpy"),  # not `from safetensors import numpy`
+])
+def test_a_name_read_as_a_module_gets_that_module_not_a_package_that_binds_its_namesake(code, statement):
+    assert [s.statement for s in _shipped().predict_sources([code])[0].imports] == [statement]
+
+
 @pytest.mark.parametrize("code", [
-    "def fetch(url):\n    return requests.get(url).json()\n",  # the table knows `from pip._vendor import requests`
-    "def f(n):\n    return numpy.zeros(n)\n",  # and `from safetensors import numpy`, a submodule
-    "s = Session()\n",  # and `from _pytest.main import Session`
+    "s = Session()\n",  # the table knows `from _pytest.main import Session`
     "from math import *\nprint(sqrt(2), pi, floor(1.5))\n",  # the star binds them
     "from math import \\\n    *\nprint(sqrt(2))\n",
 ])

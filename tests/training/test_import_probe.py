@@ -11,13 +11,20 @@ def _sample(group: str, statement: str, module: str) -> ImportSample:
     return ImportSample(source="x = 1\n", modules=(module,), statements=(statement,), split="train", group=group)
 
 
-def test_a_folds_table_and_dictionary_come_from_the_other_folds_samples_alone():
-    samples = [_sample("alpha", "from json import loads as only_alpha", "json"),
-               _sample("beta", "from csv import reader as only_beta", "csv")]
-    folds = [0, 1]
-    ranker, baseline = _fitted_without(samples, folds, 0, ["os"], (0.0, 30.0, 5.0, 4.0, 2.0, 7.0, -10.0))
-    assert "only_beta" in ranker.index.names and "only_alpha" not in ranker.index.names
-    assert "only_beta" in baseline.by_name and "only_alpha" not in baseline.by_name
+def test_a_folds_table_and_dictionary_come_from_the_other_folds_files_alone():
+    alpha, beta = sorted(("alpha", "beta"), key=fold_of)  # one package in each fold
+    assert (fold_of(alpha), fold_of(beta)) == (0, 1)
+    samples = [_sample(alpha, "from json import loads as only_alpha", "json"),
+               _sample(beta, "from csv import reader as only_beta", "csv")]
+    also_beta = next(p for p in ("gamma", "delta", "epsilon", "zeta", "eta") if fold_of(p) == fold_of(beta))
+    lines = [(alpha, "from json import loads as only_alpha"), (beta, "from csv import reader as only_beta"),
+             (beta, "from csv import writer as beta_file"), (also_beta, "from csv import writer as beta_file"),
+             (beta, "from csv import excel as once")]  # lines no sample needs: in two packages, and in one
+    ranker, baseline = _fitted_without(samples, [0, 1], 0, ["os"], (0.0, 30.0, 5.0, 4.0, 2.0, 7.0, -10.0), lines)
+    assert {"only_beta", "beta_file"} <= ranker.index.names.keys()
+    assert not {"only_alpha", "once"} & ranker.index.names.keys()
+    assert {"only_beta", "beta_file"} <= baseline.by_name.keys() and "only_alpha" not in baseline.by_name
+    assert baseline.prior == {"csv": 1}
     assert ranker.index.weights[0] == 0.0
 
 

@@ -1,0 +1,66 @@
+"""The name table's import lines: every statement of the training packages' files, once per package."""
+
+from pathlib import Path
+
+from training.corpus import split_of
+from training.datasets import DataConfig
+from training.name_table import package_import_lines, table_lines, text_import_uses
+
+
+def _statements(text: str, package: str | None = "pkg.sub") -> list[str]:
+    return [use.statement for use in text_import_uses(text, package)]
+
+
+def test_every_import_statement_is_read_at_any_depth_and_in_any_layout():
+    text = (
+        "import os, numpy as np\n"
+        "from typing import (\n    Any,\n    Dict as D,\n)\n"
+        "def f():\n    from json import \\\n        loads\n    return loads\n"
+        "class C:\n    import xml.etree.ElementTree as ET\n"
+        "from . import sibling\nfrom ..top import helper\n"
+        "import a; x = 1\n"  # not a statement alone: skipped
+        "imported = 1\nfrom_here = 2\n"  # names that start like the keywords
+    )
+    assert _statements(text) == [
+        "import os", "import numpy as np", "from typing import Any", "from typing import Dict as D",
+        "from json import loads", "import xml.etree.ElementTree as ET", "from pkg.sub import sibling",
+        "from pkg.top import helper",
+    ]
+
+
+def test_a_statement_that_does_not_parse_alone_is_skipped_without_losing_the_next():
+    assert _statements("from x import (a,\n  b\nimport os\n") == ["import os"]
+    assert _statements("import\nimport re") == ["import re"]
+
+
+def _train_packages(count: int) -> list[str]:
+    names = (f"pkg{i}" for i in range(1000))
+    return [name for name in names if split_of(name) == "train"][:count]
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def test_a_line_counts_once_per_training_package_that_has_it(tmp_path):
+    first, second = _train_packages(2)
+    held_out = next(f"pkg{i}" for i in range(1000) if split_of(f"pkg{i}") != "train")
+    _write(tmp_path, {
+        f"{first}/__init__.py": "from math import pi\n",
+        f"{first}/a.py": "from math import pi\nfrom .b import helper\n",
+        f"{second}/__init__.py": "from math import pi\n",
+        f"{held_out}/__init__.py": "from secret import only_held_out\n",
+    })
+    lines = package_import_lines(DataConfig(roots=(str(tmp_path),), progress=False))
+    assert lines == sorted([(first, "from math import pi"), (first, f"from {first}.b import helper"),
+                            (second, "from math import pi")])
+
+
+def test_the_table_keeps_lines_two_packages_share_or_a_sample_uses():
+    pairs = [("a", "from math import pi"), ("b", "from math import pi"), ("sympy", "from sympy.core import pi"),
+             ("c", "from app.util import helper"), ("d", "import csv"), ("asyncio", "from asyncio.log import logger")]
+    used = {"import csv", "from asyncio.log import logger"}  # the second: asyncio's own module, no answer elsewhere
+    assert table_lines(pairs, used) == ["from math import pi", "from math import pi", "import csv"]
