@@ -110,13 +110,20 @@ def import_lines(suggestions: list[ImportSuggestion]) -> list[str]:
     """The lines to insert for `suggestions` (best first), binding each name once: a later suggestion
     for a name an earlier one binds is an alternative, not a line to add (`Callable` from typing after
     `collections.abc`'s; a project's `app.logging` after `import logging`), and a `from` line keeps
-    only the names still unbound. A suggestion's `statement` may hold more than one line."""
+    only the names still unbound. `import a.b` after `import a` is no alternative: it loads the
+    submodule, which `import a` may not (`matplotlib.pyplot`). A suggestion's `statement` may hold
+    more than one line."""
     bound: set[str] = set()
+    loaded: set[str] = set()  # the dotted modules `import a.b` lines load
     lines: list[str] = []
     for suggestion in suggestions:
         for line in suggestion.statement.splitlines():
             names = statement_binds(line)
             fresh = [name for name in names if name not in bound]
+            module = _plain_import(line)
+            if module is not None and "." in module and module not in loaded:
+                fresh = fresh or names
+                loaded.add(module)
             if not fresh:
                 continue
             if len(fresh) < len(names):  # a `from` line some of whose names are bound already
@@ -124,6 +131,12 @@ def import_lines(suggestions: list[ImportSuggestion]) -> list[str]:
             bound.update(fresh)
             lines.append(line)
     return lines
+
+
+def _plain_import(line: str) -> str | None:
+    """The module of an `import a.b` line without `as`; None for any other line."""
+    words = line.split()
+    return words[1] if len(words) == 2 and words[0] == "import" else None
 
 
 def _from_line_for(line: str, names: list[str]) -> str:

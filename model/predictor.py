@@ -41,6 +41,7 @@ from model.prediction import (
     ModelStamp,
     NodeFeatures,
     Prediction,
+    statement_binds,
 )
 from model.project import ImportContext, ProjectView
 from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
@@ -500,14 +501,24 @@ def _confidence(model: _Loaded, out: EngineOutput, index: int, graph: CodeGraph,
 
 def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
              project: ImportContext | None = None) -> list[ImportSuggestion]:
-    """Modules above the threshold that the code does not import already, best first."""
+    """Modules above the threshold that the code does not import already, best first. A module the
+    code (or its file) imports already comes back only with a line that binds one of its free names:
+    `import typing` beside `from typing import List` would leave `Text` unbound all the same."""
     if top_k <= 0:
         return []
     ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project,
                                       attribute_reads=graph.attribute_reads, star_import=graph.star_import)
-    return [ImportSuggestion(module, score, import_statement(module, graph.free_names, model, project,
-                                                             graph.attribute_reads))
-            for module, score in ranked if score >= model.import_threshold]
+    imported = graph.imported | project.file_imports if project is not None else graph.imported
+    suggestions = []
+    for module, score in ranked:
+        if score < model.import_threshold:
+            continue
+        statement = import_statement(module, graph.free_names, model, project, graph.attribute_reads)
+        if module in imported and not any(name in graph.free_names for line in statement.splitlines()
+                                          for name in statement_binds(line)):
+            continue
+        suggestions.append(ImportSuggestion(module, score, statement))
+    return suggestions
 
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,
@@ -530,26 +541,29 @@ def import_statement(module: str, free_names: frozenset[str], model: _Loaded | N
     if not names and model is not None:
         names = _imported_from(module, needed, model, alias, attribute_reads)
     top = module.split(".")[0]
-    as_module = f"import {module}" if top in needed else \
-        f"import {module} as {alias}" if alias and alias in needed else None
+    as_module = [f"import {module}"] if top in needed and top not in names else []
+    if alias and alias in needed and alias not in names:  # `numpy.ones` and `np.zeros` both
+        as_module.append(f"import {module} as {alias}")
     if not names:
-        return as_module or f"import {module}"
-    from_line = f"from {module} import {', '.join(sorted(names))}"
-    return f"{as_module}\n{from_line}" if as_module and top not in names and alias not in names else from_line
+        return "\n".join(as_module) or f"import {module}"
+    return "\n".join([*as_module, f"from {module} import {', '.join(sorted(names))}"])
 
 
 def _imported_from(module: str, needed: Container[str], model: _Loaded, alias: str | None,
                    attribute_reads: AttributeReads | None) -> list[str]:
     """The needed names training code imported from `module`: those it imported most often from there
     (`import_names`), and those whose likeliest module in the name table is this one (`mean` from
-    statistics), but not the module's own name or alias."""
+    statistics; a tie counts), but not the module's own name or alias, nor, from the table, a name
+    the code reads attributes off (`parse.quote(x)` is no call for `from ast import parse`)."""
     exported = model.import_names.get(module, [])
     names = [n for n in exported if n in needed]
     table = model.import_index.names
     top = module.split(".")[0]
+    read_off = attribute_reads() if attribute_reads is not None else {}
     for name in needed:
         shares = table.get(name)
-        if shares and name not in names and name not in (top, alias) and max(shares, key=shares.__getitem__) == module:
+        if shares and name not in names and name not in (top, alias) and name not in read_off and \
+                shares.get(module, 0.0) >= max(shares.values()):
             names.append(name)
     if module in names and attribute_reads is not None and \
             not attribute_reads().get(module, frozenset()).isdisjoint(exported):

@@ -28,6 +28,13 @@ def test_a_from_line_keeps_only_the_names_still_unbound():
     assert lines == ["from math import sqrt", "from sympy import pi, exp"]
 
 
+def test_a_submodule_import_after_its_package_is_kept_for_the_submodule_it_loads():
+    lines = import_lines(_suggest("import matplotlib", "import matplotlib.pyplot", "import matplotlib",
+                                  "import os.path"))
+    assert lines == ["import matplotlib", "import matplotlib.pyplot", "import os.path"]
+    assert import_lines(_suggest("import matplotlib.pyplot", "import matplotlib")) == ["import matplotlib.pyplot"]
+
+
 def test_a_statement_of_two_lines_binds_both():
     lines = import_lines(_suggest("import math\nfrom math import sqrt", "from numpy import sqrt", "import math"))
     assert lines == ["import math", "from math import sqrt"]
