@@ -32,13 +32,15 @@ from training.imports import ImportUse, import_bindings
 __all__ = ["package_import_lines", "table_lines", "text_import_uses"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
-"""The first line of an import statement, at any depth (`from . import x` included)."""
+"""The first line of an import statement, at any indentation (`from . import x` included)."""
 
 
 def text_import_uses(text: str, package: str | None) -> list[ImportUse]:
-    """The bindings of every import statement in `text` (relative ones resolved against `package`,
-    the dotted package of the file). A statement runs to its closing parenthesis, or on past lines
-    ending in a backslash; one that does not parse alone (`import a; x = 1`) is skipped."""
+    """The bindings of every import statement that starts a line of `text`, at any indentation
+    (relative ones resolved against `package`, the dotted package of the file). A statement runs to
+    its closing parenthesis, or on past lines ending in a backslash; one that does not parse alone,
+    or holds more than one statement (`import a; import b`), is skipped, and so is one after a
+    colon on its line (`try: import ujson`) or a parenthesis in a comment inside its list."""
     uses: list[ImportUse] = []
     for match in _IMPORT_START.finditer(text):
         node = _statement_at(text, match.start())

@@ -252,8 +252,9 @@ def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     """Defaults, then `--config file.json`, then `--name value` flags, in that order of precedence."""
     parser = argparse.ArgumentParser(
         prog="yantra-train", description=__doc__.splitlines()[0],
-        epilog="Each flag overrides the same field of --config, which overrides the default shown. "
-               "--resume takes a run's state.pt (its folder will do).")
+        epilog="Each flag overrides the same field of --config, which overrides the default shown (a full "
+               "run's: --smoke takes a few dozen files and a small network instead). --resume takes a run's "
+               "state.pt (its folder will do).")
     parser.add_argument("--config", help="a JSON object of TrainConfig fields, named as the flags with _ for -")
     defaults = TrainConfig()
     for item in dataclasses.fields(TrainConfig):
@@ -1421,20 +1422,30 @@ def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's preemption stops it as Ctrl-C does
+    state = Path(config.out_dir) / "state.pt"
+    found = _written(state)  # another run's, which --overwrite replaces: no state to go on from
     try:
         path = train(config, log=lambda message: print(message, file=sys.stderr, flush=True))
     except RunError as exc:
         print(f"yantra-train: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # files are written atomically: what is there is whole, and a temporary is gone
-        state = Path(config.out_dir) / "state.pt"
-        hint = f"; go on with --resume {state}" if state.exists() else ""
+        resumed = config.resume is not None and Path(config.resume).resolve() == state.resolve()
+        hint = f"; go on with --resume {state}" if _written(state) not in (None, found) or resumed else ""
         print(f"yantra-train: interrupted{hint}", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(path)
     return 0
+
+
+def _written(path: Path) -> int | None:
+    """When `path` was last written (ns), or None when there is none."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _interrupt(signum: int, frame: object) -> None:

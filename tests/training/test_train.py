@@ -345,6 +345,20 @@ def test_an_interrupted_run_exits_130_saying_how_to_go_on(how, tmp_path, monkeyp
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
+def test_an_interrupted_run_that_wrote_no_state_yet_points_at_no_other_runs_state(tmp_path, monkeypatch, capsys):
+    (tmp_path / "run").mkdir()
+    earlier = tmp_path / "run" / "state.pt"
+    earlier.write_bytes(b"an earlier run's")
+    os.utime(earlier, (1, 1))  # written long before this run started
+
+    def stopped(config, log):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("training.train.train", stopped)
+    assert main(["--smoke", "--overwrite", "--out-dir", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err.strip() == "yantra-train: interrupted"
+
+
 def test_a_run_resumed_into_another_folder_starts_its_log_from_the_resumed_runs_history(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
