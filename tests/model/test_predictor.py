@@ -308,6 +308,17 @@ def test_code_reading_a_module_and_names_from_it_gets_both_lines():
     assert import_statement("numpy", frozenset({"mean"}), tables) == "import numpy"
 
 
+def test_every_name_the_code_reads_for_the_module_is_bound_and_none_it_reads_off_is_taken_as_a_function():
+    from types import SimpleNamespace
+
+    index = ImportIndex.from_bindings([("Text", "typing"), ("Text", "tkinter"), ("parse", "ast")])
+    tables = SimpleNamespace(import_names={}, import_aliases={"numpy": "np"}, import_index=index)
+    assert import_statement("numpy", frozenset({"np", "numpy"}), tables) == "import numpy\nimport numpy as np"
+    assert import_statement("typing", frozenset({"Text"}), tables) == "from typing import Text"  # a tie counts
+    reads = lambda: {"parse": frozenset({"quote"})}  # noqa: E731  `parse.quote(x)`: not ast's function
+    assert import_statement("ast", frozenset({"ast", "parse"}), tables, None, reads) == "import ast"
+
+
 def _rewritten(source, target, *, meta=None, tensors=None, raw_meta: str | None = None):
     """`source` saved again at `target` with its metadata or tensors changed as `meta(m)` and
     `tensors(t)` say, written raw (save_checkpoint would refuse what these tests need)."""
