@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 from training.baselines import statement_bindings
@@ -68,15 +68,14 @@ def _line_end(text: str, position: int) -> int:
     return len(text) if end < 0 else end
 
 
-def package_import_lines(config: DataConfig, keep: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     """(package, import line) for each distinct line, one per bound name as `ImportUse.statement`
     writes it (`from a import b`, `import a.b as c`), in the files of the corpus `config` describes
-    whose package is in the training split (or passes `keep`, for a probe's folds); sorted."""
+    whose package is in the training split; sorted."""
     options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
-    wanted = keep or (lambda package: split_of(package, seed=config.seed) == "train")
     found: set[tuple[str, str]] = set()
     for file in corpus_files(options):
-        if wanted(file.package):
+        if split_of(file.package, seed=config.seed) == "train":
             text = _read(file.path)
             found.update((file.package, use.statement) for use in text_import_uses(text, _dotted_package(file)))
     return sorted(found)
@@ -84,8 +83,8 @@ def package_import_lines(config: DataConfig, keep: Callable[[str], bool] | None 
 
 def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:
     """The lines the name table counts, once per package that has it: those at least two packages
-    have, and those some training sample really uses (`used`, its statements) from another package.
-    A line only one package has is that package's own business unless a sample needs it: counted,
+    have, and those some training sample really uses (`used`, its statements) unless the line
+    imports the package's own module. A line only one package has is its own business: counted,
     such lines made up most of the table and swayed the combiner fitted on it toward ignoring the
     table (measured: see docs/experiments.md). And a package's import of its own module (`from .log
     import logger` in asyncio, `from xmlrpc.client import dumps` in xmlrpc) is no answer for other
