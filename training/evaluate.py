@@ -94,7 +94,7 @@ from training.metrics import (
     roc_curve,
 )
 from training.mutations import kinds_admitted
-from training.name_table import package_import_lines, table_lines
+from training.name_table import name_table_lines
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
@@ -760,8 +760,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
-                               name_lines=table_lines(package_import_lines(data), {
-                                   st for s in labelled_imports if s.split == "train" for st in s.statements}),
+                               name_lines=name_table_lines(data, labelled_imports),
                                aliases=checkpoint.training.get("import_aliases"),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,

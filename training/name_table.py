@@ -26,10 +26,10 @@ from pathlib import Path
 
 from training.baselines import statement_bindings
 from training.corpus import CorpusOptions, SourceFile, corpus_files, split_of
-from training.datasets import DataConfig
+from training.datasets import DataConfig, ImportSample
 from training.imports import ImportUse, import_bindings
 
-__all__ = ["package_import_lines", "table_lines", "text_import_uses"]
+__all__ = ["name_table_lines", "package_import_lines", "table_lines", "text_import_uses"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -79,6 +79,14 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
             text = _read(file.path)
             found.update((file.package, use.statement) for use in text_import_uses(text, _dotted_package(file)))
     return sorted(found)
+
+
+def name_table_lines(config: DataConfig, samples: Iterable[ImportSample]) -> list[str]:
+    """The lines the shipped name table counts, from the corpus `config` describes and its import
+    `samples` (the training split's are read): what `yantra-train` builds the table from and
+    `yantra-eval` fits the dictionary on, so that both read the same lines."""
+    used = {statement for sample in samples if sample.split == "train" for statement in sample.statements}
+    return table_lines(package_import_lines(config), used)
 
 
 def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:

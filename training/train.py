@@ -78,7 +78,7 @@ from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
-from training.name_table import package_import_lines, table_lines
+from training.name_table import name_table_lines
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -465,8 +465,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
     sources += [s.source for s in executed]
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
-    used = {st for s in imports if s.split == "train" for st in s.statements}
-    name_lines = table_lines(package_import_lines(data), used)  # the training split's files, per package
+    name_lines = name_table_lines(data, imports)  # the training split's files, per package
     aliases, names = statement_tables(name_lines)
     kept_executed = [s for s in executed if table.has(s.source)]
     sites = site_samples(config, units, bugs)

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from training.corpus import split_of
-from training.datasets import DataConfig
-from training.name_table import package_import_lines, table_lines, text_import_uses
+from training.datasets import DataConfig, ImportSample
+from training.name_table import name_table_lines, package_import_lines, table_lines, text_import_uses
 
 
 def _statements(text: str, package: str | None = "pkg.sub") -> list[str]:
@@ -64,3 +64,14 @@ def test_the_table_keeps_lines_two_packages_share_or_a_sample_uses():
              ("c", "from app.util import helper"), ("d", "import csv"), ("asyncio", "from asyncio.log import logger")]
     used = {"import csv", "from asyncio.log import logger"}  # the second: asyncio's own module, no answer elsewhere
     assert table_lines(pairs, used) == ["from math import pi", "from math import pi", "import csv"]
+
+
+def test_training_and_evaluation_read_the_lines_the_training_samples_keep(tmp_path):
+    (package,) = _train_packages(1)
+    _write(tmp_path, {f"{package}/__init__.py": "from csv import reader\nfrom json import loads\n"})
+
+    def sample(statement: str, split: str) -> ImportSample:
+        return ImportSample("x = 1\n", ("m",), (statement,), split, package)
+
+    samples = [sample("from csv import reader", "train"), sample("from json import loads", "validation")]
+    assert name_table_lines(DataConfig(roots=(str(tmp_path),), progress=False), samples) == ["from csv import reader"]
