@@ -155,10 +155,11 @@ class ImportRanker:
         return (self._evidence(project.unclaimed(needed, self._module_names), attribute_reads),
                 project.evidence(needed))
 
-    def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None
-                 ) -> tuple[list[str], np.ndarray]:
-        """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting)."""
-        sources = self._evidence_by_source(free_names, project)
+    def features(self, probs: np.ndarray, free_names: Iterable[str], project: ImportContext | None = None,
+                 *, attribute_reads: AttributeReads | None = None) -> tuple[list[str], np.ndarray]:
+        """Candidate modules and their (candidates, len(FEATURE_NAMES)) combiner inputs (for fitting):
+        what `rank` combines, given the same `attribute_reads`."""
+        sources = self._evidence_by_source(free_names, project, attribute_reads)
         vocabulary, position = self.vocabulary, self._position
         extra = sorted({m for evidence in sources for m in evidence if m not in position})
         modules = vocabulary + extra if extra else vocabulary

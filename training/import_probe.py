@@ -1,78 +1,65 @@
 """Compare the import combiner's name and project evidence with the IDE-style dictionary on the
 training packages: ten thousand samples where validation holds a few hundred.
 
-`yantra-eval` compares the two on the test split, and `yantra-train` fits the combiner on the
-validation split, but those splits are small and lopsided here (validation: 460 import samples, 29
-of them needing one of their package's own modules; the test split's own-module rows rest mostly on
-two packages), so a change to the ranking can hardly be chosen on them. The training split is
-larger and holds every kind of import. It cannot be used as it is: the network's import head learned
-these samples, and the name table holds their own import lines. So the training packages are
-split in halves by package, and each half is ranked with a name table and a dictionary built from
-the import lines of the other half's files (as `training.name_table` builds the shipped table),
-its packages indexed as their projects as the daemon would index them.
-The network's head is left out (its weight set to 0): what is compared is the evidence the two
-share, the names the code needs, weighed by the checkpoint's combiner or summed by the dictionary.
-Prints recall@1 / @5 and how often the first suggestion is needed, per category, as `yantra-eval`
-does; writes nothing.
+`yantra-eval` compares the two on the test split, but that split is small and lopsided here (its
+own-module rows rest mostly on two packages), so a change to the ranking can hardly be chosen on it.
+The training split is larger and holds every kind of import; `training.import_folds` ranks each of
+its halves (by package) with a name table and a dictionary built from the other half's files alone,
+its packages indexed as their projects, the network's head left out. What is compared is the
+evidence the two share, the names the code needs, weighed by the combiner or summed by the
+dictionary. The combiner's weights are the checkpoint's (fitted on validation; `--weights
+checkpoint`, the default), or fitted on the other half's rows (`--weights refit`: never on the half
+they rank), to ask whether fitting on the training split would rank better (measured on
+2026-11-28: no; see docs/experiments.md#imports). Prints recall@1 / @5 and how often the first
+suggestion is needed, per category, as `yantra-eval` does; writes nothing.
 
-    python -m training.import_probe            # the shipped checkpoint's combiner
+    python -m training.import_probe                    # the shipped checkpoint's combiner
+    python -m training.import_probe --weights refit    # weights refitted out of fold
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from model.checkpoint import load_checkpoint
-from model.graph import build_graph
-from model.imports import ImportIndex, ImportRanker
+from model.imports import ImportIndex
 from model.predictor import SHIPPED_CHECKPOINT
-from training.baselines import ImportDictionaryBaseline, statement_bindings
-from training.datasets import ImportSample, corpus_units, import_samples
+from training.datasets import corpus_units, import_samples
 from training.evaluate import RECALL_KS, import_label_sets, import_recalls
-from training.imports import statement_tables
-from training.name_table import package_import_lines, table_lines
-from training.projects import package_projects, sample_contexts
+from training.import_folds import FOLDS, NO_HEAD, evidence_rows, fit_evidence_weights, fold_tables, folded_samples
 from training.train import TrainConfig, parse_config
 
-__all__ = ["fold_of", "main", "probe", "summary"]
-
-FOLDS = 2
+__all__ = ["main", "probe", "summary"]
 
 
-def fold_of(package: str, folds: int = FOLDS) -> int:
-    """The half (or fold) a package falls in: a CRC32 of its name, the same on every machine."""
-    return zlib.crc32(package.encode()) % folds
-
-
-def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = print) -> dict:
+def probe(config: TrainConfig, checkpoint: str, refit: bool = False, log: Callable[[str], None] = print) -> dict:
     """Recall of the combiner (head left out) and of the dictionary on the training split, each fold
-    ranked with tables from the other folds; as `evaluate_imports` returns it ("with_project": each
-    sample's package indexed as its project)."""
+    ranked with tables from the other folds, and with weights fitted on them where `refit`; as
+    `evaluate_imports` returns it ("with_project": each sample's package indexed as its project)."""
     loaded = load_checkpoint(checkpoint, expected_layout_version=None)
     vocabulary = loaded.vocabularies["imports"]
-    weights = (0.0, *ImportIndex.from_json(loaded.training.get("import_index")).weights[1:])
+    shipped = (0.0, *ImportIndex.from_json(loaded.training.get("import_index")).weights[1:])
     data = config.data_config()
-    samples = [s for s in import_samples(data, corpus_units(data)) if s.split == "train"]
-    lines = package_import_lines(data)
-    contexts = sample_contexts(samples, package_projects(data, {s.group for s in samples}))
+    folded = folded_samples(data, import_samples(data, corpus_units(data)))
+    samples = folded.samples
     log(f"{len(samples)} training-split import samples of {len({s.group for s in samples})} packages")
-    graphs = [build_graph(s.source, sites=False) for s in samples]
-    folds = [fold_of(s.group) for s in samples]
-    no_head = np.full(len(vocabulary), 0.5)  # a logit of 0: the weight on it is 0 anyway
+    weights = {fold: fit_evidence_weights(*evidence_rows(folded, vocabulary, [f for f in range(FOLDS) if f != fold]))
+               if refit else shipped for fold in range(FOLDS)}
+    no_head = np.full(len(vocabulary), NO_HEAD)  # a logit of 0: the weight on it is 0 anyway
     truth = import_label_sets(samples)
-    results: dict = {"n_train": len(samples), "folds": FOLDS, "combiner": list(weights)}
+    results: dict = {"n_train": len(samples), "folds": FOLDS,
+                     "combiner": {str(fold): list(w) for fold, w in weights.items()}}
     for key, project in (("without_project", False), ("with_project", True)):
         model_ranked: list[list[str]] = [[] for _ in samples]
         baseline_ranked: list[list[str]] = [[] for _ in samples]
         for fold in range(FOLDS):
-            ranker, baseline = _fitted_without(samples, folds, fold, vocabulary, weights, lines)
-            for row in (i for i, f in enumerate(folds) if f == fold):
-                graph, context = graphs[row], contexts[row] if project else None
+            ranker, baseline = fold_tables(folded, fold, vocabulary, weights[fold])
+            for row in folded.rows_of(fold):
+                graph, context = folded.graphs[row], folded.contexts[row] if project else None
                 model_ranked[row] = [m for m, _ in ranker.rank(no_head, graph.free_names, graph.imported,
                                                                max(RECALL_KS), context,
                                                                attribute_reads=graph.attribute_reads,
@@ -81,19 +68,6 @@ def probe(config: TrainConfig, checkpoint: str, log: Callable[[str], None] = pri
                                                            k=max(RECALL_KS), project=context)
         results[key] = import_recalls(truth, model_ranked, baseline_ranked)
     return results
-
-
-def _fitted_without(samples: Sequence[ImportSample], folds: Sequence[int], fold: int, vocabulary: Sequence[str],
-                    weights: tuple[float, ...], lines: Sequence[tuple[str, str]]
-                    ) -> tuple[ImportRanker, ImportDictionaryBaseline]:
-    """The ranker and the dictionary for one fold, from the other folds' samples and the import lines
-    of their packages' files (`training.name_table`) alone."""
-    others = [s for s, f in zip(samples, folds, strict=True) if f != fold]
-    other_lines = table_lines(((package, line) for package, line in lines if fold_of(package) != fold),
-                              {statement for s in others for statement in s.statements})
-    index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
-    aliases, _ = statement_tables(other_lines)
-    return ImportRanker(vocabulary, index, aliases), ImportDictionaryBaseline().fit(others, other_lines)
 
 
 def summary(results: dict) -> str:
@@ -113,12 +87,18 @@ def summary(results: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.import_probe", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT), help="whose combiner to measure")
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT),
+                        help="whose vocabulary (and, with --weights checkpoint, combiner) to measure")
+    parser.add_argument("--weights", choices=("checkpoint", "refit"), default="checkpoint",
+                        help="the combiner's weights: the checkpoint's (default) or fitted on the other half")
     known, rest = parser.parse_known_args(argv)
     config = parse_config(rest)  # the data flags, as yantra-train takes them
     started = time.perf_counter()
-    results = probe(config, known.checkpoint)
-    print("combiner (head left out) / dictionary, training split, name tables from the other half's packages")
+    results = probe(config, known.checkpoint, refit=known.weights == "refit")
+    print(f"combiner (head left out; weights: {known.weights}) / dictionary, training split, "
+          "name tables from the other half's packages")
+    for fold, weights in results["combiner"].items():
+        print(f"  fold {fold} combiner {[round(w, 3) for w in weights]}")
     print(summary(results))
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0

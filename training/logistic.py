@@ -18,14 +18,22 @@ __all__ = ["fit_logistic"]
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
-                        iterations: int = 25) -> tuple[np.ndarray, float]:
+                 iterations: int = 25, counts: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression (Newton's method on standardised features).
 
+    `counts`: how many times each row stands for (rows collapsed with `np.unique`), so that thousands
+    of identical rows cost one; without it every row counts once, as it always did.
     Returns (weight, bias) for the raw features, so they drop into a linear head unchanged.
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
+    if counts is None:
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        n = None
+    else:
+        n = np.asarray(counts, dtype=np.float64)
+        mean = np.average(x, axis=0, weights=n)
+        std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=n))
     std[std < 1e-8] = 1.0
     z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])  # (n, d + 1), last column the bias
     w = np.zeros(z.shape[1])
@@ -33,8 +41,11 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1.0,
     penalty[-1] = 0.0
     for _ in range(iterations):
         p = logistic(z @ w)
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        residual, curvature = p - y, p * (1 - p)
+        if n is not None:
+            residual, curvature = residual * n, curvature * n
+        gradient = z.T @ residual + penalty * w
+        hessian = (z * curvature[:, None]).T @ z + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-8:

@@ -1,0 +1,112 @@
+"""The training split's import samples with their name evidence as the daemon meets it: from tables
+that never saw their package.
+
+The corpus is split by package, so at serving time the name table has never read the code's own
+package; on the training split it has, since it was counted from those very files. So the training
+packages are put in folds by a hash of their name, and each fold's samples are ranked with a name
+table, aliases and an IDE-style dictionary built from the other folds' import lines alone (as
+`training.name_table` builds the shipped table), their packages indexed as their projects as the
+daemon indexes them. `training.import_probe` compares the combiner with the dictionary on these
+rows, and can refit the combiner's evidence weights on one half to rank the other (thousands of
+samples, hundreds needing their package's own modules, where the validation split `yantra-train`
+fits them on holds a few hundred and 29). The network's import head learned these samples, so it is
+left out here (a logit of 0).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.graph import CodeGraph, build_graph
+from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
+from model.project import ImportContext
+from training.baselines import ImportDictionaryBaseline, statement_bindings
+from training.datasets import DataConfig, ImportSample
+from training.imports import statement_tables
+from training.logistic import fit_logistic
+from training.name_table import package_import_lines, table_lines
+from training.projects import package_projects, sample_contexts
+
+__all__ = ["FOLDS", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of", "fold_tables",
+           "folded_samples"]
+
+FOLDS = 2
+NO_HEAD = 0.5
+"""The head's probability given every module here: a logit of 0, so its weight has nothing to read."""
+
+
+def fold_of(package: str, folds: int = FOLDS) -> int:
+    """The fold a package falls in: a CRC32 of its name, the same on every machine."""
+    return zlib.crc32(package.encode()) % folds
+
+
+@dataclass(frozen=True)
+class FoldedSamples:
+    """The training split's import samples, each with its graph, its package's project context (None
+    where the package has no files to index) and its fold; `lines` are (package, import line) for
+    every file of the corpus (`training.name_table.package_import_lines`)."""
+
+    samples: list[ImportSample]
+    graphs: list[CodeGraph]
+    contexts: list[ImportContext | None]
+    folds: list[int]
+    lines: list[tuple[str, str]]
+
+    def rows_of(self, fold: int) -> list[int]:
+        return [row for row, f in enumerate(self.folds) if f == fold]
+
+
+def folded_samples(config: DataConfig, samples: Iterable[ImportSample]) -> FoldedSamples:
+    """The training-split samples of `samples`, parsed, indexed and put in folds."""
+    train = [s for s in samples if s.split == "train"]
+    contexts = sample_contexts(train, package_projects(config, {s.group for s in train}))
+    return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
+                         [fold_of(s.group) for s in train], package_import_lines(config))
+
+
+def fold_tables(folded: FoldedSamples, fold: int, vocabulary: Sequence[str], weights: Sequence[float]
+                ) -> tuple[ImportRanker, ImportDictionaryBaseline]:
+    """The ranker (combining with `weights`) and the dictionary for one fold, from the other folds'
+    samples and the import lines of their packages' files alone."""
+    others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
+    other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
+                              {statement for s in others for statement in s.statements})
+    index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
+    aliases, _ = statement_tables(other_lines)
+    return ImportRanker(vocabulary, index, aliases), ImportDictionaryBaseline().fit(others, other_lines)
+
+
+def evidence_rows(folded: FoldedSamples, vocabulary: Sequence[str], folds: Iterable[int] = range(FOLDS)
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The combiner's inputs for the samples of `folds`, each ranked with its fold's tables and counted
+    twice (without and with its project, as a host may or may not say where the code lives); the head
+    column is 0. Identical rows are collapsed: returns (inputs, labels, how many rows each stands for),
+    since most of a sample's rows are vocabulary modules nothing speaks for."""
+    rows: list[np.ndarray] = []
+    no_head = np.full(len(vocabulary), NO_HEAD)
+    for fold in folds:
+        ranker, _ = fold_tables(folded, fold, vocabulary, ImportIndex().weights)
+        for row in folded.rows_of(fold):
+            graph, sample, project = folded.graphs[row], folded.samples[row], folded.contexts[row]
+            wanted = set(sample.modules)
+            for context in (None, project) if project is not None else (None,):
+                modules, features = ranker.features(no_head, graph.free_names, context,
+                                                    attribute_reads=graph.attribute_reads)
+                labels = np.array([[m in wanted] for m in modules], dtype=np.float64)
+                rows.append(np.hstack([features, labels]))
+    if not rows:
+        return np.zeros((0, len(FEATURE_NAMES))), np.zeros(0), np.zeros(0)
+    unique, counts = np.unique(np.concatenate(rows), axis=0, return_counts=True)
+    return unique[:, :-1], unique[:, -1], counts.astype(np.float64)
+
+
+def fit_evidence_weights(inputs: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> tuple[float, ...]:
+    """Combiner weights (then the bias) fitted on `evidence_rows`; the head's weight comes out 0, for
+    the caller to fit where the head has not seen the samples."""
+    evidence = inputs[:, 1:]  # the head column is all 0
+    weight, bias = fit_logistic(evidence, labels, l2=1.0, counts=counts)
+    return (0.0, *(float(w) for w in weight), float(bias))
