@@ -315,12 +315,20 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
 
 
 def attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, frozenset[str]]:
-    """The attributes `tree` reads off each of `names` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"})."""
+    """The attributes `tree` reads off each of `names`, and each dotted chain of them
+    (`copy.deepcopy(x)`: "copy" -> {"deepcopy"}; `xml.etree.ElementTree.parse(f)`: "xml" -> {"etree",
+    "etree.ElementTree", "etree.ElementTree.parse"}), since a submodule may be read through another."""
     reads: dict[str, set[str]] = {}
     if names:
         for node in ast.walk(tree):
-            if type(node) is ast.Attribute and type(node.value) is ast.Name and node.value.id in names:
-                reads.setdefault(node.value.id, set()).add(node.attr)
+            if type(node) is not ast.Attribute:
+                continue
+            parts, value = [node.attr], node.value
+            while type(value) is ast.Attribute:
+                parts.append(value.attr)
+                value = value.value
+            if type(value) is ast.Name and value.id in names:
+                reads.setdefault(value.id, set()).add(".".join(reversed(parts)))
     return {name: frozenset(attributes) for name, attributes in reads.items()}
 
 

@@ -22,10 +22,16 @@ from model.config import MAX_WEIGHT_MAGNITUDE
 from model.project import ImportContext
 from model.sites import head_logit, logistic
 
-__all__ = ["FEATURE_NAMES", "AttributeReads", "ImportIndex", "ImportRanker", "is_private"]
+__all__ = ["FEATURE_NAMES", "AttributeReads", "ImportIndex", "ImportRanker", "Submodules", "is_private",
+           "submodules_from_json"]
 
 AttributeReads = Callable[[], Mapping[str, frozenset[str]]]
-"""What the code reads off each free name (`CodeGraph.attribute_reads`), computed when first asked."""
+"""What the code reads off each free name (`CodeGraph.attribute_reads`), computed when first asked:
+each attribute, and each dotted chain of them (`xml.etree.ElementTree.parse(f)`: "etree",
+"etree.ElementTree", "etree.ElementTree.parse")."""
+Submodules = Mapping[str, Mapping[str, bool]]
+"""package -> {submodule: whether `import package` loads it} (`"logging": {"handlers": False}`), for
+the packages training code came from (the checkpoint's `import_submodules`)."""
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
                  "has_project_evidence", "named")
@@ -104,8 +110,8 @@ class ImportRanker:
     """Ranks candidate modules for one vocabulary and index; the per-vocabulary work is done once,
     since the daemon ranks with the same model thousands of times."""
 
-    def __init__(self, vocabulary: Sequence[str], index: ImportIndex, aliases: Mapping[str, str] | None = None
-                 ) -> None:
+    def __init__(self, vocabulary: Sequence[str], index: ImportIndex, aliases: Mapping[str, str] | None = None,
+                 submodules: Submodules | None = None) -> None:
         self.vocabulary = list(vocabulary)
         self.index = index
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
@@ -122,6 +128,7 @@ class ImportRanker:
         self._top_modules = frozenset(m for modules in index.names.values() for m in modules if "." not in m) \
             | frozenset(m for m in self.vocabulary if "." not in m)
         """Top-level modules the table or the head knows: a name read as `name.attr` is one of them."""
+        self._submodules = submodules or {}
 
     def _evidence(self, free_names: Iterable[str], attribute_reads: AttributeReads | None = None
                   ) -> dict[str, float]:
@@ -130,10 +137,17 @@ class ImportRanker:
         speaks only for that module and its submodules: code reading `numpy.zeros` wants numpy, not
         the `numpy` some package imported `from safetensors`. Nor does `import urllib.parse` speak for
         code that reads `urllib.request`: a submodule binding the name counts only where the code reads
-        that submodule off it (`_submodules_read`)."""
+        that submodule off it (`_submodules_read`). And code reading a submodule that importing its
+        package does not load (`logging.handlers.X`, `xml.etree.ElementTree.parse`) has the name's
+        evidence for the package moved to that submodule (`_explicit`): `import logging` alone would
+        be an AttributeError there. A package no table line binds gets the whole share (`xml`)."""
         evidence: dict[str, float] = {}
         for name in free_names:
             table = self.index.names.get(name, {})
+            explicit = self._explicit(name, attribute_reads)
+            if explicit:  # the package itself, where nothing in the table binds the name (`xml`)
+                share = sum(s for module, s in table.items() if not _elsewhere(name, module)) if table else 1.0
+                table = dict.fromkeys(explicit, share) if share else table
             if attribute_reads is not None and name in self._top_modules and \
                     any(_elsewhere(name, module) for module in table) and name in attribute_reads():
                 table = {module: share for module, share in table.items() if not _elsewhere(name, module)}
@@ -173,19 +187,40 @@ class ImportRanker:
                 row = row if row is not None else extra_position[module]
                 features[row, column] = share
                 features[row, column + 1] = 1.0
-        for module in self._named(free_names):
+        for module in self._named(free_names, attribute_reads):
             row = position.get(module, extra_position.get(module))
             if row is not None:
                 features[row, 6] = 1.0
         return modules, features
 
-    def _named(self, free_names: Iterable[str]) -> set[str]:
-        """The modules the code reads by their own name (`csv`) or usual alias (`np`)."""
+    def _named(self, free_names: Iterable[str], attribute_reads: AttributeReads | None = None) -> set[str]:
+        """The modules the code reads by their own name (`csv`), usual alias (`np`) or dotted name
+        (`logging.handlers`, where the package's import does not load it: `_explicit`)."""
         named: set[str] = set()
         for name in free_names:
-            named.add(name)
+            named.update(self._explicit(name, attribute_reads) or (name,))
             named.update(self._aliased.get(name, ()))
         return named
+
+    def _explicit(self, name: str, attribute_reads: AttributeReads | None) -> set[str]:
+        """The submodules of package `name` that the code reads and importing the package does not
+        load, deepest first in each chain read (`xml.etree.ElementTree.parse` -> xml.etree.ElementTree,
+        whose import loads xml.etree too); empty where the package is unknown or loads all it reads."""
+        if attribute_reads is None or name not in self._submodules:
+            return set()
+        wanted: set[str] = set()
+        for chain in attribute_reads().get(name, ()):
+            module, deepest = name, None
+            for part in chain.split("."):
+                loads = self._submodules.get(module)
+                if loads is None or part not in loads:
+                    break
+                module = f"{module}.{part}"
+                if not loads[part]:
+                    deepest = module
+            if deepest is not None:
+                wanted.add(deepest)
+        return {m for m in wanted if not any(other.startswith(m + ".") for other in wanted)}
 
     def rank(self, probs: np.ndarray, free_names: Iterable[str], imported: Iterable[str],
              k: int, project: ImportContext | None = None, *, attribute_reads: AttributeReads | None = None,
@@ -217,7 +252,7 @@ class ImportRanker:
                 else:
                     z[row] += w_table * share + w_present
         if w_named:
-            for module in self._named(free):
+            for module in self._named(free, attribute_reads):
                 row = self._position.get(module)
                 if row is not None:
                     z[row] += w_named
@@ -240,6 +275,15 @@ class ImportRanker:
             if len(ranked) >= k:
                 break
         return ranked
+
+
+def submodules_from_json(value: object) -> dict[str, dict[str, bool]]:
+    """The checkpoint's `import_submodules` as `Submodules`, without anything malformed in it."""
+    if not isinstance(value, dict):
+        return {}
+    return {package: {name: loaded for name, loaded in children.items()
+                      if isinstance(name, str) and type(loaded) is bool}
+            for package, children in value.items() if isinstance(package, str) and isinstance(children, dict)}
 
 
 def _already_imported(imported: Iterable[str], project: ImportContext | None, wanted: Set[str]) -> set[str]:

@@ -31,7 +31,7 @@ from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
-from model.imports import AttributeReads, ImportIndex, ImportRanker
+from model.imports import AttributeReads, ImportIndex, ImportRanker, submodules_from_json
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
     BugReport,
@@ -75,6 +75,7 @@ class _Loaded:
     import_aliases: dict[str, str] = field(default_factory=dict)
     import_names: dict[str, list[str]] = field(default_factory=dict)
     import_index: ImportIndex = field(default_factory=ImportIndex)
+    import_submodules: dict[str, dict[str, bool]] = field(default_factory=dict)
     site_model: SiteModel | None = None
     """Scores each bug site of the code (model/sites.py); None: the bugs head alone, at a function."""
     confidence_scorer: ConfidenceScorer | None = None
@@ -99,7 +100,7 @@ class _Loaded:
 
     @cached_property
     def import_ranker(self) -> ImportRanker:
-        return ImportRanker(self.imports, self.import_index, self.import_aliases)
+        return ImportRanker(self.imports, self.import_index, self.import_aliases, self.import_submodules)
     parameters: int = 0
 
 
@@ -362,6 +363,7 @@ def _load_checked(path: Path, origin: str) -> _Loaded:
         import_names={k: list(v) for k, v in _str_map(training.get("import_names"), list).items()
                       if all(isinstance(name, str) for name in v)},
         import_index=ImportIndex.from_json(training.get("import_index")),
+        import_submodules=submodules_from_json(training.get("import_submodules")),
         site_model=site_model,
         confidence_scorer=confidence_scorer,
         trained_pass_rate=_pass_rate(training.get("confidence_labels")),

@@ -60,7 +60,7 @@ from model.confidence import ConfidenceScorer, confidence_scorer_from, served_sc
 from model.engine import GraphSAGEEngine
 from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
-from model.imports import ImportIndex, ImportRanker
+from model.imports import ImportIndex, ImportRanker, Submodules, submodules_from_json
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT, Predictor
 from model.project import ImportContext, ProjectIndex
@@ -415,12 +415,10 @@ def import_label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str
     return sets
 
 
-def _model_rankings(scored: Scored, vocabulary: Sequence[str], index: ImportIndex, k: int,
-                    projects: Sequence[ImportContext | None], aliases: Mapping[str, str] | None = None
+def _model_rankings(scored: Scored, ranker: ImportRanker, k: int, projects: Sequence[ImportContext | None]
                     ) -> list[list[str]]:
     """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)
     and, where given, the project's."""
-    ranker = ImportRanker(vocabulary, index, aliases)
     return [
         [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
                                              scored.imported[row], k, projects[row],
@@ -439,6 +437,7 @@ def evaluate_imports(
     projects: dict[str, ProjectIndex] | None = None,
     name_lines: Sequence[str] | None = None,
     aliases: Mapping[str, str] | None = None,
+    submodules: Submodules | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Recall@1 and @5 of the model's import ranking (head + the checkpoint's name index, as served) and
@@ -447,8 +446,10 @@ def evaluate_imports(
 
     With `projects` (a ProjectIndex per package), "with_project" repeats the figures as a host that
     sends `path` gets them: the model with its package's index against the dictionary given the same
-    index, the fairer comparison (an IDE indexes the open project too)."""
+    index, the fairer comparison (an IDE indexes the open project too). `aliases` and `submodules`:
+    the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them."""
     test = _test(samples)
+    ranker = ImportRanker(vocabulary, index or ImportIndex(), aliases, submodules)
     baseline = ImportDictionaryBaseline().fit((s for s in samples if s.split == "train"), name_lines)
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
@@ -457,12 +458,12 @@ def evaluate_imports(
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
                                "vocabulary_size": len(vocabulary)}
     results |= import_recalls(
-        truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), no_project, aliases),
+        truth, _model_rankings(scored, ranker, max(RECALL_KS), no_project),
         _baseline_rankings(scored, baseline, no_project))
     if projects is not None:
         contexts = sample_contexts(kept, projects)
         results["with_project"] = import_recalls(
-            truth, _model_rankings(scored, vocabulary, index or ImportIndex(), max(RECALL_KS), contexts, aliases),
+            truth, _model_rankings(scored, ranker, max(RECALL_KS), contexts),
             _baseline_rankings(scored, baseline, contexts))
         results["with_project"]["n_with_project"] = sum(c is not None for c in contexts)
     return results
@@ -762,6 +763,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
                                name_lines=name_table_lines(data, labelled_imports),
                                aliases=checkpoint.training.get("import_aliases"),
+                               submodules=submodules_from_json(checkpoint.training.get("import_submodules")),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=seed, batch_size=args.batch_size)

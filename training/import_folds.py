@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import DataConfig, ImportSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.name_table import package_import_lines, table_lines
+from training.name_table import package_import_lines, package_submodules, table_lines
 from training.projects import package_projects, sample_contexts
 
 __all__ = ["FOLDS", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of", "fold_tables",
@@ -48,13 +48,15 @@ def fold_of(package: str, folds: int = FOLDS) -> int:
 class FoldedSamples:
     """The training split's import samples, each with its graph, its package's project context (None
     where the package has no files to index) and its fold; `lines` are (package, import line) for
-    every file of the corpus (`training.name_table.package_import_lines`)."""
+    every file of the corpus (`training.name_table.package_import_lines`), `submodules` what each
+    package's import loads (`training.name_table.package_submodules`)."""
 
     samples: list[ImportSample]
     graphs: list[CodeGraph]
     contexts: list[ImportContext | None]
     folds: list[int]
     lines: list[tuple[str, str]]
+    submodules: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     def rows_of(self, fold: int) -> list[int]:
         return [row for row, f in enumerate(self.folds) if f == fold]
@@ -65,19 +67,21 @@ def folded_samples(config: DataConfig, samples: Iterable[ImportSample]) -> Folde
     train = [s for s in samples if s.split == "train"]
     contexts = sample_contexts(train, package_projects(config, {s.group for s in train}))
     return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
-                         [fold_of(s.group) for s in train], package_import_lines(config))
+                         [fold_of(s.group) for s in train], package_import_lines(config), package_submodules(config))
 
 
 def fold_tables(folded: FoldedSamples, fold: int, vocabulary: Sequence[str], weights: Sequence[float]
                 ) -> tuple[ImportRanker, ImportDictionaryBaseline]:
     """The ranker (combining with `weights`) and the dictionary for one fold, from the other folds'
-    samples and the import lines of their packages' files alone."""
+    samples, the import lines of their packages' files and those packages' submodules alone."""
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
                               {statement for s in others for statement in s.statements})
     index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
     aliases, _ = statement_tables(other_lines)
-    return ImportRanker(vocabulary, index, aliases), ImportDictionaryBaseline().fit(others, other_lines)
+    submodules = {package: children for package, children in folded.submodules.items()
+                  if fold_of(package.partition(".")[0]) != fold}
+    return ImportRanker(vocabulary, index, aliases, submodules), ImportDictionaryBaseline().fit(others, other_lines)
 
 
 def evidence_rows(folded: FoldedSamples, vocabulary: Sequence[str], folds: Iterable[int] = range(FOLDS)

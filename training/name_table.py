@@ -24,12 +24,13 @@ from collections import Counter
 from collections.abc import Container, Iterable
 from pathlib import Path
 
+from model.imports import is_private
 from training.baselines import statement_bindings
 from training.corpus import CorpusOptions, SourceFile, corpus_files, split_of
 from training.datasets import DataConfig, ImportSample
-from training.imports import ImportUse, import_bindings
+from training.imports import ImportUse, import_bindings, resolve_relative
 
-__all__ = ["name_table_lines", "package_import_lines", "table_lines", "text_import_uses"]
+__all__ = ["name_table_lines", "package_import_lines", "package_submodules", "table_lines", "text_import_uses"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -87,6 +88,110 @@ def name_table_lines(config: DataConfig, samples: Iterable[ImportSample]) -> lis
     `yantra-eval` fits the dictionary on, so that both read the same lines."""
     used = {statement for sample in samples if sample.split == "train" for statement in sample.statements}
     return table_lines(package_import_lines(config), used)
+
+
+def package_submodules(config: DataConfig) -> dict[str, dict[str, bool]]:
+    """package -> {public submodule: whether `import package` loads it}, for the packages of the
+    training split's files, nested ones included (`xml.etree`): what the daemon needs to write
+    `import logging.handlers` rather than `import logging` for code reading
+    `logging.handlers.RotatingFileHandler`, which is an AttributeError unless something else
+    imported the submodule first. A package loads a submodule when its `__init__` imports it at
+    module level in any form (`from . import b`, `from .b import c`, `import pkg.b`), or binds its
+    name by an import (`import posixpath as path`); one with a module-level `__getattr__` may load
+    any on first use (scipy's lazy submodules), so it counts as loading them all."""
+    options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
+    files = [f for f in corpus_files(options) if split_of(f.package, seed=config.seed) == "train"]
+    children: dict[str, set[str]] = {}
+    for file in files:
+        parent, _, name = file.module.rpartition(".")
+        if parent and not name.startswith("_"):
+            children.setdefault(parent, set()).add(name)
+    packages: dict[str, dict[str, bool]] = {}
+    for file in files:
+        if file.path.name == "__init__.py" and file.module in children and not is_private(file.module):
+            loaded = _loaded_on_import(_read(file.path), file.module)
+            packages[file.module] = {name: loaded is None or name in loaded
+                                     for name in sorted(children[file.module])}
+    return _what_changes_a_suggestion(packages)
+
+
+def _what_changes_a_suggestion(packages: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+    """Only the submodules a package's import leaves out, and the loaded ones on the way to such
+    (`a.b` loaded, `a.b.c` not): the rest changes no suggestion (half the entries, here)."""
+    kept: dict[str, dict[str, bool]] = {}
+    for package in sorted(packages, key=lambda name: (-name.count("."), name)):  # the deepest first
+        children = {name: loaded for name, loaded in packages[package].items()
+                    if not loaded or f"{package}.{name}" in kept}
+        if children:
+            kept[package] = children
+    return dict(sorted(kept.items()))
+
+
+def _loaded_on_import(text: str, package: str) -> set[str] | None:
+    """The names `import package` binds or loads by importing: its `__init__`'s module-level imports
+    (inside `if` and `try` too), and what a module-level `__getattr__` imports or names in a string
+    (`if name == "linalg": import numpy.linalg`). None where anything may load: an `__init__` that
+    does not parse, or a `__getattr__` that imports a computed name (`import_module(f"scipy.{name}")`)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    loaded: set[str] = set()
+    for node in _module_scope(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            loaded |= _import_loads(node, package)
+        elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy = _lazy_loads(node, package)
+            if lazy is None:
+                return None
+            loaded |= lazy
+    return loaded
+
+
+def _module_scope(node: ast.AST) -> Iterable[ast.AST]:
+    """The nodes that run when the module is imported, and the functions and classes it defines
+    (not what is inside them)."""
+    for child in ast.iter_child_nodes(node):
+        yield child
+        if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            yield from _module_scope(child)
+
+
+def _import_loads(node: ast.Import | ast.ImportFrom, package: str) -> set[str]:
+    """The names of `package` an import statement inside it binds or loads: `from . import b`, `from
+    .b import c` and `import package.b` load `b`; `import posixpath as path` binds `path`."""
+    prefix = package + "."
+    names: set[str] = set()
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            names.add(alias.asname or alias.name.partition(".")[0])
+            if alias.name.startswith(prefix):
+                names.add(alias.name[len(prefix):].partition(".")[0])
+        return names
+    module = resolve_relative(node.level, node.module, package=package)
+    if module.startswith(prefix):
+        names.add(module[len(prefix):].partition(".")[0])
+    names.update(alias.asname or alias.name for alias in node.names if alias.name != "*")
+    return names
+
+
+def _lazy_loads(function: ast.FunctionDef, package: str) -> set[str] | None:
+    """What a module-level `__getattr__` may load: the submodules it imports and the names it compares
+    with; None when it imports a name it computes."""
+    names: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= _import_loads(node, package)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            names.add(node.value)
+        elif isinstance(node, ast.Call) and _called_name(node.func) in ("import_module", "__import__") and \
+                not (node.args and isinstance(node.args[0], ast.Constant)):
+            return None
+    return names
+
+
+def _called_name(func: ast.expr) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:

@@ -78,7 +78,7 @@ from training.humaneval import ExecutedSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
-from training.name_table import name_table_lines
+from training.name_table import name_table_lines, package_submodules
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -419,6 +419,8 @@ class Corpus:
     import_aliases: dict[str, str]
     import_names: dict[str, list[str]]
     import_bindings: list[tuple[str, str]]
+    import_submodules: dict[str, dict[str, bool]]
+    """package -> {submodule: whether importing the package loads it} (`training.name_table`)."""
     executed_positions: np.ndarray
     executed_labels: np.ndarray
     executed_groups: list[str]
@@ -477,6 +479,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         import_aliases=aliases,
         import_names=names,
         import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
+        import_submodules=package_submodules(data),
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -1260,6 +1263,7 @@ def _metadata(config: TrainConfig, corpus: Corpus, metrics: dict[str, Any], epoc
         "config": config.to_dict(),
         "import_aliases": corpus.import_aliases,
         "import_names": corpus.import_names,
+        "import_submodules": corpus.import_submodules,
     }
 
 
@@ -1387,12 +1391,12 @@ def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig)
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
     probs = np.concatenate(probs)
     rows, labels = [], []
-    ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases)
+    ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases, corpus.import_submodules)
     projects = task.projects or [None] * len(task.sources)
     for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True):
-        free_names = build_graph(source).free_names
+        graph = build_graph(source, sites=False)
         for context in (None, project) if project is not None else (None,):
-            modules, features = ranker.features(p, free_names, context)
+            modules, features = ranker.features(p, graph.free_names, context, attribute_reads=graph.attribute_reads)
             rows.append(features)
             labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
     x, y = np.concatenate(rows), np.concatenate(labels)

@@ -343,3 +343,8 @@ def test_the_attributes_read_off_each_free_name_are_known():
 ])
 def test_a_star_import_is_noticed(code, star):
     assert build_graph(code).star_import is star
+
+
+def test_the_dotted_chains_read_off_a_free_name_are_known_too():
+    graph = build_graph("def f(p):\n    return xml.etree.ElementTree.parse(p), (p).xml.dom\n")
+    assert graph.attribute_reads() == {"xml": {"etree", "etree.ElementTree", "etree.ElementTree.parse"}}

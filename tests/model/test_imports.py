@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker, is_private
+from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker, is_private, submodules_from_json
 
 VOCABULARY = ["os", "json", "collections"]
 
@@ -136,3 +136,50 @@ def test_a_public_package_read_by_name_does_not_bring_in_its_private_parts():
     index = ImportIndex.from_bindings([("main", "pip._vendor"), ("np", "numpy")], weights=(1.0, 4.0, 8.0, 2.0, -6.0))
     ranked = ImportRanker(VOCABULARY, index).rank(np.array([0.01, 0.01, 0.01]), {"pip", "main", "np"}, set(), 3)
     assert "pip._vendor" not in [m for m, _ in ranked]  # `pip.main()` asks for pip, not pip's internals
+
+
+SUBMODULES = {"logging": {"handlers": False, "config": False}, "json": {"decoder": True},
+              "xml": {"etree": False, "dom": False}, "xml.etree": {"ElementTree": False},
+              "pkg": {"loaded": True}, "pkg.loaded": {"inner": False}}
+"""What importing each package loads (the checkpoint's `import_submodules`)."""
+
+
+def _submodule_ranking(free: set[str], reads: dict[str, frozenset[str]], table: list[tuple[str, str]],
+                       submodules: dict | None = SUBMODULES) -> list[str]:
+    index = ImportIndex.from_bindings(table, weights=(0.0, 0.0, 8.0, 2.0, 0.0, 0.0, 0.0, -6.0))
+    ranker = ImportRanker(["os"], index, submodules=submodules)
+    ranked = ranker.rank(np.array([0.01]), free, set(), 3, attribute_reads=lambda: reads)
+    return [m for m, score in ranked if score > 0.5]  # the modules the evidence speaks for
+
+
+def test_code_reading_a_submodule_its_package_does_not_load_gets_that_submodule():
+    # `logging.handlers.RotatingFileHandler(p)` after `import logging` alone is an AttributeError
+    table = [("logging", "logging")]
+    reads = {"logging": frozenset({"getLogger", "handlers", "handlers.RotatingFileHandler"})}
+    assert _submodule_ranking({"logging"}, reads, table) == ["logging.handlers"]
+    assert _submodule_ranking({"logging"}, reads, table, submodules=None) == ["logging"]  # nothing known: as before
+    assert _submodule_ranking({"logging"}, {"logging": frozenset({"getLogger"})}, table) == ["logging"]
+
+
+def test_a_submodule_the_package_loads_itself_needs_only_the_package():
+    reads = {"json": frozenset({"decoder", "decoder.JSONDecodeError"})}
+    assert _submodule_ranking({"json"}, reads, [("json", "json")]) == ["json"]
+    # ... unless something below it is not loaded: `import pkg.loaded.inner` loads all three
+    reads = {"pkg": frozenset({"loaded", "loaded.inner", "loaded.inner.f"})}
+    assert _submodule_ranking({"pkg"}, reads, [("pkg", "pkg")]) == ["pkg.loaded.inner"]
+
+
+def test_the_deepest_submodule_of_each_chain_is_imported_and_no_table_line_is_needed():
+    reads = {"xml": frozenset({"etree", "etree.ElementTree", "etree.ElementTree.parse", "dom", "dom.minidom"})}
+    assert sorted(_submodule_ranking({"xml"}, reads, [])) == ["xml.dom", "xml.etree.ElementTree"]
+
+
+def test_a_name_the_table_binds_from_elsewhere_only_is_left_to_the_table():
+    # `from app import logging` in training code: the name is not the package there
+    reads = {"logging": frozenset({"handlers"})}
+    assert _submodule_ranking({"logging"}, reads, [("logging", "app")]) == ["app"]
+
+
+def test_malformed_submodule_tables_read_as_unknown():
+    assert submodules_from_json(None) == {} and submodules_from_json([1]) == {}
+    assert submodules_from_json({"a": {"b": False, "c": 1, 2: True}, "d": [], 3: {}}) == {"a": {"b": False}}

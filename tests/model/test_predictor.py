@@ -484,3 +484,15 @@ def test_only_a_checkpoint_that_says_true_or_nothing_counts_as_trained(tmp_path,
     predictor = Predictor(path)
     predictor.load()
     assert predictor.info()["trained"] is False and "untrained" in predictor.info()["reason"]
+
+
+def test_a_checkpoints_submodule_table_turns_a_package_import_into_the_submodule_the_code_reads(tmp_path):
+    training = {"trained": True, "thresholds": {"imports": 0.5, "bugs": 0.5},
+                "import_index": {"names": {"logging": {"logging": 1.0}}, "weights": [0, 0, 8, 2, 0, 0, 0, -6]},
+                "import_submodules": {"logging": {"handlers": False}, "ignored": "not a table"}}
+    code = "def setup(path):\n    logging.getLogger().addHandler(logging.handlers.RotatingFileHandler(path))\n"
+    with_table = Predictor(write_checkpoint(tmp_path / "with.safetensors", ["os"], training=training))
+    without = Predictor(write_checkpoint(tmp_path / "without.safetensors", ["os"], training={
+        **training, "import_submodules": None}))
+    assert [i.statement for i in with_table.predict_sources([code])[0].imports] == ["import logging.handlers"]
+    assert [i.statement for i in without.predict_sources([code])[0].imports] == ["import logging"]

@@ -4,7 +4,13 @@ from pathlib import Path
 
 from training.corpus import split_of
 from training.datasets import DataConfig, ImportSample
-from training.name_table import name_table_lines, package_import_lines, table_lines, text_import_uses
+from training.name_table import (
+    name_table_lines,
+    package_import_lines,
+    package_submodules,
+    table_lines,
+    text_import_uses,
+)
 
 
 def _statements(text: str, package: str | None = "pkg.sub") -> list[str]:
@@ -75,3 +81,23 @@ def test_training_and_evaluation_read_the_lines_the_training_samples_keep(tmp_pa
 
     samples = [sample("from csv import reader", "train"), sample("from json import loads", "validation")]
     assert name_table_lines(DataConfig(roots=(str(tmp_path),), progress=False), samples) == ["from csv import reader"]
+
+
+def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
+    (package, lazy, computed) = _train_packages(3)
+    _write(tmp_path, {
+        f"{package}/__init__.py": "from . import eager\nfrom .star import *\nimport posixpath as path\n"
+                                  "if True:\n    from .nested import thing\ndef later():\n    from . import late\n",
+        **{f"{package}/{name}.py": "" for name in ("eager", "star", "nested", "late", "alone", "_private", "path")},
+        f"{package}/deep/__init__.py": "", f"{package}/deep/leaf.py": "",
+        f"{lazy}/__init__.py": "def __getattr__(name):\n    if name == 'on_demand':\n        from . import on_demand\n",
+        f"{lazy}/on_demand.py": "", f"{lazy}/never.py": "",
+        f"{computed}/__init__.py": "import importlib\ndef __getattr__(name):\n"
+                                   "    return importlib.import_module(f'{__name__}.{name}')\n",
+        f"{computed}/anything.py": "",
+    })
+    found = package_submodules(DataConfig(roots=(str(tmp_path),), progress=False))
+    assert found[package] == {"alone": False, "deep": False, "late": False}  # loaded ones changes nothing
+    assert found[f"{package}.deep"] == {"leaf": False}
+    assert found[lazy] == {"never": False}
+    assert computed not in found  # its `__getattr__` may load any of them
