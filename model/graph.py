@@ -22,7 +22,7 @@ import io
 import re
 import sys
 import tokenize
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -309,7 +309,7 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     features = unit_vectors(units, context)
     edge_index, edge_type = unit_edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
-    free_names = _free_names(units) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
+    free_names = _free_names(units, tree) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
                      find_sites(tree, source) if sites else None, units[0].raw[R_STAR_IMPORTS] > 0, tree)
 
@@ -332,18 +332,23 @@ def attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, frozenset
     return {name: frozenset(attributes) for name, attributes in reads.items()}
 
 
-def _free_names(units: list[Unit]) -> frozenset[str]:
+def _free_names(units: list[Unit], tree: ast.AST | None = None) -> frozenset[str]:
     """Names the source reads where none of its own bindings reaches (nor are they builtins): what
     imports would have to provide. A unit sees its own bindings (its stores, parameters and the names
     of the definitions inside it), its parent's, and those of the functions and module further out:
     a function does not see another function's locals (`time = 1` in one leaves `time.time()` in the
     next to an import). A class body's names reach its own definitions, since the scan files their
     decorators, defaults and bases (`@path.setter`, `default=_missing`), read in the class body,
-    under them; so a method's `json.dumps` where its class sets `json = None` stays bound here."""
+    under them; so a method's `json.dumps` where its class sets `json = None` stays bound here.
+    A module or class body runs in order, so a name it reads before binding it (`date: date` in a
+    dataclass, `time = time.time()`) comes from further out (`_read_before_bound`, given `tree`)."""
     bound = [_bindings(units, unit) for unit in units]
+    early = _read_before_bound(tree, units) if tree is not None else {}
     free: set[str] = set()
     for index, unit in enumerate(units):
         unread = unit.loads.keys() - bound[index]
+        if index in early:
+            unread |= early[index]
         scope = unit.parent
         if unread and scope >= 0:
             unread -= bound[scope]
@@ -355,6 +360,98 @@ def _free_names(units: list[Unit]) -> frozenset[str]:
         free |= unread
     free -= BUILTIN_NAMES
     return frozenset(free)
+
+
+def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:
+    """unit index -> names its module or class body reads in a plain statement before any statement
+    of that body binds them. Walked only for a body that reads a name it binds no later than on the
+    line that first binds it (the scan's positions, line * 1000 + column), which is rare."""
+    early: dict[int, set[str]] = {}
+    for index, unit in enumerate(units):
+        if unit.kind not in ("module", "class"):
+            continue
+        candidates = {name for name, stores in unit.stores.items()
+                      if name in unit.loads and min(unit.loads[name]) // 1000 <= min(stores) // 1000}
+        body = _body_of(tree, unit, index) if candidates else None
+        names = _reads_before_binding(body, candidates) if body else set()
+        if names:
+            early[index] = names
+    return early
+
+
+def _body_of(tree: ast.AST, unit: Unit, index: int) -> list[ast.stmt] | None:
+    if index == 0:
+        return getattr(tree, "body", None)
+    for node in ast.walk(tree):
+        if type(node) is ast.ClassDef and node.name == unit.name and node.lineno == unit.line:
+            return node.body
+    return None
+
+
+_PLAIN = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
+"""The statements whose reads are looked at: what they read is read before they bind anything."""
+
+
+def _reads_before_binding(body: list[ast.stmt], candidates: set[str]) -> set[str]:
+    bound: set[str] = set()
+    early: set[str] = set()
+    for statement in body:
+        if isinstance(statement, _PLAIN):
+            early |= (_plain_reads(statement) & candidates) - bound
+        bound |= _statement_binds(statement)
+    return early
+
+
+def _plain_reads(statement: ast.stmt) -> set[str]:
+    """The names a simple statement reads, outside lambdas and comprehensions (which bind names of
+    their own) and not the target an augmented assignment reads."""
+    parts = [statement.value] if isinstance(statement, ast.AugAssign) else [statement]
+    if isinstance(statement, ast.AnnAssign):
+        parts = [statement.annotation, *([statement.value] if statement.value else [])]
+    names: set[str] = set()
+    for node in (n for part in parts for n in _walk_scope(part)):
+        if type(node) is ast.Name and type(node.ctx) is ast.Load:
+            names.add(node.id)
+    return names
+
+
+def _statement_binds(statement: ast.stmt) -> set[str]:
+    """The names running `statement` binds in its scope: assignment targets (an annotation without a
+    value binds nothing), imports, definitions, and whatever a compound statement binds inside."""
+    if isinstance(statement, ast.AnnAssign) and statement.value is None:
+        return set()
+    names: set[str] = set()
+    for node in _walk_scope(statement):
+        if type(node) is ast.Name and type(node.ctx) is ast.Store:
+            names.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+    return names
+
+
+_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and what it holds, not inside lambdas, comprehensions, or the bodies of functions and
+    classes (their names, decorators, defaults and bases are run where they stand)."""
+    yield node
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        children: list[ast.AST] = [*node.decorator_list]
+        if isinstance(node, ast.ClassDef):
+            children += [*node.bases, *node.keywords]
+        else:
+            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+    elif isinstance(node, _OWN_SCOPES):
+        return
+    else:
+        children = list(ast.iter_child_nodes(node))
+    for child in children:
+        yield from _walk_scope(child)
 
 
 def _bindings(units: list[Unit], unit: Unit) -> set[str]:

@@ -348,3 +348,20 @@ def test_a_star_import_is_noticed(code, star):
 def test_the_dotted_chains_read_off_a_free_name_are_known_too():
     graph = build_graph("def f(p):\n    return xml.etree.ElementTree.parse(p), (p).xml.dom\n")
     assert graph.attribute_reads() == {"xml": {"etree", "etree.ElementTree", "etree.ElementTree.parse"}}
+
+
+def test_a_class_or_module_body_reading_a_name_before_binding_it_needs_it_from_outside():
+    # a dataclass field named after its type, an annotation without a value, a module rebinding a module
+    assert build_graph("class Event:\n    date: date\n    when: time = None\n    time = 1\n").free_names == {"date", "time"}
+    assert build_graph("@dataclass\nclass A:\n    time: float = field(default_factory=time.time)\n").free_names \
+        == {"dataclass", "field", "time"}
+    assert build_graph("time = time.time()\n").free_names == {"time"}
+    assert build_graph("from datetime import date\n\nclass E:\n    date: date\n").free_names == frozenset()
+
+
+def test_reads_after_the_binding_or_inside_their_own_scopes_stay_bound():
+    for code in ("x = 1\nx = x + 1\n", "for i in range(3): print(i)\n", "squares = [n * n for n in range(3)]\n",
+                 "class A:\n    x = 1\n    y = x + 1\n", "class A:\n    def f(self):\n        return f\n    g = f\n",
+                 "import os; os.getcwd()\n", "class A:\n    total = sum(v for v in (1, 2))\n    v = 3\n",
+                 "try:\n    import ujson as json\nexcept ImportError:\n    json = None\nout = json.dumps(1)\n"):
+        assert build_graph(code).free_names == frozenset(), code
