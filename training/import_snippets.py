@@ -64,6 +64,9 @@ SNIPPETS: tuple[Snippet, ...] = (
     Snippet("Path", _function("return Path(x).read_text()")),
     Snippet("typing names", _function("return x", args="x: Optional[List[Dict[str, Any]]]")),
     Snippet("dataclass field", "@dataclass\nclass Box:\n    items: list = field(default_factory=list)\n"),
+    Snippet("a field named after its type", "@dataclass\nclass Event:\n    date: date\n    title: str = ''\n"),
+    Snippet("a field named after a module", "@dataclass\nclass Run:\n"
+                                            "    time: float = field(default_factory=time.time)\n"),
     Snippet("uuid4", _function("return str(uuid.uuid4()) + x")),
     Snippet("sqlite3", _function("return sqlite3.connect(x).cursor()")),
     Snippet("np.zeros", _function("return np.zeros((x, x))")),
