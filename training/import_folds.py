@@ -4,19 +4,20 @@ that never saw their package.
 The corpus is split by package, so at serving time the name table has never read the code's own
 package; on the training split it has, since it was counted from those very files. So the training
 packages are put in folds by a hash of their name, and each fold's samples are ranked with a name
-table, aliases and an IDE-style dictionary built from the other folds' import lines alone (as
-`training.name_table` builds the shipped table), their packages indexed as their projects as the
-daemon indexes them. `training.import_probe` compares the combiner with the dictionary on these
-rows, and can refit the combiner's evidence weights on one half to rank the other (thousands of
-samples, hundreds needing their package's own modules, where the validation split `yantra-train`
-fits them on holds a few hundred and 29). The network's import head learned these samples, so it is
-left out here (a logit of 0).
+table, aliases, submodules and an IDE-style dictionary built from the other folds' files alone (as
+`training.name_table` builds the shipped ones), their packages indexed as their projects as the
+daemon indexes them, and their own modules taken out of the head's vocabulary (built from the
+training packages; a user's project is not in it). The network's import head learned these
+samples, so it is left out here (a logit of 0). `yantra-train` fits the import combiner's evidence
+weights on these rows (thousands of samples, 5,031 needing their package's own modules, where
+validation has 37 rows with project evidence), and `training.import_probe` compares the combiner
+with the dictionary on them.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +32,8 @@ from training.logistic import fit_logistic
 from training.name_table import package_import_lines, package_submodules, table_lines
 from training.projects import package_projects, sample_contexts
 
-__all__ = ["FOLDS", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of", "fold_tables",
-           "folded_samples"]
+__all__ = ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of",
+           "fold_rankings", "fold_tables", "folded_samples"]
 
 FOLDS = 2
 NO_HEAD = 0.5
@@ -70,10 +71,27 @@ def folded_samples(config: DataConfig, samples: Iterable[ImportSample]) -> Folde
                          [fold_of(s.group) for s in train], package_import_lines(config), package_submodules(config))
 
 
-def fold_tables(folded: FoldedSamples, fold: int, vocabulary: Sequence[str], weights: Sequence[float]
-                ) -> tuple[ImportRanker, ImportDictionaryBaseline]:
-    """The ranker (combining with `weights`) and the dictionary for one fold, from the other folds'
-    samples, the import lines of their packages' files and those packages' submodules alone."""
+@dataclass(frozen=True)
+class FoldTables:
+    """What one fold's samples are ranked with, all from the other folds: the name table (with the
+    combiner's weights), aliases, submodules and the IDE-style dictionary."""
+
+    index: ImportIndex
+    aliases: dict[str, str]
+    submodules: dict[str, dict[str, bool]]
+    dictionary: ImportDictionaryBaseline
+
+    def ranker(self, vocabulary: Sequence[str], package: str) -> ImportRanker:
+        """The ranker for a sample of `package`, whose own modules are taken out of the head's
+        vocabulary: it was built from the training packages, this one among them, where at serving
+        time a project's own modules are not in it (and being in it adds the vocabulary's weight)."""
+        own = [m for m in vocabulary if m.partition(".")[0] != package]
+        return ImportRanker(own, self.index, self.aliases, self.submodules)
+
+
+def fold_tables(folded: FoldedSamples, fold: int, weights: Sequence[float]) -> FoldTables:
+    """The tables for one fold, from the other folds' samples, the import lines of their packages'
+    files and those packages' submodules alone."""
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
                               {statement for s in others for statement in s.statements})
@@ -81,7 +99,21 @@ def fold_tables(folded: FoldedSamples, fold: int, vocabulary: Sequence[str], wei
     aliases, _ = statement_tables(other_lines)
     submodules = {package: children for package, children in folded.submodules.items()
                   if fold_of(package.partition(".")[0]) != fold}
-    return ImportRanker(vocabulary, index, aliases, submodules), ImportDictionaryBaseline().fit(others, other_lines)
+    return FoldTables(index, aliases, submodules, ImportDictionaryBaseline().fit(others, other_lines))
+
+
+def fold_rankings(folded: FoldedSamples, fold: int, vocabulary: Sequence[str], weights: Sequence[float]
+                  ) -> Iterator[tuple[int, ImportRanker, np.ndarray, FoldTables]]:
+    """(row, its ranker, the head's stand-in probabilities, the fold's tables) for each sample of
+    `fold`: one ranker per package (`FoldTables.ranker`)."""
+    tables = fold_tables(folded, fold, weights)
+    rankers: dict[str, ImportRanker] = {}
+    for row in folded.rows_of(fold):
+        package = folded.samples[row].group
+        if package not in rankers:
+            rankers[package] = tables.ranker(vocabulary, package)
+        ranker = rankers[package]
+        yield row, ranker, np.full(len(ranker.vocabulary), NO_HEAD), tables
 
 
 def evidence_rows(folded: FoldedSamples, vocabulary: Sequence[str], folds: Iterable[int] = range(FOLDS)
@@ -91,10 +123,8 @@ def evidence_rows(folded: FoldedSamples, vocabulary: Sequence[str], folds: Itera
     column is 0. Identical rows are collapsed: returns (inputs, labels, how many rows each stands for),
     since most of a sample's rows are vocabulary modules nothing speaks for."""
     rows: list[np.ndarray] = []
-    no_head = np.full(len(vocabulary), NO_HEAD)
     for fold in folds:
-        ranker, _ = fold_tables(folded, fold, vocabulary, ImportIndex().weights)
-        for row in folded.rows_of(fold):
+        for row, ranker, no_head, _ in fold_rankings(folded, fold, vocabulary, ImportIndex().weights):
             graph, sample, project = folded.graphs[row], folded.samples[row], folded.contexts[row]
             wanted = set(sample.modules)
             for context in (None, project) if project is not None else (None,):

@@ -2,16 +2,16 @@
 training packages: ten thousand samples where validation holds a few hundred.
 
 `yantra-eval` compares the two on the test split, but that split is small and lopsided here (its
-own-module rows rest mostly on two packages), so a change to the ranking can hardly be chosen on it.
-The training split is larger and holds every kind of import; `training.import_folds` ranks each of
-its halves (by package) with a name table and a dictionary built from the other half's files alone,
-its packages indexed as their projects, the network's head left out. What is compared is the
+own-module rows rest mostly on two packages). The training split is larger and holds every kind of
+import; `training.import_folds` ranks each of its halves (by package) with a name table and a
+dictionary built from the other half's files alone, its packages indexed as their projects and
+their own modules out of the vocabulary, the network's head left out. What is compared is the
 evidence the two share, the names the code needs, weighed by the combiner or summed by the
-dictionary. The combiner's weights are the checkpoint's (fitted on validation; `--weights
-checkpoint`, the default), or fitted on the other half's rows (`--weights refit`: never on the half
-they rank), to ask whether fitting on the training split would rank better (measured on
-2026-11-28: no; see docs/experiments.md#imports). Prints recall@1 / @5 and how often the first
-suggestion is needed, per category, as `yantra-eval` does; writes nothing.
+dictionary. The combiner's weights are the checkpoint's (`--weights checkpoint`, the default;
+`yantra-train` fits its evidence weights on these same rows, so this reading is not held out), or
+fitted on the other half's rows (`--weights refit`: never on the half they rank). Prints
+recall@1 / @5 and how often the first suggestion is needed, per category, as `yantra-eval` does;
+writes nothing.
 
     python -m training.import_probe                    # the shipped checkpoint's combiner
     python -m training.import_probe --weights refit    # weights refitted out of fold
@@ -23,14 +23,12 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from model.checkpoint import load_checkpoint
 from model.imports import ImportIndex
 from model.predictor import SHIPPED_CHECKPOINT
 from training.datasets import corpus_units, import_samples
 from training.evaluate import RECALL_KS, import_label_sets, import_recalls
-from training.import_folds import FOLDS, NO_HEAD, evidence_rows, fit_evidence_weights, fold_tables, folded_samples
+from training.import_folds import FOLDS, evidence_rows, fit_evidence_weights, fold_rankings, folded_samples
 from training.train import TrainConfig, parse_config
 
 __all__ = ["main", "probe", "summary"]
@@ -49,7 +47,6 @@ def probe(config: TrainConfig, checkpoint: str, refit: bool = False, log: Callab
     log(f"{len(samples)} training-split import samples of {len({s.group for s in samples})} packages")
     weights = {fold: fit_evidence_weights(*evidence_rows(folded, vocabulary, [f for f in range(FOLDS) if f != fold]))
                if refit else shipped for fold in range(FOLDS)}
-    no_head = np.full(len(vocabulary), NO_HEAD)  # a logit of 0: the weight on it is 0 anyway
     truth = import_label_sets(samples)
     results: dict = {"n_train": len(samples), "folds": FOLDS,
                      "combiner": {str(fold): list(w) for fold, w in weights.items()}}
@@ -57,15 +54,14 @@ def probe(config: TrainConfig, checkpoint: str, refit: bool = False, log: Callab
         model_ranked: list[list[str]] = [[] for _ in samples]
         baseline_ranked: list[list[str]] = [[] for _ in samples]
         for fold in range(FOLDS):
-            ranker, baseline = fold_tables(folded, fold, vocabulary, weights[fold])
-            for row in folded.rows_of(fold):
+            for row, ranker, no_head, tables in fold_rankings(folded, fold, vocabulary, weights[fold]):
                 graph, context = folded.graphs[row], folded.contexts[row] if project else None
                 model_ranked[row] = [m for m, _ in ranker.rank(no_head, graph.free_names, graph.imported,
                                                                max(RECALL_KS), context,
                                                                attribute_reads=graph.attribute_reads,
                                                                star_import=graph.star_import)]
-                baseline_ranked[row] = baseline.rank_names(graph.free_names, exclude=graph.imported,
-                                                           k=max(RECALL_KS), project=context)
+                baseline_ranked[row] = tables.dictionary.rank_names(graph.free_names, exclude=graph.imported,
+                                                                    k=max(RECALL_KS), project=context)
         results[key] = import_recalls(truth, model_ranked, baseline_ranked)
     return results
 

@@ -75,6 +75,7 @@ from training.datasets import (
 )
 from training.featurize import GraphTable, featurize
 from training.humaneval import ExecutedSample
+from training.import_folds import evidence_rows, fit_evidence_weights, folded_samples
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
@@ -1280,7 +1281,7 @@ def _finish(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, run: Run
         log(f"confidence head fitted on {len(corpus.executed_labels)} executed HumanEval samples (l2 {l2})")
     metrics = evaluate(model, corpus, config, next(model.parameters()).device)
     meta = _metadata(config, corpus, metrics, best_epoch, run)
-    index, import_threshold = fit_import_index(model, corpus, config)
+    index, import_threshold = fit_import_index(model, corpus, config, log)
     meta["import_index"] = index.to_json()
     log(f"import combiner weights {[round(w, 3) for w in index.weights]} ({len(index.names)} names)")
     sites = fit_bug_sites(model, corpus, config, log)
@@ -1371,39 +1372,80 @@ def bug_threshold(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) ->
 
 
 @torch.no_grad()
-def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig) -> tuple[ImportIndex, float]:
-    """The name index from training code, and the weights combining it with the head, fitted on validation.
+def fit_import_index(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig,
+                     log: Callable[[str], None] = print) -> tuple[ImportIndex, float]:
+    """The name index from training code, and the weights combining it with the head.
 
-    Labels are every module a validation sample really uses, in the head's vocabulary or not, so the
-    combiner learns when the name table alone should win. Each sample counts twice, without and with
-    its package's project index, since a host may or may not say where the code lives. Returns the
-    index and the score threshold with the best F1 on validation for the combined scores.
+    Fitted in two stages, since validation is small (460 import samples, 37 rows with project
+    evidence here) and the head has learned the training split. First the evidence weights (the
+    table, the project, `named`, the vocabulary) on the training split's samples, each ranked with
+    tables from the other half of the packages and without its own modules in the vocabulary
+    (`training.import_folds`): thousands of rows of each kind. Then, on validation, the head's
+    weight and how far to trust that evidence score (`_stacked`). Labels are every module a sample
+    really uses, in the head's vocabulary or not, so the combiner learns when the name table alone
+    should win. Each sample counts twice, without and with its package's project index, since a
+    host may or may not say where the code lives. Returns the index and the score threshold with the
+    best F1 on validation for the combined scores.
     """
     index = ImportIndex.from_bindings(corpus.import_bindings)
     task = corpus.validation["imports"]
     if not len(task.positions) or task.sources is None or task.modules is None:
         return index, 0.5
+    x, y = _validation_import_rows(model, corpus, config, index)
+    evidence = _evidence_weights(corpus, config, log)
+    weights = _stacked(x, y, evidence) if evidence is not None else _fitted(x, y)
+    z = x @ np.asarray(weights[:-1]) + weights[-1]
+    return ImportIndex(index.names, weights), best_f1_threshold(y, logistic(z))
+
+
+def _validation_import_rows(model: GraphSAGEModel, corpus: Corpus, config: TrainConfig, index: ImportIndex
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """The combiner's inputs and labels for every candidate module of every validation sample, each
+    sample without and with its project, as `ImportRanker.rank` sees them."""
+    task = corpus.validation["imports"]
     model.eval()
     device = next(model.parameters()).device
     probs = []
     for start in range(0, len(task.positions), config.batch_size):
         batch = corpus.table.batch(task.positions[start: start + config.batch_size])
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
-    probs = np.concatenate(probs)
     rows, labels = [], []
     ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases, corpus.import_submodules)
     projects = task.projects or [None] * len(task.sources)
-    for source, p, wanted, project in zip(task.sources, probs, task.modules, projects, strict=True):
+    for source, p, wanted, project in zip(task.sources, np.concatenate(probs), task.modules, projects, strict=True):
         graph = build_graph(source, sites=False)
         for context in (None, project) if project is not None else (None,):
             modules, features = ranker.features(p, graph.free_names, context, attribute_reads=graph.attribute_reads)
             rows.append(features)
             labels.append(np.array([m in wanted for m in modules], dtype=np.float64))
-    x, y = np.concatenate(rows), np.concatenate(labels)
+    return np.concatenate(rows), np.concatenate(labels)
+
+
+def _evidence_weights(corpus: Corpus, config: TrainConfig, log: Callable[[str], None]) -> tuple[float, ...] | None:
+    """The evidence weights fitted on the training split's folds; None when they hold no positive row."""
+    data = config.data_config()
+    folded = folded_samples(data, import_samples(data, corpus_units(data)))
+    inputs, labels, counts = evidence_rows(folded, corpus.vocabulary)
+    if not (labels * counts).sum():
+        return None
+    weights = fit_evidence_weights(inputs, labels, counts)
+    log(f"import evidence weights {[round(w, 3) for w in weights[1:]]} from {len(folded.samples)} "
+        f"training-split samples ({int(counts.sum())} rows)")
+    return weights
+
+
+def _stacked(x: np.ndarray, y: np.ndarray, evidence: tuple[float, ...]) -> tuple[float, ...]:
+    """Combiner weights: on validation, a logistic fit of the head's logit and the evidence score that
+    `evidence` gives, folded back into one weight per input."""
+    score = x[:, 1:] @ np.asarray(evidence[1:-1]) + evidence[-1]
+    (head, scale), bias = fit_logistic(np.column_stack([x[:, 0], score]), y, l2=1.0)
+    return (float(head), *(float(scale) * w for w in evidence[1:-1]), float(scale) * evidence[-1] + bias)
+
+
+def _fitted(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
+    """Combiner weights fitted on validation alone (when the training split offers no evidence rows)."""
     weight, bias = fit_logistic(x, y, l2=1.0)
-    fitted = ImportIndex(index.names, (*(float(w) for w in weight), float(bias)))
-    z = x @ weight.astype(np.float64) + bias
-    return fitted, best_f1_threshold(y, logistic(z))
+    return (*(float(w) for w in weight), float(bias))
 
 
 def best_f1_threshold(truth: np.ndarray, scores: np.ndarray) -> float:

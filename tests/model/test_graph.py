@@ -352,7 +352,8 @@ def test_the_dotted_chains_read_off_a_free_name_are_known_too():
 
 def test_a_class_or_module_body_reading_a_name_before_binding_it_needs_it_from_outside():
     # a dataclass field named after its type, an annotation without a value, a module rebinding a module
-    assert build_graph("class Event:\n    date: date\n    when: time = None\n    time = 1\n").free_names == {"date", "time"}
+    event = "class Event:\n    date: date\n    when: time = None\n    time = 1\n"
+    assert build_graph(event).free_names == {"date", "time"}
     assert build_graph("@dataclass\nclass A:\n    time: float = field(default_factory=time.time)\n").free_names \
         == {"dataclass", "field", "time"}
     assert build_graph("time = time.time()\n").free_names == {"time"}

@@ -8,7 +8,14 @@ from model.imports import FEATURE_NAMES, ImportIndex, ImportRanker
 from tests.helpers import write_checkpoint
 from training import import_folds, import_probe
 from training.datasets import ImportSample
-from training.import_folds import FoldedSamples, evidence_rows, fit_evidence_weights, fold_of, fold_tables
+from training.import_folds import (
+    FoldedSamples,
+    evidence_rows,
+    fit_evidence_weights,
+    fold_of,
+    fold_rankings,
+    fold_tables,
+)
 from training.import_probe import probe, summary
 from training.logistic import fit_logistic
 from training.train import TrainConfig
@@ -38,12 +45,23 @@ def test_a_folds_table_and_dictionary_come_from_the_other_folds_files_alone():
              (beta, "from csv import writer as beta_file"), (also_beta, "from csv import writer as beta_file"),
              (beta, "from csv import excel as once")]  # lines no sample needs: in two packages, and in one
     weights = (0.0, 30.0, 5.0, 4.0, 2.0, 7.0, 1.0, -10.0)
-    ranker, baseline = fold_tables(_folded(samples, lines), 0, ["os"], weights)
-    assert {"only_beta", "beta_file"} <= ranker.index.names.keys()
-    assert not {"only_alpha", "once"} & ranker.index.names.keys()
-    assert {"only_beta", "beta_file"} <= baseline.by_name.keys() and "only_alpha" not in baseline.by_name
-    assert baseline.prior == {"csv": 1}
-    assert ranker.index.weights == weights
+    tables = fold_tables(_folded(samples, lines), 0, weights)
+    assert {"only_beta", "beta_file"} <= tables.index.names.keys()
+    assert not {"only_alpha", "once"} & tables.index.names.keys()
+    dictionary = tables.dictionary
+    assert {"only_beta", "beta_file"} <= dictionary.by_name.keys() and "only_alpha" not in dictionary.by_name
+    assert tables.dictionary.prior == {"csv": 1}
+    assert tables.index.weights == weights
+
+
+def test_a_samples_own_package_is_out_of_the_vocabulary_it_is_ranked_with():
+    # the vocabulary came from the training packages, this one among them; a user's project is not in it
+    alpha, beta = _two_packages()
+    samples = [_sample(alpha, "import os", "os"), _sample(beta, "import os", "os")]
+    vocabulary = ["os", alpha, f"{alpha}.core", beta]
+    rankers = {row: ranker for row, ranker, _, _ in fold_rankings(_folded(samples, []), 0, vocabulary,
+                                                                  ImportIndex().weights)}
+    assert list(rankers) == [0] and rankers[0].vocabulary == ["os", beta]
 
 
 def test_a_package_falls_in_the_same_fold_on_every_run():
@@ -104,6 +122,7 @@ def test_the_probe_ranks_every_training_sample_on_a_smoke_corpus(tmp_path):
 
 def test_the_public_names_are_pinned():
     assert sorted(import_probe.__all__) == ["main", "probe", "summary"]
-    assert sorted(import_folds.__all__) == ["FOLDS", "FoldedSamples", "evidence_rows", "fit_evidence_weights",
-                                            "fold_of", "fold_tables", "folded_samples"]
-    assert isinstance(fold_tables(_folded([], []), 0, ["os"], ImportIndex().weights)[0], ImportRanker)
+    assert sorted(import_folds.__all__) == ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows",
+                                            "fit_evidence_weights", "fold_of", "fold_rankings", "fold_tables",
+                                            "folded_samples"]
+    assert isinstance(fold_tables(_folded([], []), 0, ImportIndex().weights).ranker(["os"], "x"), ImportRanker)

@@ -19,6 +19,7 @@ from model.layout import FEATURE_LAYOUT_VERSION
 from model.predictor import SHIPPED_CHECKPOINT
 from tests.helpers import write_checkpoint
 from training import site_probe
+from training.logistic import fit_logistic
 from training.train import (
     LOSS_WEIGHTS,
     ResumeError,
@@ -30,6 +31,7 @@ from training.train import (
     _reseed_rank,
     _restart_metrics_log,
     _resumed_best,
+    _stacked,
     best_f1_threshold,
     checked_state,
     main,
@@ -432,3 +434,15 @@ def test_each_flag_is_read_as_its_fields_declared_type():
                   ["--lr", "nan"], ["--lr", "inf"]):
         with pytest.raises(SystemExit):
             parse_config(flags)
+
+
+def test_stacked_import_weights_give_the_score_of_the_head_and_the_evidence_fitted_together():
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(size=300), np.ones(300), rng.uniform(size=(300, 5))])
+    evidence = (0.0, 1.0, 4.0, 2.0, 1.0, 3.0, 0.5, -5.0)
+    score = x[:, 1:] @ np.asarray(evidence[1:-1]) + evidence[-1]
+    y = (rng.uniform(size=300) < 1 / (1 + np.exp(-(0.5 * x[:, 0] + score)))).astype(float)
+    weights = _stacked(x, y, evidence)
+    (head, scale), bias = fit_logistic(np.column_stack([x[:, 0], score]), y, l2=1.0)
+    assert len(weights) == len(evidence) and weights[0] == head and head > 0.3 and 0.5 < scale < 2.0
+    assert np.allclose(x @ np.asarray(weights[:-1]) + weights[-1], head * x[:, 0] + scale * score + bias)
