@@ -53,7 +53,7 @@ __all__ = ["CHECKPOINT_ENV", "MAX_FEATURE_MAGNITUDE", "SHIPPED_CHECKPOINT", "USE
 CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
 SHIPPED_CHECKPOINT = Path(__file__).parent / "checkpoints" / "graphsage.safetensors"
-_MODEL_TABLES = frozenset({"import_index", "import_names", "import_aliases", "config"})
+_MODEL_TABLES = frozenset({"import_index", "import_names", "import_aliases", "import_submodules", "config"})
 """Checkpoint metadata that is model data (name tables) or bulky, left out of `info()["training"]`."""
 DEFAULT_THRESHOLD = 0.5
 

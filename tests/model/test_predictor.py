@@ -496,3 +496,4 @@ def test_a_checkpoints_submodule_table_turns_a_package_import_into_the_submodule
         **training, "import_submodules": None}))
     assert [i.statement for i in with_table.predict_sources([code])[0].imports] == ["import logging.handlers"]
     assert [i.statement for i in without.predict_sources([code])[0].imports] == ["import logging"]
+    assert "import_submodules" not in with_table.info()["training"]  # a table, not facts about the run
