@@ -396,9 +396,11 @@ def _reads_before_binding(body: list[ast.stmt], candidates: set[str]) -> set[str
     bound: set[str] = set()
     early: set[str] = set()
     for statement in body:
+        binds = _statement_binds(statement)
         if isinstance(statement, _PLAIN):
-            early |= (_plain_reads(statement) & candidates) - bound
-        bound |= _statement_binds(statement)
+            walrus = {node.target.id for node in _walk_scope(statement) if isinstance(node, ast.NamedExpr)}
+            early |= (_plain_reads(statement) & candidates) - bound - walrus  # `print(n := 3, n * 2)`
+        bound |= binds
     return early
 
 

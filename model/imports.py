@@ -204,8 +204,10 @@ class ImportRanker:
 
     def _explicit(self, name: str, attribute_reads: AttributeReads | None) -> set[str]:
         """The submodules of package `name` that the code reads and importing the package does not
-        load, deepest first in each chain read (`xml.etree.ElementTree.parse` -> xml.etree.ElementTree,
-        whose import loads xml.etree too); empty where the package is unknown or loads all it reads."""
+        load: the deepest such module of each chain read (`xml.etree.ElementTree.parse` ->
+        xml.etree.ElementTree, whose import loads xml.etree too); empty where the package is unknown
+        or loads all it reads. (`_evidence` moves the name's share only where the table binds the
+        name to the package itself, or to nothing: `from app import logging` keeps its own.)"""
         if attribute_reads is None or name not in self._submodules:
             return set()
         wanted: set[str] = set()

@@ -94,7 +94,7 @@ from training.metrics import (
     roc_curve,
 )
 from training.mutations import kinds_admitted
-from training.name_table import name_table_lines
+from training.name_table import name_table_lines, training_part
 from training.projects import package_projects, sample_contexts
 from training.report import machine_description, markdown_table, render_report, report_rows, write_plots
 from training.rewrites import semantic_variants
@@ -763,7 +763,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
                                name_lines=name_table_lines(data, labelled_imports),
                                aliases=checkpoint.training.get("import_aliases"),
-                               submodules=submodules_from_json(checkpoint.training.get("import_submodules")),
+                               submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
+                                                        data.seed),
                                batch_size=args.batch_size)
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=seed, batch_size=args.batch_size)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 
 from model.imports import is_private
@@ -30,7 +30,8 @@ from training.corpus import CorpusOptions, SourceFile, corpus_files, split_of
 from training.datasets import DataConfig, ImportSample
 from training.imports import ImportUse, import_bindings, resolve_relative
 
-__all__ = ["name_table_lines", "package_import_lines", "package_submodules", "table_lines", "text_import_uses"]
+__all__ = ["name_table_lines", "package_import_lines", "package_submodules", "table_lines", "text_import_uses",
+           "training_part"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -90,9 +91,11 @@ def name_table_lines(config: DataConfig, samples: Iterable[ImportSample]) -> lis
     return table_lines(package_import_lines(config), used)
 
 
-def package_submodules(config: DataConfig) -> dict[str, dict[str, bool]]:
+def package_submodules(config: DataConfig, *, every_split: bool = False) -> dict[str, dict[str, bool]]:
     """package -> {public submodule: whether `import package` loads it}, for the packages of the
-    training split's files, nested ones included (`xml.etree`): what the daemon needs to write
+    training split's files (or, with `every_split`, of every file the corpus reads: the shipped
+    table, since it holds no labels, only how the installed packages are laid out, as an IDE
+    reads it off the interpreter), nested ones included (`xml.etree`): what the daemon needs to write
     `import logging.handlers` rather than `import logging` for code reading
     `logging.handlers.RotatingFileHandler`, which is an AttributeError unless something else
     imported the submodule first. A package loads a submodule when its `__init__` imports it at
@@ -100,7 +103,7 @@ def package_submodules(config: DataConfig) -> dict[str, dict[str, bool]]:
     name by an import (`import posixpath as path`); one with a module-level `__getattr__` may load
     any on first use (scipy's lazy submodules), so it counts as loading them all."""
     options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
-    files = [f for f in corpus_files(options) if split_of(f.package, seed=config.seed) == "train"]
+    files = [f for f in corpus_files(options) if every_split or split_of(f.package, seed=config.seed) == "train"]
     children: dict[str, set[str]] = {}
     for file in files:
         parent, _, name = file.module.rpartition(".")
@@ -113,6 +116,14 @@ def package_submodules(config: DataConfig) -> dict[str, dict[str, bool]]:
             packages[file.module] = {name: loaded is None or name in loaded
                                      for name in sorted(children[file.module])}
     return _what_changes_a_suggestion(packages)
+
+
+def training_part(table: Mapping[str, Mapping[str, bool]], seed: int) -> dict[str, Mapping[str, bool]]:
+    """A submodule table without the packages held out of training: what figures measured on held-out
+    packages rank with, so that code from a test package is not ranked knowing its own package's
+    layout (the shipped table reads every installed package's)."""
+    return {package: children for package, children in table.items()
+            if split_of(package.partition(".")[0], seed=seed) == "train"}
 
 
 def _what_changes_a_suggestion(packages: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
@@ -150,11 +161,19 @@ def _loaded_on_import(text: str, package: str) -> set[str] | None:
 
 def _module_scope(node: ast.AST) -> Iterable[ast.AST]:
     """The nodes that run when the module is imported, and the functions and classes it defines
-    (not what is inside them)."""
+    (not what is inside them, nor an `if TYPE_CHECKING:` block, which never runs)."""
     for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            yield from (n for statement in child.orelse for n in (statement, *_module_scope(statement)))
+            continue
         yield child
         if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             yield from _module_scope(child)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _import_loads(node: ast.Import | ast.ImportFrom, package: str) -> set[str]:

@@ -79,7 +79,7 @@ from training.import_folds import evidence_rows, fit_evidence_weights, folded_sa
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
-from training.name_table import name_table_lines, package_submodules
+from training.name_table import name_table_lines, package_submodules, training_part
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -480,7 +480,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         import_aliases=aliases,
         import_names=names,
         import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
-        import_submodules=package_submodules(data),
+        import_submodules=package_submodules(data, every_split=True),
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -1410,7 +1410,8 @@ def _validation_import_rows(model: GraphSAGEModel, corpus: Corpus, config: Train
         batch = corpus.table.batch(task.positions[start: start + config.batch_size])
         probs.append(torch.sigmoid(model(*_to(batch_tensors(batch), device)).import_logits).cpu().numpy())
     rows, labels = [], []
-    ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases, corpus.import_submodules)
+    submodules = training_part(corpus.import_submodules, config.seed)  # as yantra-eval ranks
+    ranker = ImportRanker(corpus.vocabulary, index, corpus.import_aliases, submodules)
     projects = task.projects or [None] * len(task.sources)
     for source, p, wanted, project in zip(task.sources, np.concatenate(probs), task.modules, projects, strict=True):
         graph = build_graph(source, sites=False)

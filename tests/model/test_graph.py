@@ -364,5 +364,6 @@ def test_reads_after_the_binding_or_inside_their_own_scopes_stay_bound():
     for code in ("x = 1\nx = x + 1\n", "for i in range(3): print(i)\n", "squares = [n * n for n in range(3)]\n",
                  "class A:\n    x = 1\n    y = x + 1\n", "class A:\n    def f(self):\n        return f\n    g = f\n",
                  "import os; os.getcwd()\n", "class A:\n    total = sum(v for v in (1, 2))\n    v = 3\n",
-                 "try:\n    import ujson as json\nexcept ImportError:\n    json = None\nout = json.dumps(1)\n"):
+                 "try:\n    import ujson as json\nexcept ImportError:\n    json = None\nout = json.dumps(1)\n",
+                 "print(count := 3, count * 2)\n", "paths = [(path := '/tmp'), path + '/x']\n"):
         assert build_graph(code).free_names == frozenset(), code

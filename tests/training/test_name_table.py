@@ -10,6 +10,7 @@ from training.name_table import (
     package_submodules,
     table_lines,
     text_import_uses,
+    training_part,
 )
 
 
@@ -101,3 +102,19 @@ def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
     assert found[f"{package}.deep"] == {"leaf": False}
     assert found[lazy] == {"never": False}
     assert computed not in found  # its `__getattr__` may load any of them
+
+
+def test_imports_under_type_checking_load_nothing_and_held_out_packages_are_read_only_when_asked(tmp_path):
+    (package,) = _train_packages(1)
+    held_out = next(f"pkg{i}" for i in range(1000) if split_of(f"pkg{i}") != "train")
+    _write(tmp_path, {
+        f"{package}/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import typed\n"
+                                  "else:\n    from . import runtime\n",
+        f"{package}/typed.py": "", f"{package}/runtime.py": "",
+        f"{held_out}/__init__.py": "", f"{held_out}/sub.py": "",
+    })
+    config = DataConfig(roots=(str(tmp_path),), progress=False)
+    assert package_submodules(config) == {package: {"typed": False}}  # `runtime` is loaded: nothing to say
+    everything = package_submodules(config, every_split=True)
+    assert everything == {package: {"typed": False}, held_out: {"sub": False}}
+    assert training_part(everything, seed=0) == {package: {"typed": False}}
