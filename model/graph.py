@@ -92,6 +92,8 @@ class CodeGraph:
     """Whether the code has `from m import *`, which may bind any of its free names."""
     tree: ast.Module | None = field(default=None, repr=False, compare=False)
     """The parsed source, kept for the rare question only it answers (`attribute_reads`)."""
+    read_attributes: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
+    """(name, attribute) for each `name.attribute` the code reads: the scan's, so knowing costs no walk."""
     _attribute_reads: Mapping[str, frozenset[str]] | None = field(default=None, init=False, repr=False,
                                                                   compare=False)
 
@@ -311,7 +313,8 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     free_names = _free_names(units, tree) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
-                     find_sites(tree, source) if sites else None, units[0].raw[R_STAR_IMPORTS] > 0, tree)
+                     find_sites(tree, source) if sites else None, units[0].raw[R_STAR_IMPORTS] > 0, tree,
+                     frozenset(pair for unit in units for pair in unit.attr_chains))
 
 
 def attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, frozenset[str]]:

@@ -210,9 +210,14 @@ class ImportRanker:
         name to the package itself, or to nothing: `from app import logging` keeps its own.)"""
         if attribute_reads is None or name not in self._submodules:
             return set()
+        return self.unloaded(name, attribute_reads().get(name, frozenset()))
+
+    def unloaded(self, package: str, reads: Iterable[str]) -> set[str]:
+        """The deepest submodule of `package` in each chain of `reads` (`CodeGraph.attribute_reads`)
+        that importing the package does not load, without those another one's import loads."""
         wanted: set[str] = set()
-        for chain in attribute_reads().get(name, ()):
-            module, deepest = name, None
+        for chain in reads:
+            module, deepest = package, None
             for part in chain.split("."):
                 loads = self._submodules.get(module)
                 if loads is None or part not in loads:

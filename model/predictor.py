@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Sequence, Set
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +30,7 @@ from model.confidence import ConfidenceScorer, confidence_scorer_from, served_sc
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
-from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
+from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, attribute_reads, build_graph, vector_graph
 from model.imports import AttributeReads, ImportIndex, ImportRanker, submodules_from_json
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
@@ -511,7 +511,7 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
     ranked = model.import_ranker.rank(probs, graph.free_names, graph.imported, top_k, project,
                                       attribute_reads=graph.attribute_reads, star_import=graph.star_import)
     imported = graph.imported | project.file_imports if project is not None else graph.imported
-    suggestions = []
+    suggestions = _submodules_of_imported(model, graph, imported)
     for module, score in ranked:
         if score < model.import_threshold:
             continue
@@ -520,7 +520,23 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
                                           for name in statement_binds(line)):
             continue
         suggestions.append(ImportSuggestion(module, score, statement))
-    return suggestions
+    return suggestions[:top_k]
+
+
+def _submodules_of_imported(model: _Loaded, graph: CodeGraph, imported: Set[str]) -> list[ImportSuggestion]:
+    """`import logging.handlers` for code that imports `logging` itself and reads
+    `logging.handlers.RotatingFileHandler`, an AttributeError unless something else imported the
+    submodule: a rule read off the checkpoint's submodule table, not a guess, so its score is 1.
+    The tree is walked only when the code reads one of a package's submodules off it."""
+    table = model.import_submodules
+    packages = frozenset(root for root, attribute in graph.read_attributes
+                         if attribute in table.get(root, ()) and root not in graph.free_names
+                         and any(m.partition(".")[0] == root for m in imported))
+    if not packages or graph.tree is None:
+        return []
+    reads = attribute_reads(graph.tree, packages)
+    modules = {m for package in packages for m in model.import_ranker.unloaded(package, reads.get(package, ()))}
+    return [ImportSuggestion(m, 1.0, f"import {m}") for m in sorted(modules) if m not in imported]
 
 
 def import_statement(module: str, free_names: frozenset[str], model: _Loaded | None = None,

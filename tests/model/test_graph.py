@@ -367,3 +367,8 @@ def test_reads_after_the_binding_or_inside_their_own_scopes_stay_bound():
                  "try:\n    import ujson as json\nexcept ImportError:\n    json = None\nout = json.dumps(1)\n",
                  "print(count := 3, count * 2)\n", "paths = [(path := '/tmp'), path + '/x']\n"):
         assert build_graph(code).free_names == frozenset(), code
+
+
+def test_the_attributes_read_off_every_name_come_from_the_scan():
+    graph = build_graph("import logging\n\ndef f(p):\n    return logging.handlers.X(p), p.name\n")
+    assert {("logging", "handlers"), ("p", "name")} <= graph.read_attributes

@@ -497,3 +497,20 @@ def test_a_checkpoints_submodule_table_turns_a_package_import_into_the_submodule
     assert [i.statement for i in with_table.predict_sources([code])[0].imports] == ["import logging.handlers"]
     assert [i.statement for i in without.predict_sources([code])[0].imports] == ["import logging"]
     assert "import_submodules" not in with_table.info()["training"]  # a table, not facts about the run
+
+
+def test_code_importing_a_package_itself_gets_the_submodule_it_reads_and_the_package_does_not_load(tmp_path):
+    training = {"trained": True, "thresholds": {"imports": 0.9999, "bugs": 0.5},  # the head's guesses: none shown
+                "import_submodules": {"logging": {"handlers": False, "config": False}, "json": {"decoder": True}}}
+    predictor = Predictor(write_checkpoint(tmp_path / "c.safetensors", ["os"], training=training))
+
+    def lines(code: str, top_k: int = 5) -> list[str]:
+        return [i.statement for i in predictor.predict_sources([code], top_k=top_k)[0].imports]
+
+    handlers = "def setup(p):\n    logging.getLogger().addHandler(logging.handlers.RotatingFileHandler(p))\n"
+    assert lines("import logging\n\n" + handlers) == ["import logging.handlers"]
+    assert lines("import logging.config\n\n" + handlers) == ["import logging.handlers"]  # binds logging too
+    assert lines("import logging.handlers\n\n" + handlers) == []  # imported already
+    assert lines("import logging\n\n" + handlers, top_k=0) == []
+    assert lines("import json\n\ndef f(e):\n    return json.decoder.JSONDecodeError\n") == []  # json loads it
+    assert lines("import logging\n\ndef f():\n    logging.getLogger().info(1)\n") == []
