@@ -31,7 +31,7 @@ each attribute, and each dotted chain of them (`xml.etree.ElementTree.parse(f)`:
 "etree.ElementTree", "etree.ElementTree.parse")."""
 Submodules = Mapping[str, Mapping[str, bool]]
 """package -> {submodule: whether `import package` loads it} (`"logging": {"handlers": False}`), for
-the packages training code came from (the checkpoint's `import_submodules`)."""
+the packages installed where the checkpoint was trained (its `import_submodules`)."""
 
 FEATURE_NAMES = ("head_logit", "in_vocabulary", "name_share", "has_name_evidence", "project_share",
                  "has_project_evidence", "named")
