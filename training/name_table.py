@@ -152,7 +152,7 @@ def _loaded_on_import(text: str, package: str) -> set[str] | None:
         if isinstance(node, ast.Import | ast.ImportFrom):
             loaded |= _import_loads(node, package)
         elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
-            lazy = _lazy_loads(node, package)
+            lazy = _lazy_loads(node)
             if lazy is None:
                 return None
             loaded |= lazy
@@ -194,14 +194,14 @@ def _import_loads(node: ast.Import | ast.ImportFrom, package: str) -> set[str]:
     return names
 
 
-def _lazy_loads(function: ast.FunctionDef, package: str) -> set[str] | None:
-    """What a module-level `__getattr__` may load: the submodules it imports and the names it compares
-    with; None when it imports a name it computes."""
+def _lazy_loads(function: ast.FunctionDef) -> set[str] | None:
+    """The attributes a module-level `__getattr__` answers: the names it compares its argument with
+    (`if name == "linalg": import numpy.linalg`), not what it imports to answer another one
+    (unittest imports `async_case` for `IsolatedAsyncioTestCase`, so `unittest.async_case` is still an
+    AttributeError); None when it imports a name it computes (`import_module(f"scipy.{name}")`)."""
     names: set[str] = set()
     for node in ast.walk(function):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names |= _import_loads(node, package)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
             names.add(node.value)
         elif isinstance(node, ast.Call) and _called_name(node.func) in ("import_module", "__import__") and \
                 not (node.args and isinstance(node.args[0], ast.Constant)):

@@ -91,8 +91,9 @@ def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
                                   "if True:\n    from .nested import thing\ndef later():\n    from . import late\n",
         **{f"{package}/{name}.py": "" for name in ("eager", "star", "nested", "late", "alone", "_private", "path")},
         f"{package}/deep/__init__.py": "", f"{package}/deep/leaf.py": "",
-        f"{lazy}/__init__.py": "def __getattr__(name):\n    if name == 'on_demand':\n        from . import on_demand\n",
-        f"{lazy}/on_demand.py": "", f"{lazy}/never.py": "",
+        f"{lazy}/__init__.py": "def __getattr__(name):\n    if name == 'on_demand':\n        from . import on_demand\n"
+                               "    if name == 'Helper':\n        from .helpers import Helper\n",
+        f"{lazy}/on_demand.py": "", f"{lazy}/never.py": "", f"{lazy}/helpers.py": "",
         f"{computed}/__init__.py": "import importlib\ndef __getattr__(name):\n"
                                    "    return importlib.import_module(f'{__name__}.{name}')\n",
         f"{computed}/anything.py": "",
@@ -100,7 +101,7 @@ def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
     found = package_submodules(DataConfig(roots=(str(tmp_path),), progress=False))
     assert found[package] == {"alone": False, "deep": False, "late": False}  # loaded ones changes nothing
     assert found[f"{package}.deep"] == {"leaf": False}
-    assert found[lazy] == {"never": False}
+    assert found[lazy] == {"helpers": False, "never": False}  # `helpers` loads only when `Helper` is asked for
     assert computed not in found  # its `__getattr__` may load any of them
 
 
