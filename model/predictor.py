@@ -529,9 +529,9 @@ def _submodules_of_imported(model: _Loaded, graph: CodeGraph, imported: Set[str]
     submodule: a rule read off the checkpoint's submodule table, not a guess, so its score is 1.
     The tree is walked only when the code reads one of a package's submodules off it."""
     table = model.import_submodules
+    bound = {m.partition(".")[0] for m in imported} - graph.free_names  # `import pkg[.x]` binds pkg
     packages = frozenset(root for root, attribute in graph.read_attributes
-                         if attribute in table.get(root, ()) and root not in graph.free_names
-                         and any(m.partition(".")[0] == root for m in imported))
+                         if root in bound and attribute in table.get(root, ()))
     if not packages or graph.tree is None:
         return []
     reads = attribute_reads(graph.tree, packages)

@@ -74,12 +74,10 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     """(package, import line) for each distinct line, one per bound name as `ImportUse.statement`
     writes it (`from a import b`, `import a.b as c`), in the files of the corpus `config` describes
     whose package is in the training split; sorted."""
-    options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
     found: set[tuple[str, str]] = set()
-    for file in corpus_files(options):
-        if split_of(file.package, seed=config.seed) == "train":
-            text = _read(file.path)
-            found.update((file.package, use.statement) for use in text_import_uses(text, _dotted_package(file)))
+    for file in _files(config):
+        text = _read(file.path)
+        found.update((file.package, use.statement) for use in text_import_uses(text, _dotted_package(file)))
     return sorted(found)
 
 
@@ -99,11 +97,10 @@ def package_submodules(config: DataConfig, *, every_split: bool = False) -> dict
     `import logging.handlers` rather than `import logging` for code reading
     `logging.handlers.RotatingFileHandler`, which is an AttributeError unless something else
     imported the submodule first. A package loads a submodule when its `__init__` imports it at
-    module level in any form (`from . import b`, `from .b import c`, `import pkg.b`), or binds its
-    name by an import (`import posixpath as path`); one with a module-level `__getattr__` may load
-    any on first use (scipy's lazy submodules), so it counts as loading them all."""
-    options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
-    files = [f for f in corpus_files(options) if every_split or split_of(f.package, seed=config.seed) == "train"]
+    module level in any form (`from . import b`, `from .b import c`, `import pkg.b`), binds its
+    name by an import (`import posixpath as path`), or has a module-level `__getattr__` that answers
+    its name (`_lazy_loads`; one that imports a computed name counts as loading them all)."""
+    files = _files(config, every_split=every_split)
     children: dict[str, set[str]] = {}
     for file in files:
         parent, _, name = file.module.rpartition(".")
@@ -116,6 +113,13 @@ def package_submodules(config: DataConfig, *, every_split: bool = False) -> dict
             packages[file.module] = {name: loaded is None or name in loaded
                                      for name in sorted(children[file.module])}
     return _what_changes_a_suggestion(packages)
+
+
+def _files(config: DataConfig, *, every_split: bool = False) -> list[SourceFile]:
+    """The files of the corpus `config` describes whose package is in the training split (all of
+    them with `every_split`)."""
+    options = CorpusOptions(config.roots, config.max_files, config.max_units_per_package)
+    return [f for f in corpus_files(options) if every_split or split_of(f.package, seed=config.seed) == "train"]
 
 
 def training_part(table: Mapping[str, Mapping[str, bool]], seed: int) -> dict[str, Mapping[str, bool]]:
@@ -140,9 +144,9 @@ def _what_changes_a_suggestion(packages: dict[str, dict[str, bool]]) -> dict[str
 
 def _loaded_on_import(text: str, package: str) -> set[str] | None:
     """The names `import package` binds or loads by importing: its `__init__`'s module-level imports
-    (inside `if` and `try` too), and what a module-level `__getattr__` imports or names in a string
-    (`if name == "linalg": import numpy.linalg`). None where anything may load: an `__init__` that
-    does not parse, or a `__getattr__` that imports a computed name (`import_module(f"scipy.{name}")`)."""
+    (inside `if` and `try` too, not under `if TYPE_CHECKING:`), and the names a module-level
+    `__getattr__` answers (`_lazy_loads`). None where anything may load: an `__init__` that does not
+    parse, or a `__getattr__` that imports a computed name (`import_module(f"scipy.{name}")`)."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -422,6 +422,9 @@ class Corpus:
     import_bindings: list[tuple[str, str]]
     import_submodules: dict[str, dict[str, bool]]
     """package -> {submodule: whether importing the package loads it} (`training.name_table`)."""
+    training_imports: list[ImportSample]
+    """Every training-split import sample, not only those chosen: the import combiner's evidence rows
+    (`training.import_folds`)."""
     executed_positions: np.ndarray
     executed_labels: np.ndarray
     executed_groups: list[str]
@@ -481,6 +484,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         import_names=names,
         import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
         import_submodules=package_submodules(data, every_split=True),
+        training_imports=[s for s in imports if s.split == "train"],
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -1424,8 +1428,7 @@ def _validation_import_rows(model: GraphSAGEModel, corpus: Corpus, config: Train
 
 def _evidence_weights(corpus: Corpus, config: TrainConfig, log: Callable[[str], None]) -> tuple[float, ...] | None:
     """The evidence weights fitted on the training split's folds; None when they hold no positive row."""
-    data = config.data_config()
-    folded = folded_samples(data, import_samples(data, corpus_units(data)))
+    folded = folded_samples(config.data_config(), corpus.training_imports)
     inputs, labels, counts = evidence_rows(folded, corpus.vocabulary)
     if not (labels * counts).sum():
         return None
