@@ -447,7 +447,8 @@ def evaluate_imports(
     With `projects` (a ProjectIndex per package), "with_project" repeats the figures as a host that
     sends `path` gets them: the model with its package's index against the dictionary given the same
     index, the fairer comparison (an IDE indexes the open project too). `aliases` and `submodules`:
-    the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them."""
+    the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them. "names":
+    how many names the model's table and the dictionary hold, equal when both read the same lines."""
     test = _test(samples)
     ranker = ImportRanker(vocabulary, index or ImportIndex(), aliases, submodules)
     baseline = ImportDictionaryBaseline().fit((s for s in samples if s.split == "train"), name_lines)
@@ -456,7 +457,8 @@ def evaluate_imports(
     truth = import_label_sets(kept)
     no_project: list[ImportContext | None] = [None] * len(kept)
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
-                               "vocabulary_size": len(vocabulary)}
+                               "vocabulary_size": len(vocabulary),
+                               "names": {"model": len(ranker.index.names), "baseline": len(baseline.by_name)}}
     results |= import_recalls(
         truth, _model_rankings(scored, ranker, max(RECALL_KS), no_project),
         _baseline_rankings(scored, baseline, no_project))
@@ -761,7 +763,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
-                               name_lines=name_table_lines(data, labelled_imports),
+                               name_lines=name_table_lines(data),
                                aliases=checkpoint.training.get("import_aliases"),
                                submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
                                                         data.seed),

@@ -29,7 +29,7 @@ from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import DataConfig, ImportSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.name_table import package_import_lines, package_submodules, table_lines
+from training.name_table import package_import_lines, package_submodules, table_lines, used_lines
 from training.projects import package_projects, sample_contexts
 
 __all__ = ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of",
@@ -49,14 +49,16 @@ def fold_of(package: str, folds: int = FOLDS) -> int:
 class FoldedSamples:
     """The training split's import samples, each with its graph, its package's project context (None
     where the package has no files to index) and its fold; `lines` are (package, import line) for
-    every file of the corpus (`training.name_table.package_import_lines`), `submodules` what each
-    package's import loads (`training.name_table.package_submodules`)."""
+    every file of the corpus (`training.name_table.package_import_lines`), `used` those its units
+    really use (`training.name_table.used_lines`), `submodules` what each package's import loads
+    (`training.name_table.package_submodules`)."""
 
     samples: list[ImportSample]
     graphs: list[CodeGraph]
     contexts: list[ImportContext | None]
     folds: list[int]
     lines: list[tuple[str, str]]
+    used: list[tuple[str, str]]
     submodules: dict[str, dict[str, bool]] = field(default_factory=dict)
 
     def rows_of(self, fold: int) -> list[int]:
@@ -68,7 +70,8 @@ def folded_samples(config: DataConfig, samples: Iterable[ImportSample]) -> Folde
     train = [s for s in samples if s.split == "train"]
     contexts = sample_contexts(train, package_projects(config, {s.group for s in train}))
     return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
-                         [fold_of(s.group) for s in train], package_import_lines(config), package_submodules(config))
+                         [fold_of(s.group) for s in train], package_import_lines(config), used_lines(config),
+                         package_submodules(config))
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def fold_tables(folded: FoldedSamples, fold: int, weights: Sequence[float]) -> F
     files and those packages' submodules alone."""
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
-                              {statement for s in others for statement in s.statements})
+                              {line for package, line in folded.used if fold_of(package) != fold})
     index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
     aliases, _ = statement_tables(other_lines)
     submodules = {package: children for package, children in folded.submodules.items()

@@ -26,8 +26,9 @@ def _sample(group: str, statement: str, module: str, source: str = "x = 1\n") ->
 
 
 def _folded(samples: list[ImportSample], lines: list[tuple[str, str]]) -> FoldedSamples:
+    used = [(s.group, statement) for s in samples for statement in s.statements]  # as the units' labels say
     return FoldedSamples(samples, [build_graph(s.source, sites=False) for s in samples], [None] * len(samples),
-                         [fold_of(s.group) for s in samples], lines)
+                         [fold_of(s.group) for s in samples], lines, used)
 
 
 def _two_packages() -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from training.corpus import split_of
-from training.datasets import DataConfig, ImportSample
+from training.datasets import DataConfig
 from training.name_table import (
     name_table_lines,
     package_import_lines,
@@ -11,6 +11,7 @@ from training.name_table import (
     table_lines,
     text_import_uses,
     training_part,
+    used_lines,
 )
 
 
@@ -73,15 +74,19 @@ def test_the_table_keeps_lines_two_packages_share_or_a_sample_uses():
     assert table_lines(pairs, used) == ["from math import pi", "from math import pi", "import csv"]
 
 
-def test_training_and_evaluation_read_the_lines_the_training_samples_keep(tmp_path):
+def test_the_used_lines_come_from_every_unit_of_a_training_package_not_the_networks_sample(tmp_path):
     (package,) = _train_packages(1)
-    _write(tmp_path, {f"{package}/__init__.py": "from csv import reader\nfrom json import loads\n"})
-
-    def sample(statement: str, split: str) -> ImportSample:
-        return ImportSample("x = 1\n", ("m",), (statement,), split, package)
-
-    samples = [sample("from csv import reader", "train"), sample("from json import loads", "validation")]
-    assert name_table_lines(DataConfig(roots=(str(tmp_path),), progress=False), samples) == ["from csv import reader"]
+    held_out = next(f"held{i}" for i in range(100) if split_of(f"held{i}", seed=0) != "train")
+    functions = "".join(f"def f{i}(rows):\n    return rows[{i}]\n\n" for i in range(5))
+    _write(tmp_path, {
+        f"{package}/__init__.py": "from csv import reader\nfrom json import loads\n\n" + functions
+                                  + "def last(f):\n    return list(reader(f))\n",
+        f"{held_out}/__init__.py": "from secret import only_held_out\n\ndef g():\n    return only_held_out()\n",
+    })
+    config = DataConfig(roots=(str(tmp_path),), max_units_per_package=2, cache_dir=str(tmp_path / "cache"),
+                        progress=False)
+    assert used_lines(config) == [(package, "from csv import reader")]  # the sixth unit, past the cap of 2
+    assert name_table_lines(config) == ["from csv import reader"]  # `loads` is imported, never used
 
 
 def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
