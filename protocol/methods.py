@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
+from protocol.error_data import ERROR_DATA
 from protocol.errors import ERRORS_BY_CODE, InvalidParams, MethodNotFound
 from protocol.messages import ErrorResponse, Notification, Request, RequestId, Response
 
@@ -421,7 +422,8 @@ def json_schema() -> dict[str, Any]:
     what `yantra-bridge --print-schema` prints.
 
     One document, shaped {"$schema", "description", "$defs", "methods": {name: {"summary", "positional", "params",
-    "result"}}, "envelopes": {...}, "errors": {code: {"name", "description"}}}. Every named type is in
+    "result"}}, "envelopes": {...}, "errors": {code: {"name", "description", "data"}}} ("data" only for
+    codes whose errors carry it: `protocol.error_data`). Every named type is in
     the top-level `$defs`, once (a method's params and result are `$ref`s to theirs), and every `$ref`
     points there, so the whole document loads as one resource and a type generator emits each type
     once.
@@ -437,17 +439,24 @@ def json_schema() -> dict[str, Any]:
         for name, spec in METHODS.items()
     }
     envelopes = {model.__name__: _hoisted(_schema_of(model), definitions) for model in _ENVELOPES}
+    errors = {str(code): _error_entry(code, definitions) for code in ERRORS_BY_CODE}
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "description": SCHEMA_DESCRIPTION,
         "$defs": dict(sorted(definitions.items())),
         "methods": methods,
         "envelopes": envelopes,
-        "errors": {
-            str(code): {"name": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0]}
-            for code, cls in ERRORS_BY_CODE.items()
-        },
+        "errors": errors,
     }
+
+
+def _error_entry(code: int, definitions: dict[str, Any]) -> dict[str, Any]:
+    """A code's name, its first docstring line and, where its errors carry any, its `data` schema."""
+    cls = ERRORS_BY_CODE[code]
+    entry: dict[str, Any] = {"name": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0]}
+    if code in ERROR_DATA:
+        entry["data"] = _hoisted(_schema_of(ERROR_DATA[code]), definitions)
+    return entry
 
 
 def _hoisted(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.client import BridgeClient
-from tests.bridge.conftest import assert_silent, exchange, request_line, serving
+from tests.bridge.conftest import assert_documented_error, assert_silent, exchange, request_line, serving
 
 MAX_LINE = 16384
 MAX_BATCH = 5
@@ -32,6 +32,7 @@ def error_after(daemon: BridgeClient, line: str | bytes) -> dict:
     (reply,) = exchange(daemon, line)
     assert daemon.call("ping") == "pong"
     assert set(reply) == {"jsonrpc", "id", "error"}, reply
+    assert_documented_error(reply["error"])
     return reply
 
 

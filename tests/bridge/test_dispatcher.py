@@ -11,7 +11,7 @@ from bridge.dispatcher import Dispatcher, Job, Lane, Route, to_wire_error
 from bridge.transport import LineTooLong
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from protocol.errors import MethodNotFound, ServerBusy
-from tests.bridge.conftest import request_line
+from tests.bridge.conftest import assert_documented_error, request_line
 
 
 class MemoryWriter:
@@ -23,7 +23,11 @@ class MemoryWriter:
         return True
 
     def replies(self) -> list:
-        return [json.loads(line) for line in self.lines]
+        replies = [json.loads(line) for line in self.lines]
+        for reply in replies:
+            if "error" in reply:
+                assert_documented_error(reply["error"])
+        return replies
 
 
 class FakeRouter:
@@ -241,6 +245,7 @@ def test_waiting_for_idle_times_out_while_a_request_is_in_flight(wired):
 def test_every_failure_maps_to_its_wire_error(exc, code, data):
     error = to_wire_error(exc).to_error()
     assert error["code"] == code
+    assert_documented_error(error)
     assert data.items() <= error.get("data", {}).items()
     if isinstance(exc, FeatureVectorError) and exc.index is not None:
         assert "expected" not in error["data"]  # the length was right: only the entry is named

@@ -24,7 +24,7 @@ from bridge.client import BridgeClient
 from protocol.errors import ERRORS_BY_CODE
 from protocol.messages import ErrorResponse, Response
 from protocol.methods import METHODS
-from tests.bridge.conftest import WAIT_S, request_line, spawn
+from tests.bridge.conftest import WAIT_S, assert_documented_error, request_line, spawn
 
 REPLY = TypeAdapter(Response | ErrorResponse)
 _ids = itertools.count(1)
@@ -44,6 +44,7 @@ class Ledger:
         REPLY.validate_python(reply)
         if "error" in reply:
             assert reply["error"]["code"] in ERRORS_BY_CODE, reply
+            assert_documented_error(reply["error"])
         if reply["id"] is None:
             return
         key = _key(reply["id"])

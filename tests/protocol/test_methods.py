@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -9,7 +10,8 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from protocol.errors import InvalidParams, MethodNotFound
+from protocol.error_data import ERROR_DATA
+from protocol.errors import ERRORS_BY_CODE, InvalidParams, LimitExceeded, MethodNotFound
 from protocol.framing import decode_line, encode_message
 from protocol.methods import (
     METHODS,
@@ -260,6 +262,41 @@ def test_the_schema_covers_every_method_and_error_code() -> None:
         str(code) for code in range(-32005, -31999)
     }
     assert json.loads(json.dumps(schema)) == schema
+
+
+def test_each_error_code_that_carries_data_has_its_schema_and_the_others_none() -> None:
+    errors = json_schema()["errors"]
+    for code, cls in ERRORS_BY_CODE.items():
+        entry = errors[str(code)]
+        assert entry["name"] == cls.__name__
+        if code in ERROR_DATA:
+            assert entry["data"] == {"$ref": f"#/$defs/{ERROR_DATA[code].__name__}"}
+        else:
+            assert "data" not in entry
+            assert not _data_keywords(cls), f"{cls.__name__} takes data but documents none"
+
+
+def test_every_data_keyword_of_an_error_class_is_in_its_codes_data_model() -> None:
+    # the classes' keywords (request_id aside: it is the reply's id, not data) and the published models
+    for code, model in ERROR_DATA.items():
+        assert _data_keywords(ERRORS_BY_CODE[code]) <= set(model.model_fields), model.__name__
+
+
+def test_the_error_data_schemas_refuse_an_unknown_key_a_wrong_type_and_a_missing_bound() -> None:
+    schema = json_schema()
+    limit = {"$ref": "#/$defs/LimitExceededData", "$defs": schema["$defs"]}
+    jsonschema.validate({"limit": "batch", "maximum": 10, "actual": 11}, limit)
+    for bad in ({"limit": "batch", "maximum": 10, "extra": 1}, {"limit": "batch", "maximum": "10"},
+                {"limit": "batch"}, {"limit": "speed", "maximum": 1}, {"limit": "batch", "maximum": 1, "line": 0}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, limit)
+    assert LimitExceeded(limit="batch", maximum=10).to_error()["data"] == {"limit": "batch", "maximum": 10}
+
+
+def _data_keywords(cls: type) -> set[str]:
+    keywords = {name for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY}
+    return keywords - {"request_id"}
 
 
 def test_each_methods_positional_names_are_params_its_schema_describes() -> None:
