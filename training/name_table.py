@@ -8,13 +8,13 @@ Predictor writes lines with `statement_tables`' aliases and names) and the dicti
 from the same lines (training/baselines.py).
 
 Which lines: those two packages or more have, and those a unit of the training split really uses
-(see `table_lines`), read from up to `TABLE_UNITS_PER_PACKAGE` units a package whatever the
-network's own cap (`used_lines`). Why once per package: counted per line, one package that imports a name from its
-own module in hundreds of files decides the name for everyone (`pi` from `sympy.core.numbers`, `log`
-from `distutils`, `Type` from `torchgen.model`); per package, the modules many packages use win
-(`math`, `typing`). Why not parse whole files: the statements are found by their first line and
-parsed alone, 2-3 s for the 6,000 files of the full corpus where parsing them whole takes minutes.
-An import line inside a string (a docstring's example) is read as code too: rare, and training code.
+(see `table_lines`; the units of the corpus the config describes, `used_lines`). Why once per
+package: counted per line, one package that imports a name from its own module in hundreds of files
+decides the name for everyone (`pi` from `sympy.core.numbers`, `log` from `distutils`, `Type` from
+`torchgen.model`); per package, the modules many packages use win (`math`, `typing`). Why not
+parse whole files: the statements are found by their first line and parsed alone, 2-3 s for the
+6,000 files of the full corpus where parsing them whole takes minutes. An import line inside a
+string (a docstring's example) is read as code too: rare, and training code.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from model.imports import is_private
@@ -32,14 +31,8 @@ from training.corpus import CorpusOptions, SourceFile, corpus_files, split_of
 from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
-__all__ = ["TABLE_UNITS_PER_PACKAGE", "name_table_lines", "package_import_lines", "package_submodules", "table_lines",
-           "text_import_uses", "training_part", "used_lines"]
-
-TABLE_UNITS_PER_PACKAGE = 2000
-"""Units a package whose import labels say which lines are really used: the corpus's default cap,
-which the bug-site scorers and `yantra-eval` read too. The network's import task samples 400; read
-from those alone, the table lost a fifth of its names (1,888 -> 1,496: `md5`, `EWOULDBLOCK`, `import
-math as _math`), while `yantra-eval`'s dictionary, fitted on its own 2,000-unit samples, kept them."""
+__all__ = ["name_table_lines", "package_import_lines", "package_submodules", "table_lines", "text_import_uses",
+           "training_part", "used_lines"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -90,20 +83,16 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
 
 
 def name_table_lines(config: DataConfig) -> list[str]:
-    """The lines the shipped name table counts, from the corpus `config` describes: what `yantra-train`
-    builds the table from and `yantra-eval` fits the dictionary on, so that both read the same lines
-    whatever units each samples for its tasks."""
+    """The lines the name table counts, from the corpus `config` describes: what `yantra-train` builds
+    the table from, and what `yantra-eval` fits the dictionary on given the training run's corpus
+    (its `max_units_per_package`, not the evaluation's), so that both read the same lines."""
     return table_lines(package_import_lines(config), {line for _, line in used_lines(config)})
 
 
 def used_lines(config: DataConfig) -> list[tuple[str, str]]:
     """(package, import line) for each line some unit of a training-split package really uses (its
-    import labels), from up to `TABLE_UNITS_PER_PACKAGE` units a package (all, for a corpus without
-    a cap); sorted."""
-    cap = config.max_units_per_package
-    table_config = config if cap is None or cap >= TABLE_UNITS_PER_PACKAGE else \
-        replace(config, max_units_per_package=TABLE_UNITS_PER_PACKAGE)
-    return sorted({(unit.package, use.statement) for unit in corpus_units(table_config)
+    import labels), over the units of the corpus `config` describes; sorted."""
+    return sorted({(unit.package, use.statement) for unit in corpus_units(config)
                    if split_of(unit.package, seed=config.seed) == "train" for use in unit.imports})
 
 

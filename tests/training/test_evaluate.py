@@ -58,7 +58,7 @@ def test_the_public_names_are_pinned():
         "Scored", "SeedMismatch", "closer_rate", "evaluate", "evaluate_bugs", "evaluate_confidence",
         "evaluate_embedding", "evaluate_imports", "evaluate_stdlib_confidence", "import_category",
         "import_label_sets", "import_recalls", "localisation_accuracy", "main", "score_sources",
-        "site_localisation", "split_seed",
+        "site_localisation", "split_seed", "trained_corpus",
     ]
 
 
@@ -370,6 +370,17 @@ def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is
     with pytest.raises(evaluate_module.SeedMismatch, match="trained with seed 3"):
         evaluate_module.split_seed(trained, 0)
     assert evaluate_module.split_seed({}, None) == 0 and evaluate_module.split_seed({}, 5) == 5
+
+
+def test_the_dictionary_reads_the_corpus_the_checkpoints_name_table_came_from():
+    # yantra-eval reads 2,000 units a package, the training run 400: the table's lines follow the units
+    data = DataConfig(seed=0, cache_dir="/nowhere")
+    assert evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": 400}}) == \
+        replace(data, max_units_per_package=400)
+    uncapped = evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": None}})
+    assert uncapped.max_units_per_package is None
+    for unknown in ({}, {"config": {}}, {"config": {"max_units_per_package": "400"}}):
+        assert evaluate_module.trained_corpus(data, unknown) == data
 
 
 def test_the_intervals_redraw_the_packages_the_samples_functions_belong_to(engine, monkeypatch):

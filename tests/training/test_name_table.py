@@ -74,19 +74,17 @@ def test_the_table_keeps_lines_two_packages_share_or_a_sample_uses():
     assert table_lines(pairs, used) == ["from math import pi", "from math import pi", "import csv"]
 
 
-def test_the_used_lines_come_from_every_unit_of_a_training_package_not_the_networks_sample(tmp_path):
+def test_the_used_lines_are_those_the_corpus_units_of_training_packages_use(tmp_path):
     (package,) = _train_packages(1)
     held_out = next(f"held{i}" for i in range(100) if split_of(f"held{i}", seed=0) != "train")
-    functions = "".join(f"def f{i}(rows):\n    return rows[{i}]\n\n" for i in range(5))
     _write(tmp_path, {
-        f"{package}/__init__.py": "from csv import reader\nfrom json import loads\n\n" + functions
-                                  + "def last(f):\n    return list(reader(f))\n",
+        f"{package}/__init__.py": "from csv import reader\nfrom json import loads\n\n"
+                                  "def read(f):\n    return list(reader(f))\n",
         f"{held_out}/__init__.py": "from secret import only_held_out\n\ndef g():\n    return only_held_out()\n",
     })
-    config = DataConfig(roots=(str(tmp_path),), max_units_per_package=2, cache_dir=str(tmp_path / "cache"),
-                        progress=False)
-    assert used_lines(config) == [(package, "from csv import reader")]  # the sixth unit, past the cap of 2
-    assert name_table_lines(config) == ["from csv import reader"]  # `loads` is imported, never used
+    config = DataConfig(roots=(str(tmp_path),), cache_dir=str(tmp_path / "cache"), progress=False)
+    assert used_lines(config) == [(package, "from csv import reader")]  # `loads` is imported, never used
+    assert name_table_lines(config) == ["from csv import reader"]
 
 
 def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
