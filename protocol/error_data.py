@@ -5,13 +5,13 @@ they mean. `protocol.errors` raises the errors (its classes take these keys as k
 out those that are None, so every key here is optional on the wire unless a class requires it);
 `protocol.methods.json_schema` publishes these models under "errors", so that a host can generate a
 type for each code's data as it does for results; tests validate real error replies against them.
-Codes whose errors carry no data (-32603, -32800, -32005) have no model.
+Codes whose errors carry no data (-32800, -32005) have no model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -19,6 +19,7 @@ from pydantic.json_schema import SkipJsonSchema
 from protocol.errors import (
     CHECKPOINT_LOAD_FAILED,
     CODE_SYNTAX_ERROR,
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     LIMIT_EXCEEDED,
@@ -33,6 +34,7 @@ __all__ = [
     "LIMIT_NAMES",
     "CheckpointLoadFailedData",
     "CodeSyntaxErrorData",
+    "InternalErrorData",
     "InvalidParamsData",
     "InvalidRequestData",
     "LimitExceededData",
@@ -101,6 +103,13 @@ class InvalidParamsData(_ErrorData):
 "How many were sent by position.")
 
 
+class InternalErrorData(_ErrorData):
+    """-32603: most internal errors carry no data; a reply that could not be written says where."""
+
+    path: str | SkipJsonSchema[None] = _absent_unless_known(
+        "Where in the reply a value JSON cannot carry sat (`result.embedding[1]`: NaN or infinity).")
+
+
 class ServerBusyData(_ErrorData):
     """-32000: the queue that is full."""
 
@@ -117,10 +126,13 @@ class ModelUnavailableData(_ErrorData):
 class LimitExceededData(_ErrorData):
     """-32002: which limit was crossed, and by how much."""
 
-    limit: Literal[LIMIT_NAMES] = Field(description="The limit's name (docs/API.md, Limits).")  # type: ignore[valid-type]
+    limit: str = Field(description="The limit's name (docs/API.md, Limits): today one of "
+                       + ", ".join(f"`{name}`" for name in LIMIT_NAMES) + "; a string, so a later one "
+                       "does not break a client generated from this schema.")
     maximum: Count = Field(description="Its bound.")
     actual: Count | SkipJsonSchema[None] = _absent_unless_known(
-        "The size seen; left out where counting stopped at the bound.")
+        "The size seen, as far as it was counted (`json_depth`: `maximum` + 1, where reading stopped); "
+        "left out where the parser stops without a count (`nesting`).")
     line: Place | SkipJsonSchema[None] = _absent_unless_known(
         "1-based, where code nests past the parser's bounds and the parser says where.")
     column: Place | SkipJsonSchema[None] = _absent_unless_known(
@@ -148,6 +160,7 @@ ERROR_DATA: Mapping[int, type[_ErrorData]] = {
     INVALID_REQUEST: InvalidRequestData,
     METHOD_NOT_FOUND: MethodNotFoundData,
     INVALID_PARAMS: InvalidParamsData,
+    INTERNAL_ERROR: InternalErrorData,
     SERVER_BUSY: ServerBusyData,
     MODEL_UNAVAILABLE: ModelUnavailableData,
     LIMIT_EXCEEDED: LimitExceededData,

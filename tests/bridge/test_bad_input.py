@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.client import BridgeClient
-from tests.bridge.conftest import assert_documented_error, assert_silent, exchange, request_line, serving
+from tests.bridge.conftest import assert_silent, exchange, request_line, serving
+from tests.helpers import assert_documented_error
 
 MAX_LINE = 16384
 MAX_BATCH = 5

@@ -11,7 +11,8 @@ from bridge.dispatcher import Dispatcher, Job, Lane, Route, to_wire_error
 from bridge.transport import LineTooLong
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from protocol.errors import MethodNotFound, ServerBusy
-from tests.bridge.conftest import assert_documented_error, request_line
+from tests.bridge.conftest import request_line
+from tests.helpers import assert_documented_error
 
 
 class MemoryWriter:

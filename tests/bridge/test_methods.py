@@ -18,6 +18,7 @@ from protocol.methods import (
     PredictResult,
 )
 from tests.bridge.conftest import FUNCTION, USES_OS_WITHOUT_IMPORT
+from tests.helpers import assert_documented_error
 
 FEATURE_DIM = 978
 ORIGINAL_HOST_KEYS = ("code_suggestion", "confidence", "next_function", "predicted_imports", "potential_bugs")
@@ -104,10 +105,12 @@ def test_extract_features_of_more_nodes_than_a_reply_may_hold_is_limit_exceeded_
         daemon.call("extract_features", {"code": code})
     assert caught.value.code == -32002 and "2001 graph nodes" in caught.value.message
     assert caught.value.data == {"limit": "units", "maximum": MAX_EXTRACT_NODES, "actual": MAX_EXTRACT_NODES + 1}
+    assert_documented_error(_wire(caught.value))
     bulk = code + "# " + "x" * (1 << 16) + "\n"  # over 64 Ki characters: extracted apart (in a worker if up)
     with pytest.raises(BridgeError) as caught:
         daemon.call("extract_features", {"code": bulk})
     assert caught.value.data == {"limit": "units", "maximum": MAX_EXTRACT_NODES, "actual": MAX_EXTRACT_NODES + 1}
+    assert_documented_error(_wire(caught.value))
     assert "confidence" in daemon.call("predict", {"code": code})  # predict takes the same code
     shorter = "".join(f"def f{i}():\n    return {i}\n" for i in range(MAX_EXTRACT_NODES - 1))
     assert len(daemon.call("extract_features", {"code": shorter})["nodes"]) == MAX_EXTRACT_NODES
@@ -124,6 +127,7 @@ def test_embed_of_code_that_does_not_parse_is_a_syntax_error(daemon):
     with pytest.raises(BridgeError) as raised:
         daemon.call("embed", {"code": "def f(:"})
     assert raised.value.code == -32003 and raised.value.data["line"] == 1
+    assert_documented_error(_wire(raised.value))
 
 
 def test_model_info_and_its_old_name_describe_the_same_loaded_model(daemon):
@@ -143,6 +147,7 @@ def test_reload_of_a_bad_path_fails_and_the_old_model_keeps_serving(daemon, tmp_
     with pytest.raises(BridgeError) as raised:
         daemon.call("reload", [str(bad)])
     assert raised.value.code == -32004 and raised.value.data["path"] == str(bad)
+    assert_documented_error(_wire(raised.value))
     assert "confidence" in daemon.call("predict", {"code": FUNCTION})
     assert daemon.call("model_info")["status"] == "loaded"
 
@@ -151,6 +156,7 @@ def test_reload_of_an_empty_path_is_invalid_params_not_a_search_of_the_working_d
     with pytest.raises(BridgeError) as raised:
         daemon.call("reload", {"path": ""})
     assert raised.value.code == -32602 and raised.value.data["field"] == "path"
+    assert_documented_error(_wire(raised.value))
 
 
 def test_the_same_code_twice_gets_the_same_answer(daemon):
@@ -207,3 +213,8 @@ def test_a_reply_names_the_model_that_made_the_prediction_not_the_one_serving_no
     task = SimpleNamespace(top_k=5, include_embedding=False)
     result = methods._shape_prediction(task, Prediction(0.5, model=ModelStamp("made-it", False)))
     assert result["model"] == {"version": "made-it", "trained": False}
+
+
+def _wire(error: BridgeError) -> dict:
+    """The error object the client raised `error` from, as it came over the wire."""
+    return {"code": error.code, "message": error.message, **({"data": error.data} if error.data is not None else {})}

@@ -24,7 +24,8 @@ from bridge.client import BridgeClient
 from protocol.errors import ERRORS_BY_CODE
 from protocol.messages import ErrorResponse, Response
 from protocol.methods import METHODS
-from tests.bridge.conftest import WAIT_S, assert_documented_error, request_line, spawn
+from tests.bridge.conftest import WAIT_S, request_line, spawn
+from tests.helpers import assert_documented_error
 
 REPLY = TypeAdapter(Response | ErrorResponse)
 _ids = itertools.count(1)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from protocol.errors import InternalError, InvalidRequest, LimitExceeded, ParseError
 from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message, id_of_line_head
+from tests.helpers import assert_documented_error
 
 BIG = 123456789012345678901234567890
 LONG_DIGITS = b'"pad": 1234567890123456789012'
@@ -59,6 +60,7 @@ def test_an_integer_past_the_interpreter_s_digit_limit_is_a_limit_not_a_crash(si
     with pytest.raises(LimitExceeded) as caught:
         decode_line(b'{"id": ' + sign + b"9" * digits + b"}")
     assert caught.value.data == {"limit": "json_integer_digits", "maximum": digits - 1, "actual": digits}
+    assert_documented_error(caught.value.to_error())
     assert decode_line(b"[" + sign + b"9" * (digits - 1) + b"]")[0] == int(sign.decode() + "9" * (digits - 1))
 
 
@@ -114,6 +116,7 @@ def test_the_non_finite_tokens_are_parse_errors_on_both_paths(literal: bytes) ->
         with pytest.raises(ParseError) as caught:
             decode_line(line)
         assert caught.value.position in (6, 7)  # at the token, or past its sign; on the exact path too
+        assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize(("literal", "value"), [(b"1e400", math.inf), (b"-1e999", -math.inf), (b"1e-400", 0.0)])
@@ -128,6 +131,7 @@ def test_lone_surrogate_escapes_are_parse_errors_on_both_paths(escape: bytes) ->
         with pytest.raises(ParseError) as caught:
             decode_line(line)
         assert caught.value.position is not None  # the exact path scans for it
+        assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize(("line", "field"), [
@@ -143,6 +147,7 @@ def test_a_lone_surrogate_in_a_message_with_a_valid_id_is_an_invalid_request_wit
         with pytest.raises(InvalidRequest) as caught:
             decode_line(each)
         assert caught.value.request_id == 7 and caught.value.field == field
+        assert_documented_error(caught.value.to_error())
 
 
 def test_the_text_of_an_escaped_backslash_is_not_taken_for_the_high_half_of_a_pair():
@@ -151,6 +156,7 @@ def test_the_text_of_an_escaped_backslash_is_not_taken_for_the_high_half_of_a_pa
         with pytest.raises(ParseError) as caught:
             decode_line(each)
         assert caught.value.position == line.index(b"\\udc00")
+        assert_documented_error(caught.value.to_error())
 
 
 def test_a_lone_surrogate_without_an_id_to_echo_stays_a_parse_error():
@@ -181,6 +187,7 @@ def test_on_the_exact_path_a_parse_error_points_at_what_it_names(line: bytes, at
     with pytest.raises(ParseError) as caught:
         decode_line(line)
     assert caught.value.position == line.index(at)
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("raw", [b'"\xff"', b'"\xc3"', b'"\xed\xa0\x80"', b'"\xf8\x88\x80\x80\x80"'])
@@ -189,6 +196,7 @@ def test_invalid_utf8_is_a_parse_error_at_its_byte_on_both_paths(raw: bytes) -> 
         with pytest.raises(ParseError, match="invalid UTF-8 at byte 7") as caught:
             decode_line(line)
         assert caught.value.position == 7  # '{"x": "' is 7 bytes
+        assert_documented_error(caught.value.to_error())
 
 
 def test_a_raw_control_character_is_named_once_with_where_it_is_on_both_paths() -> None:
@@ -205,6 +213,7 @@ def test_a_parse_error_says_where_the_parser_stopped() -> None:
         decode_line(b'{"a": tru}')
     assert caught.value.position is not None
     assert caught.value.to_error()["data"]["position"] == caught.value.position
+    assert_documented_error(caught.value.to_error())
 
 
 def nested(levels: int, kind: str) -> bytes:
@@ -220,6 +229,7 @@ def test_nesting_past_the_bound_is_a_limit_error_without_recursion(kind: str, le
         assert caught.value.limit == "json_depth"
         assert caught.value.maximum == DEFAULT_MAX_DEPTH
         assert caught.value.actual == DEFAULT_MAX_DEPTH + 1  # the depth where it first went past
+        assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
@@ -234,6 +244,7 @@ def test_a_smaller_depth_bound_is_honoured() -> None:
     with pytest.raises(LimitExceeded) as caught:
         decode_line(b"[[[[1]]]]", max_depth=3)
     assert caught.value.actual == 4
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("bound", [0, -1, MAX_SUPPORTED_DEPTH + 1])
@@ -292,12 +303,14 @@ def test_nan_and_infinity_are_refused_with_the_path_to_them(bad: float) -> None:
     with pytest.raises(InternalError) as caught:
         encode_message(message)
     assert caught.value.data == {"path": "result.embedding[1]"}
+    assert_documented_error(caught.value.to_error())
 
 
 def test_nan_is_refused_on_the_big_integer_path_too() -> None:
     with pytest.raises(InternalError) as caught:
         encode_message({"id": BIG, "result": {"scores": [{"score": math.nan}]}})
     assert caught.value.data == {"path": "result.scores[0].score"}
+    assert_documented_error(caught.value.to_error())
 
 
 def test_finite_numbers_that_overflow_a_sum_are_not_refused() -> None:
@@ -373,6 +386,7 @@ def test_a_message_too_deep_carries_its_own_id_on_every_decoding_path(extra):
     with pytest.raises(LimitExceeded) as caught:
         decode_line(line.encode(), max_depth=8)
     assert caught.value.limit == "json_depth" and caught.value.request_id == "a"
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize(("id_text", "extra", "expected"), [
@@ -388,6 +402,7 @@ def test_a_line_past_the_deepest_supported_bound_is_read_for_its_id_as_orjson_re
     with pytest.raises(LimitExceeded) as caught:
         decode_line(line.encode(), max_depth=8)
     assert caught.value.request_id == expected
+    assert_documented_error(caught.value.to_error())
 
 
 def test_a_line_past_orjsons_depth_gets_no_id_on_either_path():
@@ -396,6 +411,7 @@ def test_a_line_past_orjsons_depth_gets_no_id_on_either_path():
         with pytest.raises(LimitExceeded) as caught:
             decode_line(line.encode(), max_depth=8)
         assert caught.value.request_id is None
+        assert_documented_error(caught.value.to_error())
 
 
 # -- id_of_line_head: the id of a line cut at the size limit ---------------------------------------

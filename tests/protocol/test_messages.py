@@ -21,6 +21,7 @@ from protocol.messages import (
     parse_message,
     result_response,
 )
+from tests.helpers import assert_documented_error
 
 BIG = 123456789012345678901234567890
 
@@ -58,6 +59,7 @@ def test_a_bool_object_or_array_id_is_refused_and_answered_with_a_null_id(reques
         parse_message(call(id=request_id))
     assert caught.value.field == "id"
     assert caught.value.request_id is None
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("params", ["bar", 3, True, None])
@@ -66,6 +68,7 @@ def test_params_that_are_neither_array_nor_object_are_refused_and_the_id_echoed(
         parse_message(call(id="7", params=params))
     assert caught.value.field == "params"
     assert caught.value.request_id == "7"
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("version", [2.0, "2", "1.0", None, " 2.0"])
@@ -74,6 +77,7 @@ def test_the_jsonrpc_member_must_be_exactly_the_string_2_0(version: object) -> N
         parse_message({"jsonrpc": version, "method": "ping", "id": 1})
     assert caught.value.field == "jsonrpc"
     assert caught.value.request_id == 1
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize(
@@ -90,6 +94,7 @@ def test_a_missing_mistyped_or_unknown_member_is_named(message: dict, field: str
         parse_message(message)
     assert caught.value.field == field
     assert caught.value.to_error()["data"]["field"] == field
+    assert_documented_error(caught.value.to_error())
 
 
 @pytest.mark.parametrize("value", [1, "x", None, [], [1], True])
@@ -97,6 +102,7 @@ def test_a_value_that_is_not_an_object_is_an_invalid_request(value: object) -> N
     with pytest.raises(InvalidRequest) as caught:
         parse_message(value)
     assert caught.value.request_id is None
+    assert_documented_error(caught.value.to_error())
 
 
 def test_a_result_response_is_a_plain_dict_ready_to_encode() -> None:
