@@ -437,6 +437,7 @@ def evaluate_imports(
     index: ImportIndex | None = None,
     projects: dict[str, ProjectIndex] | None = None,
     name_lines: Sequence[str] | None = None,
+    dictionary_samples: Sequence[ImportSample] | None = None,
     aliases: Mapping[str, str] | None = None,
     submodules: Submodules | None = None,
     batch_size: int = 256,
@@ -448,11 +449,14 @@ def evaluate_imports(
     With `projects` (a ProjectIndex per package), "with_project" repeats the figures as a host that
     sends `path` gets them: the model with its package's index against the dictionary given the same
     index, the fairer comparison (an IDE indexes the open project too). `aliases` and `submodules`:
-    the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them. "names":
-    how many names the model's table and the dictionary hold, equal when both read the same lines."""
+    the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them.
+    `dictionary_samples`: whose training split the dictionary counts modules in (its prior; by
+    default `samples`'). "names": how many names the model's table and the dictionary hold, equal
+    when both read the same lines."""
     test = _test(samples)
     ranker = ImportRanker(vocabulary, index or ImportIndex(), aliases, submodules)
-    baseline = ImportDictionaryBaseline().fit((s for s in samples if s.split == "train"), name_lines)
+    counted = samples if dictionary_samples is None else dictionary_samples
+    baseline = ImportDictionaryBaseline().fit((s for s in counted if s.split == "train"), name_lines)
     scored = score_sources(engine, [s.source for s in test], batch_size=batch_size)
     kept = [test[i] for i in scored.kept]
     truth = import_label_sets(kept)
@@ -749,17 +753,26 @@ def split_seed(training: dict[str, Any], asked: int | None) -> int:
 
 
 def trained_corpus(data: DataConfig, training: Mapping[str, Any]) -> DataConfig:
-    """`data` cut to the units a package the checkpoint's run read (its config's
-    `max_units_per_package`: 400 where this evaluation reads 2,000): the corpus its name table came
-    from, so that the dictionary baseline reads the same lines. Fitted on the evaluation's own
-    corpus, it had read a quarter more names than the model's table (1,888 against 1,496)."""
+    """`data` with the files and units a package the checkpoint's run read (its config's
+    `max_files` and `max_units_per_package`: 400 units where this evaluation reads 2,000): the corpus
+    its name table came from, so that the dictionary baseline reads the same lines and training
+    samples. Fitted on the evaluation's own corpus, it had read a quarter more names than the
+    model's table (1,888 against 1,496). A field the checkpoint does not record, or records
+    malformed, stays as `data` has it."""
     config = training.get("config")
-    if not isinstance(config, dict) or "max_units_per_package" not in config:
+    if not isinstance(config, dict):
         return data
-    cap = config["max_units_per_package"]
-    if cap is not None and (type(cap) is not int or cap < 1):
-        return data
-    return replace(data, max_units_per_package=cap)
+    changes = {name: config[name] for name in ("max_files", "max_units_per_package")
+               if name in config and (config[name] is None or (type(config[name]) is int and config[name] >= 1))}
+    return replace(data, **changes)
+
+
+def _warn_unless_same_names(names: Mapping[str, int]) -> None:
+    """Say so when the dictionary did not read the model's lines (a checkpoint trained on another
+    corpus than this machine's): its import rows then compare unlike tables."""
+    if names["model"] != names["baseline"]:
+        sys.stderr.write(f"yantra-eval: the dictionary baseline holds {names['baseline']} names and the model's "
+                         f"table {names['model']}: they were not read from the same training code\n")
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -775,14 +788,16 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                      baseline_train_limit=args.baseline_train_limit, seed=seed,
                                      packages=unit_packages(units))
     labelled_imports = import_samples(data, units)
+    trained = trained_corpus(data, checkpoint.training)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
-                               name_lines=name_table_lines(trained_corpus(data, checkpoint.training)),
+                               name_lines=name_table_lines(trained), dictionary_samples=import_samples(trained),
                                aliases=checkpoint.training.get("import_aliases"),
                                submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
                                                         data.seed),
                                batch_size=args.batch_size)
+    _warn_unless_same_names(imports["names"])
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,
                                    seed=seed, batch_size=args.batch_size)
     confidence_scorer = served_scorer(confidence_scorer_from(checkpoint.confidence_weights,

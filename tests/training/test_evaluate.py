@@ -375,8 +375,8 @@ def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is
 def test_the_dictionary_reads_the_corpus_the_checkpoints_name_table_came_from():
     # yantra-eval reads 2,000 units a package, the training run 400: the table's lines follow the units
     data = DataConfig(seed=0, cache_dir="/nowhere")
-    assert evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": 400}}) == \
-        replace(data, max_units_per_package=400)
+    assert evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": 400, "max_files": 50}}) == \
+        replace(data, max_units_per_package=400, max_files=50)
     uncapped = evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": None}})
     assert uncapped.max_units_per_package is None
     for unknown in ({}, {"config": {}}, {"config": {"max_units_per_package": "400"}}):

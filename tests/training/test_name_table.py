@@ -87,6 +87,18 @@ def test_the_used_lines_are_those_the_corpus_units_of_training_packages_use(tmp_
     assert name_table_lines(config) == ["from csv import reader"]
 
 
+def test_the_used_lines_follow_the_corpus_cap_as_the_training_run_read_it(tmp_path):
+    # yantra-eval's dictionary reads the run's corpus (`trained_corpus`): its cap decides the lines
+    (package,) = _train_packages(1)
+    _write(tmp_path, {f"{package}/a.py": "from csv import reader\n\ndef first(f):\n    return reader(f)\n",
+                      f"{package}/b.py": "from json import loads\n\ndef second(s):\n    return loads(s)\n"})
+    config = DataConfig(roots=(str(tmp_path),), cache_dir=str(tmp_path / "cache"), progress=False)
+    assert used_lines(config) == [(package, "from csv import reader"), (package, "from json import loads")]
+    capped = DataConfig(roots=(str(tmp_path),), max_units_per_package=1, cache_dir=str(tmp_path / "cache"),
+                        progress=False)
+    assert used_lines(capped) == [(package, "from csv import reader")]
+
+
 def test_the_submodules_a_package_import_leaves_out_are_known(tmp_path):
     (package, lazy, computed) = _train_packages(3)
     _write(tmp_path, {
