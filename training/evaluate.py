@@ -26,7 +26,10 @@ Definitions the numbers depend on:
   and any module those two offer), skipping modules the source imports already;
   recall counts every true module, in the vocabulary or not. Categories: "own" (same top-level package
   as the sample, or an unresolved relative import), "stdlib" (`sys.stdlib_module_names`), "third_party"
-  (the rest), "aliased" (the import line has " as ").
+  (the rest), "aliased" (the import line has " as "). Recall ranks past the threshold from which the
+  daemon shows a suggestion; "shown" pools what the top five at or above it get right (precision,
+  recall), as an editor user sees them. The dictionary reads the lines and samples of the checkpoint's
+  own training corpus (`trained_corpus`), as the model's name table did.
 - embedding: each test anchor, its variant from the dataset and up to `--variants` more variants share a
   label; MAP@R retrieves them among every other test function's group. "Variant above mutant" is the
   fraction of anchors closer (cosine) to their variant than to their one-bug mutant, a tie counting
@@ -62,7 +65,7 @@ from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
 from model.imports import ImportIndex, ImportRanker, Submodules, submodules_from_json
 from model.layout import FEATURE_LAYOUT_VERSION
-from model.predictor import SHIPPED_CHECKPOINT, Predictor
+from model.predictor import DEFAULT_THRESHOLD, SHIPPED_CHECKPOINT, Predictor
 from model.project import ImportContext, ProjectIndex
 from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
@@ -92,6 +95,7 @@ from training.metrics import (
     recall_at_k,
     reliability_bins,
     roc_curve,
+    shown_at_threshold,
 )
 from training.mutations import kinds_admitted
 from training.name_table import name_table_lines, training_part
@@ -417,16 +421,23 @@ def import_label_sets(samples: Sequence[ImportSample]) -> dict[str, list[set[str
 
 
 def _model_rankings(scored: Scored, ranker: ImportRanker, k: int, projects: Sequence[ImportContext | None]
-                    ) -> list[list[str]]:
-    """What the daemon serves: the head combined with the checkpoint's name index (`model.imports`)
-    and, where given, the project's."""
+                    ) -> list[list[tuple[str, float]]]:
+    """What the daemon serves, with its scores: the head combined with the checkpoint's name index
+    (`model.imports`) and, where given, the project's."""
     return [
-        [module for module, _ in ranker.rank(scored.import_probs[row], scored.free_names[row],
-                                             scored.imported[row], k, projects[row],
-                                             attribute_reads=lambda reads=scored.attribute_reads[row]: reads,
-                                             star_import=scored.star_import[row])]
+        ranker.rank(scored.import_probs[row], scored.free_names[row], scored.imported[row], k, projects[row],
+                    attribute_reads=lambda reads=scored.attribute_reads[row]: reads,
+                    star_import=scored.star_import[row])
         for row in range(len(scored.kept))
     ]
+
+
+def _recalls_and_shown(truth: dict[str, list[set[str]]], model: list[list[tuple[str, float]]],
+                       baseline: list[list[str]], threshold: float | None) -> dict[str, Any]:
+    results = import_recalls(truth, [[module for module, _ in ranking] for ranking in model], baseline)
+    if threshold is not None:
+        results["shown"] = shown_at_threshold(truth["all"], model, threshold)
+    return results
 
 
 def evaluate_imports(
@@ -440,6 +451,7 @@ def evaluate_imports(
     dictionary_samples: Sequence[ImportSample] | None = None,
     aliases: Mapping[str, str] | None = None,
     submodules: Submodules | None = None,
+    threshold: float | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Recall@1 and @5 of the model's import ranking (head + the checkpoint's name index, as served) and
@@ -452,7 +464,9 @@ def evaluate_imports(
     the checkpoint's `import_aliases` and `import_submodules`, as the daemon ranks with them.
     `dictionary_samples`: whose training split the dictionary counts modules in (its prior; by
     default `samples`'). "names": how many names the model's table and the dictionary hold, equal
-    when both read the same lines."""
+    when both read the same lines. With `threshold` (the checkpoint's, from which the daemon shows a
+    suggestion), "shown" says what a user is shown of the top five (`shown_at_threshold`): the
+    recall rows rank past the threshold, the daemon does not."""
     test = _test(samples)
     ranker = ImportRanker(vocabulary, index or ImportIndex(), aliases, submodules)
     counted = samples if dictionary_samples is None else dictionary_samples
@@ -464,14 +478,13 @@ def evaluate_imports(
     results: dict[str, Any] = {"n_test": len(kept), "n_unbuildable": len(test) - len(kept),
                                "vocabulary_size": len(vocabulary),
                                "names": {"model": len(ranker.index.names), "baseline": len(baseline.by_name)}}
-    results |= import_recalls(
-        truth, _model_rankings(scored, ranker, max(RECALL_KS), no_project),
-        _baseline_rankings(scored, baseline, no_project))
+    results |= _recalls_and_shown(truth, _model_rankings(scored, ranker, max(RECALL_KS), no_project),
+                                  _baseline_rankings(scored, baseline, no_project), threshold)
     if projects is not None:
         contexts = sample_contexts(kept, projects)
-        results["with_project"] = import_recalls(
+        results["with_project"] = _recalls_and_shown(
             truth, _model_rankings(scored, ranker, max(RECALL_KS), contexts),
-            _baseline_rankings(scored, baseline, contexts))
+            _baseline_rankings(scored, baseline, contexts), threshold)
         results["with_project"]["n_with_project"] = sum(c is not None for c in contexts)
     return results
 
@@ -767,6 +780,16 @@ def trained_corpus(data: DataConfig, training: Mapping[str, Any]) -> DataConfig:
     return replace(data, **changes)
 
 
+def _import_threshold(training: Mapping[str, Any]) -> float | None:
+    """The score from which the daemon shows a suggestion (`model.predictor`: the checkpoint's, or the
+    default where it records none); None for an untrained checkpoint, of which it shows nothing."""
+    if training.get("trained") is not True:
+        return None
+    thresholds = training.get("thresholds")
+    value = thresholds.get("imports", DEFAULT_THRESHOLD) if isinstance(thresholds, dict) else DEFAULT_THRESHOLD
+    return float(value) if type(value) in (int, float) else None
+
+
 def _warn_unless_same_names(names: Mapping[str, int]) -> None:
     """Say so when the dictionary did not read the model's lines (a checkpoint trained on another
     corpus than this machine's): its import rows then compare unlike tables."""
@@ -796,6 +819,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                aliases=checkpoint.training.get("import_aliases"),
                                submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
                                                         data.seed),
+                               threshold=_import_threshold(checkpoint.training),
                                batch_size=args.batch_size)
     _warn_unless_same_names(imports["names"])
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,

@@ -182,6 +182,11 @@ def _import_rows(imports: dict[str, Any]) -> list[Row]:
             if first:
                 rows.append(Row("imports", f"first suggestion needed, {category}{suffix}", first.get("model"),
                                 first.get("baseline"), "beat baseline", entry.get("n")))
+        shown = section.get("shown")
+        if shown:
+            at = f"shown at the threshold {_number(shown['threshold'])}{suffix}"
+            rows += [Row("imports", f"{measure} of the suggestions {at}", shown[measure], None, None, shown["n"])
+                     for measure in ("precision", "recall")]
     return rows
 
 

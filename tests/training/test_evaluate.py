@@ -14,6 +14,7 @@ import pytest
 from model.checkpoint import load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.layout import FEATURE_LAYOUT_VERSION
+from model.predictor import DEFAULT_THRESHOLD
 from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
 from training import evaluate as evaluate_module
@@ -27,6 +28,7 @@ from training.evaluate import (
     score_sources,
     site_localisation,
 )
+from training.report import report_rows
 
 IMPORTS = ["os", "sys", "re", "collections", "typing", "functools"]
 
@@ -185,6 +187,7 @@ def test_the_table_is_printed_and_the_report_names_the_date_machine_and_checkpoi
     assert "| bugs | AUROC clean vs buggy |" in printed
     assert "| imports | recall@5 own, project indexed |" in printed
     assert "| imports | first suggestion needed, all, project indexed |" in printed
+    assert "shown at the threshold" not in printed  # an untrained checkpoint: the daemon shows nothing
     report = (tiny["out"] / "report.md").read_text()
     assert "- date: " in report and "logical cores" in report
     assert "tiny test checkpoint" in report
@@ -370,6 +373,16 @@ def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is
     with pytest.raises(evaluate_module.SeedMismatch, match="trained with seed 3"):
         evaluate_module.split_seed(trained, 0)
     assert evaluate_module.split_seed({}, None) == 0 and evaluate_module.split_seed({}, 5) == 5
+
+
+def test_what_is_shown_is_measured_at_the_threshold_the_daemon_shows_from():
+    assert evaluate_module._import_threshold({"trained": True, "thresholds": {"imports": 0.52}}) == 0.52
+    assert evaluate_module._import_threshold({"trained": True}) == DEFAULT_THRESHOLD
+    assert evaluate_module._import_threshold({"trained": False, "thresholds": {"imports": 0.52}}) is None
+    shown = {"threshold": 0.52, "precision": 0.9, "recall": 0.6, "f1": 0.72, "shown_per_sample": 1.1, "n": 7}
+    rows = [row.metric for row in report_rows({"imports": {"shown": shown, "with_project": {"shown": shown}}})]
+    assert "precision of the suggestions shown at the threshold 0.520" in rows
+    assert "recall of the suggestions shown at the threshold 0.520, project indexed" in rows
 
 
 def test_the_dictionary_reads_the_corpus_the_checkpoints_name_table_came_from():

@@ -21,6 +21,7 @@ from training.metrics import (
     recall_at_k,
     reliability_bins,
     roc_curve,
+    shown_at_threshold,
 )
 
 
@@ -29,6 +30,7 @@ def test_the_public_names_are_pinned():
         "ReliabilityBins", "auroc", "expected_calibration_error", "false_alarm_threshold", "first_is_needed",
         "grouped_bootstrap_auroc",
         "grouped_folds", "map_at_r", "metadata_threshold", "recall_at_k", "reliability_bins", "roc_curve",
+        "shown_at_threshold",
     ]
 
 
@@ -162,6 +164,18 @@ def test_first_is_needed_counts_a_needed_module_of_another_category_ranked_first
     ranked = [["os", "pkg.a"], ["pkg.b"], ["sys", "pkg.c"], ["json"]]
     assert first_is_needed(own, needed, ranked) == pytest.approx(2 / 3)
     assert recall_at_k(own, ranked, 1) == pytest.approx(1 / 3)
+
+
+def test_what_is_shown_at_the_threshold_is_pooled_over_the_samples():
+    truth = [{"os", "sys"}, {"json"}, set()]
+    scored = [[("os", 0.9), ("re", 0.6), ("sys", 0.4)], [("json", 0.5)], [("csv", 0.7)]]
+    shown = shown_at_threshold(truth, scored, 0.5)  # shown: os, re; json; csv
+    assert shown["precision"] == pytest.approx(2 / 4) and shown["recall"] == pytest.approx(2 / 3)
+    assert shown["f1"] == pytest.approx(2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3))
+    assert shown["shown_per_sample"] == pytest.approx(4 / 3) and shown["n"] == 3
+    assert shown_at_threshold(truth, scored, 0.95)["precision"] == 0.0  # nothing shown
+    with pytest.raises(ValueError, match="rankings"):
+        shown_at_threshold(truth, scored[:2], 0.5)
 
 
 def test_first_is_needed_needs_a_sample_with_a_label_and_parallel_inputs():
