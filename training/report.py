@@ -184,7 +184,7 @@ def _import_rows(imports: dict[str, Any]) -> list[Row]:
                                 first.get("baseline"), "beat baseline", entry.get("n")))
         shown = section.get("shown")
         if shown:
-            at = f"shown at the threshold {_number(shown['threshold'])}{suffix}"
+            at = f"shown at the threshold {shown['threshold']:.4g}{suffix}"  # as the daemon has it (0.5199)
             rows += [Row("imports", f"{measure} of the suggestions {at}", shown[measure], None, None, shown["n"])
                      for measure in ("precision", "recall")]
     return rows

@@ -381,8 +381,8 @@ def test_what_is_shown_is_measured_at_the_threshold_the_daemon_shows_from():
     assert evaluate_module._import_threshold({"trained": False, "thresholds": {"imports": 0.52}}) is None
     shown = {"threshold": 0.52, "precision": 0.9, "recall": 0.6, "f1": 0.72, "shown_per_sample": 1.1, "n": 7}
     rows = [row.metric for row in report_rows({"imports": {"shown": shown, "with_project": {"shown": shown}}})]
-    assert "precision of the suggestions shown at the threshold 0.520" in rows
-    assert "recall of the suggestions shown at the threshold 0.520, project indexed" in rows
+    assert "precision of the suggestions shown at the threshold 0.52" in rows
+    assert "recall of the suggestions shown at the threshold 0.52, project indexed" in rows
 
 
 def test_the_dictionary_reads_the_corpus_the_checkpoints_name_table_came_from():
