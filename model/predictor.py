@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Container, Sequence, Set
+from collections.abc import Callable, Container, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -48,7 +48,7 @@ from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
 __all__ = ["CHECKPOINT_ENV", "MAX_FEATURE_MAGNITUDE", "SHIPPED_CHECKPOINT", "USER_CHECKPOINT", "Predictor",
-           "checkpoint_candidates"]
+           "checkpoint_candidates", "import_threshold"]
 
 CHECKPOINT_ENV = "YANTRA_CHECKPOINT"
 USER_CHECKPOINT = Path("~/.yantra/checkpoints/graphsage/best_model.safetensors")
@@ -388,6 +388,13 @@ def _pass_rate(labels: object) -> float | None:
         return None
     rate = passed / samples  # huge counts may round it to 0 or 1, which have no log-odds
     return rate if 0.0 < rate < 1.0 else None
+
+
+def import_threshold(training: Mapping[str, Any], path: Path) -> float:
+    """The score from which the daemon shows an import suggestion of the checkpoint at `path`, whose
+    metadata is `training`: what its loader reads, for the evaluation to measure what is shown."""
+    thresholds = training.get("thresholds")
+    return _threshold(thresholds if isinstance(thresholds, dict) else {}, "imports", path)
 
 
 def _threshold(thresholds: dict, head: str, path: Path) -> float:

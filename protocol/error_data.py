@@ -34,6 +34,7 @@ __all__ = [
     "LIMIT_NAMES",
     "CheckpointLoadFailedData",
     "CodeSyntaxErrorData",
+    "ErrorData",
     "InternalErrorData",
     "InvalidParamsData",
     "InvalidRequestData",
@@ -60,20 +61,20 @@ def _absent_unless_known(description: str) -> Any:
     return Field(default=None, description=description, json_schema_extra=lambda schema: schema.pop("default"))
 
 
-class _ErrorData(BaseModel):
+class ErrorData(BaseModel):
     """Closed, as results are: a test that validates a real error catches a key not written here."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class ParseErrorData(_ErrorData):
+class ParseErrorData(ErrorData):
     """-32700: where the line stopped being JSON we accept."""
 
     position: Count | SkipJsonSchema[None] = _absent_unless_known(
         "0-based: in characters of the line for JSON that does not parse, in bytes for invalid UTF-8.")
 
 
-class InvalidRequestData(_ErrorData):
+class InvalidRequestData(ErrorData):
     """-32600: what makes the message no Request object."""
 
     field: str | SkipJsonSchema[None] = _absent_unless_known(
@@ -81,13 +82,13 @@ class InvalidRequestData(_ErrorData):
     reason: str | SkipJsonSchema[None] = _absent_unless_known("What is wrong with it.")
 
 
-class MethodNotFoundData(_ErrorData):
+class MethodNotFoundData(ErrorData):
     """-32601: the method asked for."""
 
     method: str | SkipJsonSchema[None] = _absent_unless_known("The method name the request sent.")
 
 
-class InvalidParamsData(_ErrorData):
+class InvalidParamsData(ErrorData):
     """-32602: which param is wrong, and how."""
 
     field: str | SkipJsonSchema[None] = _absent_unless_known(
@@ -99,31 +100,29 @@ class InvalidParamsData(_ErrorData):
         "How many numbers a feature vector holds, for one of the wrong length.")
     maximum: Count | SkipJsonSchema[None] = _absent_unless_known(
         "How many params the method takes by position, for too many.")
-    actual: Count | SkipJsonSchema[None] = _absent_unless_known(
-"How many were sent by position.")
+    actual: Count | SkipJsonSchema[None] = _absent_unless_known("How many were sent by position.")
 
 
-class InternalErrorData(_ErrorData):
+class InternalErrorData(ErrorData):
     """-32603: most internal errors carry no data; a reply that could not be written says where."""
 
     path: str | SkipJsonSchema[None] = _absent_unless_known(
         "Where in the reply a value JSON cannot carry sat (`result.embedding[1]`: NaN or infinity).")
 
 
-class ServerBusyData(_ErrorData):
+class ServerBusyData(ErrorData):
     """-32000: the queue that is full."""
 
-    queue_size: Count | SkipJsonSchema[None] = _absent_unless_known(
-"The queue's bound (`--queue-size`).")
+    queue_size: Count | SkipJsonSchema[None] = _absent_unless_known("The queue's bound (`--queue-size`).")
 
 
-class ModelUnavailableData(_ErrorData):
+class ModelUnavailableData(ErrorData):
     """-32001: why no model can serve."""
 
     reason: str | SkipJsonSchema[None] = _absent_unless_known("The load error, or the state of the server.")
 
 
-class LimitExceededData(_ErrorData):
+class LimitExceededData(ErrorData):
     """-32002: which limit was crossed, and by how much."""
 
     limit: str = Field(description="The limit's name (docs/API.md, Limits): today one of "
@@ -135,27 +134,24 @@ class LimitExceededData(_ErrorData):
         "left out where the parser stops without a count (`nesting`).")
     line: Place | SkipJsonSchema[None] = _absent_unless_known(
         "1-based, where code nests past the parser's bounds and the parser says where.")
-    column: Place | SkipJsonSchema[None] = _absent_unless_known(
-"1-based, as `line`.")
+    column: Place | SkipJsonSchema[None] = _absent_unless_known("1-based, as `line`.")
 
 
-class CodeSyntaxErrorData(_ErrorData):
+class CodeSyntaxErrorData(ErrorData):
     """-32003: where the code stops parsing, as in Python's tracebacks."""
 
-    line: Place | SkipJsonSchema[None] = _absent_unless_known(
-"1-based.")
-    column: Place | SkipJsonSchema[None] = _absent_unless_known(
-"1-based; left out where the parser gives none.")
+    line: Place | SkipJsonSchema[None] = _absent_unless_known("1-based.")
+    column: Place | SkipJsonSchema[None] = _absent_unless_known("1-based; left out where the parser gives none.")
 
 
-class CheckpointLoadFailedData(_ErrorData):
+class CheckpointLoadFailedData(ErrorData):
     """-32004: the checkpoint `reload` could not load."""
 
     path: str | SkipJsonSchema[None] = _absent_unless_known("The path it was given.")
     reason: str | SkipJsonSchema[None] = _absent_unless_known("Why it could not be loaded.")
 
 
-ERROR_DATA: Mapping[int, type[_ErrorData]] = {
+ERROR_DATA: Mapping[int, type[ErrorData]] = {
     PARSE_ERROR: ParseErrorData,
     INVALID_REQUEST: InvalidRequestData,
     METHOD_NOT_FOUND: MethodNotFoundData,

@@ -8,7 +8,7 @@ failure happens to the framing, message and method layers, and sending the reply
     ├── InvalidRequest           -32600  valid JSON but not a Request object (field, reason; request_id)
     ├── MethodNotFound           -32601  no such method (method)
     ├── InvalidParams            -32602  params of the wrong shape or type (field, reason)
-    ├── InternalError            -32603  a bug or an unexpected failure inside the server
+    ├── InternalError            -32603  a bug or an unexpected failure inside the server (path)
     ├── RequestCancelled         -32800  cancelled by `$/cancelRequest` before it finished
     ├── ServerBusy               -32000  the request queue is full (queue_size)
     ├── ModelUnavailable         -32001  no model can serve (reason)
@@ -187,7 +187,8 @@ class InvalidParams(JsonRpcError):
 
 
 class InternalError(JsonRpcError):
-    """The server failed; the message says what failed, never a traceback."""
+    """The server failed; the message says what failed, never a traceback. A reply that could not be
+    written (a NaN in it) carries `path`, where in the reply that value sat."""
 
     code = INTERNAL_ERROR
     title = "Internal error"

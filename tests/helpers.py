@@ -14,8 +14,6 @@ from model.engine import init_weights
 from model.layout import FEATURE_LAYOUT_VERSION
 from model.sites import SITE_BUCKETS
 from model.vocabulary import BUG_KINDS
-from protocol.error_data import ERROR_DATA, LIMIT_NAMES
-from protocol.errors import LIMIT_EXCEEDED
 
 
 def write_checkpoint(
@@ -46,15 +44,3 @@ def write_checkpoint(
 def feature_id(text: str) -> int:
     """The bucket model/sites.py hashes a site feature text into (CRC32, masked)."""
     return zlib.crc32(text.encode()) & (SITE_BUCKETS - 1)
-
-
-def assert_documented_error(error: dict) -> None:
-    """`error`'s data is what `protocol.error_data` says its code carries (no other key, the right
-    types), or absent for a code that carries none: what `--print-schema` publishes holds."""
-    model = ERROR_DATA.get(error["code"])
-    if model is None:
-        assert "data" not in error, error
-    elif "data" in error:
-        model.model_validate(error["data"])
-        if error["code"] == LIMIT_EXCEEDED:  # an open string in the schema; the daemon's own names here
-            assert error["data"]["limit"] in LIMIT_NAMES, error

@@ -65,7 +65,7 @@ from model.errors import CheckpointError, SourceLimitError, SourceSyntaxError
 from model.graph import GraphNode, build_graph
 from model.imports import ImportIndex, ImportRanker, Submodules, submodules_from_json
 from model.layout import FEATURE_LAYOUT_VERSION
-from model.predictor import DEFAULT_THRESHOLD, SHIPPED_CHECKPOINT, Predictor
+from model.predictor import SHIPPED_CHECKPOINT, Predictor, import_threshold
 from model.project import ImportContext, ProjectIndex
 from model.sites import SiteModel, site_model_from
 from training.baselines import AstCountBaseline, ImportDictionaryBaseline, ast_bag_embedding, statement_bindings
@@ -434,6 +434,7 @@ def _model_rankings(scored: Scored, ranker: ImportRanker, k: int, projects: Sequ
 
 def _recalls_and_shown(truth: dict[str, list[set[str]]], model: list[list[tuple[str, float]]],
                        baseline: list[list[str]], threshold: float | None) -> dict[str, Any]:
+    """`import_recalls` of the two rankings, and with `threshold` what the model shows at or above it."""
     results = import_recalls(truth, [[module for module, _ in ranking] for ranking in model], baseline)
     if threshold is not None:
         results["shown"] = shown_at_threshold(truth["all"], model, threshold)
@@ -466,7 +467,10 @@ def evaluate_imports(
     default `samples`'). "names": how many names the model's table and the dictionary hold, equal
     when both read the same lines. With `threshold` (the checkpoint's, from which the daemon shows a
     suggestion), "shown" says what a user is shown of the top five (`shown_at_threshold`): the
-    recall rows rank past the threshold, the daemon does not."""
+    recall rows rank past the threshold, the daemon does not. It is the ranker's part of what the
+    daemon shows: the Predictor adds a rule's `import pkg.sub` for code that imports the package
+    itself, and ranks with every installed package's submodules, where this ranks with the
+    training packages' (`training_part`)."""
     test = _test(samples)
     ranker = ImportRanker(vocabulary, index or ImportIndex(), aliases, submodules)
     counted = samples if dictionary_samples is None else dictionary_samples
@@ -767,33 +771,27 @@ def split_seed(training: dict[str, Any], asked: int | None) -> int:
 
 def trained_corpus(data: DataConfig, training: Mapping[str, Any]) -> DataConfig:
     """`data` with the files and units a package the checkpoint's run read (its config's
-    `max_files` and `max_units_per_package`: 400 units where this evaluation reads 2,000): the corpus
-    its name table came from, so that the dictionary baseline reads the same lines and training
-    samples. Fitted on the evaluation's own corpus, it had read a quarter more names than the
-    model's table (1,888 against 1,496). A field the checkpoint does not record, or records
-    malformed, stays as `data` has it."""
+    `max_files` and `max_units_per_package`: 400 units where this evaluation reads 2,000): the
+    corpus its name table came from, so that the dictionary baseline reads the same lines and
+    training samples. Fitted on the evaluation's own corpus, it had read a quarter more names than
+    the model's table (1,888 against 1,496). Only for a full evaluation of a full run: a smoke run or
+    a quick `--smoke` / `--max-files` evaluation reads other roots or files than the run recorded,
+    so `data` is kept (and `_warn_unless_same_names` says the tables differ); so is a field the
+    checkpoint does not record, or records malformed."""
     config = training.get("config")
-    if not isinstance(config, dict):
+    if not isinstance(config, dict) or config.get("smoke") is not False or data.roots is not None \
+            or data.max_files is not None:
         return data
     changes = {name: config[name] for name in ("max_files", "max_units_per_package")
                if name in config and (config[name] is None or (type(config[name]) is int and config[name] >= 1))}
     return replace(data, **changes)
 
 
-def _import_threshold(training: Mapping[str, Any]) -> float | None:
-    """The score from which the daemon shows a suggestion (`model.predictor`: the checkpoint's, or the
-    default where it records none); None for an untrained checkpoint, of which it shows nothing."""
-    if training.get("trained") is not True:
-        return None
-    thresholds = training.get("thresholds")
-    value = thresholds.get("imports", DEFAULT_THRESHOLD) if isinstance(thresholds, dict) else DEFAULT_THRESHOLD
-    return float(value) if type(value) in (int, float) else None
-
-
 def _warn_unless_same_names(names: Mapping[str, int]) -> None:
-    """Say so when the dictionary did not read the model's lines (a checkpoint trained on another
-    corpus than this machine's): its import rows then compare unlike tables."""
-    if names["model"] != names["baseline"]:
+    """Say so when the dictionary did not read as many names as the model's table (a checkpoint
+    trained on another corpus than this evaluation's, or a quick evaluation): its import rows then
+    compare unlike tables. A checkpoint without a name table (a test's) has nothing to compare."""
+    if names["model"] and names["model"] != names["baseline"]:
         sys.stderr.write(f"yantra-eval: the dictionary baseline holds {names['baseline']} names and the model's "
                          f"table {names['model']}: they were not read from the same training code\n")
 
@@ -812,14 +810,16 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                      packages=unit_packages(units))
     labelled_imports = import_samples(data, units)
     trained = trained_corpus(data, checkpoint.training)
+    trained_units = units if trained == data else corpus_units(trained)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
-                               name_lines=name_table_lines(trained), dictionary_samples=import_samples(trained),
+                               name_lines=name_table_lines(trained, trained_units),
+                               dictionary_samples=import_samples(trained, trained_units),
                                aliases=checkpoint.training.get("import_aliases"),
                                submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
                                                         data.seed),
-                               threshold=_import_threshold(checkpoint.training),
+                               threshold=import_threshold(checkpoint.training, Path(args.checkpoint)),
                                batch_size=args.batch_size)
     _warn_unless_same_names(imports["names"])
     embedding = evaluate_embedding(engine, embedding_triples(data, units), extra_variants=args.variants,

@@ -202,18 +202,19 @@ def recall_at_k(true_sets: Sequence[set[str]], ranked: Sequence[Sequence[str]], 
 
 
 def shown_at_threshold(true_sets: Sequence[set[str]], scored: Sequence[Sequence[tuple[str, float]]],
-                       threshold: float) -> dict[str, float | int]:
+                       threshold: float) -> dict[str, float | int | None]:
     """What a ranker that shows only its labels scored at or above `threshold` gets right, pooled over
-    the samples: precision (of the labels shown, how many are true), recall (of the true labels, how
-    many are shown) and F1, and how many labels a sample is shown on average."""
+    the samples: precision (of the labels shown, how many are true; None when none is shown), recall
+    (of the true labels, how many are shown) and F1 (None with precision), and how many labels a
+    sample is shown on average."""
     if len(true_sets) != len(scored):
         raise ValueError(f"{len(true_sets)} label sets but {len(scored)} rankings")
     shown = [{label for label, score in ranking if score >= threshold} for ranking in scored]
     hits = sum(len(s & set(t)) for s, t in zip(shown, true_sets, strict=True))
     n_shown, n_true = sum(map(len, shown)), sum(map(len, true_sets))
-    precision = hits / n_shown if n_shown else 0.0
+    precision = hits / n_shown if n_shown else None
     recall = hits / n_true if n_true else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    f1 = None if precision is None else 2 * precision * recall / (precision + recall) if hits else 0.0
     return {"threshold": threshold, "precision": precision, "recall": recall, "f1": f1,
             "shown_per_sample": n_shown / len(scored) if scored else 0.0, "n": len(scored)}
 

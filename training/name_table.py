@@ -22,12 +22,12 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from model.imports import is_private
 from training.baselines import statement_bindings
-from training.corpus import CorpusOptions, SourceFile, corpus_files, split_of
+from training.corpus import CodeUnit, CorpusOptions, SourceFile, corpus_files, split_of
 from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
@@ -82,17 +82,20 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def name_table_lines(config: DataConfig) -> list[str]:
-    """The lines the name table counts, from the corpus `config` describes: what `yantra-train` builds
-    the table from, and what `yantra-eval` fits the dictionary on given the training run's corpus
-    (its `max_units_per_package`, not the evaluation's), so that both read the same lines."""
-    return table_lines(package_import_lines(config), {line for _, line in used_lines(config)})
+def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
+    """The lines the name table counts, from the corpus `config` describes (its `units`, when the
+    caller holds them): what `yantra-train` builds the table from, and what `yantra-eval` fits the
+    dictionary on given the training run's corpus (its `max_units_per_package`, not the
+    evaluation's), so that both read the same lines."""
+    return table_lines(package_import_lines(config), {line for _, line in used_lines(config, units)})
 
 
-def used_lines(config: DataConfig) -> list[tuple[str, str]]:
+def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:
     """(package, import line) for each line some unit of a training-split package really uses (its
-    import labels), over the units of the corpus `config` describes; sorted."""
-    return sorted({(unit.package, use.statement) for unit in corpus_units(config)
+    import labels), over the units of the corpus `config` describes (`units`, when the caller holds
+    them); sorted."""
+    units = corpus_units(config) if units is None else units
+    return sorted({(unit.package, use.statement) for unit in units
                    if split_of(unit.package, seed=config.seed) == "train" for use in unit.imports})
 
 

@@ -471,7 +471,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
     sources += [s.source for s in executed]
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
-    name_lines = name_table_lines(data)  # the training split's files, per package
+    name_lines = name_table_lines(data, units)  # the training split's files, per package
     aliases, names = statement_tables(name_lines)
     kept_executed = [s for s in executed if table.has(s.source)]
     sites = site_samples(config, units, bugs)

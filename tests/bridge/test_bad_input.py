@@ -8,7 +8,7 @@ import pytest
 
 from bridge.client import BridgeClient
 from tests.bridge.conftest import assert_silent, exchange, request_line, serving
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 MAX_LINE = 16384
 MAX_BATCH = 5

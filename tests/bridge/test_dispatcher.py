@@ -12,7 +12,7 @@ from bridge.transport import LineTooLong
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
 from protocol.errors import MethodNotFound, ServerBusy
 from tests.bridge.conftest import request_line
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 
 class MemoryWriter:

@@ -18,7 +18,7 @@ from protocol.methods import (
     PredictResult,
 )
 from tests.bridge.conftest import FUNCTION, USES_OS_WITHOUT_IMPORT
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 FEATURE_DIM = 978
 ORIGINAL_HOST_KEYS = ("code_suggestion", "confidence", "next_function", "predicted_imports", "potential_bugs")

@@ -25,7 +25,7 @@ from protocol.errors import ERRORS_BY_CODE
 from protocol.messages import ErrorResponse, Response
 from protocol.methods import METHODS
 from tests.bridge.conftest import WAIT_S, request_line, spawn
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 REPLY = TypeAdapter(Response | ErrorResponse)
 _ids = itertools.count(1)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from protocol.errors import InternalError, InvalidRequest, LimitExceeded, ParseError
 from protocol.framing import DEFAULT_MAX_DEPTH, MAX_SUPPORTED_DEPTH, decode_line, encode_message, id_of_line_head
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 BIG = 123456789012345678901234567890
 LONG_DIGITS = b'"pad": 1234567890123456789012'

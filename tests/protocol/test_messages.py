@@ -21,7 +21,7 @@ from protocol.messages import (
     parse_message,
     result_response,
 )
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 BIG = 123456789012345678901234567890
 

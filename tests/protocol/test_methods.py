@@ -29,7 +29,7 @@ from protocol.methods import (
     json_schema,
     validate_params,
 )
-from tests.helpers import assert_documented_error
+from tests.error_checks import assert_documented_error
 
 MODEL_INFO = {
     "status": "loaded",

@@ -14,7 +14,7 @@ import pytest
 from model.checkpoint import load_checkpoint
 from model.engine import GraphSAGEEngine
 from model.layout import FEATURE_LAYOUT_VERSION
-from model.predictor import DEFAULT_THRESHOLD
+from model.predictor import DEFAULT_THRESHOLD, import_threshold
 from model.vocabulary import BUG_KINDS
 from tests.helpers import write_checkpoint
 from training import evaluate as evaluate_module
@@ -187,7 +187,7 @@ def test_the_table_is_printed_and_the_report_names_the_date_machine_and_checkpoi
     assert "| bugs | AUROC clean vs buggy |" in printed
     assert "| imports | recall@5 own, project indexed |" in printed
     assert "| imports | first suggestion needed, all, project indexed |" in printed
-    assert "shown at the threshold" not in printed  # an untrained checkpoint: the daemon shows nothing
+    assert "| imports | precision of the suggestions shown at the threshold 0.5 |" in printed  # the default
     report = (tiny["out"] / "report.md").read_text()
     assert "- date: " in report and "logical cores" in report
     assert "tiny test checkpoint" in report
@@ -376,9 +376,9 @@ def test_the_split_follows_the_checkpoints_training_seed_and_a_different_seed_is
 
 
 def test_what_is_shown_is_measured_at_the_threshold_the_daemon_shows_from():
-    assert evaluate_module._import_threshold({"trained": True, "thresholds": {"imports": 0.52}}) == 0.52
-    assert evaluate_module._import_threshold({"trained": True}) == DEFAULT_THRESHOLD
-    assert evaluate_module._import_threshold({"trained": False, "thresholds": {"imports": 0.52}}) is None
+    here = Path("x.safetensors")
+    assert import_threshold({"trained": True, "thresholds": {"imports": 0.52}}, here) == 0.52
+    assert import_threshold({"trained": False}, here) == DEFAULT_THRESHOLD  # as the Predictor loads the file
     shown = {"threshold": 0.52, "precision": 0.9, "recall": 0.6, "f1": 0.72, "shown_per_sample": 1.1, "n": 7}
     rows = [row.metric for row in report_rows({"imports": {"shown": shown, "with_project": {"shown": shown}}})]
     assert "precision of the suggestions shown at the threshold 0.52" in rows
@@ -388,12 +388,28 @@ def test_what_is_shown_is_measured_at_the_threshold_the_daemon_shows_from():
 def test_the_dictionary_reads_the_corpus_the_checkpoints_name_table_came_from():
     # yantra-eval reads 2,000 units a package, the training run 400: the table's lines follow the units
     data = DataConfig(seed=0, cache_dir="/nowhere")
-    assert evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": 400, "max_files": 50}}) == \
+    run = {"smoke": False, "max_units_per_package": 400, "max_files": 50}
+    assert evaluate_module.trained_corpus(data, {"config": run}) == \
         replace(data, max_units_per_package=400, max_files=50)
-    uncapped = evaluate_module.trained_corpus(data, {"config": {"max_units_per_package": None}})
+    uncapped = evaluate_module.trained_corpus(data, {"config": {**run, "max_units_per_package": None}})
     assert uncapped.max_units_per_package is None
-    for unknown in ({}, {"config": {}}, {"config": {"max_units_per_package": "400"}}):
-        assert evaluate_module.trained_corpus(data, unknown) == data
+    for unknown in ({}, {"config": {"smoke": False}}, {"config": {**run, "max_units_per_package": "400",
+                                                                   "max_files": None}}):
+        assert evaluate_module.trained_corpus(data, unknown) == data  # the cap unknown: the evaluation's
+    # a smoke run, or a quick evaluation, read other files than the run recorded: the evaluation's own
+    assert evaluate_module.trained_corpus(data, {"config": {**run, "smoke": True}}) == data
+    quick = replace(data, max_files=20)
+    assert evaluate_module.trained_corpus(quick, {"config": run}) == quick
+    smoke = DataConfig.smoke(cache_dir="/nowhere")
+    assert evaluate_module.trained_corpus(smoke, {"config": run}) == smoke
+
+
+def test_unequal_name_tables_are_warned_of_but_a_checkpoint_without_one_is_not(capsys):
+    evaluate_module._warn_unless_same_names({"model": 1496, "baseline": 1496})
+    evaluate_module._warn_unless_same_names({"model": 0, "baseline": 30})
+    assert capsys.readouterr().err == ""
+    evaluate_module._warn_unless_same_names({"model": 1496, "baseline": 1888})
+    assert "1888 names and the model's table 1496" in capsys.readouterr().err
 
 
 def test_the_intervals_redraw_the_packages_the_samples_functions_belong_to(engine, monkeypatch):

@@ -173,7 +173,8 @@ def test_what_is_shown_at_the_threshold_is_pooled_over_the_samples():
     assert shown["precision"] == pytest.approx(2 / 4) and shown["recall"] == pytest.approx(2 / 3)
     assert shown["f1"] == pytest.approx(2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3))
     assert shown["shown_per_sample"] == pytest.approx(4 / 3) and shown["n"] == 3
-    assert shown_at_threshold(truth, scored, 0.95)["precision"] == 0.0  # nothing shown
+    nothing = shown_at_threshold(truth, scored, 0.95)
+    assert nothing["precision"] is None and nothing["f1"] is None and nothing["recall"] == 0.0
     with pytest.raises(ValueError, match="rankings"):
         shown_at_threshold(truth, scored[:2], 0.5)
 
