@@ -451,9 +451,11 @@ def json_schema() -> dict[str, Any]:
 
 
 def _error_entry(code: int, definitions: dict[str, Any]) -> dict[str, Any]:
-    """A code's name, its first docstring line and, where its errors carry any, its `data` schema."""
+    """A code's name, its docstring's first paragraph (one line) and, where its errors carry any, its
+    `data` schema."""
     cls = ERRORS_BY_CODE[code]
-    entry: dict[str, Any] = {"name": cls.__name__, "description": (cls.__doc__ or "").strip().splitlines()[0]}
+    paragraph = (cls.__doc__ or "").strip().split("\n\n")[0]
+    entry: dict[str, Any] = {"name": cls.__name__, "description": " ".join(paragraph.split())}
     if code in ERROR_DATA:
         entry["data"] = _hoisted(_schema_of(ERROR_DATA[code]), definitions)
     return entry

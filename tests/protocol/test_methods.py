@@ -284,6 +284,7 @@ def test_each_error_code_that_carries_data_has_its_schema_and_the_others_none() 
     for code, cls in ERRORS_BY_CODE.items():
         entry = errors[str(code)]
         assert entry["name"] == cls.__name__
+        assert entry["description"].endswith(".") and "\n" not in entry["description"]  # whole sentences
         if code in ERROR_DATA:
             assert entry["data"] == {"$ref": f"#/$defs/{ERROR_DATA[code].__name__}"}
         else:
