@@ -810,12 +810,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                                      packages=unit_packages(units))
     labelled_imports = import_samples(data, units)
     trained = trained_corpus(data, checkpoint.training)
-    trained_units = units if trained == data else corpus_units(trained)
+    trained_units, trained_imports = units, labelled_imports  # a quick evaluation: its own corpus
+    if trained != data:
+        trained_units = corpus_units(trained)
+        trained_imports = import_samples(trained, trained_units)
     imports = evaluate_imports(engine, checkpoint.vocabularies["imports"], labelled_imports,
                                index=ImportIndex.from_json(checkpoint.training.get("import_index")),
                                projects=package_projects(data, {s.group for s in _test(labelled_imports)}),
                                name_lines=name_table_lines(trained, trained_units),
-                               dictionary_samples=import_samples(trained, trained_units),
+                               dictionary_samples=trained_imports,
                                aliases=checkpoint.training.get("import_aliases"),
                                submodules=training_part(submodules_from_json(checkpoint.training.get("import_submodules")),
                                                         data.seed),
