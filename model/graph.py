@@ -10,9 +10,9 @@ that GraphSAGE's mean aggregation sees them from either end:
   written in one method and read in another).
 
 Finer facts (names, operators, definitions and uses inside a unit) live in the features, which
-`model.scan` and `model.features` compute, and in the bug sites `model.sites` finds; this module
-owns parsing, limits and edges. `build_graph` is pure and its
-result is picklable, so callers may build graphs in worker processes.
+`model.scan` and `model.features` compute, and in the bug sites `model.sites` finds; the names it
+leaves to imports are `model.scopes`'. This module owns parsing, limits and edges. `build_graph` is
+pure and its result is picklable, so callers may build graphs in worker processes.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import io
 import re
 import sys
 import tokenize
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from model.errors import SourceLimitError, SourceSyntaxError
 from model.features import unit_vectors
-from model.hashing import BUILTIN_NAMES
 from model.layout import FEATURE_DIM
 from model.parsing import parse
 from model.scan import LINE_BREAK, R_STAR_IMPORTS, Unit, scan_units, source_lines
+from model.scopes import attribute_reads, free_names
 from model.sites import BugSites, character_column, find_sites
 
 __all__ = [
@@ -90,8 +90,8 @@ class CodeGraph:
     or without them (`build_graph(..., sites=False)`)."""
     star_import: bool = False
     """Whether the code has `from m import *`, which may bind any of its free names."""
-    tree: ast.Module | None = field(default=None, repr=False, compare=False)
-    """The parsed source, kept for the rare question only it answers (`attribute_reads`)."""
+    attribute_paths: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
+    """(name, dotted attribute) for each attribute read off a name (`SourceContext.attribute_paths`)."""
     read_attributes: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
     """(name, attribute) for each `name.attribute` the code reads: the scan's, so knowing costs no walk."""
     _attribute_reads: Mapping[str, frozenset[str]] | None = field(default=None, init=False, repr=False,
@@ -104,10 +104,9 @@ class CodeGraph:
     def attribute_reads(self) -> Mapping[str, frozenset[str]]:
         """For each free name the code reads attributes of, those attributes (`copy.deepcopy(x)`:
         "copy" -> {"deepcopy"}), which tell a name used as a module from one imported from a module.
-        Walked for on first use: the walk costs more than the rest of a prediction's import ranking,
-        and the ranking asks only in rare cases."""
+        Gathered on first use, since the ranking asks only in some cases."""
         if self._attribute_reads is None:
-            self._attribute_reads = attribute_reads(self.tree, self.free_names) if self.tree is not None else {}
+            self._attribute_reads = attribute_reads(self.attribute_paths, self.free_names)
         return self._attribute_reads
 
 
@@ -311,205 +310,10 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     features = unit_vectors(units, context)
     edge_index, edge_type = unit_edges(units)
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
-    free_names = _free_names(units, tree) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
-    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules, free_names,
-                     find_sites(tree, source) if sites else None, units[0].raw[R_STAR_IMPORTS] > 0, tree,
+    return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules,
+                     free_names(units, tree, source), find_sites(tree, source) if sites else None,
+                     units[0].raw[R_STAR_IMPORTS] > 0, context.attribute_paths,
                      frozenset(pair for unit in units for pair in unit.attr_chains))
-
-
-def attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, frozenset[str]]:
-    """The attributes `tree` reads off each of `names`, and each dotted chain of them
-    (`copy.deepcopy(x)`: "copy" -> {"deepcopy"}; `xml.etree.ElementTree.parse(f)`: "xml" -> {"etree",
-    "etree.ElementTree", "etree.ElementTree.parse"}), since a submodule may be read through another."""
-    reads: dict[str, set[str]] = {}
-    if names:
-        for node in ast.walk(tree):
-            if type(node) is not ast.Attribute:
-                continue
-            parts, value = [node.attr], node.value
-            while type(value) is ast.Attribute:
-                parts.append(value.attr)
-                value = value.value
-            if type(value) is ast.Name and value.id in names:
-                reads.setdefault(value.id, set()).add(".".join(reversed(parts)))
-    return {name: frozenset(attributes) for name, attributes in reads.items()}
-
-
-def _free_names(units: list[Unit], tree: ast.AST | None = None) -> frozenset[str]:
-    """Names the source reads where none of its own bindings reaches (nor are they builtins): what
-    imports would have to provide. A unit sees its own bindings (its stores, parameters and the names
-    of the definitions inside it), its parent's, and those of the functions and module further out:
-    a function does not see another function's locals (`time = 1` in one leaves `time.time()` in the
-    next to an import). A class body's names reach its own definitions, since the scan files their
-    decorators, defaults and bases (`@path.setter`, `default=_missing`), read in the class body,
-    under them; so a method's `json.dumps` where its class sets `json = None` stays bound here.
-    A module or class body runs in order, so a name it reads before binding it (`date: date` in a
-    dataclass, `time = time.time()`) comes from further out (`_read_before_bound`, given `tree`)."""
-    bound = [_bindings(units, unit) for unit in units]
-    early = _read_before_bound(tree, units) if tree is not None else {}
-    free: set[str] = set()
-    for index, unit in enumerate(units):
-        unread = unit.loads.keys() - bound[index]
-        if index in early:
-            unread |= early[index]
-        scope = unit.parent
-        if unread and scope >= 0:
-            unread -= bound[scope]
-            scope = units[scope].parent
-        while unread and scope >= 0:
-            if units[scope].kind != "class":
-                unread -= bound[scope]
-            scope = units[scope].parent
-        free |= unread
-    free -= BUILTIN_NAMES
-    return frozenset(free)
-
-
-def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:
-    """unit index -> names its module or class body reads in a plain statement before any statement
-    of that body binds them. Walked only for a body that reads a name it binds no later than on the
-    line that first binds it (the scan's positions, line * 1000 + column), which is rare."""
-    early: dict[int, set[str]] = {}
-    for index, unit in enumerate(units):
-        if unit.kind not in ("module", "class"):
-            continue
-        candidates = {name for name, stores in unit.stores.items()
-                      if name in unit.loads and min(unit.loads[name]) // 1000 <= min(stores) // 1000}
-        body = _body_of(tree, unit, index) if candidates else None
-        names = _reads_before_binding(body, candidates) if body else set()
-        if names:
-            early[index] = names
-    return early
-
-
-def _body_of(tree: ast.AST, unit: Unit, index: int) -> list[ast.stmt] | None:
-    if index == 0:
-        return getattr(tree, "body", None)
-    for node in ast.walk(tree):
-        if type(node) is ast.ClassDef and node.name == unit.name and node.lineno == unit.line:
-            return node.body
-    return None
-
-
-_PLAIN = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
-"""The statements whose reads are looked at: what they read is read before they bind anything."""
-
-
-def _reads_before_binding(body: list[ast.stmt], candidates: set[str]) -> set[str]:
-    bound: set[str] = set()
-    early: set[str] = set()
-    for statement in body:
-        binds = _statement_binds(statement)
-        if isinstance(statement, _PLAIN):
-            walrus = {node.target.id for node in _walk_scope(statement) if isinstance(node, ast.NamedExpr)}
-            early |= (_plain_reads(statement) & candidates) - bound - walrus  # `print(n := 3, n * 2)`
-        bound |= binds
-    return early
-
-
-def _plain_reads(statement: ast.stmt) -> set[str]:
-    """The names a simple statement reads, outside lambdas and comprehensions (which bind names of
-    their own) and not the target an augmented assignment reads."""
-    parts = [statement.value] if isinstance(statement, ast.AugAssign) else [statement]
-    if isinstance(statement, ast.AnnAssign):
-        parts = [statement.annotation, *([statement.value] if statement.value else [])]
-    names: set[str] = set()
-    for node in (n for part in parts for n in _walk_scope(part)):
-        if type(node) is ast.Name and type(node.ctx) is ast.Load:
-            names.add(node.id)
-    return names
-
-
-def _statement_binds(statement: ast.stmt) -> set[str]:
-    """The names running `statement` binds in its scope: assignment targets (an annotation without a
-    value binds nothing), imports, definitions, and whatever a compound statement binds inside."""
-    if isinstance(statement, ast.AnnAssign) and statement.value is None:
-        return set()
-    names: set[str] = set()
-    for node in _walk_scope(statement):
-        if type(node) is ast.Name and type(node.ctx) is ast.Store:
-            names.add(node.id)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.NamedExpr):
-            names.add(node.target.id)
-    return names
-
-
-_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-
-
-def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
-    """`node` and what it holds, not inside lambdas, comprehensions, or the bodies of functions and
-    classes (their names, decorators, defaults and bases are run where they stand)."""
-    yield node
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        children: list[ast.AST] = [*node.decorator_list]
-        if isinstance(node, ast.ClassDef):
-            children += [*node.bases, *node.keywords]
-        else:
-            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-    elif isinstance(node, _OWN_SCOPES):
-        return
-    else:
-        children = list(ast.iter_child_nodes(node))
-    for child in children:
-        yield from _walk_scope(child)
-
-
-def _bindings(units: list[Unit], unit: Unit) -> set[str]:
-    """The names `unit`'s own scope binds: stores (imports included), parameters, inner definitions."""
-    names = set(unit.stores)
-    names.update(unit.params)
-    for child in unit.children:
-        names.add(units[child].name)
-    return names
-
-
-_CASE_LINE = re.compile(r"(?:^|\r)[ \t\f]*case\b", re.MULTILINE)
-"""A line that may open a `case` block (lines may end in a lone `\r`, and a form feed is white space
-to Python): only then is the tree walked for pattern captures."""
-
-
-def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
-    """Names `match` patterns bind (`case {"a": os}`, `case [*rest]`, `case C(x=y) as z`): bound by the
-    code itself, so no import should provide them. The scan's stores, which the features count,
-    leave them out; they are taken from the free names only, so the features stay as trained."""
-    if "case" not in source or _CASE_LINE.search(source) is None:  # the substring first: 50x cheaper
-        return frozenset()
-    captured: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-            captured.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            captured.add(node.rest)
-    return frozenset(captured)
-
-
-_GLOBAL_LINE = re.compile(r"(?:^|[\r;:])[ \t\f]*global\b", re.MULTILINE)
-"""Where a `global` statement may start: a line's start, or after `;` or a one-line block's `:`."""
-
-
-def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[str]:
-    """Names a function declares `global` and binds there (`global cache` then `cache = {}`): bound for
-    the whole module, so no import should provide them elsewhere. Walked for only when a statement may
-    start with `global` (`_GLOBAL_LINE`)."""
-    if "global" not in source or _GLOBAL_LINE.search(source) is None:
-        return frozenset()
-    stored: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Global):
-            unit = _innermost_unit(units, node.lineno)
-            stored.update(name for name in node.names if name in unit.stores)
-    return frozenset(stored)
-
-
-def _innermost_unit(units: list[Unit], line: int) -> Unit:
-    """The deepest unit whose lines hold `line` (the module holds every line)."""
-    holding = [unit for unit in units if unit.line <= line <= unit.end_line]
-    return max(holding, key=lambda unit: unit.unit_depth) if holding else units[0]
 
 
 def vector_graph(vector: np.ndarray) -> CodeGraph:

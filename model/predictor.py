@@ -30,7 +30,7 @@ from model.confidence import ConfidenceScorer, confidence_scorer_from, served_sc
 from model.config import ModelConfig
 from model.engine import EngineOutput, GraphSAGEEngine, init_weights
 from model.errors import CheckpointError, FeatureVectorError, SourceLimitError, SourceSyntaxError
-from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, attribute_reads, build_graph, vector_graph
+from model.graph import DEFAULT_LIMITS, CodeGraph, SourceLimits, build_graph, vector_graph
 from model.imports import AttributeReads, ImportIndex, ImportRanker, submodules_from_json
 from model.layout import CATEGORIES, FEATURE_DIM, FEATURE_LAYOUT_VERSION
 from model.prediction import (
@@ -44,6 +44,7 @@ from model.prediction import (
     statement_binds,
 )
 from model.project import ImportContext, ProjectView
+from model.scopes import attribute_reads
 from model.sites import SITE_BUCKETS, SiteModel, kind_at, site_model_from
 from model.vocabulary import BUG_KINDS, SYNTAX_ERROR, default_import_vocabulary
 
@@ -533,15 +534,14 @@ def _imports(model: _Loaded, probs: np.ndarray, graph: CodeGraph, top_k: int,
 def _submodules_of_imported(model: _Loaded, graph: CodeGraph, imported: Set[str]) -> list[ImportSuggestion]:
     """`import logging.handlers` for code that imports `logging` itself and reads
     `logging.handlers.RotatingFileHandler`, an AttributeError unless something else imported the
-    submodule: a rule read off the checkpoint's submodule table, not a guess, so its score is 1.
-    The tree is walked only when the code reads one of a package's submodules off it."""
+    submodule: a rule read off the checkpoint's submodule table, not a guess, so its score is 1."""
     table = model.import_submodules
     bound = {m.partition(".")[0] for m in imported} - graph.free_names  # `import pkg[.x]` binds pkg
     packages = frozenset(root for root, attribute in graph.read_attributes
                          if root in bound and attribute in table.get(root, ()))
-    if not packages or graph.tree is None:
+    if not packages:
         return []
-    reads = attribute_reads(graph.tree, packages)
+    reads = attribute_reads(graph.attribute_paths, packages)
     modules = {m for package in packages for m in model.import_ranker.unloaded(package, reads.get(package, ()))}
     return [ImportSuggestion(m, 1.0, f"import {m}") for m in sorted(modules) if m not in imported]
 

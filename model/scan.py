@@ -47,6 +47,7 @@ __all__ = ["KINDS", "LINE_BREAK", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext"
 AST: Final = ast.AST
 Assert: Final = ast.Assert
 Assign: Final = ast.Assign
+AnnAssign: Final = ast.AnnAssign
 AsyncFunctionDef: Final = ast.AsyncFunctionDef
 AsyncWith: Final = ast.AsyncWith
 Attribute: Final = ast.Attribute
@@ -291,6 +292,12 @@ class Unit:
     stores: dict[str, list[int]]
     loads: dict[str, list[int]]
     attr_chains: list[tuple[str, str]]
+    header_end: int
+    """Where the body starts (line * 1000 + column, as `loads`): a read before it is in the header
+    (decorators, bases, annotations, defaults), run in the enclosing scope. 0 for the module."""
+    declared: list[str]
+    """Each name an annotation without a value declares (`x: int`), once per such statement: in a
+    module or class body it binds nothing, though the scan counts its target among the stores."""
     callees: set[str]
     self_calls: set[str]
     self_attr_reads: set[str]
@@ -328,6 +335,8 @@ class Unit:
         self.stores = {}
         self.loads = {}
         self.attr_chains = []
+        self.header_end = 0
+        self.declared = []
         self.callees = set()
         self.self_calls = set()
         self.self_attr_reads = set()
@@ -436,6 +445,7 @@ class _Scanner:
         self.units: list[Unit] = [Unit("<module>", "module", 1, 1, total, -1, 0)]
         self.available_imports: list[str] = []
         self.imported_modules: set[str] = set()
+        self.attribute_paths: list[tuple[str, str]] = []
         self.module_defs: list[str] = []
 
     # -- driver
@@ -637,6 +647,8 @@ def _on_def(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: 
         class_name = unit.class_name
     index = s.new_unit(node, u, kind, class_name)
     new = s.units[index]
+    first = node.body[0]
+    new.header_end = first.lineno * 1000 + first.col_offset
     doc = _docstring_of(node.body)
     new.decorators = [_decorator_name(d) for d in node.decorator_list]
     new.raw[R_DECORATORS] = len(node.decorator_list)
@@ -772,7 +784,16 @@ def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: i
     unit.attribute_indices.append(len(unit.ident_sequence))
     unit.ident_sequence.append(attr)
     base = node.value
+    if type(base) is Attribute:  # `a.b.c`: this node reads "b.c" off `a` (the inner one, "b")
+        path = attr
+        inner: Any = base
+        while type(inner) is Attribute:
+            path = inner.attr + "." + path
+            inner = inner.value
+        if type(inner) is Name:
+            s.attribute_paths.append((inner.id, path))
     if type(base) is Name:
+        s.attribute_paths.append((base.id, attr))
         base_name: str = base.id
         if base_name in ("self", "cls"):
             if type(node.ctx) is Load:
@@ -1037,6 +1058,8 @@ def _on_subscript(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, 
 
 def _on_assign(s: _Scanner, node, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     s.statement(node, unit, nest)
+    if type(node) is AnnAssign and node.value is None and type(node.target) is Name:
+        unit.declared.append(node.target.id)
     return None
 
 
@@ -1085,7 +1108,7 @@ def scan_units(tree: ast.Module, source: str) -> tuple[list[Unit], SourceContext
     scanner = _Scanner(tree, source)
     units = scanner.run()
     return units, SourceContext(scanner.lines, scanner.available_imports, scanner.module_defs,
-                                frozenset(scanner.imported_modules))
+                                frozenset(scanner.imported_modules), scanner.attribute_paths)
 
 
 @dataclass(slots=True, init=False)
@@ -1096,11 +1119,15 @@ class SourceContext:
     available_imports: list[str]
     module_defs: list[str]
     imported_modules: frozenset[str]
+    attribute_paths: list[tuple[str, str]]
+    """(name, path) for each attribute read off a name, at every depth: `a.b.c` gives ("a", "b.c") and
+    ("a", "b"). Self and cls included: whose reads matter is the caller's question."""
 
     def __init__(self, lines: list[str], available_imports: list[str], module_defs: list[str],
-                 imported_modules: frozenset[str]) -> None:
+                 imported_modules: frozenset[str], attribute_paths: list[tuple[str, str]]) -> None:
         """Written out, as `Unit.__init__` is, so that compiled it runs as native code."""
         self.lines = lines
         self.available_imports = available_imports
         self.module_defs = module_defs
         self.imported_modules = imported_modules
+        self.attribute_paths = attribute_paths

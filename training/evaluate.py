@@ -177,7 +177,7 @@ def score_sources(engine: GraphSAGEEngine, sources: Sequence[str], *, batch_size
         nodes.append(graph.nodes)
         imported.append(graph.imported)
         free_names.append(graph.free_names)
-        attribute_reads.append(graph.attribute_reads())  # walked now: a graph's tree is not kept
+        attribute_reads.append(graph.attribute_reads())
         star_import.append(graph.star_import)
         pending.append((graph.features, graph.edge_index))
         if len(pending) >= batch_size:

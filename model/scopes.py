@@ -1,0 +1,232 @@
+"""Which names code reads that nothing in it binds, what imports would have to provide, and what
+it reads off them.
+
+Owns `free_names` (units of a parsed source -> the names no binding of its own reaches, by Python's
+scoping rules as far as the scan's records and a few targeted walks tell them) and `attribute_reads`
+(name -> the dotted attributes read off it). Leaves to others: the walk that records loads, stores,
+headers and attribute paths (model/scan.py), ranking modules for the free names (model/imports.py).
+Apart from model/graph.py because none of this decides a graph's features: a cache of built graphs
+keyed by the feature extractor's sources stays valid when a scoping rule is mended here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Set
+
+from model.hashing import BUILTIN_NAMES
+from model.scan import Unit
+
+__all__ = ["attribute_reads", "free_names"]
+
+
+def free_names(units: list[Unit], tree: ast.Module, source: str) -> frozenset[str]:
+    """The names `source` reads where none of its own bindings reaches, nor a builtin: `_free_names`,
+    less what `match` patterns capture and what a function declares `global` and binds."""
+    return _free_names(units, tree) - _pattern_captures(tree, source) - _global_stores(tree, source, units)
+
+
+def attribute_reads(paths: Iterable[tuple[str, str]], names: Set[str]) -> dict[str, frozenset[str]]:
+    """The attributes read off each of `names`, and each dotted chain of them, from the scan's
+    `SourceContext.attribute_paths` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"};
+    `xml.etree.ElementTree.parse(f)`: "xml" -> {"etree", "etree.ElementTree", "etree.ElementTree.parse"}),
+    since a submodule may be read through another."""
+    reads: dict[str, set[str]] = {}
+    if names:
+        for name, path in paths:
+            if name in names:
+                reads.setdefault(name, set()).add(path)
+    return {name: frozenset(attributes) for name, attributes in reads.items()}
+
+
+def _free_names(units: list[Unit], tree: ast.AST | None = None) -> frozenset[str]:
+    """Names the source reads where none of its own bindings reaches (nor are they builtins): what
+    imports would have to provide. A unit sees its own bindings (its stores, parameters and the names
+    of the definitions inside it), its parent's, and those of the functions and module further out:
+    a function does not see another function's locals (`time = 1` in one leaves `time.time()` in the
+    next to an import). A class body's names reach its own definitions, since the scan files their
+    decorators, defaults and bases, read in the class body, under them; so a method's `json.dumps`
+    where its class sets `json = None` stays bound here. A definition's header (decorators, bases,
+    annotations, defaults) runs where the definition stands, so what it reads is looked up from the
+    parent out, even a name the definition binds itself (`def f(date: date = date.today())`).
+    A module or class body runs in order, so a name it reads before binding it (`date: date` in a
+    dataclass, `time = time.time()`) comes from further out (`_read_before_bound`, given `tree`)."""
+    bound = [_bindings(units, unit) for unit in units]
+    early = _read_before_bound(tree, units) if tree is not None else {}
+    free: set[str] = set()
+    for index, unit in enumerate(units):
+        unread = unit.loads.keys() - bound[index]
+        unread |= _header_reads(unit) & bound[index]
+        if index in early:
+            unread |= early[index]
+        scope = unit.parent
+        if unread and scope >= 0:
+            unread -= bound[scope]
+            scope = units[scope].parent
+        while unread and scope >= 0:
+            if units[scope].kind != "class":
+                unread -= bound[scope]
+            scope = units[scope].parent
+        free |= unread
+    free -= BUILTIN_NAMES
+    return frozenset(free)
+
+
+def _header_reads(unit: Unit) -> set[str]:
+    """The names a definition's header reads: the scan's loads before its body starts."""
+    end = unit.header_end
+    return {name for name, positions in unit.loads.items() if min(positions) < end} if end else set()
+
+
+def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:
+    """unit index -> names its module or class body reads in a plain statement before any statement
+    of that body binds them. Walked only for a body that reads a name it binds no later than on the
+    line that first binds it (the scan's positions, line * 1000 + column), which is rare."""
+    early: dict[int, set[str]] = {}
+    for index, unit in enumerate(units):
+        if unit.kind not in ("module", "class"):
+            continue
+        candidates = {name for name, stores in unit.stores.items()
+                      if name in unit.loads and min(unit.loads[name]) // 1000 <= min(stores) // 1000}
+        body = _body_of(tree, unit, index) if candidates else None
+        names = _reads_before_binding(body, candidates) if body else set()
+        if names:
+            early[index] = names
+    return early
+
+
+def _body_of(tree: ast.AST, unit: Unit, index: int) -> list[ast.stmt] | None:
+    if index == 0:
+        return getattr(tree, "body", None)
+    for node in ast.walk(tree):
+        if type(node) is ast.ClassDef and node.name == unit.name and node.lineno == unit.line:
+            return node.body
+    return None
+
+
+_PLAIN = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
+"""The statements whose reads are looked at: what they read is read before they bind anything."""
+
+
+def _reads_before_binding(body: list[ast.stmt], candidates: set[str]) -> set[str]:
+    bound: set[str] = set()
+    early: set[str] = set()
+    for statement in body:
+        binds = _statement_binds(statement)
+        if isinstance(statement, _PLAIN):
+            walrus = {node.target.id for node in _walk_scope(statement) if isinstance(node, ast.NamedExpr)}
+            early |= (_plain_reads(statement) & candidates) - bound - walrus  # `print(n := 3, n * 2)`
+        bound |= binds
+    return early
+
+
+def _plain_reads(statement: ast.stmt) -> set[str]:
+    """The names a simple statement reads, outside lambdas and comprehensions (which bind names of
+    their own) and not the target an augmented assignment reads."""
+    parts = [statement.value] if isinstance(statement, ast.AugAssign) else [statement]
+    if isinstance(statement, ast.AnnAssign):
+        parts = [statement.annotation, *([statement.value] if statement.value else [])]
+    names: set[str] = set()
+    for node in (n for part in parts for n in _walk_scope(part)):
+        if type(node) is ast.Name and type(node.ctx) is ast.Load:
+            names.add(node.id)
+    return names
+
+
+def _statement_binds(statement: ast.stmt) -> set[str]:
+    """The names running `statement` binds in its scope: assignment targets (an annotation without a
+    value binds nothing), imports, definitions, and whatever a compound statement binds inside."""
+    if isinstance(statement, ast.AnnAssign) and statement.value is None:
+        return set()
+    names: set[str] = set()
+    for node in _walk_scope(statement):
+        if type(node) is ast.Name and type(node.ctx) is ast.Store:
+            names.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+    return names
+
+
+_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and what it holds, not inside lambdas, comprehensions, or the bodies of functions and
+    classes (their names, decorators, defaults and bases are run where they stand)."""
+    yield node
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        children: list[ast.AST] = [*node.decorator_list]
+        if isinstance(node, ast.ClassDef):
+            children += [*node.bases, *node.keywords]
+        else:
+            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+    elif isinstance(node, _OWN_SCOPES):
+        return
+    else:
+        children = list(ast.iter_child_nodes(node))
+    for child in children:
+        yield from _walk_scope(child)
+
+
+def _bindings(units: list[Unit], unit: Unit) -> set[str]:
+    """The names `unit`'s own scope binds: stores (imports included), parameters, inner definitions.
+    In a module or class body an annotation without a value binds nothing (`date: str` leaves a later
+    `-> date` to an import); in a function it still makes the name local."""
+    names = set(unit.stores)
+    if unit.declared and unit.kind in ("module", "class"):
+        declared = Counter(unit.declared)
+        names -= {name for name, times in declared.items() if len(unit.stores.get(name, ())) <= times}
+    names.update(unit.params)
+    for child in unit.children:
+        names.add(units[child].name)
+    return names
+
+
+_CASE_LINE = re.compile(r"(?:^|\r)[ \t\f]*case\b", re.MULTILINE)
+"""A line that may open a `case` block (lines may end in a lone `\r`, and a form feed is white space
+to Python): only then is the tree walked for pattern captures."""
+
+
+def _pattern_captures(tree: ast.AST, source: str) -> frozenset[str]:
+    """Names `match` patterns bind (`case {"a": os}`, `case [*rest]`, `case C(x=y) as z`): bound by the
+    code itself, so no import should provide them. The scan's stores, which the features count,
+    leave them out; they are taken from the free names only, so the features stay as trained."""
+    if "case" not in source or _CASE_LINE.search(source) is None:  # the substring first: 50x cheaper
+        return frozenset()
+    captured: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            captured.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            captured.add(node.rest)
+    return frozenset(captured)
+
+
+_GLOBAL_LINE = re.compile(r"(?:^|[\r;:])[ \t\f]*global\b", re.MULTILINE)
+"""Where a `global` statement may start: a line's start, or after `;` or a one-line block's `:`."""
+
+
+def _global_stores(tree: ast.AST, source: str, units: list[Unit]) -> frozenset[str]:
+    """Names a function declares `global` and binds there (`global cache` then `cache = {}`): bound for
+    the whole module, so no import should provide them elsewhere. Walked for only when a statement may
+    start with `global` (`_GLOBAL_LINE`)."""
+    if "global" not in source or _GLOBAL_LINE.search(source) is None:
+        return frozenset()
+    stored: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            unit = _innermost_unit(units, node.lineno)
+            stored.update(name for name in node.names if name in unit.stores)
+    return frozenset(stored)
+
+
+def _innermost_unit(units: list[Unit], line: int) -> Unit:
+    """The deepest unit whose lines hold `line` (the module holds every line)."""
+    holding = [unit for unit in units if unit.line <= line <= unit.end_line]
+    return max(holding, key=lambda unit: unit.unit_depth) if holding else units[0]
