@@ -22,7 +22,7 @@ import io
 import re
 import sys
 import tokenize
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,7 +90,7 @@ class CodeGraph:
     or without them (`build_graph(..., sites=False)`)."""
     star_import: bool = False
     """Whether the code has `from m import *`, which may bind any of its free names."""
-    attribute_paths: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
+    attribute_paths: Set[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
     """(name, dotted attribute) for each attribute read off a name (`SourceContext.attribute_paths`)."""
     read_attributes: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
     """(name, attribute) for each `name.attribute` the code reads: the scan's, so knowing costs no walk."""

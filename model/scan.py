@@ -37,8 +37,8 @@ from model.hashing import (
 )
 from model.layout import span
 
-__all__ = ["KINDS", "LINE_BREAK", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit", "operand_shape", "repr_start",
-           "scan_units", "source_lines"]
+__all__ = ["KINDS", "LINE_BREAK", "MAX_PATH_ATTRIBUTES", "RAW", "RAW_MAX", "RAW_NAMES", "SourceContext", "Unit",
+           "operand_shape", "repr_start", "scan_units", "source_lines"]
 
 # ---------------------------------------------------------------- AST type tables
 
@@ -294,7 +294,9 @@ class Unit:
     attr_chains: list[tuple[str, str]]
     header_end: int
     """Where the body starts (line * 1000 + column, as `loads`): a read before it is in the header
-    (decorators, bases, annotations, defaults), run in the enclosing scope. 0 for the module."""
+    (decorators, bases, annotations, defaults), run in the enclosing scope. 0 for the module. Like
+    every position here, it is exact only on lines under 1,000 bytes (a longer line's columns spill
+    into the next line's numbers)."""
     declared: list[str]
     """Each name an annotation without a value declares (`x: int`), once per such statement: in a
     module or class body it binds nothing, though the scan counts its target among the stores."""
@@ -445,7 +447,7 @@ class _Scanner:
         self.units: list[Unit] = [Unit("<module>", "module", 1, 1, total, -1, 0)]
         self.available_imports: list[str] = []
         self.imported_modules: set[str] = set()
-        self.attribute_paths: list[tuple[str, str]] = []
+        self.attribute_paths: set[tuple[str, str]] = set()
         self.module_defs: list[str] = []
 
     # -- driver
@@ -778,6 +780,11 @@ _TYPE_TABLE: Final = Memo(lambda t: (TYPE_DIM.get(t), _HANDLERS.get(t), _child_f
 everything the walk needs of a type, in one lookup per node."""
 
 
+MAX_PATH_ATTRIBUTES: Final = 16
+"""Attributes an attribute path holds at most: deeper chains are no module's path, and each node's path
+is built by walking down its chain, so a bound keeps `a.b.b.b...` (thousands deep) linear."""
+
+
 def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: int, nest: int, ctrl: str):
     attr: str = node.attr
     unit.counts.extend(_IDENT_DIMS[attr])
@@ -787,13 +794,15 @@ def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: i
     if type(base) is Attribute:  # `a.b.c`: this node reads "b.c" off `a` (the inner one, "b")
         path = attr
         inner: Any = base
-        while type(inner) is Attribute:
+        parts = 1
+        while type(inner) is Attribute and parts < MAX_PATH_ATTRIBUTES:
             path = inner.attr + "." + path
             inner = inner.value
+            parts += 1
         if type(inner) is Name:
-            s.attribute_paths.append((inner.id, path))
+            s.attribute_paths.add((inner.id, path))
     if type(base) is Name:
-        s.attribute_paths.append((base.id, attr))
+        s.attribute_paths.add((base.id, attr))
         base_name: str = base.id
         if base_name in ("self", "cls"):
             if type(node.ctx) is Load:
@@ -1119,12 +1128,12 @@ class SourceContext:
     available_imports: list[str]
     module_defs: list[str]
     imported_modules: frozenset[str]
-    attribute_paths: list[tuple[str, str]]
-    """(name, path) for each attribute read off a name, at every depth: `a.b.c` gives ("a", "b.c") and
-    ("a", "b"). Self and cls included: whose reads matter is the caller's question."""
+    attribute_paths: set[tuple[str, str]]
+    """(name, path) for each attribute read off a name, at every depth up to MAX_PATH_ATTRIBUTES: `a.b.c`
+    gives ("a", "b.c") and ("a", "b"). Self and cls included: whose reads matter is the caller's question."""
 
     def __init__(self, lines: list[str], available_imports: list[str], module_defs: list[str],
-                 imported_modules: frozenset[str], attribute_paths: list[tuple[str, str]]) -> None:
+                 imported_modules: frozenset[str], attribute_paths: set[tuple[str, str]]) -> None:
         """Written out, as `Unit.__init__` is, so that compiled it runs as native code."""
         self.lines = lines
         self.available_imports = available_imports

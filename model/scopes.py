@@ -29,10 +29,10 @@ def free_names(units: list[Unit], tree: ast.Module, source: str) -> frozenset[st
 
 
 def attribute_reads(paths: Iterable[tuple[str, str]], names: Set[str]) -> dict[str, frozenset[str]]:
-    """The attributes read off each of `names`, and each dotted chain of them, from the scan's
-    `SourceContext.attribute_paths` (`copy.deepcopy(x)`: "copy" -> {"deepcopy"};
-    `xml.etree.ElementTree.parse(f)`: "xml" -> {"etree", "etree.ElementTree", "etree.ElementTree.parse"}),
-    since a submodule may be read through another."""
+    """The attributes read off each of `names`, and each dotted chain of them (up to the scan's
+    MAX_PATH_ATTRIBUTES), from `SourceContext.attribute_paths` (`copy.deepcopy(x)`: "copy" ->
+    {"deepcopy"}; `xml.etree.ElementTree.parse(f)`: "xml" -> {"etree", "etree.ElementTree",
+    "etree.ElementTree.parse"}), since a submodule may be read through another."""
     reads: dict[str, set[str]] = {}
     if names:
         for name, path in paths:
@@ -75,9 +75,15 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None) -> frozenset[str
 
 
 def _header_reads(unit: Unit) -> set[str]:
-    """The names a definition's header reads: the scan's loads before its body starts."""
+    """The names a definition's header reads (the scan's loads before its body starts), but for those
+    the header binds itself: a lambda's parameters, a comprehension's variables, a walrus target
+    (`key=lambda k: k`, `d={k: v for k, v in items}`), which the scan files under the definition."""
     end = unit.header_end
-    return {name for name, positions in unit.loads.items() if min(positions) < end} if end else set()
+    if not end:
+        return set()
+    stores = unit.stores
+    return {name for name, positions in unit.loads.items()
+            if min(positions) < end and not (name in stores and min(stores[name]) < end)}
 
 
 def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:

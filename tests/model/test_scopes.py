@@ -7,6 +7,7 @@ import ast
 import pytest
 
 from model.graph import build_graph
+from model.scan import MAX_PATH_ATTRIBUTES
 from model.scopes import attribute_reads
 from tests.model.stdlib_code import stdlib_functions, stdlib_sources
 
@@ -29,9 +30,19 @@ def test_what_a_definitions_header_reads_is_looked_up_where_the_definition_stand
     "def outer(date):\n    def inner(when: date = date):\n        return when\n    return inner\n",
     "class A:\n    x = 1\n    def f(self, y=x):\n        return y\n",
     "from datetime import date\n\ndef f(date: date = date.today()):\n    return date\n",
+    # what the header binds itself: a lambda's parameters, a comprehension's variables, a walrus target
+    "def f(key=lambda x: x):\n    return key\n",
+    "class A:\n    def f(self, cmp=lambda a, b: a < b):\n        return cmp\n",
+    "def f(d={k: v for k, v in {}.items()}):\n    return d\n",
+    "def f(a=(n := 1), b=n):\n    return a\n",
 ])
 def test_a_header_reading_what_the_enclosing_scope_binds_stays_bound(code):
     assert build_graph(code).free_names == frozenset()
+
+
+def test_a_lambda_in_a_decorator_binds_its_parameter_not_the_function_s():
+    code = '@pytest.mark.parametrize("v", [1, 2], ids=lambda v: str(v))\ndef test_v(v):\n    assert v\n'
+    assert build_graph(code).free_names == {"pytest"}
 
 
 @pytest.mark.parametrize(("code", "free"), [
@@ -55,7 +66,7 @@ def _walked_attribute_reads(tree: ast.AST, names: frozenset[str]) -> dict[str, f
             while type(value) is ast.Attribute:
                 parts.append(value.attr)
                 value = value.value
-            if type(value) is ast.Name and value.id in names:
+            if type(value) is ast.Name and value.id in names and len(parts) <= MAX_PATH_ATTRIBUTES:
                 reads.setdefault(value.id, set()).add(".".join(reversed(parts)))
     return {name: frozenset(chains) for name, chains in reads.items()}
 
@@ -76,3 +87,10 @@ def test_attribute_reads_of_no_names_is_empty():
     graph = build_graph("import os\nos.path.join('a')\n")
     assert attribute_reads(graph.attribute_paths, frozenset()) == {}
     assert attribute_reads(graph.attribute_paths, {"os"}) == {"os": {"path", "path.join"}}
+
+
+def test_a_chain_thousands_deep_keeps_its_paths_bounded():
+    """Each attribute's path is built by walking down its chain: bounded, the walk stays linear."""
+    graph = build_graph("import a\nx = a" + ".b" * 2_000 + "\n")
+    paths = {path for name, path in graph.attribute_paths if name == "a"}
+    assert paths == {".".join(["b"] * depth) for depth in range(1, MAX_PATH_ATTRIBUTES + 1)}
