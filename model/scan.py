@@ -792,15 +792,18 @@ def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: i
     unit.ident_sequence.append(attr)
     base = node.value
     if type(base) is Attribute:  # `a.b.c`: this node reads "b.c" off `a` (the inner one, "b")
-        path = attr
         inner: Any = base
         parts = 1
-        while type(inner) is Attribute and parts < MAX_PATH_ATTRIBUTES:
-            path = inner.attr + "." + path
-            inner = inner.value
+        while type(inner) is Attribute and parts < MAX_PATH_ATTRIBUTES:  # the root first: the path
+            inner = inner.value                                             # is built for a name only
             parts += 1
         if type(inner) is Name:
-            s.attribute_paths.add((inner.id, path))
+            names = [attr]
+            outer: Any = base
+            while type(outer) is Attribute:
+                names.append(outer.attr)
+                outer = outer.value
+            s.attribute_paths.add((inner.id, ".".join(reversed(names))))
     if type(base) is Name:
         s.attribute_paths.add((base.id, attr))
         base_name: str = base.id
