@@ -66,6 +66,11 @@ _SKIPPED_DIRS = frozenset(
 )
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _PROJECT_PACKAGES = frozenset({"protocol", "model", "bridge", "training"})
+_EDITABLE_FINDER = "__editable__"
+"""How setuptools names the module an editable install writes into site-packages
+(`__editable___yantra_bridge_0_1_0_finder.py`): generated, not code anyone wrote, and rewritten by
+every `pip install -e .`, so as corpus code it changed the corpus's fingerprint, and with it every
+cached data set built on it, at each reinstall."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ def _source_file(path: Path, root: Path) -> SourceFile | None:
         return None
     if parts[0] in _PROJECT_PACKAGES and _PROJECT_ROOT in path.resolve().parents:
         return None
+    if parts[0].startswith(_EDITABLE_FINDER):
+        return None
     return SourceFile(path, parts[0], ".".join(parts))
 
 
@@ -159,7 +166,8 @@ def discover_sources(
     """Source files under ``roots`` (default: stdlib + site-packages), sorted, each once.
 
     Skips test directories, files over 1 MB, files that are not importable module paths, this
-    project's own packages, and (with ``check_parse``) files that do not parse.
+    project's own packages, editable-install finders, and (with ``check_parse``) files that do not
+    parse.
     """
     chosen = [Path(r) for r in roots] if roots is not None else default_roots()
     seen: set[Path] = set()

@@ -58,6 +58,12 @@ def test_discover_is_sorted_and_skips_tests_and_unparseable_files(tree: Path):
     assert [p.name for p in paths] == ["__init__.py", "copy.py", "mod.py"]
 
 
+def test_an_editable_install_finder_is_not_corpus_code(tree: Path):
+    (tree / "__editable___yantra_bridge_0_1_0_finder.py").write_text("def find_spec(name):\n    return None\n")
+    (tree / "plain.py").write_text("def f():\n    return 1\n")
+    assert [s.module for s in discover_sources([tree]) if not s.module.startswith("pkg")] == ["plain"]
+
+
 def test_a_named_package_directory_is_its_own_package(tree: Path):
     sources = discover_sources([tree / "pkg"])
     assert {s.package for s in sources} == {"pkg"}
