@@ -792,17 +792,12 @@ def _on_attribute(s: _Scanner, node: ast.Attribute, unit: Unit, u: int, depth: i
     unit.ident_sequence.append(attr)
     base = node.value
     if type(base) is Attribute:  # `a.b.c`: this node reads "b.c" off `a` (the inner one, "b")
+        names = [attr]
         inner: Any = base
-        parts = 1
-        while type(inner) is Attribute and parts < MAX_PATH_ATTRIBUTES:  # the root first: the path
-            inner = inner.value                                             # is built for a name only
-            parts += 1
-        if type(inner) is Name:
-            names = [attr]
-            outer: Any = base
-            while type(outer) is Attribute:
-                names.append(outer.attr)
-                outer = outer.value
+        while type(inner) is Attribute and len(names) < MAX_PATH_ATTRIBUTES:
+            names.append(inner.attr)
+            inner = inner.value
+        if type(inner) is Name:  # joined only for a name's chain within the bound
             s.attribute_paths.add((inner.id, ".".join(reversed(names))))
     if type(base) is Name:
         s.attribute_paths.add((base.id, attr))
