@@ -92,8 +92,6 @@ class CodeGraph:
     """Whether the code has `from m import *`, which may bind any of its free names."""
     attribute_paths: Set[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
     """(name, dotted attribute) for each attribute read off a name (`SourceContext.attribute_paths`)."""
-    read_attributes: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False, compare=False)
-    """(name, attribute) for each `name.attribute` the code reads: the scan's, so knowing costs no walk."""
     _attribute_reads: Mapping[str, frozenset[str]] | None = field(default=None, init=False, repr=False,
                                                                   compare=False)
 
@@ -312,8 +310,7 @@ def build_graph(source: str, *, limits: SourceLimits = DEFAULT_LIMITS, sites: bo
     nodes = [GraphNode(u.name, u.kind, u.line, u.column, u.end_line) for u in units]
     return CodeGraph(nodes, features, edge_index, edge_type, context.imported_modules,
                      free_names(units, tree, source), find_sites(tree, source) if sites else None,
-                     units[0].raw[R_STAR_IMPORTS] > 0, context.attribute_paths,
-                     frozenset(pair for unit in units for pair in unit.attr_chains))
+                     units[0].raw[R_STAR_IMPORTS] > 0, context.attribute_paths)
 
 
 def vector_graph(vector: np.ndarray) -> CodeGraph:

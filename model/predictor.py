@@ -537,8 +537,8 @@ def _submodules_of_imported(model: _Loaded, graph: CodeGraph, imported: Set[str]
     submodule: a rule read off the checkpoint's submodule table, not a guess, so its score is 1."""
     table = model.import_submodules
     bound = {m.partition(".")[0] for m in imported} - graph.free_names  # `import pkg[.x]` binds pkg
-    packages = frozenset(root for root, attribute in graph.read_attributes
-                         if root in bound and attribute in table.get(root, ()))
+    packages = frozenset(root for root, path in graph.attribute_paths  # a submodule's name has no dot
+                         if root in bound and path in table.get(root, ()))
     if not packages:
         return []
     reads = attribute_reads(graph.attribute_paths, packages)

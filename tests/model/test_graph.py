@@ -371,4 +371,4 @@ def test_reads_after_the_binding_or_inside_their_own_scopes_stay_bound():
 
 def test_the_attributes_read_off_every_name_come_from_the_scan():
     graph = build_graph("import logging\n\ndef f(p):\n    return logging.handlers.X(p), p.name\n")
-    assert {("logging", "handlers"), ("p", "name")} <= graph.read_attributes
+    assert {("logging", "handlers"), ("p", "name")} <= graph.attribute_paths
