@@ -29,7 +29,7 @@ from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import DataConfig, ImportSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.name_table import package_import_lines, package_submodules, table_lines, used_lines
+from training.name_table import ImportLines, import_lines, package_submodules, table_lines
 from training.projects import package_projects, sample_contexts
 
 __all__ = ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of",
@@ -65,13 +65,15 @@ class FoldedSamples:
         return [row for row, f in enumerate(self.folds) if f == fold]
 
 
-def folded_samples(config: DataConfig, samples: Iterable[ImportSample]) -> FoldedSamples:
-    """The training-split samples of `samples`, parsed, indexed and put in folds."""
+def folded_samples(config: DataConfig, samples: Iterable[ImportSample], lines: ImportLines | None = None
+                   ) -> FoldedSamples:
+    """The training-split samples of `samples`, parsed, indexed and put in folds; `lines`: the corpus's
+    import lines, when the caller has read them (`training.name_table.import_lines`)."""
     train = [s for s in samples if s.split == "train"]
     contexts = sample_contexts(train, package_projects(config, {s.group for s in train}))
+    lines = import_lines(config) if lines is None else lines
     return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
-                         [fold_of(s.group) for s in train], package_import_lines(config), used_lines(config),
-                         package_submodules(config))
+                         [fold_of(s.group) for s in train], lines.written, lines.used, package_submodules(config))
 
 
 @dataclass(frozen=True)

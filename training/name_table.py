@@ -23,6 +23,7 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from model.imports import is_private
@@ -31,8 +32,8 @@ from training.corpus import CodeUnit, CorpusOptions, SourceFile, corpus_files, s
 from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
-__all__ = ["name_table_lines", "package_import_lines", "package_submodules", "table_lines", "text_import_uses",
-           "training_part", "used_lines"]
+__all__ = ["ImportLines", "import_lines", "name_table_lines", "package_import_lines", "package_submodules",
+           "table_lines", "text_import_uses", "training_part", "used_lines"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -82,12 +83,32 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class ImportLines:
+    """The training split's import lines, (package, line) each: `written` in its files
+    (`package_import_lines`), `used` by its units (`used_lines`). Read once per training run, since
+    both the name table and the import combiner's folds need them (reading every file and loading the
+    corpus again cost a run 3.5 s of the full corpus's)."""
+
+    written: list[tuple[str, str]]
+    used: list[tuple[str, str]]
+
+    def table(self) -> list[str]:
+        """The lines the name table counts (`table_lines`)."""
+        return table_lines(self.written, {line for _, line in self.used})
+
+
+def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
+    """The import lines of the corpus `config` describes (its `units`, when the caller holds them)."""
+    return ImportLines(package_import_lines(config), used_lines(config, units))
+
+
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
     """The lines the name table counts, from the corpus `config` describes (its `units`, when the
     caller holds them): what `yantra-train` builds the table from, and what `yantra-eval` fits the
     dictionary on given the training run's corpus (its `max_units_per_package`, not the
     evaluation's), so that both read the same lines."""
-    return table_lines(package_import_lines(config), {line for _, line in used_lines(config, units)})
+    return import_lines(config, units).table()
 
 
 def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:

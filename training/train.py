@@ -79,7 +79,7 @@ from training.import_folds import evidence_rows, fit_evidence_weights, folded_sa
 from training.imports import statement_tables
 from training.logistic import fit_logistic
 from training.metrics import auroc, false_alarm_threshold, metadata_threshold
-from training.name_table import name_table_lines, package_submodules, training_part
+from training.name_table import ImportLines, import_lines, package_submodules, training_part
 from training.projects import package_projects, sample_contexts
 from training.report import describe_machine, plot_training_curves
 from training.sites import SiteFit, fit_site_model
@@ -425,6 +425,8 @@ class Corpus:
     training_imports: list[ImportSample]
     """Every training-split import sample, not only those chosen: the import combiner's evidence rows
     (`training.import_folds`)."""
+    import_lines: ImportLines
+    """The training split's import lines, which the name table and the combiner's folds are built from."""
     executed_positions: np.ndarray
     executed_labels: np.ndarray
     executed_groups: list[str]
@@ -471,7 +473,8 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
     sources += [s.source for s in executed]
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
-    name_lines = name_table_lines(data, units)  # the training split's files, per package
+    lines = import_lines(data, units)  # the training split's files, per package
+    name_lines = lines.table()
     aliases, names = statement_tables(name_lines)
     kept_executed = [s for s in executed if table.has(s.source)]
     sites = site_samples(config, units, bugs)
@@ -485,6 +488,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
         import_submodules=package_submodules(data, every_split=True),
         training_imports=[s for s in imports if s.split == "train"],
+        import_lines=lines,
         executed_positions=np.array([table.position(s.source) for s in kept_executed], dtype=np.int64),
         executed_labels=np.array([s.passed for s in kept_executed], dtype=np.float32),
         executed_groups=[s.problem_id for s in kept_executed],
@@ -1428,7 +1432,7 @@ def _validation_import_rows(model: GraphSAGEModel, corpus: Corpus, config: Train
 
 def _evidence_weights(corpus: Corpus, config: TrainConfig, log: Callable[[str], None]) -> tuple[float, ...] | None:
     """The evidence weights fitted on the training split's folds; None when they hold no positive row."""
-    folded = folded_samples(config.data_config(), corpus.training_imports)
+    folded = folded_samples(config.data_config(), corpus.training_imports, corpus.import_lines)
     inputs, labels, counts = evidence_rows(folded, corpus.vocabulary)
     if not (labels * counts).sum():
         return None
