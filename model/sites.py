@@ -49,7 +49,7 @@ __all__ = [
     "site_model_from",
 ]
 
-SITE_FEATURES_VERSION = "sites-v10"
+SITE_FEATURES_VERSION = "sites-v11"
 SITE_BITS = 18
 SITE_BUCKETS = 1 << SITE_BITS
 _MASK = SITE_BUCKETS - 1
@@ -165,6 +165,7 @@ _COMPARE_NODE: Final = ast.Compare
 _CALL_NODE: Final = ast.Call
 _ATTRIBUTE_NODE: Final = ast.Attribute
 _SUBSCRIPT_NODE: Final = ast.Subscript
+_SLICE_NODE: Final = ast.Slice
 _NAMED_EXPR_NODE: Final = ast.NamedExpr
 _AUGASSIGN_NODE: Final = ast.AugAssign
 _BOOLOP_NODE: Final = ast.BoolOp
@@ -244,6 +245,9 @@ class _Finder:
         self.tested_by: dict[int, ast.AST] = {}
         """id() of a boolean that is a condition's test -> that condition. Conditions come before their
         tests in the walk."""
+        self.outer: dict[int, ast.AST | None] = {}
+        """id() of a slice, or of an addition or subtraction -> its parent: where a literal inside it
+        is used (`len(x) - 1` in `range(...)`, `1` in `s[1:]`), which an off-by-one bug changes."""
         self.branch_uses: dict[int, tuple[bool, str, str]] = {}
         """id() of a comparison that is a condition's test, alone or under a `not` -> whether under a
         `not`, and what the then and else branches do with its subject: the condition's own site
@@ -329,7 +333,11 @@ class _Finder:
             text = _returned_text(node.value)  # type: ignore[attr-defined]
             counts[text] = counts.get(text, 0) + 1
         elif t is _BINOP_NODE:
+            if type(node.op) in _BOUND_OPS:  # type: ignore[attr-defined]
+                self.outer[id(node)] = parent
             self.operator(node, node.left, node.right, parent)  # type: ignore[arg-type, attr-defined]
+        elif t is _SLICE_NODE:
+            self.outer[id(node)] = parent
         elif t is _COMPARE_NODE:
             self.compare(node, parent)  # type: ignore[arg-type]
         elif t is _CALL_NODE:
@@ -515,9 +523,26 @@ class _Finder:
         where = _type_name(parent)
         features = [f"k\x1f{text}", f"k-par\x1f{text}\x1f{where}"]
         features.extend(_constant_context(node, text, parent, self.position_in(node, parent), self.callee_of(parent)))
+        outer = self.outer.get(id(parent), _NOT_A_BOUND)
+        if type(parent) is _SLICE_NODE:
+            features.extend(_slice_context(node, text, parent, outer))  # type: ignore[arg-type]
+        elif outer is not _NOT_A_BOUND:
+            features.extend(self.sum_context(node, text, parent, outer))  # type: ignore[arg-type]
         if extra:
             features.extend(extra)
         self.add(_CONSTANT, node, features)
+
+    def sum_context(self, node: ast.AST, text: str, parent: ast.BinOp, outer: ast.AST | None) -> list[str]:
+        """Where a sum or difference holding a literal is used: `len(x) - 1` as `range`'s first
+        argument or as an index of `x`. An off-by-one bug moves such a literal."""
+        op = OP_SYMBOL.get(type(parent.op), "?")
+        where = _type_name(outer)
+        if type(outer) is _CALL_NODE:
+            where = f"{self.callee_of(outer)}:{self.position_in(parent, outer)}"
+        elif type(outer) is _SUBSCRIPT_NODE:
+            where = f"[]:{_label(outer.value)}"  # type: ignore[attr-defined]
+        return [f"k-bin-g\x1f{text}\x1f{op}\x1f{where}",
+                f"k-bin-go\x1f{text}\x1f{op}\x1f{_label(_other_operand(node, parent))}\x1f{_type_name(outer)}"]
 
     def returned_constant(self, node: ast.Constant | ast.UnaryOp, returned: ast.Return, returns: dict[str, int]
                           ) -> None:
@@ -661,6 +686,23 @@ def _operands(prefix: str, op: str, left: ast.AST, right: ast.AST, parent: ast.A
             f"{prefix}-r\x1f{op}\x1f{right_label}", f"{prefix}-par\x1f{op}\x1f{where}",
             f"{prefix}-ty\x1f{op}\x1f{type(left).__name__}\x1f{type(right).__name__}"]
 
+
+def _slice_context(node: ast.AST, text: str, parent: ast.Slice, outer: ast.AST | None) -> list[str]:
+    """Which bound of a slice a literal is (`s[1:]` against `s[:1]`), what bounds the other end and
+    what is sliced. An off-by-one bug moves such a literal."""
+    which = "lower" if node is parent.lower else "upper" if node is parent.upper else "step"
+    other = parent.upper if which == "lower" else parent.lower
+    sliced = _label(outer.value) if type(outer) is _SUBSCRIPT_NODE else "-"  # type: ignore[attr-defined]
+    return [f"k-sl\x1f{text}\x1f{which}\x1f{_label(other) if other is not None else '-'}",
+            f"k-sl-v\x1f{text}\x1f{which}\x1f{sliced}"]
+
+
+_BOUND_OPS: Final = (ast.Add, ast.Sub)
+"""The operators whose literal operand an off-by-one bug changes (training/mutations.py)."""
+
+_NOT_A_BOUND: Final = ast.Pass()
+"""`_Finder.outer`'s answer for a parent that is no slice, sum or difference (None is a real outer:
+the tree's root)."""
 
 _OPPOSITE_LITERALS: Final = {"True": "False", "False": "True", "None": "False", "0": "1", "1": "0"}
 """The literal a wrong-literal bug most often stands for (see training/mutations.py's swaps)."""

@@ -159,6 +159,21 @@ def test_a_negative_literal_is_named_with_its_minus_and_seen_in_the_context_arou
     assert constants == {("constant", 2, 10), ("constant", 2, 16), ("constant", 3, 16), ("constant", 4, 12)}
 
 
+def test_a_literal_in_a_bound_sees_where_the_bound_is_used():
+    source = "def f(xs, n):\n    for i in range(len(xs) - 1):\n        g(xs[i + 1], xs[1:], xs[:n - 1], xs[::2])\n"
+    assert {feature_id("k-bin-g\x1f1\x1f-\x1frange:0"),
+            feature_id("k-bin-go\x1f1\x1f-\x1fcall:len\x1fCall")} <= set(features_at(source, "constant", 2, 30))
+    assert feature_id("k-bin-g\x1f1\x1f+\x1f[]:xs") in features_at(source, "constant", 3, 18)
+    assert {feature_id("k-sl\x1f1\x1flower\x1f-"),
+            feature_id("k-sl-v\x1f1\x1flower\x1fxs")} <= set(features_at(source, "constant", 3, 25))
+    assert feature_id("k-bin-g\x1f1\x1f-\x1fSlice") in features_at(source, "constant", 3, 38)
+    assert feature_id("k-sl\x1f2\x1fstep\x1f-") in features_at(source, "constant", 3, 47)
+    def count(operator: str) -> int:
+        return len(features_at(f"def f(a):\n    return a {operator} 2\n", "constant", 2))
+
+    assert count("-") == count("+") == count("*") + 2  # a product is no bound
+
+
 def test_only_the_codes_own_variables_are_name_sites():
     names = {(line, column) for kind, line, column in sites_of(SOURCE) if kind == "name"}
     assert (3, 24) in names  # items, a parameter
