@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from model.imports import is_private
 from training.baselines import statement_bindings
@@ -33,7 +35,7 @@ from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
 __all__ = ["ImportLines", "import_lines", "name_table_lines", "package_import_lines", "package_submodules",
-           "table_lines", "text_import_uses", "training_part", "used_lines"]
+           "standard_exports", "table_lines", "text_import_uses", "training_part", "used_lines"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -83,6 +85,59 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+_NO_EXPORTS: Final = frozenset({"idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo"})
+"""Standard-library packages whose exports are no answer for other code: GUI and demo names
+(turtle's `__all__` holds `done`, `reset`, `write`), the test suite and tools."""
+
+_ALL_START: Final = re.compile(r"^__all__[ \t]*=[ \t]*[\[(]", re.MULTILINE)
+
+
+def standard_exports(config: DataConfig) -> list[tuple[str, str]]:
+    """(package, `from module import name`) for each public name in the literal `__all__` of a public
+    standard-library module of the training split (the first one a module assigns), as an IDE reads
+    it off the interpreter; sorted. For names no training line imports: `randint` is in random's
+    `__all__`, yet no two packages of the corpus import it from there."""
+    files = [file for file in _files(config) if file.package in sys.stdlib_module_names and
+             file.package not in _NO_EXPORTS and not any(part.startswith("_") for part in file.module.split("."))]
+    texts = {file.module: _read(file.path) for file in files}
+    starred = {file.module: set(_STAR_FROM_SUBMODULE.findall(texts[file.module]))
+               for file in files if file.path.name == "__init__.py"}
+    found: set[tuple[str, str]] = set()
+    for file in files:
+        module = _reexporter(file.module, starred)
+        found.update((file.package, f"from {module} import {name}") for name in _literal_all(texts[file.module])
+                     if name.isidentifier() and not name.startswith("_"))
+    return sorted(found)
+
+
+_STAR_FROM_SUBMODULE: Final = re.compile(r"^from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
+
+
+def _reexporter(module: str, starred: Mapping[str, set[str]]) -> str:
+    """The outermost package that offers `module`'s names through `from .sub import *` in its
+    `__init__` at each step (asyncio's `new_event_loop` is `from asyncio import ...`, not
+    `asyncio.events`)."""
+    parent, _, name = module.rpartition(".")
+    while parent and name in starred.get(parent, ()):
+        module = parent
+        parent, _, name = module.rpartition(".")
+    return module
+
+
+def _literal_all(text: str) -> list[str]:
+    """The names of a module's first `__all__ = [...]` at the margin, when it is a literal list or
+    tuple of strings (a computed one, `[n for n in ...]`, gives nothing)."""
+    match = _ALL_START.search(text)
+    if match is None:
+        return []
+    close = text.find("]" if text[match.end() - 1] == "[" else ")", match.end())
+    try:
+        names = ast.literal_eval(text[match.end() - 1: close + 1]) if close >= 0 else None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list | tuple) else []
+
+
 @dataclass(frozen=True)
 class ImportLines:
     """The training split's import lines, (package, line) each: `written` in its files
@@ -92,15 +147,17 @@ class ImportLines:
 
     written: list[tuple[str, str]]
     used: list[tuple[str, str]]
+    exported: list[tuple[str, str]] = field(default_factory=list)
+    """What the split's standard-library modules export (`standard_exports`)."""
 
     def table(self) -> list[str]:
         """The lines the name table counts (`table_lines`)."""
-        return table_lines(self.written, {line for _, line in self.used})
+        return table_lines(self.written, {line for _, line in self.used}, self.exported)
 
 
 def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
     """The import lines of the corpus `config` describes (its `units`, when the caller holds them)."""
-    return ImportLines(package_import_lines(config), used_lines(config, units))
+    return ImportLines(package_import_lines(config), used_lines(config, units), standard_exports(config))
 
 
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
@@ -248,18 +305,39 @@ def _called_name(func: ast.expr) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:
+def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str],
+                exported: Iterable[tuple[str, str]] = ()) -> list[str]:
     """The lines the name table counts, once per package that has it: those at least two packages
     have, and those some training sample really uses (`used`, its statements) unless the line
     imports the package's own module. A line only one package has is its own business: counted,
     such lines made up most of the table and swayed the combiner fitted on it toward ignoring the
     table (measured: see docs/experiments.md). And a package's import of its own module (`from .log
     import logger` in asyncio, `from xmlrpc.client import dumps` in xmlrpc) is no answer for other
-    code, whose own modules the project index knows: it gave `logger` asyncio's."""
+    code, whose own modules the project index knows: it gave `logger` asyncio's.
+
+    Then, for a name none of those lines binds, the one standard-library module that exports it
+    (`exported`, `standard_exports`' lines), if only one does, or one package and its own modules:
+    `join` is posixpath's, ntpath's and shlex's, so it stays out."""
     pairs = list(pairs)
     packages = Counter(line for _, line in pairs)
-    return [line for package, line in pairs
-            if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+    lines = [line for package, line in pairs
+             if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+    bound = {name for line in lines for name, _ in statement_bindings(line)}
+    exporters: dict[str, set[str]] = {}
+    for _, line in exported:
+        for name, module in statement_bindings(line):
+            exporters.setdefault(name, set()).add(module)
+    chosen = {name: _one_exporter(modules) for name, modules in exporters.items() if name not in bound}
+    lines += sorted(f"from {module} import {name}" for name, module in chosen.items() if module is not None)
+    return lines
+
+
+def _one_exporter(modules: set[str]) -> str | None:
+    """The module to import a name from when `modules` export it: the one, or a package that all the
+    others are inside (`json`, which re-exports `json.decoder`'s JSONDecodeError); None when they
+    are unrelated."""
+    outer = min(modules, key=len)
+    return outer if all(m == outer or m.startswith(outer + ".") for m in modules) else None
 
 
 def _imports_own_package(line: str, package: str) -> bool:
