@@ -29,7 +29,7 @@ from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import DataConfig, ImportSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.name_table import ImportLines, import_lines, package_submodules, table_lines
+from training.name_table import ImportLines, import_lines, package_submodules, table_lines, with_exports
 from training.projects import package_projects, sample_contexts
 
 __all__ = ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of",
@@ -103,9 +103,9 @@ def fold_tables(folded: FoldedSamples, fold: int, weights: Sequence[float]) -> F
     files and those packages' submodules alone."""
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
-                              {line for package, line in folded.used if fold_of(package) != fold},
-                              ((package, line) for package, line in folded.exported if fold_of(package) != fold))
-    index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
+                              {line for package, line in folded.used if fold_of(package) != fold})
+    table = with_exports(other_lines, ((p, line) for p, line in folded.exported if fold_of(p) != fold))
+    index = ImportIndex.from_bindings((pair for line in table for pair in statement_bindings(line)), weights)
     aliases, _ = statement_tables(other_lines)
     submodules = {package: children for package, children in folded.submodules.items()
                   if fold_of(package.partition(".")[0]) != fold}

@@ -8,7 +8,9 @@ Predictor writes lines with `statement_tables`' aliases and names) and the dicti
 from the same lines (training/baselines.py).
 
 Which lines: those two packages or more have, and those a unit of the training split really uses
-(see `table_lines`; the units of the corpus the config describes, `used_lines`). Why once per
+(see `table_lines`; the units of the corpus the config describes, `used_lines`); then, for the
+model's table alone, what the training split's standard-library modules export that no such line
+binds (`standard_exports`, `with_exports`), as an IDE knows `random.randint` from the interpreter. Why once per
 package: counted per line, one package that imports a name from its own module in hundreds of files
 decides the name for everyone (`pi` from `sympy.core.numbers`, `log` from `distutils`, `Type` from
 `torchgen.model`); per package, the modules many packages use win (`math`, `typing`). Why not
@@ -35,7 +37,7 @@ from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
 __all__ = ["ImportLines", "import_lines", "name_table_lines", "package_import_lines", "package_submodules",
-           "standard_exports", "table_lines", "text_import_uses", "training_part", "used_lines"]
+           "standard_exports", "table_lines", "text_import_uses", "training_part", "used_lines", "with_exports"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -95,18 +97,20 @@ _ALL_START: Final = re.compile(r"^__all__[ \t]*=[ \t]*[\[(]", re.MULTILINE)
 def standard_exports(config: DataConfig) -> list[tuple[str, str]]:
     """(package, `from module import name`) for each public name in the literal `__all__` of a public
     standard-library module of the training split (the first one a module assigns), as an IDE reads
-    it off the interpreter; sorted. For names no training line imports: `randint` is in random's
+    it off the interpreter, but for submodules a package lists (email's `message`: no free name
+    `message` is a module); sorted. For names no training line imports: `randint` is in random's
     `__all__`, yet no two packages of the corpus import it from there."""
     files = [file for file in _files(config) if file.package in sys.stdlib_module_names and
              file.package not in _NO_EXPORTS and not any(part.startswith("_") for part in file.module.split("."))]
     texts = {file.module: _read(file.path) for file in files}
     starred = {file.module: set(_STAR_FROM_SUBMODULE.findall(texts[file.module]))
                for file in files if file.path.name == "__init__.py"}
+    modules = {file.module for file in _files(config)}
     found: set[tuple[str, str]] = set()
     for file in files:
         module = _reexporter(file.module, starred)
         found.update((file.package, f"from {module} import {name}") for name in _literal_all(texts[file.module])
-                     if name.isidentifier() and not name.startswith("_"))
+                     if name.isidentifier() and not name.startswith("_") and f"{file.module}.{name}" not in modules)
     return sorted(found)
 
 
@@ -150,9 +154,13 @@ class ImportLines:
     exported: list[tuple[str, str]] = field(default_factory=list)
     """What the split's standard-library modules export (`standard_exports`)."""
 
+    def code_table(self) -> list[str]:
+        """The lines of training code the name table counts (`table_lines`): the dictionary's."""
+        return table_lines(self.written, {line for _, line in self.used})
+
     def table(self) -> list[str]:
-        """The lines the name table counts (`table_lines`)."""
-        return table_lines(self.written, {line for _, line in self.used}, self.exported)
+        """The lines the model's name table counts: training code's, then the exports (`with_exports`)."""
+        return with_exports(self.code_table(), self.exported)
 
 
 def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
@@ -161,11 +169,12 @@ def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) ->
 
 
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
-    """The lines the name table counts, from the corpus `config` describes (its `units`, when the
-    caller holds them): what `yantra-train` builds the table from, and what `yantra-eval` fits the
-    dictionary on given the training run's corpus (its `max_units_per_package`, not the
-    evaluation's), so that both read the same lines."""
-    return import_lines(config, units).table()
+    """The lines of training code the name table counts, from the corpus `config` describes (its
+    `units`, when the caller holds them): what `yantra-train` builds the table from, before the
+    standard library's exports, and what `yantra-eval` fits the dictionary on given the training
+    run's corpus (its `max_units_per_package`, not the evaluation's), so that both read the same
+    training code."""
+    return import_lines(config, units).code_table()
 
 
 def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:
@@ -305,31 +314,33 @@ def _called_name(func: ast.expr) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str],
-                exported: Iterable[tuple[str, str]] = ()) -> list[str]:
+def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:
     """The lines the name table counts, once per package that has it: those at least two packages
     have, and those some training sample really uses (`used`, its statements) unless the line
     imports the package's own module. A line only one package has is its own business: counted,
     such lines made up most of the table and swayed the combiner fitted on it toward ignoring the
     table (measured: see docs/experiments.md). And a package's import of its own module (`from .log
     import logger` in asyncio, `from xmlrpc.client import dumps` in xmlrpc) is no answer for other
-    code, whose own modules the project index knows: it gave `logger` asyncio's.
-
-    Then, for a name none of those lines binds, the one standard-library module that exports it
-    (`exported`, `standard_exports`' lines), if only one does, or one package and its own modules:
-    `join` is posixpath's, ntpath's and shlex's, so it stays out."""
+    code, whose own modules the project index knows: it gave `logger` asyncio's."""
     pairs = list(pairs)
     packages = Counter(line for _, line in pairs)
-    lines = [line for package, line in pairs
-             if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+    return [line for package, line in pairs
+            if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+
+
+def with_exports(lines: list[str], exported: Iterable[tuple[str, str]]) -> list[str]:
+    """`lines` (`table_lines`), then, for each name none of them binds, the one standard-library
+    module that exports it (`exported`, `standard_exports`' lines), if only one does, or one package
+    and its own modules: `join` is posixpath's, ntpath's and shlex's, so it stays out. The model's
+    name table reads these; the dictionary baseline, training code's lines alone, as the issue
+    defines it."""
     bound = {name for line in lines for name, _ in statement_bindings(line)}
     exporters: dict[str, set[str]] = {}
     for _, line in exported:
         for name, module in statement_bindings(line):
             exporters.setdefault(name, set()).add(module)
     chosen = {name: _one_exporter(modules) for name, modules in exporters.items() if name not in bound}
-    lines += sorted(f"from {module} import {name}" for name, module in chosen.items() if module is not None)
-    return lines
+    return lines + sorted(f"from {module} import {name}" for name, module in chosen.items() if module is not None)
 
 
 def _one_exporter(modules: set[str]) -> str | None:
