@@ -29,7 +29,7 @@ from training.baselines import ImportDictionaryBaseline, statement_bindings
 from training.datasets import DataConfig, ImportSample
 from training.imports import statement_tables
 from training.logistic import fit_logistic
-from training.name_table import ImportLines, import_lines, package_submodules, table_lines
+from training.name_table import ImportLines, import_lines, package_submodules, table_lines, with_exports
 from training.projects import package_projects, sample_contexts
 
 __all__ = ["FOLDS", "FoldTables", "FoldedSamples", "evidence_rows", "fit_evidence_weights", "fold_of",
@@ -60,6 +60,9 @@ class FoldedSamples:
     lines: list[tuple[str, str]]
     used: list[tuple[str, str]]
     submodules: dict[str, dict[str, bool]] = field(default_factory=dict)
+    exported: list[tuple[str, str]] = field(default_factory=list)
+    """(package, line) for what the standard-library modules among them export
+    (`training.name_table.standard_exports`)."""
 
     def rows_of(self, fold: int) -> list[int]:
         return [row for row, f in enumerate(self.folds) if f == fold]
@@ -73,7 +76,8 @@ def folded_samples(config: DataConfig, samples: Iterable[ImportSample], lines: I
     contexts = sample_contexts(train, package_projects(config, {s.group for s in train}))
     lines = import_lines(config) if lines is None else lines
     return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
-                         [fold_of(s.group) for s in train], lines.written, lines.used, package_submodules(config))
+                         [fold_of(s.group) for s in train], lines.written, lines.used, package_submodules(config),
+                         lines.exported)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,8 @@ def fold_tables(folded: FoldedSamples, fold: int, weights: Sequence[float]) -> F
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
                               {line for package, line in folded.used if fold_of(package) != fold})
-    index = ImportIndex.from_bindings((pair for line in other_lines for pair in statement_bindings(line)), weights)
+    table = with_exports(other_lines, ((p, line) for p, line in folded.exported if fold_of(p) != fold))
+    index = ImportIndex.from_bindings((pair for line in table for pair in statement_bindings(line)), weights)
     aliases, _ = statement_tables(other_lines)
     submodules = {package: children for package, children in folded.submodules.items()
                   if fold_of(package.partition(".")[0]) != fold}

@@ -8,7 +8,9 @@ Predictor writes lines with `statement_tables`' aliases and names) and the dicti
 from the same lines (training/baselines.py).
 
 Which lines: those two packages or more have, and those a unit of the training split really uses
-(see `table_lines`; the units of the corpus the config describes, `used_lines`). Why once per
+(see `table_lines`; the units of the corpus the config describes, `used_lines`); then, for the
+model's table alone, what the training split's standard-library modules export that no such line
+binds (`standard_exports`, `with_exports`), as an IDE knows `random.randint` from the interpreter. Why once per
 package: counted per line, one package that imports a name from its own module in hundreds of files
 decides the name for everyone (`pi` from `sympy.core.numbers`, `log` from `distutils`, `Type` from
 `torchgen.model`); per package, the modules many packages use win (`math`, `typing`). Why not
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from model.imports import is_private
 from training.baselines import statement_bindings
@@ -33,7 +37,7 @@ from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
 __all__ = ["ImportLines", "import_lines", "name_table_lines", "package_import_lines", "package_submodules",
-           "table_lines", "text_import_uses", "training_part", "used_lines"]
+           "standard_exports", "table_lines", "text_import_uses", "training_part", "used_lines", "with_exports"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -83,6 +87,61 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+_NO_EXPORTS: Final = frozenset({"idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo"})
+"""Standard-library packages whose exports are no answer for other code: GUI and demo names
+(turtle's `__all__` holds `done`, `reset`, `write`), the test suite and tools."""
+
+_ALL_START: Final = re.compile(r"^__all__[ \t]*=[ \t]*[\[(]", re.MULTILINE)
+
+
+def standard_exports(config: DataConfig) -> list[tuple[str, str]]:
+    """(package, `from module import name`) for each public name in the literal `__all__` of a public
+    standard-library module of the training split (the first one a module assigns), as an IDE reads
+    it off the interpreter, but for submodules a package lists (email's `message`: no free name
+    `message` is a module); sorted. For names no training line imports: `randint` is in random's
+    `__all__`, yet no two packages of the corpus import it from there."""
+    files = [file for file in _files(config) if file.package in sys.stdlib_module_names and
+             file.package not in _NO_EXPORTS and not any(part.startswith("_") for part in file.module.split("."))]
+    texts = {file.module: _read(file.path) for file in files}
+    starred = {file.module: set(_STAR_FROM_SUBMODULE.findall(texts[file.module]))
+               for file in files if file.path.name == "__init__.py"}
+    modules = {file.module for file in _files(config)}
+    found: set[tuple[str, str]] = set()
+    for file in files:
+        module = _reexporter(file.module, starred)
+        found.update((file.package, f"from {module} import {name}") for name in _literal_all(texts[file.module])
+                     if name.isidentifier() and not name.startswith("_") and f"{file.module}.{name}" not in modules)
+    return sorted(found)
+
+
+_STAR_FROM_SUBMODULE: Final = re.compile(r"^from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
+
+
+def _reexporter(module: str, starred: Mapping[str, set[str]]) -> str:
+    """The outermost package that offers `module`'s names through `from .sub import *` in its
+    `__init__` at each step (asyncio's `new_event_loop` is `from asyncio import ...`, not
+    `asyncio.events`)."""
+    parent, _, name = module.rpartition(".")
+    while parent and name in starred.get(parent, ()):
+        module = parent
+        parent, _, name = module.rpartition(".")
+    return module
+
+
+def _literal_all(text: str) -> list[str]:
+    """The names of a module's first `__all__ = [...]` at the margin, when it is a literal list or
+    tuple of strings (a computed one, `[n for n in ...]`, gives nothing)."""
+    match = _ALL_START.search(text)
+    if match is None:
+        return []
+    close = text.find("]" if text[match.end() - 1] == "[" else ")", match.end())
+    try:
+        names = ast.literal_eval(text[match.end() - 1: close + 1]) if close >= 0 else None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list | tuple) else []
+
+
 @dataclass(frozen=True)
 class ImportLines:
     """The training split's import lines, (package, line) each: `written` in its files
@@ -92,23 +151,30 @@ class ImportLines:
 
     written: list[tuple[str, str]]
     used: list[tuple[str, str]]
+    exported: list[tuple[str, str]] = field(default_factory=list)
+    """What the split's standard-library modules export (`standard_exports`)."""
+
+    def code_table(self) -> list[str]:
+        """The lines of training code the name table counts (`table_lines`): the dictionary's."""
+        return table_lines(self.written, {line for _, line in self.used})
 
     def table(self) -> list[str]:
-        """The lines the name table counts (`table_lines`)."""
-        return table_lines(self.written, {line for _, line in self.used})
+        """The lines the model's name table counts: training code's, then the exports (`with_exports`)."""
+        return with_exports(self.code_table(), self.exported)
 
 
 def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
     """The import lines of the corpus `config` describes (its `units`, when the caller holds them)."""
-    return ImportLines(package_import_lines(config), used_lines(config, units))
+    return ImportLines(package_import_lines(config), used_lines(config, units), standard_exports(config))
 
 
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
-    """The lines the name table counts, from the corpus `config` describes (its `units`, when the
-    caller holds them): what `yantra-train` builds the table from, and what `yantra-eval` fits the
-    dictionary on given the training run's corpus (its `max_units_per_package`, not the
-    evaluation's), so that both read the same lines."""
-    return import_lines(config, units).table()
+    """The lines of training code the name table counts, from the corpus `config` describes (its
+    `units`, when the caller holds them): what `yantra-train` builds the table from, before the
+    standard library's exports, and what `yantra-eval` fits the dictionary on given the training
+    run's corpus (its `max_units_per_package`, not the evaluation's), so that both read the same
+    training code."""
+    return import_lines(config, units).code_table()
 
 
 def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:
@@ -260,6 +326,29 @@ def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[
     packages = Counter(line for _, line in pairs)
     return [line for package, line in pairs
             if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+
+
+def with_exports(lines: list[str], exported: Iterable[tuple[str, str]]) -> list[str]:
+    """`lines` (`table_lines`), then, for each name none of them binds, the one standard-library
+    module that exports it (`exported`, `standard_exports`' lines), if only one does, or one package
+    and its own modules: `join` is posixpath's, ntpath's and shlex's, so it stays out. The model's
+    name table reads these; the dictionary baseline, training code's lines alone, as the issue
+    defines it."""
+    bound = {name for line in lines for name, _ in statement_bindings(line)}
+    exporters: dict[str, set[str]] = {}
+    for _, line in exported:
+        for name, module in statement_bindings(line):
+            exporters.setdefault(name, set()).add(module)
+    chosen = {name: _one_exporter(modules) for name, modules in exporters.items() if name not in bound}
+    return lines + sorted(f"from {module} import {name}" for name, module in chosen.items() if module is not None)
+
+
+def _one_exporter(modules: set[str]) -> str | None:
+    """The module to import a name from when `modules` export it: the one, or a package that all the
+    others are inside (`json`, which re-exports `json.decoder`'s JSONDecodeError); None when they
+    are unrelated."""
+    outer = min(modules, key=len)
+    return outer if all(m == outer or m.startswith(outer + ".") for m in modules) else None
 
 
 def _imports_own_package(line: str, package: str) -> bool:

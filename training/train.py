@@ -474,8 +474,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
     cache = Path(config.cache_dir) if config.cache_dir else data.cache_path()
     table = featurize(sources, cache_dir=cache, workers=config.featurize_workers, progress=config.progress)
     lines = import_lines(data, units)  # the training split's files, per package
-    name_lines = lines.table()
-    aliases, names = statement_tables(name_lines)
+    aliases, names = statement_tables(lines.code_table())  # how training code writes its imports
     kept_executed = [s for s in executed if table.has(s.source)]
     sites = site_samples(config, units, bugs)
     corpus = Corpus(
@@ -485,7 +484,7 @@ def load_corpus(config: TrainConfig, log: Callable[[str], None] = print) -> Corp
         validation={k: _task(k, v, table, vocabulary, data) for k, v in validation.items()},
         import_aliases=aliases,
         import_names=names,
-        import_bindings=[pair for line in name_lines for pair in statement_bindings(line)],
+        import_bindings=[pair for line in lines.table() for pair in statement_bindings(line)],
         import_submodules=package_submodules(data, every_split=True),
         training_imports=[s for s in imports if s.split == "train"],
         import_lines=lines,

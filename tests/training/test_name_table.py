@@ -1,5 +1,6 @@
 """The name table's import lines: every statement of the training packages' files, once per package."""
 
+import sys
 from pathlib import Path
 
 from training.corpus import split_of
@@ -8,10 +9,12 @@ from training.name_table import (
     name_table_lines,
     package_import_lines,
     package_submodules,
+    standard_exports,
     table_lines,
     text_import_uses,
     training_part,
     used_lines,
+    with_exports,
 )
 
 
@@ -134,3 +137,34 @@ def test_imports_under_type_checking_load_nothing_and_held_out_packages_are_read
     everything = package_submodules(config, every_split=True)
     assert everything == {package: {"typed": False}, held_out: {"sub": False}}
     assert training_part(everything, seed=0) == {package: {"typed": False}}
+
+
+def _standard_training_names(count: int) -> list[str]:
+    return sorted(name for name in sys.stdlib_module_names
+                  if split_of(name) == "train" and not name.startswith("_") and
+                  name not in {"idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo"})[:count]
+
+
+def test_standard_modules_export_the_names_of_their_literal_all(tmp_path):
+    package, module, computed = _standard_training_names(3)
+    _write(tmp_path, {
+        f"{package}/__init__.py": "from .events import *\n__all__ = ['top', 'events']\n",  # a submodule: no
+        f"{package}/events.py": "__all__ = (\n    'new_loop',  # a comment\n    '_hidden',\n)\n",
+        f"{package}/_private.py": "__all__ = ['secret']\n",
+        f"{module}.py": "import os\n__all__ = ['randint', 'shuffle']\n__all__ += ['later']\n",
+        f"{computed}.py": "__all__ = [name for name in dir() if name[0] != '_']\n",
+        "thirdparty/__init__.py": "__all__ = ['N', 'S']\n",  # only the standard library is read
+    })
+    exports = standard_exports(DataConfig(roots=(str(tmp_path),), progress=False))
+    assert exports == sorted([(package, f"from {package} import top"), (package, f"from {package} import new_loop"),
+                              (module, f"from {module} import randint"), (module, f"from {module} import shuffle")])
+
+
+def test_an_export_joins_the_table_only_for_a_name_no_line_binds_and_one_module_offers():
+    pairs = [("a", "from math import pi"), ("b", "from math import pi")]
+    exported = [("math", "from math import pi"), ("cmath", "from cmath import pi"),  # `pi` is bound already
+                ("random", "from random import randint"),
+                ("posixpath", "from posixpath import join"), ("shlex", "from shlex import join"),  # unrelated
+                ("json", "from json import JSONDecodeError"), ("json", "from json.decoder import JSONDecodeError")]
+    assert with_exports(table_lines(pairs, set()), exported) == [
+        "from math import pi", "from math import pi", "from json import JSONDecodeError", "from random import randint"]
