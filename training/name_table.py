@@ -87,34 +87,69 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-_NO_EXPORTS: Final = frozenset({"idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo"})
-"""Standard-library packages whose exports are no answer for other code: GUI and demo names
-(turtle's `__all__` holds `done`, `reset`, `write`), the test suite and tools."""
+_NO_EXPORTS: Final = frozenset({
+    "idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo",
+    "genericpath",  # os.path's shared half: `getsize` is os.path's, not genericpath's
+    # removed in Python 3.12 and 3.13 (PEP 594), which the project supports
+    "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "distutils", "imghdr", "imp",
+    "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd", "sunau",
+    "telnetlib", "uu", "xdrlib"})
+"""Standard-library modules whose exports are no answer for other code: GUI and demo names
+(turtle's `__all__` holds `done`, `reset`, `write`), the test suite and tools, an implementation
+module, and modules later Pythons removed."""
 
-_ALL_START: Final = re.compile(r"^__all__[ \t]*=[ \t]*[\[(]", re.MULTILINE)
+_REMOVED_NAMES: Final = frozenset({"configparser.SafeConfigParser", "configparser.LegacyInterpolation",
+                                    "configparser.readfp", "locale.resetlocale", "pkgutil.ImpImporter",
+                                    "pkgutil.ImpLoader", "unittest.findTestCases", "unittest.makeSuite",
+                                    "unittest.getTestCaseNames"})
+"""Names the modules above still export in 3.11 that Python 3.12 or 3.13 removed."""
+
+_ALL_START: Final = re.compile(r"^__all__[ \t]*=[ \t]*(?=[\[('\"])", re.MULTILINE)
 
 
-def standard_exports(config: DataConfig) -> list[tuple[str, str]]:
+def standard_exports(config: DataConfig, written: Iterable[tuple[str, str]] | None = None
+                     ) -> list[tuple[str, str]]:
     """(package, `from module import name`) for each public name in the literal `__all__` of a public
     standard-library module of the training split (the first one a module assigns), as an IDE reads
-    it off the interpreter, but for submodules a package lists (email's `message`: no free name
-    `message` is a module); sorted. For names no training line imports: `randint` is in random's
-    `__all__`, yet no two packages of the corpus import it from there."""
+    it off the interpreter; sorted. For names no training line imports: `randint` is in random's
+    `__all__`, yet no two packages of the corpus import it from there. Left out: submodules a
+    package lists (email's `message`: no free name `message` is a module); a submodule's names
+    that its package offers only on some platforms (asyncio's `windows_events`); and a submodule
+    no other package imports from (`json.scanner`), judged by `written`, the split's import lines
+    (`package_import_lines`, read when not given)."""
     files = [file for file in _files(config) if file.package in sys.stdlib_module_names and
              file.package not in _NO_EXPORTS and not any(part.startswith("_") for part in file.module.split("."))]
     texts = {file.module: _read(file.path) for file in files}
     starred = {file.module: set(_STAR_FROM_SUBMODULE.findall(texts[file.module]))
                for file in files if file.path.name == "__init__.py"}
+    conditional = {f"{file.module}.{sub}" for file in files if file.path.name == "__init__.py"
+                   for sub in _INDENTED_STAR_FROM_SUBMODULE.findall(texts[file.module])}
+    shared = _imported_by_others(package_import_lines(config) if written is None else written)
     modules = {file.module for file in _files(config)}
     found: set[tuple[str, str]] = set()
     for file in files:
         module = _reexporter(file.module, starred)
+        if file.module in conditional or ("." in module and module not in shared):
+            continue
         found.update((file.package, f"from {module} import {name}") for name in _literal_all(texts[file.module])
-                     if name.isidentifier() and not name.startswith("_") and f"{file.module}.{name}" not in modules)
+                     if name.isidentifier() and not name.startswith("_") and f"{file.module}.{name}" not in modules
+                     and f"{module}.{name}" not in _REMOVED_NAMES)
     return sorted(found)
 
 
 _STAR_FROM_SUBMODULE: Final = re.compile(r"^from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
+_INDENTED_STAR_FROM_SUBMODULE: Final = re.compile(r"^[ \t]+from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
+_IMPORTED_MODULE: Final = re.compile(r"^(?:from|import)[ \t]+([\w.]+)")
+
+
+def _imported_by_others(written: Iterable[tuple[str, str]]) -> set[str]:
+    """The modules some package's import lines import, or import from, outside that package."""
+    found: set[str] = set()
+    for package, line in written:
+        match = _IMPORTED_MODULE.match(line)
+        if match and match.group(1).partition(".")[0] != package:
+            found.add(match.group(1))
+    return found
 
 
 def _reexporter(module: str, starred: Mapping[str, set[str]]) -> str:
@@ -129,16 +164,21 @@ def _reexporter(module: str, starred: Mapping[str, set[str]]) -> str:
 
 
 def _literal_all(text: str) -> list[str]:
-    """The names of a module's first `__all__ = [...]` at the margin, when it is a literal list or
-    tuple of strings (a computed one, `[n for n in ...]`, gives nothing)."""
+    """The names of a module's first `__all__ = ...` at the margin, when it is a literal list or
+    tuple of strings, bracketed or bare on its line (`__all__ = 'a', 'b'`); a computed one
+    (`[n for n in ...]`) gives nothing."""
     match = _ALL_START.search(text)
     if match is None:
         return []
-    close = text.find("]" if text[match.end() - 1] == "[" else ")", match.end())
+    start = match.end()
+    closer = {"[": "]", "(": ")"}.get(text[start])
+    end = text.find(closer, start) + 1 if closer else _line_end(text, start)
     try:
-        names = ast.literal_eval(text[match.end() - 1: close + 1]) if close >= 0 else None
+        names = ast.literal_eval(text[start:end]) if end > start else None
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
+    if isinstance(names, str):
+        return [names]
     return [n for n in names if isinstance(n, str)] if isinstance(names, list | tuple) else []
 
 
@@ -165,7 +205,8 @@ class ImportLines:
 
 def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
     """The import lines of the corpus `config` describes (its `units`, when the caller holds them)."""
-    return ImportLines(package_import_lines(config), used_lines(config, units), standard_exports(config))
+    written = package_import_lines(config)
+    return ImportLines(written, used_lines(config, units), standard_exports(config, written))
 
 
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:

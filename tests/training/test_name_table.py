@@ -6,6 +6,7 @@ from pathlib import Path
 from training.corpus import split_of
 from training.datasets import DataConfig
 from training.name_table import (
+    _NO_EXPORTS,  # the modules a test corpus must not be named after
     name_table_lines,
     package_import_lines,
     package_submodules,
@@ -141,22 +142,27 @@ def test_imports_under_type_checking_load_nothing_and_held_out_packages_are_read
 
 def _standard_training_names(count: int) -> list[str]:
     return sorted(name for name in sys.stdlib_module_names
-                  if split_of(name) == "train" and not name.startswith("_") and
-                  name not in {"idlelib", "lib2to3", "pydoc_data", "test", "tkinter", "turtle", "turtledemo"})[:count]
+                  if split_of(name) == "train" and not name.startswith("_") and name not in _NO_EXPORTS)[:count]
 
 
 def test_standard_modules_export_the_names_of_their_literal_all(tmp_path):
-    package, module, computed = _standard_training_names(3)
+    package, module, computed, importer = _standard_training_names(4)
     _write(tmp_path, {
-        f"{package}/__init__.py": "from .events import *\n__all__ = ['top', 'events']\n",  # a submodule: no
+        f"{package}/__init__.py": "from .events import *\nif X:\n    from .winonly import *\n"
+                                  "__all__ = ['top', 'events']\n",  # `events`, a submodule: left out
         f"{package}/events.py": "__all__ = (\n    'new_loop',  # a comment\n    '_hidden',\n)\n",
+        f"{package}/winonly.py": "__all__ = ['Proactor']\n",  # offered on some platforms only
+        f"{package}/util.py": "__all__ = ['helper']\n",  # no other package imports from it
+        f"{package}/shared.py": "__all__ = ['quote']\n",
+        f"{importer}.py": f"from {package}.shared import quote\n",
         f"{package}/_private.py": "__all__ = ['secret']\n",
-        f"{module}.py": "import os\n__all__ = ['randint', 'shuffle']\n__all__ += ['later']\n",
+        f"{module}.py": "import os\n__all__ = 'randint', 'shuffle'\n__all__ += ['later']\n",
         f"{computed}.py": "__all__ = [name for name in dir() if name[0] != '_']\n",
         "thirdparty/__init__.py": "__all__ = ['N', 'S']\n",  # only the standard library is read
     })
     exports = standard_exports(DataConfig(roots=(str(tmp_path),), progress=False))
     assert exports == sorted([(package, f"from {package} import top"), (package, f"from {package} import new_loop"),
+                              (package, f"from {package}.shared import quote"),
                               (module, f"from {module} import randint"), (module, f"from {module} import shuffle")])
 
 
