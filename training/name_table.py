@@ -117,7 +117,8 @@ def standard_exports(config: DataConfig, written: Iterable[tuple[str, str]] | No
     that its package offers only on some platforms (asyncio's `windows_events`); and a submodule
     no other package imports from (`json.scanner`), judged by `written`, the split's import lines
     (`package_import_lines`, read when not given)."""
-    files = [file for file in _files(config) if file.package in sys.stdlib_module_names and
+    every_file = _files(config)
+    files = [file for file in every_file if file.package in sys.stdlib_module_names and
              file.package not in _NO_EXPORTS and not any(part.startswith("_") for part in file.module.split("."))]
     texts = {file.module: _read(file.path) for file in files}
     starred = {file.module: set(_STAR_FROM_SUBMODULE.findall(texts[file.module]))
@@ -125,7 +126,7 @@ def standard_exports(config: DataConfig, written: Iterable[tuple[str, str]] | No
     conditional = {f"{file.module}.{sub}" for file in files if file.path.name == "__init__.py"
                    for sub in _INDENTED_STAR_FROM_SUBMODULE.findall(texts[file.module])}
     shared = _imported_by_others(package_import_lines(config) if written is None else written)
-    modules = {file.module for file in _files(config)}
+    modules = {file.module for file in every_file}
     found: set[tuple[str, str]] = set()
     for file in files:
         module = _reexporter(file.module, starred)
@@ -139,17 +140,13 @@ def standard_exports(config: DataConfig, written: Iterable[tuple[str, str]] | No
 
 _STAR_FROM_SUBMODULE: Final = re.compile(r"^from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
 _INDENTED_STAR_FROM_SUBMODULE: Final = re.compile(r"^[ \t]+from[ \t]+\.(\w+)[ \t]+import[ \t]+\*", re.MULTILINE)
-_IMPORTED_MODULE: Final = re.compile(r"^(?:from|import)[ \t]+([\w.]+)")
 
 
 def _imported_by_others(written: Iterable[tuple[str, str]]) -> set[str]:
-    """The modules some package's import lines import, or import from, outside that package."""
-    found: set[str] = set()
-    for package, line in written:
-        match = _IMPORTED_MODULE.match(line)
-        if match and match.group(1).partition(".")[0] != package:
-            found.add(match.group(1))
-    return found
+    """The modules some package's import lines import, or import from, outside that package (the
+    other side of `_imports_own_package`)."""
+    return {module for package, line in written for _, module in statement_bindings(line)
+            if module.partition(".")[0] != package}
 
 
 def _reexporter(module: str, starred: Mapping[str, set[str]]) -> str:
@@ -215,7 +212,7 @@ def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None
     standard library's exports, and what `yantra-eval` fits the dictionary on given the training
     run's corpus (its `max_units_per_package`, not the evaluation's), so that both read the same
     training code."""
-    return import_lines(config, units).code_table()
+    return ImportLines(package_import_lines(config), used_lines(config, units)).code_table()  # no exports read
 
 
 def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:
