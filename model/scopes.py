@@ -12,9 +12,11 @@ keyed by the feature extractor's sources stays valid when a scoping rule is mend
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Set
+from typing import Final
 
 from model.hashing import BUILTIN_NAMES
 from model.scan import Unit
@@ -53,7 +55,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
     parent out, even a name the definition binds itself (`def f(date: date = date.today())`).
     A module or class body runs in order, so a name it reads before binding it (`date: date` in a
     dataclass, `time = time.time()`, `@cache` above `def cache`) comes from further out
-    (`_read_before_bound`, given `tree`; `_header_reads_before_bound`). A lambda's parameters and a
+    (`_read_before_bound`, given `tree`; `_decorator_reads_before_bound`). A lambda's parameters and a
     comprehension's variables bind only inside them, though the scan files them under the unit
     (`_inner_scope_only`, given `tree` and `source`)."""
     bound = [_bindings(units, unit) for unit in units]
@@ -61,6 +63,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
     inner = _inner_scope_only(units, tree, source) if tree is not None and source else {}
     for index, (phantom, _) in inner.items():
         bound[index] -= phantom
+    definitions: dict[int, dict[str, list[int]]] = {}
     free: set[str] = set()
     for index, unit in enumerate(units):
         unread = unit.loads.keys() - bound[index]
@@ -72,7 +75,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
             unread |= early[index]
         scope = unit.parent
         if unread and scope >= 0:
-            unread -= bound[scope] - _header_reads_before_bound(units, unit)
+            unread -= bound[scope] - _decorator_reads_before_bound(units, index, tree, definitions)
             scope = units[scope].parent
         while unread and scope >= 0:
             if units[scope].kind != "class":
@@ -95,26 +98,37 @@ def _header_reads(unit: Unit) -> set[str]:
             if min(positions) < end and not (name in stores and min(stores[name]) < end)}
 
 
-def _header_reads_before_bound(units: list[Unit], unit: Unit) -> set[str]:
-    """What `unit`'s header reads in a module or class body before that body binds it (`@cache` above
-    `def cache()`, `@property` above `def property(self)`): a body runs in order, so those come from
-    further out. Only names the enclosing body binds are looked at, from the scan's positions. A
-    definition reading its own name other than as the decorator itself (`@name.setter` above
-    `def name(self, value)`, `@wraps(wrapper)`) stays bound: cut from its class or function, it
-    was bound there before."""
+def _decorator_reads_before_bound(units: list[Unit], index: int, tree: ast.AST | None,
+                                   definitions: dict[int, dict[str, list[int]]]) -> set[str]:
+    """What the decorators of `units[index]` read in a module or class body before that body binds
+    it: a body runs in order, so those come from further out (`@cache` above `def cache()`,
+    `@app.route(...)` above the line that makes `app`). A decorator reading the definition's own
+    name other than as the decorator itself (`@name.setter` above `def name(self, value)`,
+    `@wraps(wrapper)`) reads a binding from the class or function the code was cut from, and stays
+    bound, and so does what a lambda in a decorator reads (it runs later). `definitions` caches each
+    body's definition lines by name."""
+    unit = units[index]
     parent = units[unit.parent] if unit.parent >= 0 else None
-    if parent is None or parent.kind not in ("module", "class") or not unit.header_end:
+    if parent is None or parent.kind not in ("module", "class") or not unit.decorators:
         return set()
+    if unit.parent not in definitions:
+        lines: dict[str, list[int]] = {}
+        for child in parent.children:
+            lines.setdefault(units[child].name, []).append(units[child].line * 1000)
+        definitions[unit.parent] = lines
+    by_name = definitions[unit.parent]
     early: set[str] = set()
     for name, positions in unit.loads.items():
         read = min(positions)
-        if read >= unit.header_end:
-            continue
-        others = [units[child].line * 1000 for child in parent.children
-                  if units[child].name == name and units[child] is not unit]
-        binds = (name == unit.name and name in unit.decorators) or name in parent.stores or others
-        if binds and all(bound > read for bound in (*parent.stores.get(name, ()), *others)):
+        if read >= unit.line * 1000 or (name == unit.name and name not in unit.decorators):
+            continue  # not a decorator's read, or `@name.setter` on `def name`
+        bindings = [*parent.stores.get(name, ()), *by_name.get(name, ())]
+        if bindings and all(bound > read for bound in bindings):
             early.add(name)
+    if early and tree is not None:  # rare: confirm on the decorators themselves
+        node = _unit_node(tree, unit, index)
+        decorators = getattr(node, "decorator_list", ())
+        early &= {n.id for d in decorators for n in _walk_scope(d) if type(n) is ast.Name}
     return early
 
 
@@ -128,20 +142,11 @@ def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:
             continue
         candidates = {name for name, stores in unit.stores.items()
                       if name in unit.loads and min(unit.loads[name]) // 1000 <= min(stores) // 1000}
-        body = _body_of(tree, unit, index) if candidates else None
+        body = getattr(_unit_node(tree, unit, index), "body", None) if candidates else None
         names = _reads_before_binding(body, candidates) if body else set()
         if names:
             early[index] = names
     return early
-
-
-def _body_of(tree: ast.AST, unit: Unit, index: int) -> list[ast.stmt] | None:
-    if index == 0:
-        return getattr(tree, "body", None)
-    for node in ast.walk(tree):
-        if type(node) is ast.ClassDef and node.name == unit.name and node.lineno == unit.line:
-            return node.body
-    return None
 
 
 _PLAIN = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
@@ -229,67 +234,141 @@ def _bindings(units: list[Unit], unit: Unit) -> set[str]:
 _INNER_TARGET = re.compile(r"(?:^|[^\w.])for\s+[\w\s,()\[\]*]*$")
 """A line's text up to a store: the store is a `for` target (a comprehension's, or a loop's)."""
 _LOOP_START = re.compile(r"^\s*(?:async\s+)?for\b")
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_INNER_SCOPES = (ast.Lambda, *_COMPREHENSIONS)
 
 
 def _inner_scope_only(units: list[Unit], tree: ast.AST, source: str) -> dict[int, tuple[set[str], set[str]]]:
     """unit index -> (the names the scan files under the unit that only its lambdas' parameters or
     its comprehensions' variables bind, those of them the unit reads outside every lambda or
     comprehension that binds them). `[path for path in paths]` then `path.join(...)` leaves `path`
-    to an import. The scan files a lambda's parameters among the unit's parameters (and the plain
-    ones as stores where the lambda starts) and a comprehension's variables among its stores. Only
-    names the source text shows stored at a `lambda` or a `for` that does not start a loop, and a
-    source that holds a lambda, are looked up in the tree, along the nodes that hold each place."""
+    to an import. The scan files a comprehension's variables among the unit's stores and a lambda's
+    parameters among its parameters (the plain ones as stores too, where the lambda starts). The
+    unit's tree is walked (`_scope_walk`) only for names the source text shows stored at a `lambda`
+    or a `for` that does not start a loop, and read outside the brackets around those stores (a
+    lambda's `*args`, `**kwargs`, keyword- and positional-only parameters are not looked at: they
+    stay bound throughout the unit)."""
     found: dict[int, tuple[set[str], set[str]]] = {}
-    lines: list[bytes] | None = None
-    lambdas = "lambda" in source
+    text: _Text | None = None
     for index, unit in enumerate(units):
-        if not (unit.stores or (lambdas and unit.params)):
+        if not unit.stores:
             continue
-        if lines is None:
-            lines = source.encode("utf-8", "surrogatepass").splitlines()
-        candidates = _inner_candidates(units, unit, lines)
-        if not (candidates or lambdas):
-            continue
-        node = _unit_node(tree, unit, index)
-        if node is None:
-            continue
-        own = _parameters(node)
-        if lambdas:
-            candidates |= {name for name in unit.params if name not in own and name not in unit.stores}
-        phantom = {name for name in candidates - own
-                   if all(_binding_scope(node, position) for position in unit.stores.get(name, ()))}
-        if phantom:
-            escaped = {name for name in phantom
-                       if any(_read_outside_its_scopes(node, name, read) for read in unit.loads.get(name, ()))}
-            found[index] = (phantom, escaped)
+        if text is None:
+            text = _Text(source)
+        candidates = _inner_candidates(units, unit, text)
+        node = _unit_node(tree, unit, index) if candidates else None
+        if node is not None:
+            phantom, escaped = _scope_walk(node, candidates)
+            if phantom:
+                found[index] = (phantom, escaped)
     return found
 
 
-def _parameters(node: ast.AST) -> set[str]:
-    """A function's own parameters (the scan's `params` also hold its lambdas')."""
-    return _argument_names(node.args) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else set()
-
-
-def _argument_names(arguments: ast.arguments) -> set[str]:
-    every = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
-    return {a.arg for a in every if a is not None}
-
-
-def _inner_candidates(units: list[Unit], unit: Unit, lines: list[bytes]) -> set[str]:
+def _inner_candidates(units: list[Unit], unit: Unit, text: _Text) -> set[str]:
     """The names whose every store, read off the source text, may be a lambda's parameter or a
     comprehension's target, and that the unit or an inner definition reads: the cheap gate before
-    the tree is looked at."""
+    the tree is walked."""
     definitions = {units[child].name for child in unit.children}
+    lines = text.lines
     candidates = {name for name, positions in unit.stores.items()
                   if name not in definitions and all(_maybe_inner_store(lines, position) for position in positions)}
     if not candidates:
         return candidates
-    elsewhere = {name for name in candidates if name in unit.loads}
-    if candidates - elsewhere:
-        elsewhere |= candidates & _descendant_loads(units, unit)
-    return elsewhere
+    read = {name for name in candidates if _may_read_outside(text, unit, name)}
+    if candidates - read:
+        read |= candidates & _descendant_loads(units, unit)
+    return read
+
+
+def _may_read_outside(text: _Text, unit: Unit, name: str) -> bool:
+    """Whether `unit` may read `name` outside the brackets around its stores (`{k: v for k, v in
+    xs}, k`, or on a line after them). A read inside them is the comprehension's or lambda's own, as
+    in most code: no walk needed."""
+    spans = _merged(_bracket_span(text, text.offset(position)) for position in unit.stores[name])
+    starts = [start for start, _ in spans]
+    for position in unit.loads.get(name, ()):
+        offset = text.offset(position)
+        at = bisect.bisect_right(starts, offset) - 1
+        if at < 0 or offset >= spans[at][1]:
+            return True
+    return False
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans joined, in order, so that one binary search tells whether one holds a point."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(span for span in spans if span[0] < span[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+_OPENERS = frozenset(b"([{")
+
+
+def _bracket_span(text: _Text, offset: int) -> tuple[int, int]:
+    """The offsets of the innermost brackets around `offset` (strings and comments not told apart),
+    or an empty span when none is found within `_BRACKET_REACH`: a gate, so a wrong span only costs
+    a walk, or misses a read that a bracket in a string hid."""
+    offsets, kinds = text.brackets()
+    first = bisect.bisect_left(offsets, offset)
+    depth = 0
+    start = -1
+    for at in range(first - 1, -1, -1):
+        if offsets[at] < offset - _BRACKET_REACH:
+            break
+        if kinds[at] not in _OPENERS:
+            depth += 1
+        elif depth == 0:
+            start = offsets[at]
+            break
+        else:
+            depth -= 1
+    if start < 0:
+        return 0, 0
+    depth = 0
+    for at in range(first, len(offsets)):
+        if offsets[at] >= offset + _BRACKET_REACH:
+            break
+        if kinds[at] in _OPENERS:
+            depth += 1
+        elif depth == 0:
+            return start, offsets[at] + 1
+        else:
+            depth -= 1
+    return 0, 0
+
+
+_BRACKET: Final = re.compile(rb"[][(){}]")
+_BRACKET_REACH: Final = 2000
+"""How many bytes `_bracket_span` looks at on each side: past that, the tree is walked instead, so
+that a source of many lambdas outside brackets stays linear."""
+
+
+class _Text:
+    """A source as UTF-8 bytes, its lines, and where each line starts: the scan's positions (line *
+    1000 + byte column) as offsets into the bytes."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source.encode("utf-8", "surrogatepass")
+        self.lines = self.source.splitlines(keepends=True)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+        self._brackets: tuple[list[int], bytes] | None = None
+
+    def brackets(self) -> tuple[list[int], bytes]:
+        """The offset of every bracket in the source, and which bracket each is (found once)."""
+        if self._brackets is None:
+            found = [match.start() for match in _BRACKET.finditer(self.source)]
+            self._brackets = (found, bytes(self.source[at] for at in found))
+        return self._brackets
+
+    def offset(self, position: int) -> int:
+        line, column = divmod(position, 1000)
+        return self.starts[min(max(line - 1, 0), len(self.lines))] + column
 
 
 def _maybe_inner_store(lines: list[bytes], position: int) -> bool:
@@ -299,10 +378,12 @@ def _maybe_inner_store(lines: list[bytes], position: int) -> bool:
     text = lines[line - 1]
     if text.startswith(b"lambda", column):
         return True
+    if b"for" not in text[:column]:  # most stores: skip the decoding and the pattern
+        return False
     before = text[:column].decode("utf-8", "replace")
     if _INNER_TARGET.search(before) is None:
         return False
-    return not (_LOOP_START.match(before) and text.rstrip().endswith(b":"))
+    return not (_LOOP_START.match(before) and text.rstrip(b" \t\f\r\n").endswith(b":"))
 
 
 def _descendant_loads(units: list[Unit], unit: Unit) -> set[str]:
@@ -317,83 +398,123 @@ def _descendant_loads(units: list[Unit], unit: Unit) -> set[str]:
 
 
 def _unit_node(tree: ast.AST, unit: Unit, index: int) -> ast.AST | None:
-    """The module, or the definition `unit` was scanned from: found by descending only into nodes
-    whose lines hold the definition's."""
+    """The module, or the definition `unit` was scanned from: found by descending, statement list by
+    statement list, into the statement that holds the definition's line (a binary search in each)."""
     if index == 0:
         return tree
-    stack: list[ast.AST] = [tree]
+    node: ast.AST = tree
+    while True:
+        holder = _statement_holding(node, unit.line)
+        if holder is None:
+            return None
+        if isinstance(holder, _DEFINITIONS) and holder.lineno == unit.line and holder.name == unit.name:
+            return holder
+        node = holder
+
+
+def _statement_holding(node: ast.AST, line: int) -> ast.AST | None:
+    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+        statements = getattr(node, field, None)
+        if not statements or not isinstance(statements, list):
+            continue
+        if field == "cases":  # match_case has no position: its body does
+            statements = [case for case in statements if case.body and case.body[0].lineno <= line]
+            holder = statements[-1] if statements else None
+            if holder is not None and line <= (holder.body[-1].end_lineno or 0):
+                return holder
+            continue
+        at = bisect.bisect_right(statements, line, key=lambda statement: statement.lineno) - 1
+        if at >= 0 and line <= (statements[at].end_lineno or statements[at].lineno):
+            return statements[at]
+    return None
+
+
+def _scope_walk(node: ast.AST, names: set[str]) -> tuple[set[str], set[str]]:
+    """(the `names` that no binding of the scope `node` opens reaches but those of its lambdas and
+    comprehensions, those of them it reads where none of those binds them), in one walk of the
+    node: its header, its body, not the bodies of the definitions inside it. A comprehension's first
+    iterable and a lambda's defaults run outside them; a walrus target in a comprehension binds
+    the enclosing scope."""
+    bound: set[str] = set(_parameters(node)) & names
+    read: set[str] = set()
+    parts = [*_header_parts(node), *getattr(node, "body", ())] if not isinstance(node, ast.Module) else node.body
+    stack: list[tuple[ast.AST, frozenset[str], bool]] = [(part, frozenset(), False) for part in parts]
     while stack:
-        node = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _DEFINITIONS) and child.lineno == unit.line and child.name == unit.name:
-                return child
-            start = getattr(child, "lineno", None)
-            if start is None or start <= unit.line <= (getattr(child, "end_lineno", None) or start):
-                stack.append(child)
-    return None
+        item, shadowed, in_lambda = stack.pop()
+        if type(item) is ast.Name:
+            if item.id in names:
+                if type(item.ctx) is ast.Load:
+                    if item.id not in shadowed:
+                        read.add(item.id)
+                elif not in_lambda:
+                    bound.add(item.id)
+        elif isinstance(item, _DEFINITIONS):
+            bound.update({item.name} & names)  # its header and body are its own unit's
+        elif type(item) is ast.Lambda:
+            arguments = item.args
+            stack += [(default, shadowed, in_lambda) for default in (*arguments.defaults, *arguments.kw_defaults)
+                      if default is not None]
+            stack.append((item.body, shadowed | (_argument_names(arguments) & names), True))
+        elif isinstance(item, _COMPREHENSIONS):
+            stack += _comprehension_parts(item, shadowed, names, in_lambda)
+        else:
+            bound.update(_declared_names(item) & names)
+            stack += [(child, shadowed, in_lambda) for child in ast.iter_child_nodes(item)]
+    phantom = names - bound
+    return phantom, phantom & read
 
 
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+def _comprehension_parts(item: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+                         shadowed: frozenset[str], names: set[str], in_lambda: bool
+                         ) -> list[tuple[ast.AST, frozenset[str], bool]]:
+    """The first iterable runs outside the comprehension; the rest sees its variables (the targets
+    themselves are not walked: they bind only here). A walrus inside still binds outside."""
+    generators = item.generators
+    targets = {n.id for g in generators for n in ast.walk(g.target) if type(n) is ast.Name}
+    inner = shadowed | (targets & names)
+    parts = [(generators[0].iter, shadowed, in_lambda)]
+    parts += [(g.iter, inner, in_lambda) for g in generators[1:]]
+    parts += [(condition, inner, in_lambda) for g in generators for condition in g.ifs]
+    elements = [item.key, item.value] if isinstance(item, ast.DictComp) else [item.elt]
+    return parts + [(element, inner, in_lambda) for element in elements]
 
 
-def _binding_scope(node: ast.AST, position: int) -> ast.AST | None:
-    """The lambda or comprehension whose parameter or variable the scan stored at `position`: the
-    lambda that starts there, or the innermost comprehension around the target `Name` there. None
-    for any other store (a loop's target, a walrus target), or where the nodes that hold `position`
-    do not tell."""
-    scopes, found, parent = _scopes_down_to(node, position)
-    if isinstance(found, ast.Lambda):
-        return found
-    if isinstance(found, ast.Name) and type(found.ctx) is ast.Store and type(parent) is not ast.NamedExpr:
-        return scopes[-1] if scopes else None
-    return None
+def _header_parts(node: ast.AST) -> list[ast.AST]:
+    """What a definition's header holds: decorators, bases and keywords, defaults, annotations."""
+    if not isinstance(node, _DEFINITIONS):
+        return []
+    parts: list[ast.AST] = [*node.decorator_list]
+    if isinstance(node, ast.ClassDef):
+        return [*parts, *node.bases, *node.keywords]
+    arguments = node.args
+    every = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
+    parts += [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
+    parts += [a.annotation for a in every if a is not None and a.annotation is not None]
+    return parts + ([node.returns] if node.returns is not None else [])
 
 
-def _read_outside_its_scopes(node: ast.AST, name: str, position: int) -> bool:
-    """Whether the read of `name` at `position` is outside every lambda or comprehension binding it."""
-    scopes, found, _ = _scopes_down_to(node, position)
-    if not isinstance(found, ast.Name):
-        return True
-    return not any(name in _names_bound_by(scope) for scope in scopes)
-
-
-def _names_bound_by(scope: ast.AST) -> set[str]:
-    if isinstance(scope, ast.Lambda):
-        return _argument_names(scope.args)
-    if isinstance(scope, _COMPREHENSIONS):
-        return {n.id for g in scope.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+def _declared_names(item: ast.AST) -> set[str]:
+    """What a statement or pattern binds without a `Name` store: imports, `global` and `nonlocal`
+    (the name lives elsewhere, not in a lambda), `except ... as`, `match` captures."""
+    if isinstance(item, ast.Import | ast.ImportFrom):
+        return {(alias.asname or alias.name).partition(".")[0] for alias in item.names}
+    if isinstance(item, ast.Global | ast.Nonlocal):
+        return set(item.names)
+    if isinstance(item, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return {item.name} if item.name else set()
+    if isinstance(item, ast.MatchMapping):
+        return {item.rest} if item.rest else set()
     return set()
 
 
-def _scopes_down_to(node: ast.AST, position: int) -> tuple[list[ast.AST], ast.AST | None, ast.AST | None]:
-    """(the lambdas and comprehensions around `position`, outermost first, the lambda or `Name` that
-    starts there, its parent), descending only into the nodes that hold `position`."""
-    scopes: list[ast.AST] = []
-    frontier = [node]
-    while frontier:
-        parent = frontier.pop()
-        for child in ast.iter_child_nodes(parent):
-            begin = _position(child)
-            if begin is None:
-                frontier.append(child)
-                continue
-            if not begin <= position < _end_position(child):
-                continue
-            if begin == position and type(child) in (ast.Lambda, ast.Name):
-                return scopes, child, parent
-            if isinstance(child, _INNER_SCOPES):
-                scopes.append(child)
-            frontier.append(child)
-    return scopes, None, None
+def _parameters(node: ast.AST) -> set[str]:
+    """A function's own parameters (the scan's `params` also hold its lambdas')."""
+    return _argument_names(node.args) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else set()
 
 
-def _position(node: ast.AST) -> int | None:
-    line = getattr(node, "lineno", None)
-    return None if line is None else line * 1000 + node.col_offset
-
-
-def _end_position(node: ast.AST) -> int:
-    return (node.end_lineno or node.lineno) * 1000 + (node.end_col_offset or 0)
+def _argument_names(arguments: ast.arguments) -> set[str]:
+    every = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
+    return {a.arg for a in every if a is not None}
 
 
 _CASE_LINE = re.compile(r"(?:^|\r)[ \t\f]*case\b", re.MULTILINE)

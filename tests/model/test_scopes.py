@@ -103,6 +103,21 @@ def test_a_decorator_reads_the_enclosing_body_s_names_as_they_stand(code, free):
     assert build_graph(code).free_names == free
 
 
+@pytest.mark.parametrize(("code", "free"), [
+    # what a review of the first version found
+    ("from __future__ import annotations\n\ndef make() -> Node:\n    pass\n\nclass Node:\n    pass\n", set()),
+    ("class A:\n    def f(self) -> Inner:\n        pass\n    class Inner:\n        pass\n", set()),
+    ("@register(lambda: later())\ndef f():\n    pass\n\ndef later():\n    pass\n", {"register"}),
+    ("@name.setter\ndef name(self, value):\n    pass\n@name.deleter\ndef name(self):\n    pass\n", set()),
+    ("g = lambda *helper: helper\n\ndef helper():\n    pass\n\nhelper()\n", set()),
+    ("lambda: 0; import os\nos.path\n", set()),
+    ("def f(xs):\n    return [x for x in xs], [y for y in x]\n", {"x"}),  # a first iterable runs outside
+    ("def f():\n    return lambda x=x: x\n", {"x"}),  # and so do a lambda's defaults
+])
+def test_what_lambdas_comprehensions_and_decorators_leave_unbound(code, free):
+    assert build_graph(code).free_names == free
+
+
 def _symbol_table_free_names(source: str) -> set[str]:
     """The names Python's own symbol table resolves as globals that the module does not bind (nor a
     function through `global`), less builtins: what the compiler leaves to imports."""
