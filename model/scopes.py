@@ -16,7 +16,6 @@ import bisect
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Set
-from typing import Final
 
 from model.hashing import BUILTIN_NAMES
 from model.scan import Unit
@@ -55,7 +54,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
     parent out, even a name the definition binds itself (`def f(date: date = date.today())`).
     A module or class body runs in order, so a name it reads before binding it (`date: date` in a
     dataclass, `time = time.time()`, `@cache` above `def cache`) comes from further out
-    (`_read_before_bound`, given `tree`; `_decorator_reads_before_bound`). A lambda's parameters and a
+    (`_read_before_bound` and `_header_reads_before_bound`, given `tree`). A lambda's parameters and a
     comprehension's variables bind only inside them, though the scan files them under the unit
     (`_inner_scope_only`, given `tree` and `source`)."""
     bound = [_bindings(units, unit) for unit in units]
@@ -63,19 +62,22 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
     inner = _inner_scope_only(units, tree, source) if tree is not None and source else {}
     for index, (phantom, _) in inner.items():
         bound[index] -= phantom
-    definitions: dict[int, dict[str, list[int]]] = {}
+    definitions = _definition_lines(units)
     free: set[str] = set()
     for index, unit in enumerate(units):
         unread = unit.loads.keys() - bound[index]
         if index in inner:
             phantom, escaped = inner[index]
             unread -= phantom - escaped
-        unread |= _header_reads(unit) & bound[index]
+        header = _own_header_reads(units, index, tree)
+        unread |= header & bound[index]
         if index in early:
             unread |= early[index]
         scope = unit.parent
         if unread and scope >= 0:
-            unread -= bound[scope] - _decorator_reads_before_bound(units, index, tree, definitions)
+            before = unread & _header_reads_before_bound(units, index, tree, header, definitions[scope])
+            unread -= bound[scope]
+            unread |= before
             scope = units[scope].parent
         while unread and scope >= 0:
             if units[scope].kind != "class":
@@ -98,37 +100,53 @@ def _header_reads(unit: Unit) -> set[str]:
             if min(positions) < end and not (name in stores and min(stores[name]) < end)}
 
 
-def _decorator_reads_before_bound(units: list[Unit], index: int, tree: ast.AST | None,
-                                   definitions: dict[int, dict[str, list[int]]]) -> set[str]:
-    """What the decorators of `units[index]` read in a module or class body before that body binds
-    it: a body runs in order, so those come from further out (`@cache` above `def cache()`,
-    `@app.route(...)` above the line that makes `app`). A decorator reading the definition's own
-    name other than as the decorator itself (`@name.setter` above `def name(self, value)`,
-    `@wraps(wrapper)`) reads a binding from the class or function the code was cut from, and stays
-    bound, and so does what a lambda in a decorator reads (it runs later). `definitions` caches each
-    body's definition lines by name."""
+def _own_header_reads(units: list[Unit], index: int, tree: ast.AST | None) -> set[str]:
+    """`_header_reads`, less a header lambda's `*args`, `**kwargs`, keyword- and positional-only
+    parameters, which the scan files among the definition's parameters but not among its stores
+    (`@parametrize("f", [lambda *args: sum(args)])`): looked up in the tree only when a header reads
+    a name the unit's parameters hold."""
     unit = units[index]
-    parent = units[unit.parent] if unit.parent >= 0 else None
-    if parent is None or parent.kind not in ("module", "class") or not unit.decorators:
+    reads = _header_reads(unit)
+    if tree is None or not reads.intersection(unit.params):
+        return reads
+    own = _parameters(_unit_node(tree, unit, index))
+    return {name for name in reads if name in own or name not in unit.params}
+
+
+def _definition_lines(units: list[Unit]) -> list[dict[str, list[int]]]:
+    """unit index -> {name: where each definition directly inside it of that name starts}."""
+    lines: list[dict[str, list[int]]] = [{} for _ in units]
+    for unit in units[1:]:
+        lines[unit.parent].setdefault(unit.name, []).append(unit.line * 1000)
+    return lines
+
+
+def _header_reads_before_bound(units: list[Unit], index: int, tree: ast.AST | None, header: set[str],
+                               definitions: dict[str, list[int]]) -> set[str]:
+    """What the header of `units[index]` runs in a module or class body before that body binds it: a
+    body runs in order, so those come from further out (`@cache` above `def cache()`, `def f(x=later)`
+    or `class A(Base)` above the line that binds `later` or `Base`). Annotations are not counted
+    (under `from __future__ import annotations` they are never run), nor what a lambda in the header
+    reads (it runs later). A header reading the definition's own name other than as the decorator
+    itself (`@name.setter` above `def name(self, value)`, `@wraps(wrapper)`) reads a binding from the
+    class or function it was cut from, and stays bound. `header`: what the header reads
+    (`_own_header_reads`); `definitions`: the body's definitions by name (`_definition_lines`)."""
+    unit = units[index]
+    parent = units[unit.parent]
+    if not header or parent.kind not in ("module", "class"):
         return set()
-    if unit.parent not in definitions:
-        lines: dict[str, list[int]] = {}
-        for child in parent.children:
-            lines.setdefault(units[child].name, []).append(units[child].line * 1000)
-        definitions[unit.parent] = lines
-    by_name = definitions[unit.parent]
+    own = unit.line * 1000  # where the definition binds its own name: after its header, always
     early: set[str] = set()
-    for name, positions in unit.loads.items():
-        read = min(positions)
-        if read >= unit.line * 1000 or (name == unit.name and name not in unit.decorators):
-            continue  # not a decorator's read, or `@name.setter` on `def name`
-        bindings = [*parent.stores.get(name, ()), *by_name.get(name, ())]
-        if bindings and all(bound > read for bound in bindings):
+    for name in header:
+        read = min(unit.loads[name])
+        if name == unit.name and name not in unit.decorators:
+            continue
+        bindings = [*parent.stores.get(name, ()), *(line for line in definitions.get(name, ()) if line != own)]
+        if (bindings or name == unit.name) and all(bound > read for bound in bindings):
             early.add(name)
-    if early and tree is not None:  # rare: confirm on the decorators themselves
+    if early and tree is not None:  # confirm on what the header runs where it stands
         node = _unit_node(tree, unit, index)
-        decorators = getattr(node, "decorator_list", ())
-        early &= {n.id for d in decorators for n in _walk_scope(d) if type(n) is ast.Name}
+        early &= {n.id for n in _walk_scope(node) if type(n) is ast.Name} if node is not None else set()
     return early
 
 
@@ -180,41 +198,60 @@ def _plain_reads(statement: ast.stmt) -> set[str]:
 
 def _statement_binds(statement: ast.stmt) -> set[str]:
     """The names running `statement` binds in its scope: assignment targets (an annotation without a
-    value binds nothing), imports, definitions, and whatever a compound statement binds inside."""
+    value binds nothing), what `_binds_by_name` gives, and whatever a compound statement binds inside."""
     if isinstance(statement, ast.AnnAssign) and statement.value is None:
         return set()
     names: set[str] = set()
     for node in _walk_scope(statement):
-        if type(node) is ast.Name and type(node.ctx) is ast.Store:
-            names.add(node.id)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((alias.asname or alias.name).partition(".")[0] for alias in node.names)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.NamedExpr):
-            names.add(node.target.id)
+        if type(node) is ast.Name:
+            if type(node.ctx) is not ast.Load:
+                names.add(node.id)
+        else:
+            names.update(_binds_by_name(node))
     return names
 
 
-_OWN_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+def _binds_by_name(node: ast.AST) -> set[str]:
+    """What a node binds without a `Name` store: imports, definitions, `except ... as`, `match`
+    captures, and `global` and `nonlocal` (which say the name lives elsewhere)."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(alias.asname or alias.name).partition(".")[0] for alias in node.names}
+    if isinstance(node, _DEFINITIONS):
+        return {node.name}
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return {node.name} if node.name else set()
+    if isinstance(node, ast.MatchMapping):
+        return {node.rest} if node.rest else set()
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return set(node.names)
+    return set()
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_INNER_SCOPES = (ast.Lambda, *_COMPREHENSIONS)
 
 
 def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """`node` and what it holds, not inside lambdas, comprehensions, or the bodies of functions and
     classes (their names, decorators, defaults and bases are run where they stand)."""
     yield node
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        children: list[ast.AST] = [*node.decorator_list]
-        if isinstance(node, ast.ClassDef):
-            children += [*node.bases, *node.keywords]
-        else:
-            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-    elif isinstance(node, _OWN_SCOPES):
+    if isinstance(node, _DEFINITIONS):
+        children = _run_where_defined(node)
+    elif isinstance(node, _INNER_SCOPES):
         return
     else:
         children = list(ast.iter_child_nodes(node))
     for child in children:
         yield from _walk_scope(child)
+
+
+def _run_where_defined(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.AST]:
+    """What a definition runs where it stands: decorators, defaults, bases and keywords (not its
+    annotations, which `from __future__ import annotations` never runs)."""
+    if isinstance(node, ast.ClassDef):
+        return [*node.decorator_list, *node.bases, *node.keywords]
+    return [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
 
 
 def _bindings(units: list[Unit], unit: Unit) -> set[str]:
@@ -234,141 +271,47 @@ def _bindings(units: list[Unit], unit: Unit) -> set[str]:
 _INNER_TARGET = re.compile(r"(?:^|[^\w.])for\s+[\w\s,()\[\]*]*$")
 """A line's text up to a store: the store is a `for` target (a comprehension's, or a loop's)."""
 _LOOP_START = re.compile(r"^\s*(?:async\s+)?for\b")
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _inner_scope_only(units: list[Unit], tree: ast.AST, source: str) -> dict[int, tuple[set[str], set[str]]]:
-    """unit index -> (the names the scan files under the unit that only its lambdas' parameters or
-    its comprehensions' variables bind, those of them the unit reads outside every lambda or
-    comprehension that binds them). `[path for path in paths]` then `path.join(...)` leaves `path`
-    to an import. The scan files a comprehension's variables among the unit's stores and a lambda's
-    parameters among its parameters (the plain ones as stores too, where the lambda starts). The
-    unit's tree is walked (`_scope_walk`) only for names the source text shows stored at a `lambda`
-    or a `for` that does not start a loop, and read outside the brackets around those stores (a
-    lambda's `*args`, `**kwargs`, keyword- and positional-only parameters are not looked at: they
-    stay bound throughout the unit)."""
+    """unit index -> (the names the scan files among the unit's stores that only its lambdas'
+    parameters or its comprehensions' variables bind, those of them the unit reads outside every
+    lambda or comprehension that binds them). `[path for path in paths]` then `path.join(...)`
+    leaves `path` to an import. The unit's tree is walked (`_walk_inner_scopes`) only for names the
+    source text shows stored at a `lambda` or a `for` that does not start a loop, and read on a line
+    without such a store or by an inner definition: a read on the store's own line, after the
+    comprehension (`[y for x in xs for y in x], y`), is missed and stays bound, as before. A
+    lambda's `*args`, `**kwargs`, keyword- and positional-only parameters, which the scan files
+    among the unit's parameters only, stay bound throughout the unit."""
     found: dict[int, tuple[set[str], set[str]]] = {}
-    text: _Text | None = None
+    lines: list[bytes] | None = None
     for index, unit in enumerate(units):
         if not unit.stores:
             continue
-        if text is None:
-            text = _Text(source)
-        candidates = _inner_candidates(units, unit, text)
+        if lines is None:
+            lines = source.encode("utf-8", "surrogatepass").splitlines()
+        candidates = _inner_candidates(units, unit, lines)
         node = _unit_node(tree, unit, index) if candidates else None
         if node is not None:
-            phantom, escaped = _scope_walk(node, candidates)
+            phantom, escaped = _walk_inner_scopes(node, candidates - _parameters(node))
             if phantom:
                 found[index] = (phantom, escaped)
     return found
 
 
-def _inner_candidates(units: list[Unit], unit: Unit, text: _Text) -> set[str]:
+def _inner_candidates(units: list[Unit], unit: Unit, lines: list[bytes]) -> set[str]:
     """The names whose every store, read off the source text, may be a lambda's parameter or a
-    comprehension's target, and that the unit or an inner definition reads: the cheap gate before
-    the tree is walked."""
+    comprehension's target, and that the unit reads on another line or an inner definition reads:
+    the cheap gate before the tree is walked."""
     definitions = {units[child].name for child in unit.children}
-    lines = text.lines
     candidates = {name for name, positions in unit.stores.items()
                   if name not in definitions and all(_maybe_inner_store(lines, position) for position in positions)}
     if not candidates:
         return candidates
-    read = {name for name in candidates if _may_read_outside(text, unit, name)}
+    read = {name for name in candidates if _read_off_its_lines(unit, name)}
     if candidates - read:
         read |= candidates & _descendant_loads(units, unit)
     return read
-
-
-def _may_read_outside(text: _Text, unit: Unit, name: str) -> bool:
-    """Whether `unit` may read `name` outside the brackets around its stores (`{k: v for k, v in
-    xs}, k`, or on a line after them). A read inside them is the comprehension's or lambda's own, as
-    in most code: no walk needed."""
-    spans = _merged(_bracket_span(text, text.offset(position)) for position in unit.stores[name])
-    starts = [start for start, _ in spans]
-    for position in unit.loads.get(name, ()):
-        offset = text.offset(position)
-        at = bisect.bisect_right(starts, offset) - 1
-        if at < 0 or offset >= spans[at][1]:
-            return True
-    return False
-
-
-def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Overlapping spans joined, in order, so that one binary search tells whether one holds a point."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(span for span in spans if span[0] < span[1]):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-_OPENERS = frozenset(b"([{")
-
-
-def _bracket_span(text: _Text, offset: int) -> tuple[int, int]:
-    """The offsets of the innermost brackets around `offset` (strings and comments not told apart),
-    or an empty span when none is found within `_BRACKET_REACH`: a gate, so a wrong span only costs
-    a walk, or misses a read that a bracket in a string hid."""
-    offsets, kinds = text.brackets()
-    first = bisect.bisect_left(offsets, offset)
-    depth = 0
-    start = -1
-    for at in range(first - 1, -1, -1):
-        if offsets[at] < offset - _BRACKET_REACH:
-            break
-        if kinds[at] not in _OPENERS:
-            depth += 1
-        elif depth == 0:
-            start = offsets[at]
-            break
-        else:
-            depth -= 1
-    if start < 0:
-        return 0, 0
-    depth = 0
-    for at in range(first, len(offsets)):
-        if offsets[at] >= offset + _BRACKET_REACH:
-            break
-        if kinds[at] in _OPENERS:
-            depth += 1
-        elif depth == 0:
-            return start, offsets[at] + 1
-        else:
-            depth -= 1
-    return 0, 0
-
-
-_BRACKET: Final = re.compile(rb"[][(){}]")
-_BRACKET_REACH: Final = 2000
-"""How many bytes `_bracket_span` looks at on each side: past that, the tree is walked instead, so
-that a source of many lambdas outside brackets stays linear."""
-
-
-class _Text:
-    """A source as UTF-8 bytes, its lines, and where each line starts: the scan's positions (line *
-    1000 + byte column) as offsets into the bytes."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source.encode("utf-8", "surrogatepass")
-        self.lines = self.source.splitlines(keepends=True)
-        self.starts = [0]
-        for line in self.lines:
-            self.starts.append(self.starts[-1] + len(line))
-        self._brackets: tuple[list[int], bytes] | None = None
-
-    def brackets(self) -> tuple[list[int], bytes]:
-        """The offset of every bracket in the source, and which bracket each is (found once)."""
-        if self._brackets is None:
-            found = [match.start() for match in _BRACKET.finditer(self.source)]
-            self._brackets = (found, bytes(self.source[at] for at in found))
-        return self._brackets
-
-    def offset(self, position: int) -> int:
-        line, column = divmod(position, 1000)
-        return self.starts[min(max(line - 1, 0), len(self.lines))] + column
 
 
 def _maybe_inner_store(lines: list[bytes], position: int) -> bool:
@@ -383,7 +326,12 @@ def _maybe_inner_store(lines: list[bytes], position: int) -> bool:
     before = text[:column].decode("utf-8", "replace")
     if _INNER_TARGET.search(before) is None:
         return False
-    return not (_LOOP_START.match(before) and text.rstrip(b" \t\f\r\n").endswith(b":"))
+    return not (_LOOP_START.match(before) and text.rstrip().endswith(b":"))
+
+
+def _read_off_its_lines(unit: Unit, name: str) -> bool:
+    stored = {position // 1000 for position in unit.stores[name]}
+    return any(position // 1000 not in stored for position in unit.loads.get(name, ()))
 
 
 def _descendant_loads(units: list[Unit], unit: Unit) -> set[str]:
@@ -429,15 +377,15 @@ def _statement_holding(node: ast.AST, line: int) -> ast.AST | None:
     return None
 
 
-def _scope_walk(node: ast.AST, names: set[str]) -> tuple[set[str], set[str]]:
+def _walk_inner_scopes(node: ast.AST, names: set[str]) -> tuple[set[str], set[str]]:
     """(the `names` that no binding of the scope `node` opens reaches but those of its lambdas and
-    comprehensions, those of them it reads where none of those binds them), in one walk of the
-    node: its header, its body, not the bodies of the definitions inside it. A comprehension's first
-    iterable and a lambda's defaults run outside them; a walrus target in a comprehension binds
-    the enclosing scope."""
-    bound: set[str] = set(_parameters(node)) & names
+    comprehensions, those of them it reads where none of those binds them), in one walk: the node's
+    header and body, and what the definitions inside it run where they stand, not their bodies. A
+    comprehension's first iterable and a lambda's defaults run outside them; a walrus target in a
+    comprehension binds the enclosing scope."""
+    bound: set[str] = set()
     read: set[str] = set()
-    parts = [*_header_parts(node), *getattr(node, "body", ())] if not isinstance(node, ast.Module) else node.body
+    parts = node.body if isinstance(node, ast.Module) else [*_run_where_defined(node), *node.body]  # type: ignore[arg-type, attr-defined]
     stack: list[tuple[ast.AST, frozenset[str], bool]] = [(part, frozenset(), False) for part in parts]
     while stack:
         item, shadowed, in_lambda = stack.pop()
@@ -449,7 +397,8 @@ def _scope_walk(node: ast.AST, names: set[str]) -> tuple[set[str], set[str]]:
                 elif not in_lambda:
                     bound.add(item.id)
         elif isinstance(item, _DEFINITIONS):
-            bound.update({item.name} & names)  # its header and body are its own unit's
+            bound.update({item.name} & names)
+            stack += [(part, shadowed, in_lambda) for part in _run_where_defined(item)]
         elif type(item) is ast.Lambda:
             arguments = item.args
             stack += [(default, shadowed, in_lambda) for default in (*arguments.defaults, *arguments.kw_defaults)
@@ -458,7 +407,7 @@ def _scope_walk(node: ast.AST, names: set[str]) -> tuple[set[str], set[str]]:
         elif isinstance(item, _COMPREHENSIONS):
             stack += _comprehension_parts(item, shadowed, names, in_lambda)
         else:
-            bound.update(_declared_names(item) & names)
+            bound.update(_binds_by_name(item) & names)
             stack += [(child, shadowed, in_lambda) for child in ast.iter_child_nodes(item)]
     phantom = names - bound
     return phantom, phantom & read
@@ -479,35 +428,7 @@ def _comprehension_parts(item: ast.ListComp | ast.SetComp | ast.DictComp | ast.G
     return parts + [(element, inner, in_lambda) for element in elements]
 
 
-def _header_parts(node: ast.AST) -> list[ast.AST]:
-    """What a definition's header holds: decorators, bases and keywords, defaults, annotations."""
-    if not isinstance(node, _DEFINITIONS):
-        return []
-    parts: list[ast.AST] = [*node.decorator_list]
-    if isinstance(node, ast.ClassDef):
-        return [*parts, *node.bases, *node.keywords]
-    arguments = node.args
-    every = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
-    parts += [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
-    parts += [a.annotation for a in every if a is not None and a.annotation is not None]
-    return parts + ([node.returns] if node.returns is not None else [])
-
-
-def _declared_names(item: ast.AST) -> set[str]:
-    """What a statement or pattern binds without a `Name` store: imports, `global` and `nonlocal`
-    (the name lives elsewhere, not in a lambda), `except ... as`, `match` captures."""
-    if isinstance(item, ast.Import | ast.ImportFrom):
-        return {(alias.asname or alias.name).partition(".")[0] for alias in item.names}
-    if isinstance(item, ast.Global | ast.Nonlocal):
-        return set(item.names)
-    if isinstance(item, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return {item.name} if item.name else set()
-    if isinstance(item, ast.MatchMapping):
-        return {item.rest} if item.rest else set()
-    return set()
-
-
-def _parameters(node: ast.AST) -> set[str]:
+def _parameters(node: ast.AST | None) -> set[str]:
     """A function's own parameters (the scan's `params` also hold its lambdas')."""
     return _argument_names(node.args) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else set()
 

@@ -63,8 +63,8 @@ def test_an_annotation_without_a_value_binds_nothing_in_a_module_or_class_body(c
     ("def f(paths):\n    names = [path for path in paths]\n    return path.join(names)\n", {"path"}),
     ("def f(xs):\n    xs.sort(key=lambda date: date.year)\n    return date.today()\n", {"date"}),
     ("def f(xs, key=lambda re: re):\n    return re.compile(xs)\n", {"re"}),
-    ("def f(xs):\n    return {k: v for k, v in xs}, k\n", {"k"}),  # on the comprehension's own line
-    ("def f(xs):\n    return [a for a in xs], [b for b in a]\n", {"a"}),  # a first iterable runs outside
+    ("def f(xs):\n    d = {k: v for k, v in xs}\n    return d, k\n", {"k"}),
+    ("def f(xs):\n    a = [a for a in xs]\n    return [b for b in a], a\n", set()),  # bound by the assignment
     ("def f(xs):\n    g = (json for json in xs)\n    def h():\n        return json.dumps(1)\n    return g, h\n",
      {"json"}),  # an inner function does not see a comprehension's variable either
     ("def f(xs):\n    g = lambda: path.join('a')\n    return [path for path in xs], g\n", {"path"}),
@@ -111,8 +111,12 @@ def test_a_decorator_reads_the_enclosing_body_s_names_as_they_stand(code, free):
     ("@name.setter\ndef name(self, value):\n    pass\n@name.deleter\ndef name(self):\n    pass\n", set()),
     ("g = lambda *helper: helper\n\ndef helper():\n    pass\n\nhelper()\n", set()),
     ("lambda: 0; import os\nos.path\n", set()),
-    ("def f(xs):\n    return [x for x in xs], [y for y in x]\n", {"x"}),  # a first iterable runs outside
-    ("def f():\n    return lambda x=x: x\n", {"x"}),  # and so do a lambda's defaults
+    ("def f(xs):\n    ys = [x for x in xs]\n    return [y for y in x]\n", {"x"}),  # a first iterable runs outside
+    ("def f():\n    g = lambda x: x\n    return lambda y=x: y\n", {"x"}),  # and so do a lambda's defaults
+    ("@parametrize('f', [lambda *args: sum(args)])\ndef test(f):\n    pass\n", {"parametrize"}),
+    ("def f(x=later):\n    pass\n\nlater = 1\n", {"later"}),  # defaults and bases run before it is bound
+    ("class A(Base):\n    pass\n\nclass Base:\n    pass\n", {"Base"}),
+    ("def f(xs):\n    ys = [b for b in xs]\n    def h(a=(b := 1)):\n        pass\n    return b\n", set()),
 ])
 def test_what_lambdas_comprehensions_and_decorators_leave_unbound(code, free):
     assert build_graph(code).free_names == free
