@@ -117,11 +117,12 @@ class ImportRanker:
         self._position = {m: i for i, m in enumerate(self.vocabulary)}
         self._aliased: dict[str, list[str]] = {}
         """alias -> the modules training code most often imports under it (`np` -> numpy), from `aliases`
-        (module -> its usual alias, as the checkpoint's `import_aliases`); not a one-letter alias nor
-        one of a private module or `builtins` (`import builtins as m`: code reading `m.group(0)`
-        means a match)."""
+        (module -> its usual alias, as the checkpoint's `import_aliases`); not a lower-case one-letter
+        alias (`m`, `t`: any variable; an upper-case one, torch's `F`, is a module's) nor one of a
+        private module or `builtins` (`import builtins as m`: code reading `m.group(0)` means a
+        match)."""
         for module, alias in sorted((aliases or {}).items()):
-            if len(alias) > 1 and not is_private(module) and module != "builtins":  # `m`, `t`: any variable
+            if (len(alias) > 1 or alias.isupper()) and not is_private(module) and module != "builtins":
                 self._aliased.setdefault(alias, []).append(module)
         self._module_names = frozenset(n for n, modules in index.names.items() if n in modules)
         """Names training code bound with `import <name>`: top-level modules a project cannot claim."""

@@ -63,6 +63,9 @@ class FoldedSamples:
     exported: list[tuple[str, str]] = field(default_factory=list)
     """(package, line) for what the standard-library modules among them export
     (`training.name_table.standard_exports`)."""
+    conventions: list[tuple[str, str]] = field(default_factory=list)
+    """(package, line) for the aliases packages give their own modules by habit
+    (`training.name_table.house_aliases`)."""
 
     def rows_of(self, fold: int) -> list[int]:
         return [row for row, f in enumerate(self.folds) if f == fold]
@@ -77,7 +80,7 @@ def folded_samples(config: DataConfig, samples: Iterable[ImportSample], lines: I
     lines = import_lines(config) if lines is None else lines
     return FoldedSamples(train, [build_graph(s.source, sites=False) for s in train], contexts,
                          [fold_of(s.group) for s in train], lines.written, lines.used, package_submodules(config),
-                         lines.exported)
+                         lines.exported, lines.conventions)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def fold_tables(folded: FoldedSamples, fold: int, weights: Sequence[float]) -> F
     files and those packages' submodules alone."""
     others = [s for s, f in zip(folded.samples, folded.folds, strict=True) if f != fold]
     other_lines = table_lines(((package, line) for package, line in folded.lines if fold_of(package) != fold),
-                              {line for package, line in folded.used if fold_of(package) != fold})
+                              {line for package, line in folded.used if fold_of(package) != fold},
+                              {line for package, line in folded.conventions if fold_of(package) != fold})
     table = with_exports(other_lines, ((p, line) for p, line in folded.exported if fold_of(p) != fold))
     index = ImportIndex.from_bindings((pair for line in table for pair in statement_bindings(line)), weights)
     aliases, _ = statement_tables(other_lines)

@@ -5,8 +5,8 @@ says what an editor user sees on short everyday code: for each snippet the Predi
 `code_suggestion`, executed in a fresh interpreter, must bind every name the snippet reads but does
 not define, and every submodule it reads through them must be there (`logging.handlers` after
 `import logging` alone is an AttributeError). A snippet whose names its own file should define
-(`logger`, a variable `m`) must get nothing. Only the standard library and numpy are needed, so
-every verdict is executed, none is judged by eye.
+(`logger`, a variable `m`) must get nothing. Only the standard library, numpy and torch (the
+`train` extra) are needed, so every verdict is executed, none is judged by eye.
 
     python -m training.import_snippets                  # the shipped checkpoint
     python -m training.import_snippets --checkpoint PATH
@@ -71,6 +71,9 @@ SNIPPETS: tuple[Snippet, ...] = (
     Snippet("sqlite3", _function("return sqlite3.connect(x).cursor()")),
     Snippet("np.zeros", _function("return np.zeros((x, x))")),
     Snippet("numpy.linalg", _function("return numpy.linalg.norm(x)")),
+    Snippet("torch's nn and F", "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                                "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+                                "        return F.relu(self.fc(x))\n"),
     Snippet("subprocess.run", _function("return subprocess.run(x, capture_output=True).stdout")),
     Snippet("itertools.chain", _function("return list(itertools.chain.from_iterable(x))")),
     Snippet("partial", _function("return partial(print, x)")),
@@ -88,8 +91,8 @@ SNIPPETS: tuple[Snippet, ...] = (
     Snippet("logger, the file's own", _function("logger.debug(x)"), needs_import=False),
     Snippet("m.group, a variable", _function("m = x\nreturn m.group(0), n.start()"), needs_import=False),
 )
-"""The standard library's everyday uses, numpy's usual alias, and the submodule reads that need an
-import of their own; then names a file defines for itself."""
+"""The standard library's everyday uses, numpy's and torch's usual aliases, and the submodule reads
+that need an import of their own; then names a file defines for itself."""
 
 _CHECK = """
 import builtins, json, sys, types

@@ -36,8 +36,9 @@ from training.corpus import CodeUnit, CorpusOptions, SourceFile, corpus_files, s
 from training.datasets import DataConfig, corpus_units
 from training.imports import ImportUse, import_bindings, resolve_relative
 
-__all__ = ["ImportLines", "import_lines", "name_table_lines", "package_import_lines", "package_submodules",
-           "standard_exports", "table_lines", "text_import_uses", "training_part", "used_lines", "with_exports"]
+__all__ = ["HOUSE_ALIAS_FILES", "ImportLines", "house_aliases", "import_line_files", "import_lines", "name_table_lines",
+           "package_import_lines", "package_submodules", "standard_exports", "table_lines", "text_import_uses",
+           "training_part", "used_lines", "with_exports"]
 
 _IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
 """The first line of an import statement, at any indentation (`from . import x` included)."""
@@ -80,11 +81,41 @@ def package_import_lines(config: DataConfig) -> list[tuple[str, str]]:
     """(package, import line) for each distinct line, one per bound name as `ImportUse.statement`
     writes it (`from a import b`, `import a.b as c`), in the files of the corpus `config` describes
     whose package is in the training split; sorted."""
-    found: set[tuple[str, str]] = set()
+    return sorted(import_line_files(config))
+
+
+def import_line_files(config: DataConfig) -> Counter[tuple[str, str]]:
+    """(package, import line) -> how many of the package's files hold the line, over the files of
+    the corpus `config` describes whose package is in the training split."""
+    found: Counter[tuple[str, str]] = Counter()
     for file in _files(config):
         text = _read(file.path)
-        found.update((file.package, use.statement) for use in text_import_uses(text, _dotted_package(file)))
-    return sorted(found)
+        found.update({(file.package, use.statement) for use in text_import_uses(text, _dotted_package(file))})
+    return found
+
+
+HOUSE_ALIAS_FILES: Final = 30
+"""How many of its own files must import one of a package's public modules under one alias for
+that alias to be the package's convention (`house_aliases`)."""
+
+
+def house_aliases(files: Mapping[tuple[str, str], int]) -> list[tuple[str, str]]:
+    """(package, `import package.module as alias`) for each alias a package gives one of its own
+    public modules in `HOUSE_ALIAS_FILES` of its files or more (`files`: `import_line_files`);
+    sorted. Its users write the same: torch's own code says `import torch.nn as nn` in 112 files and
+    `import torch.nn.functional as F` in 75, and no other package of the corpus imports torch. A
+    package's import of its own module is otherwise no answer for other code (`table_lines`); on
+    the full corpus these are networkx's `nx`, matplotlib's `mpl`, numpy's `np` and torch's `nn`,
+    `F`, `dist` and `fx`."""
+    return sorted((package, line) for (package, line), count in files.items()
+                  if count >= HOUSE_ALIAS_FILES and _aliases_public_own_module(line, package))
+
+
+def _aliases_public_own_module(line: str, package: str) -> bool:
+    if not line.startswith("import ") or " as " not in line:
+        return False
+    module = line.split()[1]
+    return module.partition(".")[0] == package and not is_private(module)
 
 
 _NO_EXPORTS: Final = frozenset({
@@ -190,10 +221,12 @@ class ImportLines:
     used: list[tuple[str, str]]
     exported: list[tuple[str, str]] = field(default_factory=list)
     """What the split's standard-library modules export (`standard_exports`)."""
+    conventions: list[tuple[str, str]] = field(default_factory=list)
+    """The aliases packages give their own modules by habit (`house_aliases`)."""
 
     def code_table(self) -> list[str]:
         """The lines of training code the name table counts (`table_lines`): the dictionary's."""
-        return table_lines(self.written, {line for _, line in self.used})
+        return table_lines(self.written, {line for _, line in self.used}, {line for _, line in self.conventions})
 
     def table(self) -> list[str]:
         """The lines the model's name table counts: training code's, then the exports (`with_exports`)."""
@@ -202,8 +235,9 @@ class ImportLines:
 
 def import_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> ImportLines:
     """The import lines of the corpus `config` describes (its `units`, when the caller holds them)."""
-    written = package_import_lines(config)
-    return ImportLines(written, used_lines(config, units), standard_exports(config, written))
+    files = import_line_files(config)
+    written = sorted(files)
+    return ImportLines(written, used_lines(config, units), standard_exports(config, written), house_aliases(files))
 
 
 def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[str]:
@@ -212,7 +246,8 @@ def name_table_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None
     standard library's exports, and what `yantra-eval` fits the dictionary on given the training
     run's corpus (its `max_units_per_package`, not the evaluation's), so that both read the same
     training code."""
-    return ImportLines(package_import_lines(config), used_lines(config, units)).code_table()  # no exports read
+    files = import_line_files(config)
+    return ImportLines(sorted(files), used_lines(config, units), conventions=house_aliases(files)).code_table()
 
 
 def used_lines(config: DataConfig, units: Sequence[CodeUnit] | None = None) -> list[tuple[str, str]]:
@@ -352,18 +387,21 @@ def _called_name(func: ast.expr) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str]) -> list[str]:
+def table_lines(pairs: Iterable[tuple[str, str]], used: Container[str], conventions: Container[str] = ()
+                ) -> list[str]:
     """The lines the name table counts, once per package that has it: those at least two packages
-    have, and those some training sample really uses (`used`, its statements) unless the line
-    imports the package's own module. A line only one package has is its own business: counted,
-    such lines made up most of the table and swayed the combiner fitted on it toward ignoring the
-    table (measured: see docs/experiments.md). And a package's import of its own module (`from .log
-    import logger` in asyncio, `from xmlrpc.client import dumps` in xmlrpc) is no answer for other
-    code, whose own modules the project index knows: it gave `logger` asyncio's."""
+    have, a package's `conventions` (`house_aliases`), and those some training sample really uses
+    (`used`, its statements) unless the line imports the package's own module. A line only one
+    package has is its own business: counted, such lines made up most of the table and swayed the
+    combiner fitted on it toward ignoring the table (measured: see docs/experiments.md). And a
+    package's import of its own module (`from .log import logger` in asyncio, `from xmlrpc.client
+    import dumps` in xmlrpc) is no answer for other code, whose own modules the project index knows:
+    it gave `logger` asyncio's."""
     pairs = list(pairs)
     packages = Counter(line for _, line in pairs)
     return [line for package, line in pairs
-            if packages[line] >= 2 or (line in used and not _imports_own_package(line, package))]
+            if packages[line] >= 2 or line in conventions
+            or (line in used and not _imports_own_package(line, package))]
 
 
 def with_exports(lines: list[str], exported: Iterable[tuple[str, str]]) -> list[str]:

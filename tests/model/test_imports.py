@@ -63,11 +63,12 @@ def test_a_module_the_code_reads_by_its_name_or_usual_alias_is_marked_and_weighe
     assert without[0][1] < 0.1  # no alias table: `pd` names nothing
 
 
-def test_a_one_letter_alias_or_one_of_builtins_or_a_private_module_names_nothing():
-    ranker = ImportRanker(["builtins", "typing", "numpy", "_io"], ImportIndex(),
-                          {"builtins": "m", "typing": "t", "numpy": "np", "_io": "io_"})
-    modules, features = ranker.features(np.full(4, 0.5), {"m", "t", "np", "io_"})
-    assert [m for m, row in zip(modules, features, strict=True) if row[FEATURE_NAMES.index("named")]] == ["numpy"]
+def test_a_lower_case_one_letter_alias_or_one_of_builtins_or_a_private_module_names_nothing():
+    ranker = ImportRanker(["builtins", "typing", "numpy", "_io", "torch.nn.functional"], ImportIndex(),
+                          {"builtins": "m", "typing": "t", "numpy": "np", "_io": "io_", "torch.nn.functional": "F"})
+    modules, features = ranker.features(np.full(5, 0.5), {"m", "t", "np", "io_", "F"})
+    named = [m for m, row in zip(modules, features, strict=True) if row[FEATURE_NAMES.index("named")]]
+    assert named == ["numpy", "torch.nn.functional"]  # `F` is torch's: an upper-case letter is no variable
 
 
 def test_weights_saved_before_an_input_existed_read_as_zero_there():

@@ -7,6 +7,9 @@ from training.corpus import split_of
 from training.datasets import DataConfig
 from training.name_table import (
     _NO_EXPORTS,  # the modules a test corpus must not be named after
+    HOUSE_ALIAS_FILES,
+    house_aliases,
+    import_line_files,
     name_table_lines,
     package_import_lines,
     package_submodules,
@@ -76,6 +79,22 @@ def test_the_table_keeps_lines_two_packages_share_or_a_sample_uses():
              ("c", "from app.util import helper"), ("d", "import csv"), ("asyncio", "from asyncio.log import logger")]
     used = {"import csv", "from asyncio.log import logger"}  # the second: asyncio's own module, no answer elsewhere
     assert table_lines(pairs, used) == ["from math import pi", "from math import pi", "import csv"]
+
+
+def test_an_alias_a_package_gives_its_own_module_in_many_files_is_its_users_convention(tmp_path):
+    package, other = _train_packages(2)
+    habit, rare = f"import {package}.nn as nn", f"import {package}.util as u"
+    files = {f"{package}/m{i}.py": f"{habit}\n" + (f"{rare}\n" if i < HOUSE_ALIAS_FILES - 1 else "")
+             for i in range(HOUSE_ALIAS_FILES)}
+    files |= {f"{package}/nn.py": "", f"{package}/util.py": "", f"{package}/_c.py": "",
+              f"{other}/__init__.py": "import json as j\n"}
+    files |= {f"{package}/p{i}.py": f"import {package}._c as c\n" for i in range(HOUSE_ALIAS_FILES)}
+    _write(tmp_path, files)
+    counts = import_line_files(DataConfig(roots=(str(tmp_path),), progress=False))
+    assert counts[(package, habit)] == HOUSE_ALIAS_FILES and counts[(package, rare)] == HOUSE_ALIAS_FILES - 1
+    assert house_aliases(counts) == [(package, habit)]  # not one file short, nor a private module's
+    pairs = sorted(counts)
+    assert table_lines(pairs, set(), {habit}) == [habit]  # its own module, kept as a convention
 
 
 def test_the_used_lines_are_those_the_corpus_units_of_training_packages_use(tmp_path):
