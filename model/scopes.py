@@ -204,7 +204,7 @@ def _statement_binds(statement: ast.stmt) -> set[str]:
     names: set[str] = set()
     for node in _walk_scope(statement):
         if type(node) is ast.Name:
-            if type(node.ctx) is not ast.Load:
+            if type(node.ctx) is ast.Store:
                 names.add(node.id)
         else:
             names.update(_binds_by_name(node))

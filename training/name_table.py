@@ -7,8 +7,9 @@ line once per package that has it. Leaves to others: the samples and their label
 Predictor writes lines with `statement_tables`' aliases and names) and the dictionary baseline built
 from the same lines (training/baselines.py).
 
-Which lines: those two packages or more have, and those a unit of the training split really uses
-(see `table_lines`; the units of the corpus the config describes, `used_lines`); then, for the
+Which lines: those two packages or more have, the aliases a package gives its own modules in many
+of its files (`house_aliases`: torch's `nn` and `F`), and those a unit of the training split really
+uses (see `table_lines`; the units of the corpus the config describes, `used_lines`); then, for the
 model's table alone, what the training split's standard-library modules export that no such line
 binds (`standard_exports`, `with_exports`), as an IDE knows `random.randint` from the interpreter. Why once per
 package: counted per line, one package that imports a name from its own module in hundreds of files
