@@ -62,7 +62,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
     inner = _inner_scope_only(units, tree, source) if tree is not None and source else {}
     for index, (phantom, _) in inner.items():
         bound[index] -= phantom
-    definitions = _definition_lines(units)
+    bindings: dict[int, dict[str, list[int]]] = {}
     free: set[str] = set()
     for index, unit in enumerate(units):
         unread = unit.loads.keys() - bound[index]
@@ -75,7 +75,7 @@ def _free_names(units: list[Unit], tree: ast.AST | None = None, source: str = ""
             unread |= early[index]
         scope = unit.parent
         if unread and scope >= 0:
-            before = unread & _header_reads_before_bound(units, index, tree, header, definitions[scope])
+            before = unread & _header_reads_before_bound(units, index, tree, header, bindings)
             unread -= bound[scope]
             unread |= before
             scope = units[scope].parent
@@ -101,28 +101,24 @@ def _header_reads(unit: Unit) -> set[str]:
 
 
 def _own_header_reads(units: list[Unit], index: int, tree: ast.AST | None) -> set[str]:
-    """`_header_reads`, less a header lambda's `*args`, `**kwargs`, keyword- and positional-only
-    parameters, which the scan files among the definition's parameters but not among its stores
-    (`@parametrize("f", [lambda *args: sum(args)])`): looked up in the tree only when a header reads
-    a name the unit's parameters hold."""
+    """`_header_reads`, less the `*args`, `**kwargs`, keyword- and positional-only parameters of a
+    lambda in the header, which the scan files among the definition's parameters but not among its
+    stores (`@parametrize("f", [lambda *args: sum(args)])`): looked up in the tree only when a
+    header reads a name the unit's parameters hold."""
     unit = units[index]
     reads = _header_reads(unit)
     if tree is None or not reads.intersection(unit.params):
         return reads
-    own = _parameters(_unit_node(tree, unit, index))
-    return {name for name in reads if name in own or name not in unit.params}
-
-
-def _definition_lines(units: list[Unit]) -> list[dict[str, list[int]]]:
-    """unit index -> {name: where each definition directly inside it of that name starts}."""
-    lines: list[dict[str, list[int]]] = [{} for _ in units]
-    for unit in units[1:]:
-        lines[unit.parent].setdefault(unit.name, []).append(unit.line * 1000)
-    return lines
+    node = _unit_node(tree, unit, index)
+    if not isinstance(node, _DEFINITIONS):
+        return reads
+    in_lambdas = {name for part in _run_where_defined(node) for lam in ast.walk(part) if type(lam) is ast.Lambda
+                  for name in _argument_names(lam.args)}
+    return reads - (in_lambdas - _parameters(node))
 
 
 def _header_reads_before_bound(units: list[Unit], index: int, tree: ast.AST | None, header: set[str],
-                               definitions: dict[str, list[int]]) -> set[str]:
+                               bindings: dict[int, dict[str, list[int]]]) -> set[str]:
     """What the header of `units[index]` runs in a module or class body before that body binds it: a
     body runs in order, so those come from further out (`@cache` above `def cache()`, `def f(x=later)`
     or `class A(Base)` above the line that binds `later` or `Base`). Annotations are not counted
@@ -130,24 +126,38 @@ def _header_reads_before_bound(units: list[Unit], index: int, tree: ast.AST | No
     reads (it runs later). A header reading the definition's own name other than as the decorator
     itself (`@name.setter` above `def name(self, value)`, `@wraps(wrapper)`) reads a binding from the
     class or function it was cut from, and stays bound. `header`: what the header reads
-    (`_own_header_reads`); `definitions`: the body's definitions by name (`_definition_lines`)."""
+    (`_own_header_reads`); `bindings`: each body's binding positions by name, filled as needed
+    (`_body_bindings`)."""
     unit = units[index]
     parent = units[unit.parent]
     if not header or parent.kind not in ("module", "class"):
         return set()
     own = unit.line * 1000  # where the definition binds its own name: after its header, always
+    body = _body_bindings(units, unit.parent, bindings)
     early: set[str] = set()
     for name in header:
-        read = min(unit.loads[name])
         if name == unit.name and name not in unit.decorators:
             continue
-        bindings = [*parent.stores.get(name, ()), *(line for line in definitions.get(name, ()) if line != own)]
-        if (bindings or name == unit.name) and all(bound > read for bound in bindings):
+        positions = body.get(name, ())
+        first = next((bound for bound in positions if bound != own), None)
+        if (positions or name == unit.name) and (first is None or first > min(unit.loads[name])):
             early.add(name)
     if early and tree is not None:  # confirm on what the header runs where it stands
         node = _unit_node(tree, unit, index)
         early &= {n.id for n in _walk_scope(node) if type(n) is ast.Name} if node is not None else set()
     return early
+
+
+def _body_bindings(units: list[Unit], index: int, cache: dict[int, dict[str, list[int]]]) -> dict[str, list[int]]:
+    """name -> where the body of `units[index]` binds it (its stores and the definitions directly in
+    it, line * 1000 + column), in order; made once per body."""
+    if index not in cache:
+        unit = units[index]
+        positions = {name: list(stores) for name, stores in unit.stores.items()}
+        for child in unit.children:
+            positions.setdefault(units[child].name, []).append(units[child].line * 1000)
+        cache[index] = {name: sorted(where) for name, where in positions.items()}
+    return cache[index]
 
 
 def _read_before_bound(tree: ast.AST, units: list[Unit]) -> dict[int, set[str]]:

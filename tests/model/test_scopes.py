@@ -114,6 +114,7 @@ def test_a_decorator_reads_the_enclosing_body_s_names_as_they_stand(code, free):
     ("def f(xs):\n    ys = [x for x in xs]\n    return [y for y in x]\n", {"x"}),  # a first iterable runs outside
     ("def f():\n    g = lambda x: x\n    return lambda y=x: y\n", {"x"}),  # and so do a lambda's defaults
     ("@parametrize('f', [lambda *args: sum(args)])\ndef test(f):\n    pass\n", {"parametrize"}),
+    ("def f(x=y):\n    return lambda *y: 0\n", {"y"}),  # a lambda in the body binds nothing in the header
     ("def f(x=later):\n    pass\n\nlater = 1\n", {"later"}),  # defaults and bases run before it is bound
     ("class A(Base):\n    pass\n\nclass Base:\n    pass\n", {"Base"}),
     ("def f(xs):\n    ys = [b for b in xs]\n    def h(a=(b := 1)):\n        pass\n    return b\n", set()),
